@@ -1,0 +1,5 @@
+"""mnist-mlp: the textbook 784-l-10 network on MNIST, trained by SGD and backpropagation."""
+
+from .model import MLP
+
+__all__ = ["MLP"]

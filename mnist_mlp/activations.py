@@ -1,0 +1,82 @@
+"""Activation functions, each with its derivative written beside it.
+
+Every activation is a small ``nn.Module`` with two methods:
+
+* ``forward(z) -> a``: the activation ``a = φ(z)`` of a layer's weighted input ``z``;
+* ``backward(a, grad_a) -> grad_z``: backpropagation through it, the vector–Jacobian product
+  ``∂ℓ/∂z = J_φ(z)ᵀ ∂ℓ/∂a``, written with the activation ``a`` that the forward pass kept.
+
+For the element-wise activations ``J`` is diagonal and the product is the Hadamard product
+``∂ℓ/∂a ⊙ φ'(z)`` of the textbook's (BP1) and (BP2) (Nielsen, ch. 2). Softmax couples all
+outputs, so its Jacobian ``diag(a) − a aᵀ`` is applied in full.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+class Sigmoid(nn.Module):
+    """σ(z) = 1 / (1 + e^(−z)), with σ'(z) = σ(z)(1 − σ(z))."""
+
+    def forward(self, z: Tensor) -> Tensor:
+        return torch.sigmoid(z)
+
+    def backward(self, a: Tensor, grad_a: Tensor) -> Tensor:
+        """∂ℓ/∂z = ∂ℓ/∂a ⊙ a(1 − a)."""
+        return grad_a * a * (1 - a)
+
+
+class Tanh(nn.Module):
+    """tanh(z), with tanh'(z) = 1 − tanh²(z)."""
+
+    def forward(self, z: Tensor) -> Tensor:
+        return torch.tanh(z)
+
+    def backward(self, a: Tensor, grad_a: Tensor) -> Tensor:
+        """∂ℓ/∂z = ∂ℓ/∂a ⊙ (1 − a²)."""
+        return grad_a * (1 - a * a)
+
+
+class ReLU(nn.Module):
+    """max(0, z), with derivative 1 where z > 0 and 0 elsewhere (0 at z = 0, as torch)."""
+
+    def forward(self, z: Tensor) -> Tensor:
+        return torch.relu(z)
+
+    def backward(self, a: Tensor, grad_a: Tensor) -> Tensor:
+        """∂ℓ/∂z = ∂ℓ/∂a ⊙ [a > 0]."""
+        return grad_a * (a > 0).to(grad_a.dtype)
+
+
+class Softmax(nn.Module):
+    """F_j(z) = e^(z_j) / Σ_k e^(z_k), over the last dimension.
+
+    Its Jacobian is ∂F_j/∂z_k = F_j(δ_jk − F_k), i.e. ``J = diag(F) − F Fᵀ`` (symmetric).
+    """
+
+    def forward(self, z: Tensor) -> Tensor:
+        return torch.softmax(z, dim=-1)
+
+    def backward(self, a: Tensor, grad_a: Tensor) -> Tensor:
+        """∂ℓ/∂z = (diag(F) − F Fᵀ) ∂ℓ/∂F = F ⊙ (∂ℓ/∂F − (∂ℓ/∂F · F)), one row per sample."""
+        return a * (grad_a - (grad_a * a).sum(dim=-1, keepdim=True))
+
+
+HIDDEN_ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "sigmoid": Sigmoid,
+    "tanh": Tanh,
+    "relu": ReLU,
+}
+OUTPUT_ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "softmax": Softmax,
+    "sigmoid": Sigmoid,
+}
+
+
+def make_activation(name: str, choices: dict[str, type[nn.Module]], what: str) -> nn.Module:
+    """Build the activation called ``name`` from ``choices``; an unknown name is a ValueError."""
+    if name not in choices:
+        raise ValueError(f"unknown {what} {name!r}; choose one of {', '.join(choices)}")
+    return choices[name]()

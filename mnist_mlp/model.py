@@ -1,0 +1,94 @@
+"""The 784-l-10 network: one fully connected hidden layer of ``l`` neurons.
+
+    x ∈ [0,1)^784 ──hidden──▶ z¹ = W¹x + b¹, a¹ = φ(z¹) ──output──▶ z² = W²a¹ + b², F(x) = ψ(z²)
+
+``φ`` is the hidden activation (sigmoid by default; tanh or relu) and ``ψ`` the output activation
+(softmax by default; sigmoid as in the classic experiment). The model knows nothing of data or
+training; ``mnist_mlp.backprop`` differentiates it by hand.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, make_activation
+
+INPUT_SIZE = 28 * 28
+NUM_CLASSES = 10
+INITS = ("pytorch", "normal", "scaled_normal")
+
+
+class MLP(nn.Module):
+    """The textbook's 784-l-10 network.
+
+    Args:
+        hidden_size: ``l``, the number of hidden neurons (≥ 1).
+        activation: hidden activation φ: "sigmoid", "tanh" or "relu".
+        output_activation: output activation ψ: "softmax" or "sigmoid".
+        init: "pytorch" (``nn.Linear``'s default), "normal" (weights and biases from N(0, 1), as in
+            the classic experiment) or "scaled_normal" (weights from N(0, 1/n_in), biases N(0, 1)).
+
+    The parameters are ``hidden.weight`` (l, 784), ``hidden.bias`` (l,), ``output.weight``
+    (10, l) and ``output.bias`` (10,). Initialisation draws from torch's global generator: seed
+    it with ``torch.manual_seed`` for a reproducible network.
+    """
+
+    def __init__(self, hidden_size: int = 30, activation: str = "sigmoid",
+                 output_activation: str = "softmax", init: str = "pytorch") -> None:
+        super().__init__()
+        if isinstance(hidden_size, bool) or not isinstance(hidden_size, int) or hidden_size < 1:
+            raise ValueError(f"hidden_size must be a positive integer, got {hidden_size!r}")
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
+        self.hidden_size = hidden_size
+        self.activation_name = activation
+        self.output_activation_name = output_activation
+        self.init = init
+        self.activation = make_activation(activation, HIDDEN_ACTIVATIONS, "activation")
+        self.output_activation = make_activation(output_activation, OUTPUT_ACTIVATIONS,
+                                                 "output activation")
+        self.hidden = nn.Linear(INPUT_SIZE, hidden_size)
+        self.output = nn.Linear(hidden_size, NUM_CLASSES)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Draw the weights and biases again, by the scheme named in ``self.init``."""
+        for layer in (self.hidden, self.output):
+            if self.init == "pytorch":
+                layer.reset_parameters()
+                continue
+            weight_std = 1.0 if self.init == "normal" else 1 / math.sqrt(layer.in_features)
+            with torch.no_grad():
+                layer.weight.normal_(0.0, weight_std)
+                layer.bias.normal_(0.0, 1.0)
+
+    def config(self) -> dict[str, object]:
+        """The constructor's arguments, as plain data: ``MLP(**model.config())`` rebuilds it."""
+        return {"hidden_size": self.hidden_size, "activation": self.activation_name,
+                "output_activation": self.output_activation_name, "init": self.init}
+
+    @staticmethod
+    def flatten(x: Tensor) -> Tensor:
+        """Images of shape (N, 784), (N, 28, 28) or (N, 1, 28, 28) as rows of shape (N, 784)."""
+        if x.dim() < 2 or x[0].numel() != INPUT_SIZE:
+            raise ValueError(f"expected images of shape (N, 784), (N, 28, 28) or (N, 1, 28, 28), "
+                             f"got {tuple(x.shape)}")
+        return x.reshape(x.shape[0], INPUT_SIZE)
+
+    def hidden_activations(self, x: Tensor) -> Tensor:
+        """a¹ = φ(W¹x + b¹), shape (N, l)."""
+        return self.activation(self.hidden(self.flatten(x)))
+
+    def logits(self, x: Tensor) -> Tensor:
+        """z² = W²a¹ + b², the output layer's weighted input, shape (N, 10)."""
+        return self.output(self.hidden_activations(x))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """F(x) = ψ(z²), the activations of the output layer, shape (N, 10)."""
+        return self.output_activation(self.logits(x))
+
+    def extra_repr(self) -> str:
+        return f"init={self.init!r}"

@@ -1,0 +1,130 @@
+"""Each loss against a hand computation, torch's built-in, gradcheck and its written gradient."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as tf
+
+from mnist_mlp import losses
+from mnist_mlp.losses import LOSSES, get_loss
+
+
+def batch(m: int = 5, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Softmax outputs F (m, 10) strictly inside (0, 1) and class labels (m,)."""
+    g = torch.Generator().manual_seed(seed)
+    F = torch.softmax(torch.randn(m, 10, generator=g, dtype=torch.float64), dim=1)
+    labels = torch.randint(0, 10, (m,), generator=g)
+    return F, labels
+
+
+def test_mse_by_hand():
+    F = torch.tensor([[0.2, 0.7, 0.1], [0.5, 0.5, 0.0]], dtype=torch.float64)
+    y = torch.tensor([0, 1])
+    # ½‖F−y‖² per sample: ½(0.64 + 0.49 + 0.01) = 0.57 and ½(0.25 + 0.25 + 0) = 0.25.
+    assert losses.mse_loss(F, y, "none").tolist() == pytest.approx([0.57, 0.25])
+    assert losses.mse_loss(F, y).item() == pytest.approx((0.57 + 0.25) / 2)
+    assert losses.mse_loss(F, y, "sum").item() == pytest.approx(0.82)
+
+
+def test_mae_by_hand():
+    F = torch.tensor([[0.2, 0.7, 0.1], [0.5, 0.5, 0.0]], dtype=torch.float64)
+    y = torch.tensor([0, 1])
+    # ½‖F−y‖₁ per sample: ½(0.8 + 0.7 + 0.1) = 0.8 and ½(0.5 + 0.5 + 0) = 0.5.
+    assert losses.mae_loss(F, y, "none").tolist() == pytest.approx([0.8, 0.5])
+    assert losses.mae_loss(F, y).item() == pytest.approx(0.65)
+
+
+def test_cross_entropies_by_hand():
+    F = torch.tensor([[0.2, 0.7, 0.1]], dtype=torch.float64)
+    y = torch.tensor([1])
+    assert losses.cross_entropy(F, y).item() == pytest.approx(-math.log(0.7))
+    bce = -(math.log(0.8) + math.log(0.7) + math.log(0.9))
+    assert losses.binary_cross_entropy(F, y).item() == pytest.approx(bce)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_agree_with_torch_builtins(reduction):
+    F, labels = batch(7)
+    y = tf.one_hot(labels, 10).double()
+    # Ours sums over the 10 outputs (with ½ for L2 and L1); torch's "mean" also averages over them.
+    per_output = {"mean": 10, "sum": 1, "none": 1}[reduction]
+
+    def builtin(fn, *args):
+        out = fn(*args, reduction=reduction)
+        return out.sum(dim=1) if reduction == "none" else out * per_output
+
+    torch.testing.assert_close(losses.mse_loss(F, y, reduction),
+                               0.5 * builtin(tf.mse_loss, F, y))
+    torch.testing.assert_close(losses.mae_loss(F, y, reduction),
+                               0.5 * builtin(tf.l1_loss, F, y))
+    torch.testing.assert_close(losses.binary_cross_entropy(F, y, reduction),
+                               builtin(tf.binary_cross_entropy, F, y))
+    torch.testing.assert_close(losses.cross_entropy(F, labels, reduction),
+                               tf.nll_loss(torch.log(F), labels, reduction=reduction))
+
+
+def test_softmax_cross_entropy_is_torch_cross_entropy_of_logits():
+    z = torch.randn(6, 10, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    labels = torch.arange(6)
+    torch.testing.assert_close(losses.cross_entropy(torch.softmax(z, 1), labels),
+                               tf.cross_entropy(z, labels))
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_index_and_one_hot_targets_agree(name):
+    F, labels = batch()
+    fn = get_loss(name).fn
+    torch.testing.assert_close(fn(F, labels), fn(F, tf.one_hot(labels, 10).double()))
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_gradcheck(name):
+    F, labels = batch(4)
+    F = F.clone().requires_grad_()
+    y = tf.one_hot(labels, 10).double()
+    fn = get_loss(name).fn
+    if name == "mae":  # |F − y| has a kink at F = y; keep F away from it.
+        F = (0.05 + 0.9 * F.detach()).requires_grad_()
+    assert torch.autograd.gradcheck(lambda out: fn(out, y, "sum"), (F,))
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_written_gradient_equals_autograd(name):
+    F, labels = batch(5)
+    F.requires_grad_()
+    loss = get_loss(name)
+    loss.fn(F, labels, "sum").backward()
+    torch.testing.assert_close(loss.grad(F.detach(), labels), F.grad)
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_finite_at_exact_zero_and_one(name):
+    F = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.5, 0.0, 0.5]], requires_grad=True)
+    y = torch.tensor([1, 1, 1])  # right, wrong (F = 0 at the true class), and wrong
+    loss = get_loss(name)
+    value = loss.fn(F, y, "sum")
+    value.backward()
+    assert torch.isfinite(value)
+    assert torch.isfinite(F.grad).all()
+    assert torch.isfinite(loss.grad(F.detach(), y)).all()
+    torch.testing.assert_close(loss.grad(F.detach(), y), F.grad)
+
+
+def test_log_floor_matches_torch_at_zero():
+    F = torch.tensor([[0.0, 1.0]])
+    y = torch.tensor([[1.0, 0.0]])
+    # ln 0 and ln(1 − 1) are both clamped at −100, as in torch's binary_cross_entropy.
+    assert losses.binary_cross_entropy(F, y, "sum").item() == pytest.approx(200.0)
+    assert tf.binary_cross_entropy(F, y, reduction="sum").item() == pytest.approx(200.0)
+    assert losses.cross_entropy(F, torch.tensor([0])).item() == pytest.approx(100.0)
+
+
+def test_bad_arguments():
+    F, labels = batch()
+    with pytest.raises(ValueError, match="reduction"):
+        losses.mse_loss(F, labels, "average")
+    with pytest.raises(ValueError, match="target"):
+        losses.mse_loss(F, torch.zeros(5, 3))
+    with pytest.raises(ValueError, match="cross_entropy"):
+        get_loss("hinge")
