@@ -1,0 +1,411 @@
+"""MNIST as tensors, and mini-batches from a DataLoader.
+
+The files are read by ``torchvision.datasets.MNIST`` from ``ROOT/MNIST/raw/`` (torchvision's
+layout), using its ``.data`` (uint8, N x 28 x 28) and ``.targets`` tensors directly: no PIL,
+no transforms. The splits are those of the reference experiment (Nielsen, *Neural Networks
+and Deep Learning*, ch. 1):
+
+* training: the first ``60000 - validation_size`` images of the training file (50,000 by default);
+* validation: the last ``validation_size`` images of the training file (10,000 by default;
+  ``validation_size=0`` trains on all 60,000 and has no validation split);
+* test: the 10,000 images of the t10k file.
+
+Each image becomes one row of 784 float32 pixels, row by row, scaled as ``uint8 / 256`` so
+that every value lies in [0, 1) and equals the stored byte exactly divided by 256. Labels are
+int64 digits 0..9.
+
+Mini-batches come from a ``DataLoader`` whose sampler yields whole lists of indices, so each
+batch is read from the tensors with one index operation instead of image by image.
+
+This module knows nothing of models or training. Problems with the data that a user can fix
+raise ``DataError``, whose message is one line meant to be printed without a traceback.
+"""
+
+from __future__ import annotations
+
+import http.client
+import math
+import os
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torchvision
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+
+ENV_VAR = "MNIST_DATA"
+DEFAULT_DATA_DIR = "data"
+IMAGE_SIDE = 28
+PIXELS = IMAGE_SIDE * IMAGE_SIDE
+PIXEL_SCALE = 256.0
+NUM_CLASSES = 10
+IMAGE_MAGIC = 2051  # IDX header: 0x08 (unsigned bytes) << 8 | 3 dimensions
+LABEL_MAGIC = 2049  # 0x08 << 8 | 1 dimension
+
+HOW_TO_FIX = (
+    f"Pass --data-dir PATH or set {ENV_VAR}=PATH to a folder holding MNIST/raw/ "
+    "(torchvision layout)."
+)
+
+# What torchvision raises on a corrupt file, depending on where it breaks: a bad magic number
+# fails an assert (a KeyError under python -O), a short or long file fails a tensor view
+# (RuntimeError), a file shorter than its header fails to parse (ValueError).
+_READ_ERRORS = (AssertionError, RuntimeError, ValueError, TypeError, KeyError, IndexError, OSError)
+# What a failed download raises (URLError and socket errors are OSErrors; torchvision wraps
+# per-mirror failures in a RuntimeError).
+_DOWNLOAD_ERRORS = (OSError, RuntimeError, ValueError, EOFError, http.client.HTTPException)
+
+
+class DataError(Exception):
+    """A problem with the MNIST files that the user can fix; the message is one line."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(_one_line(message))
+
+
+def _one_line(text: str) -> str:
+    """Collapse all runs of whitespace, newlines included, into single spaces."""
+    return " ".join(text.split())
+
+
+def _raw_files(train: bool) -> tuple[str, str]:
+    """The names of the image and label files of the training (or test) set."""
+    prefix = "train" if train else "t10k"
+    return f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"
+
+
+RAW_FILES = (*_raw_files(True), *_raw_files(False))
+
+
+def _raw_folder(root: Path) -> Path:
+    """The folder where torchvision looks for the files, given its ``root``."""
+    return root / "MNIST" / "raw"
+
+
+# ---------------------------------------------------------------------------------------------
+# Where the data is
+
+
+def resolve_data_dir(data_dir: str | os.PathLike[str] | None) -> tuple[Path, bool]:
+    """Return the folder to read MNIST from and whether downloading into it is allowed.
+
+    Order: ``data_dir`` if given, else the environment variable ``MNIST_DATA`` if set (in
+    both cases nothing is downloaded), else ``./data`` (downloaded there if missing). The
+    folder is the torchvision root, which holds ``MNIST/raw/``; a path to the ``MNIST`` folder
+    itself or to its ``raw`` folder is accepted too and mapped to that root.
+    """
+    if data_dir is not None:
+        folder, download = Path(data_dir), False
+    elif os.environ.get(ENV_VAR):
+        folder, download = Path(os.environ[ENV_VAR]), False
+    else:
+        folder, download = Path(DEFAULT_DATA_DIR), True
+    folder = Path(os.path.abspath(folder.expanduser()))
+    return _torchvision_root(folder), download
+
+
+def _torchvision_root(folder: Path) -> Path:
+    """Map a path to ``.../MNIST`` or ``.../MNIST/raw`` to the root above ``MNIST``."""
+    if folder.name == "raw" and folder.parent.name == "MNIST":
+        return folder.parent.parent
+    if folder.name == "MNIST" and (folder / "raw").is_dir() and not (folder / "MNIST").is_dir():
+        return folder.parent
+    return folder
+
+
+# ---------------------------------------------------------------------------------------------
+# Datasets
+
+
+class DigitTensors(Dataset):
+    """Images (N, 784) float32 and labels (N,) int64, indexed a whole batch at a time."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        if images.shape[0] != labels.shape[0]:
+            raise ValueError(
+                f"{images.shape[0]} images but {labels.shape[0]} labels: counts must agree"
+            )
+        self.images = images
+        self.labels = labels
+
+    def __len__(self) -> int:
+        return self.labels.shape[0]
+
+    def __getitem__(
+        self, index: int | Sequence[int] | torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(images[index], labels[index])``; a list of indices gives a batch."""
+        if isinstance(index, Sequence):
+            index = torch.as_tensor(index, dtype=torch.long, device=self.images.device)
+        return self.images[index], self.labels[index]
+
+    def to(self, device: torch.device | str) -> DigitTensors:
+        """Return the same digits with both tensors on ``device``."""
+        return DigitTensors(self.images.to(device), self.labels.to(device))
+
+    def __repr__(self) -> str:
+        return f"DigitTensors({len(self)} images on {self.images.device})"
+
+
+@dataclass(frozen=True)
+class MNISTSplits:
+    """The training, validation (None when there is none) and test digits."""
+
+    train: DigitTensors
+    validation: DigitTensors | None
+    test: DigitTensors
+
+    def to(self, device: torch.device | str) -> MNISTSplits:
+        """Return the splits with all tensors on ``device``."""
+        validation = None if self.validation is None else self.validation.to(device)
+        return MNISTSplits(self.train.to(device), validation, self.test.to(device))
+
+
+def to_digits(images: torch.Tensor, labels: torch.Tensor) -> DigitTensors:
+    """Flatten uint8 images (N, 28, 28) to float32 rows of 784 pixels scaled by 1/256."""
+    rows = images.reshape(images.shape[0], PIXELS).to(torch.float32).div_(PIXEL_SCALE)
+    return DigitTensors(rows, labels.to(torch.int64))
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_mnist(
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    train_size: int | None = None,
+    validation_size: int = 10_000,
+    download: bool | None = None,
+) -> MNISTSplits:
+    """Load MNIST and split it into training, validation and test digits.
+
+    ``data_dir`` is resolved by ``resolve_data_dir``; ``download`` (default: allowed only for
+    the default folder ``./data``) says whether missing files may be downloaded. Training is
+    the first ``60000 - validation_size`` images of the training file, validation the last
+    ``validation_size`` (none if 0), test the t10k file; ``train_size`` keeps only the first
+    ``train_size`` training images. Raises ``ValueError`` for bad sizes and ``DataError`` when
+    the files are missing (and cannot be downloaded) or corrupt.
+    """
+    if validation_size < 0:
+        raise ValueError(f"validation_size must be >= 0, got {validation_size}")
+    if train_size is not None and train_size <= 0:
+        raise ValueError(f"train_size must be positive (or None for all), got {train_size}")
+    root, download_allowed = resolve_data_dir(data_dir)
+    if download is None:
+        download = download_allowed
+    _ensure_files(root, download)
+    train_images, train_labels = _read_split(root, train=True)
+    test_images, test_labels = _read_split(root, train=False)
+
+    n_train = _training_count(train_images.shape[0], validation_size, train_size)
+    n_fit = train_images.shape[0] - validation_size
+    validation = None
+    if validation_size > 0:
+        validation = to_digits(train_images[n_fit:], train_labels[n_fit:])
+    return MNISTSplits(
+        train=to_digits(train_images[:n_train], train_labels[:n_train]),
+        validation=validation,
+        test=to_digits(test_images, test_labels),
+    )
+
+
+def _training_count(n_file: int, validation_size: int, train_size: int | None) -> int:
+    """How many images the training split keeps; checks the sizes against the file."""
+    if validation_size >= n_file:
+        raise ValueError(
+            f"validation_size={validation_size} leaves no training images: the training file "
+            f"holds {n_file} images, so validation_size must be between 0 and {n_file - 1}"
+        )
+    available = n_file - validation_size
+    if train_size is None:
+        return available
+    if train_size > available:
+        raise ValueError(
+            f"train_size={train_size} is more than the {available} training images available "
+            f"({n_file} in the file minus validation_size={validation_size})"
+        )
+    return train_size
+
+
+def _missing_files(root: Path) -> list[str]:
+    """The names of the four uncompressed files that are not in ``root/MNIST/raw/``."""
+    raw = _raw_folder(root)
+    return [name for name in RAW_FILES if not (raw / name).is_file()]
+
+
+def _ensure_files(root: Path, download: bool) -> None:
+    """Make sure the four files exist under ``root``, downloading them if allowed."""
+    missing = _missing_files(root)
+    if not missing:
+        return
+    if not download:
+        raise DataError(_not_found_message(root, missing, "downloading is off for this folder"))
+    _download(root)
+
+
+def _not_found_message(root: Path, missing: list[str], why: str) -> str:
+    """One line saying which files are missing from ``root``, why, and what to do."""
+    more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+    return (
+        f"MNIST not found in {root} (expected MNIST/raw/{missing[0]}{more}) and {why}."
+        f"{_layout_hint(root, missing)} {HOW_TO_FIX}"
+    )
+
+
+def _layout_hint(root: Path, missing: list[str]) -> str:
+    """A hint when the files are there but compressed or in the wrong folder ("" if not)."""
+    raw = _raw_folder(root)
+    if any((raw / f"{name}.gz").is_file() for name in missing):
+        return f" Found gzip files in {raw}: decompress them (gunzip {raw}/*.gz)."
+    for folder in (root, root / "raw"):
+        if folder != raw and (folder / missing[0]).is_file():
+            return f" Found MNIST files in {folder}: move them to {raw}."
+    return ""
+
+
+def _download(root: Path) -> None:
+    """Download MNIST into ``root/MNIST/raw/`` with torchvision, or raise ``DataError``.
+
+    On failure, files and folders created by the attempt are removed; nothing that was
+    there before is touched.
+    """
+    raw = _raw_folder(root)
+    new_folders = [folder for folder in (root, raw.parent, raw) if not folder.exists()]
+    old_files = set(raw.iterdir()) if raw.is_dir() else set()
+    try:
+        torchvision.datasets.MNIST(root, train=True, download=True)
+    except BaseException as error:
+        if isinstance(error, Exception) and not _missing_files(root):
+            return  # the files arrived; reading them failed, which _read_split reports
+        _remove_new(raw, old_files, new_folders)
+        if isinstance(error, _DOWNLOAD_ERRORS):
+            why = f"it could not be downloaded: {_reason(error)}"
+            raise DataError(_not_found_message(root, _missing_files(root), why)) from error
+        raise
+
+
+def _remove_new(raw: Path, old_files: set[Path], new_folders: list[Path]) -> None:
+    """Remove the files not in ``old_files`` from ``raw``, then the ``new_folders`` if empty."""
+    try:
+        for path in raw.iterdir() if raw.is_dir() else ():
+            if path not in old_files and path.is_file():
+                path.unlink()
+        for folder in reversed(new_folders):
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+    except OSError:
+        pass  # best effort: a leftover partial download is harmless
+
+
+def _reason(error: BaseException, limit: int = 300) -> str:
+    """An exception as one short line: its type and message."""
+    text = _one_line(str(error))
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _read_split(root: Path, *, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Read the training (or test) images, uint8 (N, 28, 28), and labels, int64 (N,)."""
+    image_file, label_file = _raw_files(train)
+    raw = _raw_folder(root)
+    try:
+        mnist = torchvision.datasets.MNIST(root, train=train, download=False)
+    except _READ_ERRORS as error:
+        problem = _split_problem(raw, train) or f"{image_file}/{label_file}: {_reason(error)}"
+        raise DataError(_corrupt_message(raw, problem)) from error
+    images, labels = mnist.data, mnist.targets
+    if images.ndim != 3 or tuple(images.shape[1:]) != (IMAGE_SIDE, IMAGE_SIDE):
+        shape = "x".join(str(size) for size in images.shape[1:])
+        problem = f"{image_file} holds images of shape {shape}, expected 28x28"
+        raise DataError(_corrupt_message(raw, problem))
+    if images.shape[0] != labels.shape[0]:
+        problem = (
+            f"{image_file} holds {images.shape[0]} images but {label_file} "
+            f"holds {labels.shape[0]} labels"
+        )
+        raise DataError(_corrupt_message(raw, problem))
+    if images.shape[0] == 0:
+        raise DataError(_corrupt_message(raw, f"{image_file} holds no images"))
+    if labels.min() < 0 or labels.max() >= NUM_CLASSES:
+        problem = f"{label_file} holds labels outside 0..9 (max {int(labels.max())})"
+        raise DataError(_corrupt_message(raw, problem))
+    return images, labels.to(torch.int64)
+
+
+def _corrupt_message(raw: Path, problem: str) -> str:
+    """One line saying which file in ``raw`` is corrupt and what to do."""
+    return (
+        f"MNIST in {raw} is corrupt: {problem}. Replace the files with intact copies "
+        f"(original MNIST, uncompressed). {HOW_TO_FIX}"
+    )
+
+
+def _split_problem(raw: Path, train: bool) -> str | None:
+    """Say what is wrong with the IDX headers or sizes of one split's two files, if anything."""
+    image_file, label_file = _raw_files(train)
+    return _idx_problem(raw / image_file, IMAGE_MAGIC, 3) or _idx_problem(
+        raw / label_file, LABEL_MAGIC, 1
+    )
+
+
+def _idx_problem(path: Path, magic: int, ndim: int) -> str | None:
+    """Check one IDX file's magic number and that its size matches its header."""
+    header_size = 4 * (1 + ndim)
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as file:
+            header = file.read(header_size)
+    except OSError as error:
+        return f"{path.name} cannot be read: {_reason(error)}"
+    if len(header) < header_size:
+        return f"{path.name} is truncated: {size} bytes, shorter than its {header_size}-byte header"
+    found, *dims = struct.unpack(f">{1 + ndim}I", header)
+    if found != magic:
+        return f"{path.name} has magic number {found}, expected {magic}"
+    expected = header_size + math.prod(dims)
+    if size < expected:
+        return f"{path.name} is truncated: {size} bytes where its header promises {expected}"
+    if size > expected:
+        return f"{path.name} has {size - expected} bytes more than its header promises"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Mini-batches
+
+
+def batches(
+    dataset: DigitTensors,
+    batch_size: int,
+    *,
+    shuffle: bool = True,
+    generator: torch.Generator | None = None,
+    drop_last: bool = False,
+) -> DataLoader:
+    """Return a ``DataLoader`` of ``(images, labels)`` mini-batches of ``dataset``.
+
+    The sampler yields a list of ``batch_size`` indices at a time and automatic batching is
+    off, so each batch is read with one tensor index. With ``shuffle`` every pass over the
+    loader (every epoch) visits the digits in a new random order drawn from ``generator``
+    (the global RNG if None): a seeded generator makes the orders reproducible. The last
+    batch is smaller unless ``drop_last``.
+    """
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    order = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+    return DataLoader(
+        dataset,
+        sampler=BatchSampler(order, batch_size, drop_last),
+        batch_size=None,
+        collate_fn=_as_is,
+        generator=generator,
+    )
+
+
+def _as_is(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Leave a batch as the dataset returned it (the default would turn the tuple to a list)."""
+    return batch

@@ -1,0 +1,108 @@
+"""Run folders under ``runs/``: a readable name that is never reused, and TensorBoard logs in it.
+
+One run, one folder, for example ``runs/20261125-153012_l30_cross_entropy_lr0.5_seed0/``, holding
+
+* TensorBoard event files: per-epoch scalars ``loss/{train,validation,test}`` and
+  ``accuracy/{train,validation,test}``, the running mini-batch loss ``loss/train_running``
+  every few hundred steps, the configuration as text, and the hyperparameters with the final
+  metrics (TensorBoard's HPARAMS tab) — all in the run's own folder;
+* ``config.json``: the configuration as plain data.
+
+Open them with ``tensorboard --logdir runs``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from torch.utils.tensorboard import SummaryWriter
+from torch.utils.tensorboard.summary import hparams
+
+
+class LogDirError(Exception):
+    """The log folder cannot be created or written; the message says which and what to do."""
+
+
+def run_name(config: dict[str, Any], now: datetime | None = None) -> str:
+    """``<date-time>_l<hidden>_<loss>_lr<η>_seed<seed>``: sorts by time, reads like the setup."""
+    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+    return (f"{stamp}_l{config['hidden_size']}_{config['loss']}"
+            f"_lr{config['lr']:g}_seed{config['seed']}")
+
+
+def create_run_dir(log_dir: str | os.PathLike, name: str) -> Path:
+    """Create ``log_dir/name`` — or ``name-2``, ``name-3``… if taken — and return it.
+
+    An existing run folder is never reused, so no run overwrites another. A folder that cannot be
+    created or written raises ``LogDirError`` before any training starts.
+    """
+    parent = Path(log_dir)
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ["", *(f"-{i}" for i in range(2, 10_000))]:
+            path = parent / f"{name}{suffix}"
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            probe = tempfile.NamedTemporaryFile(dir=path)  # raises if not writable
+            probe.close()
+            return path
+    except OSError as error:
+        reason = error.strerror or error
+        raise LogDirError(f"cannot write TensorBoard logs under {parent}: {reason}; "
+                          "choose another folder with --log-dir") from None
+    raise LogDirError(f"too many runs named {name} under {parent}; choose another --log-dir")
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON atomically: a temporary file in the same folder, then a rename."""
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as tmp:
+        json.dump(data, tmp, indent=2)
+    os.replace(tmp.name, path)
+
+
+class RunLog:
+    """TensorBoard writer for one run folder."""
+
+    def __init__(self, run_dir: Path, config: dict[str, Any]) -> None:
+        self.run_dir = run_dir
+        self.config = config
+        self.writer = SummaryWriter(log_dir=str(run_dir))
+        write_json(run_dir / "config.json", config)
+        table = "\n".join(f"| {k} | {v} |" for k, v in config.items())
+        self.writer.add_text("config", "| setting | value |\n| --- | --- |\n" + table)
+
+    def scalar(self, tag: str, value: float, step: int) -> None:
+        self.writer.add_scalar(tag, value, step)
+
+    def epoch(self, record: dict[str, float]) -> None:
+        """The per-epoch scalars of one history record (keys like ``test_accuracy``)."""
+        for key, value in record.items():
+            split, _, kind = key.partition("_")
+            if kind in ("loss", "accuracy"):
+                self.writer.add_scalar(f"{kind}/{split}", value, record["epoch"])
+        self.writer.flush()
+
+    def finish(self, metrics: dict[str, float]) -> None:
+        """Hyperparameters and final metrics for the HPARAMS tab, in this run's own folder.
+
+        ``SummaryWriter.add_hparams`` would write them to a new sub-folder (a separate run); the
+        three summaries it makes are written to this run's file instead.
+        """
+        plain = {k: v if isinstance(v, (bool, int, float, str)) else str(v)
+                 for k, v in self.config.items()}
+        final = {f"final/{k}": v for k, v in metrics.items()}
+        for summary in hparams(plain, final):
+            self.writer.file_writer.add_summary(summary)
+        for tag, value in final.items():
+            self.writer.add_scalar(tag, value)
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()

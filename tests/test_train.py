@@ -1,0 +1,155 @@
+"""End to end: SGD on tiny generated IDX files, TensorBoard logs, determinism, the CLI."""
+
+import os
+from dataclasses import replace
+
+import pytest
+import torch
+from idx import write_idx_mnist
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from mnist_mlp import MLP, TrainConfig, train
+from mnist_mlp.cli import train_main
+from mnist_mlp.train import sgd_step
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mnist")
+    write_idx_mnist(root, n_train=300, n_test=100)
+    return root
+
+
+@pytest.fixture
+def config(tiny_data, tmp_path):
+    return TrainConfig(hidden_size=16, epochs=4, lr=0.5, batch_size=10, device="cpu",
+                       data_dir=str(tiny_data), validation_size=50,
+                       log_dir=str(tmp_path / "runs"), log_every=5)
+
+
+def test_sgd_step_is_theta_minus_lr_grad():
+    torch.manual_seed(0)
+    model = MLP(4)
+    x, y = torch.rand(10, 784), torch.randint(0, 10, (10,))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    from mnist_mlp.backprop import gradients
+    grads = gradients(model, x, y, "cross_entropy")
+    from mnist_mlp.losses import cross_entropy
+    sgd_step(model, cross_entropy, x, y, lr=0.3)
+    for name, value in model.state_dict().items():
+        torch.testing.assert_close(value, before[name] - 0.3 * grads[name])
+
+
+def test_training_learns_and_reports(config):
+    result = train(config)
+    history = result.history
+    assert [r["epoch"] for r in history] == [1, 2, 3, 4]
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert history[-1]["test_accuracy"] > 0.5  # ten classes: chance is 0.1
+    for key in ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy",
+                "test_loss", "test_accuracy", "seconds"):
+        assert key in history[-1]
+    assert result.metrics.accuracy == pytest.approx(history[-1]["test_accuracy"])
+    assert int(result.metrics.confusion.sum()) == 100
+
+
+def test_tensorboard_scalars_and_config(config):
+    result = train(config)
+    events = EventAccumulator(str(result.run_dir))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    for tag in ("loss/train", "loss/validation", "loss/test", "accuracy/validation",
+                "accuracy/test", "loss/train_running"):
+        assert tag in tags
+    test_accuracy = events.Scalars("accuracy/test")
+    assert [e.step for e in test_accuracy] == [1, 2, 3, 4]
+    assert test_accuracy[-1].value == pytest.approx(result.history[-1]["test_accuracy"])
+    # 25 steps per epoch, running loss every 5 steps.
+    assert len(events.Scalars("loss/train_running")) == 4 * 25 // 5
+    assert (result.run_dir / "config.json").exists()
+    assert [p for p in result.run_dir.iterdir() if p.is_dir()] == []  # hparams in this folder
+
+
+def test_run_folders_are_never_reused(config):
+    first, second = train(replace(config, epochs=1)), train(replace(config, epochs=1))
+    assert first.run_dir != second.run_dir
+    assert first.run_dir.parent == second.run_dir.parent
+    assert "l16_cross_entropy_lr0.5_seed0" in first.run_dir.name
+
+
+def test_same_seed_same_weights(config):
+    a = train(replace(config, epochs=2, log_dir=None)).model.state_dict()
+    b = train(replace(config, epochs=2, log_dir=None)).model.state_dict()
+    c = train(replace(config, epochs=2, log_dir=None, seed=1)).model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_continues_a_given_model(config):
+    torch.manual_seed(5)
+    model = MLP(7, output_activation="sigmoid")
+    result = train(replace(config, epochs=1, log_dir=None), model=model)
+    assert result.model is model
+    assert result.config.hidden_size == 7 and result.config.output_activation == "sigmoid"
+
+
+@pytest.mark.parametrize("loss", ["mse", "mae", "binary_cross_entropy"])
+def test_every_loss_trains(config, loss):
+    result = train(replace(config, loss=loss, output_activation="sigmoid", lr=3.0,
+                           log_dir=None, epochs=3))
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+
+
+def test_all_training_images_without_validation(config):
+    result = train(replace(config, validation_size=0, epochs=1, log_dir=None))
+    assert "validation_accuracy" not in result.history[0]
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"lr": 0.0}, "lr"), ({"lr": float("nan")}, "lr"), ({"hidden_size": 0}, "hidden_size"),
+    ({"batch_size": 0}, "batch_size"), ({"loss": "hinge"}, "loss"),
+])
+def test_impossible_settings(config, change, message):
+    with pytest.raises(ValueError, match=message):
+        train(replace(config, **change))
+
+
+def test_divergence_is_reported(config):
+    from mnist_mlp.train import DivergenceError
+    with pytest.raises(DivergenceError, match="smaller --lr"):
+        train(replace(config, lr=1e30, loss="mse", output_activation="sigmoid",
+                      activation="relu", epochs=2, log_dir=None))
+
+
+def test_cli_trains_and_prints(tiny_data, tmp_path, capsys):
+    code = train_main(["--hidden", "8", "--epochs", "2", "--device", "cpu",
+                       "--data-dir", str(tiny_data), "--validation-size", "50",
+                       "--log-dir", str(tmp_path / "runs")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "epoch   2" in out and "accuracy" in out and "tensorboard --logdir" in out
+
+
+def test_cli_missing_data_is_one_line(tmp_path, capsys):
+    code = train_main(["--data-dir", str(tmp_path / "nowhere"), "--epochs", "1",
+                       "--log-dir", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "--data-dir" in err and "MNIST_DATA" in err
+
+
+@pytest.mark.parametrize("argv", [["--lr", "0"], ["--lr", "-1"], ["--hidden", "0"],
+                                  ["--batch-size", "-5"], ["--loss", "hinge"],
+                                  ["--validation-size", "-1"], ["--lr", "nan"]])
+def test_cli_refuses_impossible_values(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train_main(argv)
+    assert exit_info.value.code == 2
+    assert "error:" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not os.environ.get("MNIST_DATA"), reason="MNIST_DATA not set")
+def test_one_epoch_on_real_mnist(tmp_path):
+    result = train(TrainConfig(epochs=1, device="cpu", log_dir=None))
+    assert result.history[0]["test_accuracy"] >= 0.90
