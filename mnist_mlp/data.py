@@ -27,13 +27,13 @@ import http.client
 import math
 import os
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torchvision
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 ENV_VAR = "MNIST_DATA"
 DEFAULT_DATA_DIR = "data"
@@ -378,6 +378,41 @@ def _idx_problem(path: Path, magic: int, ndim: int) -> str | None:
 # Mini-batches
 
 
+def epoch_order(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """One epoch's random order of ``n`` samples: ``torch.randperm(n, generator=generator)``.
+
+    Everything that shuffles (the reference ``DataLoader`` and the fast engine) draws exactly
+    one permutation per epoch through this function, so a network seeded alike sees the same
+    mini-batches in either.
+    """
+    return torch.randperm(n, generator=generator)
+
+
+class ShuffledBatches(Sampler[torch.Tensor]):
+    """Index tensors of the mini-batches of one epoch, in a new order at every pass.
+
+    Each pass draws ``epoch_order`` once and cuts it into ``batch_size`` pieces (the last one
+    smaller unless ``drop_last``); with ``shuffle=False`` the order is 0, 1, …, n − 1.
+    """
+
+    def __init__(self, n: int, batch_size: int, *, shuffle: bool = True,
+                 generator: torch.Generator | None = None, drop_last: bool = False) -> None:
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        self.n, self.batch_size, self.shuffle = n, batch_size, shuffle
+        self.generator, self.drop_last = generator, drop_last
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        order = epoch_order(self.n, self.generator) if self.shuffle else torch.arange(self.n)
+        for batch in order.split(self.batch_size):
+            if len(batch) == self.batch_size or not self.drop_last:
+                yield batch
+
+    def __len__(self) -> int:
+        full, rest = divmod(self.n, self.batch_size)
+        return full + (rest > 0 and not self.drop_last)
+
+
 def batches(
     dataset: DigitTensors,
     batch_size: int,
@@ -388,22 +423,18 @@ def batches(
 ) -> DataLoader:
     """Return a ``DataLoader`` of ``(images, labels)`` mini-batches of ``dataset``.
 
-    The sampler yields a list of ``batch_size`` indices at a time and automatic batching is
-    off, so each batch is read with one tensor index. With ``shuffle`` every pass over the
-    loader (every epoch) visits the digits in a new random order drawn from ``generator``
-    (the global RNG if None): a seeded generator makes the orders reproducible. The last
-    batch is smaller unless ``drop_last``.
+    The sampler (``ShuffledBatches``) yields a tensor of ``batch_size`` indices at a time and
+    automatic batching is off, so each batch is read with one tensor index. With ``shuffle``
+    every pass over the loader (every epoch) visits the digits in a new random order drawn from
+    ``generator`` (the global RNG if None): a seeded generator makes the orders reproducible.
+    The last batch is smaller unless ``drop_last``.
     """
-    if batch_size <= 0:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
-    order = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
-    return DataLoader(
-        dataset,
-        sampler=BatchSampler(order, batch_size, drop_last),
-        batch_size=None,
-        collate_fn=_as_is,
-        generator=generator,
-    )
+    sampler = ShuffledBatches(len(dataset), batch_size, shuffle=shuffle, generator=generator,
+                              drop_last=drop_last)
+    # The loader draws a seed for worker processes at every pass; a private generator keeps
+    # that draw from touching the shuffling generator or the global RNG.
+    return DataLoader(dataset, sampler=sampler, batch_size=None, collate_fn=_as_is,
+                      generator=torch.Generator())
 
 
 def _as_is(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -18,6 +18,7 @@ loss with its gradient under the names used everywhere else in the package.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -26,6 +27,8 @@ from torch import Tensor
 
 LOG_FLOOR = -100.0
 """``ln F`` is clamped from below at −100, as ``torch.nn.functional.binary_cross_entropy`` does."""
+F_FLOOR = math.exp(LOG_FLOOR)
+"""``e^(−100)``: F is clamped from below here before its logarithm is taken."""
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -55,21 +58,17 @@ def reduce(per_sample: Tensor, reduction: str) -> Tensor:
 
 
 def clamped_log(F: Tensor) -> Tensor:
-    """``max(ln F, −100)``: finite at F = 0, with gradient ``1/F`` where ``ln F > −100``, else 0.
+    """``ln max(F, e^(−100))``: finite at F = 0, with gradient ``1/F`` where F ≥ e^(−100), else 0.
 
-    Written with a double ``torch.where`` so that F = 0 gives neither ``−∞`` in the value nor
-    ``0·∞ = NaN`` in the gradient.
+    That is ``max(ln F, −100)``, torch's own clamp (in float32 e^(−100) is a subnormal number
+    and the floor comes out as −99.98).
     """
-    floor = torch.as_tensor(LOG_FLOOR, dtype=F.dtype, device=F.device)
-    positive = F > 0
-    safe = torch.where(positive, F, torch.ones_like(F))
-    return torch.where(positive, torch.log(safe), floor).clamp(min=LOG_FLOOR)
+    return torch.log(F.clamp(min=F_FLOOR))
 
 
 def clamped_log_grad(F: Tensor) -> Tensor:
-    """``d clamped_log(F) / dF``: ``1/F`` where ``ln F > −100``, else 0."""
-    live = F > torch.exp(torch.as_tensor(LOG_FLOOR, dtype=F.dtype, device=F.device))
-    return torch.where(live, 1 / torch.where(live, F, torch.ones_like(F)), torch.zeros_like(F))
+    """``d clamped_log(F) / dF``: ``1/F`` where F ≥ e^(−100), else 0."""
+    return (F >= F_FLOOR).to(F.dtype) / F.clamp(min=F_FLOOR)
 
 
 # --- Mean squared error (the quadratic cost), Nielsen eq. (6) --------------------------------

@@ -125,7 +125,7 @@ def sgd_step(model: MLP, loss_fn: Callable[..., Tensor], x: Tensor, y: Tensor,
     loss.backward()
     with torch.no_grad():
         for theta in model.parameters():
-            theta -= lr * theta.grad
+            theta.add_(theta.grad, alpha=-lr)  # θ ← θ − η ∂L/∂θ
     return loss.detach()
 
 
