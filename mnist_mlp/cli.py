@@ -6,15 +6,17 @@ import argparse
 import math
 import sys
 from collections.abc import Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 
 from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from .data import DataError
+from .engine import train_many
 from .losses import LOSSES
 from .metrics import format_report
 from .model import INITS
 from .runs import LogDirError
-from .train import DivergenceError, TrainConfig, train
+from .stats import spread, summarize
+from .train import DivergenceError, TrainConfig, TrainResult, train
 
 USER_ERRORS = (DataError, LogDirError, DivergenceError, ValueError)
 
@@ -54,10 +56,16 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument("--loss", choices=list(LOSSES), default=d.loss)
     p.add_argument("--init", choices=list(INITS), default=d.init,
                    help="normal: N(0,1) as in the classic experiment; scaled_normal: N(0,1/n_in)")
-    p.add_argument("--lr", type=positive_float, default=d.lr, help="learning rate η")
+    p.add_argument("--lr", type=positive_float, nargs="+", default=[d.lr],
+                   help="learning rate η; several values train a grid (with --seeds)")
     p.add_argument("--batch-size", type=positive_int, default=d.batch_size)
     p.add_argument("--epochs", type=positive_int, default=d.epochs)
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--seed", type=int, default=d.seed, help="seed of the first network")
+    p.add_argument("--seeds", type=positive_int, default=1,
+                   help="train N networks, seeds SEED … SEED+N−1, and report mean ± std")
+    p.add_argument("--engine", choices=["reference", "fast"], default="reference",
+                   help="reference: the readable autograd loop, one network at a time; "
+                        "fast: the fused engine, all networks at once")
     p.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--data-dir", default=d.data_dir,
                    help="folder holding MNIST/raw/ (default: $MNIST_DATA, else ./data, "
@@ -78,21 +86,59 @@ def print_epoch(record: dict[str, float]) -> None:
           flush=True)
 
 
+def print_epoch_of_many(epoch: int, records: list[dict[str, float]]) -> None:
+    accuracy = spread(r["test_accuracy"] for r in records)
+    print(f"epoch {epoch:3d}  {len(records)} networks  test {accuracy.percent()}"
+          f"  ({records[0]['seconds']:.1f} s)", flush=True)
+
+
+def print_summary(results: list[TrainResult]) -> None:
+    """One block per learning rate: the spread of test accuracy over its seeds."""
+    for lr in dict.fromkeys(r.config.lr for r in results):
+        group = [r for r in results if r.config.lr == lr]
+        seeds = [r.config.seed for r in group]
+        summary = summarize([r.history for r in group])
+        print(f"\nlr {lr:g}, seeds {seeds[0]}…{seeds[-1]}: {summary['runs']} runs, "
+              f"{summary['diverged']} diverged")
+        for key, label in (("final", "final epoch"), ("best", "best epoch (on test)"),
+                           ("validated", "epoch chosen by validation")):
+            if key in summary:
+                print(f"  test accuracy, {label:28s} {summary[key].percent()}")
+
+
 def train_main(argv: Sequence[str] | None = None) -> int:
-    """``mnist-mlp-train``: train, print one line per epoch and the final metrics table."""
+    """``mnist-mlp-train``: train, print one line per epoch and the final metrics."""
     args = train_parser().parse_args(argv)
     names = {f.name for f in fields(TrainConfig)}
-    config = TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
+    config = TrainConfig(**{k: v for k, v in vars(args).items() if k in names} | {
+        "lr": args.lr[0]})
+    seeds = list(range(args.seed, args.seed + args.seeds))
     try:
-        result = train(config, on_epoch=print_epoch)
+        if args.engine == "fast":
+            results = train_many(config, seeds, args.lr, on_epoch=print_epoch_of_many
+                                 if len(seeds) * len(args.lr) > 1 else
+                                 lambda _, records: print_epoch(records[0]))
+        else:
+            results = []
+            for lr in args.lr:
+                for seed in seeds:
+                    if len(seeds) * len(args.lr) > 1:
+                        print(f"--- lr {lr:g}, seed {seed}", flush=True)
+                    results.append(train(replace(config, lr=lr, seed=seed),
+                                         on_epoch=print_epoch))
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    print()
-    print(format_report(result.metrics))
-    if result.run_dir is not None:
-        print(f"\nTensorBoard logs in {result.run_dir}  (tensorboard --logdir {config.log_dir})")
+    if len(results) == 1:
+        print()
+        print(format_report(results[0].metrics))
+    else:
+        print_summary(results)
+    run_dirs = [r.run_dir for r in results if r.run_dir is not None]
+    if run_dirs:
+        print(f"\nTensorBoard logs in {run_dirs[0].parent}  (tensorboard --logdir "
+              f"{config.log_dir})")
     return 0

@@ -92,7 +92,7 @@ class Evaluation:
 
     @property
     def accuracy(self) -> float:
-        return (self.confusion.trace() / self.confusion.sum()).item()
+        return self.confusion.trace().item() / self.confusion.sum().item()
 
 
 def resolve_device(name: str) -> torch.device:

@@ -153,3 +153,32 @@ def test_cli_refuses_impossible_values(argv, capsys):
 def test_one_epoch_on_real_mnist(tmp_path):
     result = train(TrainConfig(epochs=1, device="cpu", log_dir=None))
     assert result.history[0]["test_accuracy"] >= 0.90
+
+
+def test_cli_fast_engine_grid(tiny_data, tmp_path, capsys):
+    code = train_main(["--engine", "fast", "--seeds", "3", "--lr", "0.5", "1.0", "--hidden",
+                       "8", "--epochs", "2", "--device", "cpu", "--data-dir", str(tiny_data),
+                       "--validation-size", "50", "--log-dir", str(tmp_path / "runs")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "6 networks" in out
+    assert "lr 0.5, seeds 0…2: 3 runs, 0 diverged" in out and "lr 1, seeds 0…2" in out
+    assert "epoch chosen by validation" in out and " ± " in out
+    assert len(list((tmp_path / "runs").iterdir())) == 6
+
+
+def test_cli_reference_engine_several_seeds(tiny_data, capsys):
+    code = train_main(["--seeds", "2", "--hidden", "8", "--epochs", "1", "--device", "cpu",
+                       "--data-dir", str(tiny_data), "--validation-size", "50",
+                       "--log-dir", ""])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "--- lr 0.5, seed 1" in out and "2 runs" in out
+
+
+def test_cli_fast_engine_single_network_prints_the_full_report(tiny_data, capsys):
+    code = train_main(["--engine", "fast", "--hidden", "8", "--epochs", "1", "--device", "cpu",
+                       "--data-dir", str(tiny_data), "--validation-size", "50",
+                       "--log-dir", ""])
+    out = capsys.readouterr().out
+    assert code == 0 and "epoch   1" in out and "confusion matrix" in out

@@ -1,0 +1,284 @@
+"""The fast engine: K networks trained at once by the hand-written backpropagation, fused.
+
+The reference loop (``mnist_mlp.train``) trains one network with autograd, a few dozen small
+tensor operations per mini-batch. Here the same arithmetic runs for K independent networks of
+one architecture — different seeds and/or learning rates — in a handful of batched operations:
+
+* the data sits on the device as one tensor, and network k's mini-batch is a row of indices
+  into it, drawn from its own generator by ``mnist_mlp.data.epoch_order``;
+* the parameters of the K networks are stacked: ``W1`` (K, l, 784), ``b1`` (K, 1, l),
+  ``W2`` (K, 10, l), ``b2`` (K, 1, 10), so every layer is one batched matrix product;
+* the gradients are the textbook's (BP1)–(BP4), as in ``mnist_mlp.backprop``, with the SGD
+  update θ ← θ − η ∂L/∂θ folded into the weight-gradient products (``baddbmm_``);
+* on CUDA, runs of steps are captured once in a CUDA graph and replayed, so that launching
+  ~20 small kernels does not dominate a mini-batch of 10.
+
+With the same initial weights and the same mini-batch order, network k ends an epoch with the
+weights that ``mnist_mlp.train`` gives it (tests compare them), and ``train_many`` returns the
+same ``TrainResult`` as ``train``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, replace
+
+import torch
+from torch import Tensor
+
+from .activations import Sigmoid, Softmax
+from .data import DigitTensors, epoch_order, load_mnist
+from .losses import get_loss
+from .metrics import classification_report, confusion_matrix
+from .model import MLP, NUM_CLASSES
+from .runs import RunLog, create_run_dir, run_name
+from .train import DivergenceError, TrainConfig, TrainResult, resolve_device
+
+MATCHED_PAIRS = {(Sigmoid, "binary_cross_entropy"), (Softmax, "cross_entropy")}
+"""Output activation and loss whose output error simplifies to δ² = F − y (Nielsen eq. 66, 81)."""
+
+GRAPH_STEPS = 50
+"""Mini-batch steps captured in one CUDA graph."""
+
+
+class Engine:
+    """K networks of one architecture with stacked parameters, trained by fused SGD steps."""
+
+    def __init__(self, models: Sequence[MLP], lrs: Sequence[float], loss: str,
+                 device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
+                 cuda_graph: bool = True) -> None:
+        if not models or len(models) != len(lrs):
+            raise ValueError("give one learning rate per model, and at least one model")
+        if len({(m.hidden_size, m.activation_name, m.output_activation_name)
+                for m in models}) != 1:
+            raise ValueError("all models of an Engine must have the same architecture")
+        first = models[0]
+        self.config = first.config()
+        self.activation = type(first.activation)()
+        self.output_activation = type(first.output_activation)()
+        self.loss = get_loss(loss)
+        self.matched = (type(self.output_activation), loss) in MATCHED_PAIRS
+        self.device, self.dtype = torch.device(device), dtype
+        self.lrs = torch.tensor(list(lrs), dtype=dtype, device=self.device).view(-1, 1, 1)
+
+        def stack(get: Callable[[MLP], Tensor]) -> Tensor:
+            return torch.stack([get(m).detach() for m in models]).to(self.device, dtype)
+
+        self.W1 = stack(lambda m: m.hidden.weight)
+        self.b1 = stack(lambda m: m.hidden.bias.unsqueeze(0))
+        self.W2 = stack(lambda m: m.output.weight)
+        self.b2 = stack(lambda m: m.output.bias.unsqueeze(0))
+        self.use_graph = cuda_graph and self.device.type == "cuda"
+        self._graphs: dict[tuple[int, int], tuple[torch.cuda.CUDAGraph, Tensor]] = {}
+
+    @property
+    def size(self) -> int:
+        """K, the number of networks."""
+        return self.W1.shape[0]
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """a¹ and F for inputs x of shape (K, m, 784): one batched product per layer."""
+        a1 = self.activation(torch.baddbmm(self.b1, x, self.W1.mT))
+        return a1, self.output_activation(torch.baddbmm(self.b2, a1, self.W2.mT))
+
+    def step(self, x: Tensor, y: Tensor, loss_sum: Tensor) -> None:
+        """One SGD step of every network on its mini-batch x (K, m, 784), y (K, m, 10).
+
+        Adds each network's mini-batch loss L (the mean over the batch) to ``loss_sum`` (K,).
+        """
+        a1, F = self.forward(x)
+        loss_sum += self.loss.fn(F, y, reduction="none").mean(dim=1)
+        if self.matched:
+            delta2 = F - y                                                 # (BP1), simplified
+        else:
+            delta2 = self.output_activation.backward(F, self.loss.grad(F, y))  # (BP1)
+        delta2 = delta2 * (self.lrs / x.shape[1])       # η/m: the mean, and the step size
+        delta1 = self.activation.backward(a1, torch.bmm(delta2, self.W2))  # (BP2)
+        self.W2.baddbmm_(delta2.mT, a1, alpha=-1)       # W² ← W² − η ∂L/∂W²   (BP4)
+        self.b2.sub_(delta2.sum(dim=1, keepdim=True))   # b² ← b² − η ∂L/∂b²   (BP3)
+        self.W1.baddbmm_(delta1.mT, x, alpha=-1)        # W¹ ← W¹ − η ∂L/∂W¹   (BP4)
+        self.b1.sub_(delta1.sum(dim=1, keepdim=True))   # b¹ ← b¹ − η ∂L/∂b¹   (BP3)
+
+    def epoch(self, images: Tensor, targets: Tensor, batch_size: int,
+              generators: Sequence[torch.Generator]) -> Tensor:
+        """One epoch of every network; returns each one's mean mini-batch loss (K,).
+
+        ``images`` (N, 784) and ``targets`` (N, 10) are on the engine's device; network k
+        visits them in the order ``epoch_order(N, generators[k])``, in mini-batches.
+        """
+        n = images.shape[0]
+        order = torch.stack([epoch_order(n, g) for g in generators]).to(self.device)
+        loss_sum = torch.zeros(self.size, dtype=self.dtype, device=self.device)
+        full_steps, rest = divmod(n, batch_size)
+        done = 0
+        if self.use_graph:
+            done = self._graph_steps(images, targets, order, batch_size, full_steps, loss_sum)
+        for start in range(done * batch_size, n, batch_size):
+            index = order[:, start:start + batch_size]
+            self.step(images[index], targets[index], loss_sum)
+        return loss_sum / (full_steps + (rest > 0))
+
+    def _graph_steps(self, images: Tensor, targets: Tensor, order: Tensor, batch_size: int,
+                     full_steps: int, loss_sum: Tensor) -> int:
+        """Run the epoch's full mini-batches in chunks of GRAPH_STEPS, each a CUDA-graph replay.
+
+        Returns how many steps ran; the rest run eagerly. Falls back to eager steps (with a
+        warning) if capturing fails.
+        """
+        chunks = full_steps // GRAPH_STEPS
+        if chunks == 0:
+            return 0
+        key = (images.data_ptr(), batch_size)
+        try:
+            if key not in self._graphs:
+                self._graphs = {key: self._capture(images, targets, batch_size)}
+        except RuntimeError as error:  # pragma: no cover - depends on the CUDA setup
+            warnings.warn(f"CUDA graph capture failed ({error}); running eagerly", stacklevel=3)
+            self.use_graph = False
+            return 0
+        graph, static = self._graphs[key]
+        static_order, static_loss = static
+        span = GRAPH_STEPS * batch_size
+        for chunk in range(chunks):
+            static_order.copy_(order[:, chunk * span:(chunk + 1) * span])
+            static_loss.zero_()
+            graph.replay()
+            loss_sum += static_loss
+        return chunks * GRAPH_STEPS
+
+    def _capture(self, images: Tensor, targets: Tensor, batch_size: int):  # pragma: no cover
+        """Capture GRAPH_STEPS steps reading their indices from a static (K, steps·m) buffer."""
+        static_order = torch.zeros(self.size, GRAPH_STEPS * batch_size, dtype=torch.long,
+                                   device=self.device)
+        static_loss = torch.zeros(self.size, dtype=self.dtype, device=self.device)
+        saved = [t.clone() for t in (self.W1, self.b1, self.W2, self.b2)]
+
+        def steps() -> None:
+            for s in range(GRAPH_STEPS):
+                index = static_order[:, s * batch_size:(s + 1) * batch_size]
+                self.step(images[index], targets[index], static_loss)
+
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            steps()  # warm-up, as torch.cuda.graphs asks
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            steps()
+        for param, value in zip((self.W1, self.b1, self.W2, self.b2), saved, strict=True):
+            param.copy_(value)  # undo the warm-up's steps
+        return graph, (static_order, static_loss)
+
+    @torch.no_grad()
+    def evaluate(self, data: DigitTensors) -> tuple[Tensor, Tensor]:
+        """Mean loss (K,) and predicted classes (K, N) of every network on ``data``."""
+        n, k = len(data), self.size
+        chunk = max(1, (1 << 24) // (k * max(self.W1.shape[1], NUM_CLASSES)))
+        loss_sum = torch.zeros(k, dtype=self.dtype, device=self.device)
+        predictions = []
+        for start in range(0, n, chunk):
+            x = data.images[start:start + chunk].to(self.dtype)
+            y = torch.nn.functional.one_hot(data.labels[start:start + chunk], NUM_CLASSES)
+            _, F = self.forward(x.expand(k, *x.shape))
+            loss_sum += self.loss.fn(F, y.to(self.dtype).expand(k, *y.shape), "none").sum(1)
+            predictions.append(F.argmax(dim=-1))
+        return loss_sum / n, torch.cat(predictions, dim=1)
+
+    def models(self) -> list[MLP]:
+        """The K networks as ordinary ``MLP`` modules (on the engine's device and dtype)."""
+        result = []
+        for k in range(self.size):
+            model = MLP(**self.config).to(self.device, self.dtype)
+            model.load_state_dict({"hidden.weight": self.W1[k], "hidden.bias": self.b1[k, 0],
+                                   "output.weight": self.W2[k], "output.bias": self.b2[k, 0]})
+            result.append(model)
+        return result
+
+
+def train_many(config: TrainConfig, seeds: Sequence[int] | None = None,
+               lrs: Sequence[float] | None = None,
+               on_epoch: Callable[[int, list[dict[str, float]]], None] | None = None,
+               dtype: torch.dtype = torch.float32, cuda_graph: bool = True) -> list[TrainResult]:
+    """Train the grid ``lrs × seeds`` of networks described by ``config``, all at once.
+
+    Network (η, s) is initialised and shuffled exactly as ``train(replace(config, lr=η,
+    seed=s))`` would do, and its result has the same history and metrics. Its ``seconds`` is
+    the wall time of the whole grid's epoch. A network whose loss becomes NaN or infinite is
+    kept (its history shows it); if every network diverges, ``DivergenceError`` is raised.
+    ``on_epoch(epoch, records)`` is called with the K records of each epoch. With a
+    ``log_dir``, each network gets its own TensorBoard run folder (epoch scalars, no running
+    loss).
+    """
+    seeds = [config.seed] if seeds is None else list(seeds)
+    lrs = [config.lr] if lrs is None else list(lrs)
+    configs = [replace(config, lr=lr, seed=seed) for lr in lrs for seed in seeds]
+    for c in configs:
+        c.validate()
+    device = resolve_device(config.device)
+    data = load_mnist(config.data_dir, train_size=config.train_size,
+                      validation_size=config.validation_size)
+    models = []
+    for c in configs:
+        torch.manual_seed(c.seed)
+        models.append(MLP(c.hidden_size, c.activation, c.output_activation, c.init))
+    engine = Engine(models, [c.lr for c in configs], config.loss, device, dtype, cuda_graph)
+    generators = [torch.Generator().manual_seed(c.seed) for c in configs]
+    train_set = data.train.to(device)
+    images = train_set.images.to(dtype)
+    targets = torch.nn.functional.one_hot(train_set.labels, NUM_CLASSES).to(dtype)
+    splits = {"train": train_set, "test": data.test.to(device)}
+    if data.validation is not None:
+        splits["validation"] = data.validation.to(device)
+    results = [TrainResult(model=None, config=c) for c in configs]  # type: ignore[arg-type]
+    logs = []
+    if config.log_dir:
+        for result in results:
+            result.run_dir = create_run_dir(config.log_dir, run_name(asdict(result.config)))
+            logs.append(RunLog(result.run_dir, asdict(result.config) | {
+                "device": str(device), "engine": "fast"}))
+    try:
+        for epoch in range(1, config.epochs + 1):
+            start = time.perf_counter()
+            train_loss = engine.epoch(images, targets, config.batch_size, generators).tolist()
+            seconds = time.perf_counter() - start  # .tolist() waited for the device
+            records = [{"epoch": epoch, "train_loss": loss, "seconds": seconds}
+                       for loss in train_loss]
+            for split, subset in splits.items():
+                _add_evaluation(records, split, *engine.evaluate(subset), subset.labels)
+            for k, record in enumerate(records):
+                results[k].history.append(record)
+                if logs:
+                    logs[k].epoch(record)
+            if on_epoch is not None:
+                on_epoch(epoch, records)
+            if not any(math.isfinite(r["train_loss"]) for r in records):
+                raise DivergenceError(
+                    f"the training loss of every network became NaN or infinite in epoch "
+                    f"{epoch} (lr {', '.join(f'{lr:g}' for lr in lrs)}): try a smaller --lr")
+
+        _, predictions = engine.evaluate(splits["test"])
+        for k, model in enumerate(engine.models()):
+            results[k].model = model
+            results[k].metrics = classification_report(
+                confusion_matrix(predictions[k], splits["test"].labels))
+            if logs:
+                logs[k].finish({"test_accuracy": results[k].metrics.accuracy,
+                                "test_loss": results[k].history[-1]["test_loss"]})
+    finally:
+        for log in logs:
+            log.close()
+    return results
+
+
+def _add_evaluation(records: list[dict[str, float]], split: str, losses: Tensor,
+                    predictions: Tensor, labels: Tensor) -> None:
+    """Put each network's ``<split>_loss`` and ``<split>_accuracy`` into its record."""
+    accuracies = (predictions == labels).to(torch.float64).mean(dim=1)
+    for record, loss, accuracy in zip(records, losses.tolist(), accuracies.tolist(),
+                                      strict=True):
+        record[f"{split}_loss"] = loss
+        record[f"{split}_accuracy"] = accuracy

@@ -1,0 +1,146 @@
+"""The fast engine equals the reference trainer: same weights, same history, K at once."""
+
+import copy
+from dataclasses import replace
+
+import pytest
+import torch
+from idx import write_idx_mnist
+
+from mnist_mlp import MLP, TrainConfig, train
+from mnist_mlp.data import DigitTensors, batches
+from mnist_mlp.engine import Engine, train_many
+from mnist_mlp.losses import get_loss
+from mnist_mlp.train import DivergenceError, train_epoch
+
+SETUPS = [("cross_entropy", "softmax", "sigmoid"), ("binary_cross_entropy", "sigmoid", "sigmoid"),
+          ("mse", "sigmoid", "sigmoid"), ("mse", "softmax", "tanh"),
+          ("mae", "sigmoid", "relu"), ("binary_cross_entropy", "softmax", "tanh"),
+          ("cross_entropy", "sigmoid", "relu")]
+
+
+def random_digits(n: int = 95, dtype=torch.float64, seed: int = 0) -> DigitTensors:
+    g = torch.Generator().manual_seed(seed)
+    return DigitTensors(torch.rand(n, 784, generator=g, dtype=dtype),
+                        torch.randint(0, 10, (n,), generator=g))
+
+
+def reference_epoch(model, data, loss, lr, batch_size, seed):
+    train_epoch(model, get_loss(loss).fn, batches(data, batch_size,
+                                                  generator=torch.Generator().manual_seed(seed)),
+                lr)
+    return model
+
+
+def engine_epoch(models, data, loss, lrs, batch_size, seeds, dtype):
+    engine = Engine(models, lrs, loss, dtype=dtype)
+    targets = torch.nn.functional.one_hot(data.labels, 10).to(dtype)
+    engine.epoch(data.images, targets, batch_size, [torch.Generator().manual_seed(s)
+                                                    for s in seeds])
+    return engine.models()
+
+
+def assert_same_weights(a: MLP, b: MLP, rtol: float) -> None:
+    for name, expected in a.state_dict().items():
+        got = b.state_dict()[name]
+        scale = expected.abs().max()
+        assert ((got - expected).abs().max() / scale).item() <= rtol, name
+
+
+@pytest.mark.parametrize(("loss", "output_activation", "activation"), SETUPS)
+@pytest.mark.parametrize(("dtype", "rtol"), [(torch.float64, 1e-10), (torch.float32, 1e-5)])
+def test_one_epoch_equals_reference(loss, output_activation, activation, dtype, rtol):
+    torch.manual_seed(1)
+    model = MLP(7, activation, output_activation, init="scaled_normal").to(dtype)
+    data = random_digits(dtype=dtype)  # 95 samples: the last mini-batch has 5
+    (fast,) = engine_epoch([copy.deepcopy(model)], data, loss, [0.3], 10, [4], dtype)
+    assert_same_weights(reference_epoch(model, data, loss, 0.3, 10, 4), fast, rtol)
+
+
+def test_networks_trained_together_equal_networks_trained_alone():
+    data = random_digits()
+    lrs, seeds = [0.1, 0.5, 2.0], [0, 1, 2]
+    models = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        models.append(MLP(5, init="normal").double())
+    together = engine_epoch([copy.deepcopy(m) for m in models], data, "cross_entropy", lrs, 10,
+                            seeds, torch.float64)
+    for model, lr, seed, trained in zip(models, lrs, seeds, together, strict=True):
+        (alone,) = engine_epoch([model], data, "cross_entropy", [lr], 10, [seed], torch.float64)
+        assert_same_weights(alone, trained, 1e-12)
+
+
+def test_engine_rejects_mixed_architectures():
+    with pytest.raises(ValueError, match="architecture"):
+        Engine([MLP(3), MLP(4)], [0.1, 0.1], "mse")
+    with pytest.raises(ValueError, match="learning rate"):
+        Engine([MLP(3)], [0.1, 0.2], "mse")
+
+
+def test_evaluate_matches_the_models():
+    torch.manual_seed(0)
+    models = [MLP(6), MLP(6, init="normal")]
+    data = random_digits(40, torch.float32)
+    engine = Engine(models, [0.1, 0.1], "cross_entropy")
+    losses, predictions = engine.evaluate(data)
+    for k, model in enumerate(models):
+        with torch.no_grad():
+            output = model(data.images)
+        assert torch.equal(predictions[k], output.argmax(dim=1))
+        expected = get_loss("cross_entropy").fn(output, data.labels).item()
+        assert losses[k].item() == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.fixture(scope="module")
+def tiny_config(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mnist")
+    write_idx_mnist(root, n_train=300, n_test=100)
+    return TrainConfig(hidden_size=12, epochs=3, device="cpu", data_dir=str(root),
+                       validation_size=50, log_dir=None)
+
+
+def test_train_many_equals_train(tiny_config):
+    results = train_many(tiny_config, seeds=[0, 1], lrs=[0.5, 1.0])
+    assert [(r.config.lr, r.config.seed) for r in results] == [(0.5, 0), (0.5, 1), (1.0, 0),
+                                                               (1.0, 1)]
+    for result in results:
+        reference = train(result.config)
+        assert_same_weights(reference.model, result.model, 1e-5)
+        for ours, theirs in zip(result.history, reference.history, strict=True):
+            assert ours.keys() == theirs.keys()
+            for key in ("train_loss", "test_loss", "validation_loss"):
+                assert ours[key] == pytest.approx(theirs[key], rel=1e-4)
+            for key in ("train_accuracy", "test_accuracy", "validation_accuracy"):
+                assert ours[key] == pytest.approx(theirs[key], abs=0.011)  # one image in 100
+        assert result.metrics.accuracy == pytest.approx(reference.metrics.accuracy, abs=0.011)
+
+
+def test_train_many_over_seeds_agrees_with_reference_in_distribution(tiny_config):
+    """Over seeds, final test accuracies of engine and reference agree (small configuration)."""
+    config = replace(tiny_config, epochs=5, train_size=200, hidden_size=8, lr=0.3)
+    seeds = list(range(6))
+    fast = [r.metrics.accuracy for r in train_many(config, seeds=seeds)]
+    reference = [train(replace(config, seed=s)).metrics.accuracy for s in seeds]
+    assert sum(fast) / len(fast) == pytest.approx(sum(reference) / len(reference), abs=0.02)
+
+
+def test_train_many_divergence(tiny_config):
+    with pytest.raises(DivergenceError, match="smaller --lr"):
+        train_many(replace(tiny_config, lr=1e30, loss="mse", output_activation="sigmoid",
+                           activation="relu"), seeds=[0, 1])
+
+
+def test_train_many_keeps_going_when_some_diverge(tiny_config):
+    results = train_many(replace(tiny_config, epochs=2, loss="mse", output_activation="sigmoid",
+                                 activation="relu"), lrs=[0.5, 1e30])
+    assert torch.isfinite(torch.tensor(results[0].history[-1]["train_loss"]))
+    assert not torch.isfinite(torch.tensor(results[1].history[-1]["train_loss"]))
+
+
+def test_train_many_logs_each_network(tiny_config, tmp_path):
+    results = train_many(replace(tiny_config, epochs=2, log_dir=str(tmp_path)), seeds=[0, 1])
+    assert len({r.run_dir for r in results}) == 2
+    for result in results:
+        assert (result.run_dir / "config.json").exists()
+        assert any(p.name.startswith("events.out.tfevents") for p in result.run_dir.iterdir())

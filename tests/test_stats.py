@@ -1,0 +1,59 @@
+"""Spreads over runs and the three readings of a run's test accuracy."""
+
+import math
+
+import pytest
+
+from mnist_mlp.stats import (
+    best_accuracy,
+    diverged,
+    final_accuracy,
+    spread,
+    summarize,
+    validated_accuracy,
+)
+
+
+def history(test, validation=None, loss=0.1):
+    records = [{"epoch": i + 1, "train_loss": loss, "test_accuracy": t} for i, t in enumerate(test)]
+    for record, v in zip(records, validation or [], strict=False):
+        record["validation_accuracy"] = v
+    return records
+
+
+RUN = history([0.90, 0.95, 0.93, 0.94], validation=[0.91, 0.92, 0.96, 0.96])
+
+
+def test_three_readings():
+    assert final_accuracy(RUN) == 0.94
+    assert best_accuracy(RUN) == 0.95
+    assert validated_accuracy(RUN) == 0.93  # first epoch with the best validation accuracy
+
+
+def test_spread_by_hand():
+    s = spread([0.9, 0.92, 0.94])
+    assert s.mean == pytest.approx(0.92)
+    assert s.std == pytest.approx(0.02)  # sample standard deviation
+    assert (s.min, s.max, s.n) == (0.9, 0.94, 3)
+    assert s.percent() == "92.00 ± 2.00 % (90.00–94.00, n = 3)"
+    assert s.contains(0.91) and not s.contains(0.95)
+    assert spread([0.5]).std == 0.0
+    with pytest.raises(ValueError):
+        spread([])
+
+
+def test_summarize_counts_and_excludes_diverged_runs():
+    runs = [RUN, history([0.9, 0.96], [0.9, 0.8]), history([0.1, 0.1], [0.1, 0.1], math.nan)]
+    assert diverged(runs[2]) and not diverged(runs[0])
+    summary = summarize(runs)
+    assert summary["runs"] == 3 and summary["diverged"] == 1
+    assert summary["final"].mean == pytest.approx((0.94 + 0.96) / 2)
+    assert summary["best"].mean == pytest.approx((0.95 + 0.96) / 2)
+    assert summary["validated"].mean == pytest.approx((0.93 + 0.9) / 2)
+
+
+def test_no_validation():
+    summary = summarize([history([0.9, 0.95])])
+    assert "validated" not in summary
+    with pytest.raises(ValueError, match="validation"):
+        validated_accuracy(history([0.9]))
