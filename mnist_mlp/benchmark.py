@@ -1,0 +1,171 @@
+"""Speed, measured: one epoch of each way to train the 784-l-10 network, on the same images.
+
+(a) ``naive``: what a user writes by hand — torchvision's MNIST with ``ToTensor``, a
+    ``DataLoader(batch_size=10, shuffle=True)``, ``nn.Sequential`` and ``optim.SGD``;
+(b) ``reference``: this package's readable loop (``mnist_mlp.train``);
+(c, d) ``engine``: the fused engine (``mnist_mlp.engine``) with K networks at once.
+
+All train the reference network (sigmoid hidden layer, softmax output, cross-entropy, η = 0.5,
+mini-batches of 10) for one epoch over all 60,000 training images, after a short warm-up.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+import torchvision
+from torch import nn
+
+from .data import DigitTensors, batches, load_mnist, resolve_data_dir
+from .engine import Engine
+from .losses import cross_entropy
+from .model import MLP
+from .train import train_epoch
+
+LR, BATCH_SIZE = 0.5, 10
+
+
+@dataclass
+class Timing:
+    """One measured epoch."""
+
+    method: str
+    device: str
+    hidden_size: int
+    networks: int
+    seconds: float
+    images: int
+
+    @property
+    def seconds_per_network(self) -> float:
+        return self.seconds / self.networks
+
+    @property
+    def images_per_second(self) -> float:
+        """Training images per second, per network."""
+        return self.images / self.seconds_per_network
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def naive_epoch(data_dir: str | None, hidden_size: int, device: torch.device,
+                limit: int | None = None) -> int:
+    """(a) The loop a user writes by hand, on the first ``limit`` images (default: all 60,000);
+    returns the number of images it trained on."""
+    root, _ = resolve_data_dir(data_dir)
+    dataset = torchvision.datasets.MNIST(root, train=True,
+                                         transform=torchvision.transforms.ToTensor())
+    if limit is not None:
+        dataset = torch.utils.data.Subset(dataset, range(limit))
+    loader = torch.utils.data.DataLoader(dataset, batch_size=BATCH_SIZE, shuffle=True)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, hidden_size), nn.Sigmoid(),
+                          nn.Linear(hidden_size, 10)).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
+    loss_fn = nn.CrossEntropyLoss()
+    for x, y in loader:
+        x, y = x.to(device), y.to(device)
+        optimizer.zero_grad()
+        loss_fn(model(x), y).backward()
+        optimizer.step()
+    return len(dataset)
+
+
+def reference_epoch(data: DigitTensors, hidden_size: int, device: torch.device) -> int:
+    """(b) One epoch of ``mnist_mlp.train``'s loop."""
+    torch.manual_seed(0)
+    model = MLP(hidden_size).to(device)
+    data = data.to(device)
+    train_epoch(model, cross_entropy, batches(data, BATCH_SIZE,
+                                              generator=torch.Generator().manual_seed(0)), LR)
+    return len(data)
+
+
+def engine_epoch(data: DigitTensors, hidden_size: int, device: torch.device,
+                 networks: int) -> int:
+    """(c, d) One epoch of the fused engine with ``networks`` networks."""
+    torch.manual_seed(0)
+    engine = Engine([MLP(hidden_size) for _ in range(networks)], [LR] * networks,
+                    "cross_entropy", device)
+    images = data.images.to(device)
+    targets = torch.nn.functional.one_hot(data.labels, 10).to(device, torch.float32)
+    generators = [torch.Generator().manual_seed(k) for k in range(networks)]
+    engine.epoch(images, targets, BATCH_SIZE, generators)
+    return len(data)
+
+
+def one_epoch(method: str, data: DigitTensors, hidden_size: int, device: torch.device,
+              networks: int, data_dir: str | None) -> int:
+    """One epoch of ``method`` ("naive", "reference" or "engine") on ``data``."""
+    if method == "naive":
+        return naive_epoch(data_dir, hidden_size, device, limit=len(data))
+    if method == "reference":
+        return reference_epoch(data, hidden_size, device)
+    return engine_epoch(data, hidden_size, device, networks)
+
+
+def run_benchmark(data_dir: str | None, hidden_sizes: list[int], networks: list[int],
+                  devices: list[str], warmup: int = 2000, report=print) -> list[Timing]:
+    """Time (a)–(d) for every hidden size and device; ``report`` each timing as it is made.
+
+    Each timed epoch follows a warm-up epoch on the first ``warmup`` images (first calls,
+    caches, CUDA-graph capture).
+    """
+    data = load_mnist(data_dir, validation_size=0).train
+    warm = DigitTensors(*data[:warmup])
+    timings = []
+    for name in devices:
+        device = torch.device(name)
+        for hidden in hidden_sizes:
+            for method, k in [("naive", 1), ("reference", 1), *(("engine", k) for k in networks)]:
+                one_epoch(method, warm, hidden, device, k, data_dir)
+                synchronize(device)
+                start = time.perf_counter()
+                images = one_epoch(method, data, hidden, device, k, data_dir)
+                synchronize(device)
+                timing = Timing(method, name, hidden, k, time.perf_counter() - start, images)
+                timings.append(timing)
+                report(timing)
+    return timings
+
+
+def machine() -> dict[str, object]:
+    """What the numbers were measured on."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next(line.split(":", 1)[1].strip() for line in info
+                       if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    result = {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+              "torch": torch.__version__, "python": platform.python_version()}
+    if torch.cuda.is_available():
+        result["gpu"] = torch.cuda.get_device_name()
+    return result
+
+
+def table(timings: list[Timing]) -> str:
+    """A Markdown table: seconds per epoch, per network, images/s and the ratio to (a)."""
+    lines = ["| device | l | method | K | s / epoch | s / epoch / network | images/s/network "
+             "| × naive |", "|---|---:|---|---:|---:|---:|---:|---:|"]
+    for t in timings:
+        naive = next(n for n in timings if n.method == "naive" and n.device == t.device
+                     and n.hidden_size == t.hidden_size)
+        ratio = naive.seconds_per_network / t.seconds_per_network
+        lines.append(f"| {t.device} | {t.hidden_size} | {t.method} | {t.networks} "
+                     f"| {t.seconds:.3f} | {t.seconds_per_network:.4f} "
+                     f"| {t.images_per_second:,.0f} | {ratio:.1f} |")
+    return "\n".join(lines)
+
+
+def as_json(timings: list[Timing]) -> dict[str, object]:
+    return {"machine": machine(), "timings": [asdict(t) | {
+        "seconds_per_network": t.seconds_per_network,
+        "images_per_second_per_network": t.images_per_second} for t in timings]}

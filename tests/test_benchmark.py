@@ -1,0 +1,43 @@
+"""The benchmark runs end to end on tiny data (its numbers are not asserted: speed is no test)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from idx import write_idx_mnist
+
+from mnist_mlp.benchmark import run_benchmark, table
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_benchmark_table(tmp_path):
+    write_idx_mnist(tmp_path, n_train=60, n_test=20)
+    timings = run_benchmark(str(tmp_path), [8], [1, 3], ["cpu"], warmup=20, report=lambda t: None)
+    assert [(t.method, t.networks) for t in timings] == [("naive", 1), ("reference", 1),
+                                                         ("engine", 1), ("engine", 3)]
+    assert all(t.images == 60 and t.seconds > 0 for t in timings)
+    text = table(timings)
+    assert text.count("\n") == 1 + len(timings) and "× naive" in text
+
+
+def test_bench_script_writes_json(tmp_path):
+    write_idx_mnist(tmp_path, n_train=40, n_test=20)
+    out = tmp_path / "bench.json"
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench.py"), "--data-dir",
+                             str(tmp_path), "--hidden", "4", "--networks", "2", "--device", "cpu",
+                             "--warmup", "10", "--json", str(out)],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "| cpu | 4 | engine | 2 |" in result.stdout
+    data = json.loads(out.read_text())
+    assert data["machine"]["cores"] >= 1 and len(data["timings"]) == 3
+
+
+def test_bench_script_missing_data(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench.py"), "--data-dir",
+                             str(tmp_path / "nowhere")], capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: MNIST not found") and "Traceback" not in result.stderr
