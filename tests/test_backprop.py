@@ -60,8 +60,8 @@ def test_soft_targets():
 
 @pytest.mark.parametrize("output_activation", list(OUTPUT_ACTIVATIONS))
 def test_matched_pairs_give_output_error_f_minus_y(output_activation):
-    """Sigmoid + binary cross-entropy and softmax + cross-entropy: δ² = F − y (Nielsen eq. 66
-    and 81), so the summed output-bias gradient is Σ_i (F(x_i) − y_i)."""
+    """Sigmoid + binary cross-entropy and softmax + cross-entropy: δ² = F − y (Nielsen ch. 3,
+    eq. 81), so the summed output-bias gradient is Σ_i (F(x_i) − y_i)."""
     loss = "binary_cross_entropy" if output_activation == "sigmoid" else "cross_entropy"
     model, x, labels = setup(4, output_activation, "sigmoid", seed=3)
     y = torch.nn.functional.one_hot(labels, 10).double()
