@@ -1,24 +1,73 @@
-"""Command lines: argument parsing and printing only; the work is done by the package."""
+"""Command lines: argument parsing and printing only; the work is done by the package.
+
+``mnist-mlp-train`` (``scripts/train.py``), ``mnist-mlp-evaluate`` (``scripts/evaluate.py``) and
+``mnist-mlp-predict`` (``scripts/predict.py``). A problem the user can fix is printed as one line,
+``error: …`` saying what to do, with exit status 2 and no traceback; Ctrl-C exits with 130.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import fields, replace
+from typing import NoReturn
 
 from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+from .checkpoint import BEST, LAST, CheckpointError
 from .data import DataError
 from .engine import train_many
 from .losses import LOSSES
-from .metrics import format_report
+from .metrics import classification_report, format_report
 from .model import INITS
-from .runs import LogDirError
+from .predict import (
+    ImageError,
+    Prediction,
+    checkpoint_summary,
+    evaluate_checkpoint,
+    predict_files,
+)
+from .progress import ProgressBars, bars_wanted
+from .runs import LogDirError, check_writable
 from .stats import spread, summarize
-from .train import DivergenceError, TrainConfig, TrainResult, train
+from .train import (
+    DivergenceError,
+    TrainConfig,
+    TrainingInterrupted,
+    TrainResult,
+    resume_config,
+    train,
+)
 
-USER_ERRORS = (DataError, LogDirError, DivergenceError, ValueError)
+USER_ERRORS = (DataError, LogDirError, DivergenceError, CheckpointError, ImageError, ValueError)
+CONFIG_NAMES = frozenset(f.name for f in fields(TrainConfig))
+_NOT_GIVEN = object()
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line (no usage block), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def parse_noting_given(parser: argparse.ArgumentParser, argv: Sequence[str] | None,
+                       names: Iterable[str]) -> tuple[argparse.Namespace, set[str]]:
+    """Parse ``argv``, and say which of the options ``names`` were given (not left at default).
+
+    Each name starts as a marker in the namespace; argparse overwrites it only when the option
+    is on the command line. The markers left are then removed and a second parse of no
+    arguments fills in the defaults (for options only: names that are none stay absent).
+    """
+    names = set(names)
+    args = parser.parse_args(argv, argparse.Namespace(**dict.fromkeys(names, _NOT_GIVEN)))
+    given = {name for name in names if getattr(args, name) is not _NOT_GIVEN}
+    for name in names - given:
+        delattr(args, name)
+    return parser.parse_args([], args), given
 
 
 def positive_int(text: str) -> int:
@@ -44,7 +93,7 @@ def positive_float(text: str) -> float:
 
 def train_parser() -> argparse.ArgumentParser:
     d = TrainConfig()
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         description="Train the textbook 784-l-10 network on MNIST by mini-batch SGD. "
                     "Defaults are the reference setup.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -74,16 +123,27 @@ def train_parser() -> argparse.ArgumentParser:
                    help="use only the first N training images")
     p.add_argument("--validation-size", type=non_negative_int, default=d.validation_size,
                    help="last N training images held out for validation (0: none)")
-    p.add_argument("--log-dir", default=d.log_dir, help="TensorBoard runs folder")
+    p.add_argument("--log-dir", default=d.log_dir,
+                   help="folder of the run folders (TensorBoard logs, checkpoints); '' for none")
+    p.add_argument("--resume", metavar="PATH",
+                   help="continue the run of a run folder (its last.pt) or .pt file, in that "
+                        "folder, up to --epochs (which may be raised); the run's own settings "
+                        "are used (only --epochs, --device, --data-dir may change)")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bars (they are shown only on a terminal anyway)")
     return p
 
 
-def print_epoch(record: dict[str, float]) -> None:
+def epoch_line(record: dict[str, float]) -> str:
+    """One epoch of a history as a line: training loss, validation and test accuracy, time."""
     validation = (f"  validation {100 * record['validation_accuracy']:6.2f}%"
                   if "validation_accuracy" in record else "")
-    print(f"epoch {record['epoch']:3d}  train loss {record['train_loss']:.4f}{validation}"
-          f"  test {100 * record['test_accuracy']:6.2f}%  ({record['seconds']:.1f} s)",
-          flush=True)
+    return (f"epoch {record['epoch']:3d}  train loss {record['train_loss']:.4f}{validation}"
+            f"  test {100 * record['test_accuracy']:6.2f}%  ({record['seconds']:.1f} s)")
+
+
+def print_epoch(record: dict[str, float]) -> None:
+    print(epoch_line(record), flush=True)
 
 
 def print_epoch_of_many(epoch: int, records: list[dict[str, float]]) -> None:
@@ -106,32 +166,77 @@ def print_summary(results: list[TrainResult]) -> None:
                 print(f"  test accuracy, {label:28s} {summary[key].percent()}")
 
 
+def train_config(args: argparse.Namespace, given: set[str]) -> TrainConfig:
+    """The configuration asked for; with ``--resume``, the run's own with the options given."""
+    if args.resume is None:
+        return TrainConfig(**{k: v for k, v in vars(args).items() if k in CONFIG_NAMES} | {
+            "lr": args.lr[0]})
+    if args.engine == "fast" or args.seeds > 1 or len(args.lr) > 1:
+        raise ValueError("--resume continues one run of the reference engine; drop --engine "
+                         "fast, --seeds and extra --lr values")
+    changes = {name: getattr(args, name) for name in given & CONFIG_NAMES}
+    if "lr" in changes:
+        changes["lr"] = args.lr[0]
+    return resume_config(args.resume, **changes)
+
+
+def command_name() -> str:
+    """How to run the train command again: ``python scripts/train.py`` or ``mnist-mlp-train``."""
+    program = sys.argv[0] if sys.argv else ""
+    if program.endswith(".py") and not program.endswith("__main__.py"):
+        return f"python {shlex.quote(program)}"
+    return "mnist-mlp-train"
+
+
+def interrupted_message(stop: TrainingInterrupted) -> str:
+    """One line after Ctrl-C: what was saved, and the command that resumes from it."""
+    if stop.checkpoint is None:
+        return "interrupted before any epoch was saved; nothing to resume"
+    return (f"interrupted: epoch {stop.epoch} is saved in {stop.checkpoint}; resume with: "
+            f"{command_name()} --resume {shlex.quote(str(stop.checkpoint))}")
+
+
+def train_reference(config: TrainConfig, args: argparse.Namespace) -> list[TrainResult]:
+    """Train each (lr, seed) of the grid in turn with the reference loop, with progress bars."""
+    lrs, seeds = args.lr, list(range(args.seed, args.seed + args.seeds))
+    if args.resume is not None:
+        lrs, seeds = [config.lr], [config.seed]
+    results = []
+    for lr in lrs:
+        for seed in seeds:
+            if len(seeds) * len(lrs) > 1:
+                print(f"--- lr {lr:g}, seed {seed}", flush=True)
+            with ProgressBars(config.epochs, epoch_line, bars_wanted(args.quiet)) as bars:
+                results.append(train(replace(config, lr=lr, seed=seed), on_epoch=bars.epoch,
+                                     on_step=bars.step, resume=args.resume))
+    return results
+
+
 def train_main(argv: Sequence[str] | None = None) -> int:
     """``mnist-mlp-train``: train, print one line per epoch and the final metrics."""
-    args = train_parser().parse_args(argv)
-    names = {f.name for f in fields(TrainConfig)}
-    config = TrainConfig(**{k: v for k, v in vars(args).items() if k in names} | {
-        "lr": args.lr[0]})
+    args, given = parse_noting_given(train_parser(), argv, CONFIG_NAMES)
     seeds = list(range(args.seed, args.seed + args.seeds))
     try:
+        config = train_config(args, given)
         if args.engine == "fast":
+            if config.log_dir:
+                check_writable(config.log_dir)  # before the data is loaded
             results = train_many(config, seeds, args.lr, on_epoch=print_epoch_of_many
                                  if len(seeds) * len(args.lr) > 1 else
                                  lambda _, records: print_epoch(records[0]))
         else:
-            results = []
-            for lr in args.lr:
-                for seed in seeds:
-                    if len(seeds) * len(args.lr) > 1:
-                        print(f"--- lr {lr:g}, seed {seed}", flush=True)
-                    results.append(train(replace(config, lr=lr, seed=seed),
-                                         on_epoch=print_epoch))
+            results = train_reference(config, args)
+    except TrainingInterrupted as stop:
+        print(interrupted_message(stop), file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("interrupted: the fast engine saves no checkpoints" if args.engine == "fast"
+              else "interrupted before the first epoch began; nothing new was saved",
+              file=sys.stderr)
+        return 130
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
     if len(results) == 1:
         print()
         print(format_report(results[0].metrics))
@@ -140,5 +245,99 @@ def train_main(argv: Sequence[str] | None = None) -> int:
     run_dirs = [r.run_dir for r in results if r.run_dir is not None]
     if run_dirs:
         print(f"\nTensorBoard logs in {run_dirs[0].parent}  (tensorboard --logdir "
-              f"{config.log_dir})")
+              f"{run_dirs[0].parent})")
+    if len(run_dirs) == 1 and args.engine == "reference":
+        best = " and best.pt" if (run_dirs[0] / BEST).exists() else ""
+        print(f"checkpoints {LAST}{best} in {run_dirs[0]}  (mnist-mlp-evaluate {run_dirs[0]})")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# mnist-mlp-evaluate
+
+
+def evaluate_parser() -> argparse.ArgumentParser:
+    p = OneLineParser(
+        description="Evaluate a trained network on the 10,000 MNIST test digits: accuracy, "
+                    "per-class precision, recall and specificity, confusion matrix.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("checkpoint", help="a checkpoint (.pt) or a run folder (its best.pt, else "
+                                      "last.pt)")
+    p.add_argument("--data-dir", help="folder holding MNIST/raw/ (default: $MNIST_DATA, else "
+                                      "./data, downloading there)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--json", action="store_true",
+                   help="print the report, loss and checkpoint as JSON instead of a table")
+    return p
+
+
+def evaluate_main(argv: Sequence[str] | None = None) -> int:
+    """``mnist-mlp-evaluate``: the test-set report of a checkpoint's network."""
+    args = evaluate_parser().parse_args(argv)
+    try:
+        result = evaluate_checkpoint(args.checkpoint, args.data_dir, args.device)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    checkpoint, test = result.checkpoint, result.test
+    report = classification_report(test.confusion)
+    loss = checkpoint.config.get("loss")
+    if args.json:
+        print(json.dumps(report.to_dict() | {
+            "loss": test.loss, "loss_function": loss,
+            "checkpoint": checkpoint_summary(checkpoint)}, indent=2))
+        return 0
+    print(f"{checkpoint.path}: {checkpoint.architecture}, epoch {checkpoint.epoch}, "
+          f"lr {checkpoint.lr:g}")
+    print(f"test loss ({loss}) {test.loss:.4f}\n")
+    print(format_report(report))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# mnist-mlp-predict
+
+
+def predict_parser() -> argparse.ArgumentParser:
+    p = OneLineParser(
+        description="Read the digit in each image (PNG or JPEG; dark on light or light on dark) "
+                    "with a trained network: the digit and the ten probabilities.")
+    p.add_argument("checkpoint", help="a checkpoint (.pt) or a run folder (its best.pt, else "
+                                      "last.pt)")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, one digit each")
+    p.add_argument("--json", action="store_true", help="print the predictions as JSON")
+    return p
+
+
+def prediction_lines(path: str, prediction: Prediction) -> str:
+    """Two lines: the image and its digit, then the ten probabilities."""
+    p = prediction.probabilities
+    return (f"{path}: {prediction.digit}  (probability {p[prediction.digit]:.3f})\n  "
+            + "  ".join(f"{digit}: {value:.3f}" for digit, value in enumerate(p)))
+
+
+def predict_main(argv: Sequence[str] | None = None) -> int:
+    """``mnist-mlp-predict``: the digit in each image and the ten probabilities."""
+    args = predict_parser().parse_args(argv)
+    try:
+        checkpoint, predictions = predict_files(args.checkpoint, args.images)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({"checkpoint": checkpoint_summary(checkpoint), "predictions": [
+            {"image": path} | prediction.to_dict()
+            for path, prediction in zip(args.images, predictions, strict=True)]}, indent=2))
+        return 0
+    if predictions[0].normalised:
+        print(f"(sigmoid output layer: its ten outputs divided by their sum, to read as "
+              f"probabilities; {checkpoint.path})")
+    for path, prediction in zip(args.images, predictions, strict=True):
+        print(prediction_lines(path, prediction))
     return 0

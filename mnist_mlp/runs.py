@@ -5,8 +5,13 @@ One run, one folder, for example ``runs/20261125-153012_l30_cross_entropy_lr0.5_
 * TensorBoard event files: per-epoch scalars ``loss/{train,validation,test}`` and
   ``accuracy/{train,validation,test}``, the running mini-batch loss ``loss/train_running``
   every few hundred steps, the configuration as text, and the hyperparameters with the final
-  metrics (TensorBoard's HPARAMS tab) — all in the run's own folder;
-* ``config.json``: the configuration as plain data.
+  metrics (TensorBoard's HPARAMS tab) — all in the run's own folder; from the reference trainer
+  also, every epoch, histograms of each parameter (``weights/…``) and of its gradient on the
+  epoch's last mini-batch (``gradients/…``) and the hidden neurons' weights as 28×28 images
+  (``hidden/weights``), and at the end the test confusion matrix (``test/confusion_matrix``)
+  and a grid of misclassified test digits (``test/misclassified``);
+* ``config.json``: the configuration as plain data;
+* ``last.pt`` and ``best.pt``: checkpoints of the reference trainer (``mnist_mlp.checkpoint``).
 
 Open them with ``tensorboard --logdir runs``.
 """
@@ -20,8 +25,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from torch import Tensor, nn
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams
+
+from .figures import confusion_figure, misclassified_figure, weight_images
 
 
 class LogDirError(Exception):
@@ -33,6 +41,25 @@ def run_name(config: dict[str, Any], now: datetime | None = None) -> str:
     stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
     return (f"{stamp}_l{config['hidden_size']}_{config['loss']}"
             f"_lr{config['lr']:g}_seed{config['seed']}")
+
+
+def check_writable(folder: str | os.PathLike, fix: str = "choose another folder with --log-dir"
+                   ) -> Path:
+    """Create ``folder`` if needed and make sure a file can be written in it, else ``LogDirError``.
+
+    Called before any data is loaded, so that a run that could not save its logs and checkpoints
+    fails at once instead of after training. ``fix`` ends the message: what the user should do.
+    """
+    path = Path(folder)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=path)  # raises if not writable
+        probe.close()
+    except OSError as error:
+        reason = error.strerror or error
+        raise LogDirError(f"cannot write logs and checkpoints under {path}: {reason}; {fix}"
+                          ) from None
+    return path
 
 
 def create_run_dir(log_dir: str | os.PathLike, name: str) -> Path:
@@ -87,6 +114,30 @@ class RunLog:
             split, _, kind = key.partition("_")
             if kind in ("loss", "accuracy"):
                 self.writer.add_scalar(f"{kind}/{split}", value, record["epoch"])
+        self.writer.flush()
+
+    def model(self, model: nn.Module, epoch: int) -> None:
+        """Histograms of every parameter and of its gradient, and the hidden weights as images.
+
+        The gradients are those of the epoch's last mini-batch (what ``.grad`` holds after the
+        last SGD step); parameters without a gradient get no gradient histogram.
+        """
+        for name, parameter in model.named_parameters():
+            self.writer.add_histogram(f"weights/{name}", parameter.detach().cpu(), epoch)
+            if parameter.grad is not None:
+                self.writer.add_histogram(f"gradients/{name}", parameter.grad.cpu(), epoch)
+        self.writer.add_images("hidden/weights", weight_images(model.hidden.weight), epoch,
+                               dataformats="NCHW")
+        self.writer.flush()
+
+    def test_figures(self, images: Tensor, labels: Tensor, predictions: Tensor,
+                     confusion: Tensor, epoch: int) -> None:
+        """The test confusion matrix and a grid of misclassified test digits, as figures."""
+        self.writer.add_figure("test/confusion_matrix", confusion_figure(confusion), epoch,
+                               close=False)
+        wrong = misclassified_figure(images, labels, predictions)
+        if wrong is not None:
+            self.writer.add_figure("test/misclassified", wrong, epoch, close=False)
         self.writer.flush()
 
     def finish(self, metrics: dict[str, float]) -> None:

@@ -182,3 +182,11 @@ def test_cli_fast_engine_single_network_prints_the_full_report(tiny_data, capsys
                        "--log-dir", ""])
     out = capsys.readouterr().out
     assert code == 0 and "epoch   1" in out and "confusion matrix" in out
+
+
+def test_on_step_reports_each_mini_batch(config):
+    from mnist_mlp.train import StepInfo
+    seen: list[StepInfo] = []
+    train(replace(config, epochs=2, log_dir=None), on_step=seen.append)
+    assert [(s.epoch, s.step) for s in seen] == [(e, i) for e in (1, 2) for i in range(1, 26)]
+    assert all(s.steps == 25 and s.loss.dim() == 0 for s in seen)

@@ -1,0 +1,296 @@
+"""Checkpoints: all that a run needs to continue exactly where it stopped, as plain data.
+
+A checkpoint file (``.pt``) holds one dict of tensors and plain Python values only, so that
+``torch.load(path, weights_only=True)`` reads it without unpickling any object — and that is the
+only way this package loads one::
+
+    {"format": "mnist-mlp checkpoint", "version": 1,
+     "epoch": 4,                                    # epochs completed
+     "model": {"config": {"hidden_size": 30, …},    # MLP(**config) rebuilds the network
+               "state": {"hidden.weight": Tensor, …}},
+     "optimizer": {"lr": 0.5},                      # plain SGD keeps no state but η
+     "rng": {"torch": Tensor,                       # torch's global generator (uint8 state)
+             "shuffle": Tensor},                    # the generator that shuffles each epoch
+     "history": [{"epoch": 1, "train_loss": …}, …],
+     "config": {"hidden_size": 30, "lr": 0.5, …}}   # the TrainConfig as a dict
+
+The reference trainer writes ``last.pt`` into the run folder after every epoch and ``best.pt``
+whenever the validation accuracy is the best so far, each atomically: a temporary file in the
+same folder, then ``os.replace``, so a crash or Ctrl-C never leaves a half-written checkpoint.
+With the RNG states restored, a resumed run ends with exactly the weights of an uninterrupted one
+(on the same device). Problems a user can fix raise ``CheckpointError`` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .model import MLP
+
+FORMAT = "mnist-mlp checkpoint"
+VERSION = 1
+LAST = "last.pt"
+"""The checkpoint of the last completed epoch, in the run folder."""
+BEST = "best.pt"
+"""The checkpoint of the epoch with the best validation accuracy so far, in the run folder."""
+ARCHITECTURE = ("hidden_size", "activation", "output_activation")
+"""The settings that make the network's shape and functions: fixed for a run."""
+FREE_ON_RESUME = ("epochs", "device", "data_dir", "log_dir", "log_every")
+"""The settings that a resumed run may change; all others must stay as they were."""
+
+
+class CheckpointError(Exception):
+    """A checkpoint that is missing, unreadable, invalid or does not fit; one-line message."""
+
+
+@dataclass
+class Checkpoint:
+    """The contents of one checkpoint file, and the path it was read from (None if not saved)."""
+
+    epoch: int
+    model_config: dict[str, Any]
+    model_state: dict[str, Tensor]
+    lr: float
+    rng: dict[str, Tensor]
+    history: list[dict[str, float]]
+    config: dict[str, Any]
+    path: Path | None = field(default=None, compare=False)
+
+    @property
+    def architecture(self) -> str:
+        """The network in words, e.g. ``784-30-10 (sigmoid hidden, softmax output)``."""
+        return describe_architecture(self.model_config)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The checkpoint as the plain dict written to disk (see the module docstring)."""
+        return {"format": FORMAT, "version": VERSION, "epoch": self.epoch,
+                "model": {"config": self.model_config, "state": self.model_state},
+                "optimizer": {"lr": self.lr}, "rng": self.rng, "history": self.history,
+                "config": self.config}
+
+    @classmethod
+    def from_dict(cls, data: Any, path: Path | None = None) -> Checkpoint:
+        """Check that ``data`` has the layout of a checkpoint and return it as a ``Checkpoint``.
+
+        Raises ``CheckpointError`` saying what is missing or wrong.
+        """
+        where = path if path is not None else "the data"
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise CheckpointError(f"{where} is not a valid mnist-mlp checkpoint (no "
+                                  f"{FORMAT!r} marker); give a last.pt or best.pt of a run")
+        if data.get("version") != VERSION:
+            raise CheckpointError(f"{where} is a checkpoint of format version "
+                                  f"{data.get('version')!r}; this mnist-mlp reads version "
+                                  f"{VERSION}")
+        try:
+            model, optimizer, rng = data["model"], data["optimizer"], data["rng"]
+            checkpoint = cls(epoch=data["epoch"], model_config=model["config"],
+                             model_state=model["state"], lr=optimizer["lr"],
+                             rng={"torch": rng["torch"], "shuffle": rng["shuffle"]},
+                             history=data["history"], config=data["config"], path=path)
+        except (KeyError, TypeError) as error:
+            raise CheckpointError(f"{where} is not a valid mnist-mlp checkpoint: its entry "
+                                  f"{error} is missing or malformed") from None
+        if not (isinstance(checkpoint.model_state, dict)
+                and all(isinstance(v, Tensor) for v in checkpoint.model_state.values())
+                and all(isinstance(v, Tensor) for v in checkpoint.rng.values())
+                and isinstance(checkpoint.model_config, dict)
+                and isinstance(checkpoint.config, dict)
+                and isinstance(checkpoint.history, list)
+                and isinstance(checkpoint.epoch, int)):
+            raise CheckpointError(f"{where} is not a valid mnist-mlp checkpoint: its model "
+                                  "state, RNG states, configuration or history is malformed")
+        return checkpoint
+
+
+def describe_architecture(config: dict[str, Any]) -> str:
+    """``784-l-10 (φ hidden, ψ output)`` from a model or training configuration."""
+    return (f"784-{config.get('hidden_size')}-10 ({config.get('activation')} hidden, "
+            f"{config.get('output_activation')} output)")
+
+
+def describe_weights(state: dict[str, Tensor]) -> str:
+    """The shape of the network that a state dict's weights belong to, in words."""
+    hidden, output = state.get("hidden.weight"), state.get("output.weight")
+    if hidden is not None and output is not None and hidden.dim() == output.dim() == 2:
+        return f"{hidden.shape[1]}-{hidden.shape[0]}-{output.shape[0]}"
+    names = ", ".join(list(state)[:4]) + (", …" if len(state) > 4 else "")
+    return f"another network (parameters {names or 'none'})"
+
+
+# ---------------------------------------------------------------------------------------------
+# Making and restoring
+
+
+def capture(model: MLP, config: dict[str, Any], history: list[dict[str, float]],
+            shuffle: torch.Generator) -> Checkpoint:
+    """The state of a run at the end of an epoch: weights (on the CPU), RNG states, history.
+
+    ``config`` is the training configuration as plain data; its ``lr`` is the optimizer state.
+    """
+    state = {name: value.detach().to("cpu", copy=True)
+             for name, value in model.state_dict().items()}
+    return Checkpoint(epoch=len(history), model_config=model.config(), model_state=state,
+                      lr=config["lr"], rng={"torch": torch.get_rng_state(),
+                                            "shuffle": shuffle.get_state()},
+                      history=[dict(record) for record in history], config=dict(config))
+
+
+def build_model(checkpoint: Checkpoint) -> MLP:
+    """The checkpoint's network: ``MLP(**model_config)`` with its weights loaded (on the CPU)."""
+    try:
+        model = MLP(**checkpoint.model_config)
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"{checkpoint.path} is not a valid mnist-mlp checkpoint: its "
+                              f"network cannot be built ({error})") from None
+    load_weights(model, checkpoint)
+    return model
+
+
+def load_weights(model: MLP, checkpoint: Checkpoint) -> None:
+    """Copy the checkpoint's weights into ``model``; ``CheckpointError`` naming both networks
+    if they do not fit."""
+    expected = {name: tuple(value.shape) for name, value in model.state_dict().items()}
+    found = {name: tuple(value.shape) for name, value in checkpoint.model_state.items()}
+    here, saved = model.config(), checkpoint.model_config
+    if expected != found or any(here[name] != saved.get(name) for name in ARCHITECTURE):
+        held = describe_weights(checkpoint.model_state)
+        if found == expected:
+            held = describe_architecture(checkpoint.model_config)
+        raise CheckpointError(f"{checkpoint.path} holds the weights of a {held} network, but "
+                              f"the network here is {describe_architecture(model.config())}; "
+                              "use a checkpoint of this architecture")
+    model.load_state_dict(checkpoint.model_state)
+
+
+def restore(checkpoint: Checkpoint, model: MLP, shuffle: torch.Generator) -> None:
+    """Put a run back in the state the checkpoint recorded: weights and both RNG states."""
+    load_weights(model, checkpoint)
+    try:
+        torch.set_rng_state(checkpoint.rng["torch"])
+        shuffle.set_state(checkpoint.rng["shuffle"])
+    except (RuntimeError, TypeError) as error:
+        raise CheckpointError(f"{checkpoint.path} is not a valid mnist-mlp checkpoint: its RNG "
+                              f"states cannot be restored ({error})") from None
+
+
+def check_resumable(checkpoint: Checkpoint, config: dict[str, Any]) -> None:
+    """Refuse to resume with a configuration that would not continue the same run.
+
+    The architecture and every training setting but those in ``FREE_ON_RESUME`` must equal the
+    saved ones, and ``epochs`` must be more than the epochs already trained.
+    """
+    saved = checkpoint.config
+    if any(config.get(name) != saved.get(name) for name in ARCHITECTURE):
+        raise CheckpointError(f"{checkpoint.path} holds a {describe_architecture(saved)} "
+                              f"network, but the options ask for "
+                              f"{describe_architecture(config)}; resume without changing the "
+                              "architecture, or start a new run")
+    changed = [name for name in config
+               if name not in FREE_ON_RESUME and name in saved and config[name] != saved[name]]
+    if changed:
+        settings = ", ".join(f"{name} {saved[name]!r} (asked {config[name]!r})"
+                             for name in changed)
+        raise CheckpointError(f"cannot change settings of the run in {checkpoint.path} when "
+                              f"resuming: it was trained with {settings}; resume with its own "
+                              "settings (only --epochs, --device, --data-dir may change)")
+    if config["epochs"] <= checkpoint.epoch:
+        raise CheckpointError(f"{checkpoint.path} has already trained {checkpoint.epoch} of "
+                              f"{config['epochs']} epochs; to train longer, resume with "
+                              f"--epochs above {checkpoint.epoch}")
+
+
+def is_new_best(history: list[dict[str, float]]) -> bool:
+    """Whether the last epoch's validation accuracy beats every earlier epoch's (False without
+    a validation set)."""
+    if not history or "validation_accuracy" not in history[-1]:
+        return False
+    earlier = [record["validation_accuracy"] for record in history[:-1]]
+    return not earlier or history[-1]["validation_accuracy"] > max(earlier)
+
+
+# ---------------------------------------------------------------------------------------------
+# Files
+
+
+def save_checkpoint(checkpoint: Checkpoint, path: str | os.PathLike) -> Path:
+    """Write the checkpoint to ``path`` atomically: a temporary file in the same folder, then
+    ``os.replace``. The file at ``path`` is always either the old checkpoint or the new one."""
+    path = Path(path)
+    tmp = None
+    try:
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.",
+                                         suffix=".tmp", delete=False) as file:
+            tmp = Path(file.name)
+            torch.save(checkpoint.to_dict(), file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except OSError as error:
+        raise CheckpointError(f"cannot write checkpoint {path}: {error.strerror or error}; "
+                              "free some space or make the folder writable") from None
+    finally:
+        if tmp is not None and tmp.exists():
+            tmp.unlink()
+    checkpoint.path = path
+    return path
+
+
+def save_epoch(checkpoint: Checkpoint, run_dir: Path, best: bool) -> Path:
+    """Write the epoch's checkpoint as ``run_dir/last.pt``, and as ``best.pt`` if ``best``."""
+    if best:
+        save_checkpoint(checkpoint, run_dir / BEST)
+    return save_checkpoint(checkpoint, run_dir / LAST)
+
+
+def find_checkpoint(path: str | os.PathLike, prefer: tuple[str, ...] = (BEST, LAST)) -> Path:
+    """``path`` itself if it is a file; for a run folder, the first of ``prefer`` in it."""
+    path = Path(path)
+    if path.is_dir():
+        for name in prefer:
+            if (path / name).is_file():
+                return path / name
+        raise CheckpointError(f"no checkpoint in {path} (looked for {' and '.join(prefer)}); "
+                              "give a run folder of the reference trainer or a .pt file")
+    if not path.exists():
+        raise CheckpointError(f"no checkpoint at {path}: no such file or folder; give a run "
+                              "folder (e.g. runs/<name>) or its last.pt or best.pt")
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, prefer: tuple[str, ...] = (BEST, LAST)
+                    ) -> Checkpoint:
+    """Read the checkpoint at ``path`` (a file, or a run folder: the first of ``prefer`` in it).
+
+    Loads with ``torch.load(weights_only=True)``: a file holding anything but tensors and plain
+    data is refused before any of its objects is built. Every problem raises ``CheckpointError``.
+    """
+    file = find_checkpoint(path, prefer)
+    try:
+        with warnings.catch_warnings():  # e.g. on the pickle protocol: not for the user
+            warnings.simplefilter("ignore")
+            data = torch.load(file, map_location="cpu", weights_only=True)
+    except OSError as error:
+        raise CheckpointError(f"cannot read checkpoint {file}: {error.strerror or error}"
+                              ) from None
+    except Exception:  # refused by weights_only, or bytes torch.load cannot parse at all
+        raise CheckpointError(f"{file} is not a valid mnist-mlp checkpoint: {_refusal(file)}; "
+                              "give a last.pt or best.pt of a run") from None
+    return Checkpoint.from_dict(data, file)
+
+
+def _refusal(file: Path) -> str:
+    """Why ``torch.load(file, weights_only=True)`` failed, as far as can be told safely."""
+    if zipfile.is_zipfile(file):  # torch.save's format, but with more than plain data inside
+        return ("it holds Python objects other than tensors and plain data, which are never "
+                "loaded")
+    return "it is not a file written by torch.save (nothing in it was loaded)"

@@ -1,0 +1,94 @@
+"""Progress bars for the train command: one over the epochs, one over the current epoch's
+mini-batches with its running loss (tqdm, on stderr).
+
+The training loop knows nothing of them: ``ProgressBars.step`` and ``ProgressBars.epoch`` are
+passed to ``train`` as its ``on_step`` and ``on_epoch`` callbacks. The per-epoch line is printed
+above the bars (``tqdm.write``) without garbling them; with the bars off it is a plain print, so
+the output looks the same either way.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import IO
+
+from tqdm import tqdm
+
+from .train import StepInfo
+
+REFRESH_STEPS = 50
+"""The step bar and its running loss are updated every this many mini-batches."""
+
+
+def bars_wanted(quiet: bool) -> bool:
+    """Bars only for a person watching: not with ``--quiet``, and only when both stdout and
+    stderr are terminals (not when output goes to a file, a pipe or a test's capture)."""
+    return not quiet and sys.stdout.isatty() and sys.stderr.isatty()
+
+
+class ProgressBars:
+    """An epoch bar and a step bar with the running loss (mean of the epoch's mini-batch losses).
+
+    ``describe`` turns an epoch's history record into the line printed for it. ``enabled=False``
+    shows no bars, only those lines. ``file`` is where the bars go (stderr by default). Use as a
+    context manager, or call ``close``.
+    """
+
+    def __init__(self, epochs: int, describe: Callable[[dict[str, float]], str],
+                 enabled: bool = True, file: IO[str] | None = None,
+                 refresh_steps: int = REFRESH_STEPS) -> None:
+        self.epochs, self.describe = epochs, describe
+        self.enabled, self.file = enabled, file
+        self.refresh_steps = refresh_steps
+        self.epoch_bar: tqdm | None = None
+        self.step_bar: tqdm | None = None
+        self.loss_sum = 0.0
+        self.shown_steps = 0
+
+    def step(self, info: StepInfo) -> None:
+        """After each mini-batch: advance the step bar, now and then with the running loss."""
+        if not self.enabled:
+            return
+        if self.epoch_bar is None:  # the first step tells where a resumed run starts
+            self.epoch_bar = tqdm(total=self.epochs, initial=info.epoch - 1, desc="training",
+                                  unit="epoch", file=self.file, dynamic_ncols=True)
+        if self.step_bar is None:
+            self.step_bar = tqdm(total=info.steps, desc=f"epoch {info.epoch}", unit="step",
+                                 leave=False, file=self.file, dynamic_ncols=True)
+            self.loss_sum, self.shown_steps = 0.0, 0
+        self.loss_sum = self.loss_sum + info.loss  # stays on the device until shown
+        if info.step % self.refresh_steps == 0 or info.step == info.steps:
+            self.step_bar.update(info.step - self.shown_steps)
+            self.step_bar.set_postfix(loss=f"{float(self.loss_sum) / info.step:.4f}")
+            self.shown_steps = info.step
+
+    def epoch(self, record: dict[str, float]) -> None:
+        """At the end of an epoch: close its step bar, print its line, advance the epoch bar."""
+        if self.step_bar is not None:
+            self.step_bar.close()
+            self.step_bar = None
+        self.write(self.describe(record))
+        if self.epoch_bar is not None:
+            self.epoch_bar.update(1)
+
+    def write(self, line: str) -> None:
+        """Print ``line`` to stdout, above the bars when they are shown."""
+        if self.enabled and self.epoch_bar is not None:
+            tqdm.write(line, file=sys.stdout)
+            sys.stdout.flush()
+        else:
+            print(line, flush=True)
+
+    def close(self) -> None:
+        """Close the bars (they leave the epoch bar's last state on screen)."""
+        for bar in (self.step_bar, self.epoch_bar):
+            if bar is not None:
+                bar.close()
+        self.step_bar = self.epoch_bar = None
+
+    def __enter__(self) -> ProgressBars:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

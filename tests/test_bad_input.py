@@ -1,0 +1,287 @@
+"""Bad input through the command lines: one line that says what to do, exit status 2, no
+traceback, and nothing already written lost."""
+
+import importlib
+import pickle
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from idx import FILE_NAMES, write_idx, write_idx_mnist
+from PIL import Image
+
+from mnist_mlp import TrainConfig, train
+from mnist_mlp.checkpoint import LAST, load_checkpoint, save_checkpoint
+from mnist_mlp.cli import evaluate_main, predict_main, train_main
+
+train_module = importlib.import_module("mnist_mlp.train")  # the package's `train` is the function
+
+UNPICKLED = []
+
+
+def note_unpickled(what):
+    """Called only if a tampered checkpoint's object were ever built."""
+    UNPICKLED.append(what)
+
+
+class Payload:
+    """An object whose unpickling would run code: what ``weights_only=True`` must refuse."""
+
+    def __reduce__(self):
+        return note_unpickled, ("a tampered checkpoint was unpickled",)
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert "Traceback" not in err
+    return err
+
+
+def tiny_args(data_dir, log_dir, *more):
+    return ["--hidden", "8", "--epochs", "1", "--device", "cpu", "--data-dir", str(data_dir),
+            "--validation-size", "20", "--log-dir", str(log_dir), *more]
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mnist")
+    write_idx_mnist(root, n_train=200, n_test=50)
+    return root
+
+
+@pytest.fixture(scope="module")
+def run(tiny_data, tmp_path_factory):
+    """A finished two-epoch run with a validation set: last.pt and best.pt."""
+    return train(TrainConfig(hidden_size=16, epochs=2, device="cpu", data_dir=str(tiny_data),
+                             validation_size=20, log_dir=str(tmp_path_factory.mktemp("runs"))))
+
+
+@pytest.fixture
+def image(tmp_path):
+    digit = np.full((40, 30), 255, dtype=np.uint8)
+    digit[5:35, 12:18] = 0
+    Image.fromarray(digit).save(tmp_path / "one.png")
+    return tmp_path / "one.png"
+
+
+# ---------------------------------------------------------------------------------------------
+# MNIST files
+
+
+def broken_data(root, problem):
+    """Tiny MNIST under ``root`` with one problem: a missing, mis-headed or truncated file."""
+    data = write_idx_mnist(root, n_train=40, n_test=20)
+    images = data.raw_folder / FILE_NAMES["train", "images"]
+    if problem == "all missing":
+        for name in FILE_NAMES.values():
+            (data.raw_folder / name).unlink()
+    elif problem == "train labels missing":
+        (data.raw_folder / FILE_NAMES["train", "labels"]).unlink()
+    elif problem == "test images missing":
+        (data.raw_folder / FILE_NAMES["test", "images"]).unlink()
+    elif problem == "wrong magic":
+        write_idx(images, data.train_images, magic=1234)
+    elif problem == "truncated":
+        write_idx(images, data.train_images, truncate=100)
+    return root
+
+
+@pytest.mark.parametrize(("problem", "words"), [
+    ("all missing", "not found"), ("train labels missing", "train-labels-idx1-ubyte"),
+    ("test images missing", "t10k-images-idx3-ubyte"), ("wrong magic", "magic number 1234"),
+    ("truncated", "truncated"),
+])
+def test_missing_partial_and_corrupt_mnist(tmp_path, capsys, problem, words):
+    root = broken_data(tmp_path / "data", problem)
+    assert train_main(tiny_args(root, tmp_path / "runs")) == 2
+    err = one_line_error(capsys)
+    assert words in err and "--data-dir" in err
+    assert not any((tmp_path / "runs").glob("*/*"))  # no run folder left behind
+
+
+def test_evaluate_without_data(run, tmp_path, capsys):
+    assert evaluate_main([str(run.run_dir), "--data-dir", str(tmp_path / "nowhere")]) == 2
+    assert "MNIST not found" in one_line_error(capsys)
+
+
+# ---------------------------------------------------------------------------------------------
+# Log folder
+
+
+@pytest.mark.parametrize("engine", ["reference", "fast"])
+def test_unwritable_log_dir_is_refused_before_any_data_is_loaded(tiny_data, tmp_path, capsys,
+                                                                monkeypatch, engine):
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the data was loaded before the log folder was checked")
+
+    monkeypatch.setattr(train_module, "load_mnist", no_loading)
+    monkeypatch.setattr(importlib.import_module("mnist_mlp.engine"), "load_mnist", no_loading)
+    (tmp_path / "a_file").write_text("not a folder")
+    start = time.perf_counter()
+    code = train_main(tiny_args(tiny_data, tmp_path / "a_file" / "runs", "--engine", engine))
+    assert code == 2 and time.perf_counter() - start < 5
+    err = one_line_error(capsys)
+    assert "a_file" in err and "--log-dir" in err
+
+
+# ---------------------------------------------------------------------------------------------
+# Hyperparameters and names
+
+
+@pytest.mark.parametrize("argv", [
+    ["--lr", "0"], ["--lr", "-0.5"], ["--lr", "nan"], ["--lr", "inf"], ["--hidden", "0"],
+    ["--hidden", "-3"], ["--batch-size", "0"], ["--epochs", "0"], ["--train-size", "0"],
+    ["--validation-size", "-1"], ["--seeds", "0"], ["--activation", "swish"],
+    ["--loss", "hinge"], ["--init", "xavier"], ["--engine", "turbo"], ["--hidden", "ten"],
+    ["--no-such-option"],
+])
+def test_impossible_values_and_unknown_names_are_one_line(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train_main(argv)
+    assert exit_info.value.code == 2
+    assert "error:" in one_line_error(capsys)
+
+
+@pytest.mark.parametrize(("more", "words"), [
+    (["--batch-size", "500"], "batch_size 500 is larger than the 180 training images"),
+    (["--batch-size", "50", "--train-size", "30"], "batch_size 50 is larger than the 30"),
+    (["--device", "tpu"], "unknown device 'tpu'"),
+    (["--train-size", "1000"], "train_size=1000 is more than"),
+])
+def test_impossible_combinations_are_one_line(tiny_data, tmp_path, capsys, more, words):
+    assert train_main(tiny_args(tiny_data, tmp_path / "runs", *more)) == 2
+    assert words in one_line_error(capsys)
+
+
+def test_impossible_settings_in_python():
+    for change in ({"batch_size": 500, "train_size": 100}, {"activation": "swish"},
+                   {"lr": -1.0}, {"epochs": 0}):
+        with pytest.raises(ValueError):
+            replace(TrainConfig(), **change).validate()
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkpoints
+
+
+def checkpoint_of_another_shape(run, path):
+    """A checkpoint whose weights are l = 16 but whose network claims l = 8."""
+    checkpoint = load_checkpoint(run.run_dir / LAST)
+    checkpoint.model_config = checkpoint.model_config | {"hidden_size": 8}
+    return save_checkpoint(checkpoint, path)
+
+
+def checkpoint_of_another_network(run, path):
+    """A checkpoint holding the weights of some other network."""
+    checkpoint = load_checkpoint(run.run_dir / LAST)
+    checkpoint.model_state = {"conv.weight": torch.zeros(4, 1, 3, 3), "conv.bias": torch.zeros(4)}
+    return save_checkpoint(checkpoint, path)
+
+
+@pytest.mark.parametrize("command", ["evaluate", "predict"])
+def test_checkpoint_of_another_architecture(run, tiny_data, tmp_path, capsys, image, command):
+    for make, held in ((checkpoint_of_another_shape, "784-16-10"),
+                       (checkpoint_of_another_network, "another network (parameters conv.")):
+        path = make(run, tmp_path / "other.pt")
+        if command == "evaluate":
+            code = evaluate_main([str(path), "--data-dir", str(tiny_data)])
+        else:
+            code = predict_main([str(path), str(image)])
+        assert code == 2
+        err = one_line_error(capsys)
+        assert held in err and "784-" in err.split("the network here is ")[1]
+
+
+def test_resume_with_another_architecture_names_both(run, capsys):
+    assert train_main(["--resume", str(run.run_dir), "--epochs", "3", "--hidden", "8"]) == 2
+    err = one_line_error(capsys)
+    assert "784-16-10 (sigmoid hidden, softmax output)" in err
+    assert "784-8-10 (sigmoid hidden, softmax output)" in err
+
+
+@pytest.mark.parametrize("how", ["torch.save", "pickle"])
+def test_tampered_checkpoint_is_refused_and_never_unpickled(run, tiny_data, tmp_path, capsys,
+                                                            image, how):
+    path = tmp_path / "last.pt"
+    if how == "torch.save":
+        torch.save({"format": "mnist-mlp checkpoint", "x": Payload()}, path)
+    else:
+        path.write_bytes(pickle.dumps(Payload()))
+    for argv_main in ((evaluate_main, [str(path), "--data-dir", str(tiny_data)]),
+                      (predict_main, [str(path), str(image)]),
+                      (train_main, ["--resume", str(path), "--epochs", "5"])):
+        main, argv = argv_main
+        assert main(argv) == 2
+        err = one_line_error(capsys)
+        assert "not a valid mnist-mlp checkpoint" in err
+        assert "never loaded" in err or "nothing in it was loaded" in err
+    assert UNPICKLED == []
+
+
+@pytest.mark.parametrize(("content", "words"), [
+    (b"\x00\x17 random bytes \xff" * 50, "not a file written by torch.save"),
+    (b"", "not a file written by torch.save"),
+    ("tensors", "no 'mnist-mlp checkpoint' marker"),
+])
+def test_files_that_are_not_checkpoints(tiny_data, tmp_path, capsys, image, content, words):
+    path = tmp_path / "model.pt"
+    if content == "tensors":
+        torch.save({"weight": torch.zeros(3)}, path)
+    else:
+        path.write_bytes(content)
+    assert evaluate_main([str(path), "--data-dir", str(tiny_data)]) == 2
+    assert words in one_line_error(capsys)
+    assert predict_main([str(path), str(image)]) == 2
+    assert words in one_line_error(capsys)
+
+
+def test_missing_checkpoints(tmp_path, capsys, image):
+    assert evaluate_main([str(tmp_path / "nothing.pt")]) == 2
+    assert "no checkpoint at" in one_line_error(capsys)
+    assert predict_main([str(tmp_path), str(image)]) == 2  # a folder without checkpoints
+    assert "no checkpoint in" in one_line_error(capsys)
+    assert train_main(["--resume", str(tmp_path / "runs" / "gone")]) == 2
+    assert "no checkpoint at" in one_line_error(capsys)
+
+
+@pytest.mark.parametrize("more", [["--engine", "fast"], ["--seeds", "2"], ["--lr", "0.1", "1"]])
+def test_resume_is_for_one_reference_run(run, capsys, more):
+    assert train_main(["--resume", str(run.run_dir), "--epochs", "3", *more]) == 2
+    assert "--resume continues one run of the reference engine" in one_line_error(capsys)
+
+
+# ---------------------------------------------------------------------------------------------
+# Divergence
+
+
+def test_divergence_is_one_line(tiny_data, tmp_path, capsys):
+    code = train_main(tiny_args(tiny_data, tmp_path / "runs", "--lr", "1e30", "--activation",
+                                "relu", "--loss", "mse", "--output-activation", "sigmoid"))
+    assert code == 2
+    err = one_line_error(capsys)
+    assert "diverged" in err and "smaller --lr" in err
+
+
+def test_divergence_keeps_the_last_good_checkpoint(tiny_data, tmp_path, capsys, monkeypatch):
+    real_step, steps = train_module.sgd_step, 0
+
+    def blows_up_in_epoch_2(model, loss_fn, x, y, lr):
+        nonlocal steps
+        steps += 1
+        return real_step(model, loss_fn, x, y, lr if steps <= 18 else 1e38)  # 18 per epoch
+
+    monkeypatch.setattr(train_module, "sgd_step", blows_up_in_epoch_2)
+    argv = tiny_args(tiny_data, tmp_path / "runs", "--epochs", "3", "--activation", "relu",
+                     "--loss", "mse", "--output-activation", "sigmoid")
+    assert train_main(argv) == 2
+    err = one_line_error(capsys)
+    assert "in epoch 2" in err and "the last good checkpoint is" in err
+    run_dir = next((tmp_path / "runs").iterdir())
+    assert str(run_dir / LAST) in err
+    kept = load_checkpoint(run_dir / LAST)
+    assert kept.epoch == 1
+    assert all(bool(value.isfinite().all()) for value in kept.model_state.values())
+    assert sorted(p.name for p in run_dir.glob("*.pt*")) == ["best.pt", "last.pt"]

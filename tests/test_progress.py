@@ -1,0 +1,41 @@
+"""Progress bars: shown only when asked for and on a terminal; the epoch lines always."""
+
+import io
+
+import torch
+
+from mnist_mlp.cli import epoch_line
+from mnist_mlp.progress import ProgressBars, bars_wanted
+from mnist_mlp.train import StepInfo
+
+RECORD = {"epoch": 2, "train_loss": 0.5, "test_accuracy": 0.9, "seconds": 1.0}
+
+
+def run_epochs(bars, first_epoch=1, epochs=2, steps=120):
+    for epoch in range(first_epoch, first_epoch + epochs):
+        for step in range(1, steps + 1):
+            bars.step(StepInfo(epoch, step, steps, torch.tensor(0.25)))
+        bars.epoch(RECORD | {"epoch": epoch})
+    bars.close()
+
+
+def test_bars_show_epochs_steps_and_running_loss(capsys):
+    screen = io.StringIO()
+    run_epochs(ProgressBars(5, epoch_line, enabled=True, file=screen), first_epoch=3, epochs=3)
+    bars = screen.getvalue()
+    assert "training" in bars and "5/5" in bars  # a resumed run starts at epoch 3 of 5
+    assert "epoch 3" in bars and "120/120" in bars and "loss=0.2500" in bars
+    out = capsys.readouterr().out
+    assert out.splitlines() == [epoch_line(RECORD | {"epoch": epoch}) for epoch in (3, 4, 5)]
+
+
+def test_no_bars_when_disabled(capsys):
+    screen = io.StringIO()
+    run_epochs(ProgressBars(2, epoch_line, enabled=False, file=screen))
+    assert screen.getvalue() == ""
+    assert len(capsys.readouterr().out.splitlines()) == 2
+
+
+def test_bars_only_on_a_terminal_and_not_quiet():
+    assert not bars_wanted(quiet=True)
+    assert not bars_wanted(quiet=False)  # pytest captures stdout: not a terminal
