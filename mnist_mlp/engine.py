@@ -34,8 +34,8 @@ from .data import DigitTensors, epoch_order, load_mnist
 from .losses import get_loss
 from .metrics import classification_report, confusion_matrix
 from .model import MLP, NUM_CLASSES
-from .runs import RunLog, create_run_dir, run_name
-from .train import DivergenceError, TrainConfig, TrainResult, resolve_device
+from .runs import RunLog, check_writable, create_run_dir, run_name
+from .train import DivergenceError, TrainConfig, TrainResult, check_batch_size, resolve_device
 
 MATCHED_PAIRS = {(Sigmoid, "binary_cross_entropy"), (Softmax, "cross_entropy")}
 """Output activation and loss whose output error simplifies to δ² = F − y (Nielsen ch. 3, eq. 81).
@@ -221,8 +221,11 @@ def train_many(config: TrainConfig, seeds: Sequence[int] | None = None,
     for c in configs:
         c.validate()
     device = resolve_device(config.device)
+    if config.log_dir:
+        check_writable(config.log_dir)  # before the data is loaded
     data = load_mnist(config.data_dir, train_size=config.train_size,
                       validation_size=config.validation_size)
+    check_batch_size(config.batch_size, len(data.train))
     models = []
     for c in configs:
         torch.manual_seed(c.seed)

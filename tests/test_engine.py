@@ -144,3 +144,8 @@ def test_train_many_logs_each_network(tiny_config, tmp_path):
     for result in results:
         assert (result.run_dir / "config.json").exists()
         assert any(p.name.startswith("events.out.tfevents") for p in result.run_dir.iterdir())
+
+
+def test_train_many_refuses_a_batch_larger_than_the_data(tiny_config):
+    with pytest.raises(ValueError, match="batch_size 1000"):
+        train_many(replace(tiny_config, batch_size=1000))
