@@ -24,7 +24,6 @@ With the RNG states restored, a resumed run ends with exactly the weights of an 
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .files import write_atomically
 from .model import MLP
 
 FORMAT = "mnist-mlp checkpoint"
@@ -226,21 +226,11 @@ def save_checkpoint(checkpoint: Checkpoint, path: str | os.PathLike) -> Path:
     """Write the checkpoint to ``path`` atomically: a temporary file in the same folder, then
     ``os.replace``. The file at ``path`` is always either the old checkpoint or the new one."""
     path = Path(path)
-    tmp = None
     try:
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.",
-                                         suffix=".tmp", delete=False) as file:
-            tmp = Path(file.name)
-            torch.save(checkpoint.to_dict(), file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
+        write_atomically(path, lambda file: torch.save(checkpoint.to_dict(), file))
     except OSError as error:
         raise CheckpointError(f"cannot write checkpoint {path}: {error.strerror or error}; "
                               "free some space or make the folder writable") from None
-    finally:
-        if tmp is not None and tmp.exists():
-            tmp.unlink()
     checkpoint.path = path
     return path
 

@@ -18,7 +18,6 @@ Open them with ``tensorboard --logdir runs``.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from datetime import datetime
@@ -30,6 +29,7 @@ from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams
 
 from .figures import confusion_figure, misclassified_figure, weight_images
+from .files import write_json
 
 
 class LogDirError(Exception):
@@ -85,13 +85,6 @@ def create_run_dir(log_dir: str | os.PathLike, name: str) -> Path:
         raise LogDirError(f"cannot write TensorBoard logs under {parent}: {reason}; "
                           "choose another folder with --log-dir") from None
     raise LogDirError(f"too many runs named {name} under {parent}; choose another --log-dir")
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON atomically: a temporary file in the same folder, then a rename."""
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as tmp:
-        json.dump(data, tmp, indent=2)
-    os.replace(tmp.name, path)
 
 
 class RunLog:

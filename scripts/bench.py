@@ -14,7 +14,7 @@ import torch
 
 from mnist_mlp.benchmark import as_json, machine, run_benchmark, table
 from mnist_mlp.cli import USER_ERRORS, positive_int
-from mnist_mlp.runs import write_json
+from mnist_mlp.files import write_json
 
 
 def main() -> int:
