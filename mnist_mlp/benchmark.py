@@ -11,8 +11,6 @@ mini-batches of 10) for one epoch over all 60,000 training images, after a short
 
 from __future__ import annotations
 
-import os
-import platform
 import time
 from dataclasses import asdict, dataclass
 
@@ -23,6 +21,7 @@ from torch import nn
 from .data import DigitTensors, batches, load_mnist, resolve_data_dir
 from .engine import Engine
 from .losses import cross_entropy
+from .machine import machine
 from .model import MLP
 from .train import train_epoch
 
@@ -133,22 +132,6 @@ def run_benchmark(data_dir: str | None, hidden_sizes: list[int], networks: list[
                 timings.append(timing)
                 report(timing)
     return timings
-
-
-def machine() -> dict[str, object]:
-    """What the numbers were measured on."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as info:
-            cpu = next(line.split(":", 1)[1].strip() for line in info
-                       if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    result = {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-              "torch": torch.__version__, "python": platform.python_version()}
-    if torch.cuda.is_available():
-        result["gpu"] = torch.cuda.get_device_name()
-    return result
 
 
 def table(timings: list[Timing]) -> str:

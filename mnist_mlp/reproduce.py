@@ -32,7 +32,6 @@ import copy
 import json
 import math
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -56,6 +55,7 @@ from .data import DigitTensors, load_mnist
 from .engine import train_many
 from .files import write_atomically
 from .losses import cross_entropy, get_loss, one_hot
+from .machine import machine
 from .metrics import classification_report, confusion_matrix
 from .model import MLP, NUM_CLASSES
 from .stats import (
@@ -522,25 +522,6 @@ def stall_rule(margin: float = STALL_MARGIN) -> str:
     return (f"a run is stalled when its final-epoch test accuracy is more than "
             f"{100 * margin:g} percentage points below the best final-epoch test accuracy "
             f"among the runs of its configuration")
-
-
-def machine(device: torch.device | None = None) -> dict[str, Any]:
-    """CPU model, cores, torch and Python versions, and the GPU's name when one is used."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as info:
-            cpu = next(line.split(":", 1)[1].strip() for line in info
-                       if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    result: dict[str, Any] = {"cpu": cpu, "cores": os.cpu_count(),
-                              "torch_threads": torch.get_num_threads(),
-                              "torch": torch.__version__, "python": platform.python_version()}
-    if device is not None:
-        result["device"] = str(device)
-        if device.type == "cuda":
-            result["gpu"] = torch.cuda.get_device_name(device)
-    return result
 
 
 # ---------------------------------------------------------------------------------------------

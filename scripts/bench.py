@@ -12,9 +12,10 @@ from pathlib import Path
 
 import torch
 
-from mnist_mlp.benchmark import as_json, machine, run_benchmark, table
+from mnist_mlp.benchmark import as_json, run_benchmark, table
 from mnist_mlp.cli import USER_ERRORS, positive_int
 from mnist_mlp.files import write_json
+from mnist_mlp.machine import machine
 
 
 def main() -> int:

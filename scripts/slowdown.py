@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +20,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
+from mnist_mlp.cli import positive_float, positive_int
 from mnist_mlp.files import write_atomically
 from mnist_mlp.neuron import (
     COSTS,
@@ -41,20 +41,6 @@ COST_EQUATIONS = {"quadratic": "eq. 55", "cross_entropy": "eq. 61"}
 MARKER_EVERY = 10
 
 Runs = dict[str, dict[str, NeuronRun]]
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    value = float(text)
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
 
 
 def parser() -> argparse.ArgumentParser:
