@@ -8,11 +8,12 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import shlex
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields, replace
 from typing import NoReturn
 
@@ -31,7 +32,7 @@ from .predict import (
     predict_files,
 )
 from .progress import ProgressBars, bars_wanted
-from .runs import LogDirError, check_writable
+from .runs import LogDirError
 from .stats import spread, summarize
 from .train import (
     DivergenceError,
@@ -68,6 +69,24 @@ def parse_noting_given(parser: argparse.ArgumentParser, argv: Sequence[str] | No
     for name in names - given:
         delattr(args, name)
     return parser.parse_args([], args), given
+
+
+def one_line_errors(main: Callable[..., int]) -> Callable[..., int]:
+    """Wrap a command's ``main``: a user error prints one ``error: …`` line and exits 2, Ctrl-C
+    prints ``interrupted`` and exits 130 — never a traceback."""
+
+    @functools.wraps(main)
+    def guarded(argv: Sequence[str] | None = None) -> int:
+        try:
+            return main(argv)
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+        except USER_ERRORS as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+
+    return guarded
 
 
 def positive_int(text: str) -> int:
@@ -212,6 +231,7 @@ def train_reference(config: TrainConfig, args: argparse.Namespace) -> list[Train
     return results
 
 
+@one_line_errors
 def train_main(argv: Sequence[str] | None = None) -> int:
     """``mnist-mlp-train``: train, print one line per epoch and the final metrics."""
     args, given = parse_noting_given(train_parser(), argv, CONFIG_NAMES)
@@ -219,8 +239,6 @@ def train_main(argv: Sequence[str] | None = None) -> int:
     try:
         config = train_config(args, given)
         if args.engine == "fast":
-            if config.log_dir:
-                check_writable(config.log_dir)  # before the data is loaded
             results = train_many(config, seeds, args.lr, on_epoch=print_epoch_of_many
                                  if len(seeds) * len(args.lr) > 1 else
                                  lambda _, records: print_epoch(records[0]))
@@ -234,9 +252,6 @@ def train_main(argv: Sequence[str] | None = None) -> int:
               else "interrupted before the first epoch began; nothing new was saved",
               file=sys.stderr)
         return 130
-    except USER_ERRORS as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     if len(results) == 1:
         print()
         print(format_report(results[0].metrics))
@@ -271,17 +286,11 @@ def evaluate_parser() -> argparse.ArgumentParser:
     return p
 
 
+@one_line_errors
 def evaluate_main(argv: Sequence[str] | None = None) -> int:
     """``mnist-mlp-evaluate``: the test-set report of a checkpoint's network."""
     args = evaluate_parser().parse_args(argv)
-    try:
-        result = evaluate_checkpoint(args.checkpoint, args.data_dir, args.device)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except USER_ERRORS as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    result = evaluate_checkpoint(args.checkpoint, args.data_dir, args.device)
     checkpoint, test = result.checkpoint, result.test
     report = classification_report(test.confusion)
     loss = checkpoint.config.get("loss")
@@ -319,17 +328,11 @@ def prediction_lines(path: str, prediction: Prediction) -> str:
             + "  ".join(f"{digit}: {value:.3f}" for digit, value in enumerate(p)))
 
 
+@one_line_errors
 def predict_main(argv: Sequence[str] | None = None) -> int:
     """``mnist-mlp-predict``: the digit in each image and the ten probabilities."""
     args = predict_parser().parse_args(argv)
-    try:
-        checkpoint, predictions = predict_files(args.checkpoint, args.images)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except USER_ERRORS as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    checkpoint, predictions = predict_files(args.checkpoint, args.images)
     if args.json:
         print(json.dumps({"checkpoint": checkpoint_summary(checkpoint), "predictions": [
             {"image": path} | prediction.to_dict()

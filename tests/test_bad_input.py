@@ -46,13 +46,6 @@ def tiny_args(data_dir, log_dir, *more):
 
 
 @pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mnist")
-    write_idx_mnist(root, n_train=200, n_test=50)
-    return root
-
-
-@pytest.fixture(scope="module")
 def run(tiny_data, tmp_path_factory):
     """A finished two-epoch run with a validation set: last.pt and best.pt."""
     return train(TrainConfig(hidden_size=16, epochs=2, device="cpu", data_dir=str(tiny_data),
@@ -146,7 +139,7 @@ def test_impossible_values_and_unknown_names_are_one_line(argv, capsys):
 
 
 @pytest.mark.parametrize(("more", "words"), [
-    (["--batch-size", "500"], "batch_size 500 is larger than the 180 training images"),
+    (["--batch-size", "500"], "batch_size 500 is larger than the 280 training images"),
     (["--batch-size", "50", "--train-size", "30"], "batch_size 50 is larger than the 30"),
     (["--device", "tpu"], "unknown device 'tpu'"),
     (["--train-size", "1000"], "train_size=1000 is more than"),
@@ -271,7 +264,7 @@ def test_divergence_keeps_the_last_good_checkpoint(tiny_data, tmp_path, capsys, 
     def blows_up_in_epoch_2(model, loss_fn, x, y, lr):
         nonlocal steps
         steps += 1
-        return real_step(model, loss_fn, x, y, lr if steps <= 18 else 1e38)  # 18 per epoch
+        return real_step(model, loss_fn, x, y, lr if steps <= 28 else 1e38)  # 28 per epoch
 
     monkeypatch.setattr(train_module, "sgd_step", blows_up_in_epoch_2)
     argv = tiny_args(tiny_data, tmp_path / "runs", "--epochs", "3", "--activation", "relu",

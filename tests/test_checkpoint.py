@@ -6,7 +6,6 @@ from dataclasses import replace
 
 import pytest
 import torch
-from idx import write_idx_mnist
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mnist_mlp import TrainConfig, train
@@ -22,20 +21,6 @@ from mnist_mlp.cli import train_main
 from mnist_mlp.train import TrainingInterrupted, resume_config
 
 train_module = importlib.import_module("mnist_mlp.train")  # the package's `train` is the function
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mnist")
-    write_idx_mnist(root, n_train=300, n_test=100)
-    return root
-
-
-@pytest.fixture
-def config(tiny_data, tmp_path):
-    return TrainConfig(hidden_size=16, epochs=4, lr=0.5, batch_size=10, device="cpu",
-                       data_dir=str(tiny_data), validation_size=50,
-                       log_dir=str(tmp_path / "runs"), log_every=5)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ import os
 import numpy as np
 import pytest
 import torch
-from idx import write_idx_mnist
 from PIL import Image
 
 from mnist_mlp import MLP, TrainConfig, train
@@ -14,13 +13,6 @@ from mnist_mlp.checkpoint import BEST, LAST
 from mnist_mlp.cli import evaluate_main, predict_main
 from mnist_mlp.data import load_mnist
 from mnist_mlp.predict import ImageError, predict, prepare_image
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mnist")
-    write_idx_mnist(root, n_train=300, n_test=100)
-    return root
 
 
 @pytest.fixture(scope="module")

@@ -5,26 +5,11 @@ from dataclasses import replace
 
 import pytest
 import torch
-from idx import write_idx_mnist
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mnist_mlp import MLP, TrainConfig, train
 from mnist_mlp.cli import train_main
 from mnist_mlp.train import sgd_step
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mnist")
-    write_idx_mnist(root, n_train=300, n_test=100)
-    return root
-
-
-@pytest.fixture
-def config(tiny_data, tmp_path):
-    return TrainConfig(hidden_size=16, epochs=4, lr=0.5, batch_size=10, device="cpu",
-                       data_dir=str(tiny_data), validation_size=50,
-                       log_dir=str(tmp_path / "runs"), log_every=5)
 
 
 def test_sgd_step_is_theta_minus_lr_grad():

@@ -1,0 +1,22 @@
+"""Fixtures shared by the training tests: a tiny learnable MNIST and a configuration for it."""
+
+import pytest
+from idx import write_idx_mnist
+
+from mnist_mlp import TrainConfig
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    """A folder holding MNIST/raw/ with 300 training and 100 test images of our own making."""
+    root = tmp_path_factory.mktemp("mnist")
+    write_idx_mnist(root, n_train=300, n_test=100)
+    return root
+
+
+@pytest.fixture
+def config(tiny_data, tmp_path):
+    """A small network on ``tiny_data``: 250 training images in 25 mini-batches, 50 held out."""
+    return TrainConfig(hidden_size=16, epochs=4, lr=0.5, batch_size=10, device="cpu",
+                       data_dir=str(tiny_data), validation_size=50,
+                       log_dir=str(tmp_path / "runs"), log_every=5)
