@@ -86,13 +86,14 @@ class Engine:
         a1 = self.activation(torch.baddbmm(self.b1, x, self.W1.mT))
         return a1, self.output_activation(torch.baddbmm(self.b2, a1, self.W2.mT))
 
-    def step(self, x: Tensor, y: Tensor, loss_sum: Tensor) -> None:
+    def step(self, x: Tensor, y: Tensor, outputs: Tensor) -> None:
         """One SGD step of every network on its mini-batch x (K, m, 784), y (K, m, 10).
 
-        Adds each network's mini-batch loss L (the mean over the batch) to ``loss_sum`` (K,).
+        Writes the networks' outputs F (before the update) into ``outputs`` (K, m, 10), from
+        which ``epoch`` computes the mini-batch losses, all at once, at the end of the epoch.
         """
         a1, F = self.forward(x)
-        loss_sum += self.loss.fn(F, y, reduction="none").mean(dim=1)
+        outputs.copy_(F)
         if self.matched:
             delta2 = F - y                                                 # (BP1), simplified
         else:
@@ -113,24 +114,25 @@ class Engine:
         """
         n = images.shape[0]
         order = torch.stack([epoch_order(n, g) for g in generators]).to(self.device)
-        loss_sum = torch.zeros(self.size, dtype=self.dtype, device=self.device)
-        full_steps, rest = divmod(n, batch_size)
+        outputs = torch.empty(self.size, n, NUM_CLASSES, dtype=self.dtype, device=self.device)
         done = 0
         if self.use_graph:
-            done = self._graph_steps(images, targets, order, batch_size, full_steps, loss_sum)
+            done = self._graph_steps(images, targets, order, batch_size, outputs)
         for start in range(done * batch_size, n, batch_size):
             index = order[:, start:start + batch_size]
-            self.step(images[index], targets[index], loss_sum)
-        return loss_sum / (full_steps + (rest > 0))
+            self.step(images[index], targets[index], outputs[:, start:start + batch_size])
+        losses = self.loss.fn(outputs, targets[order], reduction="none")  # (K, N), visit order
+        return torch.stack([batch.mean(dim=1) for batch in losses.split(batch_size, dim=1)],
+                           dim=1).mean(dim=1)
 
     def _graph_steps(self, images: Tensor, targets: Tensor, order: Tensor, batch_size: int,
-                     full_steps: int, loss_sum: Tensor) -> int:
+                     outputs: Tensor) -> int:
         """Run the epoch's full mini-batches in chunks of GRAPH_STEPS, each a CUDA-graph replay.
 
         Returns how many steps ran; the rest run eagerly. Falls back to eager steps (with a
         warning) if capturing fails.
         """
-        chunks = full_steps // GRAPH_STEPS
+        chunks = images.shape[0] // batch_size // GRAPH_STEPS
         if chunks == 0:
             return 0
         key = (images.data_ptr(), batch_size)
@@ -141,27 +143,28 @@ class Engine:
             warnings.warn(f"CUDA graph capture failed ({error}); running eagerly", stacklevel=3)
             self.use_graph = False
             return 0
-        graph, static = self._graphs[key]
-        static_order, static_loss = static
+        graph, (static_order, static_outputs) = self._graphs[key]
         span = GRAPH_STEPS * batch_size
         for chunk in range(chunks):
             static_order.copy_(order[:, chunk * span:(chunk + 1) * span])
-            static_loss.zero_()
             graph.replay()
-            loss_sum += static_loss
+            outputs[:, chunk * span:(chunk + 1) * span].copy_(static_outputs)
         return chunks * GRAPH_STEPS
 
     def _capture(self, images: Tensor, targets: Tensor, batch_size: int):  # pragma: no cover
-        """Capture GRAPH_STEPS steps reading their indices from a static (K, steps·m) buffer."""
-        static_order = torch.zeros(self.size, GRAPH_STEPS * batch_size, dtype=torch.long,
-                                   device=self.device)
-        static_loss = torch.zeros(self.size, dtype=self.dtype, device=self.device)
+        """Capture GRAPH_STEPS steps reading their indices from a static (K, steps·m) buffer
+        and writing their outputs to a static (K, steps·m, 10) one."""
+        span = GRAPH_STEPS * batch_size
+        static_order = torch.zeros(self.size, span, dtype=torch.long, device=self.device)
+        static_outputs = torch.zeros(self.size, span, NUM_CLASSES, dtype=self.dtype,
+                                     device=self.device)
         saved = [t.clone() for t in (self.W1, self.b1, self.W2, self.b2)]
 
         def steps() -> None:
-            for s in range(GRAPH_STEPS):
-                index = static_order[:, s * batch_size:(s + 1) * batch_size]
-                self.step(images[index], targets[index], static_loss)
+            for start in range(0, span, batch_size):
+                index = static_order[:, start:start + batch_size]
+                self.step(images[index], targets[index],
+                          static_outputs[:, start:start + batch_size])
 
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
@@ -173,7 +176,7 @@ class Engine:
             steps()
         for param, value in zip((self.W1, self.b1, self.W2, self.b2), saved, strict=True):
             param.copy_(value)  # undo the warm-up's steps
-        return graph, (static_order, static_loss)
+        return graph, (static_order, static_outputs)
 
     @torch.no_grad()
     def evaluate(self, data: DigitTensors) -> tuple[Tensor, Tensor]:
