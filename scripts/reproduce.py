@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mnist_mlp.cli import USER_ERRORS, positive_int
+from mnist_mlp.cli import one_line_errors, positive_int
 from mnist_mlp.reproduce import (
     ENGINES,
     NAMES,
@@ -74,6 +74,13 @@ def command_line(argv: Sequence[str]) -> str:
     return prefix + shlex.join(words)
 
 
+def cannot(what: str, error: OSError) -> int:
+    """Say in one line what could not be done with a file; the exit status 2."""
+    print(f"error: cannot {what}: {error.strerror or error}", file=sys.stderr)
+    return 2
+
+
+@one_line_errors  # user errors: one line, exit 2; Ctrl-C: exit 130
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
@@ -87,31 +94,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         check_writable(args.out)
     except OSError as e:
-        print(f"error: cannot write to {args.out}: {e.strerror or e}", file=sys.stderr)
-        return 2
+        return cannot(f"write to {args.out}", e)
     if args.from_json:
         try:
-            reproduction = load(args.from_json)
+            reproduction = load(args.from_json)  # a malformed file: ValueError, one line
         except OSError as e:
-            print(f"error: cannot read {args.from_json}: {e.strerror or e}", file=sys.stderr)
-            return 2
-        except ValueError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+            return cannot(f"read {args.from_json}", e)
     try:
         if not args.from_json:
             reproduction = reproduce(settings, report=lambda line: print(line, flush=True),
                                      command=command_line(argv))
         paths = save(reproduction, args.out)
-    except USER_ERRORS as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
     except OSError as e:
-        print(f"error: cannot write to {args.out}: {e.strerror or e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        return cannot(f"write to {args.out}", e)
     print()
     print(table(reproduction))
     done = (f"rendered from {args.from_json}" if args.from_json
