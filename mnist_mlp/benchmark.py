@@ -3,7 +3,8 @@
 (a) ``naive``: what a user writes by hand — torchvision's MNIST with ``ToTensor``, a
     ``DataLoader(batch_size=10, shuffle=True)``, ``nn.Sequential`` and ``optim.SGD``;
 (b) ``reference``: this package's readable loop (``mnist_mlp.train``);
-(c, d) ``engine``: the fused engine (``mnist_mlp.engine``) with K networks at once.
+(c, d) ``engine``: the fused engine (``mnist_mlp.engine``) with K networks at once; on a CPU
+    its compiled loop (``mnist_mlp.native``), and ``engine-ops`` its tensor operations.
 
 All train the reference network (sigmoid hidden layer, softmax output, cross-entropy, η = 0.5,
 mini-batches of 10) for one epoch over all 60,000 training images, after a short warm-up.
@@ -12,12 +13,14 @@ mini-batches of 10) for one epoch over all 60,000 training images, after a short
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
 import torchvision
 from torch import nn
 
+from . import native as native_loop
 from .data import DigitTensors, batches, load_mnist, resolve_data_dir
 from .engine import Engine
 from .losses import cross_entropy
@@ -55,9 +58,12 @@ def synchronize(device: torch.device) -> None:
 
 
 def naive_epoch(data_dir: str | None, hidden_size: int, device: torch.device,
-                limit: int | None = None) -> int:
-    """(a) The loop a user writes by hand, on the first ``limit`` images (default: all 60,000);
-    returns the number of images it trained on."""
+                limit: int | None = None) -> Callable[[], int]:
+    """(a) The loop a user writes by hand, on the first ``limit`` images (default: all 60,000).
+
+    Returns the epoch, ready to run (dataset, loader and model are made here, untimed); it
+    returns the number of images it trained on.
+    """
     root, _ = resolve_data_dir(data_dir)
     dataset = torchvision.datasets.MNIST(root, train=True,
                                          transform=torchvision.transforms.ToTensor())
@@ -68,45 +74,73 @@ def naive_epoch(data_dir: str | None, hidden_size: int, device: torch.device,
                           nn.Linear(hidden_size, 10)).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=LR)
     loss_fn = nn.CrossEntropyLoss()
-    for x, y in loader:
-        x, y = x.to(device), y.to(device)
-        optimizer.zero_grad()
-        loss_fn(model(x), y).backward()
-        optimizer.step()
-    return len(dataset)
+
+    def epoch() -> int:
+        for x, y in loader:
+            x, y = x.to(device), y.to(device)
+            optimizer.zero_grad()
+            loss_fn(model(x), y).backward()
+            optimizer.step()
+        return len(dataset)
+
+    return epoch
 
 
-def reference_epoch(data: DigitTensors, hidden_size: int, device: torch.device) -> int:
-    """(b) One epoch of ``mnist_mlp.train``'s loop."""
+def reference_epoch(data: DigitTensors, hidden_size: int,
+                    device: torch.device) -> Callable[[], int]:
+    """(b) One epoch of ``mnist_mlp.train``'s loop, ready to run."""
     torch.manual_seed(0)
     model = MLP(hidden_size).to(device)
     data = data.to(device)
-    train_epoch(model, cross_entropy, batches(data, BATCH_SIZE,
-                                              generator=torch.Generator().manual_seed(0)), LR)
-    return len(data)
+    loader = batches(data, BATCH_SIZE, generator=torch.Generator().manual_seed(0))
+
+    def epoch() -> int:
+        train_epoch(model, cross_entropy, loader, LR)
+        return len(data)
+
+    return epoch
 
 
-def engine_epoch(data: DigitTensors, hidden_size: int, device: torch.device,
-                 networks: int) -> int:
-    """(c, d) One epoch of the fused engine with ``networks`` networks."""
+def engine_epoch(data: DigitTensors, hidden_size: int, device: torch.device, networks: int,
+                 native: bool | None = None) -> Callable[[], int]:
+    """(c, d) One epoch of the fused engine with ``networks`` networks, ready to run.
+
+    ``native=False`` times its tensor operations where the compiled loop would run.
+    """
     torch.manual_seed(0)
     engine = Engine([MLP(hidden_size) for _ in range(networks)], [LR] * networks,
-                    "cross_entropy", device)
+                    "cross_entropy", device, native=native)
     images = data.images.to(device)
     targets = torch.nn.functional.one_hot(data.labels, 10).to(device, torch.float32)
+    engine.prepare(images)
     generators = [torch.Generator().manual_seed(k) for k in range(networks)]
-    engine.epoch(images, targets, BATCH_SIZE, generators)
-    return len(data)
+
+    def epoch() -> int:
+        engine.epoch(images, targets, BATCH_SIZE, generators)
+        return len(data)
+
+    return epoch
 
 
-def one_epoch(method: str, data: DigitTensors, hidden_size: int, device: torch.device,
-              networks: int, data_dir: str | None) -> int:
-    """One epoch of ``method`` ("naive", "reference" or "engine") on ``data``."""
+def methods(device: torch.device, networks: list[int]) -> list[tuple[str, int]]:
+    """The (method, K) pairs timed on ``device``: on a CPU with the compiled loop, the
+    engine's tensor operations too (``engine-ops``), to show what the loop buys."""
+    pairs = [("naive", 1), ("reference", 1), *(("engine", k) for k in networks)]
+    if device.type == "cpu" and native_loop.library(torch.float32) is not None:
+        pairs += [("engine-ops", k) for k in networks]
+    return pairs
+
+
+def prepare(method: str, data: DigitTensors, hidden_size: int, device: torch.device,
+            networks: int, data_dir: str | None) -> Callable[[], int]:
+    """One epoch of ``method`` ("naive", "reference", "engine" or "engine-ops") on ``data``,
+    ready to run: only the training itself is timed."""
     if method == "naive":
         return naive_epoch(data_dir, hidden_size, device, limit=len(data))
     if method == "reference":
         return reference_epoch(data, hidden_size, device)
-    return engine_epoch(data, hidden_size, device, networks)
+    return engine_epoch(data, hidden_size, device, networks,
+                        native=False if method == "engine-ops" else None)
 
 
 def run_benchmark(data_dir: str | None, hidden_sizes: list[int], networks: list[int],
@@ -114,7 +148,8 @@ def run_benchmark(data_dir: str | None, hidden_sizes: list[int], networks: list[
     """Time (a)–(d) for every hidden size and device; ``report`` each timing as it is made.
 
     Each timed epoch follows a warm-up epoch on the first ``warmup`` images (first calls,
-    caches, CUDA-graph capture).
+    caches, compiling the native loop, CUDA-graph capture). Setting up (loading the dataset,
+    making the model, the engine's sparse copy of the images) is not timed.
     """
     data = load_mnist(data_dir, validation_size=0).train
     warm = DigitTensors(*data[:warmup])
@@ -122,11 +157,12 @@ def run_benchmark(data_dir: str | None, hidden_sizes: list[int], networks: list[
     for name in devices:
         device = torch.device(name)
         for hidden in hidden_sizes:
-            for method, k in [("naive", 1), ("reference", 1), *(("engine", k) for k in networks)]:
-                one_epoch(method, warm, hidden, device, k, data_dir)
+            for method, k in methods(device, networks):
+                prepare(method, warm, hidden, device, k, data_dir)()
+                epoch = prepare(method, data, hidden, device, k, data_dir)
                 synchronize(device)
                 start = time.perf_counter()
-                images = one_epoch(method, data, hidden, device, k, data_dir)
+                images = epoch()
                 synchronize(device)
                 timing = Timing(method, name, hidden, k, time.perf_counter() - start, images)
                 timings.append(timing)

@@ -11,7 +11,11 @@ one architecture — different seeds and/or learning rates — in a handful of b
 * the gradients are the textbook's (BP1)–(BP4), as in ``mnist_mlp.backprop``, with the SGD
   update θ ← θ − η ∂L/∂θ folded into the weight-gradient products (``baddbmm_``);
 * on CUDA, runs of steps are captured once in a CUDA graph and replayed, so that launching
-  ~20 small kernels does not dominate a mini-batch of 10.
+  ~20 small kernels does not dominate a mini-batch of 10;
+* on a CPU, where each tensor operation costs microseconds of overhead whatever its size, a
+  whole epoch of one network is a single call into C (``mnist_mlp.native``, the same
+  arithmetic written out as loops), networks spread over the CPU's threads; without a C
+  compiler, the tensor operations of ``step`` run instead.
 
 With the same initial weights and the same mini-batch order, network k ends an epoch with the
 weights that ``mnist_mlp.train`` gives it (tests compare them), and ``train_many`` returns the
@@ -29,9 +33,10 @@ from dataclasses import asdict, replace
 import torch
 from torch import Tensor
 
+from . import native as native_loop
 from .activations import Sigmoid, Softmax
 from .data import DigitTensors, epoch_order, load_mnist
-from .losses import get_loss
+from .losses import F_FLOOR, get_loss
 from .metrics import classification_report, confusion_matrix
 from .model import MLP, NUM_CLASSES
 from .runs import RunLog, check_writable, create_run_dir, run_name
@@ -51,7 +56,9 @@ class Engine:
 
     def __init__(self, models: Sequence[MLP], lrs: Sequence[float], loss: str,
                  device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
-                 cuda_graph: bool = True) -> None:
+                 cuda_graph: bool = True, native: bool | None = None) -> None:
+        """``native``: on a CPU, run epochs in the compiled loop (True: required; None: when
+        it can be built, else warn and use tensor operations; False: tensor operations)."""
         if not models or len(models) != len(lrs):
             raise ValueError("give one learning rate per model, and at least one model")
         if len({(m.hidden_size, m.activation_name, m.output_activation_name)
@@ -61,10 +68,11 @@ class Engine:
         self.config = first.config()
         self.activation = type(first.activation)()
         self.output_activation = type(first.output_activation)()
-        self.loss = get_loss(loss)
+        self.loss, self.loss_name = get_loss(loss), loss
         self.matched = (type(self.output_activation), loss) in MATCHED_PAIRS
         self.device, self.dtype = torch.device(device), dtype
-        self.lrs = torch.tensor(list(lrs), dtype=dtype, device=self.device).view(-1, 1, 1)
+        self.lr_values = [float(lr) for lr in lrs]
+        self.lrs = torch.tensor(self.lr_values, dtype=dtype, device=self.device).view(-1, 1, 1)
 
         def stack(get: Callable[[MLP], Tensor]) -> Tensor:
             return torch.stack([get(m).detach() for m in models]).to(self.device, dtype)
@@ -75,6 +83,23 @@ class Engine:
         self.b2 = stack(lambda m: m.output.bias.unsqueeze(0))
         self.use_graph = cuda_graph and self.device.type == "cuda"
         self._graphs: dict[tuple[int, int], tuple[torch.cuda.CUDAGraph, Tensor]] = {}
+        self.native = self._native_library(native)
+        self._rows: tuple[tuple[int, ...], native_loop.SparseRows] | None = None
+
+    def _native_library(self, wanted: bool | None):
+        """The compiled loop to use, or None for tensor operations."""
+        if wanted is False or self.device.type != "cpu":
+            if wanted and self.device.type != "cpu":
+                raise ValueError("the native loop runs on the CPU only")
+            return None
+        lib = native_loop.library(self.dtype)
+        if lib is None:
+            if wanted:
+                raise RuntimeError(native_loop.unavailable_reason)
+            if "MNIST_MLP_NATIVE" not in (native_loop.unavailable_reason or ""):
+                warnings.warn(f"{native_loop.unavailable_reason}; the engine uses tensor "
+                              "operations instead (slower)", stacklevel=3)
+        return lib
 
     @property
     def size(self) -> int:
@@ -116,14 +141,36 @@ class Engine:
         order = torch.stack([epoch_order(n, g) for g in generators]).to(self.device)
         outputs = torch.empty(self.size, n, NUM_CLASSES, dtype=self.dtype, device=self.device)
         done = 0
-        if self.use_graph:
-            done = self._graph_steps(images, targets, order, batch_size, outputs)
-        for start in range(done * batch_size, n, batch_size):
+        if self.native is not None:
+            self._native_epoch(images, targets, order, batch_size, outputs)
+            done = n
+        elif self.use_graph:
+            done = self._graph_steps(images, targets, order, batch_size, outputs) * batch_size
+        for start in range(done, n, batch_size):
             index = order[:, start:start + batch_size]
             self.step(images[index], targets[index], outputs[:, start:start + batch_size])
         losses = self.loss.fn(outputs, targets[order], reduction="none")  # (K, N), visit order
         return torch.stack([batch.mean(dim=1) for batch in losses.split(batch_size, dim=1)],
                            dim=1).mean(dim=1)
+
+    def prepare(self, images: Tensor) -> None:
+        """Get ready to train on ``images``: the compiled loop reads them as sparse rows, made
+        here once (``epoch`` calls this; call it first to keep the conversion out of a
+        timing)."""
+        if self.native is None:
+            return
+        key = (images.data_ptr(), images._version, *images.shape, *images.stride())
+        if self._rows is None or self._rows[0] != key:
+            self._rows = (key, native_loop.SparseRows.of(images))
+
+    def _native_epoch(self, images: Tensor, targets: Tensor, order: Tensor, batch_size: int,
+                      outputs: Tensor) -> None:
+        """The epoch of ``epoch``, each network in one call of the compiled loop."""
+        self.prepare(images)
+        native_loop.train_epochs(
+            self.native, self._rows[1], targets.contiguous(), order, self.lr_values, batch_size,
+            self.config["activation"], self.config["output_activation"], self.loss_name,
+            self.matched, F_FLOOR, self.W1, self.b1, self.W2, self.b2, outputs)
 
     def _graph_steps(self, images: Tensor, targets: Tensor, order: Tensor, batch_size: int,
                      outputs: Tensor) -> int:
@@ -207,7 +254,8 @@ class Engine:
 def train_many(config: TrainConfig, seeds: Sequence[int] | None = None,
                lrs: Sequence[float] | None = None,
                on_epoch: Callable[[int, list[dict[str, float]]], None] | None = None,
-               dtype: torch.dtype = torch.float32, cuda_graph: bool = True) -> list[TrainResult]:
+               dtype: torch.dtype = torch.float32, cuda_graph: bool = True,
+               native: bool | None = None) -> list[TrainResult]:
     """Train the grid ``lrs × seeds`` of networks described by ``config``, all at once.
 
     Network (η, s) is initialised and shuffled exactly as ``train(replace(config, lr=η,
@@ -216,7 +264,7 @@ def train_many(config: TrainConfig, seeds: Sequence[int] | None = None,
     kept (its history shows it); if every network diverges, ``DivergenceError`` is raised.
     ``on_epoch(epoch, records)`` is called with the K records of each epoch. With a
     ``log_dir``, each network gets its own TensorBoard run folder (epoch scalars, no running
-    loss).
+    loss). ``native``: as for ``Engine``.
     """
     seeds = [config.seed] if seeds is None else list(seeds)
     lrs = [config.lr] if lrs is None else list(lrs)
@@ -233,7 +281,8 @@ def train_many(config: TrainConfig, seeds: Sequence[int] | None = None,
     for c in configs:
         torch.manual_seed(c.seed)
         models.append(MLP(c.hidden_size, c.activation, c.output_activation, c.init))
-    engine = Engine(models, [c.lr for c in configs], config.loss, device, dtype, cuda_graph)
+    engine = Engine(models, [c.lr for c in configs], config.loss, device, dtype, cuda_graph,
+                    native)
     generators = [torch.Generator().manual_seed(c.seed) for c in configs]
     train_set = data.train.to(device)
     images = train_set.images.to(dtype)

@@ -5,9 +5,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
 from idx import write_idx_mnist
 
+from mnist_mlp import native
 from mnist_mlp.benchmark import run_benchmark, table
+
+OPS = native.library(torch.float32) is not None  # the compiled loop, and its fallback
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -15,8 +19,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_benchmark_table(tmp_path):
     write_idx_mnist(tmp_path, n_train=60, n_test=20)
     timings = run_benchmark(str(tmp_path), [8], [1, 3], ["cpu"], warmup=20, report=lambda t: None)
-    assert [(t.method, t.networks) for t in timings] == [("naive", 1), ("reference", 1),
-                                                         ("engine", 1), ("engine", 3)]
+    expected = [("naive", 1), ("reference", 1), ("engine", 1), ("engine", 3)]
+    if OPS:
+        expected += [("engine-ops", 1), ("engine-ops", 3)]
+    assert [(t.method, t.networks) for t in timings] == expected
     assert all(t.images == 60 and t.seconds > 0 for t in timings)
     text = table(timings)
     assert text.count("\n") == 1 + len(timings) and "× naive" in text
@@ -32,7 +38,7 @@ def test_bench_script_writes_json(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "| cpu | 4 | engine | 2 |" in result.stdout
     data = json.loads(out.read_text())
-    assert data["machine"]["cores"] >= 1 and len(data["timings"]) == 3
+    assert data["machine"]["cores"] >= 1 and len(data["timings"]) == 3 + OPS
 
 
 def test_bench_script_missing_data(tmp_path):

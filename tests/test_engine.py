@@ -7,7 +7,7 @@ import pytest
 import torch
 from idx import write_idx_mnist
 
-from mnist_mlp import MLP, TrainConfig, train
+from mnist_mlp import MLP, TrainConfig, native, train
 from mnist_mlp.data import DigitTensors, batches
 from mnist_mlp.engine import Engine, train_many
 from mnist_mlp.losses import get_loss
@@ -19,10 +19,15 @@ SETUPS = [("cross_entropy", "softmax", "sigmoid"), ("binary_cross_entropy", "sig
           ("cross_entropy", "sigmoid", "relu")]
 
 
+NATIVE = [False, pytest.param(True, marks=pytest.mark.skipif(
+    not native.has_compiler(), reason="no C compiler for the native loop"))]
+
+
 def random_digits(n: int = 95, dtype=torch.float64, seed: int = 0) -> DigitTensors:
+    """n random "digits" in [0, 1), about half of their pixels 0 (as in MNIST, more so)."""
     g = torch.Generator().manual_seed(seed)
-    return DigitTensors(torch.rand(n, 784, generator=g, dtype=dtype),
-                        torch.randint(0, 10, (n,), generator=g))
+    images = torch.rand(n, 784, generator=g, dtype=dtype)
+    return DigitTensors(images * (images > 0.5), torch.randint(0, 10, (n,), generator=g))
 
 
 def reference_epoch(model, data, loss, lr, batch_size, seed):
@@ -32,8 +37,8 @@ def reference_epoch(model, data, loss, lr, batch_size, seed):
     return model
 
 
-def engine_epoch(models, data, loss, lrs, batch_size, seeds, dtype):
-    engine = Engine(models, lrs, loss, dtype=dtype)
+def engine_epoch(models, data, loss, lrs, batch_size, seeds, dtype, native=None):
+    engine = Engine(models, lrs, loss, dtype=dtype, native=native)
     targets = torch.nn.functional.one_hot(data.labels, 10).to(dtype)
     engine.epoch(data.images, targets, batch_size, [torch.Generator().manual_seed(s)
                                                     for s in seeds])
@@ -49,15 +54,17 @@ def assert_same_weights(a: MLP, b: MLP, rtol: float) -> None:
 
 @pytest.mark.parametrize(("loss", "output_activation", "activation"), SETUPS)
 @pytest.mark.parametrize(("dtype", "rtol"), [(torch.float64, 1e-10), (torch.float32, 1e-5)])
-def test_one_epoch_equals_reference(loss, output_activation, activation, dtype, rtol):
+@pytest.mark.parametrize("compiled", NATIVE, ids=["tensor-ops", "native"])
+def test_one_epoch_equals_reference(loss, output_activation, activation, dtype, rtol, compiled):
     torch.manual_seed(1)
     model = MLP(7, activation, output_activation, init="scaled_normal").to(dtype)
     data = random_digits(dtype=dtype)  # 95 samples: the last mini-batch has 5
-    (fast,) = engine_epoch([copy.deepcopy(model)], data, loss, [0.3], 10, [4], dtype)
+    (fast,) = engine_epoch([copy.deepcopy(model)], data, loss, [0.3], 10, [4], dtype, compiled)
     assert_same_weights(reference_epoch(model, data, loss, 0.3, 10, 4), fast, rtol)
 
 
-def test_networks_trained_together_equal_networks_trained_alone():
+@pytest.mark.parametrize("compiled", NATIVE, ids=["tensor-ops", "native"])
+def test_networks_trained_together_equal_networks_trained_alone(compiled):
     data = random_digits()
     lrs, seeds = [0.1, 0.5, 2.0], [0, 1, 2]
     models = []
@@ -65,9 +72,10 @@ def test_networks_trained_together_equal_networks_trained_alone():
         torch.manual_seed(seed)
         models.append(MLP(5, init="normal").double())
     together = engine_epoch([copy.deepcopy(m) for m in models], data, "cross_entropy", lrs, 10,
-                            seeds, torch.float64)
+                            seeds, torch.float64, compiled)
     for model, lr, seed, trained in zip(models, lrs, seeds, together, strict=True):
-        (alone,) = engine_epoch([model], data, "cross_entropy", [lr], 10, [seed], torch.float64)
+        (alone,) = engine_epoch([model], data, "cross_entropy", [lr], 10, [seed], torch.float64,
+                                compiled)
         assert_same_weights(alone, trained, 1e-12)
 
 

@@ -1,0 +1,183 @@
+"""The fast engine's CPU loop: one epoch of SGD for one network as a single call into C.
+
+On a CPU, the engine's step (``mnist_mlp.engine.Engine.step``) is a dozen tensor operations on
+a mini-batch of 10, and each costs a few microseconds of dispatch whatever its size: the loop is
+bound by overhead, not arithmetic. ``epoch.c`` (beside this file) is the same arithmetic —
+forward pass, (BP1)–(BP4), the SGD update — as one C function per epoch, reading each image as
+its list of non-zero pixels.
+
+It is compiled on first use with the system's C compiler (``$CC``, else ``cc``) into a cache
+folder (``$MNIST_MLP_CACHE``, else ``~/.cache/mnist-mlp``), once per source, flags and CPU, and
+loaded with ``ctypes``. Where no compiler works, ``library`` returns None and says why in
+``unavailable_reason``, and the engine falls back to its tensor operations.
+``MNIST_MLP_NATIVE=0`` turns the loop off.
+
+Networks are independent, so K of them run on up to ``torch.get_num_threads()`` threads
+(``ctypes`` releases the GIL during the call).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+SOURCE = Path(__file__).with_name("epoch.c")
+FLAGS = ("-O3", "-march=native", "-shared", "-fPIC")
+REALS = {torch.float32: ("float", ctypes.c_float), torch.float64: ("double", ctypes.c_double)}
+HIDDEN = {"sigmoid": 0, "tanh": 1, "relu": 2}  # the enums of epoch.c
+OUTPUT = {"sigmoid": 0, "softmax": 1}
+LOSS = {"mse": 0, "mae": 1, "binary_cross_entropy": 2, "cross_entropy": 3}
+
+unavailable_reason: str | None = None
+"""Why ``library`` returned None (no compiler, a failed build, turned off), or None."""
+
+
+class SparseRows(NamedTuple):
+    """Images (N, 784) as lists of non-zero pixels (compressed sparse rows): image i has
+    pixels ``pixel[row_start[i]:row_start[i + 1]]`` with values ``value[…]`` (the same slice)."""
+
+    row_start: Tensor  # (N + 1,) int64
+    pixel: Tensor  # (nnz,) int32
+    value: Tensor  # (nnz,) the images' dtype
+
+    @classmethod
+    def of(cls, images: Tensor) -> SparseRows:
+        nonzero = images != 0
+        row_start = torch.zeros(images.shape[0] + 1, dtype=torch.int64)
+        torch.cumsum(nonzero.sum(dim=1), dim=0, out=row_start[1:])
+        pixel = nonzero.nonzero()[:, 1].to(torch.int32)
+        return cls(row_start, pixel.contiguous(), images[nonzero].contiguous())
+
+
+def _cache_dir() -> Path:
+    if os.environ.get("MNIST_MLP_CACHE"):
+        return Path(os.environ["MNIST_MLP_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "mnist-mlp"
+
+
+def _machine_key(compiler: str) -> bytes:
+    """What the compiled library depends on: source, flags, compiler and (``-march=native``)
+    the CPU."""
+    cpu = ""
+    try:
+        cpu = "".join(line for line in Path("/proc/cpuinfo").read_text().splitlines(True)
+                      if line.startswith(("model name", "flags")))
+    except OSError:
+        pass
+    parts = (SOURCE.read_bytes(), " ".join(FLAGS), compiler, platform.platform(),
+             platform.processor(), cpu)
+    return b"\0".join(p if isinstance(p, bytes) else p.encode() for p in parts)
+
+
+def compiler() -> str | None:
+    """The C compiler to build with: ``$CC``, else ``cc`` or ``gcc`` on the PATH."""
+    return os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+
+
+def has_compiler() -> bool:
+    """Whether a C compiler is there to build the loop with."""
+    cc = compiler()
+    return cc is not None and shutil.which(cc) is not None
+
+
+def _build(real: str) -> Path:
+    """Compile ``epoch.c`` with REAL = ``real`` (once; later calls find the cached library)."""
+    cc = compiler()
+    if cc is None:
+        raise OSError("no C compiler found (install gcc, or set $CC)")
+    digest = hashlib.sha256(_machine_key(cc) + real.encode()).hexdigest()[:16]
+    target = _cache_dir() / f"epoch-{real}-{digest}.so"
+    if target.exists():
+        return target
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        folder = target.parent
+    except OSError:
+        folder = Path(tempfile.gettempdir())
+        target = folder / target.name
+    fd, temporary = tempfile.mkstemp(suffix=".so", dir=folder)
+    os.close(fd)
+    try:
+        done = subprocess.run([cc, *FLAGS, f"-DREAL={real}", "-o", temporary,
+                               str(SOURCE), "-lm"], capture_output=True, text=True, timeout=300)
+        if done.returncode != 0:
+            raise OSError(f"{cc} failed: {done.stderr.strip()[-500:]}")
+        os.replace(temporary, target)  # atomic: a concurrent build finds a whole library
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return target
+
+
+@functools.cache
+def library(dtype: torch.dtype) -> ctypes.CDLL | None:
+    """The compiled loop for ``dtype`` (float32 or float64), or None (see
+    ``unavailable_reason``)."""
+    global unavailable_reason
+    if os.environ.get("MNIST_MLP_NATIVE", "1") == "0":
+        unavailable_reason = "turned off by MNIST_MLP_NATIVE=0"
+        return None
+    if dtype not in REALS:
+        unavailable_reason = f"no native loop for {dtype}"
+        return None
+    real, c_real = REALS[dtype]
+    try:
+        lib = ctypes.CDLL(str(_build(real)))
+    except (OSError, subprocess.SubprocessError) as error:
+        unavailable_reason = f"the native CPU loop could not be built: {error}"
+        return None
+    pointer, i64 = ctypes.c_void_p, ctypes.c_int64
+    lib.train_epoch.argtypes = [i64, i64, i64, pointer, pointer, pointer, pointer, pointer,
+                                c_real, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                                c_real, pointer, pointer, pointer, pointer, pointer]
+    lib.train_epoch.restype = ctypes.c_int
+    return lib
+
+
+def train_epochs(lib: ctypes.CDLL, rows: SparseRows, targets: Tensor, order: Tensor,
+                 lrs: list[float], batch_size: int, hidden: str, output: str, loss: str,
+                 matched: bool, floor: float, W1: Tensor, b1: Tensor, W2: Tensor, b2: Tensor,
+                 outputs: Tensor) -> None:
+    """One epoch of each of K networks, in place, on up to ``torch.get_num_threads()`` threads.
+
+    Network k has parameters ``W1[k]`` (l, 784), ``b1[k]`` (l), ``W2[k]`` (10, l), ``b2[k]``
+    (10), all contiguous, visits the images in ``order[k]`` and writes its
+    output for each into ``outputs[k]`` (N, 10), in visit order.
+    """
+    n, hidden_size = order.shape[1], W1.shape[-2]
+    tensors = (rows.row_start, rows.pixel, rows.value, targets, order, W1, b1, W2, b2, outputs)
+    if not all(t.is_contiguous() and t.device.type == "cpu" for t in tensors):
+        raise ValueError("the native loop needs contiguous CPU tensors")
+
+    def at(t: Tensor, k: int) -> int:
+        return t.data_ptr() + k * t.stride(0) * t.element_size()
+
+    def one(k: int) -> None:
+        status = lib.train_epoch(
+            n, hidden_size, batch_size, rows.row_start.data_ptr(), rows.pixel.data_ptr(),
+            rows.value.data_ptr(), targets.data_ptr(), at(order, k), lrs[k], HIDDEN[hidden],
+            OUTPUT[output], LOSS[loss], int(matched), floor, at(W1, k), at(b1, k),
+            at(W2, k), at(b2, k), at(outputs, k))
+        if status != 0:
+            raise MemoryError("the native loop could not allocate its scratch memory")
+
+    workers = min(len(lrs), torch.get_num_threads())
+    if workers == 1:
+        for k in range(len(lrs)):
+            one(k)
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(one, range(len(lrs))))

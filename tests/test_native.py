@@ -1,0 +1,100 @@
+"""The engine's compiled CPU loop: built on first use, the same numbers as the tensor operations,
+and a clear fallback where it cannot be built. (Equality with the reference trainer, for every
+loss and activation, is in test_engine.py.)"""
+
+import copy
+
+import pytest
+import torch
+
+from mnist_mlp import MLP, native
+from mnist_mlp.engine import Engine
+
+needs_compiler = pytest.mark.skipif(not native.has_compiler(), reason="no C compiler")
+
+
+@pytest.fixture
+def fresh_library(monkeypatch, tmp_path):
+    """``native.library`` as in a new process, building into an empty cache folder."""
+    monkeypatch.setenv("MNIST_MLP_CACHE", str(tmp_path / "cache"))
+    native.library.cache_clear()
+    yield tmp_path / "cache"
+    native.library.cache_clear()
+
+
+def sparse_digits(n: int, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    images = torch.rand(n, 784, generator=g, dtype=torch.float64)
+    return images * (images > 0.8)  # about 160 non-zero pixels, as in MNIST
+
+
+def test_sparse_rows_hold_exactly_the_non_zero_pixels():
+    images = sparse_digits(7)
+    images[3] = 0  # an empty image: an empty row
+    rows = native.SparseRows.of(images)
+    assert rows.row_start[0] == 0 and rows.row_start[-1] == len(rows.pixel) == len(rows.value)
+    assert rows.row_start[4] == rows.row_start[3]
+    dense = torch.zeros_like(images)
+    for i in range(len(images)):
+        span = slice(rows.row_start[i], rows.row_start[i + 1])
+        dense[i, rows.pixel[span].long()] = rows.value[span]
+    assert torch.equal(dense, images)
+
+
+@needs_compiler
+@pytest.mark.parametrize("hidden_size", [1, 7, 16, 37])  # below, at and across a block of units
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_native_epoch_equals_tensor_operations(hidden_size, dtype):
+    """K = 3 networks with their own learning rates and orders; 103 images, so the last
+    mini-batch has 3; W¹, b¹, W², b² and the recorded outputs all agree."""
+    images = sparse_digits(103).to(dtype)
+    targets = torch.nn.functional.one_hot(torch.arange(103) % 10, 10).to(dtype)
+    torch.manual_seed(0)
+    models = [MLP(hidden_size, "tanh", "softmax", init="normal").to(dtype) for _ in range(3)]
+    engines = [Engine(copy.deepcopy(models), [0.1, 0.5, 1.0], "mse", dtype=dtype,
+                      native=compiled) for compiled in (False, True)]
+    losses = [engine.epoch(images, targets, 10, [torch.Generator().manual_seed(s)
+                                                 for s in range(3)]) for engine in engines]
+    rtol = 1e-12 if dtype == torch.float64 else 1e-5
+    torch.testing.assert_close(losses[1], losses[0], rtol=rtol, atol=0)
+    for name in ("W1", "b1", "W2", "b2"):
+        ops, compiled = getattr(engines[0], name), getattr(engines[1], name)
+        assert ((compiled - ops).abs().max() / ops.abs().max()).item() <= rtol, name
+
+
+@needs_compiler
+def test_the_loop_is_built_once_into_the_cache(fresh_library):
+    assert native.library(torch.float64) is not None
+    built = sorted(p.name for p in fresh_library.iterdir())
+    assert len(built) == 1 and built[0].startswith("epoch-double-") and built[0].endswith(".so")
+    native.library.cache_clear()
+    assert native.library(torch.float64) is not None  # a new process finds it there
+    assert sorted(p.name for p in fresh_library.iterdir()) == built
+
+
+def test_without_a_compiler_the_engine_warns_and_uses_tensor_operations(fresh_library,
+                                                                         monkeypatch):
+    monkeypatch.setenv("CC", str(fresh_library / "no-such-cc"))
+    with pytest.warns(UserWarning, match="could not be built.*tensor operations"):
+        engine = Engine([MLP(3)], [0.1], "mse")
+    assert engine.native is None
+    with pytest.raises(RuntimeError, match="could not be built"):
+        Engine([MLP(3)], [0.1], "mse", native=True)
+
+
+def test_a_failing_build_says_why(fresh_library, monkeypatch):
+    monkeypatch.setenv("CC", "false")  # a "compiler" that always fails
+    assert native.library(torch.float32) is None
+    assert "could not be built" in native.unavailable_reason
+    assert not list(fresh_library.glob("*.so"))  # nothing half-written is left
+
+
+def test_the_loop_can_be_turned_off(fresh_library, monkeypatch, recwarn):
+    monkeypatch.setenv("MNIST_MLP_NATIVE", "0")
+    assert Engine([MLP(3)], [0.1], "mse").native is None
+    assert not recwarn.list  # turned off on purpose: no warning
+
+
+def test_the_loop_runs_on_the_cpu_only():
+    with pytest.raises(ValueError, match="CPU only"):
+        Engine([MLP(3)], [0.1], "mse", device="meta", native=True)
