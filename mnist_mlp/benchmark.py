@@ -92,7 +92,8 @@ def reference_epoch(data: DigitTensors, hidden_size: int,
     torch.manual_seed(0)
     model = MLP(hidden_size).to(device)
     data = data.to(device)
-    loader = batches(data, BATCH_SIZE, generator=torch.Generator().manual_seed(0))
+    loader = batches(data.with_target_vectors(), BATCH_SIZE,
+                     generator=torch.Generator().manual_seed(0))
 
     def epoch() -> int:
         train_epoch(model, cross_entropy, loader, LR)

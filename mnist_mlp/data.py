@@ -120,7 +120,8 @@ def _torchvision_root(folder: Path) -> Path:
 
 
 class DigitTensors(Dataset):
-    """Images (N, 784) float32 and labels (N,) int64, indexed a whole batch at a time."""
+    """Images (N, 784) float32 and labels (N,) int64 (or target vectors (N, 10), see
+    ``with_target_vectors``), indexed a whole batch at a time."""
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
         if images.shape[0] != labels.shape[0]:
@@ -144,6 +145,12 @@ class DigitTensors(Dataset):
     def to(self, device: torch.device | str) -> DigitTensors:
         """Return the same digits with both tensors on ``device``."""
         return DigitTensors(self.images.to(device), self.labels.to(device))
+
+    def with_target_vectors(self) -> DigitTensors:
+        """The same digits, each label as the textbook's target ``y``: 10 numbers, 1 at the
+        digit and 0 elsewhere, in the images' dtype (made once here, not at every batch)."""
+        targets = torch.nn.functional.one_hot(self.labels, NUM_CLASSES).to(self.images.dtype)
+        return DigitTensors(self.images, targets)
 
     def __repr__(self) -> str:
         return f"DigitTensors({len(self)} images on {self.images.device})"
