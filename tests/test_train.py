@@ -175,3 +175,40 @@ def test_on_step_reports_each_mini_batch(config):
     train(replace(config, epochs=2, log_dir=None), on_step=seen.append)
     assert [(s.epoch, s.step) for s in seen] == [(e, i) for e in (1, 2) for i in range(1, 26)]
     assert all(s.steps == 25 and s.loss.dim() == 0 for s in seen)
+
+
+def test_target_vectors_train_exactly_as_labels():
+    """The loader gives y as 10-vectors (made once); the steps are those of labels."""
+    from mnist_mlp.data import DigitTensors, batches
+    from mnist_mlp.losses import cross_entropy
+    from mnist_mlp.train import train_epoch
+    g = torch.Generator().manual_seed(0)
+    data = DigitTensors(torch.rand(45, 784, generator=g), torch.randint(0, 10, (45,), generator=g))
+    vectors = data.with_target_vectors()
+    assert vectors.labels.dtype == torch.float32 and vectors.labels.shape == (45, 10)
+    assert torch.equal(vectors.labels.argmax(dim=1), data.labels)
+    assert torch.equal(vectors.labels.sum(dim=1), torch.ones(45))
+    models = []
+    for dataset in (data, vectors):
+        torch.manual_seed(0)
+        model = MLP(5)
+        train_epoch(model, cross_entropy,
+                    batches(dataset, 10, generator=torch.Generator().manual_seed(1)), 0.5)
+        models.append(model)
+    for name, value in models[0].state_dict().items():
+        assert torch.equal(models[1].state_dict()[name], value), name
+
+
+def test_steps_run_on_one_thread_and_the_setting_is_restored():
+    from mnist_mlp.data import DigitTensors, batches
+    from mnist_mlp.losses import cross_entropy
+    from mnist_mlp.train import train_epoch
+    data = DigitTensors(torch.rand(20, 784), torch.randint(0, 10, (20,)))
+    before, during = torch.get_num_threads(), []
+    torch.set_num_threads(2)
+    try:
+        train_epoch(MLP(3), cross_entropy, batches(data, 10), 0.1,
+                    on_step=lambda loss: during.append(torch.get_num_threads()))
+        assert during == [1, 1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
