@@ -26,7 +26,7 @@ from .engine import Engine
 from .losses import cross_entropy
 from .machine import machine
 from .model import MLP
-from .train import train_epoch
+from .train import one_cpu_thread, train_epoch
 
 LR, BATCH_SIZE = 0.5, 10
 
@@ -171,6 +171,51 @@ def run_benchmark(data_dir: str | None, hidden_sizes: list[int], networks: list[
     return timings
 
 
+PHASES = ("load", "forward", "loss", "backward", "update")
+
+
+def run_phases(data_dir: str | None, hidden_sizes: list[int]) -> dict[int, dict[str, float]]:
+    """``reference_phases`` on the MNIST training images, for each hidden size."""
+    data = load_mnist(data_dir, validation_size=0).train
+    return {hidden: reference_phases(data, hidden) for hidden in hidden_sizes}
+
+
+def reference_phases(data: DigitTensors, hidden_size: int, steps: int = 3000) -> dict[str, float]:
+    """Where a step of the reference loop spends its time, on the CPU: microseconds per
+    mini-batch in each phase of ``train.sgd_step`` (written out here with a clock between the
+    phases), averaged over up to ``steps`` mini-batches of ``data``.
+
+    load: the ``DataLoader`` gives (x, y); forward: F = model(x); loss: the textbook loss of F;
+    backward: zero the gradients and backpropagate (autograd); update: θ ← θ − η ∂L/∂θ.
+    """
+    torch.manual_seed(0)
+    model = MLP(hidden_size)
+    loader = batches(data.with_target_vectors(), BATCH_SIZE,
+                     generator=torch.Generator().manual_seed(0))
+    totals, clock = dict.fromkeys(PHASES, 0.0), time.perf_counter
+    iterator, count = iter(loader), min(steps, len(loader))
+    with one_cpu_thread():
+        for _ in range(count):
+            t0 = clock()
+            x, y = next(iterator)
+            t1 = clock()
+            output = model(x)
+            t2 = clock()
+            loss = cross_entropy(output, y)
+            t3 = clock()
+            model.zero_grad(set_to_none=True)
+            loss.backward()
+            t4 = clock()
+            with torch.no_grad():
+                for theta in model.parameters():
+                    theta.add_(theta.grad, alpha=-LR)
+            t5 = clock()
+            for phase, start, end in zip(PHASES, (t0, t1, t2, t3, t4), (t1, t2, t3, t4, t5),
+                                         strict=True):
+                totals[phase] += end - start
+    return {phase: seconds / count * 1e6 for phase, seconds in totals.items()}
+
+
 def table(timings: list[Timing]) -> str:
     """A Markdown table: seconds per epoch, per network, images/s and the ratio to (a)."""
     lines = ["| device | l | method | K | s / epoch | s / epoch / network | images/s/network "
@@ -185,7 +230,21 @@ def table(timings: list[Timing]) -> str:
     return "\n".join(lines)
 
 
-def as_json(timings: list[Timing]) -> dict[str, object]:
-    return {"machine": machine(), "timings": [asdict(t) | {
+def phase_table(phases: dict[int, dict[str, float]]) -> str:
+    """A Markdown table of ``reference_phases`` for each hidden size: µs per mini-batch."""
+    lines = ["| l | " + " | ".join(PHASES) + " | total |", "|---:|" + "---:|" * (len(PHASES) + 1)]
+    for hidden, times in phases.items():
+        lines.append(f"| {hidden} | " + " | ".join(f"{times[p]:.0f}" for p in PHASES)
+                     + f" | {sum(times.values()):.0f} |")
+    return "\n".join(lines)
+
+
+def as_json(timings: list[Timing],
+            phases: dict[int, dict[str, float]] | None = None) -> dict[str, object]:
+    result: dict[str, object] = {"machine": machine(), "native_loop": native_loop.describe(),
+                                 "timings": [asdict(t) | {
         "seconds_per_network": t.seconds_per_network,
         "images_per_second_per_network": t.images_per_second} for t in timings]}
+    if phases:
+        result["reference_phases_us"] = {str(k): v for k, v in phases.items()}
+    return result

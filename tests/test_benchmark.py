@@ -9,7 +9,7 @@ import torch
 from idx import write_idx_mnist
 
 from mnist_mlp import native
-from mnist_mlp.benchmark import run_benchmark, table
+from mnist_mlp.benchmark import PHASES, phase_table, run_benchmark, run_phases, table
 
 OPS = native.library(torch.float32) is not None  # the compiled loop, and its fallback
 
@@ -39,6 +39,15 @@ def test_bench_script_writes_json(tmp_path):
     assert "| cpu | 4 | engine | 2 |" in result.stdout
     data = json.loads(out.read_text())
     assert data["machine"]["cores"] >= 1 and len(data["timings"]) == 3 + OPS
+    assert data["reference_phases_us"]["4"].keys() == set(PHASES)
+    assert "Where a step of the reference loop spends its time" in result.stdout
+
+
+def test_reference_phases_time_every_phase_of_the_step(tmp_path):
+    write_idx_mnist(tmp_path, n_train=50, n_test=20)
+    phases = run_phases(str(tmp_path), [3])[3]
+    assert list(phases) == list(PHASES) and all(us > 0 for us in phases.values())
+    assert phase_table({3: phases}).splitlines()[2].startswith("| 3 | ")
 
 
 def test_bench_script_missing_data(tmp_path):

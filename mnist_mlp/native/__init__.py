@@ -122,6 +122,18 @@ def _build(real: str) -> Path:
     return target
 
 
+def describe() -> str:
+    """The compiler and flags the loop is built with, or why there is no loop."""
+    if library(torch.float32) is None:
+        return unavailable_reason or "unavailable"
+    try:
+        version = subprocess.run([compiler(), "--version"], capture_output=True, text=True,
+                                 timeout=30).stdout.splitlines()[0]
+    except (OSError, subprocess.SubprocessError, IndexError):
+        version = compiler()
+    return f"{version} {' '.join(FLAGS[:2])}"
+
+
 @functools.cache
 def library(dtype: torch.dtype) -> ctypes.CDLL | None:
     """The compiled loop for ``dtype`` (float32 or float64), or None (see
