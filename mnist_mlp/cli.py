@@ -11,6 +11,7 @@ import argparse
 import functools
 import json
 import math
+import os
 import shlex
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -73,12 +74,18 @@ def parse_noting_given(parser: argparse.ArgumentParser, argv: Sequence[str] | No
 
 def one_line_errors(main: Callable[..., int]) -> Callable[..., int]:
     """Wrap a command's ``main``: a user error prints one ``error: …`` line and exits 2, Ctrl-C
-    prints ``interrupted`` and exits 130 — never a traceback."""
+    prints ``interrupted`` and exits 130, a reader that stops early (``… | head``) ends the
+    command quietly with status 1 — never a traceback."""
 
     @functools.wraps(main)
     def guarded(argv: Sequence[str] | None = None) -> int:
         try:
-            return main(argv)
+            code = main(argv)
+            sys.stdout.flush()  # a closed pipe shows here rather than at the interpreter's exit
+            return code
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to say
+            return 1
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             return 130

@@ -18,6 +18,7 @@ Open them with ``tensorboard --logdir runs``.
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from datetime import datetime
@@ -45,15 +46,20 @@ def run_name(config: dict[str, Any], now: datetime | None = None) -> str:
 
 def check_writable(folder: str | os.PathLike, fix: str = "choose another folder with --log-dir"
                    ) -> Path:
-    """Create ``folder`` if needed and make sure a file can be written in it, else ``LogDirError``.
+    """Make sure logs and checkpoints can be written in ``folder``, else ``LogDirError``.
 
     Called before any data is loaded, so that a run that could not save its logs and checkpoints
-    fails at once instead of after training. ``fix`` ends the message: what the user should do.
+    fails at once instead of after training. A folder that does not exist yet is not created
+    here (a run that fails later, say on missing data, leaves nothing behind): its nearest
+    existing parent must be a writable folder. ``fix`` ends the message: what the user should do.
     """
-    path = Path(folder)
+    path = existing = Path(folder)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=path)  # raises if not writable
+        if not existing.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, f"{existing} is not a folder")
+        probe = tempfile.NamedTemporaryFile(dir=existing)  # raises if not writable
         probe.close()
     except OSError as error:
         reason = error.strerror or error

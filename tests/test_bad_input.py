@@ -3,7 +3,6 @@ traceback, and nothing already written lost."""
 
 import importlib
 import pickle
-import time
 from dataclasses import replace
 
 import numpy as np
@@ -92,7 +91,7 @@ def test_missing_partial_and_corrupt_mnist(tmp_path, capsys, problem, words):
     assert train_main(tiny_args(root, tmp_path / "runs")) == 2
     err = one_line_error(capsys)
     assert words in err and "--data-dir" in err
-    assert not any((tmp_path / "runs").glob("*/*"))  # no run folder left behind
+    assert not (tmp_path / "runs").exists()  # no run folder, not even the log folder, left
 
 
 def test_evaluate_without_data(run, tmp_path, capsys):
@@ -113,9 +112,8 @@ def test_unwritable_log_dir_is_refused_before_any_data_is_loaded(tiny_data, tmp_
     monkeypatch.setattr(train_module, "load_mnist", no_loading)
     monkeypatch.setattr(importlib.import_module("mnist_mlp.engine"), "load_mnist", no_loading)
     (tmp_path / "a_file").write_text("not a folder")
-    start = time.perf_counter()
     code = train_main(tiny_args(tiny_data, tmp_path / "a_file" / "runs", "--engine", engine))
-    assert code == 2 and time.perf_counter() - start < 5
+    assert code == 2
     err = one_line_error(capsys)
     assert "a_file" in err and "--log-dir" in err
 
@@ -278,3 +276,17 @@ def test_divergence_keeps_the_last_good_checkpoint(tiny_data, tmp_path, capsys, 
     assert kept.epoch == 1
     assert all(bool(value.isfinite().all()) for value in kept.model_state.values())
     assert sorted(p.name for p in run_dir.glob("*.pt*")) == ["best.pt", "last.pt"]
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path):
+    """``mnist-mlp-… | head``: the command stops quietly when the pipe closes."""
+    import subprocess
+    import sys
+    program = ("from mnist_mlp.cli import one_line_errors\n"
+               "main = one_line_errors(lambda argv: print('0123456789' * 10**6) or 0)\n"
+               "raise SystemExit(main())\n")
+    pipeline = f'set -o pipefail; {sys.executable} -c "$0" | head -c 5'
+    result = subprocess.run(["bash", "-c", pipeline, program], capture_output=True, text=True,
+                            check=False)
+    assert result.stdout == "01234"
+    assert result.stderr == "" and result.returncode == 1
