@@ -72,6 +72,19 @@ def test_the_loop_is_built_once_into_the_cache(fresh_library):
     assert sorted(p.name for p in fresh_library.iterdir()) == built
 
 
+@needs_compiler
+def test_a_compiler_without_march_native_builds_the_portable_loop(fresh_library, monkeypatch,
+                                                                   tmp_path):
+    wrapper = tmp_path / "cc-without-native"
+    wrapper.write_text('#!/bin/sh\nfor a in "$@"; do [ "$a" = -march=native ] && exit 1; done\n'
+                       f'exec {native.compiler()} "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("CC", str(wrapper))
+    lib = native.library(torch.float64)
+    assert lib is not None and lib.flags == ("-O3",)
+    assert native.describe().endswith(" -O3")
+
+
 def test_without_a_compiler_the_engine_warns_and_uses_tensor_operations(fresh_library,
                                                                          monkeypatch):
     monkeypatch.setenv("CC", str(fresh_library / "no-such-cc"))

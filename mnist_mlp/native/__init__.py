@@ -34,7 +34,8 @@ import torch
 from torch import Tensor
 
 SOURCE = Path(__file__).with_name("epoch.c")
-FLAGS = ("-O3", "-march=native", "-shared", "-fPIC")
+FLAG_SETS = (("-O3", "-march=native"), ("-O3",))
+"""Optimisation flags, tried in turn: for this CPU, and portable where ``-march=native`` fails."""
 REALS = {torch.float32: ("float", ctypes.c_float), torch.float64: ("double", ctypes.c_double)}
 HIDDEN = {"sigmoid": 0, "tanh": 1, "relu": 2}  # the enums of epoch.c
 OUTPUT = {"sigmoid": 0, "softmax": 1}
@@ -62,22 +63,29 @@ class SparseRows(NamedTuple):
 
 
 def _cache_dir() -> Path:
+    """Where built libraries are kept: ``$MNIST_MLP_CACHE``, else ``~/.cache/mnist-mlp``; where
+    that cannot be created, a new private temporary folder (nothing is shared through /tmp)."""
     if os.environ.get("MNIST_MLP_CACHE"):
-        return Path(os.environ["MNIST_MLP_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "mnist-mlp"
+        folder = Path(os.environ["MNIST_MLP_CACHE"])
+    else:
+        folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mnist-mlp"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+    except OSError:
+        return Path(tempfile.mkdtemp(prefix="mnist-mlp-"))
 
 
-def _machine_key(compiler: str) -> bytes:
-    """What the compiled library depends on: source, flags, compiler and (``-march=native``)
-    the CPU."""
+def _machine_key(compiler: str, flags: tuple[str, ...]) -> bytes:
+    """What a compiled library depends on: source, compiler, flags and (``-march=native``) the
+    CPU."""
     cpu = ""
     try:
         cpu = "".join(line for line in Path("/proc/cpuinfo").read_text().splitlines(True)
                       if line.startswith(("model name", "flags")))
     except OSError:
         pass
-    parts = (SOURCE.read_bytes(), " ".join(FLAGS), compiler, platform.platform(),
+    parts = (SOURCE.read_bytes(), " ".join(flags), compiler, platform.platform(),
              platform.processor(), cpu)
     return b"\0".join(p if isinstance(p, bytes) else p.encode() for p in parts)
 
@@ -93,45 +101,45 @@ def has_compiler() -> bool:
     return cc is not None and shutil.which(cc) is not None
 
 
-def _build(real: str) -> Path:
-    """Compile ``epoch.c`` with REAL = ``real`` (once; later calls find the cached library)."""
+def _build(real: str) -> tuple[Path, tuple[str, ...]]:
+    """Compile ``epoch.c`` with REAL = ``real``, for this CPU if the compiler can, else
+    portably; once: later calls find the cached library. Returns it and its flags."""
     cc = compiler()
     if cc is None:
         raise OSError("no C compiler found (install gcc, or set $CC)")
-    digest = hashlib.sha256(_machine_key(cc) + real.encode()).hexdigest()[:16]
-    target = _cache_dir() / f"epoch-{real}-{digest}.so"
-    if target.exists():
-        return target
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        folder = target.parent
-    except OSError:
-        folder = Path(tempfile.gettempdir())
-        target = folder / target.name
-    fd, temporary = tempfile.mkstemp(suffix=".so", dir=folder)
-    os.close(fd)
-    try:
-        done = subprocess.run([cc, *FLAGS, f"-DREAL={real}", "-o", temporary,
-                               str(SOURCE), "-lm"], capture_output=True, text=True, timeout=300)
-        if done.returncode != 0:
-            raise OSError(f"{cc} failed: {done.stderr.strip()[-500:]}")
-        os.replace(temporary, target)  # atomic: a concurrent build finds a whole library
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-    return target
+    folder, failure = _cache_dir(), ""
+    for flags in FLAG_SETS:
+        digest = hashlib.sha256(_machine_key(cc, flags) + real.encode()).hexdigest()[:16]
+        target = folder / f"epoch-{real}-{digest}.so"
+        if target.exists():
+            return target, flags
+        fd, temporary = tempfile.mkstemp(suffix=".so", dir=folder)
+        os.close(fd)
+        try:
+            done = subprocess.run([cc, *flags, "-shared", "-fPIC", f"-DREAL={real}", "-o",
+                                   temporary, str(SOURCE), "-lm"],
+                                  capture_output=True, text=True, timeout=300)
+            if done.returncode == 0:
+                os.replace(temporary, target)  # atomic: a concurrent build finds a whole file
+                return target, flags
+            failure = done.stderr.strip()[-500:]
+        finally:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+    raise OSError(f"{cc} failed: {failure}")
 
 
 def describe() -> str:
     """The compiler and flags the loop is built with, or why there is no loop."""
-    if library(torch.float32) is None:
+    lib = library(torch.float32)
+    if lib is None:
         return unavailable_reason or "unavailable"
     try:
         version = subprocess.run([compiler(), "--version"], capture_output=True, text=True,
                                  timeout=30).stdout.splitlines()[0]
     except (OSError, subprocess.SubprocessError, IndexError):
         version = compiler()
-    return f"{version} {' '.join(FLAGS[:2])}"
+    return f"{version} {' '.join(lib.flags)}"
 
 
 @functools.cache
@@ -147,7 +155,9 @@ def library(dtype: torch.dtype) -> ctypes.CDLL | None:
         return None
     real, c_real = REALS[dtype]
     try:
-        lib = ctypes.CDLL(str(_build(real)))
+        path, flags = _build(real)
+        lib = ctypes.CDLL(str(path))
+        lib.flags = flags
     except (OSError, subprocess.SubprocessError) as error:
         unavailable_reason = f"the native CPU loop could not be built: {error}"
         return None
