@@ -1,4 +1,7 @@
-"""Fixtures shared by the training tests: a tiny learnable MNIST and a configuration for it."""
+"""Fixtures shared by the tests: a tiny learnable MNIST, a configuration for it, the scripts."""
+
+import importlib.util
+from pathlib import Path
 
 import pytest
 from idx import write_idx_mnist
@@ -20,3 +23,17 @@ def config(tiny_data, tmp_path):
     return TrainConfig(hidden_size=16, epochs=4, lr=0.5, batch_size=10, device="cpu",
                        data_dir=str(tiny_data), validation_size=50,
                        log_dir=str(tmp_path / "runs"), log_every=5)
+
+
+@pytest.fixture(scope="session")
+def load_script():
+    """``load_script(name)``: ``scripts/<name>.py`` as a module, to call its ``main`` in-process."""
+
+    def load(name: str):
+        path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(f"{name}_script", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

@@ -1,7 +1,6 @@
 """The reproduction of the textbook's figures: the stall rule, the evidence, the gradient check,
 the pipeline end to end on tiny generated MNIST, and the script's errors."""
 
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -32,19 +31,15 @@ from mnist_mlp.reproduce import (
     stalled_flags,
 )
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "reproduce.py"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TEXTBOOK = {"l30-cross_entropy": "95.49", "l30-quadratic": "95.42",
             "l100-cross_entropy": "96.82", "l100-quadratic": "96.59"}
 
 
 @pytest.fixture(scope="module")
-def script():
+def script(load_script):
     """scripts/reproduce.py as a module, to call its ``main`` in-process."""
-    spec = importlib.util.spec_from_file_location("reproduce_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("reproduce")
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,5 @@
 """The learning slowdown of one sigmoid neuron (Nielsen ch. 3): gradients, the claim, the script."""
 
-import importlib.util
 import json
 import math
 import subprocess
@@ -23,12 +22,9 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def script():
+def script(load_script):
     """scripts/slowdown.py as a module, to call its ``main`` in-process."""
-    spec = importlib.util.spec_from_file_location("slowdown_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("slowdown")
 
 
 @pytest.fixture(scope="module")
