@@ -198,8 +198,8 @@ def train_config(args: argparse.Namespace, given: set[str]) -> TrainConfig:
         return TrainConfig(**{k: v for k, v in vars(args).items() if k in CONFIG_NAMES} | {
             "lr": args.lr[0]})
     if args.engine == "fast" or args.seeds > 1 or len(args.lr) > 1:
-        raise ValueError("--resume continues one run of the reference engine; drop --engine "
-                         "fast, --seeds and extra --lr values")
+        raise ValueError("--resume continues one run with the reference loop (a run of either "
+                         "engine); drop --engine fast, --seeds and extra --lr values")
     changes = {name: getattr(args, name) for name in given & CONFIG_NAMES}
     if "lr" in changes:
         changes["lr"] = args.lr[0]
@@ -255,7 +255,8 @@ def train_main(argv: Sequence[str] | None = None) -> int:
         print(interrupted_message(stop), file=sys.stderr)
         return 130
     except KeyboardInterrupt:
-        print("interrupted: the fast engine saves no checkpoints" if args.engine == "fast"
+        print("interrupted: each network's run folder keeps the checkpoint of its last "
+              "completed epoch" if args.engine == "fast" and args.log_dir
               else "interrupted before the first epoch began; nothing new was saved",
               file=sys.stderr)
         return 130
@@ -268,9 +269,12 @@ def train_main(argv: Sequence[str] | None = None) -> int:
     if run_dirs:
         print(f"\nTensorBoard logs in {run_dirs[0].parent}  (tensorboard --logdir "
               f"{run_dirs[0].parent})")
-    if len(run_dirs) == 1 and args.engine == "reference":
+    if len(run_dirs) == 1:
         best = " and best.pt" if (run_dirs[0] / BEST).exists() else ""
         print(f"checkpoints {LAST}{best} in {run_dirs[0]}  (mnist-mlp-evaluate {run_dirs[0]})")
+    elif run_dirs:
+        print(f"checkpoints {LAST} and {BEST} in each run folder  (mnist-mlp-evaluate "
+              f"{run_dirs[0].parent}/<run>)")
     return 0
 
 

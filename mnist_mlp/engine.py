@@ -35,6 +35,7 @@ from torch import Tensor
 
 from . import native as native_loop
 from .activations import Sigmoid, Softmax
+from .checkpoint import capture, is_new_best, save_epoch
 from .data import DigitTensors, epoch_order, load_mnist
 from .losses import F_FLOOR, get_loss
 from .metrics import classification_report, confusion_matrix
@@ -263,8 +264,8 @@ def train_many(config: TrainConfig, seeds: Sequence[int] | None = None,
     the wall time of the whole grid's epoch. A network whose loss becomes NaN or infinite is
     kept (its history shows it); if every network diverges, ``DivergenceError`` is raised.
     ``on_epoch(epoch, records)`` is called with the K records of each epoch. With a
-    ``log_dir``, each network gets its own TensorBoard run folder (epoch scalars, no running
-    loss). ``native``: as for ``Engine``.
+    ``log_dir``, each network gets its own run folder: TensorBoard (epoch scalars, no running
+    loss) and checkpoints (``save_checkpoints``). ``native``: as for ``Engine``.
     """
     seeds = [config.seed] if seeds is None else list(seeds)
     lrs = [config.lr] if lrs is None else list(lrs)
@@ -310,6 +311,8 @@ def train_many(config: TrainConfig, seeds: Sequence[int] | None = None,
                 results[k].history.append(record)
                 if logs:
                     logs[k].epoch(record)
+            if logs:
+                save_checkpoints(engine, results, generators)
             if on_epoch is not None:
                 on_epoch(epoch, records)
             if not any(math.isfinite(r["train_loss"]) for r in records):
@@ -329,6 +332,20 @@ def train_many(config: TrainConfig, seeds: Sequence[int] | None = None,
         for log in logs:
             log.close()
     return results
+
+
+def save_checkpoints(engine: Engine, results: list[TrainResult],
+                     generators: Sequence[torch.Generator]) -> None:
+    """Write each network's ``last.pt`` (and ``best.pt``) into its run folder, as the reference
+    trainer does: ``mnist-mlp-evaluate`` and ``mnist-mlp-predict`` read them, and ``--resume``
+    continues one with the reference loop. A network whose loss or weights are no longer finite
+    keeps the checkpoints of its last good epoch."""
+    for result, model, shuffle in zip(results, engine.models(), generators, strict=True):
+        finite = math.isfinite(result.history[-1]["train_loss"]) and all(
+            bool(p.isfinite().all()) for p in model.parameters())
+        if finite:
+            save_epoch(capture(model, asdict(result.config), result.history, shuffle),
+                       result.run_dir, best=is_new_best(result.history))
 
 
 def _add_evaluation(records: list[dict[str, float]], split: str, losses: Tensor,

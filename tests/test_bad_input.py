@@ -241,7 +241,7 @@ def test_missing_checkpoints(tmp_path, capsys, image):
 @pytest.mark.parametrize("more", [["--engine", "fast"], ["--seeds", "2"], ["--lr", "0.1", "1"]])
 def test_resume_is_for_one_reference_run(run, capsys, more):
     assert train_main(["--resume", str(run.run_dir), "--epochs", "3", *more]) == 2
-    assert "--resume continues one run of the reference engine" in one_line_error(capsys)
+    assert "--resume continues one run with the reference loop" in one_line_error(capsys)
 
 
 # ---------------------------------------------------------------------------------------------

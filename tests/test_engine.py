@@ -8,10 +8,12 @@ import torch
 from idx import write_idx_mnist
 
 from mnist_mlp import MLP, TrainConfig, native, train
+from mnist_mlp.checkpoint import LAST, build_model, load_checkpoint
 from mnist_mlp.data import DigitTensors, batches
 from mnist_mlp.engine import Engine, train_many
 from mnist_mlp.losses import get_loss
-from mnist_mlp.train import DivergenceError, train_epoch
+from mnist_mlp.predict import evaluate_checkpoint
+from mnist_mlp.train import DivergenceError, resume_config, train_epoch
 
 SETUPS = [("cross_entropy", "softmax", "sigmoid"), ("binary_cross_entropy", "sigmoid", "sigmoid"),
           ("mse", "sigmoid", "sigmoid"), ("mse", "softmax", "tanh"),
@@ -157,3 +159,25 @@ def test_train_many_logs_each_network(tiny_config, tmp_path):
 def test_train_many_refuses_a_batch_larger_than_the_data(tiny_config):
     with pytest.raises(ValueError, match="batch_size 1000"):
         train_many(replace(tiny_config, batch_size=1000))
+
+
+def test_train_many_writes_checkpoints_that_evaluate_and_resume(tiny_config, tmp_path):
+    results = train_many(replace(tiny_config, epochs=2, log_dir=str(tmp_path)), seeds=[0, 1])
+    for result in results:
+        saved = load_checkpoint(result.run_dir, prefer=(LAST,))
+        assert saved.epoch == 2 and saved.history == result.history
+        assert_same_weights(result.model, build_model(saved), 0.0)
+        report = evaluate_checkpoint(result.run_dir / LAST, tiny_config.data_dir, "cpu")
+        assert report.test.accuracy == result.metrics.accuracy
+    # the reference loop continues a network of the engine with the same mini-batch order
+    resumed = train(resume_config(results[0].run_dir, epochs=3), resume=results[0].run_dir)
+    straight = train(replace(tiny_config, epochs=3, seed=0))
+    assert [r["epoch"] for r in resumed.history] == [1, 2, 3]
+    assert_same_weights(straight.model, resumed.model, 1e-4)
+
+
+def test_a_diverged_network_keeps_its_last_good_checkpoint(tiny_config, tmp_path):
+    results = train_many(replace(tiny_config, epochs=2, loss="mse", output_activation="sigmoid",
+                                 activation="relu", log_dir=str(tmp_path)), lrs=[0.5, 1e30])
+    assert load_checkpoint(results[0].run_dir, prefer=(LAST,)).epoch == 2
+    assert not list(results[1].run_dir.glob("*.pt"))  # diverged in epoch 1: nothing good saved
