@@ -133,7 +133,8 @@ class Engine:
 
     def epoch(self, images: Tensor, targets: Tensor, batch_size: int,
               generators: Sequence[torch.Generator]) -> Tensor:
-        """One epoch of every network; returns each one's mean mini-batch loss (K,).
+        """One epoch of every network; returns each one's mini-batch losses (K, steps), in the
+        order it took them (their mean over steps is the epoch's training loss).
 
         ``images`` (N, 784) and ``targets`` (N, 10) are on the engine's device; network k
         visits them in the order ``epoch_order(N, generators[k])``, in mini-batches.
@@ -152,7 +153,7 @@ class Engine:
             self.step(images[index], targets[index], outputs[:, start:start + batch_size])
         losses = self.loss.fn(outputs, targets[order], reduction="none")  # (K, N), visit order
         return torch.stack([batch.mean(dim=1) for batch in losses.split(batch_size, dim=1)],
-                           dim=1).mean(dim=1)
+                           dim=1)
 
     def prepare(self, images: Tensor) -> None:
         """Get ready to train on ``images``: the compiled loop reads them as sparse rows, made
@@ -264,7 +265,7 @@ def train_many(config: TrainConfig, seeds: Sequence[int] | None = None,
     the wall time of the whole grid's epoch. A network whose loss becomes NaN or infinite is
     kept (its history shows it); if every network diverges, ``DivergenceError`` is raised.
     ``on_epoch(epoch, records)`` is called with the K records of each epoch. With a
-    ``log_dir``, each network gets its own run folder: TensorBoard (epoch scalars, no running
+    ``log_dir``, each network gets its own run folder: TensorBoard (epoch scalars and the running
     loss) and checkpoints (``save_checkpoints``). ``native``: as for ``Engine``.
     """
     seeds = [config.seed] if seeds is None else list(seeds)
@@ -301,8 +302,9 @@ def train_many(config: TrainConfig, seeds: Sequence[int] | None = None,
     try:
         for epoch in range(1, config.epochs + 1):
             start = time.perf_counter()
-            train_loss = engine.epoch(images, targets, config.batch_size, generators).tolist()
-            seconds = time.perf_counter() - start  # .tolist() waited for the device
+            batch_losses = engine.epoch(images, targets, config.batch_size, generators).cpu()
+            seconds = time.perf_counter() - start  # .cpu() waited for the device
+            train_loss = batch_losses.mean(dim=1).tolist()
             records = [{"epoch": epoch, "train_loss": loss, "seconds": seconds}
                        for loss in train_loss]
             for split, subset in splits.items():
@@ -312,6 +314,7 @@ def train_many(config: TrainConfig, seeds: Sequence[int] | None = None,
                 if logs:
                     logs[k].epoch(record)
             if logs:
+                log_running_loss(logs, batch_losses, epoch, config.log_every)
                 save_checkpoints(engine, results, generators)
             if on_epoch is not None:
                 on_epoch(epoch, records)
@@ -332,6 +335,16 @@ def train_many(config: TrainConfig, seeds: Sequence[int] | None = None,
         for log in logs:
             log.close()
     return results
+
+
+def log_running_loss(logs: list[RunLog], batch_losses: Tensor, epoch: int,
+                     every: int) -> None:
+    """Every ``every``-th mini-batch loss of the epoch as ``loss/train_running``, at its global
+    step, as the reference trainer logs it."""
+    steps = batch_losses.shape[1]
+    for step in range(every - (epoch - 1) * steps % every, steps + 1, every):
+        for log, losses in zip(logs, batch_losses[:, step - 1].tolist(), strict=True):
+            log.scalar("loss/train_running", losses, (epoch - 1) * steps + step)
 
 
 def save_checkpoints(engine: Engine, results: list[TrainResult],

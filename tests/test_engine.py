@@ -181,3 +181,21 @@ def test_a_diverged_network_keeps_its_last_good_checkpoint(tiny_config, tmp_path
                                  activation="relu", log_dir=str(tmp_path)), lrs=[0.5, 1e30])
     assert load_checkpoint(results[0].run_dir, prefer=(LAST,)).epoch == 2
     assert not list(results[1].run_dir.glob("*.pt"))  # diverged in epoch 1: nothing good saved
+
+
+def test_train_many_logs_the_running_loss_as_the_reference_does(tiny_config, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    def running_loss(run_dir):
+        events = EventAccumulator(str(run_dir))
+        events.Reload()
+        return [(e.step, e.value) for e in events.Scalars("loss/train_running")]
+
+    config = replace(tiny_config, epochs=2, log_every=7)  # 25 mini-batches per epoch
+    (fast,) = train_many(replace(config, log_dir=str(tmp_path / "fast")))
+    reference = train(replace(config, log_dir=str(tmp_path / "reference")))
+    ours, theirs = running_loss(fast.run_dir), running_loss(reference.run_dir)
+    assert [step for step, _ in ours] == [step for step, _ in theirs] == [7, 14, 21, 28, 35, 42,
+                                                                          49]
+    for (_, a), (_, b) in zip(ours, theirs, strict=True):
+        assert a == pytest.approx(b, rel=1e-4)
