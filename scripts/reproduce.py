@@ -4,7 +4,8 @@ Six configurations (l = 30 and 100; sigmoid output with cross-entropy or quadrat
 softmax with log-likelihood) × 10 seeds × 30 epochs, on the reference split (50,000 training,
 10,000 validation, 10,000 test images). Writes ``OUT/reproduction.md`` (the table),
 ``OUT/reproduction.json`` (everything) and ``OUT/reproduction.png``; ``--quick`` writes
-``OUT/reproduction-quick.*`` instead. The work is done by ``mnist_mlp.reproduce``.
+``OUT/reproduction-quick.*`` instead. The work is done by ``mnist_mlp.reproduce`` (training,
+measuring) and ``mnist_mlp.report`` (tables, plot, files).
 """
 
 from __future__ import annotations
@@ -17,17 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mnist_mlp.cli import one_line_errors, positive_int
-from mnist_mlp.reproduce import (
-    ENGINES,
-    NAMES,
-    QUICK,
-    Settings,
-    check_writable,
-    load,
-    reproduce,
-    save,
-    table,
-)
+from mnist_mlp.report import check_writable, save, table
+from mnist_mlp.reproduce import ENGINES, NAMES, QUICK, Settings, load, reproduce
 
 
 def parser() -> argparse.ArgumentParser:

@@ -11,6 +11,7 @@ from idx import write_idx_mnist
 
 from mnist_mlp import MLP
 from mnist_mlp.data import DigitTensors, load_mnist
+from mnist_mlp.report import markdown, plot, save
 from mnist_mlp.reproduce import (
     CONFIGURATIONS,
     NAMES,
@@ -21,12 +22,9 @@ from mnist_mlp.reproduce import (
     Settings,
     configuration,
     load,
-    markdown,
-    plot,
     quick_settings,
     reproduce,
     saturation_evidence,
-    save,
     softmax_bias_gradient_check,
     stalled_flags,
 )
