@@ -51,6 +51,9 @@ For these the engine skips ``∂ℓ/∂F`` and the Jacobian: the same number, fe
 GRAPH_STEPS = 50
 """Mini-batch steps captured in one CUDA graph."""
 
+LOSS_CHUNK = 1 << 25
+"""Outputs (numbers) whose losses are computed at once at the end of an epoch."""
+
 
 class Engine:
     """K networks of one architecture with stacked parameters, trained by fused SGD steps."""
@@ -151,7 +154,17 @@ class Engine:
         for start in range(done, n, batch_size):
             index = order[:, start:start + batch_size]
             self.step(images[index], targets[index], outputs[:, start:start + batch_size])
-        losses = self.loss.fn(outputs, targets[order], reduction="none")  # (K, N), visit order
+        return self._batch_losses(outputs, targets, order, batch_size)
+
+    def _batch_losses(self, outputs: Tensor, targets: Tensor, order: Tensor,
+                      batch_size: int) -> Tensor:
+        """The mean loss of each mini-batch (K, steps) from the recorded outputs (K, N, 10),
+        a few networks at a time so that the loss's temporaries stay small for large K."""
+        n = outputs.shape[1]
+        networks = max(1, LOSS_CHUNK // (n * NUM_CLASSES))
+        losses = torch.cat([self.loss.fn(out, targets[index], reduction="none")  # visit order
+                            for out, index in zip(outputs.split(networks), order.split(networks),
+                                                  strict=True)])
         return torch.stack([batch.mean(dim=1) for batch in losses.split(batch_size, dim=1)],
                            dim=1)
 

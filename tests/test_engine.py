@@ -199,3 +199,18 @@ def test_train_many_logs_the_running_loss_as_the_reference_does(tiny_config, tmp
                                                                           49]
     for (_, a), (_, b) in zip(ours, theirs, strict=True):
         assert a == pytest.approx(b, rel=1e-4)
+
+
+def test_epoch_losses_are_the_same_computed_a_few_networks_at_a_time(monkeypatch):
+    import mnist_mlp.engine as engine_module
+    data = random_digits(45, torch.float32)
+    targets = torch.nn.functional.one_hot(data.labels, 10).float()
+    torch.manual_seed(0)
+    models = [MLP(4) for _ in range(5)]
+    results = []
+    for chunk in (engine_module.LOSS_CHUNK, 1):  # all networks at once; one at a time
+        monkeypatch.setattr(engine_module, "LOSS_CHUNK", chunk)
+        engine = Engine(copy.deepcopy(models), [0.5] * 5, "cross_entropy")
+        results.append(engine.epoch(data.images, targets, 10,
+                                    [torch.Generator().manual_seed(k) for k in range(5)]))
+    assert results[0].shape == (5, 5) and torch.equal(results[0], results[1])
