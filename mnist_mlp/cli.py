@@ -14,6 +14,7 @@ import math
 import os
 import shlex
 import sys
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields, replace
 from typing import NoReturn
@@ -75,10 +76,15 @@ def parse_noting_given(parser: argparse.ArgumentParser, argv: Sequence[str] | No
 def one_line_errors(main: Callable[..., int]) -> Callable[..., int]:
     """Wrap a command's ``main``: a user error prints one ``error: …`` line and exits 2, Ctrl-C
     prints ``interrupted`` and exits 130, a reader that stops early (``… | head``) ends the
-    command quietly with status 1 — never a traceback."""
+    command quietly with status 1 — never a traceback; a warning is one ``warning: …`` line."""
 
     @functools.wraps(main)
     def guarded(argv: Sequence[str] | None = None) -> int:
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_line
+            return _run(argv)
+
+    def _run(argv: Sequence[str] | None) -> int:
         try:
             code = main(argv)
             sys.stdout.flush()  # a closed pipe shows here rather than at the interpreter's exit
@@ -94,6 +100,11 @@ def one_line_errors(main: Callable[..., int]) -> Callable[..., int]:
             return 2
 
     return guarded
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """Show a warning to a command's user as one line, without the source line."""
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def positive_int(text: str) -> int:

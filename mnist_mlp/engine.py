@@ -24,6 +24,7 @@ same ``TrainResult`` as ``train``.
 
 from __future__ import annotations
 
+import ctypes
 import math
 import time
 import warnings
@@ -90,7 +91,7 @@ class Engine:
         self.native = self._native_library(native)
         self._rows: tuple[tuple[int, ...], native_loop.SparseRows] | None = None
 
-    def _native_library(self, wanted: bool | None):
+    def _native_library(self, wanted: bool | None) -> ctypes.CDLL | None:
         """The compiled loop to use, or None for tensor operations."""
         if wanted is False or self.device.type != "cpu":
             if wanted and self.device.type != "cpu":

@@ -111,3 +111,14 @@ def test_the_loop_can_be_turned_off(fresh_library, monkeypatch, recwarn):
 def test_the_loop_runs_on_the_cpu_only():
     with pytest.raises(ValueError, match="CPU only"):
         Engine([MLP(3)], [0.1], "mse", device="meta", native=True)
+
+
+def test_the_command_line_says_so_in_one_warning_line(fresh_library, monkeypatch, tiny_data,
+                                                       capsys):
+    from mnist_mlp.cli import train_main
+    monkeypatch.setenv("CC", "false")
+    assert train_main(["--engine", "fast", "--epochs", "1", "--hidden", "4", "--data-dir",
+                       str(tiny_data), "--validation-size", "20", "--log-dir", ""]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("warning: the native CPU loop could not be built: false failed")
+    assert "UserWarning" not in err and err.count("\n") == 1

@@ -122,7 +122,7 @@ def _build(real: str) -> tuple[Path, tuple[str, ...]]:
             if done.returncode == 0:
                 os.replace(temporary, target)  # atomic: a concurrent build finds a whole file
                 return target, flags
-            failure = done.stderr.strip()[-500:]
+            failure = done.stderr.strip()[-500:] or f"exit status {done.returncode}"
         finally:
             if os.path.exists(temporary):
                 os.unlink(temporary)
