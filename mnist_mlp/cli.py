@@ -284,7 +284,8 @@ def train_main(argv: Sequence[str] | None = None) -> int:
         best = " and best.pt" if (run_dirs[0] / BEST).exists() else ""
         print(f"checkpoints {LAST}{best} in {run_dirs[0]}  (mnist-mlp-evaluate {run_dirs[0]})")
     elif run_dirs:
-        print(f"checkpoints {LAST} and {BEST} in each run folder  (mnist-mlp-evaluate "
+        best = f" and {BEST}" if (run_dirs[0] / BEST).exists() else ""
+        print(f"checkpoints {LAST}{best} in each run folder  (mnist-mlp-evaluate "
               f"{run_dirs[0].parent}/<run>)")
     return 0
 
