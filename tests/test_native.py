@@ -122,3 +122,30 @@ def test_the_command_line_says_so_in_one_warning_line(fresh_library, monkeypatch
     err = capsys.readouterr().err
     assert err.startswith("warning: the native CPU loop could not be built: false failed")
     assert "UserWarning" not in err and err.count("\n") == 1
+
+
+@needs_compiler
+def test_unfit_tensors_are_refused_before_c_sees_them():
+    images = sparse_digits(20).float()
+    rows = native.SparseRows.of(images)
+    targets = torch.zeros(20, 10)
+    order = torch.randperm(20).unsqueeze(0)
+    W1, b1, W2, b2 = torch.zeros(1, 5, 784), torch.zeros(1, 1, 5), torch.zeros(1, 10, 5), \
+        torch.zeros(1, 1, 10)
+    outputs = torch.empty(1, 20, 10)
+    lib = native.library(torch.float32)
+    args = dict(rows=rows, targets=targets, order=order, W1=W1, b1=b1, W2=W2, b2=b2,
+                outputs=outputs)
+
+    def run(**changes):
+        a = args | changes
+        native.train_epochs(lib, a["rows"], a["targets"], a["order"], [0.1], 10, "sigmoid",
+                            "softmax", "cross_entropy", True, 1e-44, a["W1"], a["b1"], a["W2"],
+                            a["b2"], a["outputs"])
+
+    run()  # fits
+    for changes in ({"W1": W1.double()}, {"targets": targets[:10]}, {"order": order + 5},
+                    {"outputs": torch.empty(1, 10, 10)}, {"W2": torch.zeros(1, 10, 6)},
+                    {"W1": torch.zeros(1, 784, 5).mT}):
+        with pytest.raises(ValueError, match="native loop got"):
+            run(**changes)

@@ -169,6 +169,28 @@ def library(dtype: torch.dtype) -> ctypes.CDLL | None:
     return lib
 
 
+def _check(rows: SparseRows, targets: Tensor, order: Tensor, W1: Tensor, b1: Tensor,
+           W2: Tensor, b2: Tensor, outputs: Tensor, k: int) -> None:
+    """C trusts its pointers: refuse what does not fit before calling it."""
+    real = rows.value.dtype
+    hidden, n, images = W1.shape[-2], order.shape[-1], targets.shape[0]
+    expected = {"row_start": (rows.row_start, torch.int64, (images + 1,)),
+                "pixel": (rows.pixel, torch.int32, None),
+                "order": (order, torch.int64, (k, n)), "targets": (targets, real, (images, 10)),
+                "W1": (W1, real, (k, hidden, 784)), "b1": (b1, real, None),
+                "W2": (W2, real, (k, 10, hidden)), "b2": (b2, real, None),
+                "outputs": (outputs, real, (k, n, 10))}
+    for name, (tensor, dtype, shape) in expected.items():
+        if not (tensor.is_contiguous() and tensor.device.type == "cpu"
+                and tensor.dtype == dtype and (shape is None or tuple(tensor.shape) == shape)):
+            raise ValueError(f"the native loop got an unfit {name}: {tuple(tensor.shape)} "
+                             f"{tensor.dtype} on {tensor.device}")
+    if b1.numel() != k * hidden or b2.numel() != k * 10 or real not in REALS:
+        raise ValueError("the native loop got unfit biases or an unsupported dtype")
+    if n and not 0 <= int(order.min()) <= int(order.max()) < images:
+        raise ValueError("the native loop got an order outside the images")
+
+
 def train_epochs(lib: ctypes.CDLL, rows: SparseRows, targets: Tensor, order: Tensor,
                  lrs: list[float], batch_size: int, hidden: str, output: str, loss: str,
                  matched: bool, floor: float, W1: Tensor, b1: Tensor, W2: Tensor, b2: Tensor,
@@ -179,27 +201,25 @@ def train_epochs(lib: ctypes.CDLL, rows: SparseRows, targets: Tensor, order: Ten
     (10), all contiguous, visits the images in ``order[k]`` and writes its
     output for each into ``outputs[k]`` (N, 10), in visit order.
     """
-    n, hidden_size = order.shape[1], W1.shape[-2]
-    tensors = (rows.row_start, rows.pixel, rows.value, targets, order, W1, b1, W2, b2, outputs)
-    if not all(t.is_contiguous() and t.device.type == "cpu" for t in tensors):
-        raise ValueError("the native loop needs contiguous CPU tensors")
+    k, n, hidden_size = len(lrs), order.shape[1], W1.shape[-2]
+    _check(rows, targets, order, W1, b1, W2, b2, outputs, k)
 
-    def at(t: Tensor, k: int) -> int:
-        return t.data_ptr() + k * t.stride(0) * t.element_size()
+    def at(t: Tensor, network: int) -> int:
+        return t.data_ptr() + network * t.stride(0) * t.element_size()
 
-    def one(k: int) -> None:
+    def one(network: int) -> None:
         status = lib.train_epoch(
             n, hidden_size, batch_size, rows.row_start.data_ptr(), rows.pixel.data_ptr(),
-            rows.value.data_ptr(), targets.data_ptr(), at(order, k), lrs[k], HIDDEN[hidden],
-            OUTPUT[output], LOSS[loss], int(matched), floor, at(W1, k), at(b1, k),
-            at(W2, k), at(b2, k), at(outputs, k))
+            rows.value.data_ptr(), targets.data_ptr(), at(order, network), lrs[network],
+            HIDDEN[hidden], OUTPUT[output], LOSS[loss], int(matched), floor, at(W1, network),
+            at(b1, network), at(W2, network), at(b2, network), at(outputs, network))
         if status != 0:
             raise MemoryError("the native loop could not allocate its scratch memory")
 
-    workers = min(len(lrs), torch.get_num_threads())
+    workers = min(k, torch.get_num_threads())
     if workers == 1:
-        for k in range(len(lrs)):
-            one(k)
+        for network in range(k):
+            one(network)
         return
     with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(one, range(len(lrs))))
+        list(pool.map(one, range(k)))
