@@ -214,3 +214,29 @@ def test_epoch_losses_are_the_same_computed_a_few_networks_at_a_time(monkeypatch
         results.append(engine.epoch(data.images, targets, 10,
                                     [torch.Generator().manual_seed(k) for k in range(5)]))
     assert results[0].shape == (5, 5) and torch.equal(results[0], results[1])
+
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+@needs_cuda
+@pytest.mark.parametrize(("dtype", "rtol"), [(torch.float64, 1e-10), (torch.float32, 1e-5)])
+def test_cuda_epoch_with_graphs_equals_the_reference(dtype, rtol):
+    """On a GPU: 1,003 digits are 2 CUDA-graph chunks of 50 steps and 1 eager partial batch."""
+    torch.manual_seed(1)
+    model = MLP(7, "tanh", "softmax", init="scaled_normal").to(dtype)
+    data = random_digits(1003, dtype=dtype)
+    engine = Engine([copy.deepcopy(model)], [0.3], "mse", device="cuda", dtype=dtype)
+    targets = torch.nn.functional.one_hot(data.labels, 10).to("cuda", dtype)
+    engine.epoch(data.images.cuda(), targets, 10, [torch.Generator().manual_seed(4)])
+    assert engine._graphs, "no CUDA graph was captured"
+    (fast,) = engine.models()
+    assert_same_weights(reference_epoch(model, data, "mse", 0.3, 10, 4), fast.cpu(), rtol)
+
+
+@needs_cuda
+def test_train_many_on_cuda_equals_train(tiny_config):
+    config = replace(tiny_config, device="cuda", epochs=2)
+    (fast,) = train_many(config)
+    reference = train(config)
+    assert_same_weights(reference.model.cpu(), fast.model.cpu(), 1e-4)
