@@ -250,7 +250,7 @@ def find_checkpoint(path: str | os.PathLike, prefer: tuple[str, ...] = (BEST, LA
             if (path / name).is_file():
                 return path / name
         raise CheckpointError(f"no checkpoint in {path} (looked for {' and '.join(prefer)}); "
-                              "give a run folder of a training with a log folder, or a .pt file")
+                              "give a run folder written by training (runs/<name>) or a .pt file")
     if not path.exists():
         raise CheckpointError(f"no checkpoint at {path}: no such file or folder; give a run "
                               "folder (e.g. runs/<name>) or its last.pt or best.pt")
