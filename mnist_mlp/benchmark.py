@@ -26,7 +26,7 @@ from .engine import Engine
 from .losses import cross_entropy
 from .machine import machine
 from .model import MLP
-from .train import one_cpu_thread, train_epoch
+from .train import cpu_threads, step_threads, train_epoch
 
 LR, BATCH_SIZE = 0.5, 10
 
@@ -96,7 +96,7 @@ def reference_epoch(data: DigitTensors, hidden_size: int,
                      generator=torch.Generator().manual_seed(0))
 
     def epoch() -> int:
-        train_epoch(model, cross_entropy, loader, LR)
+        train_epoch(model, cross_entropy, loader, LR, threads=step_threads(BATCH_SIZE))
         return len(data)
 
     return epoch
@@ -194,7 +194,7 @@ def reference_phases(data: DigitTensors, hidden_size: int, steps: int = 3000) ->
                      generator=torch.Generator().manual_seed(0))
     totals, clock = dict.fromkeys(PHASES, 0.0), time.perf_counter
     iterator, count = iter(loader), min(steps, len(loader))
-    with one_cpu_thread():
+    with cpu_threads(step_threads(BATCH_SIZE)):
         for _ in range(count):
             t0 = clock()
             x, y = next(iterator)

@@ -208,7 +208,19 @@ def test_steps_run_on_one_thread_and_the_setting_is_restored():
     torch.set_num_threads(2)
     try:
         train_epoch(MLP(3), cross_entropy, batches(data, 10), 0.1,
-                    on_step=lambda loss: during.append(torch.get_num_threads()))
+                    on_step=lambda loss: during.append(torch.get_num_threads()), threads=1)
         assert during == [1, 1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize(("batch_size", "threads"), [(10, 1), (100, 2)])
+def test_small_mini_batches_train_on_one_thread(config, batch_size, threads):
+    before, during = torch.get_num_threads(), set()
+    torch.set_num_threads(2)
+    try:
+        train(replace(config, batch_size=batch_size, epochs=1, log_dir=None),
+              on_step=lambda info: during.add(torch.get_num_threads()))
+        assert during == {threads} and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
