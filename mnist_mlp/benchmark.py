@@ -111,8 +111,8 @@ def engine_epoch(data: DigitTensors, hidden_size: int, device: torch.device, net
     torch.manual_seed(0)
     engine = Engine([MLP(hidden_size) for _ in range(networks)], [LR] * networks,
                     "cross_entropy", device, native=native)
-    images = data.images.to(device)
-    targets = torch.nn.functional.one_hot(data.labels, 10).to(device, torch.float32)
+    training = data.to(device).with_target_vectors()
+    images, targets = training.images, training.labels
     engine.prepare(images)
     generators = [torch.Generator().manual_seed(k) for k in range(networks)]
 

@@ -169,6 +169,13 @@ class MNISTSplits:
         validation = None if self.validation is None else self.validation.to(device)
         return MNISTSplits(self.train.to(device), validation, self.test.to(device))
 
+    def named(self) -> dict[str, DigitTensors]:
+        """The splits by name: ``train``, ``test`` and, when there is one, ``validation``."""
+        named = {"train": self.train, "test": self.test}
+        if self.validation is not None:
+            named["validation"] = self.validation
+        return named
+
 
 def to_digits(images: torch.Tensor, labels: torch.Tensor) -> DigitTensors:
     """Flatten uint8 images (N, 28, 28) to float32 rows of 784 pixels scaled by 1/256."""

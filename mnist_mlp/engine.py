@@ -42,7 +42,14 @@ from .losses import F_FLOOR, get_loss
 from .metrics import classification_report, confusion_matrix
 from .model import MLP, NUM_CLASSES
 from .runs import RunLog, check_writable, create_run_dir, run_name
-from .train import DivergenceError, TrainConfig, TrainResult, check_batch_size, resolve_device
+from .train import (
+    DivergenceError,
+    TrainConfig,
+    TrainResult,
+    check_batch_size,
+    is_finite,
+    resolve_device,
+)
 
 MATCHED_PAIRS = {(Sigmoid, "binary_cross_entropy"), (Softmax, "cross_entropy")}
 """Output activation and loss whose output error simplifies to δ² = F − y (Nielsen ch. 3, eq. 81).
@@ -146,15 +153,15 @@ class Engine:
         n = images.shape[0]
         order = torch.stack([epoch_order(n, g) for g in generators]).to(self.device)
         outputs = torch.empty(self.size, n, NUM_CLASSES, dtype=self.dtype, device=self.device)
-        done = 0
         if self.native is not None:
             self._native_epoch(images, targets, order, batch_size, outputs)
-            done = n
-        elif self.use_graph:
-            done = self._graph_steps(images, targets, order, batch_size, outputs) * batch_size
-        for start in range(done, n, batch_size):
-            index = order[:, start:start + batch_size]
-            self.step(images[index], targets[index], outputs[:, start:start + batch_size])
+        else:
+            done = 0  # steps run as CUDA-graph replays, the rest one by one
+            if self.use_graph:
+                done = self._graph_steps(images, targets, order, batch_size, outputs)
+            for start in range(done * batch_size, n, batch_size):
+                index = order[:, start:start + batch_size]
+                self.step(images[index], targets[index], outputs[:, start:start + batch_size])
         return self._batch_losses(outputs, targets, order, batch_size)
 
     def _batch_losses(self, outputs: Tensor, targets: Tensor, order: Tensor,
@@ -300,12 +307,9 @@ def train_many(config: TrainConfig, seeds: Sequence[int] | None = None,
     engine = Engine(models, [c.lr for c in configs], config.loss, device, dtype, cuda_graph,
                     native)
     generators = [torch.Generator().manual_seed(c.seed) for c in configs]
-    train_set = data.train.to(device)
-    images = train_set.images.to(dtype)
-    targets = torch.nn.functional.one_hot(train_set.labels, NUM_CLASSES).to(dtype)
-    splits = {"train": train_set, "test": data.test.to(device)}
-    if data.validation is not None:
-        splits["validation"] = data.validation.to(device)
+    splits = data.to(device).named()
+    training = splits["train"].with_target_vectors()
+    images, targets = training.images.to(dtype), training.labels.to(dtype)
     results = [TrainResult(model=None, config=c) for c in configs]  # type: ignore[arg-type]
     logs = []
     if config.log_dir:
@@ -368,9 +372,7 @@ def save_checkpoints(engine: Engine, results: list[TrainResult],
     continues one with the reference loop. A network whose loss or weights are no longer finite
     keeps the checkpoints of its last good epoch."""
     for result, model, shuffle in zip(results, engine.models(), generators, strict=True):
-        finite = math.isfinite(result.history[-1]["train_loss"]) and all(
-            bool(p.isfinite().all()) for p in model.parameters())
-        if finite:
+        if is_finite(model, result.history[-1]["train_loss"]):
             save_epoch(capture(model, asdict(result.config), result.history, shuffle),
                        result.run_dir, best=is_new_best(result.history))
 

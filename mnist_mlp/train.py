@@ -194,6 +194,12 @@ def check_batch_size(batch_size: int, n_train: int) -> None:
                          "images; choose a smaller --batch-size (or more --train-size)")
 
 
+def is_finite(model: MLP, train_loss: float) -> bool:
+    """Whether the training loss and every weight are finite numbers (no NaN, no infinity)."""
+    return math.isfinite(train_loss) and all(bool(p.isfinite().all())
+                                             for p in model.parameters())
+
+
 def check_divergence(model: MLP, train_loss: float, epoch: int, lr: float,
                      saved: Path | None) -> None:
     """Raise ``DivergenceError`` if the loss or a weight is NaN or infinite.
@@ -201,7 +207,7 @@ def check_divergence(model: MLP, train_loss: float, epoch: int, lr: float,
     Called before the epoch's checkpoint is written, so ``last.pt`` (``saved``) keeps the last
     good epoch; the message names it.
     """
-    if math.isfinite(train_loss) and all(bool(p.isfinite().all()) for p in model.parameters()):
+    if is_finite(model, train_loss):
         return
     kept = f"; the last good checkpoint is {saved}" if saved is not None else ""
     raise DivergenceError(f"the training loss became {train_loss} in epoch {epoch} (lr {lr:g}): "
@@ -310,9 +316,7 @@ def train(config: TrainConfig, model: MLP | None = None,
         restore(checkpoint, model, shuffle)
         result.history = checkpoint.history
     model.to(device)
-    splits = {"train": data.train.to(device), "test": data.test.to(device)}
-    if data.validation is not None:
-        splits["validation"] = data.validation.to(device)
+    splits = data.to(device).named()
     loader = batches(splits["train"].with_target_vectors(), config.batch_size, generator=shuffle)
     loss_fn = get_loss(config.loss).fn
 

@@ -107,6 +107,10 @@ def test_validation_size_zero_trains_on_everything(tiny, tmp_path):
     splits = load_mnist(tmp_path, validation_size=0)
     assert splits.validation is None
     assert torch.equal(splits.train.labels, tiny.train_labels)
+    assert list(splits.named()) == ["train", "test"]
+    with_validation = load_mnist(tmp_path, validation_size=10)
+    assert list(with_validation.named()) == ["train", "test", "validation"]
+    assert with_validation.named()["validation"] is with_validation.validation
 
 
 @pytest.mark.parametrize(
