@@ -1,13 +1,45 @@
-"""Writing files so that a crash never leaves half a file: a temporary file, then a rename."""
+"""Files: folders checked before work starts, and files written so that a crash never leaves
+half of one (a temporary file, then a rename)."""
 
 from __future__ import annotations
 
+import errno
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
+
+from .errors import UserError
+
+
+class FolderError(UserError):
+    """A folder that cannot be created or written; the message says which and what to do."""
+
+
+def check_writable(folder: str | os.PathLike, what: str, fix: str) -> Path:
+    """Make sure ``what`` (e.g. "logs and checkpoints") can be written in ``folder``, else
+    ``FolderError`` ending with ``fix``, what the user should do.
+
+    Called before any data is loaded, so that a run that could not save its results fails at
+    once instead of at the end. A folder that does not exist yet is not created here (a run that
+    fails later, say on missing data, leaves nothing behind): its nearest existing parent must
+    be a writable folder.
+    """
+    path = existing = Path(folder)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        if not existing.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, f"{existing} is not a folder")
+        probe = tempfile.NamedTemporaryFile(dir=existing)  # raises if not writable
+        probe.close()
+    except OSError as error:
+        raise FolderError(f"cannot write {what} under {path}: {error.strerror or error}; {fix}"
+                          ) from None
+    return path
 
 
 def _umask() -> int:
@@ -37,7 +69,18 @@ def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object
         raise
 
 
+def strict_json(value: Any) -> Any:
+    """``value`` with every NaN or infinity replaced by None (strict JSON has neither)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    return value
+
+
 def write_json(path: str | os.PathLike, data: Any) -> None:
-    """Write ``data`` as indented JSON, atomically."""
-    text = json.dumps(data, indent=2).encode()
-    write_atomically(path, lambda file: file.write(text))
+    """Write ``data`` as indented, strict JSON (NaN and infinities as null), atomically."""
+    text = json.dumps(strict_json(data), indent=1, allow_nan=False, ensure_ascii=False) + "\n"
+    write_atomically(path, lambda file: file.write(text.encode()))

@@ -1,6 +1,6 @@
 """Evaluate a checkpoint on the MNIST test set: ``python scripts/evaluate.py runs/<name>``."""
 
-from mnist_mlp.cli import evaluate_main
+from mnist_mlp.cli.evaluate import main
 
 if __name__ == "__main__":
-    raise SystemExit(evaluate_main())
+    raise SystemExit(main())

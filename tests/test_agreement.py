@@ -6,10 +6,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from records import record
 
-from mnist_mlp.agreement import compare, markdown
-from mnist_mlp.report import save
-from mnist_mlp.reproduce import (
+from mnist_mlp.experiments.agreement import compare, markdown
+from mnist_mlp.experiments.report import save
+from mnist_mlp.experiments.reproduce import (
     ConfigurationResult,
     Reproduction,
     Run,
@@ -22,10 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def reproduction(finals: dict[int, float], first: float = 0.9,
                  name: str = "l30-cross_entropy") -> Reproduction:
-    runs = [Run(seed, [{"epoch": 1, "train_loss": 0.5, "test_accuracy": first,
-                        "validation_accuracy": first},
-                       {"epoch": 2, "train_loss": 0.4, "test_accuracy": final,
-                        "validation_accuracy": final}])
+    runs = [Run(seed, [record(1, first, first, loss=0.5), record(2, final, final, loss=0.4)])
             for seed, final in finals.items()]
     return Reproduction(Settings(seeds=len(finals), epochs=2, only=(name,)),
                         [ConfigurationResult(configuration(name), runs, 1.0)])

@@ -1,4 +1,4 @@
-"""Backpropagation by hand (mnist_mlp.backprop) equals autograd, for every combination."""
+"""Backpropagation by hand (mnist_mlp.textbook.backprop) equals autograd, for every combination."""
 
 import itertools
 
@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from mnist_mlp import MLP
-from mnist_mlp.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
-from mnist_mlp.backprop import gradients
-from mnist_mlp.losses import LOSSES, get_loss
+from mnist_mlp.textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+from mnist_mlp.textbook.backprop import gradients
+from mnist_mlp.textbook.losses import LOSSES, get_loss
 
 COMBINATIONS = list(itertools.product(LOSSES, OUTPUT_ACTIVATIONS, HIDDEN_ACTIVATIONS))
 

@@ -12,10 +12,12 @@ from idx import FILE_NAMES, write_idx, write_idx_mnist
 from PIL import Image
 
 from mnist_mlp import TrainConfig, train
-from mnist_mlp.checkpoint import LAST, load_checkpoint, save_checkpoint
-from mnist_mlp.cli import evaluate_main, predict_main, train_main
+from mnist_mlp.cli.evaluate import main as evaluate_main
+from mnist_mlp.cli.predict import main as predict_main
+from mnist_mlp.cli.train import main as train_main
+from mnist_mlp.training.checkpoint import LAST, load_checkpoint, save_checkpoint
 
-train_module = importlib.import_module("mnist_mlp.train")  # the package's `train` is the function
+train_module = importlib.import_module("mnist_mlp.training.reference")
 
 UNPICKLED = []
 
@@ -109,8 +111,8 @@ def test_unwritable_log_dir_is_refused_before_any_data_is_loaded(tiny_data, tmp_
     def no_loading(*args, **kwargs):
         raise AssertionError("the data was loaded before the log folder was checked")
 
-    monkeypatch.setattr(train_module, "load_mnist", no_loading)
-    monkeypatch.setattr(importlib.import_module("mnist_mlp.engine"), "load_mnist", no_loading)
+    monkeypatch.setattr(importlib.import_module("mnist_mlp.training.driver"), "load_mnist",
+                        no_loading)  # the one driver of both engines
     (tmp_path / "a_file").write_text("not a folder")
     code = train_main(tiny_args(tiny_data, tmp_path / "a_file" / "runs", "--engine", engine))
     assert code == 2
@@ -282,7 +284,7 @@ def test_a_reader_that_stops_early_gets_no_traceback(tmp_path):
     """``mnist-mlp-… | head``: the command stops quietly when the pipe closes."""
     import subprocess
     import sys
-    program = ("from mnist_mlp.cli import one_line_errors\n"
+    program = ("from mnist_mlp.cli.common import one_line_errors\n"
                "main = one_line_errors(lambda argv: print('0123456789' * 10**6) or 0)\n"
                "raise SystemExit(main())\n")
     pipeline = f'set -o pipefail; {sys.executable} -c "$0" | head -c 5'

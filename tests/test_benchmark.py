@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 from idx import write_idx_mnist
 
-from mnist_mlp import native
-from mnist_mlp.benchmark import PHASES, phase_table, run_benchmark, run_phases, table
+from mnist_mlp.engine import native
+from mnist_mlp.experiments.benchmark import PHASES, phase_table, run_benchmark, run_phases, table
 
 OPS = native.library(torch.float32) is not None  # the compiled loop, and its fallback
 

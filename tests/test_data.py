@@ -11,7 +11,6 @@ import torchvision
 from idx import FILE_NAMES, make_digits, write_idx, write_idx_mnist
 
 from mnist_mlp.data import (
-    ENV_VAR,
     DataError,
     DigitTensors,
     MNISTSplits,
@@ -19,6 +18,7 @@ from mnist_mlp.data import (
     load_mnist,
     resolve_data_dir,
 )
+from mnist_mlp.data.mnist import ENV_VAR
 
 TRAIN_IMAGES = FILE_NAMES["train", "images"]
 TRAIN_LABELS = FILE_NAMES["train", "labels"]

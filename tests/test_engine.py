@@ -7,13 +7,14 @@ import pytest
 import torch
 from idx import write_idx_mnist
 
-from mnist_mlp import MLP, TrainConfig, native, train
-from mnist_mlp.checkpoint import LAST, build_model, load_checkpoint
+from mnist_mlp import MLP, TrainConfig, train, train_many
 from mnist_mlp.data import DigitTensors, batches
-from mnist_mlp.engine import Engine, train_many
-from mnist_mlp.losses import get_loss
-from mnist_mlp.predict import evaluate_checkpoint
-from mnist_mlp.train import DivergenceError, resume_config, train_epoch
+from mnist_mlp.engine import Engine, native
+from mnist_mlp.inference import evaluate_checkpoint
+from mnist_mlp.textbook.losses import get_loss
+from mnist_mlp.training import DivergenceError, resume_config
+from mnist_mlp.training.checkpoint import LAST, build_model, load_checkpoint
+from mnist_mlp.training.reference import train_epoch
 
 SETUPS = [("cross_entropy", "softmax", "sigmoid"), ("binary_cross_entropy", "sigmoid", "sigmoid"),
           ("mse", "sigmoid", "sigmoid"), ("mse", "softmax", "tanh"),
@@ -118,11 +119,12 @@ def test_train_many_equals_train(tiny_config):
         reference = train(result.config)
         assert_same_weights(reference.model, result.model, 1e-5)
         for ours, theirs in zip(result.history, reference.history, strict=True):
-            assert ours.keys() == theirs.keys()
-            for key in ("train_loss", "test_loss", "validation_loss"):
-                assert ours[key] == pytest.approx(theirs[key], rel=1e-4)
+            assert ours.to_dict().keys() == theirs.to_dict().keys()
+            for key in ("minibatch_loss", "train_loss", "test_loss", "validation_loss"):
+                assert getattr(ours, key) == pytest.approx(getattr(theirs, key), rel=1e-4)
             for key in ("train_accuracy", "test_accuracy", "validation_accuracy"):
-                assert ours[key] == pytest.approx(theirs[key], abs=0.011)  # one image in 100
+                assert getattr(ours, key) == pytest.approx(getattr(theirs, key),
+                                                           abs=0.011)  # one image in 100
         assert result.metrics.accuracy == pytest.approx(reference.metrics.accuracy, abs=0.011)
 
 
@@ -144,8 +146,8 @@ def test_train_many_divergence(tiny_config):
 def test_train_many_keeps_going_when_some_diverge(tiny_config):
     results = train_many(replace(tiny_config, epochs=2, loss="mse", output_activation="sigmoid",
                                  activation="relu"), lrs=[0.5, 1e30])
-    assert torch.isfinite(torch.tensor(results[0].history[-1]["train_loss"]))
-    assert not torch.isfinite(torch.tensor(results[1].history[-1]["train_loss"]))
+    assert torch.isfinite(torch.tensor(results[0].history[-1].train_loss))
+    assert not torch.isfinite(torch.tensor(results[1].history[-1].train_loss))
 
 
 def test_train_many_logs_each_network(tiny_config, tmp_path):
@@ -165,14 +167,14 @@ def test_train_many_writes_checkpoints_that_evaluate_and_resume(tiny_config, tmp
     results = train_many(replace(tiny_config, epochs=2, log_dir=str(tmp_path)), seeds=[0, 1])
     for result in results:
         saved = load_checkpoint(result.run_dir, prefer=(LAST,))
-        assert saved.epoch == 2 and saved.history == result.history
+        assert saved.epoch == 2 and saved.records() == result.history
         assert_same_weights(result.model, build_model(saved), 0.0)
         report = evaluate_checkpoint(result.run_dir / LAST, tiny_config.data_dir, "cpu")
         assert report.test.accuracy == result.metrics.accuracy
     # the reference loop continues a network of the engine with the same mini-batch order
     resumed = train(resume_config(results[0].run_dir, epochs=3), resume=results[0].run_dir)
     straight = train(replace(tiny_config, epochs=3, seed=0))
-    assert [r["epoch"] for r in resumed.history] == [1, 2, 3]
+    assert [r.epoch for r in resumed.history] == [1, 2, 3]
     assert_same_weights(straight.model, resumed.model, 1e-4)
 
 
@@ -202,7 +204,7 @@ def test_train_many_logs_the_running_loss_as_the_reference_does(tiny_config, tmp
 
 
 def test_epoch_losses_are_the_same_computed_a_few_networks_at_a_time(monkeypatch):
-    import mnist_mlp.engine as engine_module
+    import mnist_mlp.engine.stacked as engine_module
     data = random_digits(45, torch.float32)
     targets = torch.nn.functional.one_hot(data.labels, 10).float()
     torch.manual_seed(0)

@@ -5,7 +5,7 @@ import itertools
 import pytest
 import torch
 
-from mnist_mlp.losses import binary_cross_entropy, cross_entropy, mse_loss
+from mnist_mlp.textbook.losses import binary_cross_entropy, cross_entropy, mse_loss
 
 f64 = torch.float64
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as tf
 
-from mnist_mlp import losses
-from mnist_mlp.losses import LOSSES, get_loss
+from mnist_mlp.textbook import losses
+from mnist_mlp.textbook.losses import LOSSES, get_loss
 
 
 def batch(m: int = 5, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,4 +1,4 @@
-"""Tests for mnist_mlp.metrics against a small example computed by hand."""
+"""Tests for mnist_mlp.textbook.metrics against a small example computed by hand."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from mnist_mlp.metrics import (
+from mnist_mlp.textbook.metrics import (
     ClassificationReport,
     accuracy,
     classification_report,

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from mnist_mlp import MLP
-from mnist_mlp.model import INITS
+from mnist_mlp.textbook.model import INITS
 
 
 def test_parameter_names_and_shapes():
@@ -104,6 +104,6 @@ def test_bad_input_shape():
 
 def test_importable_from_package():
     import mnist_mlp
-    from mnist_mlp import model
+    from mnist_mlp.textbook import model
 
     assert mnist_mlp.MLP is model.MLP

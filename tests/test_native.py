@@ -7,8 +7,8 @@ import copy
 import pytest
 import torch
 
-from mnist_mlp import MLP, native
-from mnist_mlp.engine import Engine
+from mnist_mlp import MLP
+from mnist_mlp.engine import Engine, native
 
 needs_compiler = pytest.mark.skipif(not native.has_compiler(), reason="no C compiler")
 
@@ -90,7 +90,7 @@ def test_without_a_compiler_the_engine_warns_and_uses_tensor_operations(fresh_li
     monkeypatch.setenv("CC", str(fresh_library / "no-such-cc"))
     with pytest.warns(UserWarning, match="could not be built.*tensor operations"):
         engine = Engine([MLP(3)], [0.1], "mse")
-    assert engine.native is None
+    assert engine.backend.name == "tensor-ops"
     with pytest.raises(RuntimeError, match="could not be built"):
         Engine([MLP(3)], [0.1], "mse", native=True)
 
@@ -104,7 +104,7 @@ def test_a_failing_build_says_why(fresh_library, monkeypatch):
 
 def test_the_loop_can_be_turned_off(fresh_library, monkeypatch, recwarn):
     monkeypatch.setenv("MNIST_MLP_NATIVE", "0")
-    assert Engine([MLP(3)], [0.1], "mse").native is None
+    assert Engine([MLP(3)], [0.1], "mse").backend.name == "tensor-ops"
     assert not recwarn.list  # turned off on purpose: no warning
 
 
@@ -115,7 +115,7 @@ def test_the_loop_runs_on_the_cpu_only():
 
 def test_the_command_line_says_so_in_one_warning_line(fresh_library, monkeypatch, tiny_data,
                                                        capsys):
-    from mnist_mlp.cli import train_main
+    from mnist_mlp.cli.train import main as train_main
     monkeypatch.setenv("CC", "false")
     assert train_main(["--engine", "fast", "--epochs", "1", "--hidden", "4", "--data-dir",
                        str(tiny_data), "--validation-size", "20", "--log-dir", ""]) == 0

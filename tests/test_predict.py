@@ -9,10 +9,12 @@ import torch
 from PIL import Image
 
 from mnist_mlp import MLP, TrainConfig, train
-from mnist_mlp.checkpoint import BEST, LAST
-from mnist_mlp.cli import evaluate_main, predict_main
+from mnist_mlp.cli.evaluate import main as evaluate_main
+from mnist_mlp.cli.predict import main as predict_main
 from mnist_mlp.data import load_mnist
-from mnist_mlp.predict import ImageError, predict, prepare_image
+from mnist_mlp.data.images import ImageError, prepare_image
+from mnist_mlp.inference import predict
+from mnist_mlp.training.checkpoint import BEST, LAST
 
 
 @pytest.fixture(scope="module")
@@ -129,8 +131,8 @@ def test_cli_evaluate_table_and_json(run, tiny_data, capsys):
     assert evaluate_main([str(run.run_dir / LAST), "--data-dir", str(tiny_data), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["total"] == 100 and len(data["confusion"]) == 10
-    assert data["accuracy"] == pytest.approx(run.history[-1]["test_accuracy"])
-    assert data["loss"] == pytest.approx(run.history[-1]["test_loss"])
+    assert data["accuracy"] == pytest.approx(run.history[-1].test_accuracy)
+    assert data["loss"] == pytest.approx(run.history[-1].test_loss)
     assert data["loss_function"] == "cross_entropy"
     assert data["checkpoint"]["epoch"] == 2 and data["checkpoint"]["path"].endswith(LAST)
 

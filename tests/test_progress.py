@@ -1,21 +1,23 @@
 """Progress bars: shown only when asked for and on a terminal; the epoch lines always."""
 
 import io
+from dataclasses import replace
 
 import torch
+from records import record
 
-from mnist_mlp.cli import epoch_line
-from mnist_mlp.progress import ProgressBars, bars_wanted
-from mnist_mlp.train import StepInfo
+from mnist_mlp.cli.train import epoch_line
+from mnist_mlp.training import StepInfo
+from mnist_mlp.training.progress import ProgressBars, bars_wanted
 
-RECORD = {"epoch": 2, "train_loss": 0.5, "test_accuracy": 0.9, "seconds": 1.0}
+RECORD = record(2, 0.9, loss=0.5)
 
 
 def run_epochs(bars, first_epoch=1, epochs=2, steps=120):
     for epoch in range(first_epoch, first_epoch + epochs):
         for step in range(1, steps + 1):
             bars.step(StepInfo(epoch, step, steps, torch.tensor(0.25)))
-        bars.epoch(RECORD | {"epoch": epoch})
+        bars.epoch(replace(RECORD, epoch=epoch))
     bars.close()
 
 
@@ -26,7 +28,7 @@ def test_bars_show_epochs_steps_and_running_loss(capsys):
     assert "training" in bars and "5/5" in bars  # a resumed run starts at epoch 3 of 5
     assert "epoch 3" in bars and "120/120" in bars and "loss=0.2500" in bars
     out = capsys.readouterr().out
-    assert out.splitlines() == [epoch_line(RECORD | {"epoch": epoch}) for epoch in (3, 4, 5)]
+    assert out.splitlines() == [epoch_line(replace(RECORD, epoch=epoch)) for epoch in (3, 4, 5)]
 
 
 def test_no_bars_when_disabled(capsys):

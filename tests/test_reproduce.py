@@ -6,13 +6,14 @@ import math
 from pathlib import Path
 
 import pytest
+import records
 import torch
 from idx import write_idx_mnist
 
 from mnist_mlp import MLP
 from mnist_mlp.data import DigitTensors, load_mnist
-from mnist_mlp.report import markdown, plot, save
-from mnist_mlp.reproduce import (
+from mnist_mlp.experiments.report import markdown, plot, save
+from mnist_mlp.experiments.reproduce import (
     CONFIGURATIONS,
     NAMES,
     QUICK,
@@ -68,10 +69,8 @@ def saved(reproduction, tmp_path_factory):
 
 
 def history(accuracies, loss=0.1):
-    """A synthetic history: one record per epoch with the given test accuracies."""
-    return [{"epoch": e, "train_loss": loss, "train_accuracy": a, "validation_loss": 0.1,
-             "validation_accuracy": a, "test_loss": 0.1, "test_accuracy": a, "seconds": 1.0}
-            for e, a in enumerate(accuracies, start=1)]
+    """A synthetic history: one record per epoch, the same test and validation accuracy."""
+    return records.history(accuracies, accuracies, loss)
 
 
 # --- the configurations -----------------------------------------------------------------------
@@ -384,4 +383,5 @@ def test_script_unwritable_out_is_a_one_line_error(script, tmp_path, capsys):
     blocker.write_text("not a folder")
     code = script.main(["--quick", "--data-dir", str(tmp_path), "--out", str(blocker / "out")])
     err = capsys.readouterr().err
-    assert code == 2 and err.startswith("error: cannot write to") and err.count("\n") == 1
+    assert code == 2 and err.startswith("error: cannot write") and err.count("\n") == 1
+    assert str(blocker) in err and "--out" in err

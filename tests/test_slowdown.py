@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_mlp.neuron import (
+from mnist_mlp.textbook.neuron import (
     COSTS,
     SATURATED_START,
     UNSATURATED_START,

@@ -3,8 +3,9 @@
 import math
 
 import pytest
+from records import history
 
-from mnist_mlp.stats import (
+from mnist_mlp.experiments.stats import (
     best_accuracy,
     diverged,
     final_accuracy,
@@ -12,14 +13,6 @@ from mnist_mlp.stats import (
     summarize,
     validated_accuracy,
 )
-
-
-def history(test, validation=None, loss=0.1):
-    records = [{"epoch": i + 1, "train_loss": loss, "test_accuracy": t} for i, t in enumerate(test)]
-    for record, v in zip(records, validation or [], strict=False):
-        record["validation_accuracy"] = v
-    return records
-
 
 RUN = history([0.90, 0.95, 0.93, 0.94], validation=[0.91, 0.92, 0.96, 0.96])
 

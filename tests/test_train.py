@@ -8,8 +8,8 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mnist_mlp import MLP, TrainConfig, train
-from mnist_mlp.cli import train_main
-from mnist_mlp.train import sgd_step
+from mnist_mlp.cli.train import main as train_main
+from mnist_mlp.textbook.sgd import sgd_step
 
 
 def test_sgd_step_is_theta_minus_lr_grad():
@@ -17,9 +17,9 @@ def test_sgd_step_is_theta_minus_lr_grad():
     model = MLP(4)
     x, y = torch.rand(10, 784), torch.randint(0, 10, (10,))
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    from mnist_mlp.backprop import gradients
+    from mnist_mlp.textbook.backprop import gradients
     grads = gradients(model, x, y, "cross_entropy")
-    from mnist_mlp.losses import cross_entropy
+    from mnist_mlp.textbook.losses import cross_entropy
     sgd_step(model, cross_entropy, x, y, lr=0.3)
     for name, value in model.state_dict().items():
         torch.testing.assert_close(value, before[name] - 0.3 * grads[name])
@@ -28,13 +28,14 @@ def test_sgd_step_is_theta_minus_lr_grad():
 def test_training_learns_and_reports(config):
     result = train(config)
     history = result.history
-    assert [r["epoch"] for r in history] == [1, 2, 3, 4]
-    assert history[-1]["train_loss"] < history[0]["train_loss"]
-    assert history[-1]["test_accuracy"] > 0.5  # ten classes: chance is 0.1
-    for key in ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy",
-                "test_loss", "test_accuracy", "seconds"):
-        assert key in history[-1]
-    assert result.metrics.accuracy == pytest.approx(history[-1]["test_accuracy"])
+    assert [r.epoch for r in history] == [1, 2, 3, 4]
+    assert history[-1].train_loss < history[0].train_loss
+    assert history[-1].test_accuracy > 0.5  # ten classes: chance is 0.1
+    for key in ("minibatch_loss", "train_loss", "train_accuracy", "validation_loss",
+                "validation_accuracy", "test_loss", "test_accuracy", "seconds"):
+        assert getattr(history[-1], key) is not None, key
+    assert history[-1].minibatch_loss != history[-1].train_loss  # two different measurements
+    assert result.metrics.accuracy == pytest.approx(history[-1].test_accuracy)
     assert int(result.metrics.confusion.sum()) == 100
 
 
@@ -48,7 +49,7 @@ def test_tensorboard_scalars_and_config(config):
         assert tag in tags
     test_accuracy = events.Scalars("accuracy/test")
     assert [e.step for e in test_accuracy] == [1, 2, 3, 4]
-    assert test_accuracy[-1].value == pytest.approx(result.history[-1]["test_accuracy"])
+    assert test_accuracy[-1].value == pytest.approx(result.history[-1].test_accuracy)
     # 25 steps per epoch, running loss every 5 steps.
     assert len(events.Scalars("loss/train_running")) == 4 * 25 // 5
     assert (result.run_dir / "config.json").exists()
@@ -82,12 +83,13 @@ def test_continues_a_given_model(config):
 def test_every_loss_trains(config, loss):
     result = train(replace(config, loss=loss, output_activation="sigmoid", lr=3.0,
                            log_dir=None, epochs=3))
-    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    assert result.history[-1].train_loss < result.history[0].train_loss
 
 
 def test_all_training_images_without_validation(config):
     result = train(replace(config, validation_size=0, epochs=1, log_dir=None))
-    assert "validation_accuracy" not in result.history[0]
+    assert result.history[0].validation_accuracy is None
+    assert "validation_accuracy" not in result.history[0].to_dict()
 
 
 @pytest.mark.parametrize(("change", "message"), [
@@ -100,7 +102,7 @@ def test_impossible_settings(config, change, message):
 
 
 def test_divergence_is_reported(config):
-    from mnist_mlp.train import DivergenceError
+    from mnist_mlp.training import DivergenceError
     with pytest.raises(DivergenceError, match="smaller --lr"):
         train(replace(config, lr=1e30, loss="mse", output_activation="sigmoid",
                       activation="relu", epochs=2, log_dir=None))
@@ -137,7 +139,7 @@ def test_cli_refuses_impossible_values(argv, capsys):
 @pytest.mark.skipif(not os.environ.get("MNIST_DATA"), reason="MNIST_DATA not set")
 def test_one_epoch_on_real_mnist(tmp_path):
     result = train(TrainConfig(epochs=1, device="cpu", log_dir=None))
-    assert result.history[0]["test_accuracy"] >= 0.90
+    assert result.history[0].test_accuracy >= 0.90
 
 
 def test_cli_fast_engine_grid(tiny_data, tmp_path, capsys):
@@ -170,7 +172,7 @@ def test_cli_fast_engine_single_network_prints_the_full_report(tiny_data, capsys
 
 
 def test_on_step_reports_each_mini_batch(config):
-    from mnist_mlp.train import StepInfo
+    from mnist_mlp.training import StepInfo
     seen: list[StepInfo] = []
     train(replace(config, epochs=2, log_dir=None), on_step=seen.append)
     assert [(s.epoch, s.step) for s in seen] == [(e, i) for e in (1, 2) for i in range(1, 26)]
@@ -180,8 +182,8 @@ def test_on_step_reports_each_mini_batch(config):
 def test_target_vectors_train_exactly_as_labels():
     """The loader gives y as 10-vectors (made once); the steps are those of labels."""
     from mnist_mlp.data import DigitTensors, batches
-    from mnist_mlp.losses import cross_entropy
-    from mnist_mlp.train import train_epoch
+    from mnist_mlp.textbook.losses import cross_entropy
+    from mnist_mlp.training.reference import train_epoch
     g = torch.Generator().manual_seed(0)
     data = DigitTensors(torch.rand(45, 784, generator=g), torch.randint(0, 10, (45,), generator=g))
     vectors = data.with_target_vectors()
@@ -201,8 +203,8 @@ def test_target_vectors_train_exactly_as_labels():
 
 def test_steps_run_on_one_thread_and_the_setting_is_restored():
     from mnist_mlp.data import DigitTensors, batches
-    from mnist_mlp.losses import cross_entropy
-    from mnist_mlp.train import train_epoch
+    from mnist_mlp.textbook.losses import cross_entropy
+    from mnist_mlp.training.reference import train_epoch
     data = DigitTensors(torch.rand(20, 784), torch.randint(0, 10, (20,)))
     before, during = torch.get_num_threads(), []
     torch.set_num_threads(2)

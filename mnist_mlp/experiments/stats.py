@@ -1,6 +1,7 @@
 """Statistics over runs: the spread of test accuracy over seeds, three honest ways to read it.
 
-A run's history (``mnist_mlp.train``) has one record per epoch. Its test accuracy can be read as
+A run's history has one ``EpochRecord`` per epoch (``mnist_mlp.training.records``). Its test
+accuracy can be read as
 
 * ``final``: at the last epoch — what the training procedure delivers;
 * ``best``: the best epoch on the test set — the textbook's figures are read this way, which
@@ -11,12 +12,13 @@ A run's history (``mnist_mlp.train``) has one record per epoch. Its test accurac
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-History = Sequence[dict[str, float]]
+from ..training.records import EpochRecord
+
+History = Sequence[EpochRecord]
 
 
 @dataclass(frozen=True)
@@ -50,29 +52,29 @@ def spread(values: Iterable[float]) -> Spread:
 
 def diverged(history: History) -> bool:
     """Whether the training loss became NaN or infinite at some epoch."""
-    return any(not math.isfinite(record["train_loss"]) for record in history)
+    return any(record.diverged for record in history)
 
 
 def final_accuracy(history: History) -> float:
     """Test accuracy at the last epoch."""
-    return history[-1]["test_accuracy"]
+    return history[-1].test_accuracy
 
 
 def best_accuracy(history: History) -> float:
     """Best test accuracy over the epochs (the textbook's reading)."""
-    return max(record["test_accuracy"] for record in history)
+    return max(record.test_accuracy for record in history)
 
 
-def validated_epoch(history: History) -> dict[str, float]:
+def validated_epoch(history: History) -> EpochRecord:
     """The record of the first epoch with the best validation accuracy."""
-    if "validation_accuracy" not in history[0]:
+    if history[0].validation_accuracy is None:
         raise ValueError("these runs have no validation set (validation_size=0)")
-    return max(history, key=lambda record: record["validation_accuracy"])
+    return max(history, key=lambda record: record.validation_accuracy)
 
 
 def validated_accuracy(history: History) -> float:
     """Test accuracy at the epoch chosen by validation accuracy (the honest reading)."""
-    return validated_epoch(history)["test_accuracy"]
+    return validated_epoch(history).test_accuracy
 
 
 def summarize(histories: Sequence[History]) -> dict[str, Spread | int]:
@@ -86,6 +88,6 @@ def summarize(histories: Sequence[History]) -> dict[str, Spread | int]:
     if kept:
         summary["final"] = spread(final_accuracy(h) for h in kept)
         summary["best"] = spread(best_accuracy(h) for h in kept)
-        if "validation_accuracy" in kept[0][0]:
+        if kept[0][0].validation_accuracy is not None:
             summary["validated"] = spread(validated_accuracy(h) for h in kept)
     return summary

@@ -1,19 +1,16 @@
 """The reproduction's report: the Markdown tables and paragraphs, the plot, the files.
 
-``mnist_mlp.reproduce`` measures; this module shows what it measured. ``save(reproduction,
-out)`` writes ``reproduction.md`` (``markdown``: the table and what the stalls show),
-``reproduction.json`` (everything) and ``reproduction.png`` (``plot``: test accuracy against
-epoch), atomically.
+``mnist_mlp.experiments.reproduce`` measures; this module shows what it measured.
+``save(reproduction, out)`` writes ``reproduction.md`` (``markdown``: the table and what the
+stalls show), ``reproduction.json`` (everything) and ``reproduction.png`` (``plot``: test
+accuracy against epoch), atomically.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import matplotlib
 
@@ -23,7 +20,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .files import write_atomically
+from ..files import write_atomically, write_json
 from .reproduce import (
     LOST_RECALL,
     READINGS,
@@ -273,7 +270,7 @@ def _kind(conf: Configuration) -> str:
 
 
 def _accuracies(runs: Sequence[Run]) -> np.ndarray:
-    return 100 * np.array([[r["test_accuracy"] for r in run.history] for run in runs])
+    return 100 * np.array([[r.test_accuracy for r in run.history] for run in runs])
 
 
 def plot(reproduction: Reproduction) -> Figure:
@@ -363,38 +360,18 @@ def output_stem(settings: Settings) -> str:
     return "reproduction-quick" if settings.quick else "reproduction"
 
 
-def check_writable(out: Path) -> None:
-    """Create ``out`` and make sure a file can be written there (raises ``OSError``)."""
-    out.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=out, prefix=".reproduction-probe"):
-        pass
-
-
-def _finite(value: Any) -> Any:
-    """``value`` with every NaN or infinity replaced by None, for strict JSON."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
-
-
 def save(reproduction: Reproduction, out: Path) -> dict[str, Path]:
     """Write ``out/<stem>.md``, ``.json`` and ``.png`` atomically; returns their paths."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     stem = output_stem(reproduction.settings)
     paths = {ext: out / f"{stem}.{ext}" for ext in ("md", "json", "png")}
-    text = (json.dumps(_finite(reproduction.to_dict()), indent=1, allow_nan=False,
-                       ensure_ascii=False) + "\n").encode()
     fig = plot(reproduction)
     try:
         write_atomically(paths["png"], lambda f: fig.savefig(f, format="png", dpi=110))
     finally:
         plt.close(fig)
-    write_atomically(paths["json"], lambda f: f.write(text))
+    write_json(paths["json"], reproduction.to_dict())
     md = markdown(reproduction, paths["png"].name).encode()
     write_atomically(paths["md"], lambda f: f.write(md))
     return paths

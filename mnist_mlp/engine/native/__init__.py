@@ -1,10 +1,10 @@
 """The fast engine's CPU loop: one epoch of SGD for one network as a single call into C.
 
-On a CPU, the engine's step (``mnist_mlp.engine.Engine.step``) is a dozen tensor operations on
-a mini-batch of 10, and each costs a few microseconds of dispatch whatever its size: the loop is
-bound by overhead, not arithmetic. ``epoch.c`` (beside this file) is the same arithmetic —
-forward pass, (BP1)–(BP4), the SGD update — as one C function per epoch, reading each image as
-its list of non-zero pixels.
+On a CPU, the engine's step (``mnist_mlp.engine.stacked.Engine.step``) is a dozen tensor
+operations on a mini-batch of 10, and each costs a few microseconds of dispatch whatever its
+size: the loop is bound by overhead, not arithmetic. ``epoch.c`` (beside this file) is the same
+arithmetic — forward pass, (BP1)–(BP4), the SGD update — as one C function per epoch, reading
+each image as its list of non-zero pixels.
 
 It is compiled on first use with the system's C compiler (``$CC``, else ``cc``) into a cache
 folder (``$MNIST_MLP_CACHE``, else ``~/.cache/mnist-mlp``), once per source, flags and CPU, and
@@ -28,10 +28,15 @@ import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 from torch import Tensor
+
+from ...textbook.losses import F_FLOOR
+
+if TYPE_CHECKING:
+    from ..stacked import Engine
 
 SOURCE = Path(__file__).with_name("epoch.c")
 FLAG_SETS = (("-O3", "-march=native"), ("-O3",))
@@ -223,3 +228,28 @@ def train_epochs(lib: ctypes.CDLL, rows: SparseRows, targets: Tensor, order: Ten
         return
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(one, range(k)))
+
+
+class NativeLoop:
+    """The engine's CPU backend: each network's epoch is one call of the compiled loop."""
+
+    name = "native"
+
+    def __init__(self, engine: Engine, lib: ctypes.CDLL) -> None:
+        self.engine, self.lib = engine, lib
+        self.rows: tuple[tuple[int, ...], SparseRows] | None = None
+
+    def prepare(self, images: Tensor) -> None:
+        """Read ``images`` as sparse rows, once for as long as they do not change."""
+        key = (images.data_ptr(), images._version, *images.shape, *images.stride())
+        if self.rows is None or self.rows[0] != key:
+            self.rows = (key, SparseRows.of(images))
+
+    def run(self, images: Tensor, targets: Tensor, order: Tensor, batch_size: int,
+            outputs: Tensor) -> None:
+        """See ``Backend.run``."""
+        self.prepare(images)
+        e = self.engine
+        train_epochs(self.lib, self.rows[1], targets.contiguous(), order, e.lr_values,
+                     batch_size, e.config["activation"], e.config["output_activation"],
+                     e.loss_name, e.matched, F_FLOOR, e.W1, e.b1, e.W2, e.b2, outputs)

@@ -1,6 +1,6 @@
 """Backpropagation written out by hand: the textbook's four equations, no autograd.
 
-For the 784-l-10 network (``mnist_mlp.model``), with ``a⁰ = x``, ``z¹ = W¹a⁰ + b¹``,
+For the 784-l-10 network (``mnist_mlp.textbook.model``), with ``a⁰ = x``, ``z¹ = W¹a⁰ + b¹``,
 ``a¹ = φ(z¹)``, ``z² = W²a¹ + b²``, ``F = a² = ψ(z²)``, and δˡ = ∂L/∂zˡ (Nielsen, ch. 2):
 
 * (BP1) output error:       δ² = J_ψ(z²)ᵀ ∇_F L          (= ∇_F L ⊙ ψ'(z²) for sigmoid)
@@ -10,7 +10,8 @@ For the 784-l-10 network (``mnist_mlp.model``), with ``a⁰ = x``, ``z¹ = W¹a�
 
 With a batch, samples are rows: δˡ has shape (m, nˡ) and (BP3), (BP4) sum over the rows. The
 vector–Jacobian products ``J_ψᵀ`` and ``J_φᵀ`` are the activations' ``backward`` methods
-(``mnist_mlp.activations``); ``∇_F L`` is the loss's ``grad`` (``mnist_mlp.losses``).
+(``mnist_mlp.textbook.activations``); ``∇_F L`` is the loss's ``grad``
+(``mnist_mlp.textbook.losses``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def gradients(model: MLP, x: Tensor, target: Tensor, loss: str = "cross_entropy"
         model: the network.
         x: images, (m, 784), (m, 28, 28) or (m, 1, 28, 28).
         target: class indices (m,) or desired outputs (m, 10).
-        loss: a name in ``mnist_mlp.losses.LOSSES``.
+        loss: a name in ``mnist_mlp.textbook.losses.LOSSES``.
         reduction: "mean" (L is the mini-batch mean, the SGD objective) or "sum".
 
     Returns:

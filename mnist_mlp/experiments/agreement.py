@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..errors import UserError
 from .reproduce import ConfigurationResult, Reproduction
 from .stats import Spread, final_accuracy, spread
 
@@ -55,13 +56,13 @@ def _compare(fast: ConfigurationResult, reference: ConfigurationResult) -> Engin
     ours = {run.seed: run.history for run in fast.runs}
     pairs = [(ours[run.seed], run.history) for run in reference.runs if run.seed in ours]
     if not pairs:
-        raise ValueError(f"{fast.configuration.name}: the two reproductions share no seed")
+        raise UserError(f"{fast.configuration.name}: the two reproductions share no seed")
     return EngineComparison(
         name=fast.configuration.name,
         fast=spread(final_accuracy(a) for a, _ in pairs),
         reference=spread(final_accuracy(b) for _, b in pairs),
         difference=spread(final_accuracy(a) - final_accuracy(b) for a, b in pairs),
-        first_epoch_difference=max(abs(a[0]["test_accuracy"] - b[0]["test_accuracy"])
+        first_epoch_difference=max(abs(a[0].test_accuracy - b[0].test_accuracy)
                                    for a, b in pairs))
 
 

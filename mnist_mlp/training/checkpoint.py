@@ -33,8 +33,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .files import write_atomically
-from .model import MLP
+from ..errors import UserError
+from ..files import write_atomically
+from ..textbook.model import MLP
+from .records import EpochRecord
 
 FORMAT = "mnist-mlp checkpoint"
 VERSION = 1
@@ -48,7 +50,7 @@ FREE_ON_RESUME = ("epochs", "device", "data_dir", "log_dir", "log_every")
 """The settings that a resumed run may change; all others must stay as they were."""
 
 
-class CheckpointError(Exception):
+class CheckpointError(UserError):
     """A checkpoint that is missing, unreadable, invalid or does not fit; one-line message."""
 
 
@@ -64,6 +66,14 @@ class Checkpoint:
     history: list[dict[str, float]]
     config: dict[str, Any]
     path: Path | None = field(default=None, compare=False)
+
+    def records(self) -> list[EpochRecord]:
+        """The history as epoch records; ``CheckpointError`` if it is malformed."""
+        try:
+            return [EpochRecord.from_dict(record) for record in self.history]
+        except (KeyError, TypeError, ValueError) as error:
+            raise CheckpointError(f"{self.path} is not a valid mnist-mlp checkpoint: its history "
+                                  f"is malformed ({error})") from None
 
     @property
     def architecture(self) -> str:
@@ -131,7 +141,7 @@ def describe_weights(state: dict[str, Tensor]) -> str:
 # Making and restoring
 
 
-def capture(model: MLP, config: dict[str, Any], history: list[dict[str, float]],
+def capture(model: MLP, config: dict[str, Any], history: list[EpochRecord],
             shuffle: torch.Generator) -> Checkpoint:
     """The state of a run at the end of an epoch: weights (on the CPU), RNG states, history.
 
@@ -142,7 +152,7 @@ def capture(model: MLP, config: dict[str, Any], history: list[dict[str, float]],
     return Checkpoint(epoch=len(history), model_config=model.config(), model_state=state,
                       lr=config["lr"], rng={"torch": torch.get_rng_state(),
                                             "shuffle": shuffle.get_state()},
-                      history=[dict(record) for record in history], config=dict(config))
+                      history=[record.to_dict() for record in history], config=dict(config))
 
 
 def build_model(checkpoint: Checkpoint) -> MLP:
@@ -209,13 +219,13 @@ def check_resumable(checkpoint: Checkpoint, config: dict[str, Any]) -> None:
                               f"--epochs above {checkpoint.epoch}")
 
 
-def is_new_best(history: list[dict[str, float]]) -> bool:
+def is_new_best(history: list[EpochRecord]) -> bool:
     """Whether the last epoch's validation accuracy beats every earlier epoch's (False without
     a validation set)."""
-    if not history or "validation_accuracy" not in history[-1]:
+    if not history or history[-1].validation_accuracy is None:
         return False
-    earlier = [record["validation_accuracy"] for record in history[:-1]]
-    return not earlier or history[-1]["validation_accuracy"] > max(earlier)
+    earlier = [record.validation_accuracy for record in history[:-1]]
+    return not earlier or history[-1].validation_accuracy > max(earlier)
 
 
 # ---------------------------------------------------------------------------------------------

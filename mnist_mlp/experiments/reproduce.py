@@ -2,13 +2,13 @@
 
 Nielsen (*Neural Networks and Deep Learning*, ch. 1 and 3) reports one number per setup, the
 best epoch of one run. Here each configuration is trained over N seeds (0 … N − 1) and its test
-accuracy is read three ways (``mnist_mlp.stats``): at the final epoch, at the best epoch on the
-test set (the textbook's reading) and at the epoch chosen by validation accuracy (the honest
-reading). All configurations share the protocol: 784-l-10, sigmoid hidden layer, weights and
-biases from N(0, 1) (``init="normal"``), mini-batches of 10, 30 epochs, trained on the first
-50,000 training images, validated on the last 10,000, tested on the 10,000 test images. Seed s
-gives the same initial weights (for one l) and the same mini-batch order in every configuration,
-so within one l only the output layer and the cost differ.
+accuracy is read three ways (``mnist_mlp.experiments.stats``): at the final epoch, at the best
+epoch on the test set (the textbook's reading) and at the epoch chosen by validation accuracy
+(the honest reading). All configurations share the protocol: 784-l-10, sigmoid hidden layer,
+weights and biases from N(0, 1) (``init="normal"``), mini-batches of 10, 30 epochs, trained on
+the first 50,000 training images, validated on the last 10,000, tested on the 10,000 test
+images. Seed s gives the same initial weights (for one l) and the same mini-batch order in every
+configuration, so within one l only the output layer and the cost differ.
 
 A run *stalls* when its final-epoch test accuracy is more than ``STALL_MARGIN`` (5 percentage
 points) below the best final-epoch test accuracy of its configuration: healthy runs of one
@@ -22,7 +22,7 @@ until a quarter of the epochs or later are reported as *late escapes*.
 
 ``reproduce(settings)`` trains and measures everything; ``load(path)`` reads a saved
 ``reproduction.json`` back, to render the report again without training. The report — tables,
-plot, files — is ``mnist_mlp.report``; ``scripts/reproduce.py`` is the command line.
+plot, files — is ``mnist_mlp.experiments.report``; ``scripts/reproduce.py`` is the command line.
 """
 
 from __future__ import annotations
@@ -42,12 +42,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .data import DigitTensors, load_mnist
-from .engine import train_many
-from .losses import cross_entropy, get_loss, one_hot
+from ..data import DigitTensors, load_mnist
+from ..errors import ConfigError, UserError
+from ..textbook.losses import cross_entropy, get_loss, one_hot
+from ..textbook.metrics import classification_report, confusion_matrix
+from ..textbook.model import MLP, NUM_CLASSES
+from ..training import EpochRecord, TrainConfig, TrainResult, resolve_device, train, train_many
 from .machine import machine
-from .metrics import classification_report, confusion_matrix
-from .model import MLP, NUM_CLASSES
 from .stats import (
     Spread,
     best_accuracy,
@@ -57,7 +58,6 @@ from .stats import (
     validated_accuracy,
     validated_epoch,
 )
-from .train import TrainConfig, TrainResult, resolve_device, train
 
 STALL_MARGIN = 0.05
 """A run stalls when its final test accuracy is this far (5 points) below its configuration's
@@ -72,6 +72,12 @@ ENGINES = ("fast", "reference")
 QUICK = {"seeds": 3, "epochs": 5, "train_size": 10_000}
 """``--quick``: 3 seeds, 5 epochs on the first 10,000 training images (about 20 s on 2 CPU
 cores); validation and test sets stay whole."""
+
+
+class ReproductionFileError(UserError, ValueError):
+    """A file read back as a ``reproduction.json`` that is not one."""
+
+
 READINGS = {"final": "final epoch", "best": "best epoch (textbook's reading)",
             "validated": "epoch chosen by validation"}
 
@@ -121,7 +127,7 @@ def configuration(name: str) -> Configuration:
     for c in CONFIGURATIONS:
         if c.name == name:
             return c
-    raise ValueError(f"unknown configuration {name!r}; choose from {', '.join(NAMES)}")
+    raise ConfigError(f"unknown configuration {name!r}; choose from {', '.join(NAMES)}")
 
 
 @dataclass(frozen=True)
@@ -143,17 +149,17 @@ class Settings:
     quick: bool = False
 
     def validate(self) -> None:
-        """Raise ``ValueError`` naming the first impossible setting."""
+        """Raise ``ConfigError`` naming the first impossible setting."""
         for name in ("seeds", "epochs", "batch_size"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.validation_size < 1:
-            raise ValueError("the reproduction needs a validation set (validation_size >= 1)")
+            raise ConfigError("the reproduction needs a validation set (validation_size >= 1)")
         if self.engine not in ENGINES:
-            raise ValueError(f"unknown engine {self.engine!r}; choose one of "
+            raise ConfigError(f"unknown engine {self.engine!r}; choose one of "
                              f"{', '.join(ENGINES)}")
         if not 0 < self.stall_margin < 1:
-            raise ValueError(f"stall_margin must lie in (0, 1), got {self.stall_margin}")
+            raise ConfigError(f"stall_margin must lie in (0, 1), got {self.stall_margin}")
         for name in self.only or ():
             configuration(name)
 
@@ -304,7 +310,7 @@ class Run:
     """One trained network of a configuration."""
 
     seed: int
-    history: list[dict[str, float]]
+    history: list[EpochRecord]
     metrics: dict[str, Any] | None = None
     evidence: dict[str, Any] | None = None
     run_dir: str | None = None
@@ -323,18 +329,18 @@ class Run:
 
     def last_epoch_below(self, line: float) -> int:
         """The last epoch whose test accuracy lies below ``line`` (0 if none)."""
-        return max((r["epoch"] for r in self.history if r["test_accuracy"] < line), default=0)
+        return max((r.epoch for r in self.history if r.test_accuracy < line), default=0)
 
     def to_dict(self) -> dict[str, Any]:
         readings = {"final_accuracy": final_accuracy(self.history),
                     "best_accuracy": best_accuracy(self.history),
-                    "best_epoch": max(self.history, key=lambda r: r["test_accuracy"])["epoch"],
+                    "best_epoch": max(self.history, key=lambda r: r.test_accuracy).epoch,
                     "validated_accuracy": validated_accuracy(self.history),
-                    "validated_epoch": validated_epoch(self.history)["epoch"]}
+                    "validated_epoch": validated_epoch(self.history).epoch}
         return {"seed": self.seed, "stalled": self.stalled, "diverged": self.diverged,
                 **readings, "lost_digits": self.lost_digits, "run_dir": self.run_dir,
                 "evidence": self.evidence,
-                "metrics": self.metrics, "history": self.history}
+                "metrics": self.metrics, "history": [r.to_dict() for r in self.history]}
 
 
 @dataclass
@@ -485,7 +491,8 @@ def load(path: str | os.PathLike[str]) -> Reproduction:
             settings = replace(settings, only=tuple(settings.only))
         results = []
         for c in data["configurations"]:
-            runs = [Run(r["seed"], [_nan_for_none(record) for record in r["history"]],
+            runs = [Run(r["seed"], [EpochRecord.from_dict(_nan_for_none(record))
+                             for record in r["history"]],
                         r["metrics"], r["evidence"], r["run_dir"], r["stalled"])
                     for r in c["runs"]]
             results.append(ConfigurationResult(Configuration(**c["configuration"]), runs,
@@ -494,7 +501,7 @@ def load(path: str | os.PathLike[str]) -> Reproduction:
                             data["machine"], data["command"], data["wall_seconds"],
                             data["started"])
     except (KeyError, TypeError, ValueError) as error:
-        raise ValueError(f"{path} is not a reproduction.json: {error!r}") from None
+        raise ReproductionFileError(f"{path} is not a reproduction.json: {error!r}") from None
 
 
 def _nan_for_none(record: dict[str, Any]) -> dict[str, Any]:
@@ -529,10 +536,10 @@ def run_configuration(conf: Configuration, settings: Settings, test: DigitTensor
     seeds = list(range(settings.seeds))
     start = time.perf_counter()
     if settings.engine == "fast":
-        def on_epoch(epoch: int, records: list[dict[str, float]]) -> None:
-            accuracy = summarize_line([r["test_accuracy"] for r in records])
+        def on_epoch(epoch: int, records: list[EpochRecord]) -> None:
+            accuracy = summarize_line([r.test_accuracy for r in records])
             say(f"{conf.name:18s} epoch {epoch:3d}/{settings.epochs}  test {accuracy}"
-                f"  ({records[0]['seconds']:.1f} s)")
+                f"  ({records[0].seconds:.1f} s)")
 
         results: list[TrainResult] = train_many(config, seeds, on_epoch=on_epoch)
     else:

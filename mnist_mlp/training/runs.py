@@ -3,22 +3,23 @@
 One run, one folder, for example ``runs/20261125-153012_l30_cross_entropy_lr0.5_seed0/``, holding
 
 * TensorBoard event files: per-epoch scalars ``loss/{train,validation,test}`` and
-  ``accuracy/{train,validation,test}``, the running mini-batch loss ``loss/train_running``
-  every few hundred steps, the configuration as text, and the hyperparameters with the final
+  ``accuracy/{train,validation,test}``, the mean of the epoch's mini-batch losses
+  ``loss/minibatch_mean``, the running mini-batch loss ``loss/train_running`` every few hundred
+  steps, the configuration as text, and the hyperparameters with the final
   metrics (TensorBoard's HPARAMS tab) — all in the run's own folder; from the reference trainer
   also, every epoch, histograms of each parameter (``weights/…``) and of its gradient on the
   epoch's last mini-batch (``gradients/…``) and the hidden neurons' weights as 28×28 images
   (``hidden/weights``), and at the end the test confusion matrix (``test/confusion_matrix``)
   and a grid of misclassified test digits (``test/misclassified``);
 * ``config.json``: the configuration as plain data;
-* ``last.pt`` and ``best.pt``: checkpoints of the reference trainer (``mnist_mlp.checkpoint``).
+* ``last.pt`` and ``best.pt``: checkpoints (``mnist_mlp.training.checkpoint``), written by both
+  trainers.
 
 Open them with ``tensorboard --logdir runs``.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 import tempfile
 from datetime import datetime
@@ -29,12 +30,9 @@ from torch import Tensor, nn
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams
 
+from ..files import FolderError, write_json
 from .figures import confusion_figure, misclassified_figure, weight_images
-from .files import write_json
-
-
-class LogDirError(Exception):
-    """The log folder cannot be created or written; the message says which and what to do."""
+from .records import SPLITS, EpochRecord
 
 
 def run_name(config: dict[str, Any], now: datetime | None = None) -> str:
@@ -44,35 +42,11 @@ def run_name(config: dict[str, Any], now: datetime | None = None) -> str:
             f"_lr{config['lr']:g}_seed{config['seed']}")
 
 
-def check_writable(folder: str | os.PathLike, fix: str = "choose another folder with --log-dir"
-                   ) -> Path:
-    """Make sure logs and checkpoints can be written in ``folder``, else ``LogDirError``.
-
-    Called before any data is loaded, so that a run that could not save its logs and checkpoints
-    fails at once instead of after training. A folder that does not exist yet is not created
-    here (a run that fails later, say on missing data, leaves nothing behind): its nearest
-    existing parent must be a writable folder. ``fix`` ends the message: what the user should do.
-    """
-    path = existing = Path(folder)
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    try:
-        if not existing.is_dir():
-            raise NotADirectoryError(errno.ENOTDIR, f"{existing} is not a folder")
-        probe = tempfile.NamedTemporaryFile(dir=existing)  # raises if not writable
-        probe.close()
-    except OSError as error:
-        reason = error.strerror or error
-        raise LogDirError(f"cannot write logs and checkpoints under {path}: {reason}; {fix}"
-                          ) from None
-    return path
-
-
 def create_run_dir(log_dir: str | os.PathLike, name: str) -> Path:
     """Create ``log_dir/name`` — or ``name-2``, ``name-3``… if taken — and return it.
 
     An existing run folder is never reused, so no run overwrites another. A folder that cannot be
-    created or written raises ``LogDirError`` before any training starts.
+    created or written raises ``FolderError`` before any training starts.
     """
     parent = Path(log_dir)
     try:
@@ -88,9 +62,9 @@ def create_run_dir(log_dir: str | os.PathLike, name: str) -> Path:
             return path
     except OSError as error:
         reason = error.strerror or error
-        raise LogDirError(f"cannot write TensorBoard logs under {parent}: {reason}; "
+        raise FolderError(f"cannot write TensorBoard logs under {parent}: {reason}; "
                           "choose another folder with --log-dir") from None
-    raise LogDirError(f"too many runs named {name} under {parent}; choose another --log-dir")
+    raise FolderError(f"too many runs named {name} under {parent}; choose another --log-dir")
 
 
 class RunLog:
@@ -107,13 +81,25 @@ class RunLog:
     def scalar(self, tag: str, value: float, step: int) -> None:
         self.writer.add_scalar(tag, value, step)
 
-    def epoch(self, record: dict[str, float]) -> None:
-        """The per-epoch scalars of one history record (keys like ``test_accuracy``)."""
-        for key, value in record.items():
-            split, _, kind = key.partition("_")
-            if kind in ("loss", "accuracy"):
-                self.writer.add_scalar(f"{kind}/{split}", value, record["epoch"])
+    def epoch(self, record: EpochRecord) -> None:
+        """The per-epoch scalars of one record: ``loss/<split>``, ``accuracy/<split>`` and the
+        mean of the epoch's mini-batch losses, ``loss/minibatch_mean``."""
+        for split in SPLITS:
+            if record.loss(split) is not None:
+                self.writer.add_scalar(f"loss/{split}", record.loss(split), record.epoch)
+                self.writer.add_scalar(f"accuracy/{split}", record.accuracy(split), record.epoch)
+        if record.minibatch_loss is not None:
+            self.writer.add_scalar("loss/minibatch_mean", record.minibatch_loss, record.epoch)
         self.writer.flush()
+
+    def running_loss(self, losses: list[float], epoch: int, every: int) -> None:
+        """Every ``every``-th mini-batch loss of epoch ``epoch`` (``losses``, one per step) as
+        ``loss/train_running``, at its global step: steps ``every``, ``2 every``, … counted
+        from the start of the run."""
+        steps = len(losses)
+        for step in range(every - (epoch - 1) * steps % every, steps + 1, every):
+            self.writer.add_scalar("loss/train_running", losses[step - 1],
+                                   (epoch - 1) * steps + step)
 
     def model(self, model: nn.Module, epoch: int) -> None:
         """Histograms of every parameter and of its gradient, and the hidden weights as images.

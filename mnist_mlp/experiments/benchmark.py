@@ -2,9 +2,9 @@
 
 (a) ``naive``: what a user writes by hand — torchvision's MNIST with ``ToTensor``, a
     ``DataLoader(batch_size=10, shuffle=True)``, ``nn.Sequential`` and ``optim.SGD``;
-(b) ``reference``: this package's readable loop (``mnist_mlp.train``);
+(b) ``reference``: this package's readable loop (``mnist_mlp.training.reference``);
 (c, d) ``engine``: the fused engine (``mnist_mlp.engine``) with K networks at once; on a CPU
-    its compiled loop (``mnist_mlp.native``), and ``engine-ops`` its tensor operations.
+    its compiled loop (``mnist_mlp.engine.native``), and ``engine-ops`` its tensor operations.
 
 All train the reference network (sigmoid hidden layer, softmax output, cross-entropy, η = 0.5,
 mini-batches of 10) for one epoch over all 60,000 training images, after a short warm-up.
@@ -20,13 +20,13 @@ import torch
 import torchvision
 from torch import nn
 
-from . import native as native_loop
-from .data import DigitTensors, batches, load_mnist, resolve_data_dir
-from .engine import Engine
-from .losses import cross_entropy
+from ..data import DigitTensors, batches, load_mnist, resolve_data_dir
+from ..engine import Engine
+from ..engine import native as native_loop
+from ..textbook.losses import cross_entropy
+from ..textbook.model import MLP
+from ..training.reference import cpu_threads, step_threads, train_epoch
 from .machine import machine
-from .model import MLP
-from .train import cpu_threads, step_threads, train_epoch
 
 LR, BATCH_SIZE = 0.5, 10
 
@@ -88,7 +88,7 @@ def naive_epoch(data_dir: str | None, hidden_size: int, device: torch.device,
 
 def reference_epoch(data: DigitTensors, hidden_size: int,
                     device: torch.device) -> Callable[[], int]:
-    """(b) One epoch of ``mnist_mlp.train``'s loop, ready to run."""
+    """(b) One epoch of the reference trainer's loop, ready to run."""
     torch.manual_seed(0)
     model = MLP(hidden_size).to(device)
     data = data.to(device)

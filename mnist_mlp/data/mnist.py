@@ -1,4 +1,4 @@
-"""MNIST as tensors, and mini-batches from a DataLoader.
+"""The MNIST files: where they are, downloading them, checking them, reading them into splits.
 
 The files are read by ``torchvision.datasets.MNIST`` from ``ROOT/MNIST/raw/`` (torchvision's
 layout), using its ``.data`` (uint8, N x 28 x 28) and ``.targets`` tensors directly: no PIL,
@@ -10,13 +10,6 @@ and Deep Learning*, ch. 1):
   ``validation_size=0`` trains on all 60,000 and has no validation split);
 * test: the 10,000 images of the t10k file.
 
-Each image becomes one row of 784 float32 pixels, row by row, scaled as ``uint8 / 256`` so
-that every value lies in [0, 1) and equals the stored byte exactly divided by 256. Labels are
-int64 digits 0..9.
-
-Mini-batches come from a ``DataLoader`` whose sampler yields whole lists of indices, so each
-batch is read from the tensors with one index operation instead of image by image.
-
 This module knows nothing of models or training. Problems with the data that a user can fix
 raise ``DataError``, whose message is one line meant to be printed without a traceback.
 """
@@ -27,20 +20,17 @@ import http.client
 import math
 import os
 import struct
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torchvision
-from torch.utils.data import DataLoader, Dataset, Sampler
+
+from ..errors import ConfigError, UserError
+from ..textbook.model import IMAGE_SIDE, NUM_CLASSES
+from .digits import MNISTSplits, to_digits
 
 ENV_VAR = "MNIST_DATA"
 DEFAULT_DATA_DIR = "data"
-IMAGE_SIDE = 28
-PIXELS = IMAGE_SIDE * IMAGE_SIDE
-PIXEL_SCALE = 256.0
-NUM_CLASSES = 10
 IMAGE_MAGIC = 2051  # IDX header: 0x08 (unsigned bytes) << 8 | 3 dimensions
 LABEL_MAGIC = 2049  # 0x08 << 8 | 1 dimension
 
@@ -58,11 +48,8 @@ _READ_ERRORS = (AssertionError, RuntimeError, ValueError, TypeError, KeyError, I
 _DOWNLOAD_ERRORS = (OSError, RuntimeError, ValueError, EOFError, http.client.HTTPException)
 
 
-class DataError(Exception):
+class DataError(UserError):
     """A problem with the MNIST files that the user can fix; the message is one line."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(_one_line(message))
 
 
 def _one_line(text: str) -> str:
@@ -116,74 +103,6 @@ def _torchvision_root(folder: Path) -> Path:
 
 
 # ---------------------------------------------------------------------------------------------
-# Datasets
-
-
-class DigitTensors(Dataset):
-    """Images (N, 784) float32 and labels (N,) int64 (or target vectors (N, 10), see
-    ``with_target_vectors``), indexed a whole batch at a time."""
-
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
-        if images.shape[0] != labels.shape[0]:
-            raise ValueError(
-                f"{images.shape[0]} images but {labels.shape[0]} labels: counts must agree"
-            )
-        self.images = images
-        self.labels = labels
-
-    def __len__(self) -> int:
-        return self.labels.shape[0]
-
-    def __getitem__(
-        self, index: int | Sequence[int] | torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return ``(images[index], labels[index])``; a list of indices gives a batch."""
-        if isinstance(index, Sequence):
-            index = torch.as_tensor(index, dtype=torch.long, device=self.images.device)
-        return self.images[index], self.labels[index]
-
-    def to(self, device: torch.device | str) -> DigitTensors:
-        """Return the same digits with both tensors on ``device``."""
-        return DigitTensors(self.images.to(device), self.labels.to(device))
-
-    def with_target_vectors(self) -> DigitTensors:
-        """The same digits, each label as the textbook's target ``y``: 10 numbers, 1 at the
-        digit and 0 elsewhere, in the images' dtype (made once here, not at every batch)."""
-        targets = torch.nn.functional.one_hot(self.labels, NUM_CLASSES).to(self.images.dtype)
-        return DigitTensors(self.images, targets)
-
-    def __repr__(self) -> str:
-        return f"DigitTensors({len(self)} images on {self.images.device})"
-
-
-@dataclass(frozen=True)
-class MNISTSplits:
-    """The training, validation (None when there is none) and test digits."""
-
-    train: DigitTensors
-    validation: DigitTensors | None
-    test: DigitTensors
-
-    def to(self, device: torch.device | str) -> MNISTSplits:
-        """Return the splits with all tensors on ``device``."""
-        validation = None if self.validation is None else self.validation.to(device)
-        return MNISTSplits(self.train.to(device), validation, self.test.to(device))
-
-    def named(self) -> dict[str, DigitTensors]:
-        """The splits by name: ``train``, ``test`` and, when there is one, ``validation``."""
-        named = {"train": self.train, "test": self.test}
-        if self.validation is not None:
-            named["validation"] = self.validation
-        return named
-
-
-def to_digits(images: torch.Tensor, labels: torch.Tensor) -> DigitTensors:
-    """Flatten uint8 images (N, 28, 28) to float32 rows of 784 pixels scaled by 1/256."""
-    rows = images.reshape(images.shape[0], PIXELS).to(torch.float32).div_(PIXEL_SCALE)
-    return DigitTensors(rows, labels.to(torch.int64))
-
-
-# ---------------------------------------------------------------------------------------------
 # Loading
 
 
@@ -200,13 +119,13 @@ def load_mnist(
     the default folder ``./data``) says whether missing files may be downloaded. Training is
     the first ``60000 - validation_size`` images of the training file, validation the last
     ``validation_size`` (none if 0), test the t10k file; ``train_size`` keeps only the first
-    ``train_size`` training images. Raises ``ValueError`` for bad sizes and ``DataError`` when
+    ``train_size`` training images. Raises ``ConfigError`` for bad sizes and ``DataError`` when
     the files are missing (and cannot be downloaded) or corrupt.
     """
     if validation_size < 0:
-        raise ValueError(f"validation_size must be >= 0, got {validation_size}")
+        raise ConfigError(f"validation_size must be >= 0, got {validation_size}")
     if train_size is not None and train_size <= 0:
-        raise ValueError(f"train_size must be positive (or None for all), got {train_size}")
+        raise ConfigError(f"train_size must be positive (or None for all), got {train_size}")
     root, download_allowed = resolve_data_dir(data_dir)
     if download is None:
         download = download_allowed
@@ -229,7 +148,7 @@ def load_mnist(
 def _training_count(n_file: int, validation_size: int, train_size: int | None) -> int:
     """How many images the training split keeps; checks the sizes against the file."""
     if validation_size >= n_file:
-        raise ValueError(
+        raise ConfigError(
             f"validation_size={validation_size} leaves no training images: the training file "
             f"holds {n_file} images, so validation_size must be between 0 and {n_file - 1}"
         )
@@ -237,7 +156,7 @@ def _training_count(n_file: int, validation_size: int, train_size: int | None) -
     if train_size is None:
         return available
     if train_size > available:
-        raise ValueError(
+        raise ConfigError(
             f"train_size={train_size} is more than the {available} training images available "
             f"({n_file} in the file minus validation_size={validation_size})"
         )
@@ -386,71 +305,3 @@ def _idx_problem(path: Path, magic: int, ndim: int) -> str | None:
     if size > expected:
         return f"{path.name} has {size - expected} bytes more than its header promises"
     return None
-
-
-# ---------------------------------------------------------------------------------------------
-# Mini-batches
-
-
-def epoch_order(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """One epoch's random order of ``n`` samples: ``torch.randperm(n, generator=generator)``.
-
-    Everything that shuffles (the reference ``DataLoader`` and the fast engine) draws exactly
-    one permutation per epoch through this function, so a network seeded alike sees the same
-    mini-batches in either.
-    """
-    return torch.randperm(n, generator=generator)
-
-
-class ShuffledBatches(Sampler[torch.Tensor]):
-    """Index tensors of the mini-batches of one epoch, in a new order at every pass.
-
-    Each pass draws ``epoch_order`` once and cuts it into ``batch_size`` pieces (the last one
-    smaller unless ``drop_last``); with ``shuffle=False`` the order is 0, 1, …, n − 1.
-    """
-
-    def __init__(self, n: int, batch_size: int, *, shuffle: bool = True,
-                 generator: torch.Generator | None = None, drop_last: bool = False) -> None:
-        if batch_size <= 0:
-            raise ValueError(f"batch_size must be positive, got {batch_size}")
-        self.n, self.batch_size, self.shuffle = n, batch_size, shuffle
-        self.generator, self.drop_last = generator, drop_last
-
-    def __iter__(self) -> Iterator[torch.Tensor]:
-        order = epoch_order(self.n, self.generator) if self.shuffle else torch.arange(self.n)
-        for batch in order.split(self.batch_size):
-            if len(batch) == self.batch_size or not self.drop_last:
-                yield batch
-
-    def __len__(self) -> int:
-        full, rest = divmod(self.n, self.batch_size)
-        return full + (rest > 0 and not self.drop_last)
-
-
-def batches(
-    dataset: DigitTensors,
-    batch_size: int,
-    *,
-    shuffle: bool = True,
-    generator: torch.Generator | None = None,
-    drop_last: bool = False,
-) -> DataLoader:
-    """Return a ``DataLoader`` of ``(images, labels)`` mini-batches of ``dataset``.
-
-    The sampler (``ShuffledBatches``) yields a tensor of ``batch_size`` indices at a time and
-    automatic batching is off, so each batch is read with one tensor index. With ``shuffle``
-    every pass over the loader (every epoch) visits the digits in a new random order drawn from
-    ``generator`` (the global RNG if None): a seeded generator makes the orders reproducible.
-    The last batch is smaller unless ``drop_last``.
-    """
-    sampler = ShuffledBatches(len(dataset), batch_size, shuffle=shuffle, generator=generator,
-                              drop_last=drop_last)
-    # The loader draws a seed for worker processes at every pass; a private generator keeps
-    # that draw from touching the shuffling generator or the global RNG.
-    return DataLoader(dataset, sampler=sampler, batch_size=None, collate_fn=_as_is,
-                      generator=torch.Generator())
-
-
-def _as_is(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Leave a batch as the dataset returned it (the default would turn the tuple to a list)."""
-    return batch

@@ -15,7 +15,7 @@ from typing import IO
 
 from tqdm import tqdm
 
-from .train import StepInfo
+from .records import EpochRecord, StepInfo
 
 REFRESH_STEPS = 50
 """The step bar and its running loss are updated every this many mini-batches."""
@@ -35,7 +35,7 @@ class ProgressBars:
     context manager, or call ``close``.
     """
 
-    def __init__(self, epochs: int, describe: Callable[[dict[str, float]], str],
+    def __init__(self, epochs: int, describe: Callable[[EpochRecord], str],
                  enabled: bool = True, file: IO[str] | None = None,
                  refresh_steps: int = REFRESH_STEPS) -> None:
         self.epochs, self.describe = epochs, describe
@@ -63,7 +63,7 @@ class ProgressBars:
             self.step_bar.set_postfix(loss=f"{float(self.loss_sum) / info.step:.4f}")
             self.shown_steps = info.step
 
-    def epoch(self, record: dict[str, float]) -> None:
+    def epoch(self, record: EpochRecord) -> None:
         """At the end of an epoch: close its step bar, print its line, advance the epoch bar."""
         if self.step_bar is not None:
             self.step_bar.close()

@@ -4,7 +4,7 @@
 
 ``φ`` is the hidden activation (sigmoid by default; tanh or relu) and ``ψ`` the output activation
 (softmax by default; sigmoid as in the classic experiment). The model knows nothing of data or
-training; ``mnist_mlp.backprop`` differentiates it by hand.
+training; ``mnist_mlp.textbook.backprop`` differentiates it by hand.
 """
 
 from __future__ import annotations
@@ -16,8 +16,12 @@ from torch import Tensor, nn
 
 from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, make_activation
 
-INPUT_SIZE = 28 * 28
+IMAGE_SIDE = 28
+"""An MNIST image is 28 × 28 grey values."""
+INPUT_SIZE = IMAGE_SIDE * IMAGE_SIDE
+"""784 input neurons, one per pixel."""
 NUM_CLASSES = 10
+"""10 output neurons, one per digit (one-hot)."""
 INITS = ("pytorch", "normal", "scaled_normal")
 
 

@@ -1,9 +1,9 @@
 """Pictures of a network for TensorBoard: its hidden neurons' weights, its confusion matrix, and
 the test digits it gets wrong.
 
-Plain functions from tensors to an image tensor or a matplotlib ``Figure``; ``mnist_mlp.runs``
-writes them. Figures are made with ``matplotlib.figure.Figure`` directly (not ``pyplot``), so no
-window or global figure state is involved.
+Plain functions from tensors to an image tensor or a matplotlib ``Figure``;
+``mnist_mlp.training.runs`` writes them. Figures are made with ``matplotlib.figure.Figure``
+directly (not ``pyplot``), so no window or global figure state is involved.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
-IMAGE_SIDE = 28
+from ..textbook.model import IMAGE_SIDE
+
 HIDDEN_IMAGES = 64
 """How many hidden neurons' weight rows ``weight_images`` shows at most."""
 MISCLASSIFIED_SHOWN = 36

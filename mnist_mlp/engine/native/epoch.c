@@ -1,7 +1,8 @@
 /* One epoch of mini-batch SGD for one 784-l-10 network: the fast engine's CPU loop.
  *
- * The same arithmetic as mnist_mlp/engine.py (Engine.step) and mnist_mlp/backprop.py, in the
- * textbook's notation (Nielsen, ch. 2), for every sample x of a mini-batch of m:
+ * The same arithmetic as mnist_mlp/engine/stacked.py (Engine.step) and
+ * mnist_mlp/textbook/backprop.py, in the textbook's notation (Nielsen, ch. 2), for every sample
+ * x of a mini-batch of m:
  *
  *     z¹ = W¹x + b¹,   a¹ = φ(z¹),   z² = W²a¹ + b²,   F = ψ(z²)            (forward pass)
  *     δ² = J_ψᵀ ∂ℓ/∂F                       (BP1; δ² = F − y for the matched pairs)
@@ -38,7 +39,7 @@ enum hidden_activation { HIDDEN_SIGMOID, HIDDEN_TANH, HIDDEN_RELU };
 enum output_activation { OUTPUT_SIGMOID, OUTPUT_SOFTMAX };
 enum loss { LOSS_MSE, LOSS_MAE, LOSS_BINARY_CROSS_ENTROPY, LOSS_CROSS_ENTROPY };
 
-/* φ(z), and φ'(z) written with a = φ(z): as mnist_mlp/activations.py. */
+/* φ(z), and φ'(z) written with a = φ(z): as mnist_mlp/textbook/activations.py. */
 static REAL hidden_forward(int kind, REAL z) {
     switch (kind) {
     case HIDDEN_SIGMOID: return 1 / (1 + exp(-z));
@@ -67,10 +68,10 @@ static void output_forward(int kind, const REAL *z, REAL *F) {
     for (int c = 0; c < CLASSES; c++) F[c] /= total;
 }
 
-/* d ln F / dF with ln clamped at F_floor (mnist_mlp.losses.clamped_log_grad). */
+/* d ln F / dF with ln clamped at F_floor (mnist_mlp/textbook/losses.py: clamped_log_grad). */
 static REAL clamped_log_grad(REAL F, REAL floor) { return F >= floor ? 1 / F : 0; }
 
-/* ∂ℓ/∂F_c for one output: as the *_grad functions of mnist_mlp/losses.py. */
+/* ∂ℓ/∂F_c for one output: as the *_grad functions of mnist_mlp/textbook/losses.py. */
 static REAL loss_grad(int kind, REAL F, REAL y, REAL floor) {
     switch (kind) {
     case LOSS_MSE: return F - y;

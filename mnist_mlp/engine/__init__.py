@@ -1,0 +1,36 @@
+"""The fast engine: K networks trained at once by the hand-written backpropagation, fused.
+
+The reference loop (``mnist_mlp.training.reference``) trains one network with autograd, a few
+dozen small tensor operations per mini-batch. Here the same arithmetic runs for K independent
+networks of one architecture — different seeds and/or learning rates — in a handful of batched
+operations:
+
+* the data sits on the device as one tensor, and network k's mini-batch is a row of indices
+  into it, drawn from its own generator by ``mnist_mlp.data.epoch_order``;
+* the parameters of the K networks are stacked: ``W1`` (K, l, 784), ``b1`` (K, 1, l),
+  ``W2`` (K, 10, l), ``b2`` (K, 1, 10), so every layer is one batched matrix product;
+* the gradients are the textbook's (BP1)–(BP4), as in ``mnist_mlp.textbook.backprop``, with the
+  SGD update θ ← θ − η ∂L/∂θ folded into the weight-gradient products (``baddbmm_``);
+* on CUDA, runs of steps are captured once in a CUDA graph and replayed, so that launching
+  ~20 small kernels does not dominate a mini-batch of 10;
+* on a CPU, where each tensor operation costs microseconds of overhead whatever its size, a
+  whole epoch of one network is a single call into C (``mnist_mlp.engine.native``, the same
+  arithmetic written out as loops), networks spread over the CPU's threads; without a C
+  compiler, the tensor operations of ``step`` run instead.
+
+With the same initial weights and the same mini-batch order, network k ends an epoch with the
+weights that the reference loop gives it (tests compare them).
+
+How an epoch runs is a *backend*, chosen once per engine:
+
+* ``TensorOps`` (``eager.py``): ``Engine.step``'s tensor operations, step by step — anywhere;
+* ``CudaGraphs`` (``cuda_graphs.py``): the same steps, captured in CUDA graphs and replayed;
+* ``NativeLoop`` (``native/``): the compiled C loop, one call per network and epoch, on a CPU.
+
+The engine knows nothing of data files, run folders or checkpoints: ``mnist_mlp.training.fast``
+trains with it under the training driver.
+"""
+
+from .stacked import Engine
+
+__all__ = ["Engine"]

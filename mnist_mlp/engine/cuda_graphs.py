@@ -1,0 +1,87 @@
+"""The engine's CUDA backend: runs of steps captured once in a CUDA graph, then replayed.
+
+A mini-batch of 10 is about 20 small kernels, each launched from Python: launching them, not
+running them, would set the pace. Captured in a graph, ``GRAPH_STEPS`` steps are replayed with
+one call. The graph reads each step's indices from a static buffer and writes its outputs to
+another, so one capture serves every chunk of every epoch on the same images.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+from ..textbook.model import NUM_CLASSES
+from .eager import TensorOps
+
+if TYPE_CHECKING:
+    from .stacked import Engine
+
+GRAPH_STEPS = 50
+"""Mini-batch steps captured in one CUDA graph."""
+
+
+class CudaGraphs:
+    """The epoch's full chunks of ``GRAPH_STEPS`` steps as graph replays, the rest eagerly."""
+
+    name = "cuda-graphs"
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.eager = TensorOps(engine)
+        self.graphs: dict[tuple[int, int], tuple[torch.cuda.CUDAGraph, Tensor, Tensor]] = {}
+        self.failed = False
+
+    def prepare(self, images: Tensor) -> None:
+        """Nothing to prepare: a graph is captured at the first epoch on ``images``."""
+
+    def run(self, images: Tensor, targets: Tensor, order: Tensor, batch_size: int,
+            outputs: Tensor) -> None:
+        """See ``Backend.run``. Falls back to eager steps (with a warning) if capture fails."""
+        chunks = 0 if self.failed else images.shape[0] // batch_size // GRAPH_STEPS
+        key = (images.data_ptr(), batch_size)
+        try:
+            if chunks and key not in self.graphs:
+                self.graphs = {key: self._capture(images, targets, batch_size)}
+        except RuntimeError as error:  # pragma: no cover - depends on the CUDA setup
+            warnings.warn(f"CUDA graph capture failed ({error}); running eagerly", stacklevel=4)
+            self.failed, chunks = True, 0
+        span = GRAPH_STEPS * batch_size
+        for chunk in range(chunks):
+            graph, static_order, static_outputs = self.graphs[key]
+            static_order.copy_(order[:, chunk * span:(chunk + 1) * span])
+            graph.replay()
+            outputs[:, chunk * span:(chunk + 1) * span].copy_(static_outputs)
+        self.eager.run(images, targets, order, batch_size, outputs, chunks * GRAPH_STEPS)
+
+    def _capture(self, images: Tensor, targets: Tensor,
+                 batch_size: int) -> tuple[torch.cuda.CUDAGraph, Tensor, Tensor]:
+        """Capture GRAPH_STEPS steps reading their indices from a static (K, steps·m) buffer
+        and writing their outputs to a static (K, steps·m, 10) one."""
+        engine, span = self.engine, GRAPH_STEPS * batch_size
+        static_order = torch.zeros(engine.size, span, dtype=torch.long, device=engine.device)
+        static_outputs = torch.zeros(engine.size, span, NUM_CLASSES, dtype=engine.dtype,
+                                     device=engine.device)
+        parameters = (engine.W1, engine.b1, engine.W2, engine.b2)
+        saved = [t.clone() for t in parameters]
+
+        def steps() -> None:
+            for start in range(0, span, batch_size):
+                index = static_order[:, start:start + batch_size]
+                engine.step(images[index], targets[index],
+                            static_outputs[:, start:start + batch_size])
+
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            steps()  # warm-up, as torch.cuda.graphs asks
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            steps()
+        for parameter, value in zip(parameters, saved, strict=True):
+            parameter.copy_(value)  # undo the warm-up's steps
+        return graph, static_order, static_outputs

@@ -1,0 +1,185 @@
+"""The K stacked networks of the engine: their parameters, one SGD step, evaluation."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import torch
+from torch import Tensor
+
+from ..data import DigitTensors, epoch_order
+from ..textbook.activations import Sigmoid, Softmax
+from ..textbook.losses import get_loss
+from ..textbook.model import MLP, NUM_CLASSES
+from . import native as native_loop
+from .cuda_graphs import CudaGraphs
+from .eager import TensorOps
+from .native import NativeLoop
+
+MATCHED_PAIRS = {(Sigmoid, "binary_cross_entropy"), (Softmax, "cross_entropy")}
+"""Output activation and loss whose output error simplifies to δ² = F − y (Nielsen ch. 3, eq. 81).
+
+For these the engine skips ``∂ℓ/∂F`` and the Jacobian: the same number, fewer operations."""
+
+LOSS_CHUNK = 1 << 25
+"""Outputs (numbers) whose losses are computed at once at the end of an epoch."""
+
+
+class Backend(Protocol):
+    """How an epoch of the engine runs: ``TensorOps``, ``CudaGraphs`` or ``NativeLoop``."""
+
+    name: str
+
+    def prepare(self, images: Tensor) -> None:
+        """Get ready to train on ``images`` (made once, outside any timing)."""
+
+    def run(self, images: Tensor, targets: Tensor, order: Tensor, batch_size: int,
+            outputs: Tensor) -> None:
+        """Every network's epoch over ``images`` in ``order`` (K, N), in place; each output F
+        into ``outputs`` (K, N, 10), in visit order."""
+
+
+class Engine:
+    """K networks of one architecture with stacked parameters, trained by fused SGD steps."""
+
+    def __init__(self, models: Sequence[MLP], lrs: Sequence[float], loss: str,
+                 device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
+                 cuda_graph: bool = True, native: bool | None = None) -> None:
+        """``cuda_graph``: on CUDA, replay captured steps. ``native``: on a CPU, run epochs in
+        the compiled loop (True: required; None: when it can be built, else warn and use tensor
+        operations; False: tensor operations)."""
+        if not models or len(models) != len(lrs):
+            raise ValueError("give one learning rate per model, and at least one model")
+        if len({(m.hidden_size, m.activation_name, m.output_activation_name)
+                for m in models}) != 1:
+            raise ValueError("all models of an Engine must have the same architecture")
+        first = models[0]
+        self.config = first.config()
+        self.activation = type(first.activation)()
+        self.output_activation = type(first.output_activation)()
+        self.loss, self.loss_name = get_loss(loss), loss
+        self.matched = (type(self.output_activation), loss) in MATCHED_PAIRS
+        self.device, self.dtype = torch.device(device), dtype
+        self.lr_values = [float(lr) for lr in lrs]
+        self.lrs = torch.tensor(self.lr_values, dtype=dtype, device=self.device).view(-1, 1, 1)
+
+        def stack(get: Callable[[MLP], Tensor]) -> Tensor:
+            return torch.stack([get(m).detach() for m in models]).to(self.device, dtype)
+
+        self.W1 = stack(lambda m: m.hidden.weight)
+        self.b1 = stack(lambda m: m.hidden.bias.unsqueeze(0))
+        self.W2 = stack(lambda m: m.output.weight)
+        self.b2 = stack(lambda m: m.output.bias.unsqueeze(0))
+        self.backend: Backend = self._backend(cuda_graph, native)
+        self._models: list[MLP] = []
+
+    def _backend(self, cuda_graph: bool, native: bool | None) -> Backend:
+        """The compiled loop on a CPU where it can be built, CUDA graphs on CUDA (unless
+        ``cuda_graph`` is False), else tensor operations."""
+        if self.device.type != "cpu":
+            if native:
+                raise ValueError("the native loop runs on the CPU only")
+            graphs = cuda_graph and self.device.type == "cuda"
+            return CudaGraphs(self) if graphs else TensorOps(self)
+        if native is False:
+            return TensorOps(self)
+        lib = native_loop.library(self.dtype)
+        if lib is not None:
+            return NativeLoop(self, lib)
+        if native:
+            raise RuntimeError(native_loop.unavailable_reason)
+        if "MNIST_MLP_NATIVE" not in (native_loop.unavailable_reason or ""):
+            warnings.warn(f"{native_loop.unavailable_reason}; the engine uses tensor "
+                          "operations instead (slower)", stacklevel=4)
+        return TensorOps(self)
+
+    @property
+    def size(self) -> int:
+        """K, the number of networks."""
+        return self.W1.shape[0]
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """a¹ and F for inputs x of shape (K, m, 784): one batched product per layer."""
+        a1 = self.activation(torch.baddbmm(self.b1, x, self.W1.mT))
+        return a1, self.output_activation(torch.baddbmm(self.b2, a1, self.W2.mT))
+
+    def step(self, x: Tensor, y: Tensor, outputs: Tensor) -> None:
+        """One SGD step of every network on its mini-batch x (K, m, 784), y (K, m, 10).
+
+        Writes the networks' outputs F (before the update) into ``outputs`` (K, m, 10), from
+        which ``epoch`` computes the mini-batch losses, all at once, at the end of the epoch.
+        """
+        a1, F = self.forward(x)
+        outputs.copy_(F)
+        if self.matched:
+            delta2 = F - y                                                 # (BP1), simplified
+        else:
+            delta2 = self.output_activation.backward(F, self.loss.grad(F, y))  # (BP1)
+        delta2 = delta2 * (self.lrs / x.shape[1])       # η/m: the mean, and the step size
+        delta1 = self.activation.backward(a1, torch.bmm(delta2, self.W2))  # (BP2)
+        self.W2.baddbmm_(delta2.mT, a1, alpha=-1)       # W² ← W² − η ∂L/∂W²   (BP4)
+        self.b2.sub_(delta2.sum(dim=1, keepdim=True))   # b² ← b² − η ∂L/∂b²   (BP3)
+        self.W1.baddbmm_(delta1.mT, x, alpha=-1)        # W¹ ← W¹ − η ∂L/∂W¹   (BP4)
+        self.b1.sub_(delta1.sum(dim=1, keepdim=True))   # b¹ ← b¹ − η ∂L/∂b¹   (BP3)
+
+    def epoch(self, images: Tensor, targets: Tensor, batch_size: int,
+              generators: Sequence[torch.Generator]) -> Tensor:
+        """One epoch of every network; returns each one's mini-batch losses (K, steps), in the
+        order it took them (their mean over steps is the epoch's training loss).
+
+        ``images`` (N, 784) and ``targets`` (N, 10) are on the engine's device; network k
+        visits them in the order ``epoch_order(N, generators[k])``, in mini-batches.
+        """
+        n = images.shape[0]
+        order = torch.stack([epoch_order(n, g) for g in generators]).to(self.device)
+        outputs = torch.empty(self.size, n, NUM_CLASSES, dtype=self.dtype, device=self.device)
+        self.backend.run(images, targets, order, batch_size, outputs)
+        return self._batch_losses(outputs, targets, order, batch_size)
+
+    def prepare(self, images: Tensor) -> None:
+        """Get ready to train on ``images`` (``epoch`` does it; call it first to keep it out of
+        a timing): the compiled loop reads them as sparse rows, made once."""
+        self.backend.prepare(images)
+
+    def _batch_losses(self, outputs: Tensor, targets: Tensor, order: Tensor,
+                      batch_size: int) -> Tensor:
+        """The mean loss of each mini-batch (K, steps) from the recorded outputs (K, N, 10),
+        a few networks at a time so that the loss's temporaries stay small for large K."""
+        n = outputs.shape[1]
+        networks = max(1, LOSS_CHUNK // (n * NUM_CLASSES))
+        losses = torch.cat([self.loss.fn(out, targets[index], reduction="none")  # visit order
+                            for out, index in zip(outputs.split(networks), order.split(networks),
+                                                  strict=True)])
+        return torch.stack([batch.mean(dim=1) for batch in losses.split(batch_size, dim=1)],
+                           dim=1)
+
+    @torch.no_grad()
+    def evaluate(self, data: DigitTensors) -> tuple[Tensor, Tensor]:
+        """Mean loss (K,) and predicted classes (K, N) of every network on ``data``."""
+        n, k = len(data), self.size
+        chunk = max(1, (1 << 24) // (k * max(self.W1.shape[1], NUM_CLASSES)))
+        loss_sum = torch.zeros(k, dtype=self.dtype, device=self.device)
+        predictions = []
+        for start in range(0, n, chunk):
+            x = data.images[start:start + chunk].to(self.dtype)
+            y = torch.nn.functional.one_hot(data.labels[start:start + chunk], NUM_CLASSES)
+            _, F = self.forward(x.expand(k, *x.shape))
+            loss_sum += self.loss.fn(F, y.to(self.dtype).expand(k, *y.shape), "none").sum(1)
+            predictions.append(F.argmax(dim=-1))
+        return loss_sum / n, torch.cat(predictions, dim=1)
+
+    def models(self) -> list[MLP]:
+        """The K networks as ordinary ``MLP`` modules (on the engine's device and dtype), with
+        their weights now: the same modules at every call, their weights copied in."""
+        if not self._models:
+            self._models = [MLP(**self.config).to(self.device, self.dtype)
+                            for _ in range(self.size)]
+        with torch.no_grad():
+            for k, model in enumerate(self._models):
+                model.hidden.weight.copy_(self.W1[k])
+                model.hidden.bias.copy_(self.b1[k, 0])
+                model.output.weight.copy_(self.W2[k])
+                model.output.bias.copy_(self.b2[k, 0])
+        return self._models

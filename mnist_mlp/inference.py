@@ -1,0 +1,87 @@
+"""Using a trained network: its report on the test set, and the digit in image files.
+
+A checkpoint (``mnist_mlp.training.checkpoint``) gives the network; ``evaluate_checkpoint``
+measures it on the 10,000 test digits, ``predict_files`` reads the digit in each image, after
+preparing the image as MNIST was prepared (``mnist_mlp.data.images``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .data import load_mnist
+from .data.images import prepare_image
+from .training.checkpoint import BEST, LAST, Checkpoint, build_model, load_checkpoint
+from .training.config import resolve_device
+from .training.evaluation import Evaluation, evaluate
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The network's answer for one image.
+
+    ``probabilities`` sum to 1: the softmax outputs themselves, or — for a sigmoid output layer,
+    whose ten outputs are independent numbers in (0, 1) — those outputs divided by their sum
+    (``normalised`` is then True). ``outputs`` are the raw output activations F(x).
+    """
+
+    digit: int
+    probabilities: list[float]
+    outputs: list[float]
+    normalised: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"digit": self.digit, "probabilities": self.probabilities,
+                "outputs": self.outputs, "normalised": self.normalised}
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, images: Tensor) -> list[Prediction]:
+    """The predicted digit and ten probabilities for each row of ``images`` (N, 784)."""
+    model.eval()
+    outputs = model(images).to(torch.float64)
+    normalised = getattr(model, "output_activation_name", "softmax") != "softmax"
+    probabilities = outputs / outputs.sum(dim=1, keepdim=True) if normalised else outputs
+    return [Prediction(int(p.argmax()), p.tolist(), f.tolist(), normalised)
+            for p, f in zip(probabilities, outputs, strict=True)]
+
+
+def predict_files(checkpoint_path: str | os.PathLike, image_paths: list[str | os.PathLike]
+                  ) -> tuple[Checkpoint, list[Prediction]]:
+    """Load the network from a checkpoint (a run folder: best.pt, else last.pt) and predict the
+    digit in each image; every image is read before any prediction is made."""
+    checkpoint = load_checkpoint(checkpoint_path, prefer=(BEST, LAST))
+    model = build_model(checkpoint)
+    images = torch.stack([prepare_image(path) for path in image_paths])
+    return checkpoint, predict(model, images)
+
+
+@dataclass(frozen=True)
+class CheckpointEvaluation:
+    """A checkpoint and its network's loss, confusion matrix and predictions on the test set."""
+
+    checkpoint: Checkpoint
+    test: Evaluation
+
+
+def evaluate_checkpoint(path: str | os.PathLike, data_dir: str | os.PathLike | None = None,
+                        device: str = "auto") -> CheckpointEvaluation:
+    """Evaluate the network of a checkpoint (a run folder: best.pt, else last.pt) on the
+    10,000 test digits, with the loss it was trained with."""
+    checkpoint = load_checkpoint(path, prefer=(BEST, LAST))
+    model = build_model(checkpoint)
+    target = resolve_device(device)
+    data = load_mnist(data_dir, train_size=1, validation_size=0)  # only the test set is used
+    loss = checkpoint.config.get("loss", "cross_entropy")
+    return CheckpointEvaluation(checkpoint, evaluate(model.to(target), data.test.to(target), loss))
+
+
+def checkpoint_summary(checkpoint: Checkpoint) -> dict[str, Any]:
+    """What a checkpoint is, as plain data: path, epoch, architecture, training settings."""
+    return {"path": str(checkpoint.path), "epoch": checkpoint.epoch,
+            "architecture": checkpoint.architecture, "config": checkpoint.config}

@@ -1,0 +1,21 @@
+"""The training layer: one driver, two trainers, and what a run leaves behind.
+
+* ``config``: ``TrainConfig``, its checks, the device;
+* ``driver``: the one training driver (``fit``) — data, seeding, resume, run folders,
+  checkpoints, TensorBoard, divergence, Ctrl-C, evaluation and records — for either trainer;
+* ``reference``: the reference trainer, the SGD loop people read, and ``train``;
+* ``fast``: the fast trainer on the fused engine, and ``train_many``;
+* ``records``: ``EpochRecord``, ``StepInfo``, ``TrainResult``;
+* ``evaluation``: a network's loss, predictions and confusion matrix on a split;
+* ``checkpoint``: ``last.pt`` / ``best.pt``, written atomically, read with ``weights_only``;
+* ``runs``, ``figures``: run folders and TensorBoard logs; ``progress``: the progress bars.
+"""
+
+from .config import TrainConfig, resolve_device, resume_config
+from .driver import DivergenceError, TrainingInterrupted
+from .fast import train_many
+from .records import EpochRecord, StepInfo, TrainResult
+from .reference import train
+
+__all__ = ["DivergenceError", "EpochRecord", "StepInfo", "TrainConfig", "TrainResult",
+           "TrainingInterrupted", "resolve_device", "resume_config", "train", "train_many"]

@@ -1,0 +1,320 @@
+"""The training driver: one run of K networks, whatever trains them.
+
+    check the settings ─ device ─ log folder ─ data ─ networks (seed, initialise, resume)
+    for each epoch:
+        trainer.epoch()                    SGD over the reshuffled training set, every network
+        divergence                         a NaN or infinite loss or weight
+        evaluate every split               loss, accuracy, confusion matrix
+        record, checkpoint, TensorBoard    for each network
+    the final test report
+    Ctrl-C: ``TrainingInterrupted``, naming the checkpoint of the last completed epoch
+
+All of this is done here, once, for both trainers. A trainer (``Trainer``) only runs the SGD
+epochs and evaluates its networks: the reference loop (``reference.py``: one network, autograd,
+a ``DataLoader``) or the fast engine (``fast.py``: K networks, fused). Where the two differ on
+purpose, it is a named property of the trainer.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Protocol
+
+import torch
+from torch import Tensor
+
+from ..data import DigitTensors, load_mnist
+from ..errors import ConfigError, UserError
+from ..files import check_writable
+from ..textbook.metrics import classification_report
+from ..textbook.model import MLP
+from .checkpoint import (
+    LAST,
+    Checkpoint,
+    capture,
+    check_resumable,
+    is_new_best,
+    load_checkpoint,
+    restore,
+    save_epoch,
+)
+from .config import TrainConfig, check_batch_size, resolve_device
+from .evaluation import Evaluation
+from .records import EpochRecord, StepInfo, TrainResult
+from .runs import RunLog, create_run_dir, run_name
+
+DIVERGENCE_CHECK_STEPS = 100
+"""Every this many mini-batches the reference loop's loss is checked for NaN, so that a diverged
+run stops soon."""
+SHARED = frozenset(f.name for f in fields(TrainConfig)) - {"lr", "seed"}
+"""The settings that the networks of one run share: all but the learning rate and the seed."""
+
+
+class DivergenceError(UserError):
+    """The loss became NaN or infinite; the message says when and what to try."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training. ``checkpoint`` is the ``last.pt`` of the last completed epoch
+    (None when no epoch was completed or there is no run folder; of the first network when there
+    are several), ``epoch`` that epoch, ``networks`` how many networks were training."""
+
+    def __init__(self, checkpoint: Path | None, epoch: int, networks: int = 1) -> None:
+        super().__init__(f"interrupted after epoch {epoch}")
+        self.checkpoint, self.epoch, self.networks = checkpoint, epoch, networks
+
+
+class Trainer(Protocol):
+    """What trains the networks of a run: SGD epochs and evaluation, nothing else."""
+
+    name: str
+    """"reference" or "fast", as recorded in each run's configuration."""
+    stops_at_first_divergence: bool
+    """True: a NaN or infinite loss ends the run at once, before its epoch is recorded. False:
+    a network that diverges is recorded as it is and the others go on; the run ends when all
+    have diverged."""
+    logs_figures: bool
+    """Whether TensorBoard gets, every epoch, weight and gradient histograms and the hidden
+    units' weights as images, and at the end the test confusion matrix and misclassified
+    digits."""
+
+    def epoch(self, on_step: Callable[[Tensor], None]) -> Tensor:
+        """One epoch of SGD of every network: its mini-batch losses (K, steps), on the CPU.
+        ``on_step(loss)`` is called after each mini-batch where the trainer can."""
+
+    def evaluate(self, data: DigitTensors) -> list[Evaluation]:
+        """Each network's loss, confusion matrix and predictions on ``data``."""
+
+    def models(self) -> list[MLP]:
+        """The networks with their weights now."""
+
+
+@dataclass
+class Network:
+    """One network of a run, as the driver follows it."""
+
+    config: TrainConfig
+    model: MLP  # the initial network (the trainer holds the weights while it trains)
+    shuffle: torch.Generator  # draws its mini-batch order: one permutation per epoch
+    result: TrainResult
+    log: RunLog | None = None
+    saved: Path | None = None  # its last good checkpoint
+
+
+MakeTrainer = Callable[[list[Network], DigitTensors, torch.device], Trainer]
+"""Builds a trainer for the networks, the training digits and the device."""
+
+
+def fit(configs: Sequence[TrainConfig], make_trainer: MakeTrainer, *, model: MLP | None = None,
+        resume: str | os.PathLike | None = None,
+        on_epoch: Callable[[int, list[EpochRecord]], None] | None = None,
+        on_step: Callable[[StepInfo], None] | None = None) -> list[TrainResult]:
+    """Train one network per configuration (they may differ in ``lr`` and ``seed`` only) with
+    the trainer that ``make_trainer`` builds, and return their results in the same order.
+
+    Network s is initialised by ``torch.manual_seed(seed)`` and shuffled by its own generator
+    seeded alike, whichever the trainer. ``model``: continue this network (one configuration);
+    ``resume``: continue the run of a checkpoint or run folder (one configuration).
+    ``on_epoch(epoch, records)`` gets the records of each epoch, ``on_step`` a ``StepInfo``
+    after each mini-batch (the reference trainer only).
+    """
+    configs, checkpoint = _checked(configs, model, resume)
+    first = configs[0]
+    device = resolve_device(first.device)
+    resumed_in = _check_log_folder(first, checkpoint)  # before the data is loaded
+    data = load_mnist(first.data_dir, train_size=first.train_size,
+                      validation_size=first.validation_size)
+    check_batch_size(first.batch_size, len(data.train))
+    networks = [_network(config, model, checkpoint) for config in configs]
+    splits = data.to(device).named()
+    trainer = make_trainer(networks, splits["train"], device)
+    try:
+        _open_run_folders(networks, resumed_in, device, trainer.name)
+        for epoch in range(len(networks[0].result.history) + 1, first.epochs + 1):
+            evaluations = _epoch(epoch, trainer, networks, splits, on_step)
+            if on_epoch is not None:
+                on_epoch(epoch, [n.result.history[-1] for n in networks])
+            _stop_if_all_diverged(networks, epoch)
+        _finish(networks, trainer, evaluations["test"], splits["test"])
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(networks[0].saved, len(networks[0].result.history),
+                                  len(networks)) from None
+    finally:
+        for network in networks:
+            if network.log is not None:
+                network.log.close()
+    return [network.result for network in networks]
+
+
+def _checked(configs: Sequence[TrainConfig], model: MLP | None,
+             resume: str | os.PathLike | None) -> tuple[list[TrainConfig], Checkpoint | None]:
+    """The configurations, checked (a given model brings its own architecture), and the
+    checkpoint to resume from, checked against them."""
+    configs = list(configs)
+    if not configs:
+        raise ValueError("no configuration to train")
+    if model is not None and resume is not None:
+        raise ConfigError("give either a model to continue or a checkpoint to resume, not both")
+    if (model is not None or resume is not None) and len(configs) > 1:
+        raise ValueError("a model or a checkpoint continues one network: give one configuration")
+    if model is not None:
+        architecture = {k: v for k, v in model.config().items() if k in SHARED}
+        configs = [replace(configs[0], **architecture)]
+    for config in configs:
+        config.validate()
+    differing = sorted(name for name in SHARED
+                       if len({getattr(config, name) for config in configs}) > 1)
+    if differing:
+        raise ValueError(f"the networks of one run differ only in lr and seed, not in "
+                         f"{', '.join(differing)}")
+    if resume is None:
+        return configs, None
+    checkpoint = load_checkpoint(resume, prefer=(LAST,))
+    check_resumable(checkpoint, asdict(configs[0]))
+    return configs, checkpoint
+
+
+def _check_log_folder(config: TrainConfig, checkpoint: Checkpoint | None) -> Path | None:
+    """Make sure logs and checkpoints can be written, before any data is loaded.
+
+    A resumed run continues in its checkpoint's folder, which is returned; a new run's folder is
+    created only once the data has loaded (so a data error leaves no empty run behind), and here
+    its parent ``config.log_dir`` is only checked.
+    """
+    what = "logs and checkpoints"
+    if checkpoint is not None and checkpoint.path is not None:
+        return check_writable(checkpoint.path.parent, what,
+                              "make the run folder writable to resume in it")
+    if config.log_dir:
+        check_writable(config.log_dir, what, "choose another folder with --log-dir")
+    return None
+
+
+def _network(config: TrainConfig, model: MLP | None, checkpoint: Checkpoint | None) -> Network:
+    """Network ``config.seed``: initialised from torch's generator seeded with it (or ``model``),
+    its shuffling generator seeded alike; both as the checkpoint left them, if there is one."""
+    torch.manual_seed(config.seed)
+    if model is None:
+        model = MLP(config.hidden_size, config.activation, config.output_activation, config.init)
+    network = Network(config, model, torch.Generator().manual_seed(config.seed),
+                      TrainResult(model, config))
+    if checkpoint is not None:  # weights and both generators as they were after its epoch
+        restore(checkpoint, model, network.shuffle)
+        network.result.history = checkpoint.records()
+        network.saved = checkpoint.path
+    return network
+
+
+def _open_run_folders(networks: list[Network], resumed_in: Path | None, device: torch.device,
+                      engine: str) -> None:
+    """Give each network its run folder (a new one, or the resumed run's) and TensorBoard log."""
+    for network in networks:
+        config, result = network.config, network.result
+        if resumed_in is not None:
+            result.run_dir = resumed_in
+        elif config.log_dir:
+            result.run_dir = create_run_dir(config.log_dir, run_name(asdict(config)))
+        if result.run_dir is not None:
+            network.log = RunLog(result.run_dir, asdict(config) | {"device": str(device),
+                                                                   "engine": engine})
+
+
+def _epoch(epoch: int, trainer: Trainer, networks: list[Network],
+           splits: dict[str, DigitTensors], on_step: Callable[[StepInfo], None] | None
+           ) -> dict[str, list[Evaluation]]:
+    """Train one epoch, then evaluate, record, checkpoint and log each network; returns the
+    evaluations on every split."""
+    steps = math.ceil(len(splits["train"]) / networks[0].config.batch_size)
+    start = time.perf_counter()
+    losses = trainer.epoch(_step_callback(networks[0], epoch, steps, on_step))
+    seconds = time.perf_counter() - start  # the losses are on the CPU: the epoch is done
+    models = trainer.models()
+    minibatch_losses = losses.mean(dim=1).tolist()
+    finite = [is_finite(m, loss) for m, loss in zip(models, minibatch_losses, strict=True)]
+    if trainer.stops_at_first_divergence and not all(finite):
+        network = networks[finite.index(False)]
+        raise _divergence(network, minibatch_losses[finite.index(False)], epoch)
+    evaluations = {split: trainer.evaluate(data) for split, data in splits.items()}
+    for k, (network, model) in enumerate(zip(networks, models, strict=True)):
+        record = _record(epoch, minibatch_losses[k], seconds,
+                         {split: evaluation[k] for split, evaluation in evaluations.items()})
+        network.result.history.append(record)
+        if finite[k] and network.result.run_dir is not None:
+            network.saved = save_epoch(capture(model, asdict(network.config),
+                                               network.result.history, network.shuffle),
+                                       network.result.run_dir, best=is_new_best(
+                                           network.result.history))
+        if network.log is not None:
+            network.log.epoch(record)
+            network.log.running_loss(losses[k].tolist(), epoch, network.config.log_every)
+            if trainer.logs_figures:
+                network.log.model(model, epoch)
+    return evaluations
+
+
+def _record(epoch: int, minibatch_loss: float, seconds: float,
+            evaluations: dict[str, Evaluation]) -> EpochRecord:
+    """The epoch's record of one network, from its evaluation on each split."""
+    measured = {f"{split}_{kind}": getattr(evaluation, kind)
+                for split, evaluation in evaluations.items() for kind in ("loss", "accuracy")}
+    return EpochRecord(epoch, minibatch_loss, seconds, **measured)
+
+
+def _step_callback(network: Network, epoch: int, steps: int,
+                   on_step: Callable[[StepInfo], None] | None) -> Callable[[Tensor], None]:
+    """What runs after each mini-batch of the reference loop: every ``DIVERGENCE_CHECK_STEPS``
+    steps a look for NaN, and the caller's ``on_step``."""
+    step = 0
+
+    def after_step(loss: Tensor) -> None:
+        nonlocal step
+        step += 1
+        if step % DIVERGENCE_CHECK_STEPS == 0 and not math.isfinite(loss.item()):
+            raise _divergence(network, loss.item(), epoch)
+        if on_step is not None:
+            on_step(StepInfo(epoch, step, steps, loss))
+
+    return after_step
+
+
+def is_finite(model: MLP, loss: float) -> bool:
+    """Whether the loss and every weight are finite numbers (no NaN, no infinity)."""
+    return math.isfinite(loss) and all(bool(p.isfinite().all()) for p in model.parameters())
+
+
+def _divergence(network: Network, loss: float, epoch: int) -> DivergenceError:
+    """The error for a network whose loss became ``loss`` in ``epoch``, naming its last good
+    checkpoint (written before the diverged epoch, which is never saved)."""
+    kept = f"; the last good checkpoint is {network.saved}" if network.saved else ""
+    return DivergenceError(f"the training loss became {loss} in epoch {epoch} (lr "
+                           f"{network.config.lr:g}): gradient descent diverged; try a smaller "
+                           f"--lr{kept}")
+
+
+def _stop_if_all_diverged(networks: list[Network], epoch: int) -> None:
+    """``DivergenceError`` when no network is left whose training loss is finite."""
+    if all(network.result.history[-1].diverged for network in networks):
+        lrs = ", ".join(f"{lr:g}" for lr in dict.fromkeys(n.config.lr for n in networks))
+        raise DivergenceError(f"the training loss of every network became NaN or infinite in "
+                              f"epoch {epoch} (lr {lrs}): try a smaller --lr")
+
+
+def _finish(networks: list[Network], trainer: Trainer, test: list[Evaluation],
+            test_data: DigitTensors) -> None:
+    """Each network's final model and test report, and the end of its TensorBoard log."""
+    for network, model, evaluation in zip(networks, trainer.models(), test, strict=True):
+        result = network.result
+        result.model = model
+        result.metrics = classification_report(evaluation.confusion)
+        if network.log is None:
+            continue
+        if trainer.logs_figures:
+            network.log.test_figures(test_data.images, test_data.labels, evaluation.predictions,
+                                     evaluation.confusion, network.config.epochs)
+        network.log.finish({"test_accuracy": result.metrics.accuracy,
+                            "test_loss": result.history[-1].test_loss})

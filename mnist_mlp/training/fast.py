@@ -1,0 +1,81 @@
+"""The fast trainer: K networks at once in the fused engine (``mnist_mlp.engine``).
+
+``train_many`` is its public entry point: a grid of learning rates × seeds, trained together
+under the same driver as the reference loop (``driver.py``), so that each network gets what
+``train`` would give it: the same initial weights, the same mini-batch order, the same history,
+run folder and checkpoints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from functools import partial
+
+import torch
+from torch import Tensor
+
+from ..data import DigitTensors
+from ..engine import Engine
+from ..textbook.metrics import confusion_matrix
+from ..textbook.model import MLP
+from .config import TrainConfig
+from .driver import Network, fit
+from .evaluation import Evaluation
+from .records import EpochRecord, TrainResult
+
+
+class FastTrainer:
+    """K networks of one architecture, trained by the engine.
+
+    A network that diverges is recorded as it is while the others go on. No figures are logged
+    for TensorBoard: for a sweep of K networks they would cost more than the training.
+    """
+
+    name = "fast"
+    stops_at_first_divergence = False
+    logs_figures = False
+
+    def __init__(self, networks: list[Network], train: DigitTensors, device: torch.device,
+                 dtype: torch.dtype = torch.float32, cuda_graph: bool = True,
+                 native: bool | None = None) -> None:
+        self.config = networks[0].config
+        self.engine = Engine([n.model for n in networks], [n.config.lr for n in networks],
+                             self.config.loss, device, dtype, cuda_graph, native)
+        self.generators = [n.shuffle for n in networks]
+        training = train.with_target_vectors()
+        self.images, self.targets = training.images.to(dtype), training.labels.to(dtype)
+
+    def epoch(self, on_step: Callable[[Tensor], None]) -> Tensor:
+        return self.engine.epoch(self.images, self.targets, self.config.batch_size,
+                                 self.generators).cpu()
+
+    def evaluate(self, data: DigitTensors) -> list[Evaluation]:
+        losses, predictions = self.engine.evaluate(data)
+        return [Evaluation(loss, confusion_matrix(predicted, data.labels), predicted)
+                for loss, predicted in zip(losses.tolist(), predictions, strict=True)]
+
+    def models(self) -> list[MLP]:
+        return self.engine.models()
+
+
+def train_many(config: TrainConfig, seeds: Sequence[int] | None = None,
+               lrs: Sequence[float] | None = None,
+               on_epoch: Callable[[int, list[EpochRecord]], None] | None = None,
+               dtype: torch.dtype = torch.float32, cuda_graph: bool = True,
+               native: bool | None = None) -> list[TrainResult]:
+    """Train the grid ``lrs × seeds`` of networks described by ``config``, all at once.
+
+    Network (η, s) is initialised and shuffled exactly as ``train(replace(config, lr=η,
+    seed=s))`` would do, and its result has the same history and metrics. Its ``seconds`` is
+    the wall time of the whole grid's epoch. A network whose loss becomes NaN or infinite is
+    kept (its history shows it); if every network diverges, ``DivergenceError`` is raised.
+    ``on_epoch(epoch, records)`` is called with the K records of each epoch. With a
+    ``log_dir``, each network gets its own run folder with TensorBoard logs and checkpoints.
+    ``dtype``, ``cuda_graph``, ``native``: as for ``Engine``.
+    """
+    seeds = [config.seed] if seeds is None else list(seeds)
+    lrs = [config.lr] if lrs is None else list(lrs)
+    grid = [replace(config, lr=lr, seed=seed) for lr in lrs for seed in seeds]
+    trainer = partial(FastTrainer, dtype=dtype, cuda_graph=cuda_graph, native=native)
+    return fit(grid, trainer, on_epoch=on_epoch)

@@ -1,0 +1,103 @@
+"""What training reports: one ``EpochRecord`` per epoch, a ``StepInfo`` per mini-batch, and the
+``TrainResult`` of each network.
+
+An epoch has two training losses, and they are different numbers:
+
+* ``minibatch_loss``: the mean of the epoch's mini-batch losses, each taken as SGD saw it, just
+  before its step (the running loss of the progress bar);
+* ``train_loss``: the loss on the whole training set with the weights at the end of the epoch,
+  measured like the validation and test losses.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from torch import Tensor
+
+from ..textbook.metrics import ClassificationReport
+from ..textbook.model import MLP
+
+if TYPE_CHECKING:  # config.py reads checkpoints, which hold records
+    from .config import TrainConfig
+
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """One epoch of one network: its losses and accuracies (fractions), and its time."""
+
+    epoch: int
+    minibatch_loss: float | None  # mean of the epoch's mini-batch losses (None: not recorded)
+    seconds: float  # the epoch's SGD steps, without evaluation
+    train_loss: float  # on the whole training set, after the epoch
+    train_accuracy: float
+    test_loss: float
+    test_accuracy: float
+    validation_loss: float | None = None  # None: no validation set
+    validation_accuracy: float | None = None
+
+    @property
+    def diverged(self) -> bool:
+        """Whether a training loss is NaN or infinite."""
+        losses = [self.train_loss] + ([] if self.minibatch_loss is None
+                                      else [self.minibatch_loss])
+        return not all(math.isfinite(loss) for loss in losses)
+
+    def loss(self, split: str) -> float | None:
+        """The loss on ``split`` ("train", "validation" or "test")."""
+        return getattr(self, f"{split}_loss")
+
+    def accuracy(self, split: str) -> float | None:
+        """The accuracy on ``split`` ("train", "validation" or "test")."""
+        return getattr(self, f"{split}_accuracy")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (for checkpoints and JSON); without validation entries when there are
+        none."""
+        return {k: v for k, v in asdict(self).items()
+                if v is not None or not k.startswith("validation")}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EpochRecord:
+        """The record written by ``to_dict``. Raises ``KeyError``, ``TypeError`` or
+        ``ValueError`` for anything else."""
+        if not isinstance(data, dict):
+            raise TypeError(f"an epoch record is a dict, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        values = {k: data[k] for k in known if k in data} | {
+            "minibatch_loss": data.get("minibatch_loss")}
+        record = cls(**values)
+        for f in fields(cls):
+            value = getattr(record, f.name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"epoch record entry {f.name} is {value!r}, not a number")
+        return record
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """What the reference trainer tells an ``on_step`` callback after each mini-batch."""
+
+    epoch: int
+    step: int  # 1 … steps, within the epoch
+    steps: int  # mini-batches per epoch
+    loss: Tensor  # the mini-batch loss L (detached; .item() waits for the device)
+
+
+@dataclass
+class TrainResult:
+    """One trained network: its model, configuration, one record per epoch, the final test
+    metrics and its run folder (None without logs)."""
+
+    model: MLP
+    config: TrainConfig
+    history: list[EpochRecord] = field(default_factory=list)
+    metrics: ClassificationReport | None = None
+    run_dir: Path | None = None
