@@ -9,14 +9,9 @@ import pytest
 from records import record
 
 from mnist_mlp.experiments.agreement import compare, markdown
+from mnist_mlp.experiments.configurations import Settings, configuration
 from mnist_mlp.experiments.report import save
-from mnist_mlp.experiments.reproduce import (
-    ConfigurationResult,
-    Reproduction,
-    Run,
-    Settings,
-    configuration,
-)
+from mnist_mlp.experiments.results import ConfigurationResult, Reproduction, Run
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,12 +8,12 @@ import math
 import pytest
 import torch
 
+from mnist_mlp.cli.tables import format_report
 from mnist_mlp.textbook.metrics import (
     ClassificationReport,
     accuracy,
     classification_report,
     confusion_matrix,
-    format_report,
 )
 
 # Hand-built 3-class example, N = 10 (shuffled order).

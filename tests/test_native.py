@@ -3,12 +3,15 @@ and a clear fallback where it cannot be built. (Equality with the reference trai
 loss and activation, is in test_engine.py.)"""
 
 import copy
+import ctypes
 
 import pytest
 import torch
 
 from mnist_mlp import MLP
 from mnist_mlp.engine import Engine, native
+from mnist_mlp.textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+from mnist_mlp.textbook.losses import LOSSES
 
 needs_compiler = pytest.mark.skipif(not native.has_compiler(), reason="no C compiler")
 
@@ -139,9 +142,10 @@ def test_unfit_tensors_are_refused_before_c_sees_them():
 
     def run(**changes):
         a = args | changes
-        native.train_epochs(lib, a["rows"], a["targets"], a["order"], [0.1], 10, "sigmoid",
-                            "softmax", "cross_entropy", True, 1e-44, a["W1"], a["b1"], a["W2"],
-                            a["b2"], a["outputs"])
+        functions = native.Functions("sigmoid", "softmax", "cross_entropy", True, 1e-44)
+        params = native.Stacked(a["W1"], a["b1"], a["W2"], a["b2"])
+        native.train_epochs(lib, a["rows"], a["targets"], a["order"], 10, [0.1], functions,
+                            params, a["outputs"])
 
     run()  # fits
     for changes in ({"W1": W1.double()}, {"targets": targets[:10]}, {"order": order + 5},
@@ -149,3 +153,35 @@ def test_unfit_tensors_are_refused_before_c_sees_them():
                     {"W1": torch.zeros(1, 784, 5).mT}):
         with pytest.raises(ValueError, match="native loop got"):
             run(**changes)
+
+
+@needs_compiler
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_the_c_enum_tables_name_every_activation_and_loss(dtype):
+    """epoch.c's enums, read from its tables of names, cover the package's names exactly."""
+    lib = native.library(dtype)
+    assert set(lib.enums["hidden"]) == set(HIDDEN_ACTIVATIONS)
+    assert set(lib.enums["output"]) == set(OUTPUT_ACTIVATIONS)
+    assert set(lib.enums["loss"]) == set(LOSSES)
+    assert [list(values.values()) for values in lib.enums.values()] == [
+        list(range(len(values))) for values in lib.enums.values()]
+
+
+@needs_compiler
+@pytest.mark.parametrize("change", ["one field forgotten", "two fields swapped"])
+def test_a_struct_laid_out_otherwise_is_refused(monkeypatch, change):
+    """The arguments travel in one struct whose layout is checked against the compiled one:
+    a field out of place is refused before any call."""
+    lib = native.library(torch.float32)
+    fields = list(lib.args_type._fields_)
+    if change == "one field forgotten":
+        del fields[12]  # "matched": the fields after it shift
+    else:
+        fields[7], fields[8] = fields[8], fields[7]  # "order" (a pointer) and "lr" (a float)
+
+    class Shifted(ctypes.Structure):
+        _fields_ = fields
+
+    monkeypatch.setattr(lib, "args_type", Shifted)
+    with pytest.raises(RuntimeError, match="does not match its Python caller"):
+        native._check_layout(lib)

@@ -12,23 +12,22 @@ from idx import write_idx_mnist
 
 from mnist_mlp import MLP
 from mnist_mlp.data import DigitTensors, load_mnist
-from mnist_mlp.experiments.report import markdown, plot, save
-from mnist_mlp.experiments.reproduce import (
+from mnist_mlp.experiments.configurations import (
     CONFIGURATIONS,
     NAMES,
     QUICK,
-    ConfigurationResult,
-    Reproduction,
-    Run,
     Settings,
     configuration,
-    load,
     quick_settings,
-    reproduce,
+)
+from mnist_mlp.experiments.evidence import (
     saturation_evidence,
     softmax_bias_gradient_check,
     stalled_flags,
 )
+from mnist_mlp.experiments.report import markdown, plot, save
+from mnist_mlp.experiments.reproduce import reproduce
+from mnist_mlp.experiments.results import ConfigurationResult, Reproduction, Run, load
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TEXTBOOK = {"l30-cross_entropy": "95.49", "l30-quadratic": "95.42",

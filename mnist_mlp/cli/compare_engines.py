@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..experiments.agreement import compare, markdown
-from ..experiments.reproduce import load
+from ..experiments.results import load
 from ..files import write_atomically
 from .common import one_line_errors
 

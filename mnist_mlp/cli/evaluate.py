@@ -7,8 +7,9 @@ import json
 from collections.abc import Sequence
 
 from ..inference import checkpoint_summary, evaluate_checkpoint
-from ..textbook.metrics import classification_report, format_report
+from ..textbook.metrics import classification_report
 from .common import OneLineParser, one_line_errors
+from .tables import format_report
 
 
 def evaluate_parser() -> argparse.ArgumentParser:

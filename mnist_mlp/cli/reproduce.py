@@ -17,8 +17,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..experiments.configurations import ENGINES, NAMES, QUICK, Settings
 from ..experiments.report import save, table
-from ..experiments.reproduce import ENGINES, NAMES, QUICK, Settings, load, reproduce
+from ..experiments.reproduce import reproduce
+from ..experiments.results import load
 from ..files import check_writable
 from .common import one_line_errors, positive_int
 

@@ -15,7 +15,6 @@ from ..errors import ConfigError
 from ..experiments.stats import spread, summarize
 from ..textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from ..textbook.losses import LOSSES
-from ..textbook.metrics import format_report
 from ..textbook.model import INITS
 from ..training import (
     EpochRecord,
@@ -36,6 +35,7 @@ from .common import (
     positive_float,
     positive_int,
 )
+from .tables import format_report
 
 CONFIG_NAMES = frozenset(f.name for f in fields(TrainConfig))
 

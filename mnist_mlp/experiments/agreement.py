@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 
 from ..errors import UserError
-from .reproduce import ConfigurationResult, Reproduction
+from .results import ConfigurationResult, Reproduction
 from .stats import Spread, final_accuracy, spread
 
 AGREEMENT_SE = 2.0

@@ -17,23 +17,14 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from ..files import write_atomically, write_json
-from .reproduce import (
-    LOST_RECALL,
-    READINGS,
-    SATURATION,
-    STUCK_FRACTION,
-    Configuration,
-    ConfigurationResult,
-    Reproduction,
-    Run,
-    Settings,
-    stall_rule,
-    train_images,
-)
+from .configurations import Configuration, Settings, train_images
+from .evidence import LOST_RECALL, SATURATION, STUCK_FRACTION
+from .results import READINGS, ConfigurationResult, Reproduction, Run, stall_rule
 from .stats import Spread, final_accuracy
 
 # ---------------------------------------------------------------------------------------------
@@ -291,41 +282,8 @@ def plot(reproduction: Reproduction) -> Figure:
         highs: list[float] = []
         floor: list[float] = []
         for result in (r for r in reproduction.results if r.configuration.hidden_size == size):
-            c, color = result.configuration, COLORS[_kind(result.configuration)]
-            epochs = np.arange(1, len(result.runs[0].history) + 1)
-            escapes = result.late_escapes(s.stall_margin)
-            late = {id(run) for run, _ in escapes}
-            typical = [r for r in result.healthy if id(r) not in late]
-            if typical:
-                acc = _accuracies(typical)
-                top.fill_between(epochs, acc.min(0), acc.max(0), color=color, alpha=0.15,
-                                 linewidth=0)
-                left_out = [f"{n} {what}" for n, what in (
-                    (len(escapes), "late escape" + "s" * (len(escapes) > 1)),
-                    (len(result.stalled), "stalled")) if n]
-                top.plot(epochs, acc.mean(0), color=color, linewidth=2,
-                         label=f"{c.cost}, η = {c.lr:g}: mean of {len(typical)}"
-                               + (f" (without {', '.join(left_out)})" if left_out else ""))
-                highs.append(float(acc.max()))
-                floor.append(float(acc[:, -1].min()))
-            if c.textbook is not None:
-                top.axhline(100 * c.textbook, color=color, linestyle="--", linewidth=1.2,
-                            label=f"textbook {100 * c.textbook:.2f} %")
-                highs.append(100 * c.textbook)
-            for run in result.runs:
-                style = ({"linewidth": 2.2, "linestyle": ":"} if run.stalled else
-                         {"linewidth": 1.4, "linestyle": "--"} if id(run) in late else
-                         {"linewidth": 0.7, "alpha": 0.6})
-                bottom.plot(epochs, _accuracies([run])[0], color=color, **style)
-            bottom.plot([], [], color=color, linewidth=0.7, label=f"{c.name}: every run")
-            for runs, what, style in (
-                    (result.stalled, "stalled", {"linewidth": 2.2, "linestyle": ":"}),
-                    ([run for run, _ in escapes], "late escape", {"linewidth": 1.4,
-                                                                  "linestyle": "--"})):
-                if runs:
-                    seeds = ", ".join(str(r.seed) for r in runs)
-                    bottom.plot([], [], color=color, **style,
-                                label=f"{c.name}: {what} (seed{'s' * (len(runs) > 1)} {seeds})")
+            _plot_typical(top, result, s.stall_margin, highs, floor)
+            _plot_every_run(bottom, result, s.stall_margin)
         if floor:  # from ZOOM_BELOW points under the lowest final accuracy to the top
             top.set_ylim(max(0.0, min(floor) - ZOOM_BELOW), min(100.0, max(highs) + 0.3))
         top.set_title(f"l = {size}: mean and min–max band of the typical runs (zoomed)",
@@ -349,6 +307,55 @@ def plot(reproduction: Reproduction) -> Figure:
                  f"the configuration's best; late escape: below that line until epoch "
                  f"{max(2, s.epochs // 4)} or later, healthy at the end", fontsize=11)
     return fig
+
+
+def _plot_typical(ax: Axes, result: ConfigurationResult, margin: float, highs: list[float],
+                  floor: list[float]) -> None:
+    """The mean and min–max band of the configuration's typical runs, and its textbook figure;
+    appends the highest accuracy drawn to ``highs`` and the lowest final one to ``floor``."""
+    c, color = result.configuration, COLORS[_kind(result.configuration)]
+    epochs = np.arange(1, len(result.runs[0].history) + 1)
+    escapes = result.late_escapes(margin)
+    late = {id(run) for run, _ in escapes}
+    typical = [r for r in result.healthy if id(r) not in late]
+    if typical:
+        acc = _accuracies(typical)
+        ax.fill_between(epochs, acc.min(0), acc.max(0), color=color, alpha=0.15, linewidth=0)
+        left_out = [f"{n} {what}" for n, what in (
+            (len(escapes), "late escape" + "s" * (len(escapes) > 1)),
+            (len(result.stalled), "stalled")) if n]
+        ax.plot(epochs, acc.mean(0), color=color, linewidth=2,
+                label=f"{c.cost}, η = {c.lr:g}: mean of {len(typical)}"
+                      + (f" (without {', '.join(left_out)})" if left_out else ""))
+        highs.append(float(acc.max()))
+        floor.append(float(acc[:, -1].min()))
+    if c.textbook is not None:
+        ax.axhline(100 * c.textbook, color=color, linestyle="--", linewidth=1.2,
+                   label=f"textbook {100 * c.textbook:.2f} %")
+        highs.append(100 * c.textbook)
+
+
+STALLED_STYLE = {"linewidth": 2.2, "linestyle": ":"}
+LATE_STYLE = {"linewidth": 1.4, "linestyle": "--"}
+
+
+def _plot_every_run(ax: Axes, result: ConfigurationResult, margin: float) -> None:
+    """Every run of the configuration, stalled ones dotted and late escapes dashed."""
+    c, color = result.configuration, COLORS[_kind(result.configuration)]
+    epochs = np.arange(1, len(result.runs[0].history) + 1)
+    escapes = result.late_escapes(margin)
+    late = {id(run) for run, _ in escapes}
+    for run in result.runs:
+        style = (STALLED_STYLE if run.stalled else LATE_STYLE if id(run) in late else
+                 {"linewidth": 0.7, "alpha": 0.6})
+        ax.plot(epochs, _accuracies([run])[0], color=color, **style)
+    ax.plot([], [], color=color, linewidth=0.7, label=f"{c.name}: every run")
+    for runs, what, style in ((result.stalled, "stalled", STALLED_STYLE),
+                              ([run for run, _ in escapes], "late escape", LATE_STYLE)):
+        if runs:
+            seeds = ", ".join(str(r.seed) for r in runs)
+            ax.plot([], [], color=color, **style,
+                    label=f"{c.name}: {what} (seed{'s' * (len(runs) > 1)} {seeds})")
 
 
 # ---------------------------------------------------------------------------------------------

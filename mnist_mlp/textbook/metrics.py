@@ -36,7 +36,6 @@ __all__ = [
     "accuracy",
     "classification_report",
     "confusion_matrix",
-    "format_report",
 ]
 
 
@@ -253,68 +252,3 @@ def classification_report(confusion: Tensor) -> ClassificationReport:
         recall=_safe_ratio(tp, tp + fn),
         specificity=_safe_ratio(tn, tn + fp),
     )
-
-
-def format_report(report: ClassificationReport) -> str:
-    """Render a report as a fixed-width plain-text table for the terminal.
-
-    One row per class (precision, recall, specificity as percentages with two decimals, and the
-    support = row sum of the confusion matrix), a macro-mean row (unweighted means over classes;
-    its support is the total), the overall accuracy, then the confusion matrix with rows = true
-    class and columns = predicted class.
-    """
-    k = report.num_classes
-    support = report.support.tolist()
-    total = report.total
-    correct = int(torch.diagonal(report.confusion).sum().item())
-
-    label_w = max(len("macro avg"), len(str(k - 1)))
-    support_w = max(len("support"), len(str(total)))
-    pct_w = len("specificity")  # widest metric header; "100.00%" fits
-
-    def pct(x: float) -> str:
-        return f"{100.0 * x:.2f}%"
-
-    def metric_row(label: str, p: float, r: float, s: float, n: int) -> str:
-        return (
-            f"{label:>{label_w}}  {pct(p):>{pct_w}}  {pct(r):>{pct_w}}  "
-            f"{pct(s):>{pct_w}}  {n:>{support_w}}"
-        )
-
-    header = (
-        f"{'class':>{label_w}}  {'precision':>{pct_w}}  {'recall':>{pct_w}}  "
-        f"{'specificity':>{pct_w}}  {'support':>{support_w}}"
-    )
-    lines = [header, "-" * len(header)]
-    for i in range(k):
-        lines.append(
-            metric_row(
-                str(i),
-                float(report.precision[i]),
-                float(report.recall[i]),
-                float(report.specificity[i]),
-                int(support[i]),
-            )
-        )
-    lines.append("-" * len(header))
-    lines.append(
-        metric_row(
-            "macro avg",
-            report.macro_precision,
-            report.macro_recall,
-            report.macro_specificity,
-            total,
-        )
-    )
-    lines.append("")
-    lines.append(f"accuracy: {pct(report.accuracy)} ({correct}/{total})")
-    lines.append("")
-
-    # Confusion matrix: rows true class, columns predicted class.
-    corner = "true \\ predicted"
-    cell_w = max(3, len(str(k - 1)), len(str(int(report.confusion.max().item()))))
-    lines.append("confusion matrix (rows: true class, columns: predicted class)")
-    lines.append(f"{corner} " + " ".join(f"{j:>{cell_w}}" for j in range(k)))
-    for i, row in enumerate(report.confusion.tolist()):
-        lines.append(f"{i:>{len(corner)}} " + " ".join(f"{v:>{cell_w}}" for v in row))
-    return "\n".join(lines)

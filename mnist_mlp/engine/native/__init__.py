@@ -42,9 +42,8 @@ SOURCE = Path(__file__).with_name("epoch.c")
 FLAG_SETS = (("-O3", "-march=native"), ("-O3",))
 """Optimisation flags, tried in turn: for this CPU, and portable where ``-march=native`` fails."""
 REALS = {torch.float32: ("float", ctypes.c_float), torch.float64: ("double", ctypes.c_double)}
-HIDDEN = {"sigmoid": 0, "tanh": 1, "relu": 2}  # the enums of epoch.c
-OUTPUT = {"sigmoid": 0, "softmax": 1}
-LOSS = {"mse": 0, "mae": 1, "binary_cross_entropy": 2, "cross_entropy": 3}
+ENUMS = {"hidden": "HIDDEN_NAMES", "output": "OUTPUT_NAMES", "loss": "LOSS_NAMES"}
+"""epoch.c's tables of names for its enums: a name's value is its index there."""
 
 unavailable_reason: str | None = None
 """Why ``library`` returned None (no compiler, a failed build, turned off), or None."""
@@ -166,12 +165,70 @@ def library(dtype: torch.dtype) -> ctypes.CDLL | None:
     except (OSError, subprocess.SubprocessError) as error:
         unavailable_reason = f"the native CPU loop could not be built: {error}"
         return None
-    pointer, i64 = ctypes.c_void_p, ctypes.c_int64
-    lib.train_epoch.argtypes = [i64, i64, i64, pointer, pointer, pointer, pointer, pointer,
-                                c_real, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
-                                c_real, pointer, pointer, pointer, pointer, pointer]
+    lib.args_type = _args_type(c_real)
+    _check_layout(lib)
+    lib.train_epoch.argtypes = [ctypes.POINTER(lib.args_type)]
     lib.train_epoch.restype = ctypes.c_int
+    lib.enums = {kind: enum_names(lib, table) for kind, table in ENUMS.items()}
     return lib
+
+
+def _args_type(c_real: type) -> type[ctypes.Structure]:
+    """``struct epoch_args`` of epoch.c, for REAL = ``c_real``: the same fields in the same
+    order (``_check_layout`` compares the offsets with the compiled ones)."""
+    p, i64, i32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32
+
+    class EpochArgs(ctypes.Structure):
+        _fields_ = [("n", i64), ("l", i64), ("m", i64), ("row_start", p), ("pixel", p),
+                    ("value", p), ("targets", p), ("order", p), ("lr", c_real),
+                    ("hidden", i32), ("output", i32), ("loss", i32), ("matched", i32),
+                    ("floor", c_real), ("W1", p), ("b1", p), ("W2", p), ("b2", p),
+                    ("outputs", p)]
+
+    return EpochArgs
+
+
+def _check_layout(lib: ctypes.CDLL) -> None:
+    """Refuse a library whose ``struct epoch_args`` is not laid out as ``lib.args_type``: an
+    argument would land in the wrong field."""
+    fields = lib.args_type._fields_
+    offsets = (ctypes.c_int64 * len(fields))()
+    lib.epoch_args_layout.restype = ctypes.c_int64
+    size = lib.epoch_args_layout(offsets, ctypes.c_int64(len(fields)))
+    ours = [getattr(lib.args_type, name).offset for name, _ in fields]
+    if list(offsets) != ours or size != ctypes.sizeof(lib.args_type):
+        raise RuntimeError(f"epoch.c's struct epoch_args (offsets {list(offsets)}, size {size}) "
+                           f"does not match its Python caller (offsets {ours})")
+
+
+def enum_names(lib: ctypes.CDLL, table: str) -> dict[str, int]:
+    """The names of one of epoch.c's enums (``HIDDEN_NAMES``, …) and their values."""
+    first = ctypes.c_char_p.in_dll(lib, table)  # the table is an array of char *, 0 last
+    entries, names = ctypes.cast(ctypes.addressof(first), ctypes.POINTER(ctypes.c_char_p)), {}
+    while entries[len(names)] is not None:
+        names[entries[len(names)].decode()] = len(names)
+    return names
+
+
+class Functions(NamedTuple):
+    """What the loop computes: the hidden and output activations and the loss (by name),
+    whether δ² = F − y (a matched output and loss), and the floor under ln's argument."""
+
+    hidden: str
+    output: str
+    loss: str
+    matched: bool
+    floor: float
+
+
+class Stacked(NamedTuple):
+    """The parameters of K networks, stacked: W1 (K, l, 784), b1 (K, 1, l), W2 (K, 10, l),
+    b2 (K, 1, 10)."""
+
+    W1: Tensor
+    b1: Tensor
+    W2: Tensor
+    b2: Tensor
 
 
 def _check(rows: SparseRows, targets: Tensor, order: Tensor, W1: Tensor, b1: Tensor,
@@ -197,28 +254,30 @@ def _check(rows: SparseRows, targets: Tensor, order: Tensor, W1: Tensor, b1: Ten
 
 
 def train_epochs(lib: ctypes.CDLL, rows: SparseRows, targets: Tensor, order: Tensor,
-                 lrs: list[float], batch_size: int, hidden: str, output: str, loss: str,
-                 matched: bool, floor: float, W1: Tensor, b1: Tensor, W2: Tensor, b2: Tensor,
+                 batch_size: int, lrs: list[float], functions: Functions, params: Stacked,
                  outputs: Tensor) -> None:
     """One epoch of each of K networks, in place, on up to ``torch.get_num_threads()`` threads.
 
-    Network k has parameters ``W1[k]`` (l, 784), ``b1[k]`` (l), ``W2[k]`` (10, l), ``b2[k]``
-    (10), all contiguous, visits the images in ``order[k]`` and writes its
-    output for each into ``outputs[k]`` (N, 10), in visit order.
+    Network k has parameters ``params.W1[k]`` (l, 784), ``b1[k]`` (l), ``W2[k]`` (10, l),
+    ``b2[k]`` (10), all contiguous, learning rate ``lrs[k]``, visits the images in ``order[k]``
+    and writes its output for each into ``outputs[k]`` (N, 10), in visit order.
     """
-    k, n, hidden_size = len(lrs), order.shape[1], W1.shape[-2]
-    _check(rows, targets, order, W1, b1, W2, b2, outputs, k)
+    k, n = len(lrs), order.shape[1]
+    _check(rows, targets, order, *params, outputs, k)
+    kinds = {kind: lib.enums[kind][getattr(functions, kind)] for kind in ENUMS}
 
     def at(t: Tensor, network: int) -> int:
         return t.data_ptr() + network * t.stride(0) * t.element_size()
 
     def one(network: int) -> None:
-        status = lib.train_epoch(
-            n, hidden_size, batch_size, rows.row_start.data_ptr(), rows.pixel.data_ptr(),
-            rows.value.data_ptr(), targets.data_ptr(), at(order, network), lrs[network],
-            HIDDEN[hidden], OUTPUT[output], LOSS[loss], int(matched), floor, at(W1, network),
-            at(b1, network), at(W2, network), at(b2, network), at(outputs, network))
-        if status != 0:
+        args = lib.args_type(
+            n=n, l=params.W1.shape[-2], m=batch_size, row_start=rows.row_start.data_ptr(),
+            pixel=rows.pixel.data_ptr(), value=rows.value.data_ptr(),
+            targets=targets.data_ptr(), order=at(order, network), lr=lrs[network], **kinds,
+            matched=int(functions.matched), floor=functions.floor,
+            **{name: at(t, network) for name, t in params._asdict().items()},
+            outputs=at(outputs, network))
+        if lib.train_epoch(ctypes.byref(args)) != 0:
             raise MemoryError("the native loop could not allocate its scratch memory")
 
     workers = min(k, torch.get_num_threads())
@@ -250,6 +309,7 @@ class NativeLoop:
         """See ``Backend.run``."""
         self.prepare(images)
         e = self.engine
-        train_epochs(self.lib, self.rows[1], targets.contiguous(), order, e.lr_values,
-                     batch_size, e.config["activation"], e.config["output_activation"],
-                     e.loss_name, e.matched, F_FLOOR, e.W1, e.b1, e.W2, e.b2, outputs)
+        functions = Functions(e.config["activation"], e.config["output_activation"],
+                              e.loss_name, e.matched, F_FLOOR)
+        train_epochs(self.lib, self.rows[1], targets.contiguous(), order, batch_size,
+                     e.lr_values, functions, Stacked(e.W1, e.b1, e.W2, e.b2), outputs)

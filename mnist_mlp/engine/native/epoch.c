@@ -24,6 +24,7 @@
  *
  * REAL is float or double (the library is compiled once for each).
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <tgmath.h>
@@ -38,6 +39,44 @@
 enum hidden_activation { HIDDEN_SIGMOID, HIDDEN_TANH, HIDDEN_RELU };
 enum output_activation { OUTPUT_SIGMOID, OUTPUT_SOFTMAX };
 enum loss { LOSS_MSE, LOSS_MAE, LOSS_BINARY_CROSS_ENTROPY, LOSS_CROSS_ENTROPY };
+
+/* The enums' values by name, in order, each list ending with 0: the Python caller maps the
+ * package's names (mnist_mlp/textbook: activations, losses) to these indices, and a test checks
+ * that every name is here. */
+const char *const HIDDEN_NAMES[] = {"sigmoid", "tanh", "relu", 0};
+const char *const OUTPUT_NAMES[] = {"sigmoid", "softmax", 0};
+const char *const LOSS_NAMES[] = {"mse", "mae", "binary_cross_entropy", "cross_entropy", 0};
+
+/* Everything one epoch of one network needs. The Python caller builds the same struct with
+ * ctypes and checks its layout against epoch_args_layout before the first call. */
+struct epoch_args {
+    int64_t n, l, m;              /* images visited, hidden units, mini-batch size */
+    const int64_t *row_start;     /* image i: pixels pixel[row_start[i]..row_start[i+1]) */
+    const int32_t *pixel;         /*   (its non-zero pixels)… */
+    const REAL *value;            /*   …and their values */
+    const REAL *targets;          /* (N, 10): the target y of each image */
+    const int64_t *order;         /* (n): the images in visit order */
+    REAL lr;                      /* η */
+    int32_t hidden, output, loss; /* the enums above */
+    int32_t matched;              /* δ² = F − y (the output and loss are a matched pair) */
+    REAL floor;                   /* ln is clamped at ln(floor) */
+    REAL *W1, *b1, *W2, *b2;      /* (l, 784), (l), (10, l), (10): updated in place */
+    REAL *outputs;                /* (n, 10): F of each visited image, in visit order */
+};
+
+#define FIELD(name) offsetof(struct epoch_args, name)
+/* The offsets of the fields of struct epoch_args, in order, into offsets[0..count); returns
+ * the struct's size, or −1 when it does not have `count` fields. */
+int64_t epoch_args_layout(int64_t *offsets, int64_t count) {
+    const size_t fields[] = {FIELD(n), FIELD(l), FIELD(m), FIELD(row_start), FIELD(pixel),
+                             FIELD(value), FIELD(targets), FIELD(order), FIELD(lr),
+                             FIELD(hidden), FIELD(output), FIELD(loss), FIELD(matched),
+                             FIELD(floor), FIELD(W1), FIELD(b1), FIELD(W2), FIELD(b2),
+                             FIELD(outputs)};
+    const int64_t n = sizeof fields / sizeof fields[0];
+    for (int64_t k = 0; k < n && k < count; k++) offsets[k] = fields[k];
+    return count == n ? (int64_t)sizeof(struct epoch_args) : -1;
+}
 
 /* φ(z), and φ'(z) written with a = φ(z): as mnist_mlp/textbook/activations.py. */
 static REAL hidden_forward(int kind, REAL z) {
@@ -129,17 +168,19 @@ static REAL dot(const REAL *restrict w, const REAL *restrict h, int64_t ld) {
     return sum;
 }
 
-/* One epoch of network (W1 (l, 784), b1 (l), W2 (10, l), b2 (10), updated in place) over the
- * n images visited in `order`, in mini-batches of m (the last one smaller if m does not divide
- * n). Image i is the sparse row row_start[i]..row_start[i+1] of (pixel, value), its target
- * targets[i] (10). The output F of each visited image is written to outputs (n, 10), in visit
- * order. Returns 0, or −1 when scratch memory could not be allocated. */
-int train_epoch(int64_t n, int64_t l, int64_t m,
-                const int64_t *restrict row_start, const int32_t *restrict pixel,
-                const REAL *restrict value, const REAL *restrict targets,
-                const int64_t *restrict order, REAL lr, int hidden, int output, int loss,
-                int matched, REAL floor, REAL *restrict W1, REAL *restrict b1,
-                REAL *restrict W2, REAL *restrict b2, REAL *restrict outputs) {
+/* One epoch of the network a->W1 (l, 784), b1 (l), W2 (10, l), b2 (10), updated in place, over
+ * the n images visited in a->order, in mini-batches of m (the last one smaller if m does not
+ * divide n). The output F of each visited image is written to a->outputs, in visit order.
+ * Returns 0, or −1 when scratch memory could not be allocated. */
+int train_epoch(const struct epoch_args *a) {
+    const int64_t n = a->n, l = a->l, m = a->m;
+    const int64_t *restrict row_start = a->row_start, *restrict order = a->order;
+    const int32_t *restrict pixel = a->pixel;
+    const REAL *restrict value = a->value, *restrict targets = a->targets;
+    const REAL lr = a->lr, floor = a->floor;
+    const int hidden = a->hidden, output = a->output, loss = a->loss, matched = a->matched;
+    REAL *restrict W1 = a->W1, *restrict b1 = a->b1, *restrict W2 = a->W2, *restrict b2 = a->b2;
+    REAL *restrict outputs = a->outputs;
     const int64_t ld = (l + BLOCK - 1) / BLOCK * BLOCK;
     const size_t count = (PIXELS + 1 + CLASSES + 2 * m) * ld + m * CLASSES;
     const size_t bytes = (count * sizeof(REAL) + 63) / 64 * 64;

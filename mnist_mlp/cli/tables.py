@@ -1,0 +1,58 @@
+"""The test-set report as the commands print it: per-class metrics, then the confusion matrix."""
+
+from __future__ import annotations
+
+from ..textbook.metrics import ClassificationReport
+
+
+def format_report(report: ClassificationReport) -> str:
+    """Render a report as a fixed-width plain-text table for the terminal.
+
+    One row per class (precision, recall, specificity as percentages with two decimals, and the
+    support = row sum of the confusion matrix), a macro-mean row (unweighted means over classes;
+    its support is the total), the overall accuracy, then the confusion matrix with rows = true
+    class and columns = predicted class.
+    """
+    correct = int(report.confusion.trace())
+    return "\n".join([*metric_table(report), "",
+                      f"accuracy: {_percent(report.accuracy)} ({correct}/{report.total})", "",
+                      *confusion_table(report)])
+
+
+def _percent(x: float) -> str:
+    return f"{100.0 * x:.2f}%"
+
+
+def metric_table(report: ClassificationReport) -> list[str]:
+    """Precision, recall, specificity and support: one line per class, then the macro means."""
+    label_w = max(len("macro avg"), len(str(report.num_classes - 1)))
+    support_w = max(len("support"), len(str(report.total)))
+    pct_w = len("specificity")  # widest metric header; "100.00%" fits
+
+    def row(label: str, precision: float, recall: float, specificity: float, n: int) -> str:
+        return (f"{label:>{label_w}}  {_percent(precision):>{pct_w}}  "
+                f"{_percent(recall):>{pct_w}}  {_percent(specificity):>{pct_w}}  "
+                f"{n:>{support_w}}")
+
+    header = (f"{'class':>{label_w}}  {'precision':>{pct_w}}  {'recall':>{pct_w}}  "
+              f"{'specificity':>{pct_w}}  {'support':>{support_w}}")
+    support = report.support.tolist()
+    lines = [header, "-" * len(header)]
+    for i in range(report.num_classes):
+        lines.append(row(str(i), float(report.precision[i]), float(report.recall[i]),
+                         float(report.specificity[i]), int(support[i])))
+    lines.append("-" * len(header))
+    lines.append(row("macro avg", report.macro_precision, report.macro_recall,
+                     report.macro_specificity, report.total))
+    return lines
+
+
+def confusion_table(report: ClassificationReport) -> list[str]:
+    """The confusion matrix: rows true class, columns predicted class."""
+    k, corner = report.num_classes, "true \\ predicted"
+    cell_w = max(3, len(str(k - 1)), len(str(int(report.confusion.max().item()))))
+    lines = ["confusion matrix (rows: true class, columns: predicted class)",
+             f"{corner} " + " ".join(f"{j:>{cell_w}}" for j in range(k))]
+    for i, row in enumerate(report.confusion.tolist()):
+        lines.append(f"{i:>{len(corner)}} " + " ".join(f"{v:>{cell_w}}" for v in row))
+    return lines
