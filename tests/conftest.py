@@ -25,6 +25,27 @@ def config(tiny_data, tmp_path):
                        log_dir=str(tmp_path / "runs"), log_every=5)
 
 
+@pytest.fixture
+def on_sgd_step(monkeypatch):
+    """``on_sgd_step(hook)``: from now on every SGD step of the reference loop first calls
+    ``hook(step, lr)`` (steps 1, 2, … counted from here) and steps with the learning rate it
+    returns; a hook that raises ``KeyboardInterrupt`` is Ctrl-C at that step."""
+    reference = importlib.import_module("mnist_mlp.training.reference")
+    real_step = reference.sgd_step
+
+    def install(hook):
+        steps = 0
+
+        def step(model, loss_fn, x, y, lr):
+            nonlocal steps
+            steps += 1
+            return real_step(model, loss_fn, x, y, hook(steps, lr))
+
+        monkeypatch.setattr(reference, "sgd_step", step)
+
+    return install
+
+
 @pytest.fixture(scope="session")
 def load_script():
     """``load_script(name)``: ``scripts/<name>.py`` as a module, to call its ``main`` in-process."""

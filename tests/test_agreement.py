@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from records import record
+from helpers import record
 
 from mnist_mlp.experiments.agreement import compare, markdown
 from mnist_mlp.experiments.configurations import Settings, configuration

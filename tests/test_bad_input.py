@@ -17,8 +17,6 @@ from mnist_mlp.cli.predict import main as predict_main
 from mnist_mlp.cli.train import main as train_main
 from mnist_mlp.training.checkpoint import LAST, load_checkpoint, save_checkpoint
 
-train_module = importlib.import_module("mnist_mlp.training.reference")
-
 UNPICKLED = []
 
 
@@ -258,15 +256,8 @@ def test_divergence_is_one_line(tiny_data, tmp_path, capsys):
     assert "diverged" in err and "smaller --lr" in err
 
 
-def test_divergence_keeps_the_last_good_checkpoint(tiny_data, tmp_path, capsys, monkeypatch):
-    real_step, steps = train_module.sgd_step, 0
-
-    def blows_up_in_epoch_2(model, loss_fn, x, y, lr):
-        nonlocal steps
-        steps += 1
-        return real_step(model, loss_fn, x, y, lr if steps <= 28 else 1e38)  # 28 per epoch
-
-    monkeypatch.setattr(train_module, "sgd_step", blows_up_in_epoch_2)
+def test_divergence_keeps_the_last_good_checkpoint(tiny_data, tmp_path, capsys, on_sgd_step):
+    on_sgd_step(lambda step, lr: lr if step <= 28 else 1e38)  # blows up in epoch 2 (28 steps)
     argv = tiny_args(tiny_data, tmp_path / "runs", "--epochs", "3", "--activation", "relu",
                      "--loss", "mse", "--output-activation", "sigmoid")
     assert train_main(argv) == 2

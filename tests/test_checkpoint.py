@@ -1,12 +1,11 @@
 """Checkpoints: plain-data content, atomic last.pt/best.pt, exact resume, Ctrl-C, TensorBoard."""
 
-import importlib
 import shlex
 from dataclasses import replace
 
 import pytest
 import torch
-from records import history
+from helpers import history
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mnist_mlp import TrainConfig, train
@@ -20,8 +19,6 @@ from mnist_mlp.training.checkpoint import (
     is_new_best,
     load_checkpoint,
 )
-
-train_module = importlib.import_module("mnist_mlp.training.reference")
 
 
 @pytest.fixture(scope="module")
@@ -100,18 +97,19 @@ def test_resume_refuses_a_finished_run_or_changed_settings(config):
         train(replace(config, epochs=2, hidden_size=8), resume=first.run_dir)
 
 
-def test_interrupt_keeps_the_last_completed_epoch(config, straight, monkeypatch):
-    steps = 0
-    real_step = train_module.sgd_step
+def ctrl_c_at(at: int):
+    """A hook for ``on_sgd_step``: Ctrl-C at step ``at``."""
 
-    def interrupted_in_epoch_3(*args, **kwargs):
-        nonlocal steps
-        steps += 1
-        if steps == 2 * 25 + 7:  # 25 mini-batches per epoch
+    def hook(step: int, lr: float) -> float:
+        if step == at:
             raise KeyboardInterrupt
-        return real_step(*args, **kwargs)
+        return lr
 
-    monkeypatch.setattr(train_module, "sgd_step", interrupted_in_epoch_3)
+    return hook
+
+
+def test_interrupt_keeps_the_last_completed_epoch(config, straight, monkeypatch, on_sgd_step):
+    on_sgd_step(ctrl_c_at(2 * 25 + 7))  # in epoch 3: 25 mini-batches per epoch
     with pytest.raises(TrainingInterrupted) as stop:
         train(config)
     monkeypatch.undo()
@@ -122,18 +120,8 @@ def test_interrupt_keeps_the_last_completed_epoch(config, straight, monkeypatch)
 
 
 def test_cli_ctrl_c_exits_130_with_the_resume_command(tiny_data, tmp_path, capsys,
-                                                      monkeypatch, straight):
-    steps = 0
-    real_step = train_module.sgd_step
-
-    def interrupted(*args, **kwargs):
-        nonlocal steps
-        steps += 1
-        if steps == 25 + 3:
-            raise KeyboardInterrupt
-        return real_step(*args, **kwargs)
-
-    monkeypatch.setattr(train_module, "sgd_step", interrupted)
+                                                      monkeypatch, straight, on_sgd_step):
+    on_sgd_step(ctrl_c_at(25 + 3))
     argv = ["--hidden", "16", "--epochs", "4", "--device", "cpu", "--data-dir", str(tiny_data),
             "--validation-size", "50", "--log-dir", str(tmp_path / "runs")]
     assert train_main(argv) == 130

@@ -5,11 +5,11 @@ from dataclasses import replace
 
 import pytest
 import torch
-from idx import write_idx_mnist
+from helpers import needs_compiler, needs_cuda, random_digits
 
 from mnist_mlp import MLP, TrainConfig, train, train_many
-from mnist_mlp.data import DigitTensors, batches
-from mnist_mlp.engine import Engine, native
+from mnist_mlp.data import batches
+from mnist_mlp.engine import Engine
 from mnist_mlp.inference import evaluate_checkpoint
 from mnist_mlp.textbook.losses import get_loss
 from mnist_mlp.training import DivergenceError, resume_config
@@ -22,15 +22,7 @@ SETUPS = [("cross_entropy", "softmax", "sigmoid"), ("binary_cross_entropy", "sig
           ("cross_entropy", "sigmoid", "relu")]
 
 
-NATIVE = [False, pytest.param(True, marks=pytest.mark.skipif(
-    not native.has_compiler(), reason="no C compiler for the native loop"))]
-
-
-def random_digits(n: int = 95, dtype=torch.float64, seed: int = 0) -> DigitTensors:
-    """n random "digits" in [0, 1), about half of their pixels 0 (as in MNIST, more so)."""
-    g = torch.Generator().manual_seed(seed)
-    images = torch.rand(n, 784, generator=g, dtype=dtype)
-    return DigitTensors(images * (images > 0.5), torch.randint(0, 10, (n,), generator=g))
+NATIVE = [False, pytest.param(True, marks=needs_compiler)]
 
 
 def reference_epoch(model, data, loss, lr, batch_size, seed):
@@ -104,10 +96,8 @@ def test_evaluate_matches_the_models():
 
 
 @pytest.fixture(scope="module")
-def tiny_config(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mnist")
-    write_idx_mnist(root, n_train=300, n_test=100)
-    return TrainConfig(hidden_size=12, epochs=3, device="cpu", data_dir=str(root),
+def tiny_config(tiny_data):
+    return TrainConfig(hidden_size=12, epochs=3, device="cpu", data_dir=str(tiny_data),
                        validation_size=50, log_dir=None)
 
 
@@ -218,7 +208,6 @@ def test_epoch_losses_are_the_same_computed_a_few_networks_at_a_time(monkeypatch
     assert results[0].shape == (5, 5) and torch.equal(results[0], results[1])
 
 
-needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 
 @needs_cuda
@@ -231,7 +220,7 @@ def test_cuda_epoch_with_graphs_equals_the_reference(dtype, rtol):
     engine = Engine([copy.deepcopy(model)], [0.3], "mse", device="cuda", dtype=dtype)
     targets = torch.nn.functional.one_hot(data.labels, 10).to("cuda", dtype)
     engine.epoch(data.images.cuda(), targets, 10, [torch.Generator().manual_seed(4)])
-    assert engine._graphs, "no CUDA graph was captured"
+    assert engine.backend.graphs, "no CUDA graph was captured"
     (fast,) = engine.models()
     assert_same_weights(reference_epoch(model, data, "mse", 0.3, 10, 4), fast.cpu(), rtol)
 

@@ -7,13 +7,12 @@ import ctypes
 
 import pytest
 import torch
+from helpers import needs_compiler, random_digits
 
 from mnist_mlp import MLP
 from mnist_mlp.engine import Engine, native
 from mnist_mlp.textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from mnist_mlp.textbook.losses import LOSSES
-
-needs_compiler = pytest.mark.skipif(not native.has_compiler(), reason="no C compiler")
 
 
 @pytest.fixture
@@ -25,10 +24,8 @@ def fresh_library(monkeypatch, tmp_path):
     native.library.cache_clear()
 
 
-def sparse_digits(n: int, seed: int = 0) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    images = torch.rand(n, 784, generator=g, dtype=torch.float64)
-    return images * (images > 0.8)  # about 160 non-zero pixels, as in MNIST
+def sparse_digits(n: int) -> torch.Tensor:
+    return random_digits(n, zeros=0.8).images  # about 160 non-zero pixels, as in MNIST
 
 
 def test_sparse_rows_hold_exactly_the_non_zero_pixels():

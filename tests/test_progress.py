@@ -4,7 +4,7 @@ import io
 from dataclasses import replace
 
 import torch
-from records import record
+from helpers import record
 
 from mnist_mlp.cli.train import epoch_line
 from mnist_mlp.training import StepInfo

@@ -5,10 +5,9 @@ import json
 import math
 from pathlib import Path
 
+import helpers
 import pytest
-import records
 import torch
-from idx import write_idx_mnist
 
 from mnist_mlp import MLP
 from mnist_mlp.data import DigitTensors, load_mnist
@@ -41,16 +40,8 @@ def script(load_script):
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    """A tiny learnable MNIST: 300 training images (250 + 50 for validation), 100 test."""
-    root = tmp_path_factory.mktemp("mnist")
-    write_idx_mnist(root, n_train=300, n_test=100)
-    return root
-
-
-@pytest.fixture(scope="module")
-def tiny_settings(tiny, tmp_path_factory):
-    return Settings(seeds=2, epochs=2, train_size=200, validation_size=50, data_dir=str(tiny),
+def tiny_settings(tiny_data, tmp_path_factory):
+    return Settings(seeds=2, epochs=2, train_size=200, validation_size=50, data_dir=str(tiny_data),
                     device="cpu", log_dir=str(tmp_path_factory.mktemp("runs")))
 
 
@@ -69,7 +60,7 @@ def saved(reproduction, tmp_path_factory):
 
 def history(accuracies, loss=0.1):
     """A synthetic history: one record per epoch, the same test and validation accuracy."""
-    return records.history(accuracies, accuracies, loss)
+    return helpers.history(accuracies, accuracies, loss)
 
 
 # --- the configurations -----------------------------------------------------------------------
@@ -139,8 +130,9 @@ def test_stall_rule_ignores_diverged_runs_and_holds_with_most_runs_stalled():
 
 
 def random_digits(n=200, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return DigitTensors(torch.rand(n, 784, generator=g), torch.arange(n) % 10)
+    """Dense random images with every digit equally often."""
+    digits = helpers.random_digits(n, torch.float32, seed, zeros=0.0)
+    return DigitTensors(digits.images, torch.arange(n) % 10)
 
 
 def test_saturation_evidence_finds_an_output_stuck_at_zero():
@@ -179,8 +171,8 @@ def test_saturation_evidence_finds_stuck_hidden_units():
 # --- the softmax gradient check ----------------------------------------------------------------
 
 
-def test_softmax_bias_gradient_check_on_tiny_mnist(tiny):
-    data = load_mnist(str(tiny), validation_size=50)
+def test_softmax_bias_gradient_check_on_tiny_mnist(tiny_data):
+    data = load_mnist(str(tiny_data), validation_size=50)
     check = softmax_bias_gradient_check(data.train.images, data.train.labels, batches=4)
     assert check["max_abs_difference"] < 1e-10
     assert check["max_abs_gradient"] > 0.1  # a real gradient, not zeros
@@ -288,9 +280,9 @@ def test_png_is_written(saved):
     assert not list(saved["png"].parent.glob(".*.tmp"))  # atomic: no leftovers
 
 
-def test_reference_engine_gives_the_same_structure(tiny):
+def test_reference_engine_gives_the_same_structure(tiny_data):
     settings = Settings(seeds=1, epochs=1, train_size=100, validation_size=50,
-                        data_dir=str(tiny), device="cpu", log_dir=None, engine="reference",
+                        data_dir=str(tiny_data), device="cpu", log_dir=None, engine="reference",
                         only=("l30-softmax",))
     result = reproduce(settings)
     assert [r.configuration.name for r in result.results] == ["l30-softmax"]

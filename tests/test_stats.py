@@ -3,7 +3,7 @@
 import math
 
 import pytest
-from records import history
+from helpers import history
 
 from mnist_mlp.experiments.stats import (
     best_accuracy,

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..experiments.configurations import ENGINES, NAMES, QUICK, Settings
+from ..experiments.configurations import ENGINES, NAMES, QUICK, Settings, quick_settings
 from ..experiments.report import save, table
 from ..experiments.reproduce import reproduce
 from ..experiments.results import load
@@ -79,13 +79,11 @@ def cannot(what: str, error: OSError) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
-    quick = QUICK if args.quick else {}
-    settings = Settings(
-        seeds=args.seeds or quick.get("seeds", Settings.seeds),
-        epochs=args.epochs or quick.get("epochs", Settings.epochs),
-        train_size=quick.get("train_size"), data_dir=args.data_dir, device=args.device,
-        log_dir=args.log_dir or None, engine=args.engine,
-        only=tuple(args.only) if args.only else None, quick=args.quick)
+    given = {"seeds": args.seeds, "epochs": args.epochs}
+    settings = (quick_settings if args.quick else Settings)(
+        **{k: v for k, v in given.items() if v is not None}, data_dir=args.data_dir,
+        device=args.device, log_dir=args.log_dir or None, engine=args.engine,
+        only=tuple(args.only) if args.only else None)
     check_writable(args.out, "the report", "choose another folder with --out")
     if args.from_json:
         try:

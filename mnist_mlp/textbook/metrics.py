@@ -31,6 +31,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .model import NUM_CLASSES
+
 __all__ = [
     "ClassificationReport",
     "accuracy",
@@ -76,7 +78,8 @@ def accuracy(predictions: Tensor, labels: Tensor) -> float:
     return correct / n
 
 
-def confusion_matrix(predictions: Tensor, labels: Tensor, num_classes: int = 10) -> Tensor:
+def confusion_matrix(predictions: Tensor, labels: Tensor,
+                     num_classes: int = NUM_CLASSES) -> Tensor:
     """Confusion matrix: **rows are true classes, columns are predicted classes**.
 
     ``C[i, j] = #{n : labels_n == i and predictions_n == j}``, computed in one vectorised

@@ -34,6 +34,7 @@ import torch
 from torch import Tensor
 
 from ...textbook.losses import F_FLOOR
+from ...textbook.model import INPUT_SIZE, NUM_CLASSES
 
 if TYPE_CHECKING:
     from ..stacked import Engine
@@ -97,12 +98,6 @@ def _machine_key(compiler: str, flags: tuple[str, ...]) -> bytes:
 def compiler() -> str | None:
     """The C compiler to build with: ``$CC``, else ``cc`` or ``gcc`` on the PATH."""
     return os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-
-
-def has_compiler() -> bool:
-    """Whether a C compiler is there to build the loop with."""
-    cc = compiler()
-    return cc is not None and shutil.which(cc) is not None
 
 
 def _build(real: str) -> tuple[Path, tuple[str, ...]]:
@@ -238,16 +233,17 @@ def _check(rows: SparseRows, targets: Tensor, order: Tensor, W1: Tensor, b1: Ten
     hidden, n, images = W1.shape[-2], order.shape[-1], targets.shape[0]
     expected = {"row_start": (rows.row_start, torch.int64, (images + 1,)),
                 "pixel": (rows.pixel, torch.int32, None),
-                "order": (order, torch.int64, (k, n)), "targets": (targets, real, (images, 10)),
-                "W1": (W1, real, (k, hidden, 784)), "b1": (b1, real, None),
-                "W2": (W2, real, (k, 10, hidden)), "b2": (b2, real, None),
-                "outputs": (outputs, real, (k, n, 10))}
+                "order": (order, torch.int64, (k, n)),
+                "targets": (targets, real, (images, NUM_CLASSES)),
+                "W1": (W1, real, (k, hidden, INPUT_SIZE)), "b1": (b1, real, None),
+                "W2": (W2, real, (k, NUM_CLASSES, hidden)), "b2": (b2, real, None),
+                "outputs": (outputs, real, (k, n, NUM_CLASSES))}
     for name, (tensor, dtype, shape) in expected.items():
         if not (tensor.is_contiguous() and tensor.device.type == "cpu"
                 and tensor.dtype == dtype and (shape is None or tuple(tensor.shape) == shape)):
             raise ValueError(f"the native loop got an unfit {name}: {tuple(tensor.shape)} "
                              f"{tensor.dtype} on {tensor.device}")
-    if b1.numel() != k * hidden or b2.numel() != k * 10 or real not in REALS:
+    if b1.numel() != k * hidden or b2.numel() != k * NUM_CLASSES or real not in REALS:
         raise ValueError("the native loop got unfit biases or an unsupported dtype")
     if n and not 0 <= int(order.min()) <= int(order.max()) < images:
         raise ValueError("the native loop got an order outside the images")
