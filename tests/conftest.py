@@ -48,11 +48,12 @@ def on_sgd_step(monkeypatch):
 
 @pytest.fixture(scope="session")
 def load_script():
-    """``load_script(name)``: ``scripts/<name>.py`` as a module, to call its ``main`` in-process."""
+    """``load_script(name, folder="scripts")``: ``<folder>/<name>.py`` as a module, to call its
+    ``main`` in-process."""
 
-    def load(name: str):
-        path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
-        spec = importlib.util.spec_from_file_location(f"{name}_script", path)
+    def load(name: str, folder: str = "scripts"):
+        path = Path(__file__).resolve().parents[1] / folder / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(f"{folder}_{name}", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return module

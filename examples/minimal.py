@@ -1,0 +1,42 @@
+"""The whole textbook experiment on one screen: MNIST, the 784-30-10 network, cross-entropy,
+mini-batch SGD by backpropagation, and accuracy — the textbook layer and torchvision only.
+
+    python examples/minimal.py [MNIST_ROOT] [EPOCHS]      (MNIST_ROOT holds MNIST/raw/)
+"""
+
+import sys
+
+import torch
+import torchvision
+from torch.utils.data import DataLoader, TensorDataset
+
+from mnist_mlp.textbook import MLP, sgd_step
+from mnist_mlp.textbook.losses import cross_entropy
+from mnist_mlp.textbook.metrics import accuracy
+
+
+def digits(root: str, train: bool) -> TensorDataset:
+    """MNIST as rows of 784 grey values in [0, 1) (the byte / 256), with labels 0–9."""
+    mnist = torchvision.datasets.MNIST(root, train=train, download=True)
+    return TensorDataset(mnist.data.flatten(1).float() / 256, mnist.targets)
+
+
+def main(root: str = "data", epochs: int = 1, hidden: int = 30, lr: float = 0.5,
+         batch_size: int = 10) -> float:
+    """Train for ``epochs``, printing the test accuracy after each; returns the last one."""
+    torch.manual_seed(0)
+    train_set, test_set = digits(root, train=True), digits(root, train=False)
+    batches = DataLoader(train_set, batch_size=batch_size, shuffle=True)  # new order each epoch
+    model = MLP(hidden)  # sigmoid hidden layer, softmax output
+    for epoch in range(1, epochs + 1):
+        for x, y in batches:  # one epoch: every training digit once, in mini-batches
+            sgd_step(model, cross_entropy, x, y, lr)  # θ ← θ − η ∂L/∂θ, L the batch's mean loss
+        images, labels = test_set.tensors
+        with torch.no_grad():
+            test_accuracy = accuracy(model(images).argmax(dim=1), labels)
+        print(f"epoch {epoch}: test accuracy {100 * test_accuracy:.2f} %")
+    return test_accuracy
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:2], *map(int, sys.argv[2:3]))
