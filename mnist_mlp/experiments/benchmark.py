@@ -25,10 +25,12 @@ from ..engine import Engine
 from ..engine import native as native_loop
 from ..textbook.losses import cross_entropy
 from ..textbook.model import MLP
+from ..training import TrainConfig
 from ..training.reference import cpu_threads, step_threads, train_epoch
 from .machine import machine
 
-LR, BATCH_SIZE = 0.5, 10
+LR, BATCH_SIZE = TrainConfig.lr, TrainConfig.batch_size
+"""The reference setup's η = 0.5 and mini-batches of 10."""
 
 
 @dataclass
