@@ -11,7 +11,23 @@ The package is in layers, each calling only those below it:
 * ``cli``: the commands.
 """
 
-from .textbook.model import MLP
-from .training import TrainConfig, TrainResult, train, train_many
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .textbook.model import MLP
+    from .training import TrainConfig, TrainResult, train, train_many
 
 __all__ = ["MLP", "TrainConfig", "TrainResult", "train", "train_many"]
+_HOME = {"MLP": "textbook.model", "TrainConfig": "training", "TrainResult": "training",
+         "train": "training", "train_many": "training"}
+
+
+def __getattr__(name: str) -> Any:
+    """``MLP``, ``TrainConfig``, ``train``… on first use: importing the package alone loads no
+    torch, so that a command can answer Ctrl-C while torch loads."""
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)

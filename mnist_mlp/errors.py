@@ -5,6 +5,9 @@ a checkpoint that does not fit, an unwritable folder, a diverged run — raises 
 (or a subclass), whose message is one line that says what to do. The commands print it as
 ``error: …`` and exit with status 2, without a traceback. Anything else is a bug and keeps its
 traceback: a ``ValueError`` raised by a mistake in the code is not caught as a user's error.
+
+Ctrl-C is a ``KeyboardInterrupt`` (exit status 130); SIGTERM, what a scheduler sends to preempt a
+job, is taken the same way as ``Terminated`` (exit status 143), once a command has asked for it.
 """
 
 from __future__ import annotations
@@ -19,3 +22,14 @@ class UserError(Exception):
 
 class ConfigError(UserError, ValueError):
     """An impossible or unknown setting (a ``ValueError`` too, for callers that catch those)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, taken exactly like Ctrl-C: the last completed epoch is kept, exit status 143."""
+
+    exit_status = 143
+
+
+def exit_status(interrupt: KeyboardInterrupt) -> int:
+    """The exit status for an interruption: 130 for Ctrl-C (128 + SIGINT), 143 for SIGTERM."""
+    return getattr(interrupt, "exit_status", 130)

@@ -1,5 +1,6 @@
-"""Files: folders checked before work starts, and files written so that a crash never leaves
-half of one (a temporary file, then a rename)."""
+"""Files: folders checked before work starts, and files written so that neither a crash nor a
+signal ever leaves half of one (a temporary file, then a rename, with Ctrl-C and SIGTERM held
+until the file is whole)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import errno
 import json
 import math
 import os
+import signal
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -48,25 +52,49 @@ def _umask() -> int:
     return mask
 
 
+@contextmanager
+def signals_held(signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM while the block runs, then act on them as they would have acted.
+
+    Only the main thread receives signals; elsewhere, and for a signal whose handler was not set
+    from Python, nothing is held.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    held = [s for s in signals if signal.getsignal(s) is not None]
+    previous = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in held}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        for s in received:
+            signal.raise_signal(s)  # now the restored handler acts
+
+
 def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> None:
     """Call ``write(file)`` on a temporary file beside ``path``, then rename it into place.
 
-    The file at ``path`` is always either the old one or the complete new one; the temporary
-    file is removed if anything fails.
+    The file at ``path`` is always either the old one or the complete new one: the temporary
+    file is removed if anything fails, and Ctrl-C or SIGTERM take effect only once the write is
+    done (``signals_held``).
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.",
-                               suffix=f"{path.suffix}.tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; give it a normal file's mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with signals_held():
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.",
+                                   suffix=f"{path.suffix}.tmp")
+        try:
+            with os.fdopen(fd, "wb") as file:
+                write(file)
+                file.flush()
+                os.fsync(file.fileno())
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600: a normal file's mode
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 def strict_json(value: Any) -> Any:

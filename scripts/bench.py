@@ -1,6 +1,6 @@
 """Benchmark one training epoch of each trainer: ``python scripts/bench.py --help``."""
 
-from mnist_mlp.cli.bench import main
+from mnist_mlp.cli import run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run("bench"))

@@ -1,6 +1,6 @@
 """Read the digit in image files: ``python scripts/predict.py runs/<name> digit.png``."""
 
-from mnist_mlp.cli.predict import main
+from mnist_mlp.cli import run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run("predict"))

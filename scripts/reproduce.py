@@ -1,6 +1,6 @@
 """Reproduce the textbook's MNIST figures over seeds: ``python scripts/reproduce.py --help``."""
 
-from mnist_mlp.cli.reproduce import main
+from mnist_mlp.cli import run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run("reproduce"))

@@ -1,6 +1,6 @@
 """The learning slowdown of one sigmoid neuron: ``python scripts/slowdown.py --help``."""
 
-from mnist_mlp.cli.slowdown import main
+from mnist_mlp.cli import run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run("slowdown"))

@@ -48,10 +48,15 @@ def on_sgd_step(monkeypatch):
 
 @pytest.fixture(scope="session")
 def load_script():
-    """``load_script(name, folder="scripts")``: ``<folder>/<name>.py`` as a module, to call its
-    ``main`` in-process."""
+    """``load_script(name)``: the command behind ``scripts/<name>.py`` (the module
+    ``mnist_mlp.cli.<name>``, which the script only runs), to call its ``main`` in-process;
+    ``load_script(name, folder="examples")``: ``examples/<name>.py`` as a module."""
 
     def load(name: str, folder: str = "scripts"):
+        if folder == "scripts":
+            script = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+            assert f'run("{name}")' in script.read_text()
+            return importlib.import_module(f"mnist_mlp.cli.{name}")
         path = Path(__file__).resolve().parents[1] / folder / f"{name}.py"
         spec = importlib.util.spec_from_file_location(f"{folder}_{name}", path)
         module = importlib.util.module_from_spec(spec)

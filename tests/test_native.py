@@ -4,6 +4,8 @@ loss and activation, is in test_engine.py.)"""
 
 import copy
 import ctypes
+import os
+import subprocess
 
 import pytest
 import torch
@@ -19,6 +21,7 @@ from mnist_mlp.textbook.losses import LOSSES
 def fresh_library(monkeypatch, tmp_path):
     """``native.library`` as in a new process, building into an empty cache folder."""
     monkeypatch.setenv("MNIST_MLP_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(native, "_private", None)  # no private folder made yet
     native.library.cache_clear()
     yield tmp_path / "cache"
     native.library.cache_clear()
@@ -182,3 +185,44 @@ def test_a_struct_laid_out_otherwise_is_refused(monkeypatch, change):
     monkeypatch.setattr(lib, "args_type", Shifted)
     with pytest.raises(RuntimeError, match="does not match its Python caller"):
         native._check_layout(lib)
+
+
+def plant_library(folder, marker, tmp_path):
+    """A library under the name the loop would have in ``folder``, whose code, if loaded,
+    creates the file ``marker``."""
+    source = tmp_path / "planted.c"
+    source.write_text('#include <stdio.h>\n__attribute__((constructor)) static void run(void) '
+                      f'{{ FILE *f = fopen("{marker}", "w"); if (f) fclose(f); }}\n')
+    folder.mkdir(mode=0o700, exist_ok=True)
+    planted = folder / native.library_name(native.compiler(), native.FLAG_SETS[0], "double")
+    subprocess.run([native.compiler(), "-shared", "-fPIC", "-o", str(planted), str(source)],
+                   check=True)
+    return planted
+
+
+@needs_compiler
+@pytest.mark.parametrize("weakness", ["a folder others can write", "a file others can write",
+                                      "a file of another user"])
+def test_a_library_planted_in_the_cache_is_never_loaded(fresh_library, tmp_path, weakness):
+    marker = tmp_path / "planted-code-ran"
+    planted = plant_library(fresh_library, marker, tmp_path)
+    if weakness == "a folder others can write":
+        fresh_library.chmod(0o777)
+    elif weakness == "a file others can write":
+        planted.chmod(0o666)
+    elif os.getuid() == 0:
+        os.chown(planted, 65534, 65534)  # nobody
+    else:
+        pytest.skip("giving a file to another user needs root")
+    with pytest.warns(UserWarning, match="built in the private folder"):
+        lib = native.library(torch.float64)
+    assert lib is not None and lib.enums["loss"]  # a loop of our own, built elsewhere
+    assert not marker.exists(), "the planted library's code ran"
+
+
+@needs_compiler
+def test_a_private_cache_of_ours_is_used_as_it_is(fresh_library, tmp_path, recwarn):
+    native.library(torch.float64)
+    assert [p.suffix for p in fresh_library.iterdir()] == [".so"]
+    assert fresh_library.stat().st_mode & 0o777 == 0o700
+    assert not [w for w in recwarn if "private folder" in str(w.message)]

@@ -1,23 +1,28 @@
 """What every command shares: one-line errors, argument types, and parsing helpers.
 
 A problem the user can fix (``mnist_mlp.errors.UserError``) is printed as one line, ``error: …``
-saying what to do, with exit status 2 and no traceback; Ctrl-C exits with 130; a reader that
-stops early (``… | head``) ends the command quietly. Anything else is a bug and keeps its
-traceback.
+saying what to do, with exit status 2 and no traceback; Ctrl-C exits with 130 and SIGTERM with
+143; a reader that goes away (``… | head``) only loses the output. Anything else is a bug and
+keeps its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
+import io
 import math
 import os
+import signal
 import sys
+import threading
 import warnings
-from collections.abc import Callable, Iterable, Sequence
-from typing import NoReturn
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import NoReturn, TextIO
 
-from ..errors import UserError
+from ..errors import Terminated, UserError, exit_status
 
 _NOT_GIVEN = object()
 
@@ -46,32 +51,108 @@ def parse_noting_given(parser: argparse.ArgumentParser, argv: Sequence[str] | No
 
 
 def one_line_errors(main: Callable[..., int]) -> Callable[..., int]:
-    """Wrap a command's ``main``: a user error prints one ``error: …`` line and exits 2, Ctrl-C
-    prints ``interrupted`` and exits 130, a reader that stops early (``… | head``) ends the
-    command quietly with status 1 — never a traceback; a warning is one ``warning: …`` line."""
+    """Wrap a command's ``main`` for a person, a pipe or a scheduler.
+
+    A user error prints one ``error: …`` line and exits 2; Ctrl-C prints ``interrupted`` and exits
+    130, SIGTERM the same with 143 — never a traceback; a warning is one ``warning: …`` line. A
+    reader that goes away (``… | head -1``, a pager that quits, a closed stdout) loses what is
+    printed after, quietly: the work itself runs to its end.
+    """
 
     @functools.wraps(main)
     def guarded(argv: Sequence[str] | None = None) -> int:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), sigterm_as_interrupt(), outputs_that_may_close():
             warnings.showwarning = _warning_line
-            return _run(argv)
-
-    def _run(argv: Sequence[str] | None) -> int:
-        try:
-            code = main(argv)
-            sys.stdout.flush()  # a closed pipe shows here rather than at the interpreter's exit
-            return code
-        except BrokenPipeError:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to say
-            return 1
-        except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
-            return 130
-        except UserError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
+            try:
+                return main(argv)
+            except KeyboardInterrupt as stop:
+                print("interrupted", file=sys.stderr)
+                return exit_status(stop)
+            except UserError as error:
+                print(f"error: {error}", file=sys.stderr)
+                return 2
 
     return guarded
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While the block runs, SIGTERM raises ``Terminated``, which is handled as Ctrl-C is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class MayClose(io.TextIOBase):
+    """A text stream that drops what its reader is no longer there to read, instead of failing:
+    the first broken pipe (or write to a closed file) sends everything after it to the null
+    device."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream, self.gone = stream, False
+
+    def write(self, text: str) -> int:
+        self._quietly(lambda: self.stream.write(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._quietly(self.stream.flush)
+
+    def _quietly(self, act: Callable[[], object]) -> None:
+        if self.gone:
+            return
+        try:
+            act()
+        except (BrokenPipeError, ValueError) as error:
+            if isinstance(error, ValueError) and not getattr(self.stream, "closed", False):
+                raise  # not a closed file: e.g. text the stream cannot encode, a bug
+            self.gone = True
+            with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), self.stream.fileno())
+
+    def isatty(self) -> bool:
+        return not self.gone and self.stream.isatty()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self.stream, "encoding", "utf-8")
+
+
+@contextmanager
+def outputs_that_may_close() -> Iterator[None]:
+    """stdout and stderr as ``MayClose`` streams while the block runs. A stream that was closed
+    before the program started (``>&-``) becomes the null device, so that no file the program
+    opens can take its descriptor."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = (MayClose(stream if stream is not None else _null(fd))
+                              for stream, fd in ((sys.stdout, 1), (sys.stderr, 2)))
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+        sys.stdout, sys.stderr = saved
+
+
+def _null(fd: int) -> TextIO:
+    """The null device on descriptor ``fd`` (1 or 2), which is closed, as a text stream."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    if null != fd:
+        os.dup2(null, fd)
+        os.close(null)
+    return open(fd, "w", closefd=False)  # as long as the process lives
 
 
 def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import fields, replace
 
-from ..errors import ConfigError
+from ..errors import ConfigError, exit_status
 from ..experiments.stats import spread, summarize
 from ..textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from ..textbook.losses import LOSSES
@@ -139,9 +139,12 @@ def command_name() -> str:
 
 
 def interrupted_message(stop: TrainingInterrupted) -> str:
-    """One line after Ctrl-C: what was saved, and the command that resumes from it."""
+    """One line after Ctrl-C or SIGTERM: what was saved, and the command that resumes from it."""
     if stop.checkpoint is None:
         return "interrupted before any epoch was saved; nothing to resume"
+    if stop.epoch >= stop.epochs:
+        return (f"interrupted after the last epoch ({stop.epoch}): the run is complete and "
+                f"saved in {stop.checkpoint.parent}")
     if stop.networks > 1:
         return (f"interrupted: each network's run folder keeps the checkpoint of its last "
                 f"completed epoch (epoch {stop.epoch})")
@@ -180,11 +183,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             results = train_reference(config, args)
     except TrainingInterrupted as stop:
         print(interrupted_message(stop), file=sys.stderr)
-        return 130
-    except KeyboardInterrupt:
+        return stop.exit_status
+    except KeyboardInterrupt as stop:
         print("interrupted before the first epoch began; nothing new was saved",
               file=sys.stderr)
-        return 130
+        return exit_status(stop)
     if len(results) == 1:
         print()
         print(format_report(results[0].metrics))

@@ -23,6 +23,7 @@ With the RNG states restored, a resumed run ends with exactly the weights of an 
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 import zipfile
@@ -35,7 +36,8 @@ from torch import Tensor
 
 from ..errors import UserError
 from ..files import write_atomically
-from ..textbook.model import MLP
+from ..textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+from ..textbook.model import INITS, INPUT_SIZE, MLP, NUM_CLASSES
 from .records import EpochRecord
 
 FORMAT = "mnist-mlp checkpoint"
@@ -46,7 +48,7 @@ BEST = "best.pt"
 """The checkpoint of the epoch with the best validation accuracy so far, in the run folder."""
 ARCHITECTURE = ("hidden_size", "activation", "output_activation")
 """The settings that make the network's shape and functions: fixed for a run."""
-FREE_ON_RESUME = ("epochs", "device", "data_dir", "log_dir", "log_every")
+FREE_ON_RESUME = ("epochs", "device", "data_dir", "log_every")
 """The settings that a resumed run may change; all others must stay as they were."""
 
 
@@ -70,7 +72,10 @@ class Checkpoint:
     def records(self) -> list[EpochRecord]:
         """The history as epoch records; ``CheckpointError`` if it is malformed."""
         try:
-            return [EpochRecord.from_dict(record) for record in self.history]
+            records = [EpochRecord.from_dict(record) for record in self.history]
+            if [r.epoch for r in records] != list(range(1, len(records) + 1)):
+                raise ValueError("its epochs are not 1, 2, …")
+            return records
         except (KeyError, TypeError, ValueError) as error:
             raise CheckpointError(f"{self.path} is not a valid mnist-mlp checkpoint: its history "
                                   f"is malformed ({error})") from None
@@ -110,16 +115,52 @@ class Checkpoint:
         except (KeyError, TypeError) as error:
             raise CheckpointError(f"{where} is not a valid mnist-mlp checkpoint: its entry "
                                   f"{error} is missing or malformed") from None
-        if not (isinstance(checkpoint.model_state, dict)
-                and all(isinstance(v, Tensor) for v in checkpoint.model_state.values())
-                and all(isinstance(v, Tensor) for v in checkpoint.rng.values())
-                and isinstance(checkpoint.model_config, dict)
-                and isinstance(checkpoint.config, dict)
-                and isinstance(checkpoint.history, list)
-                and isinstance(checkpoint.epoch, int)):
-            raise CheckpointError(f"{where} is not a valid mnist-mlp checkpoint: its model "
-                                  "state, RNG states, configuration or history is malformed")
+        problem = _structure_problem(checkpoint) or _model_problem(checkpoint)
+        if problem:
+            raise CheckpointError(f"{where} is not a valid mnist-mlp checkpoint: {problem}")
+        checkpoint.records()  # the history, checked
         return checkpoint
+
+
+PARAMETERS = ("hidden.weight", "hidden.bias", "output.weight", "output.bias")
+
+
+def _structure_problem(c: Checkpoint) -> str | None:
+    """What is malformed in a checkpoint's plain data (None: nothing), before any of it is used
+    to allocate memory."""
+    if not (isinstance(c.model_state, dict) and isinstance(c.model_config, dict)
+            and isinstance(c.config, dict) and isinstance(c.history, list)):
+        return "its model state, configuration or history is malformed"
+    if not (all(isinstance(v, Tensor) and v.dtype == torch.uint8 and v.dim() == 1
+                for v in c.rng.values())):
+        return "its RNG states are not byte tensors"
+    if isinstance(c.epoch, bool) or not isinstance(c.epoch, int) or c.epoch != len(c.history):
+        return f"its epoch {c.epoch!r} does not match its history of {len(c.history)} epochs"
+    if isinstance(c.lr, bool) or not isinstance(c.lr, (int, float)) or not 0 < c.lr < math.inf:
+        return f"its learning rate {c.lr!r} is not a positive number"
+    return None
+
+
+def _model_problem(c: Checkpoint) -> str | None:
+    """What does not fit in a checkpoint's network (None: nothing): its settings must be known
+    names and its weights the shapes those settings give, so that rebuilding it allocates no
+    more than the file holds."""
+    config, state = c.model_config, c.model_state
+    hidden = config.get("hidden_size")
+    if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
+        return f"its hidden_size {hidden!r} is not a positive integer"
+    for name, choices in (("activation", HIDDEN_ACTIVATIONS),
+                          ("output_activation", OUTPUT_ACTIVATIONS), ("init", INITS)):
+        if config.get(name) not in choices:
+            return f"its {name} {config.get(name)!r} is not one of {', '.join(choices)}"
+    shapes = dict(zip(PARAMETERS, [(hidden, INPUT_SIZE), (hidden,), (NUM_CLASSES, hidden),
+                                   (NUM_CLASSES,)], strict=True))
+    if sorted(state) != sorted(PARAMETERS) or not all(
+            isinstance(state[n], Tensor) and state[n].is_floating_point()
+            and tuple(state[n].shape) == shape for n, shape in shapes.items()):
+        return (f"its weights ({describe_weights(state)}) are not those of the 784-{hidden}-10 "
+                "network it claims")
+    return None
 
 
 def describe_architecture(config: dict[str, Any]) -> str:
@@ -239,8 +280,8 @@ def save_checkpoint(checkpoint: Checkpoint, path: str | os.PathLike) -> Path:
     try:
         write_atomically(path, lambda file: torch.save(checkpoint.to_dict(), file))
     except OSError as error:
-        raise CheckpointError(f"cannot write checkpoint {path}: {error.strerror or error}; "
-                              "free some space or make the folder writable") from None
+        raise CheckpointError(f"cannot write checkpoint {path}: {error.strerror or error}"
+                              ) from None
     checkpoint.path = path
     return path
 
@@ -272,9 +313,18 @@ def load_checkpoint(path: str | os.PathLike, prefer: tuple[str, ...] = (BEST, LA
     """Read the checkpoint at ``path`` (a file, or a run folder: the first of ``prefer`` in it).
 
     Loads with ``torch.load(weights_only=True)``: a file holding anything but tensors and plain
-    data is refused before any of its objects is built. Every problem raises ``CheckpointError``.
+    data is refused before any of its objects is built, and what is loaded is checked before
+    anything is allocated from it. Every problem raises ``CheckpointError``; when the file is
+    damaged and the run's other checkpoint is intact, the message names that one.
     """
     file = find_checkpoint(path, prefer)
+    try:
+        return _read(file)
+    except CheckpointError as error:
+        raise CheckpointError(f"{error}{_intact_sibling(file)}") from None
+
+
+def _read(file: Path) -> Checkpoint:
     try:
         with warnings.catch_warnings():  # e.g. on the pickle protocol: not for the user
             warnings.simplefilter("ignore")
@@ -288,9 +338,32 @@ def load_checkpoint(path: str | os.PathLike, prefer: tuple[str, ...] = (BEST, LA
     return Checkpoint.from_dict(data, file)
 
 
+def _intact_sibling(file: Path) -> str:
+    """For a run's ``last.pt`` that cannot be read, a pointer to its ``best.pt`` if that one is
+    intact (and the other way round); else nothing."""
+    if file.name not in (LAST, BEST):
+        return ""
+    sibling = file.with_name(BEST if file.name == LAST else LAST)
+    try:
+        epoch = _read(sibling).epoch if sibling.is_file() else None
+    except CheckpointError:
+        epoch = None
+    return "" if epoch is None else f"; {sibling} (epoch {epoch}) is intact: give that one"
+
+
+LEGACY_MAGIC = b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19."
+"""How a file of ``torch.save``'s legacy (pre-1.6) format begins: its pickled magic number."""
+
+
 def _refusal(file: Path) -> str:
     """Why ``torch.load(file, weights_only=True)`` failed, as far as can be told safely."""
+    with file.open("rb") as opened:
+        start = opened.read(len(LEGACY_MAGIC))
+    objects = "Python objects other than tensors and plain data, which are never loaded"
     if zipfile.is_zipfile(file):  # torch.save's format, but with more than plain data inside
-        return ("it holds Python objects other than tensors and plain data, which are never "
-                "loaded")
+        return f"it holds {objects}"
+    if start.startswith(b"PK\x03\x04"):
+        return "it is cut short or damaged (a torch.save file whose end is missing)"
+    if start == LEGACY_MAGIC:
+        return f"it is in torch.save's legacy format and holds {objects}"
     return "it is not a file written by torch.save (nothing in it was loaded)"

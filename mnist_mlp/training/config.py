@@ -12,7 +12,7 @@ from ..errors import ConfigError
 from ..textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from ..textbook.losses import LOSSES
 from ..textbook.model import INITS
-from .checkpoint import LAST, CheckpointError, load_checkpoint
+from .checkpoint import BEST, LAST, CheckpointError, load_checkpoint
 
 
 @dataclass(frozen=True)
@@ -88,11 +88,15 @@ def resolve_device(name: str) -> torch.device:
 
 
 def resume_config(path: str | os.PathLike, **changes) -> TrainConfig:
-    """The configuration saved with the checkpoint at ``path`` (a run folder: its ``last.pt``),
-    with ``changes``, e.g. ``resume_config("runs/…", epochs=40)``."""
-    saved = load_checkpoint(path, prefer=(LAST,))
+    """The configuration saved with the checkpoint at ``path`` (a run folder: its ``last.pt``,
+    else its ``best.pt``), with ``changes``, e.g. ``resume_config("runs/…", epochs=40)``."""
+    saved = load_checkpoint(path, prefer=(LAST, BEST))
     unknown = set(saved.config) - {f.name for f in fields(TrainConfig)}
     if unknown:
         raise CheckpointError(f"{saved.path} has settings this mnist-mlp does not know: "
                               f"{', '.join(sorted(unknown))}")
+    try:
+        TrainConfig(**saved.config).validate()
+    except ConfigError as error:
+        raise CheckpointError(f"{saved.path} holds an impossible setting: {error}") from None
     return replace(TrainConfig(**saved.config), **changes)

@@ -29,13 +29,15 @@ import torch
 from torch import Tensor
 
 from ..data import DigitTensors, load_mnist
-from ..errors import ConfigError, UserError
-from ..files import check_writable
+from ..errors import ConfigError, UserError, exit_status
+from ..files import check_writable, signals_held
 from ..textbook.metrics import classification_report
 from ..textbook.model import MLP
 from .checkpoint import (
+    BEST,
     LAST,
     Checkpoint,
+    CheckpointError,
     capture,
     check_resumable,
     is_new_best,
@@ -60,13 +62,17 @@ class DivergenceError(UserError):
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C during training. ``checkpoint`` is the ``last.pt`` of the last completed epoch
-    (None when no epoch was completed or there is no run folder; of the first network when there
-    are several), ``epoch`` that epoch, ``networks`` how many networks were training."""
+    """Ctrl-C or SIGTERM during training. ``checkpoint`` is the ``last.pt`` of the last completed
+    epoch (None when no epoch was completed or there is no run folder; of the first network when
+    there are several), ``epoch`` that epoch, ``epochs`` the epochs asked for (``epoch ==
+    epochs``: the run is complete), ``networks`` how many networks were training,
+    ``exit_status`` 130 for Ctrl-C and 143 for SIGTERM."""
 
-    def __init__(self, checkpoint: Path | None, epoch: int, networks: int = 1) -> None:
+    def __init__(self, checkpoint: Path | None, epoch: int, epochs: int, networks: int = 1,
+                 exit_status: int = 130) -> None:
         super().__init__(f"interrupted after epoch {epoch}")
-        self.checkpoint, self.epoch, self.networks = checkpoint, epoch, networks
+        self.checkpoint, self.epoch, self.epochs = checkpoint, epoch, epochs
+        self.networks, self.exit_status = networks, exit_status
 
 
 class Trainer(Protocol):
@@ -103,7 +109,8 @@ class Network:
     shuffle: torch.Generator  # draws its mini-batch order: one permutation per epoch
     result: TrainResult
     log: RunLog | None = None
-    saved: Path | None = None  # its last good checkpoint
+    saved: Path | None = None  # its last good checkpoint…
+    saved_epoch: int = 0  # …and that checkpoint's epoch
 
 
 MakeTrainer = Callable[[list[Network], DigitTensors, torch.device], Trainer]
@@ -141,9 +148,9 @@ def fit(configs: Sequence[TrainConfig], make_trainer: MakeTrainer, *, model: MLP
                 on_epoch(epoch, [n.result.history[-1] for n in networks])
             _stop_if_all_diverged(networks, epoch)
         _finish(networks, trainer, evaluations["test"], splits["test"])
-    except KeyboardInterrupt:
-        raise TrainingInterrupted(networks[0].saved, len(networks[0].result.history),
-                                  len(networks)) from None
+    except KeyboardInterrupt as stop:
+        raise TrainingInterrupted(networks[0].saved, networks[0].saved_epoch, first.epochs,
+                                  len(networks), exit_status(stop)) from None
     finally:
         for network in networks:
             if network.log is not None:
@@ -174,7 +181,7 @@ def _checked(configs: Sequence[TrainConfig], model: MLP | None,
                          f"{', '.join(differing)}")
     if resume is None:
         return configs, None
-    checkpoint = load_checkpoint(resume, prefer=(LAST,))
+    checkpoint = load_checkpoint(resume, prefer=(LAST, BEST))
     check_resumable(checkpoint, asdict(configs[0]))
     return configs, checkpoint
 
@@ -206,7 +213,7 @@ def _network(config: TrainConfig, model: MLP | None, checkpoint: Checkpoint | No
     if checkpoint is not None:  # weights and both generators as they were after its epoch
         restore(checkpoint, model, network.shuffle)
         network.result.history = checkpoint.records()
-        network.saved = checkpoint.path
+        network.saved, network.saved_epoch = checkpoint.path, checkpoint.epoch
     return network
 
 
@@ -245,16 +252,30 @@ def _epoch(epoch: int, trainer: Trainer, networks: list[Network],
                          {split: evaluation[k] for split, evaluation in evaluations.items()})
         network.result.history.append(record)
         if finite[k] and network.result.run_dir is not None:
-            network.saved = save_epoch(capture(model, asdict(network.config),
-                                               network.result.history, network.shuffle),
-                                       network.result.run_dir, best=is_new_best(
-                                           network.result.history))
+            _save(network, model)
         if network.log is not None:
             network.log.epoch(record)
             network.log.running_loss(losses[k].tolist(), epoch, network.config.log_every)
             if trainer.logs_figures:
                 network.log.model(model, epoch)
     return evaluations
+
+
+def _save(network: Network, model: MLP) -> None:
+    """Write the network's ``last.pt`` (and ``best.pt``) for the epoch just recorded; Ctrl-C and
+    SIGTERM wait until both are written and the network knows them."""
+    history, run_dir = network.result.history, network.result.run_dir
+    with signals_held():
+        try:
+            network.saved = save_epoch(capture(model, asdict(network.config), history,
+                                               network.shuffle),
+                                       run_dir, best=is_new_best(history))
+        except CheckpointError as error:  # a full disk, a folder gone read-only
+            kept = (f"{network.saved} (epoch {network.saved_epoch}) is kept" if network.saved
+                    else "no checkpoint of it was written")
+            raise CheckpointError(f"{error}; {kept}; free some space or make {run_dir} "
+                                  "writable, then resume the run in it with --resume") from None
+        network.saved_epoch = len(history)
 
 
 def _record(epoch: int, minibatch_loss: float, seconds: float,

@@ -8,8 +8,9 @@ each image as its list of non-zero pixels.
 
 It is compiled on first use with the system's C compiler (``$CC``, else ``cc``) into a cache
 folder (``$MNIST_MLP_CACHE``, else ``~/.cache/mnist-mlp``), once per source, flags and CPU, and
-loaded with ``ctypes``. Where no compiler works, ``library`` returns None and says why in
-``unavailable_reason``, and the engine falls back to its tensor operations.
+loaded with ``ctypes`` — only from a folder, and only a file, that belong to this user and that
+nobody else can write (``_cache_dir``). Where no compiler works, ``library`` returns None and
+says why in ``unavailable_reason``, and the engine falls back to its tensor operations.
 ``MNIST_MLP_NATIVE=0`` turns the loop off.
 
 Networks are independent, so K of them run on up to ``torch.get_num_threads()`` threads
@@ -26,6 +27,7 @@ import platform
 import shutil
 import subprocess
 import tempfile
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -68,17 +70,44 @@ class SparseRows(NamedTuple):
 
 
 def _cache_dir() -> Path:
-    """Where built libraries are kept: ``$MNIST_MLP_CACHE``, else ``~/.cache/mnist-mlp``; where
-    that cannot be created, a new private temporary folder (nothing is shared through /tmp)."""
+    """Where built libraries are kept and loaded from: ``$MNIST_MLP_CACHE``, else
+    ``~/.cache/mnist-mlp``, made private (0700) if new — but only a folder of this user's that
+    nobody else can write: code loaded from a folder others can write could be anyone's. Any
+    other folder, or one that cannot be made, gives way to a private temporary one (said once)."""
     if os.environ.get("MNIST_MLP_CACHE"):
         folder = Path(os.environ["MNIST_MLP_CACHE"])
     else:
         folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mnist-mlp"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
-    except OSError:
-        return Path(tempfile.mkdtemp(prefix="mnist-mlp-"))
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        why = _not_private(folder)
+    except OSError as error:
+        why = f"cannot be made ({error.strerror or error})"
+    return _private_folder(f"the cache folder {folder} {why}") if why else folder
+
+
+def _not_private(path: Path) -> str | None:
+    """Why code in ``path`` (a folder or a file) could be someone else's: it belongs to another
+    user, or others can write it. None when it is this user's alone."""
+    status = path.stat()  # follows links: what counts is what is loaded
+    if hasattr(os, "getuid") and status.st_uid != os.getuid():
+        return f"belongs to another user (uid {status.st_uid})"
+    if status.st_mode & 0o022:
+        return "can be written by other users"
+    return None
+
+
+_private: Path | None = None
+
+
+def _private_folder(reason: str) -> Path:
+    """A new private temporary folder for this process's builds (made and announced once)."""
+    global _private
+    if _private is None:
+        _private = Path(tempfile.mkdtemp(prefix="mnist-mlp-"))
+        warnings.warn(f"{reason}: the native CPU loop is built in the private folder "
+                      f"{_private} instead", stacklevel=2)
+    return _private
 
 
 def _machine_key(compiler: str, flags: tuple[str, ...]) -> bytes:
@@ -100,6 +129,12 @@ def compiler() -> str | None:
     return os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
 
 
+def library_name(cc: str, flags: tuple[str, ...], real: str) -> str:
+    """The cached library's file name: a digest of all it depends on (``_machine_key``)."""
+    digest = hashlib.sha256(_machine_key(cc, flags) + real.encode()).hexdigest()[:16]
+    return f"epoch-{real}-{digest}.so"
+
+
 def _build(real: str) -> tuple[Path, tuple[str, ...]]:
     """Compile ``epoch.c`` with REAL = ``real``, for this CPU if the compiler can, else
     portably; once: later calls find the cached library. Returns it and its flags."""
@@ -108,8 +143,10 @@ def _build(real: str) -> tuple[Path, tuple[str, ...]]:
         raise OSError("no C compiler found (install gcc, or set $CC)")
     folder, failure = _cache_dir(), ""
     for flags in FLAG_SETS:
-        digest = hashlib.sha256(_machine_key(cc, flags) + real.encode()).hexdigest()[:16]
-        target = folder / f"epoch-{real}-{digest}.so"
+        target = folder / library_name(cc, flags, real)
+        if target.exists() and (why := _not_private(target)):
+            folder = _private_folder(f"the cached library {target} {why}")
+            target = folder / target.name
         if target.exists():
             return target, flags
         fd, temporary = tempfile.mkstemp(suffix=".so", dir=folder)
