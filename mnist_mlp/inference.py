@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .data import load_mnist
+from .data import load_test_digits
 from .data.images import prepare_image
 from .training.checkpoint import BEST, LAST, Checkpoint, build_model, load_checkpoint
 from .training.config import resolve_device
@@ -76,9 +76,9 @@ def evaluate_checkpoint(path: str | os.PathLike, data_dir: str | os.PathLike | N
     checkpoint = load_checkpoint(path, prefer=(BEST, LAST))
     model = build_model(checkpoint)
     target = resolve_device(device)
-    data = load_mnist(data_dir, train_size=1, validation_size=0)  # only the test set is used
+    test = load_test_digits(data_dir)
     loss = checkpoint.config.get("loss", "cross_entropy")
-    return CheckpointEvaluation(checkpoint, evaluate(model.to(target), data.test.to(target), loss))
+    return CheckpointEvaluation(checkpoint, evaluate(model.to(target), test.to(target), loss))
 
 
 def checkpoint_summary(checkpoint: Checkpoint) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from mnist_mlp.data import (
     MNISTSplits,
     batches,
     load_mnist,
+    load_test_digits,
     resolve_data_dir,
 )
 from mnist_mlp.data.mnist import ENV_VAR
@@ -148,10 +150,59 @@ def test_missing_folder_names_it_and_says_what_to_do(tmp_path, no_download):
     assert not folder.exists()
 
 
-def test_gzip_files_get_a_hint(tiny, tmp_path):
+def test_the_original_gzip_files_are_read_offline(tiny, tmp_path):
+    """MNIST as distributed: the four .gz files only; no network is needed to read them."""
     raw = tiny.raw_folder
-    (raw / TRAIN_IMAGES).rename(raw / f"{TRAIN_IMAGES}.gz")
-    with pytest.raises(DataError, match="gunzip"):
+    for name in FILE_NAMES.values():
+        with (raw / name).open("rb") as plain, gzip.open(raw / f"{name}.gz", "wb") as packed:
+            packed.write(plain.read())
+        (raw / name).unlink()
+    data = load_mnist(tmp_path, validation_size=10, download=False)
+    assert torch.equal(data.test.labels, tiny.test_labels)
+    assert torch.equal(data.train.images, DigitTensors(*load_mnist(tmp_path, validation_size=10)
+                                                       .train[:]).images)
+    assert not list(raw.glob("*.tmp"))
+
+
+def test_a_damaged_gzip_file_is_called_so(tiny, tmp_path):
+    raw = tiny.raw_folder
+    (raw / TRAIN_IMAGES).rename(raw / f"{TRAIN_IMAGES}.gz")  # not gzip inside
+    with pytest.raises(DataError, match=r"\.gz cannot be decompressed"):
+        load_mnist(tmp_path)
+
+
+def test_an_unreadable_file_is_called_unreadable(tiny, tmp_path, monkeypatch):
+    real_open = Path.open
+
+    def refuse(path, *args, **kwargs):  # as chmod 000 would, for a user other than root
+        if path.name == TEST_IMAGES:
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refuse)
+    with pytest.raises(DataError, match=f"cannot read .*{TEST_IMAGES}: Permission denied"):
+        load_mnist(tmp_path)
+
+
+def test_an_unreadable_folder_is_called_unreadable(tiny, tmp_path, monkeypatch):
+    real_listdir = os.listdir
+
+    def refuse(path):
+        if Path(path) == tiny.raw_folder:
+            raise PermissionError(13, "Permission denied")
+        return real_listdir(path)
+
+    monkeypatch.setattr(os, "listdir", refuse)
+    with pytest.raises(DataError, match=r"cannot read .*raw: Permission denied"):
+        load_mnist(tmp_path)
+
+
+def test_the_test_digits_alone_need_only_the_test_files(tiny, tmp_path):
+    for name in (TRAIN_IMAGES, TRAIN_LABELS):
+        (tiny.raw_folder / name).unlink()
+    test = load_test_digits(tmp_path)
+    assert torch.equal(test.labels, tiny.test_labels)
+    with pytest.raises(DataError, match="MNIST not found"):
         load_mnist(tmp_path)
 
 

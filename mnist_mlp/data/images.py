@@ -3,7 +3,7 @@
 An image is made to look like an MNIST digit before the network sees it (LeCun et al.'s
 preparation of MNIST):
 
-1. grayscale (transparent pixels count as white paper);
+1. grayscale (transparent pixels count as paper: white, or black under white ink);
 2. white digit on black: inverted when the background, judged from the border pixels, is light;
    the background level is then subtracted and the contrast stretched so the brightest ink is 255;
 3. cropped to the digit's bounding box and scaled, keeping the aspect ratio, so that the
@@ -31,6 +31,9 @@ INK_FRACTION = 0.1
 """Pixels brighter than this fraction of the brightest one count as ink for the bounding box."""
 BORDER = 2
 """Width in pixels of the image border from which the background level is judged."""
+MAX_PIXELS = 40_000_000
+"""Larger images are refused before they are decoded: a digit needs far fewer pixels, and
+decoding a huge (or hugely declared) image could exhaust the memory."""
 
 
 class ImageError(UserError):
@@ -38,23 +41,40 @@ class ImageError(UserError):
 
 
 def read_grayscale(path: str | os.PathLike) -> np.ndarray:
-    """The image at ``path`` as float64 gray levels 0…255, transparent parts white.
+    """The image at ``path`` as float64 gray levels 0…255. Transparent parts become paper: white
+    behind dark ink, black behind light ink (white ink drawn on a transparent canvas).
 
-    Raises ``ImageError`` if the file is missing or not an image Pillow can read.
+    Raises ``ImageError`` if the file is missing, not an image Pillow can read, or too large to
+    decode safely (``MAX_PIXELS``).
     """
     try:
         with Image.open(path) as image:
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise Image.DecompressionBombError(f"{width}×{height} pixels")
             image = ImageOps.exif_transpose(image)  # photos: upright as shown
             if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-                paper = Image.new("RGBA", image.size, "white")
-                image = Image.alpha_composite(paper, image.convert("RGBA"))
+                image = _on_paper(image.convert("RGBA"))
             return np.asarray(image.convert("L"), dtype=np.float64)
     except FileNotFoundError:
         raise ImageError(f"cannot read image {path}: no such file") from None
+    except Image.DecompressionBombError as error:
+        raise ImageError(f"image {path} is too large to read safely ({error}; the limit is "
+                         f"{MAX_PIXELS:,} pixels); give a smaller image of one digit") from None
     except (UnidentifiedImageError, OSError, ValueError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ImageError(f"cannot read image {path}: {reason}; give a PNG or JPEG of a digit"
                          ) from None
+
+
+def _on_paper(image: Image.Image) -> Image.Image:
+    """An RGBA image over paper of the colour its ink is not: black under light ink, else
+    white."""
+    pixels = np.asarray(image)
+    ink = pixels[..., 3] > 127
+    light = bool(ink.any()) and float(np.asarray(image.convert("L"))[ink].mean()) > 127.5
+    paper = Image.new("RGBA", image.size, "black" if light else "white")
+    return Image.alpha_composite(paper, image)
 
 
 def background_level(gray: np.ndarray) -> float:

@@ -1,9 +1,9 @@
 """The MNIST files: where they are, downloading them, checking them, reading them into splits.
 
-The files are read by ``torchvision.datasets.MNIST`` from ``ROOT/MNIST/raw/`` (torchvision's
-layout), using its ``.data`` (uint8, N x 28 x 28) and ``.targets`` tensors directly: no PIL,
-no transforms. The splits are those of the reference experiment (Nielsen, *Neural Networks
-and Deep Learning*, ch. 1):
+The files are read from ``ROOT/MNIST/raw/`` (torchvision's layout) by torchvision's readers of
+the IDX format (uint8 images N x 28 x 28, labels N): no PIL, no transforms; the test split alone
+needs only the two t10k files. The splits are those of the reference experiment (Nielsen,
+*Neural Networks and Deep Learning*, ch. 1):
 
 * training: the first ``60000 - validation_size`` images of the training file (50,000 by default);
 * validation: the last ``validation_size`` images of the training file (10,000 by default;
@@ -16,18 +16,23 @@ raise ``DataError``, whose message is one line meant to be printed without a tra
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import math
 import os
+import shutil
 import struct
+import zlib
 from pathlib import Path
 
 import torch
 import torchvision
+from torchvision.datasets.mnist import read_image_file, read_label_file
 
 from ..errors import ConfigError, UserError
+from ..files import write_atomically
 from ..textbook.model import IMAGE_SIDE, NUM_CLASSES
-from .digits import MNISTSplits, to_digits
+from .digits import DigitTensors, MNISTSplits, to_digits
 
 ENV_VAR = "MNIST_DATA"
 DEFAULT_DATA_DIR = "data"
@@ -145,6 +150,14 @@ def load_mnist(
     )
 
 
+def load_test_digits(data_dir: str | os.PathLike[str] | None = None, *,
+                     download: bool | None = None) -> DigitTensors:
+    """Only the 10,000 test digits (the t10k files): all that evaluating a network needs."""
+    root, download_allowed = resolve_data_dir(data_dir)
+    _ensure_files(root, download_allowed if download is None else download, _raw_files(False))
+    return to_digits(*_read_split(root, train=False))
+
+
 def _training_count(n_file: int, validation_size: int, train_size: int | None) -> int:
     """How many images the training split keeps; checks the sizes against the file."""
     if validation_size >= n_file:
@@ -163,20 +176,58 @@ def _training_count(n_file: int, validation_size: int, train_size: int | None) -
     return train_size
 
 
-def _missing_files(root: Path) -> list[str]:
-    """The names of the four uncompressed files that are not in ``root/MNIST/raw/``."""
+def _missing_files(root: Path, names: tuple[str, ...] = RAW_FILES) -> list[str]:
+    """The names among ``names`` (uncompressed files) that are not in ``root/MNIST/raw/``."""
     raw = _raw_folder(root)
-    return [name for name in RAW_FILES if not (raw / name).is_file()]
+    return [name for name in names if not (raw / name).is_file()]
 
 
-def _ensure_files(root: Path, download: bool) -> None:
-    """Make sure the four files exist under ``root``, downloading them if allowed."""
-    missing = _missing_files(root)
+def _ensure_files(root: Path, download: bool, names: tuple[str, ...] = RAW_FILES) -> None:
+    """Make sure the files ``names`` exist under ``root``: readable, decompressed from the
+    original ``.gz`` files found beside them, or downloaded if that is allowed."""
+    _check_readable(root, names)
+    _decompress(_raw_folder(root), _missing_files(root, names))
+    missing = _missing_files(root, names)
     if not missing:
         return
     if not download:
         raise DataError(_not_found_message(root, missing, "downloading is off for this folder"))
     _download(root)
+
+
+def _check_readable(root: Path, names: tuple[str, ...]) -> None:
+    """``DataError`` for a folder or file on the way to the data that exists but cannot be read
+    (so that it is not called missing, or corrupt)."""
+    raw = _raw_folder(root)
+    for path in (root, raw.parent, raw, *(raw / name for name in names)):
+        try:
+            if path.is_dir():
+                os.listdir(path)
+            elif path.exists():
+                with path.open("rb"):
+                    pass
+        except OSError as error:
+            raise DataError(f"cannot read {path}: {error.strerror or error}; make it readable, "
+                            f"or use another copy. {HOW_TO_FIX}") from None
+
+
+def _decompress(raw: Path, missing: list[str]) -> None:
+    """Decompress ``name.gz`` into ``name`` for each missing file whose original gzip file is
+    in ``raw`` (as MNIST is distributed), atomically; no network needed."""
+    for name in missing:
+        packed = raw / f"{name}.gz"
+        if not packed.is_file():
+            continue
+        try:
+            with gzip.open(packed) as source:
+                write_atomically(raw / name, lambda target, s=source: shutil.copyfileobj(s, target))
+        except (gzip.BadGzipFile, EOFError, zlib.error) as error:
+            raise DataError(_corrupt_message(raw, f"{packed.name} cannot be decompressed: "
+                                                  f"{_reason(error)}")) from None
+        except OSError as error:
+            raise DataError(f"found {packed} but cannot decompress it there: "
+                            f"{error.strerror or error}; decompress the files yourself "
+                            f"(gunzip -k {raw}/*.gz) where you can write. {HOW_TO_FIX}") from None
 
 
 def _not_found_message(root: Path, missing: list[str], why: str) -> str:
@@ -245,12 +296,12 @@ def _read_split(root: Path, *, train: bool) -> tuple[torch.Tensor, torch.Tensor]
     """Read the training (or test) images, uint8 (N, 28, 28), and labels, int64 (N,)."""
     image_file, label_file = _raw_files(train)
     raw = _raw_folder(root)
-    try:
-        mnist = torchvision.datasets.MNIST(root, train=train, download=False)
+    try:  # torchvision's own readers of the IDX format, one split at a time
+        images = read_image_file(str(raw / image_file))
+        labels = read_label_file(str(raw / label_file))
     except _READ_ERRORS as error:
         problem = _split_problem(raw, train) or f"{image_file}/{label_file}: {_reason(error)}"
         raise DataError(_corrupt_message(raw, problem)) from error
-    images, labels = mnist.data, mnist.targets
     if images.ndim != 3 or tuple(images.shape[1:]) != (IMAGE_SIDE, IMAGE_SIDE):
         shape = "x".join(str(size) for size in images.shape[1:])
         problem = f"{image_file} holds images of shape {shape}, expected 28x28"

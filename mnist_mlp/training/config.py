@@ -11,7 +11,7 @@ import torch
 from ..errors import ConfigError
 from ..textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from ..textbook.losses import LOSSES
-from ..textbook.model import INITS
+from ..textbook.model import INITS, INPUT_SIZE, NUM_CLASSES
 from .checkpoint import BEST, LAST, CheckpointError, load_checkpoint
 
 
@@ -38,7 +38,9 @@ class TrainConfig:
     log_every: int = 500
 
     def validate(self) -> None:
-        """Raise ``ConfigError`` naming the first impossible setting."""
+        """Raise ``ConfigError`` naming the first impossible setting (checked before any data is
+        loaded or memory allocated)."""
+        self._check_types()
         for name in ("hidden_size", "batch_size", "epochs", "log_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -46,8 +48,11 @@ class TrainConfig:
             raise ConfigError(f"train_size must be at least 1, got {self.train_size}")
         if self.validation_size < 0:
             raise ConfigError(f"validation_size must be 0 or more, got {self.validation_size}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ConfigError(f"lr must be a positive number, got {self.lr}")
+        if not 0 <= self.seed < SEEDS:
+            raise ConfigError(f"seed must lie between 0 and 2**64 − 1, got {self.seed}")
+        if not (math.isfinite(self.lr) and 0 < self.lr <= LARGEST_LR):
+            raise ConfigError(f"lr must be a positive number no larger than {LARGEST_LR:.3g} "
+                              f"(the largest float32), got {self.lr:g}")
         if self.train_size is not None:
             check_batch_size(self.batch_size, self.train_size)
         for name, choices in (("activation", HIDDEN_ACTIVATIONS),
@@ -56,6 +61,27 @@ class TrainConfig:
             if getattr(self, name) not in choices:
                 raise ConfigError(f"unknown {name} {getattr(self, name)!r}; "
                                   f"choose one of {', '.join(choices)}")
+
+    def _check_types(self) -> None:
+        """``ConfigError`` for a setting of the wrong type, e.g. ``lr="0.5"`` or
+        ``epochs=1.5``."""
+        for f in fields(self):
+            value, kinds = getattr(self, f.name), _KINDS[f.name]
+            if isinstance(value, bool) or not isinstance(value, kinds):
+                wanted = " or ".join("None" if k is type(None) else k.__name__ for k in kinds)
+                raise ConfigError(f"{f.name} must be {wanted}, got {value!r}")
+
+
+_KINDS: dict[str, tuple[type, ...]] = {
+    "hidden_size": (int,), "activation": (str,), "output_activation": (str,), "loss": (str,),
+    "init": (str,), "lr": (int, float), "batch_size": (int,), "epochs": (int,), "seed": (int,),
+    "device": (str,), "data_dir": (str, type(None)), "train_size": (int, type(None)),
+    "validation_size": (int,), "log_dir": (str, type(None)), "log_every": (int,)}
+"""The types each setting may have."""
+SEEDS = 2**64
+"""Seeds are 0 … 2**64 − 1, the range of torch's generators."""
+LARGEST_LR = torch.finfo(torch.float32).max
+"""η must fit in float32, the precision networks are trained in by default."""
 
 
 def check_batch_size(batch_size: int, n_train: int) -> None:
@@ -77,7 +103,10 @@ def resolve_device(name: str) -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise ConfigError(f"unknown device {name!r}; use auto, cpu, cuda or mps") from None
+        device = None
+    if device is None or device.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"unknown device {name!r} (or one this package does not run on); "
+                          "use auto, cpu, cuda, cuda:N or mps")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device cuda asked for, but CUDA is not available here; "
                           "use --device cpu")
@@ -100,3 +129,39 @@ def resume_config(path: str | os.PathLike, **changes) -> TrainConfig:
     except ConfigError as error:
         raise CheckpointError(f"{saved.path} holds an impossible setting: {error}") from None
     return replace(TrainConfig(**saved.config), **changes)
+
+
+def check_memory(config: TrainConfig, networks: int, device: torch.device) -> None:
+    """Refuse, before allocating anything, networks whose weights and gradients alone would not
+    fit in the device's memory, saying how much they would need."""
+    parameters = (INPUT_SIZE + 1) * config.hidden_size + (config.hidden_size + 1) * NUM_CLASSES
+    needed = networks * parameters * BYTES_PER_PARAMETER
+    available = _memory(device)
+    if available is not None and needed > available:
+        count = f"{networks} networks" if networks > 1 else "the network"
+        raise ConfigError(f"hidden_size {config.hidden_size} needs about {_size(needed)} for the "
+                          f"weights and gradients of {count}, more than the {_size(available)} "
+                          f"of memory on {device}; choose a smaller --hidden")
+
+
+BYTES_PER_PARAMETER = 3 * 4
+"""A parameter in float32, its gradient (or the engine's copy) and a temporary of its size."""
+
+
+def _memory(device: torch.device) -> int | None:
+    """The memory of ``device`` in bytes (None where it cannot be told)."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).total_memory
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _size(count: int) -> str:
+    """Bytes in words: ``23 GB``, ``9.4 TB``."""
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
+        if count < 1000 or unit == "PB":
+            return f"{count:.3g} {unit}"
+        count /= 1000
+    raise AssertionError("unreachable")

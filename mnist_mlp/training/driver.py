@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -45,7 +46,7 @@ from .checkpoint import (
     restore,
     save_epoch,
 )
-from .config import TrainConfig, check_batch_size, resolve_device
+from .config import TrainConfig, check_batch_size, check_memory, resolve_device
 from .evaluation import Evaluation
 from .records import EpochRecord, StepInfo, TrainResult
 from .runs import RunLog, create_run_dir, run_name
@@ -133,6 +134,7 @@ def fit(configs: Sequence[TrainConfig], make_trainer: MakeTrainer, *, model: MLP
     configs, checkpoint = _checked(configs, model, resume)
     first = configs[0]
     device = resolve_device(first.device)
+    check_memory(first, len(configs), device)
     resumed_in = _check_log_folder(first, checkpoint)  # before the data is loaded
     data = load_mnist(first.data_dir, train_size=first.train_size,
                       validation_size=first.validation_size)
@@ -253,6 +255,8 @@ def _epoch(epoch: int, trainer: Trainer, networks: list[Network],
         network.result.history.append(record)
         if finite[k] and network.result.run_dir is not None:
             _save(network, model)
+        if record.diverged and not any(r.diverged for r in network.result.history[:-1]):
+            _warn_diverged(network, record)
         if network.log is not None:
             network.log.epoch(record)
             network.log.running_loss(losses[k].tolist(), epoch, network.config.log_every)
@@ -315,6 +319,15 @@ def _divergence(network: Network, loss: float, epoch: int) -> DivergenceError:
     return DivergenceError(f"the training loss became {loss} in epoch {epoch} (lr "
                            f"{network.config.lr:g}): gradient descent diverged; try a smaller "
                            f"--lr{kept}")
+
+
+def _warn_diverged(network: Network, record: EpochRecord) -> None:
+    """Say which network diverged, and what it keeps (the others go on)."""
+    kept = (f"its run folder keeps the checkpoint of epoch {network.saved_epoch} "
+            f"({network.saved})" if network.saved else "it has no checkpoint")
+    warnings.warn(f"the network with lr {network.config.lr:g} and seed {network.config.seed} "
+                  f"diverged in epoch {record.epoch} (training loss {record.train_loss}); {kept}",
+                  stacklevel=2)
 
 
 def _stop_if_all_diverged(networks: list[Network], epoch: int) -> None:

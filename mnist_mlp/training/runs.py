@@ -34,6 +34,9 @@ from ..files import FolderError, write_json
 from .figures import confusion_figure, misclassified_figure, weight_images
 from .records import SPLITS, EpochRecord
 
+TENSORBOARD_BINS_END = 1e20
+"""``SummaryWriter``'s default histogram bins cover ±1e-12 … ±1e20."""
+
 
 def run_name(config: dict[str, Any], now: datetime | None = None) -> str:
     """``<date-time>_l<hidden>_<loss>_lr<η>_seed<seed>``: sorts by time, reads like the setup."""
@@ -108,12 +111,23 @@ class RunLog:
         last SGD step); parameters without a gradient get no gradient histogram.
         """
         for name, parameter in model.named_parameters():
-            self.writer.add_histogram(f"weights/{name}", parameter.detach().cpu(), epoch)
+            self._histogram(f"weights/{name}", parameter.detach(), epoch)
             if parameter.grad is not None:
-                self.writer.add_histogram(f"gradients/{name}", parameter.grad.cpu(), epoch)
+                self._histogram(f"gradients/{name}", parameter.grad, epoch)
         self.writer.add_images("hidden/weights", weight_images(model.hidden.weight), epoch,
                                dataformats="NCHW")
         self.writer.flush()
+
+    def _histogram(self, tag: str, values: Tensor, epoch: int) -> None:
+        """A histogram of ``values``: in TensorBoard's fixed bins, which end at ±1e20, or — for
+        values beyond them, as after a learning rate far too large — in bins fitted to the
+        values (numpy's "auto"). Non-finite values have no histogram."""
+        values = values.detach().cpu()
+        if not bool(values.isfinite().all()):
+            return
+        largest = float(values.abs().max()) if values.numel() else 0.0
+        bins = "tensorflow" if largest < TENSORBOARD_BINS_END else "auto"
+        self.writer.add_histogram(tag, values, epoch, bins=bins)
 
     def test_figures(self, images: Tensor, labels: Tensor, predictions: Tensor,
                      confusion: Tensor, epoch: int) -> None:
