@@ -3,6 +3,7 @@ traceback, and nothing already written lost."""
 
 import importlib
 import pickle
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -15,7 +16,8 @@ from mnist_mlp import TrainConfig, train
 from mnist_mlp.cli.evaluate import main as evaluate_main
 from mnist_mlp.cli.predict import main as predict_main
 from mnist_mlp.cli.train import main as train_main
-from mnist_mlp.training.checkpoint import LAST, load_checkpoint, save_checkpoint
+from mnist_mlp.errors import ConfigError
+from mnist_mlp.training.checkpoint import BEST, LAST, load_checkpoint, save_checkpoint
 
 UNPICKLED = []
 
@@ -140,7 +142,15 @@ def test_impossible_values_and_unknown_names_are_one_line(argv, capsys):
     (["--batch-size", "500"], "batch_size 500 is larger than the 280 training images"),
     (["--batch-size", "50", "--train-size", "30"], "batch_size 50 is larger than the 30"),
     (["--device", "tpu"], "unknown device 'tpu'"),
+    (["--device", "meta"], "unknown device 'meta'"),
+    (["--device", "xla"], "unknown device 'xla'"),
     (["--train-size", "1000"], "train_size=1000 is more than"),
+    (["--lr", "1e39"], "no larger than 3.4e+38 (the largest float32), got 1e+39"),
+    (["--seed", str(2**64)], "seed must lie between 0 and 2**64 − 1"),
+    (["--seed", str(2**64 - 1), "--seeds", "2", "--engine", "fast"],
+     "seed must lie between 0 and 2**64 − 1"),
+    (["--hidden", "1000000000"], "hidden_size 1000000000 needs about 9.54 TB"),
+    (["--hidden", "10000000", "--engine", "fast", "--seeds", "100"], "of 100 networks"),
 ])
 def test_impossible_combinations_are_one_line(tiny_data, tmp_path, capsys, more, words):
     assert train_main(tiny_args(tiny_data, tmp_path / "runs", *more)) == 2
@@ -152,6 +162,30 @@ def test_impossible_settings_in_python():
                    {"lr": -1.0}, {"epochs": 0}):
         with pytest.raises(ValueError):
             replace(TrainConfig(), **change).validate()
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    ({"lr": "0.5"}, "lr must be int or float, got '0.5'"),
+    ({"epochs": 1.5}, "epochs must be int, got 1.5"),
+    ({"hidden_size": True}, "hidden_size must be int, got True"),
+    ({"data_dir": 7}, "data_dir must be str or None, got 7"),
+    ({"train_size": "all"}, "train_size must be int or None"),
+])
+def test_settings_of_the_wrong_type_are_refused_before_any_data_is_loaded(change, words,
+                                                                          monkeypatch):
+    monkeypatch.setattr("mnist_mlp.training.driver.load_mnist", None)  # never reached
+    with pytest.raises(ConfigError, match=re.escape(words)):
+        train(replace(TrainConfig(log_dir=None), **change))
+
+
+def test_weights_beyond_tensorboards_bins_still_get_a_histogram(tiny_data, tmp_path):
+    """η = 1e30 saturates every unit; its weights (~1e30) lie beyond TensorBoard's fixed bins,
+    whose histogram would fail: the run ends as it should, with its logs."""
+    result = train(TrainConfig(hidden_size=8, epochs=2, lr=1e30, device="cpu",
+                               data_dir=str(tiny_data), validation_size=20,
+                               log_dir=str(tmp_path)))
+    assert len(result.history) == 2 and (result.run_dir / LAST).exists()
+    assert float(result.model.hidden.weight.detach().abs().max()) > 1e20
 
 
 # ---------------------------------------------------------------------------------------------
@@ -237,6 +271,65 @@ def test_missing_checkpoints(tmp_path, capsys, image):
     assert "no checkpoint in" in one_line_error(capsys)
     assert train_main(["--resume", str(tmp_path / "runs" / "gone")]) == 2
     assert "no checkpoint at" in one_line_error(capsys)
+
+
+def edited_checkpoint(run, path, edit):
+    """The run's last.pt, loaded with torch (as an attacker could), edited, saved again."""
+    data = torch.load(run.run_dir / LAST, weights_only=True)
+    edit(data)
+    torch.save(data, path)
+    return path
+
+
+@pytest.mark.parametrize(("edit", "words"), [
+    (lambda d: d["model"]["config"].update(hidden_size=10**12),
+     "its weights (784-16-10) are not those of the 784-1000000000000-10 network it claims"),
+    (lambda d: d["model"]["config"].update(hidden_size="16"), "its hidden_size '16' is not"),
+    (lambda d: d["model"]["config"].update(activation="os.system"), "its activation"),
+    (lambda d: d["optimizer"].update(lr="0.5"), "its learning rate '0.5' is not a positive"),
+    (lambda d: d["history"][0].update(test_accuracy="high"), "its history is malformed"),
+    (lambda d: d["history"].append({"epoch": 3}), "does not match its history of 3 epochs"),
+    (lambda d: d["rng"].update(torch=torch.zeros(3)), "RNG states are not byte tensors"),
+    (lambda d: d["config"].update(lr="0.5"), "holds an impossible setting: lr must be"),
+])
+def test_an_edited_checkpoint_is_refused_before_anything_is_built(run, tmp_path, capsys, image,
+                                                                 edit, words):
+    path = edited_checkpoint(run, tmp_path / "last.pt", edit)
+    commands = [(train_main, ["--resume", str(path)])]
+    if "impossible setting" not in words:  # the training settings matter only to resume
+        commands.append((predict_main, [str(path), str(image)]))
+    for main, argv in commands:
+        assert main(argv) == 2
+        assert words in one_line_error(capsys)
+
+
+def test_a_cut_short_last_pt_names_the_intact_best_pt(run, tmp_path, capsys, image):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / BEST).write_bytes((run.run_dir / BEST).read_bytes())
+    (folder / LAST).write_bytes((run.run_dir / LAST).read_bytes()[:-700])  # end cut off
+    assert train_main(["--resume", str(folder)]) == 2
+    err = one_line_error(capsys)
+    assert "cut short or damaged" in err and f"{folder / BEST} (epoch" in err
+    assert "is intact: give that one" in err
+
+
+def test_a_legacy_torch_file_is_called_so(tmp_path, capsys, image):
+    path = tmp_path / "old.pt"
+    torch.save({"format": "mnist-mlp checkpoint", "x": Payload()}, path,
+               _use_new_zipfile_serialization=False)
+    assert predict_main([str(path), str(image)]) == 2
+    err = one_line_error(capsys)
+    assert "torch.save's legacy format" in err and "not a file written by torch.save" not in err
+    assert UNPICKLED == []
+
+
+def test_resume_refuses_another_log_dir(run, tmp_path, capsys):
+    assert train_main(["--resume", str(run.run_dir), "--epochs", "3",
+                       "--log-dir", str(tmp_path / "elsewhere")]) == 2
+    err = one_line_error(capsys)
+    assert "cannot change settings of the run" in err and "log_dir" in err
+    assert not (tmp_path / "elsewhere").exists()
 
 
 @pytest.mark.parametrize("more", [["--engine", "fast"], ["--seeds", "2"], ["--lr", "0.1", "1"]])

@@ -128,14 +128,17 @@ def test_train_many_over_seeds_agrees_with_reference_in_distribution(tiny_config
 
 
 def test_train_many_divergence(tiny_config):
-    with pytest.raises(DivergenceError, match="smaller --lr"):
+    with pytest.raises(DivergenceError, match="smaller --lr"), pytest.warns(UserWarning):
         train_many(replace(tiny_config, lr=1e30, loss="mse", output_activation="sigmoid",
                            activation="relu"), seeds=[0, 1])
 
 
 def test_train_many_keeps_going_when_some_diverge(tiny_config):
-    results = train_many(replace(tiny_config, epochs=2, loss="mse", output_activation="sigmoid",
-                                 activation="relu"), lrs=[0.5, 1e30])
+    with pytest.warns(UserWarning, match=r"the network with lr 1e\+30 and seed 0 diverged in "
+                                         r"epoch 1 \(training loss nan\); it has no checkpoint"):
+        results = train_many(replace(tiny_config, epochs=2, loss="mse",
+                                     output_activation="sigmoid", activation="relu"),
+                             lrs=[0.5, 1e30])
     assert torch.isfinite(torch.tensor(results[0].history[-1].train_loss))
     assert not torch.isfinite(torch.tensor(results[1].history[-1].train_loss))
 
@@ -169,8 +172,10 @@ def test_train_many_writes_checkpoints_that_evaluate_and_resume(tiny_config, tmp
 
 
 def test_a_diverged_network_keeps_its_last_good_checkpoint(tiny_config, tmp_path):
-    results = train_many(replace(tiny_config, epochs=2, loss="mse", output_activation="sigmoid",
-                                 activation="relu", log_dir=str(tmp_path)), lrs=[0.5, 1e30])
+    with pytest.warns(UserWarning, match="it has no checkpoint"):
+        results = train_many(replace(tiny_config, epochs=2, loss="mse",
+                                     output_activation="sigmoid", activation="relu",
+                                     log_dir=str(tmp_path)), lrs=[0.5, 1e30])
     assert load_checkpoint(results[0].run_dir, prefer=(LAST,)).epoch == 2
     assert not list(results[1].run_dir.glob("*.pt"))  # diverged in epoch 1: nothing good saved
 

@@ -80,6 +80,24 @@ def test_an_mnist_digit_is_left_almost_as_it_is(tmp_path):
     assert (prepare_image(path) - first).abs().max() < 0.05
 
 
+def test_white_ink_on_a_transparent_canvas_is_read(tmp_path):
+    """As a drawing program exports a white stroke on a transparent canvas."""
+    seven = a_seven()
+    rgba = np.zeros((*seven.shape, 4), dtype=np.uint8)
+    rgba[..., :3] = 255  # white ink…
+    rgba[..., 3] = np.where(seven < 128, 255, 0)  # …opaque only where the digit is
+    Image.fromarray(rgba, mode="RGBA").save(tmp_path / "white_ink.png")
+    reference = prepare_image(_save(tmp_path / "dark_on_light.png", seven))
+    assert (prepare_image(tmp_path / "white_ink.png") - reference).abs().mean() < 0.02
+
+
+def test_an_image_too_large_to_decode_safely_is_refused_unread(tmp_path):
+    path = tmp_path / "huge.png"
+    Image.new("L", (8000, 6000), 255).save(path)  # 48 million pixels, a small file
+    with pytest.raises(ImageError, match=r"too large to read safely.*8000×6000"):
+        prepare_image(path)
+
+
 def test_unreadable_and_blank_images_raise(tmp_path):
     (tmp_path / "junk.png").write_bytes(b"not an image at all")
     with pytest.raises(ImageError, match="cannot read image"):

@@ -330,12 +330,27 @@ def _read(file: Path) -> Checkpoint:
             warnings.simplefilter("ignore")
             data = torch.load(file, map_location="cpu", weights_only=True)
     except OSError as error:
-        raise CheckpointError(f"cannot read checkpoint {file}: {error.strerror or error}"
-                              ) from None
+        if not _readable(file):
+            raise CheckpointError(f"cannot read checkpoint {file}: {error.strerror or error}"
+                                  ) from None
+        raise CheckpointError(f"{file} is not a valid mnist-mlp checkpoint: {_refusal(file)}; "
+                              "give a last.pt or best.pt of a run") from None
     except Exception:  # refused by weights_only, or bytes torch.load cannot parse at all
         raise CheckpointError(f"{file} is not a valid mnist-mlp checkpoint: {_refusal(file)}; "
                               "give a last.pt or best.pt of a run") from None
     return Checkpoint.from_dict(data, file)
+
+
+def _readable(file: Path) -> bool:
+    """Whether the bytes of ``file`` can be read at all (else torch's complaint is about the
+    file system, not the format)."""
+    try:
+        with file.open("rb") as opened:
+            while opened.read(1 << 20):
+                pass
+        return True
+    except OSError:
+        return False
 
 
 def _intact_sibling(file: Path) -> str:

@@ -275,11 +275,21 @@ def _save(network: Network, model: MLP) -> None:
                                                network.shuffle),
                                        run_dir, best=is_new_best(history))
         except CheckpointError as error:  # a full disk, a folder gone read-only
-            kept = (f"{network.saved} (epoch {network.saved_epoch}) is kept" if network.saved
-                    else "no checkpoint of it was written")
-            raise CheckpointError(f"{error}; {kept}; free some space or make {run_dir} "
-                                  "writable, then resume the run in it with --resume") from None
+            raise CheckpointError(f"{error}; {_kept(run_dir)}; free some space or make "
+                                  f"{run_dir} writable, then resume the run in it with --resume"
+                                  ) from None
         network.saved_epoch = len(history)
+
+
+def _kept(run_dir: Path) -> str:
+    """What a run folder keeps, after a checkpoint could not be written."""
+    kept = []
+    for name in (LAST, BEST):
+        try:
+            kept.append(f"{name} (epoch {load_checkpoint(run_dir / name).epoch})")
+        except CheckpointError:
+            pass
+    return f"{run_dir} keeps {' and '.join(kept) if kept else 'no checkpoint'}"
 
 
 def _record(epoch: int, minibatch_loss: float, seconds: float,

@@ -1,0 +1,231 @@
+"""Nothing lost when the world intervenes: SIGTERM and Ctrl-C (at any moment, during a
+checkpoint write, while starting, after the last epoch), a reader that goes away, a full disk."""
+
+import errno
+import os
+import shlex
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mnist_mlp.cli.evaluate import main as evaluate_main
+from mnist_mlp.cli.train import main as train_main
+from mnist_mlp.training import checkpoint as checkpoint_module
+from mnist_mlp.training import runs as runs_module
+from mnist_mlp.training.checkpoint import BEST, LAST, load_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+STEPS = 25  # mini-batches per epoch: 250 training images in batches of 10
+
+
+def argv(tiny_data, log_dir, epochs=3, *more):
+    return ["--hidden", "16", "--epochs", str(epochs), "--device", "cpu", "--data-dir",
+            str(tiny_data), "--validation-size", "50", "--log-dir", str(log_dir), *more]
+
+
+def one_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+def sigterm_at(at: int):
+    """A hook for ``on_sgd_step``: the process gets SIGTERM at step ``at``, as from a scheduler."""
+
+    def hook(step: int, lr: float) -> float:
+        if step == at:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return lr
+
+    return hook
+
+
+def only_run(log_dir: Path) -> Path:
+    (run_dir,) = log_dir.iterdir()
+    return run_dir
+
+
+# --- SIGTERM is Ctrl-C ------------------------------------------------------------------------
+
+
+def test_sigterm_keeps_the_last_epoch_and_says_how_to_resume(tiny_data, tmp_path, capsys,
+                                                            on_sgd_step, monkeypatch):
+    handler = signal.getsignal(signal.SIGTERM)
+    on_sgd_step(sigterm_at(STEPS + 3))  # in epoch 2
+    assert train_main(argv(tiny_data, tmp_path / "runs")) == 143
+    err = one_line(capsys)
+    assert "epoch 1 is saved" in err and "resume with:" in err
+    run_dir = only_run(tmp_path / "runs")
+    assert load_checkpoint(run_dir / LAST).epoch == 1
+    monkeypatch.undo()
+    resume = shlex.split(err.split("resume with: ")[1])
+    assert train_main(resume[resume.index("--resume"):]) == 0
+    assert load_checkpoint(run_dir / LAST).epoch == 3
+    assert signal.getsignal(signal.SIGTERM) is handler  # put back as it was
+
+
+def test_a_signal_during_a_checkpoint_write_waits_for_it(tiny_data, tmp_path, capsys,
+                                                        monkeypatch):
+    """SIGTERM while last.pt and best.pt are being written: both are written whole, then the
+    command stops, naming that epoch; no temporary file is left."""
+    real_save, saves = torch.save, []
+
+    def save_and_get_sigterm(data, file):
+        saves.append(data["epoch"])
+        if len(saves) == 3:  # epoch 2's first file: its best.pt (validation improves early)
+            os.kill(os.getpid(), signal.SIGTERM)
+        real_save(data, file)
+
+    monkeypatch.setattr(checkpoint_module.torch, "save", save_and_get_sigterm)
+    assert train_main(argv(tiny_data, tmp_path / "runs")) == 143
+    err = one_line(capsys)
+    run_dir = only_run(tmp_path / "runs")
+    assert f"epoch 2 is saved in {run_dir / LAST}" in err
+    assert load_checkpoint(run_dir / LAST).epoch == 2
+    assert [p.name for p in run_dir.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_ctrl_c_after_the_last_epoch_offers_no_resume_that_would_fail(tiny_data, tmp_path,
+                                                                      capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runs_module.RunLog, "finish", interrupted)  # the run's very end
+    assert train_main(argv(tiny_data, tmp_path / "runs", 2)) == 130
+    err = one_line(capsys)
+    assert "the run is complete" in err and "--resume" not in err
+    assert load_checkpoint(only_run(tmp_path / "runs") / LAST).epoch == 2
+
+
+def test_ctrl_c_while_loading_the_data_is_one_line(tiny_data, tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("mnist_mlp.training.driver.load_mnist", interrupted)
+    assert train_main(argv(tiny_data, tmp_path / "runs")) == 130
+    assert "before the first epoch" in one_line(capsys)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_ctrl_c_while_torch_is_still_loading_is_one_line(tmp_path):
+    """Ctrl-C arriving while ``import torch`` runs: status 130, one line, no traceback."""
+    program = ("import sys\n"
+               "class CtrlC:\n"
+               "    def find_spec(self, name, path=None, target=None):\n"
+               "        if name == 'torch':\n"
+               "            raise KeyboardInterrupt\n"
+               "sys.meta_path.insert(0, CtrlC())\n"
+               f"sys.argv = ['{ROOT / 'scripts' / 'train.py'}', '--epochs', '1']\n"
+               f"exec(open('{ROOT / 'scripts' / 'train.py'}').read())\n")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                          cwd=tmp_path, check=False)
+    assert done.returncode == 130 and done.stderr == "interrupted\n"
+
+
+# --- a reader that goes away ------------------------------------------------------------------
+
+
+def shell(command: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", "-c", command], capture_output=True, text=True, cwd=cwd,
+                          check=False, env=os.environ | {"OMP_NUM_THREADS": "1"})
+
+
+@pytest.mark.parametrize("output", ["| head -1", ">&-"])
+def test_training_outlives_a_closed_output(tiny_data, tmp_path, output):
+    """``train … | head -1`` or a closed stdout: every epoch is still trained and saved."""
+    command = shlex.join([sys.executable, str(ROOT / "scripts" / "train.py"),
+                          *argv(tiny_data, tmp_path / "runs", 3)])
+    done = shell(f"set -o pipefail; {command} {output}", tmp_path)
+    assert "Traceback" not in done.stderr and "Error" not in done.stderr, done.stderr
+    assert done.returncode == 0
+    assert load_checkpoint(only_run(tmp_path / "runs") / LAST).epoch == 3
+    if output == "| head -1":
+        assert done.stdout.startswith("epoch   1") and done.stdout.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", ["evaluate", "predict"])
+def test_evaluate_and_predict_outlive_a_closed_output(tiny_data, tmp_path, command, capsys):
+    run = tmp_path / "runs"
+    assert train_main(argv(tiny_data, run, 1)) == 0
+    digit = np.full((40, 30), 255, dtype=np.uint8)
+    digit[5:35, 12:18] = 0  # a "1", dark on white
+    Image.fromarray(digit).save(tmp_path / "one.png")
+    what = ["--data-dir", str(tiny_data)] if command == "evaluate" else [str(tmp_path / "one.png")]
+    script = str(ROOT / "scripts" / f"{command}.py")
+    done = shell(f"set -o pipefail; "
+                 f"{shlex.join([sys.executable, script, str(only_run(run)), *what])} | head -1",
+                 tmp_path)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert done.stdout.count("\n") == 1
+
+
+def test_evaluate_with_a_closed_stdout_in_process(tiny_data, tmp_path, capsys, monkeypatch):
+    """A stdout closed under the command (a pager that quit): nothing raised, status 0."""
+    run = tmp_path / "runs"
+    assert train_main(argv(tiny_data, run, 1)) == 0
+    capsys.readouterr()
+
+    class Gone:
+        def write(self, text):
+            raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+        def flush(self):
+            raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+        def fileno(self):
+            raise OSError("no descriptor")
+
+        def isatty(self):
+            return False
+
+    monkeypatch.setattr(sys, "stdout", Gone())
+    assert evaluate_main([str(only_run(run)), "--data-dir", str(tiny_data)]) == 0
+
+
+# --- a full disk ------------------------------------------------------------------------------
+
+
+def disk_fills_at(monkeypatch, at: int) -> None:
+    """From the ``at``-th checkpoint file on, writing fails as on a full disk."""
+    real_save, count = torch.save, 0
+
+    def save(data, file):
+        nonlocal count
+        count += 1
+        if count >= at:
+            file.write(b"half a checkpoint")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_save(data, file)
+
+    monkeypatch.setattr(checkpoint_module.torch, "save", save)
+
+
+def test_a_full_disk_says_what_was_kept_and_leaves_no_partial_file(tiny_data, tmp_path, capsys,
+                                                                  monkeypatch):
+    disk_fills_at(monkeypatch, 3)  # epoch 2's files
+    assert train_main(argv(tiny_data, tmp_path / "runs")) == 2
+    err = one_line(capsys)
+    run_dir = only_run(tmp_path / "runs")
+    assert "No space left on device" in err and str(run_dir) in err
+    assert f"{run_dir} keeps last.pt (epoch 1) and best.pt (epoch 1)" in err and "--resume" in err
+    assert sorted(p.name for p in run_dir.iterdir() if p.suffix in (".pt", ".tmp")) == [
+        BEST, LAST]
+    assert load_checkpoint(run_dir / LAST).epoch == 1
+
+
+def test_a_run_whose_only_checkpoint_is_best_pt_resumes_from_it(tiny_data, tmp_path, capsys,
+                                                                monkeypatch):
+    disk_fills_at(monkeypatch, 2)  # epoch 1: best.pt written, then last.pt fails
+    assert train_main(argv(tiny_data, tmp_path / "runs")) == 2
+    assert "keeps best.pt (epoch 1);" in one_line(capsys)
+    run_dir = only_run(tmp_path / "runs")
+    assert [p.name for p in run_dir.glob("*.pt")] == [BEST]
+    monkeypatch.undo()
+    assert train_main(["--resume", str(run_dir)]) == 0
+    assert load_checkpoint(run_dir / LAST).epoch == 3
