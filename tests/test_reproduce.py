@@ -3,6 +3,7 @@ the pipeline end to end on tiny generated MNIST, and the script's errors."""
 
 import json
 import math
+import sys
 from pathlib import Path
 
 import helpers
@@ -376,3 +377,26 @@ def test_script_unwritable_out_is_a_one_line_error(script, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: cannot write") and err.count("\n") == 1
     assert str(blocker) in err and "--out" in err
+
+
+def test_script_outlives_a_closed_output(script, saved, tmp_path, monkeypatch):
+    """Printing into a pipe whose reader has gone (``… | head``): the command still runs to its
+    end and writes its report."""
+
+    class Gone:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def fileno(self):
+            raise OSError("no descriptor")
+
+        def isatty(self):
+            return False
+
+    monkeypatch.setattr(sys, "stdout", Gone())
+    code = script.main(["--from-json", str(saved["json"]), "--out", str(tmp_path)])
+    assert code == 0
+    assert (tmp_path / "reproduction.md").read_text() == saved["md"].read_text()

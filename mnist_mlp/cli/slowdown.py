@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..experiments.slowdown import run_all, save, table
-from .common import positive_float, positive_int
+from .common import one_line_errors, positive_float, positive_int
 
 
 def parser() -> argparse.ArgumentParser:
@@ -28,6 +28,7 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+@one_line_errors
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     runs = run_all(args.epochs, args.lr)
