@@ -1,0 +1,16 @@
+"""The data layer: MNIST files, the book's splits, mini-batches, and image files of digits.
+
+* ``mnist``: finding, downloading, checking and reading the four MNIST files (``load_mnist``);
+* ``digits``: digits as tensors (``DigitTensors``) and the splits (``MNISTSplits``);
+* ``batches``: one random order per epoch (``epoch_order``), mini-batches from a ``DataLoader``;
+* ``images``: an image file of a digit, prepared as MNIST was (``prepare_image``).
+
+It knows nothing of training; of the network it knows only the input and output sizes.
+"""
+
+from .batches import batches, epoch_order
+from .digits import DigitTensors, MNISTSplits
+from .mnist import DataError, load_mnist, resolve_data_dir
+
+__all__ = ["DataError", "DigitTensors", "MNISTSplits", "batches", "epoch_order", "load_mnist",
+           "resolve_data_dir"]

@@ -1,0 +1,80 @@
+"""Mini-batches: one random order per epoch, cut into batches, served by a ``DataLoader``.
+
+The loader's sampler yields whole tensors of indices, so each batch is read from the tensors with
+one index operation instead of image by image. Everything that shuffles — the reference loop's
+``DataLoader`` and the fast engine — draws exactly one permutation per epoch through
+``epoch_order``, so that a network seeded alike sees the same mini-batches in either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+from torch.utils.data import DataLoader, Sampler
+
+from .digits import DigitTensors
+
+
+def epoch_order(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """One epoch's random order of ``n`` samples: ``torch.randperm(n, generator=generator)``.
+
+    Everything that shuffles (the reference ``DataLoader`` and the fast engine) draws exactly
+    one permutation per epoch through this function, so a network seeded alike sees the same
+    mini-batches in either.
+    """
+    return torch.randperm(n, generator=generator)
+
+
+class ShuffledBatches(Sampler[torch.Tensor]):
+    """Index tensors of the mini-batches of one epoch, in a new order at every pass.
+
+    Each pass draws ``epoch_order`` once and cuts it into ``batch_size`` pieces (the last one
+    smaller unless ``drop_last``); with ``shuffle=False`` the order is 0, 1, …, n − 1.
+    """
+
+    def __init__(self, n: int, batch_size: int, *, shuffle: bool = True,
+                 generator: torch.Generator | None = None, drop_last: bool = False) -> None:
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        self.n, self.batch_size, self.shuffle = n, batch_size, shuffle
+        self.generator, self.drop_last = generator, drop_last
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        order = epoch_order(self.n, self.generator) if self.shuffle else torch.arange(self.n)
+        for batch in order.split(self.batch_size):
+            if len(batch) == self.batch_size or not self.drop_last:
+                yield batch
+
+    def __len__(self) -> int:
+        full, rest = divmod(self.n, self.batch_size)
+        return full + (rest > 0 and not self.drop_last)
+
+
+def batches(
+    dataset: DigitTensors,
+    batch_size: int,
+    *,
+    shuffle: bool = True,
+    generator: torch.Generator | None = None,
+    drop_last: bool = False,
+) -> DataLoader:
+    """Return a ``DataLoader`` of ``(images, labels)`` mini-batches of ``dataset``.
+
+    The sampler (``ShuffledBatches``) yields a tensor of ``batch_size`` indices at a time and
+    automatic batching is off, so each batch is read with one tensor index. With ``shuffle``
+    every pass over the loader (every epoch) visits the digits in a new random order drawn from
+    ``generator`` (the global RNG if None): a seeded generator makes the orders reproducible.
+    The last batch is smaller unless ``drop_last``.
+    """
+    sampler = ShuffledBatches(len(dataset), batch_size, shuffle=shuffle, generator=generator,
+                              drop_last=drop_last)
+    # The loader draws a seed for worker processes at every pass; a private generator keeps
+    # that draw from touching the shuffling generator or the global RNG.
+    return DataLoader(dataset, sampler=sampler, batch_size=None, collate_fn=_as_is,
+                      generator=torch.Generator())
+
+
+def _as_is(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Leave a batch as the dataset returned it (the default would turn the tuple to a list)."""
+    return batch

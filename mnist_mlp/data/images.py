@@ -1,0 +1,122 @@
+"""An image file of one handwritten digit, made to look like an MNIST digit.
+
+An image is made to look like an MNIST digit before the network sees it (LeCun et al.'s
+preparation of MNIST):
+
+1. grayscale (transparent pixels count as white paper);
+2. white digit on black: inverted when the background, judged from the border pixels, is light;
+   the background level is then subtracted and the contrast stretched so the brightest ink is 255;
+3. cropped to the digit's bounding box and scaled, keeping the aspect ratio, so that the
+   longer side is 20 pixels;
+4. pasted into a 28×28 black image so that its centre of mass lies at pixel (14, 14);
+5. rounded to bytes and scaled by 1/256, exactly as the training images are.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+from torch import Tensor
+
+from ..errors import UserError
+from ..textbook.model import IMAGE_SIDE
+from .digits import PIXEL_SCALE
+
+DIGIT_BOX = 20
+"""The longer side of the digit's bounding box after scaling, in pixels (as in MNIST)."""
+INK_FRACTION = 0.1
+"""Pixels brighter than this fraction of the brightest one count as ink for the bounding box."""
+BORDER = 2
+"""Width in pixels of the image border from which the background level is judged."""
+
+
+class ImageError(UserError):
+    """An image that cannot be read or holds no digit; the message is one line."""
+
+
+def read_grayscale(path: str | os.PathLike) -> np.ndarray:
+    """The image at ``path`` as float64 gray levels 0…255, transparent parts white.
+
+    Raises ``ImageError`` if the file is missing or not an image Pillow can read.
+    """
+    try:
+        with Image.open(path) as image:
+            image = ImageOps.exif_transpose(image)  # photos: upright as shown
+            if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+                paper = Image.new("RGBA", image.size, "white")
+                image = Image.alpha_composite(paper, image.convert("RGBA"))
+            return np.asarray(image.convert("L"), dtype=np.float64)
+    except FileNotFoundError:
+        raise ImageError(f"cannot read image {path}: no such file") from None
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ImageError(f"cannot read image {path}: {reason}; give a PNG or JPEG of a digit"
+                         ) from None
+
+
+def background_level(gray: np.ndarray) -> float:
+    """The median of the pixels within ``BORDER`` pixels of the edge: the paper's gray level."""
+    border = np.concatenate([gray[:BORDER].ravel(), gray[-BORDER:].ravel(),
+                             gray[:, :BORDER].ravel(), gray[:, -BORDER:].ravel()])
+    return float(np.median(border))
+
+
+def white_on_black(gray: np.ndarray) -> np.ndarray:
+    """Ink bright (up to 255) on a black (0) background, whatever the image's polarity.
+
+    A light background (above mid-grey) means dark ink on paper, so the image is inverted. The
+    background level is then subtracted and the contrast stretched so the brightest pixel is 255.
+    """
+    if background_level(gray) > 127.5:
+        gray = 255.0 - gray
+    ink = np.clip(gray - background_level(gray), 0.0, None)
+    if ink.max() <= 0:
+        return ink
+    return ink * (255.0 / ink.max())
+
+
+def crop_to_digit(ink: np.ndarray) -> np.ndarray:
+    """The bounding box of the pixels brighter than ``INK_FRACTION`` of the brightest."""
+    rows, columns = np.nonzero(ink > INK_FRACTION * ink.max())
+    return ink[rows.min():rows.max() + 1, columns.min():columns.max() + 1]
+
+
+def scale_to_box(digit: np.ndarray, side: int = DIGIT_BOX) -> np.ndarray:
+    """Resize (Lanczos, antialiased) so the longer side is ``side`` pixels, aspect kept."""
+    height, width = digit.shape
+    factor = side / max(height, width)
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    image = Image.fromarray(digit.astype(np.float32), mode="F")
+    return np.clip(np.asarray(image.resize(size, Image.Resampling.LANCZOS)), 0.0, 255.0)
+
+
+def centre_by_mass(digit: np.ndarray, side: int = IMAGE_SIDE) -> np.ndarray:
+    """Paste ``digit`` into a ``side``×``side`` black image with its centre of mass at the
+    centre pixel (14, 14 for 28), as far as the digit stays inside the image."""
+    height, width = digit.shape
+    rows, columns = np.indices(digit.shape)
+    mass = digit.sum()
+    centre = side // 2
+    top = round(centre - (rows * digit).sum() / mass)
+    left = round(centre - (columns * digit).sum() / mass)
+    top, left = min(max(top, 0), side - height), min(max(left, 0), side - width)
+    canvas = np.zeros((side, side))
+    canvas[top:top + height, left:left + width] = digit
+    return canvas
+
+
+def prepare_image(path: str | os.PathLike) -> Tensor:
+    """An image file of one digit as the network's input: 784 float32 pixels in [0, 1).
+
+    The steps are those in the module docstring. Raises ``ImageError`` if the file cannot be
+    read or shows no digit (a blank image).
+    """
+    ink = white_on_black(read_grayscale(path))
+    if ink.max() <= 0:
+        raise ImageError(f"no digit in image {path}: it is blank; give an image of one digit")
+    canvas = centre_by_mass(scale_to_box(crop_to_digit(ink)))
+    pixels = torch.from_numpy(np.rint(canvas).astype(np.uint8))
+    return pixels.reshape(-1).to(torch.float32) / PIXEL_SCALE
