@@ -139,4 +139,7 @@ def screenshot(url: str, digit: str = "7") -> bytes:
         open_page(driver, url)
         draw(driver, STROKES[digit])
         wait_for_answer(driver)
-        return driver.get_screenshot_as_png()
+        inner, outer, page = driver.execute_script(
+            "return [innerHeight, outerHeight, document.documentElement.scrollHeight]")
+        driver.set_window_size(driver.get_window_size()["width"], outer - inner + page)
+        return driver.get_screenshot_as_png()  # the whole page, nothing below it
