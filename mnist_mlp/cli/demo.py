@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                        "choose another --screenshot path")
     server = start_server(args.checkpoint, args.host, 0 if args.screenshot else args.port)
     info = server.info
-    print(f"{info['architecture']}, epoch {info['epoch']} ({info['checkpoint']})")
+    print(f"{info.architecture}, epoch {info.epoch} ({info.checkpoint})")
     try:
         if args.screenshot:
             save_screenshot(server, args.screenshot)

@@ -39,16 +39,21 @@ class ImageError(UserError):
     """An image that cannot be read or holds no digit; the message is one line."""
 
 
+def describe(source: str | os.PathLike | IO[bytes]) -> str:
+    """How messages name an image: ``image <path>`` for a file, ``the image`` for one in memory."""
+    return f"image {source}" if isinstance(source, (str, os.PathLike)) else "the image"
+
+
 def read_grayscale(source: str | os.PathLike | IO[bytes], name: str | None = None
                    ) -> np.ndarray:
     """The image in ``source`` (a file's path, or an open binary file such as
     ``io.BytesIO(data)``) as float64 gray levels 0…255, transparent parts white.
 
-    ``name`` says what the image is in messages (default: ``image <source>``). Raises
+    ``name`` says what the image is in messages (default: ``describe(source)``). Raises
     ``ImageError`` if the file is missing, not an image Pillow can read, or has more pixels than
     Pillow's limit against decompression bombs (``Image.MAX_IMAGE_PIXELS``).
     """
-    name = name or f"image {source}"
+    name = name or describe(source)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -127,11 +132,11 @@ def prepare_image(source: str | os.PathLike | IO[bytes], name: str | None = None
     """An image of one digit as the network's input: 784 float32 pixels in [0, 1).
 
     ``source`` is a file's path or an open binary file (e.g. ``io.BytesIO(data)`` for an image
-    held in memory); ``name`` says what it is in messages (default: ``image <source>``). The
+    held in memory); ``name`` says what it is in messages (default: ``describe(source)``). The
     steps are those in the module docstring. Raises ``ImageError`` if the image cannot be read
     or shows no digit (a blank image).
     """
-    name = name or f"image {source}"
+    name = name or describe(source)
     ink = white_on_black(read_grayscale(source, name))
     if ink.max() <= 0:
         raise ImageError(f"no digit in {name}: it is blank; give an image of one digit")

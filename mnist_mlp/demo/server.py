@@ -22,6 +22,7 @@ import json
 import os
 import socket
 import threading
+from dataclasses import asdict, dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -53,15 +54,23 @@ class DemoError(UserError):
     """The demo cannot start (e.g. the port is taken); one-line message."""
 
 
-def network_info(checkpoint: Checkpoint) -> dict[str, Any]:
-    """What the page says about the network: architecture, checkpoint file, epoch, the last
-    recorded test accuracy (None if the checkpoint has no history)."""
-    history = checkpoint.history
-    return {"architecture": checkpoint.architecture,
-            "checkpoint": str(checkpoint.path), "epoch": checkpoint.epoch,
-            "test_accuracy": history[-1].get("test_accuracy") if history else None,
-            "output_activation": checkpoint.model_config.get("output_activation"),
-            "max_upload": MAX_UPLOAD}
+@dataclass(frozen=True)
+class NetworkInfo:
+    """What the page says about the network (``GET /info``): its architecture, checkpoint file
+    and epoch, the test accuracy recorded at that epoch (None without a history), and the
+    largest image the server accepts."""
+
+    architecture: str
+    checkpoint: str
+    epoch: int
+    test_accuracy: float | None
+    max_upload: int = MAX_UPLOAD
+
+    @classmethod
+    def of(cls, checkpoint: Checkpoint) -> NetworkInfo:
+        history = checkpoint.history
+        return cls(checkpoint.architecture, str(checkpoint.path), checkpoint.epoch,
+                   history[-1].get("test_accuracy") if history else None)
 
 
 class DemoServer(ThreadingHTTPServer):
@@ -73,7 +82,7 @@ class DemoServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], model: MLP, checkpoint: Checkpoint) -> None:
         if ":" in address[0]:  # an IPv6 address such as ::1
             self.address_family = socket.AF_INET6
-        self.model, self.info = model, network_info(checkpoint)
+        self.model, self.info = model, NetworkInfo.of(checkpoint)
         self.lock = threading.Lock()
         self.static = {path: (resources.files(__package__).joinpath(name).read_bytes(), kind)
                        for path, (name, kind) in STATIC.items()}
@@ -95,7 +104,7 @@ class DemoHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
         if path == "/info":
-            self.send_json(HTTPStatus.OK, self.server.info)
+            self.send_json(HTTPStatus.OK, asdict(self.server.info))
         elif path in self.server.static:
             body, kind = self.server.static[path]
             self.send_body(HTTPStatus.OK, body, f"{kind}; charset=utf-8")
