@@ -1,4 +1,5 @@
-"""An image file of one handwritten digit, made to look like an MNIST digit.
+"""An image of one handwritten digit (a file, or one held in memory), made to look like an MNIST
+digit.
 
 An image is made to look like an MNIST digit before the network sees it (LeCun et al.'s
 preparation of MNIST):
