@@ -35,3 +35,8 @@ def evaluate() -> int:
 def predict() -> int:
     """``mnist-mlp-predict``."""
     return run("predict")
+
+
+def demo() -> int:
+    """``mnist-mlp-demo``."""
+    return run("demo")

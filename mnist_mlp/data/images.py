@@ -1,4 +1,5 @@
-"""An image file of one handwritten digit, made to look like an MNIST digit.
+"""An image of one handwritten digit (a file, or one held in memory), made to look like an MNIST
+digit.
 
 An image is made to look like an MNIST digit before the network sees it (LeCun et al.'s
 preparation of MNIST):
@@ -15,6 +16,8 @@ preparation of MNIST):
 from __future__ import annotations
 
 import os
+import warnings
+from typing import IO
 
 import numpy as np
 import torch
@@ -40,31 +43,57 @@ class ImageError(UserError):
     """An image that cannot be read or holds no digit; the message is one line."""
 
 
-def read_grayscale(path: str | os.PathLike) -> np.ndarray:
-    """The image at ``path`` as float64 gray levels 0…255. Transparent parts become paper: white
+def describe(source: str | os.PathLike | IO[bytes]) -> str:
+    """How messages name an image: ``image <path>`` for a file, ``the image`` for one in memory."""
+    return f"image {source}" if isinstance(source, (str, os.PathLike)) else "the image"
+
+
+def read_grayscale(source: str | os.PathLike | IO[bytes], name: str | None = None
+                   ) -> np.ndarray:
+    """The image in ``source`` (a file's path, or an open binary file such as
+    ``io.BytesIO(data)``) as float64 gray levels 0…255. Transparent parts become paper: white
     behind dark ink, black behind light ink (white ink drawn on a transparent canvas).
 
-    Raises ``ImageError`` if the file is missing, not an image Pillow can read, or too large to
-    decode safely (``MAX_PIXELS``).
+    ``name`` says what the image is in messages (default: ``describe(source)``). Raises
+    ``ImageError`` if the file is missing, not an image Pillow can read, or has more pixels than
+    can be decoded safely (``MAX_PIXELS``, and Pillow's own ``Image.MAX_IMAGE_PIXELS``) — that
+    is checked from its header, before it is decoded.
     """
+    name = name or describe(source)
     try:
-        with Image.open(path) as image:
-            width, height = image.size
-            if width * height > MAX_PIXELS:
-                raise Image.DecompressionBombError(f"{width}×{height} pixels")
-            image = ImageOps.exif_transpose(image)  # photos: upright as shown
-            if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-                image = _on_paper(image.convert("RGBA"))
-            return np.asarray(image.convert("L"), dtype=np.float64)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(source) as image:
+                _check_size(image, name)
+                image = ImageOps.exif_transpose(image)  # photos: upright as shown
+                if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+                    image = _on_paper(image.convert("RGBA"))
+                return np.asarray(image.convert("L"), dtype=np.float64)
     except FileNotFoundError:
-        raise ImageError(f"cannot read image {path}: no such file") from None
-    except Image.DecompressionBombError as error:
-        raise ImageError(f"image {path} is too large to read safely ({error}; the limit is "
-                         f"{MAX_PIXELS:,} pixels); give a smaller image of one digit") from None
-    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise ImageError(f"cannot read {name}: no such file") from None
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise ImageError(f"cannot read {name}: it has more than {_pixel_limit():,} pixels, too "
+                         "many to decode safely; give a smaller image of the digit") from None
+    except UnidentifiedImageError:  # Pillow's message names the file object, not the image
+        raise ImageError(f"cannot read {name}: it is not an image file Pillow knows; give a PNG "
+                         "or JPEG of a digit") from None
+    except (OSError, ValueError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ImageError(f"cannot read image {path}: {reason}; give a PNG or JPEG of a digit"
+        raise ImageError(f"cannot read {name}: {reason}; give a PNG or JPEG of a digit"
                          ) from None
+
+
+def _pixel_limit() -> int:
+    return min(MAX_PIXELS, Image.MAX_IMAGE_PIXELS or MAX_PIXELS)
+
+
+def _check_size(image: Image.Image, name: str) -> None:
+    """``ImageError`` for an image with more pixels than ``_pixel_limit()`` (from its header)."""
+    width, height = image.size
+    if width * height > _pixel_limit():
+        raise ImageError(f"cannot read {name}: it has more than {_pixel_limit():,} pixels "
+                         f"({width}×{height}), too many to decode safely; give a smaller image "
+                         "of the digit")
 
 
 def _on_paper(image: Image.Image) -> Image.Image:
@@ -128,15 +157,18 @@ def centre_by_mass(digit: np.ndarray, side: int = IMAGE_SIDE) -> np.ndarray:
     return canvas
 
 
-def prepare_image(path: str | os.PathLike) -> Tensor:
-    """An image file of one digit as the network's input: 784 float32 pixels in [0, 1).
+def prepare_image(source: str | os.PathLike | IO[bytes], name: str | None = None) -> Tensor:
+    """An image of one digit as the network's input: 784 float32 pixels in [0, 1).
 
-    The steps are those in the module docstring. Raises ``ImageError`` if the file cannot be
-    read or shows no digit (a blank image).
+    ``source`` is a file's path or an open binary file (e.g. ``io.BytesIO(data)`` for an image
+    held in memory); ``name`` says what it is in messages (default: ``describe(source)``). The
+    steps are those in the module docstring. Raises ``ImageError`` if the image cannot be read
+    or shows no digit (a blank image).
     """
-    ink = white_on_black(read_grayscale(path))
+    name = name or describe(source)
+    ink = white_on_black(read_grayscale(source, name))
     if ink.max() <= 0:
-        raise ImageError(f"no digit in image {path}: it is blank; give an image of one digit")
+        raise ImageError(f"no digit in {name}: it is blank; give an image of one digit")
     canvas = centre_by_mass(scale_to_box(crop_to_digit(ink)))
     pixels = torch.from_numpy(np.rint(canvas).astype(np.uint8))
     return pixels.reshape(-1).to(torch.float32) / PIXEL_SCALE

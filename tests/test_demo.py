@@ -1,0 +1,221 @@
+"""The demo page's server (mnist-mlp-demo): what it serves, the network's reading of a posted
+image, bad input, the command. The page itself, in a browser: test_demo_browser.py."""
+
+import http.client
+import io
+import json
+import signal
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from serving import mnist_run, needs_mnist, png, serving, train_run, vertical_bar
+
+from mnist_mlp.cli.demo import main as demo_main
+from mnist_mlp.data import load_mnist
+from mnist_mlp.data.images import ImageError, prepare_image
+from mnist_mlp.demo.server import MAX_UPLOAD, is_loopback
+from mnist_mlp.inference import predict
+from mnist_mlp.training.checkpoint import build_model, load_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_data, tmp_path_factory):
+    return train_run(tmp_path_factory.mktemp("runs"), tiny_data, hidden_size=16, epochs=2,
+                     validation_size=50)
+
+
+@pytest.fixture(scope="module")
+def server(tiny_run):
+    with serving(tiny_run) as server:
+        yield server
+
+
+def request(server, method, path, body=None, headers=None):
+    """(status, headers, body) of one request to ``server``."""
+    connection = http.client.HTTPConnection(*server.server_address[:2], timeout=10)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+def post_image(server, image: bytes, source: str = "drawing"):
+    status, _, body = request(server, "POST", f"/predict?source={source}", image)
+    return status, json.loads(body)
+
+
+# ---------------------------------------------------------------------------------------------
+# What is served
+
+
+def test_the_page_and_only_the_page_is_served(server):
+    for path, name, kind in (("/", "page.html", "text/html"), ("/page.js", "page.js",
+                                                                "text/javascript"),
+                             ("/page.css", "page.css", "text/css")):
+        status, headers, body = request(server, "GET", path)
+        assert status == 200 and headers["Content-Type"].startswith(kind)
+        assert "default-src 'self'" in headers["Content-Security-Policy"]
+        assert body == resources.files("mnist_mlp.demo").joinpath(name).read_bytes()
+    for path in ("/README.md", "/pyproject.toml", "/../pyproject.toml", "/mnist_mlp/demo/server.py",
+                 "/page.html/..", "//etc/passwd"):
+        status, _, body = request(server, "GET", path)
+        assert status == 404 and "error" in json.loads(body), path
+
+
+def test_it_listens_on_localhost_only_by_default(server):
+    assert server.server_address[0] == "127.0.0.1" and server.url.startswith("http://127.0.0.1:")
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.2")
+    assert not is_loopback("example.org")
+
+
+def test_info_describes_the_network(server, tiny_run):
+    status, _, body = request(server, "GET", "/info")
+    info = json.loads(body)
+    assert status == 200 and info["architecture"] == "784-16-10 (sigmoid hidden, softmax output)"
+    assert info["checkpoint"] == str(tiny_run / "best.pt") and info["epoch"] >= 1
+    assert 0 <= info["test_accuracy"] <= 1 and info["max_upload"] == MAX_UPLOAD
+
+
+# ---------------------------------------------------------------------------------------------
+# The reading of an image
+
+
+def test_the_answer_is_the_packages_reading_of_the_image(server, tiny_run):
+    image = vertical_bar()
+    status, answer = post_image(server, image)
+    model = build_model(load_checkpoint(tiny_run))
+    x = prepare_image(io.BytesIO(image)).unsqueeze(0)
+    (prediction,) = predict(model, x)
+    assert status == 200 and answer["pixels"] == x[0].tolist()
+    assert answer["digit"] == prediction.digit and answer["output_activation"] == "softmax"
+    assert answer["outputs"] == pytest.approx(prediction.outputs, abs=1e-12)
+    assert sum(answer["outputs"]) == pytest.approx(1.0)
+    with torch.no_grad():
+        hidden = model.hidden_activations(x)[0].tolist()
+    assert len(answer["hidden"]) == 16 and answer["hidden"] == pytest.approx(hidden)
+    assert answer["hidden_activation"] == "sigmoid"
+
+
+def test_a_sigmoid_output_layer_gives_its_outputs_as_they_are(tiny_data, tmp_path):
+    run = train_run(tmp_path, tiny_data, hidden_size=16, epochs=1, validation_size=50,
+                    output_activation="sigmoid", loss="binary_cross_entropy")
+    with serving(run) as server:
+        status, answer = post_image(server, vertical_bar())
+    (prediction,) = predict(build_model(load_checkpoint(run)),
+                            prepare_image(io.BytesIO(vertical_bar())).unsqueeze(0))
+    assert status == 200 and answer["output_activation"] == "sigmoid"
+    assert prediction.normalised  # predict divides them by their sum; the page does not
+    assert answer["outputs"] == pytest.approx(prediction.outputs, abs=1e-12)
+
+
+@needs_mnist
+def test_real_mnist_test_digits_are_read_as_their_labels(tmp_path):
+    """The first 100 test digits, each sent as a 28×28 PNG as it is in the MNIST file."""
+    test = load_mnist(None, train_size=1, validation_size=0).test
+    with serving(mnist_run(tmp_path)) as server:
+        digits = [post_image(server, png((test.images[i] * 256).reshape(28, 28).numpy()),
+                             "upload")[1]["digit"] for i in range(100)]
+    labels = test.labels[:100].tolist()
+    assert digits[0] == labels[0] == 7
+    assert sum(d == label for d, label in zip(digits, labels, strict=True)) >= 90
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input: a message, never a traceback
+
+
+def test_a_blank_drawing_gets_a_clear_message(server):
+    for paper in (255, 0):  # white paper, or all black
+        status, answer = post_image(server, png(np.full((280, 280), paper)))
+        assert status == 400
+        assert answer == {"error": "no digit in the drawing: it is blank; give an image of one "
+                                   "digit"}
+
+
+def test_a_file_that_is_no_image_gets_a_clear_message(server):
+    status, answer = post_image(server, b"%PDF-1.4 not an image", "upload")
+    assert status == 400 and answer["error"].startswith(
+        "cannot read the uploaded file: it is not an image file")
+
+
+def test_an_oversized_upload_is_refused_unread(server):
+    connection = http.client.HTTPConnection(*server.server_address[:2], timeout=10)
+    connection.putrequest("POST", "/predict?source=upload")
+    connection.putheader("Content-Length", str(MAX_UPLOAD + 1))
+    connection.endheaders()  # and no body: the server must answer without reading one
+    response = connection.getresponse()
+    answer = json.loads(response.read())
+    connection.close()
+    assert response.status == 413 and "the page reads images up to 8 MB" in answer["error"]
+    status, _, body = request(server, "POST", "/predict", headers={"Transfer-Encoding": "chunked"})
+    assert status == 411 and "Content-Length" in json.loads(body)["error"]
+    assert request(server, "GET", "/info")[0] == 200  # still serving
+    assert request(server, "POST", "/elsewhere", b"x")[0] == 404
+
+
+def test_an_image_in_memory_is_prepared_as_its_file_and_named_in_messages(tmp_path):
+    path = tmp_path / "one.png"
+    path.write_bytes(vertical_bar())
+    assert torch.equal(prepare_image(io.BytesIO(vertical_bar())), prepare_image(path))
+    with pytest.raises(ImageError, match=r"^cannot read the upload: it is not an image file"):
+        prepare_image(io.BytesIO(b"junk"), "the upload")
+
+
+def test_an_image_of_too_many_pixels_is_refused(monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # Pillow's own limit, lower than ours
+    for side in (40, 100):
+        with pytest.raises(ImageError, match=r"has more than 1,000 pixels.*too many to decode "
+                                             "safely; give a smaller image"):
+            prepare_image(io.BytesIO(vertical_bar(side)), "the upload")
+
+
+# ---------------------------------------------------------------------------------------------
+# The command
+
+
+def test_a_missing_or_invalid_checkpoint_is_one_line(tmp_path, capsys):
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    for path, text in ((tmp_path / "missing", "no checkpoint at"),
+                       (tmp_path / "junk.pt", "is not a valid mnist-mlp checkpoint")):
+        assert demo_main([str(path)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("error: ") and text in err
+
+
+def test_a_taken_port_is_one_line(server, tiny_run, capsys):
+    port = server.server_address[1]
+    assert demo_main([str(tiny_run), "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: cannot listen on 127.0.0.1:{port}: Address already in use; choose "
+                   "another --port (or --host)\n")
+
+
+def test_the_command_serves_on_localhost_until_ctrl_c(tiny_run):
+    command = [sys.executable, str(ROOT / "scripts" / "demo.py"), str(tiny_run), "--port", "0"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as process:
+        try:
+            lines = [process.stdout.readline(), process.stdout.readline()]
+            assert lines[0].startswith("784-16-10 (sigmoid hidden, softmax output), epoch ")
+            assert lines[1].startswith("open http://127.0.0.1:") and "Ctrl-C" in lines[1]
+            url = lines[1].split()[1]
+            host, port = url.removeprefix("http://").rstrip("/").split(":")
+            connection = http.client.HTTPConnection(host, int(port), timeout=10)
+            connection.request("GET", "/")
+            assert connection.getresponse().status == 200
+            connection.close()
+        finally:
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=30)
+    assert process.returncode == 0 and out == "stopped\n" and err == ""
