@@ -11,6 +11,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from mnist_mlp import TrainConfig, train
 from mnist_mlp.cli.train import main as train_main
 from mnist_mlp.training import EpochRecord, TrainingInterrupted, resume_config
+from mnist_mlp.training import checkpoint as checkpoint_module
 from mnist_mlp.training.checkpoint import (
     BEST,
     LAST,
@@ -169,3 +170,35 @@ def test_tensorboard_misclassified_digits(config):
     events = EventAccumulator(str(result.run_dir))
     events.Reload()
     assert "test/misclassified" in events.Tags()["images"]
+
+
+def test_checkpoints_every_few_epochs_keep_last_and_best_right(config, straight, monkeypatch):
+    """``checkpoint_every=3`` over 4 epochs: files are written after epochs 3 and 4 only, yet
+    best.pt holds the best validation epoch (from memory) and last.pt the last epoch."""
+    written = []
+    real_save = checkpoint_module.save_checkpoint
+
+    def save(checkpoint, path):
+        written.append((checkpoint.epoch, path.name))
+        return real_save(checkpoint, path)
+
+    monkeypatch.setattr("mnist_mlp.training.keeper.save_checkpoint", save)
+    result = train(replace(config, checkpoint_every=3))
+    assert {epoch for epoch, _ in written} <= {1, 2, 3, 4}
+    assert sorted({epoch for epoch, name in written if name == LAST}) == [3, 4]
+    accuracies = [r.validation_accuracy for r in result.history]
+    best_epoch = accuracies.index(max(accuracies)) + 1
+    assert load_checkpoint(result.run_dir / BEST).epoch == best_epoch
+    assert load_checkpoint(result.run_dir / LAST).epoch == 4
+    assert_same_weights(build_model(load_checkpoint(result.run_dir / LAST)), straight.model)
+
+
+def test_ctrl_c_writes_the_epoch_not_yet_due(config, straight, on_sgd_step):
+    """With checkpoints due only every 5 epochs, Ctrl-C in epoch 3 still leaves epoch 2's
+    checkpoint, from which the run resumes exactly."""
+    on_sgd_step(ctrl_c_at(2 * 25 + 7))
+    with pytest.raises(TrainingInterrupted) as stop:
+        train(replace(config, checkpoint_every=5))
+    assert stop.value.epoch == 2 and load_checkpoint(stop.value.checkpoint).epoch == 2
+    resumed = train(replace(config, checkpoint_every=5), resume=stop.value.checkpoint)
+    assert_same_weights(resumed.model, straight.model)

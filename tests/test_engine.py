@@ -12,6 +12,7 @@ from mnist_mlp.data import batches
 from mnist_mlp.engine import Engine
 from mnist_mlp.inference import evaluate_checkpoint
 from mnist_mlp.textbook.losses import get_loss
+from mnist_mlp.textbook.metrics import confusion_matrix
 from mnist_mlp.training import DivergenceError, resume_config
 from mnist_mlp.training.checkpoint import LAST, build_model, load_checkpoint
 from mnist_mlp.training.reference import train_epoch
@@ -81,16 +82,17 @@ def test_engine_rejects_mixed_architectures():
         Engine([MLP(3)], [0.1, 0.2], "mse")
 
 
-def test_evaluate_matches_the_models():
+@pytest.mark.parametrize("compiled", NATIVE, ids=["tensor-ops", "native"])
+def test_evaluate_matches_the_models(compiled):
     torch.manual_seed(0)
     models = [MLP(6), MLP(6, init="normal")]
     data = random_digits(40, torch.float32)
-    engine = Engine(models, [0.1, 0.1], "cross_entropy")
-    losses, predictions = engine.evaluate(data)
+    engine = Engine(models, [0.1, 0.1], "cross_entropy", native=compiled)
+    losses, confusions = engine.evaluate(data)
     for k, model in enumerate(models):
         with torch.no_grad():
             output = model(data.images)
-        assert torch.equal(predictions[k], output.argmax(dim=1))
+        assert torch.equal(confusions[k], confusion_matrix(output.argmax(dim=1), data.labels))
         expected = get_loss("cross_entropy").fn(output, data.labels).item()
         assert losses[k].item() == pytest.approx(expected, rel=1e-5)
 
@@ -198,19 +200,22 @@ def test_train_many_logs_the_running_loss_as_the_reference_does(tiny_config, tmp
         assert a == pytest.approx(b, rel=1e-4)
 
 
-def test_epoch_losses_are_the_same_computed_a_few_networks_at_a_time(monkeypatch):
-    import mnist_mlp.engine.stacked as engine_module
+@pytest.mark.parametrize("compiled", NATIVE, ids=["tensor-ops", "native"])
+def test_mini_batch_losses_summed_up_as_the_epoch_runs_are_the_reference_loops(compiled):
+    """Each network's mini-batch losses, taken step by step (nothing of the data's size kept),
+    are those the reference loop sees before each of its steps."""
     data = random_digits(45, torch.float32)
-    targets = torch.nn.functional.one_hot(data.labels, 10).float()
     torch.manual_seed(0)
-    models = [MLP(4) for _ in range(5)]
-    results = []
-    for chunk in (engine_module.LOSS_CHUNK, 1):  # all networks at once; one at a time
-        monkeypatch.setattr(engine_module, "LOSS_CHUNK", chunk)
-        engine = Engine(copy.deepcopy(models), [0.5] * 5, "cross_entropy")
-        results.append(engine.epoch(data.images, targets, 10,
-                                    [torch.Generator().manual_seed(k) for k in range(5)]))
-    assert results[0].shape == (5, 5) and torch.equal(results[0], results[1])
+    models = [MLP(4) for _ in range(3)]
+    engine = Engine(copy.deepcopy(models), [0.5] * 3, "cross_entropy", native=compiled)
+    losses = engine.epoch(data.images, torch.nn.functional.one_hot(data.labels, 10).float(), 10,
+                          [torch.Generator().manual_seed(k) for k in range(3)])
+    assert losses.shape == (3, 5)  # 45 digits: 4 mini-batches of 10 and one of 5
+    for k, model in enumerate(models):
+        reference = train_epoch(model, get_loss("cross_entropy").fn,
+                                batches(data, 10, generator=torch.Generator().manual_seed(k)),
+                                0.5)
+        torch.testing.assert_close(losses[k], reference, rtol=1e-5, atol=0)
 
 
 

@@ -13,6 +13,7 @@ from mnist_mlp.textbook.metrics import (
     ClassificationReport,
     accuracy,
     classification_report,
+    confusion_matrices,
     confusion_matrix,
 )
 
@@ -226,3 +227,13 @@ def test_format_report(report: ClassificationReport) -> None:
     assert lines[header_idx].split()[-3:] == ["0", "1", "2"]
     for i, row in enumerate(EXPECTED_CONFUSION):
         assert lines[header_idx + 1 + i].split() == [str(i), *map(str, row)]
+
+
+def test_confusion_matrices_of_many_classifiers_at_once():
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 10, (500,), generator=g)
+    predictions = torch.randint(0, 10, (4, 500), generator=g)
+    batched = confusion_matrices(predictions, labels)
+    assert batched.shape == (4, 10, 10)
+    for k in range(4):
+        assert torch.equal(batched[k], confusion_matrix(predictions[k], labels))

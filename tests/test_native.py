@@ -21,7 +21,7 @@ from mnist_mlp.textbook.losses import LOSSES
 def fresh_library(monkeypatch, tmp_path):
     """``native.library`` as in a new process, building into an empty cache folder."""
     monkeypatch.setenv("MNIST_MLP_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(native, "_private", None)  # no private folder made yet
+    monkeypatch.setattr(native.build, "_private", None)  # no private folder made yet
     native.library.cache_clear()
     yield tmp_path / "cache"
     native.library.cache_clear()
@@ -49,7 +49,7 @@ def test_sparse_rows_hold_exactly_the_non_zero_pixels():
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_native_epoch_equals_tensor_operations(hidden_size, dtype):
     """K = 3 networks with their own learning rates and orders; 103 images, so the last
-    mini-batch has 3; W¹, b¹, W², b² and the recorded outputs all agree."""
+    mini-batch has 3; W¹, b¹, W², b² and the mini-batch losses all agree."""
     images = sparse_digits(103).to(dtype)
     targets = torch.nn.functional.one_hot(torch.arange(103) % 10, 10).to(dtype)
     torch.manual_seed(0)
@@ -101,7 +101,7 @@ def test_without_a_compiler_the_engine_warns_and_uses_tensor_operations(fresh_li
 def test_a_failing_build_says_why(fresh_library, monkeypatch):
     monkeypatch.setenv("CC", "false")  # a "compiler" that always fails
     assert native.library(torch.float32) is None
-    assert "could not be built" in native.unavailable_reason
+    assert "could not be built" in native.build.unavailable_reason
     assert not list(fresh_library.glob("*.so"))  # nothing half-written is left
 
 
@@ -131,28 +131,55 @@ def test_the_command_line_says_so_in_one_warning_line(fresh_library, monkeypatch
 def test_unfit_tensors_are_refused_before_c_sees_them():
     images = sparse_digits(20).float()
     rows = native.SparseRows.of(images)
-    targets = torch.zeros(20, 10)
-    order = torch.randperm(20).unsqueeze(0)
+    targets, labels = torch.zeros(20, 10), torch.zeros(20, dtype=torch.int64)
     W1, b1, W2, b2 = torch.zeros(1, 5, 784), torch.zeros(1, 1, 5), torch.zeros(1, 10, 5), \
         torch.zeros(1, 1, 10)
-    outputs = torch.empty(1, 20, 10)
+    losses = torch.empty(1, 2)
     lib = native.library(torch.float32)
-    args = dict(rows=rows, targets=targets, order=order, W1=W1, b1=b1, W2=W2, b2=b2,
-                outputs=outputs)
+    args = dict(rows=rows, targets=targets, labels=labels, W1=W1, b1=b1, W2=W2, b2=b2,
+                losses=losses)
+    functions = native.Functions("sigmoid", "softmax", "cross_entropy", True, 1e-44)
 
-    def run(**changes):
+    def train(**changes):
         a = args | changes
-        functions = native.Functions("sigmoid", "softmax", "cross_entropy", True, 1e-44)
         params = native.Stacked(a["W1"], a["b1"], a["W2"], a["b2"])
-        native.train_epochs(lib, a["rows"], a["targets"], a["order"], 10, [0.1], functions,
-                            params, a["outputs"])
+        native.train_epochs(lib, a["rows"], a["targets"], [torch.Generator()], 10, [0.1],
+                            functions, params, a["losses"])
 
-    run()  # fits
-    for changes in ({"W1": W1.double()}, {"targets": targets[:10]}, {"order": order + 5},
-                    {"outputs": torch.empty(1, 10, 10)}, {"W2": torch.zeros(1, 10, 6)},
+    def evaluate(**changes):
+        a = args | changes
+        params = native.Stacked(a["W1"], a["b1"], a["W2"], a["b2"])
+        native.evaluate_networks(lib, a["rows"], a["targets"], a["labels"], functions, params)
+
+    train()  # fits
+    evaluate()
+    for changes in ({"W1": W1.double()}, {"targets": targets[:10]},
+                    {"losses": torch.empty(1, 3)}, {"W2": torch.zeros(1, 10, 6)},
                     {"W1": torch.zeros(1, 784, 5).mT}):
         with pytest.raises(ValueError, match="native loop got"):
-            run(**changes)
+            train(**changes)
+    for changes in ({"labels": labels[:5]}, {"labels": labels + 10}, {"W1": W1.double()}):
+        with pytest.raises(ValueError, match="native loop got"):
+            evaluate(**changes)
+
+
+@needs_compiler
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("loss", ["mse", "mae", "binary_cross_entropy", "cross_entropy"])
+def test_native_evaluation_equals_the_dense_one(dtype, loss):
+    """The compiled forward pass over a split's sparse rows gives the loss and confusion matrix
+    of the batched matrix products."""
+    data = random_digits(203, dtype, zeros=0.8)
+    torch.manual_seed(0)
+    models = [MLP(37, "sigmoid", "sigmoid", init="normal").to(dtype) for _ in range(3)]
+    engine = Engine(models, [0.1] * 3, loss, dtype=dtype)
+    assert engine.backend.name == "native"
+    losses, confusions = engine.evaluate(data)
+    dense_losses, dense_confusions = engine.dense_evaluate(data)
+    torch.testing.assert_close(losses, dense_losses, rtol=1e-12 if dtype == torch.float64
+                               else 1e-5, atol=0)
+    assert torch.equal(confusions, dense_confusions)
+    assert confusions.sum(dim=(1, 2)).tolist() == [203] * 3
 
 
 @needs_compiler
@@ -168,23 +195,26 @@ def test_the_c_enum_tables_name_every_activation_and_loss(dtype):
 
 
 @needs_compiler
+@pytest.mark.parametrize("struct", ["args_type", "eval_args_type"])
 @pytest.mark.parametrize("change", ["one field forgotten", "two fields swapped"])
-def test_a_struct_laid_out_otherwise_is_refused(monkeypatch, change):
-    """The arguments travel in one struct whose layout is checked against the compiled one:
-    a field out of place is refused before any call."""
+def test_a_struct_laid_out_otherwise_is_refused(monkeypatch, struct, change):
+    """The arguments travel in one struct per C function, whose layout is checked against the
+    compiled one: a field out of place is refused before any call."""
     lib = native.library(torch.float32)
-    fields = list(lib.args_type._fields_)
+    fields = list(getattr(lib, struct)._fields_)
     if change == "one field forgotten":
-        del fields[12]  # "matched": the fields after it shift
+        del fields[9]  # the fields after it shift
     else:
-        fields[7], fields[8] = fields[8], fields[7]  # "order" (a pointer) and "lr" (a float)
+        pointer = next(i for i, (_, kind) in enumerate(fields) if kind is ctypes.c_void_p)
+        fields[pointer], fields[pointer + 1] = fields[pointer + 1], fields[pointer]
+        fields.insert(pointer, ("pad", ctypes.c_int32))  # and one more, so the offsets move
 
     class Shifted(ctypes.Structure):
         _fields_ = fields
 
-    monkeypatch.setattr(lib, "args_type", Shifted)
+    monkeypatch.setattr(lib, struct, Shifted)
     with pytest.raises(RuntimeError, match="does not match its Python caller"):
-        native._check_layout(lib)
+        native.build._check_layout(lib)
 
 
 def plant_library(folder, marker, tmp_path):

@@ -74,6 +74,9 @@ def train_parser() -> argparse.ArgumentParser:
                    help="last N training images held out for validation (0: none)")
     p.add_argument("--log-dir", default=d.log_dir,
                    help="folder of the run folders (TensorBoard logs, checkpoints); '' for none")
+    p.add_argument("--checkpoint-every", type=positive_int, default=d.checkpoint_every,
+                   metavar="N", help="write last.pt and best.pt every N epochs (and after the "
+                                     "last one, and when stopped early)")
     p.add_argument("--resume", metavar="PATH",
                    help="continue the run of a run folder (its last.pt) or .pt file, in that "
                         "folder, up to --epochs (which may be raised); the run's own settings "

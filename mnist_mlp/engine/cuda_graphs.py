@@ -9,12 +9,13 @@ another, so one capture serves every chunk of every epoch on the same images.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
-from ..textbook.model import NUM_CLASSES
+from ..data import DigitTensors
 from .eager import TensorOps
 
 if TYPE_CHECKING:
@@ -38,9 +39,10 @@ class CudaGraphs:
     def prepare(self, images: Tensor) -> None:
         """Nothing to prepare: a graph is captured at the first epoch on ``images``."""
 
-    def run(self, images: Tensor, targets: Tensor, order: Tensor, batch_size: int,
-            outputs: Tensor) -> None:
+    def run(self, images: Tensor, targets: Tensor, generators: Sequence[torch.Generator],
+            batch_size: int, batch_losses: Tensor) -> None:
         """See ``Backend.run``. Falls back to eager steps (with a warning) if capture fails."""
+        order = self.engine.orders(images.shape[0], generators)
         chunks = 0 if self.failed else images.shape[0] // batch_size // GRAPH_STEPS
         key = (images.data_ptr(), batch_size)
         try:
@@ -51,28 +53,29 @@ class CudaGraphs:
             self.failed, chunks = True, 0
         span = GRAPH_STEPS * batch_size
         for chunk in range(chunks):
-            graph, static_order, static_outputs = self.graphs[key]
+            graph, static_order, static_losses = self.graphs[key]
             static_order.copy_(order[:, chunk * span:(chunk + 1) * span])
             graph.replay()
-            outputs[:, chunk * span:(chunk + 1) * span].copy_(static_outputs)
-        self.eager.run(images, targets, order, batch_size, outputs, chunks * GRAPH_STEPS)
+            batch_losses[:, chunk * GRAPH_STEPS:(chunk + 1) * GRAPH_STEPS].copy_(static_losses)
+        self.eager.steps(images, targets, order, batch_size, batch_losses, chunks * GRAPH_STEPS)
+
+    def evaluate(self, data: DigitTensors) -> tuple[Tensor, Tensor]:
+        """See ``Backend.evaluate``: batched matrix products."""
+        return self.engine.dense_evaluate(data)
 
     def _capture(self, images: Tensor, targets: Tensor,
                  batch_size: int) -> tuple[torch.cuda.CUDAGraph, Tensor, Tensor]:
         """Capture GRAPH_STEPS steps reading their indices from a static (K, steps·m) buffer
-        and writing their outputs to a static (K, steps·m, 10) one."""
+        and writing their mini-batch losses to a static (K, steps) one."""
         engine, span = self.engine, GRAPH_STEPS * batch_size
         static_order = torch.zeros(engine.size, span, dtype=torch.long, device=engine.device)
-        static_outputs = torch.zeros(engine.size, span, NUM_CLASSES, dtype=engine.dtype,
-                                     device=engine.device)
+        static_losses = torch.zeros(engine.size, GRAPH_STEPS, dtype=engine.dtype,
+                                    device=engine.device)
         parameters = (engine.W1, engine.b1, engine.W2, engine.b2)
         saved = [t.clone() for t in parameters]
 
         def steps() -> None:
-            for start in range(0, span, batch_size):
-                index = static_order[:, start:start + batch_size]
-                engine.step(images[index], targets[index],
-                            static_outputs[:, start:start + batch_size])
+            self.eager.steps(images, targets, static_order, batch_size, static_losses)
 
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
@@ -84,4 +87,4 @@ class CudaGraphs:
             steps()
         for parameter, value in zip(parameters, saved, strict=True):
             parameter.copy_(value)  # undo the warm-up's steps
-        return graph, static_order, static_outputs
+        return graph, static_order, static_losses

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import torch
 from torch import Tensor
+
+from ..data import DigitTensors
 
 if TYPE_CHECKING:
     from .stacked import Engine
@@ -22,9 +26,21 @@ class TensorOps:
     def prepare(self, images: Tensor) -> None:
         """Nothing to prepare."""
 
-    def run(self, images: Tensor, targets: Tensor, order: Tensor, batch_size: int,
-            outputs: Tensor, first_step: int = 0) -> None:
-        """The epoch's steps from ``first_step`` on (see ``Backend.run``)."""
-        for start in range(first_step * batch_size, images.shape[0], batch_size):
+    def run(self, images: Tensor, targets: Tensor, generators: Sequence[torch.Generator],
+            batch_size: int, batch_losses: Tensor) -> None:
+        """See ``Backend.run``."""
+        order = self.engine.orders(images.shape[0], generators)
+        self.steps(images, targets, order, batch_size, batch_losses)
+
+    def steps(self, images: Tensor, targets: Tensor, order: Tensor, batch_size: int,
+              batch_losses: Tensor, first_step: int = 0) -> None:
+        """The steps from ``first_step`` on of visiting the images in ``order`` (K, n): the
+        epoch's, or the n images of a chunk."""
+        for step, start in enumerate(range(first_step * batch_size, order.shape[1],
+                                           batch_size), start=first_step):
             index = order[:, start:start + batch_size]
-            self.engine.step(images[index], targets[index], outputs[:, start:start + batch_size])
+            self.engine.step(images[index], targets[index], batch_losses[:, step])
+
+    def evaluate(self, data: DigitTensors) -> tuple[Tensor, Tensor]:
+        """See ``Backend.evaluate``: batched matrix products."""
+        return self.engine.dense_evaluate(data)

@@ -12,6 +12,7 @@ from torch import Tensor
 from ..data import DigitTensors, epoch_order
 from ..textbook.activations import Sigmoid, Softmax
 from ..textbook.losses import get_loss
+from ..textbook.metrics import confusion_matrices
 from ..textbook.model import MLP, NUM_CLASSES
 from . import native as native_loop
 from .cuda_graphs import CudaGraphs
@@ -23,22 +24,23 @@ MATCHED_PAIRS = {(Sigmoid, "binary_cross_entropy"), (Softmax, "cross_entropy")}
 
 For these the engine skips ``∂ℓ/∂F`` and the Jacobian: the same number, fewer operations."""
 
-LOSS_CHUNK = 1 << 25
-"""Outputs (numbers) whose losses are computed at once at the end of an epoch."""
-
-
 class Backend(Protocol):
-    """How an epoch of the engine runs: ``TensorOps``, ``CudaGraphs`` or ``NativeLoop``."""
+    """How the engine runs an epoch and an evaluation: ``TensorOps``, ``CudaGraphs`` or
+    ``NativeLoop``."""
 
     name: str
 
     def prepare(self, images: Tensor) -> None:
         """Get ready to train on ``images`` (made once, outside any timing)."""
 
-    def run(self, images: Tensor, targets: Tensor, order: Tensor, batch_size: int,
-            outputs: Tensor) -> None:
-        """Every network's epoch over ``images`` in ``order`` (K, N), in place; each output F
-        into ``outputs`` (K, N, 10), in visit order."""
+    def run(self, images: Tensor, targets: Tensor, generators: Sequence[torch.Generator],
+            batch_size: int, batch_losses: Tensor) -> None:
+        """Every network's epoch over ``images``, network k in the order
+        ``epoch_order(N, generators[k])``, in place; the mean loss of each of its mini-batches
+        (before its step) into ``batch_losses[k]``."""
+
+    def evaluate(self, data: DigitTensors) -> tuple[Tensor, Tensor]:
+        """Every network's mean loss (K,) and confusion matrix (K, 10, 10) on ``data``."""
 
 
 class Engine:
@@ -89,9 +91,9 @@ class Engine:
         if lib is not None:
             return NativeLoop(self, lib)
         if native:
-            raise RuntimeError(native_loop.unavailable_reason)
-        if "MNIST_MLP_NATIVE" not in (native_loop.unavailable_reason or ""):
-            warnings.warn(f"{native_loop.unavailable_reason}; the engine uses tensor "
+            raise RuntimeError(native_loop.build.unavailable_reason)
+        if "MNIST_MLP_NATIVE" not in (native_loop.build.unavailable_reason or ""):
+            warnings.warn(f"{native_loop.build.unavailable_reason}; the engine uses tensor "
                           "operations instead (slower)", stacklevel=4)
         return TensorOps(self)
 
@@ -105,14 +107,11 @@ class Engine:
         a1 = self.activation(torch.baddbmm(self.b1, x, self.W1.mT))
         return a1, self.output_activation(torch.baddbmm(self.b2, a1, self.W2.mT))
 
-    def step(self, x: Tensor, y: Tensor, outputs: Tensor) -> None:
-        """One SGD step of every network on its mini-batch x (K, m, 784), y (K, m, 10).
-
-        Writes the networks' outputs F (before the update) into ``outputs`` (K, m, 10), from
-        which ``epoch`` computes the mini-batch losses, all at once, at the end of the epoch.
-        """
+    def step(self, x: Tensor, y: Tensor, batch_losses: Tensor) -> None:
+        """One SGD step of every network on its mini-batch x (K, m, 784), y (K, m, 10); the
+        mean loss of each network's mini-batch, before the step, into ``batch_losses`` (K,)."""
         a1, F = self.forward(x)
-        outputs.copy_(F)
+        batch_losses.copy_(self.loss.fn(F, y, reduction="none").mean(dim=1))
         if self.matched:
             delta2 = F - y                                                 # (BP1), simplified
         else:
@@ -127,48 +126,48 @@ class Engine:
     def epoch(self, images: Tensor, targets: Tensor, batch_size: int,
               generators: Sequence[torch.Generator]) -> Tensor:
         """One epoch of every network; returns each one's mini-batch losses (K, steps), in the
-        order it took them (their mean over steps is the epoch's training loss).
+        order it took them (their mean over steps is the mean mini-batch loss of the epoch).
 
         ``images`` (N, 784) and ``targets`` (N, 10) are on the engine's device; network k
-        visits them in the order ``epoch_order(N, generators[k])``, in mini-batches.
+        visits them in the order ``epoch_order(N, generators[k])``, in mini-batches. Nothing of
+        size K × N is kept: the losses are summed up step by step.
         """
-        n = images.shape[0]
-        order = torch.stack([epoch_order(n, g) for g in generators]).to(self.device)
-        outputs = torch.empty(self.size, n, NUM_CLASSES, dtype=self.dtype, device=self.device)
-        self.backend.run(images, targets, order, batch_size, outputs)
-        return self._batch_losses(outputs, targets, order, batch_size)
+        steps = -(-images.shape[0] // batch_size)
+        batch_losses = torch.empty(self.size, steps, dtype=self.dtype, device=self.device)
+        self.backend.run(images, targets, generators, batch_size, batch_losses)
+        return batch_losses
+
+    def orders(self, n: int, generators: Sequence[torch.Generator]) -> Tensor:
+        """Every network's visiting order of ``n`` images for this epoch, (K, n), on the
+        device (what the tensor-operation backends index with)."""
+        return torch.stack([epoch_order(n, g) for g in generators]).to(self.device)
 
     def prepare(self, images: Tensor) -> None:
         """Get ready to train on ``images`` (``epoch`` does it; call it first to keep it out of
         a timing): the compiled loop reads them as sparse rows, made once."""
         self.backend.prepare(images)
 
-    def _batch_losses(self, outputs: Tensor, targets: Tensor, order: Tensor,
-                      batch_size: int) -> Tensor:
-        """The mean loss of each mini-batch (K, steps) from the recorded outputs (K, N, 10),
-        a few networks at a time so that the loss's temporaries stay small for large K."""
-        n = outputs.shape[1]
-        networks = max(1, LOSS_CHUNK // (n * NUM_CLASSES))
-        losses = torch.cat([self.loss.fn(out, targets[index], reduction="none")  # visit order
-                            for out, index in zip(outputs.split(networks), order.split(networks),
-                                                  strict=True)])
-        return torch.stack([batch.mean(dim=1) for batch in losses.split(batch_size, dim=1)],
-                           dim=1)
-
     @torch.no_grad()
     def evaluate(self, data: DigitTensors) -> tuple[Tensor, Tensor]:
-        """Mean loss (K,) and predicted classes (K, N) of every network on ``data``."""
+        """Mean loss (K,) and confusion matrix (K, 10, 10) of every network on ``data``."""
+        return self.backend.evaluate(data)
+
+    @torch.no_grad()
+    def dense_evaluate(self, data: DigitTensors) -> tuple[Tensor, Tensor]:
+        """``evaluate`` by batched matrix products, a chunk of images at a time so that the
+        temporaries stay small: the tensor-operation backends' way (and a GPU's)."""
         n, k = len(data), self.size
         chunk = max(1, (1 << 24) // (k * max(self.W1.shape[1], NUM_CLASSES)))
-        loss_sum = torch.zeros(k, dtype=self.dtype, device=self.device)
-        predictions = []
+        loss_sum = torch.zeros(k, dtype=torch.float64, device=self.device)
+        confusions = torch.zeros(k, NUM_CLASSES, NUM_CLASSES, dtype=torch.int64)
         for start in range(0, n, chunk):
             x = data.images[start:start + chunk].to(self.dtype)
-            y = torch.nn.functional.one_hot(data.labels[start:start + chunk], NUM_CLASSES)
+            labels = data.labels[start:start + chunk]
+            y = torch.nn.functional.one_hot(labels, NUM_CLASSES).to(self.dtype)
             _, F = self.forward(x.expand(k, *x.shape))
-            loss_sum += self.loss.fn(F, y.to(self.dtype).expand(k, *y.shape), "none").sum(1)
-            predictions.append(F.argmax(dim=-1))
-        return loss_sum / n, torch.cat(predictions, dim=1)
+            loss_sum += self.loss.fn(F, y.expand(k, *y.shape), "none").sum(1).double()
+            confusions += confusion_matrices(F.argmax(dim=-1), labels)
+        return (loss_sum / n).cpu(), confusions
 
     def models(self) -> list[MLP]:
         """The K networks as ordinary ``MLP`` modules (on the engine's device and dtype), with

@@ -37,6 +37,7 @@ __all__ = [
     "ClassificationReport",
     "accuracy",
     "classification_report",
+    "confusion_matrices",
     "confusion_matrix",
 ]
 
@@ -116,6 +117,21 @@ def confusion_matrix(predictions: Tensor, labels: Tensor,
                 )
     counts = torch.bincount(labs * num_classes + preds, minlength=num_classes * num_classes)
     return counts.reshape(num_classes, num_classes).to(device="cpu", dtype=torch.int64)
+
+
+def confusion_matrices(predictions: Tensor, labels: Tensor,
+                       num_classes: int = NUM_CLASSES) -> Tensor:
+    """The confusion matrices of K classifiers at once: ``predictions`` (K, N) of the same N
+    samples, whose true classes are ``labels`` (N,). Row k of the result (K, C, C) is
+    ``confusion_matrix(predictions[k], labels)``, counted in one ``bincount`` (on the CPU)."""
+    if predictions.dim() != 2 or predictions.shape[1:] != labels.shape:
+        raise ValueError(f"predictions (K, N) and labels (N,) expected, got "
+                         f"{tuple(predictions.shape)} and {tuple(labels.shape)}")
+    k = predictions.shape[0]
+    cells = labels.to(predictions.device) * num_classes + predictions
+    offsets = torch.arange(k, device=predictions.device).unsqueeze(1) * num_classes ** 2
+    counts = torch.bincount((cells + offsets).flatten(), minlength=k * num_classes ** 2)
+    return counts.view(k, num_classes, num_classes).to("cpu", torch.int64)
 
 
 @dataclass(frozen=True, eq=False)

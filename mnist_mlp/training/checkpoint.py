@@ -48,7 +48,7 @@ BEST = "best.pt"
 """The checkpoint of the epoch with the best validation accuracy so far, in the run folder."""
 ARCHITECTURE = ("hidden_size", "activation", "output_activation")
 """The settings that make the network's shape and functions: fixed for a run."""
-FREE_ON_RESUME = ("epochs", "device", "data_dir", "log_every")
+FREE_ON_RESUME = ("epochs", "device", "data_dir", "log_every", "checkpoint_every")
 """The settings that a resumed run may change; all others must stay as they were."""
 
 

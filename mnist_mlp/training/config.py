@@ -36,12 +36,14 @@ class TrainConfig:
     validation_size: int = 10_000
     log_dir: str | None = "runs"
     log_every: int = 500
+    checkpoint_every: int = 1
+    """Write last.pt and best.pt every this many epochs (and at the last, and when stopped)."""
 
     def validate(self) -> None:
         """Raise ``ConfigError`` naming the first impossible setting (checked before any data is
         loaded or memory allocated)."""
         self._check_types()
-        for name in ("hidden_size", "batch_size", "epochs", "log_every"):
+        for name in ("hidden_size", "batch_size", "epochs", "log_every", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.train_size is not None and self.train_size < 1:
@@ -76,7 +78,8 @@ _KINDS: dict[str, tuple[type, ...]] = {
     "hidden_size": (int,), "activation": (str,), "output_activation": (str,), "loss": (str,),
     "init": (str,), "lr": (int, float), "batch_size": (int,), "epochs": (int,), "seed": (int,),
     "device": (str,), "data_dir": (str, type(None)), "train_size": (int, type(None)),
-    "validation_size": (int,), "log_dir": (str, type(None)), "log_every": (int,)}
+    "validation_size": (int,), "log_dir": (str, type(None)), "log_every": (int,),
+    "checkpoint_every": (int,)}
 """The types each setting may have."""
 SEEDS = 2**64
 """Seeds are 0 … 2**64 − 1, the range of torch's generators."""

@@ -22,7 +22,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -31,23 +31,22 @@ from torch import Tensor
 
 from ..data import DigitTensors, load_mnist
 from ..errors import ConfigError, UserError, exit_status
-from ..files import check_writable, signals_held
+from ..files import check_writable
 from ..textbook.metrics import classification_report
 from ..textbook.model import MLP
 from .checkpoint import (
     BEST,
     LAST,
     Checkpoint,
-    CheckpointError,
     capture,
     check_resumable,
     is_new_best,
     load_checkpoint,
     restore,
-    save_epoch,
 )
 from .config import TrainConfig, check_batch_size, check_memory, resolve_device
 from .evaluation import Evaluation
+from .keeper import Keeper, Kept
 from .records import EpochRecord, StepInfo, TrainResult
 from .runs import RunLog, create_run_dir, run_name
 
@@ -110,8 +109,13 @@ class Network:
     shuffle: torch.Generator  # draws its mini-batch order: one permutation per epoch
     result: TrainResult
     log: RunLog | None = None
-    saved: Path | None = None  # its last good checkpoint…
-    saved_epoch: int = 0  # …and that checkpoint's epoch
+    keeper: Keeper | None = None  # its checkpoints, with a run folder
+    resumed: Kept = field(default_factory=Kept)  # the checkpoint it continues from
+
+    @property
+    def kept(self) -> Kept:
+        """Its last good checkpoint: written, or to be written before the run stops."""
+        return self.keeper.latest if self.keeper is not None else Kept()
 
 
 MakeTrainer = Callable[[list[Network], DigitTensors, torch.device], Trainer]
@@ -151,8 +155,13 @@ def fit(configs: Sequence[TrainConfig], make_trainer: MakeTrainer, *, model: MLP
             _stop_if_all_diverged(networks, epoch)
         _finish(networks, trainer, evaluations["test"], splits["test"])
     except KeyboardInterrupt as stop:
-        raise TrainingInterrupted(networks[0].saved, networks[0].saved_epoch, first.epochs,
-                                  len(networks), exit_status(stop)) from None
+        _write_checkpoints(networks)
+        kept = networks[0].kept
+        raise TrainingInterrupted(kept.path, kept.epoch, first.epochs, len(networks),
+                                  exit_status(stop)) from None
+    except DivergenceError:
+        _write_checkpoints(networks)
+        raise
     finally:
         for network in networks:
             if network.log is not None:
@@ -215,7 +224,7 @@ def _network(config: TrainConfig, model: MLP | None, checkpoint: Checkpoint | No
     if checkpoint is not None:  # weights and both generators as they were after its epoch
         restore(checkpoint, model, network.shuffle)
         network.result.history = checkpoint.records()
-        network.saved, network.saved_epoch = checkpoint.path, checkpoint.epoch
+        network.resumed = Kept(checkpoint.path, checkpoint.epoch)
     return network
 
 
@@ -231,6 +240,7 @@ def _open_run_folders(networks: list[Network], resumed_in: Path | None, device: 
         if result.run_dir is not None:
             network.log = RunLog(result.run_dir, asdict(config) | {"device": str(device),
                                                                    "engine": engine})
+            network.keeper = Keeper(result.run_dir, config.checkpoint_every, network.resumed)
 
 
 def _epoch(epoch: int, trainer: Trainer, networks: list[Network],
@@ -253,8 +263,11 @@ def _epoch(epoch: int, trainer: Trainer, networks: list[Network],
         record = _record(epoch, minibatch_losses[k], seconds,
                          {split: evaluation[k] for split, evaluation in evaluations.items()})
         network.result.history.append(record)
-        if finite[k] and network.result.run_dir is not None:
-            _save(network, model)
+        if finite[k] and network.keeper is not None:
+            history = network.result.history
+            network.keeper.after_epoch(capture(model, asdict(network.config), history,
+                                               network.shuffle), best=is_new_best(history),
+                                       final=epoch == network.config.epochs)
         if record.diverged and not any(r.diverged for r in network.result.history[:-1]):
             _warn_diverged(network, record)
         if network.log is not None:
@@ -265,31 +278,11 @@ def _epoch(epoch: int, trainer: Trainer, networks: list[Network],
     return evaluations
 
 
-def _save(network: Network, model: MLP) -> None:
-    """Write the network's ``last.pt`` (and ``best.pt``) for the epoch just recorded; Ctrl-C and
-    SIGTERM wait until both are written and the network knows them."""
-    history, run_dir = network.result.history, network.result.run_dir
-    with signals_held():
-        try:
-            network.saved = save_epoch(capture(model, asdict(network.config), history,
-                                               network.shuffle),
-                                       run_dir, best=is_new_best(history))
-        except CheckpointError as error:  # a full disk, a folder gone read-only
-            raise CheckpointError(f"{error}; {_kept(run_dir)}; free some space or make "
-                                  f"{run_dir} writable, then resume the run in it with --resume"
-                                  ) from None
-        network.saved_epoch = len(history)
-
-
-def _kept(run_dir: Path) -> str:
-    """What a run folder keeps, after a checkpoint could not be written."""
-    kept = []
-    for name in (LAST, BEST):
-        try:
-            kept.append(f"{name} (epoch {load_checkpoint(run_dir / name).epoch})")
-        except CheckpointError:
-            pass
-    return f"{run_dir} keeps {' and '.join(kept) if kept else 'no checkpoint'}"
+def _write_checkpoints(networks: list[Network]) -> None:
+    """Write every network's checkpoints not yet written: the run stops before they are due."""
+    for network in networks:
+        if network.keeper is not None:
+            network.keeper.write()
 
 
 def _record(epoch: int, minibatch_loss: float, seconds: float,
@@ -325,7 +318,7 @@ def is_finite(model: MLP, loss: float) -> bool:
 def _divergence(network: Network, loss: float, epoch: int) -> DivergenceError:
     """The error for a network whose loss became ``loss`` in ``epoch``, naming its last good
     checkpoint (written before the diverged epoch, which is never saved)."""
-    kept = f"; the last good checkpoint is {network.saved}" if network.saved else ""
+    kept = f"; the last good checkpoint is {network.kept.path}" if network.kept.path else ""
     return DivergenceError(f"the training loss became {loss} in epoch {epoch} (lr "
                            f"{network.config.lr:g}): gradient descent diverged; try a smaller "
                            f"--lr{kept}")
@@ -333,8 +326,8 @@ def _divergence(network: Network, loss: float, epoch: int) -> DivergenceError:
 
 def _warn_diverged(network: Network, record: EpochRecord) -> None:
     """Say which network diverged, and what it keeps (the others go on)."""
-    kept = (f"its run folder keeps the checkpoint of epoch {network.saved_epoch} "
-            f"({network.saved})" if network.saved else "it has no checkpoint")
+    kept = (f"its run folder keeps the checkpoint of epoch {network.kept.epoch} "
+            f"({network.kept.path})" if network.kept.path else "it has no checkpoint")
     warnings.warn(f"the network with lr {network.config.lr:g} and seed {network.config.seed} "
                   f"diverged in epoch {record.epoch} (training loss {record.train_loss}); {kept}",
                   stacklevel=2)

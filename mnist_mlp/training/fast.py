@@ -17,7 +17,6 @@ from torch import Tensor
 
 from ..data import DigitTensors
 from ..engine import Engine
-from ..textbook.metrics import confusion_matrix
 from ..textbook.model import MLP
 from .config import TrainConfig
 from .driver import Network, fit
@@ -51,9 +50,9 @@ class FastTrainer:
                                  self.generators).cpu()
 
     def evaluate(self, data: DigitTensors) -> list[Evaluation]:
-        losses, predictions = self.engine.evaluate(data)
-        return [Evaluation(loss, confusion_matrix(predicted, data.labels), predicted)
-                for loss, predicted in zip(losses.tolist(), predictions, strict=True)]
+        losses, confusions = self.engine.evaluate(data)
+        return [Evaluation(loss, confusion)
+                for loss, confusion in zip(losses.tolist(), confusions, strict=True)]
 
     def models(self) -> list[MLP]:
         return self.engine.models()

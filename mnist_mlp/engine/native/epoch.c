@@ -22,6 +22,10 @@
  *    multiple of BLOCK, so that sums over hidden units run BLOCK at a time in registers.
  *    A padded unit has zero weights, zero activation and zero error, so it stays zero.
  *
+ * The loss of each mini-batch (its mean over the samples, before the step) is summed up as the
+ * epoch runs, so nothing of the size of the data is kept. `evaluate` is the forward pass alone,
+ * over every image of a split in turn: the loss summed over the images and each prediction.
+ *
  * REAL is float or double (the library is compiled once for each).
  */
 #include <stddef.h>
@@ -61,21 +65,45 @@ struct epoch_args {
     int32_t matched;              /* δ² = F − y (the output and loss are a matched pair) */
     REAL floor;                   /* ln is clamped at ln(floor) */
     REAL *W1, *b1, *W2, *b2;      /* (l, 784), (l), (10, l), (10): updated in place */
-    REAL *outputs;                /* (n, 10): F of each visited image, in visit order */
+    REAL *batch_losses;           /* (ceil(n / m)): each mini-batch's mean loss, before its step */
 };
 
-#define FIELD(name) offsetof(struct epoch_args, name)
-/* The offsets of the fields of struct epoch_args, in order, into offsets[0..count); returns
- * the struct's size, or −1 when it does not have `count` fields. */
-int64_t epoch_args_layout(int64_t *offsets, int64_t count) {
-    const size_t fields[] = {FIELD(n), FIELD(l), FIELD(m), FIELD(row_start), FIELD(pixel),
-                             FIELD(value), FIELD(targets), FIELD(order), FIELD(lr),
-                             FIELD(hidden), FIELD(output), FIELD(loss), FIELD(matched),
-                             FIELD(floor), FIELD(W1), FIELD(b1), FIELD(W2), FIELD(b2),
-                             FIELD(outputs)};
-    const int64_t n = sizeof fields / sizeof fields[0];
+/* Everything the evaluation of one network on one split needs. */
+struct eval_args {
+    int64_t n, l;                 /* images (all, in order), hidden units */
+    const int64_t *row_start;     /* the images as sparse rows, as in struct epoch_args */
+    const int32_t *pixel;
+    const REAL *value;
+    const REAL *targets;          /* (n, 10) */
+    int32_t hidden, output, loss; /* the enums above */
+    REAL floor;                   /* ln is clamped at ln(floor) */
+    const REAL *W1, *b1, *W2, *b2;
+    const int64_t *labels;        /* (n): each image's digit */
+    double *loss_sum;             /* out: the loss summed over the n images */
+    int64_t *confusion;           /* out (10, 10): counts, rows the digit, columns the prediction */
+};
+
+#define EPOCH(name) offsetof(struct epoch_args, name)
+#define EVAL(name) offsetof(struct eval_args, name)
+/* The offsets of the fields of struct epoch_args (which = 0) or struct eval_args (which = 1), in
+ * order, into offsets[0..count); returns the struct's size, or −1 when it does not have `count`
+ * fields. */
+int64_t args_layout(int which, int64_t *offsets, int64_t count) {
+    const size_t epoch[] = {EPOCH(n), EPOCH(l), EPOCH(m), EPOCH(row_start), EPOCH(pixel),
+                            EPOCH(value), EPOCH(targets), EPOCH(order), EPOCH(lr),
+                            EPOCH(hidden), EPOCH(output), EPOCH(loss), EPOCH(matched),
+                            EPOCH(floor), EPOCH(W1), EPOCH(b1), EPOCH(W2), EPOCH(b2),
+                            EPOCH(batch_losses)};
+    const size_t eval[] = {EVAL(n), EVAL(l), EVAL(row_start), EVAL(pixel), EVAL(value),
+                           EVAL(targets), EVAL(hidden), EVAL(output), EVAL(loss), EVAL(floor),
+                           EVAL(W1), EVAL(b1), EVAL(W2), EVAL(b2), EVAL(labels),
+                           EVAL(loss_sum), EVAL(confusion)};
+    const size_t *fields = which ? eval : epoch;
+    const int64_t n = which ? (int64_t)(sizeof eval / sizeof eval[0])
+                            : (int64_t)(sizeof epoch / sizeof epoch[0]);
     for (int64_t k = 0; k < n && k < count; k++) offsets[k] = fields[k];
-    return count == n ? (int64_t)sizeof(struct epoch_args) : -1;
+    if (count != n) return -1;
+    return which ? (int64_t)sizeof(struct eval_args) : (int64_t)sizeof(struct epoch_args);
 }
 
 /* φ(z), and φ'(z) written with a = φ(z): as mnist_mlp/textbook/activations.py. */
@@ -109,6 +137,24 @@ static void output_forward(int kind, const REAL *z, REAL *F) {
 
 /* d ln F / dF with ln clamped at F_floor (mnist_mlp/textbook/losses.py: clamped_log_grad). */
 static REAL clamped_log_grad(REAL F, REAL floor) { return F >= floor ? 1 / F : 0; }
+
+/* ℓ(F, y) of one sample: as the losses of mnist_mlp/textbook/losses.py (ln clamped at F_floor). */
+static REAL sample_loss(int kind, const REAL *F, const REAL *y, REAL floor) {
+    REAL sum = 0;
+    for (int c = 0; c < CLASSES; c++) {
+        const REAL d = F[c] - y[c];
+        switch (kind) {
+        case LOSS_MSE: sum += d * d; break;
+        case LOSS_MAE: sum += fabs(d); break;
+        case LOSS_BINARY_CROSS_ENTROPY:
+            sum -= y[c] * log(F[c] > floor ? F[c] : floor)
+                   + (1 - y[c]) * log(1 - F[c] > floor ? 1 - F[c] : floor);
+            break;
+        default: sum -= y[c] * log(F[c] > floor ? F[c] : floor);
+        }
+    }
+    return kind == LOSS_MSE || kind == LOSS_MAE ? (REAL)0.5 * sum : sum;
+}
 
 /* ∂ℓ/∂F_c for one output: as the *_grad functions of mnist_mlp/textbook/losses.py. */
 static REAL loss_grad(int kind, REAL F, REAL y, REAL floor) {
@@ -168,78 +214,143 @@ static REAL dot(const REAL *restrict w, const REAL *restrict h, int64_t ld) {
     return sum;
 }
 
-/* One epoch of the network a->W1 (l, 784), b1 (l), W2 (10, l), b2 (10), updated in place, over
- * the n images visited in a->order, in mini-batches of m (the last one smaller if m does not
- * divide n). The output F of each visited image is written to a->outputs, in visit order.
- * Returns 0, or −1 when scratch memory could not be allocated. */
-int train_epoch(const struct epoch_args *a) {
-    const int64_t n = a->n, l = a->l, m = a->m;
-    const int64_t *restrict row_start = a->row_start, *restrict order = a->order;
-    const int32_t *restrict pixel = a->pixel;
-    const REAL *restrict value = a->value, *restrict targets = a->targets;
-    const REAL lr = a->lr, floor = a->floor;
-    const int hidden = a->hidden, output = a->output, loss = a->loss, matched = a->matched;
-    REAL *restrict W1 = a->W1, *restrict b1 = a->b1, *restrict W2 = a->W2, *restrict b2 = a->b2;
-    REAL *restrict outputs = a->outputs;
+/* A network's weights as the loops read them: W¹ transposed, w1t[p][j] = W¹_jp, and every row
+ * of hidden units padded with zeros to ld, a multiple of BLOCK; in one 64-aligned allocation
+ * that also holds `extra` more numbers of scratch, after them (zeros). */
+struct unpacked {
+    int64_t l, ld;
+    REAL *w1t, *bias1, *w2, *extra;
+};
+
+static int unpack(const REAL *W1, const REAL *b1, const REAL *W2, int64_t l, size_t extra,
+                  struct unpacked *u) {
     const int64_t ld = (l + BLOCK - 1) / BLOCK * BLOCK;
-    const size_t count = (PIXELS + 1 + CLASSES + 2 * m) * ld + m * CLASSES;
-    const size_t bytes = (count * sizeof(REAL) + 63) / 64 * 64;
-    REAL *scratch = aligned_alloc(64, bytes);  /* every row of ld units starts 64-aligned */
+    const size_t count = (size_t)(PIXELS + 1 + CLASSES) * ld + extra;
+    REAL *scratch = aligned_alloc(64, (count * sizeof(REAL) + 63) / 64 * 64);
     if (!scratch) return -1;
     for (size_t k = 0; k < count; k++) scratch[k] = 0;
-    REAL *w1t = scratch, *bias1 = w1t + PIXELS * ld, *w2 = bias1 + ld;
-    REAL *a1 = w2 + CLASSES * ld;        /* a¹ of each sample of the mini-batch (m, ld) */
+    u->l = l, u->ld = ld, u->w1t = scratch, u->bias1 = scratch + PIXELS * ld;
+    u->w2 = u->bias1 + ld, u->extra = u->w2 + CLASSES * ld;
+    for (int64_t j = 0; j < l; j++) {
+        u->bias1[j] = b1[j];
+        for (int p = 0; p < PIXELS; p++) u->w1t[p * ld + j] = W1[j * PIXELS + p];
+        for (int c = 0; c < CLASSES; c++) u->w2[c * ld + j] = W2[c * l + j];
+    }
+    return 0;
+}
+
+/* The trained weights back in the caller's layout; the scratch freed. */
+static void pack(struct unpacked *u, REAL *W1, REAL *b1, REAL *W2) {
+    for (int64_t j = 0; j < u->l; j++) {
+        b1[j] = u->bias1[j];
+        for (int p = 0; p < PIXELS; p++) W1[j * PIXELS + p] = u->w1t[p * u->ld + j];
+        for (int c = 0; c < CLASSES; c++) W2[c * u->l + j] = u->w2[c * u->ld + j];
+    }
+    free(u->w1t);
+}
+
+/* The forward pass of image i: h = a¹ = φ(W¹x + b¹) (ld units), F = ψ(W²a¹ + b²). */
+static void forward(const struct unpacked *u, int hidden, int output, const REAL *b2,
+                    const int64_t *restrict row_start, const int32_t *restrict pixel,
+                    const REAL *restrict value, int64_t i, REAL *restrict h, REAL *restrict F) {
+    REAL z2[CLASSES];
+    hidden_weighted_input(u->w1t, u->ld, pixel, value, row_start[i], row_start[i + 1], h);
+    for (int64_t j = 0; j < u->l; j++) h[j] = hidden_forward(hidden, h[j] + u->bias1[j]);
+    for (int c = 0; c < CLASSES; c++) z2[c] = dot(u->w2 + c * u->ld, h, u->ld) + b2[c];
+    output_forward(output, z2, F);
+}
+
+/* (BP2) for one sample: d1 = (W²ᵀ d2) ⊙ φ'(z¹), with h = a¹. */
+static void hidden_error(const struct unpacked *u, int hidden, const REAL *restrict h,
+                         const REAL *restrict d2, REAL *restrict d1) {
+    for (int64_t j = 0; j < u->ld; j++) d1[j] = 0;
+    for (int c = 0; c < CLASSES; c++)
+        for (int64_t j = 0; j < u->ld; j++) d1[j] += u->w2[c * u->ld + j] * d2[c];
+    for (int64_t j = 0; j < u->l; j++) d1[j] *= hidden_derivative(hidden, h[j]);
+}
+
+/* (BP3), (BP4) of one mini-batch of `size` samples (a1, delta1: (size, ld), delta2: (size, 10),
+ * each δ already times η/m), the samples being images order[0..size). */
+static void update(struct unpacked *u, REAL *restrict b2, int64_t size, const REAL *a1,
+                   const REAL *delta1, const REAL *delta2, const int64_t *order,
+                   const int64_t *restrict row_start, const int32_t *restrict pixel,
+                   const REAL *restrict value) {
+    const int64_t ld = u->ld;
+    for (int c = 0; c < CLASSES; c++) {          /* the output layer */
+        REAL bias = 0;
+        for (int64_t b = 0; b < size; b++) bias += delta2[b * CLASSES + c];
+        b2[c] -= bias;                            /* b² ← b² − Σ δ² */
+        for (int64_t b = 0; b < size; b++) {      /* W² ← W² − Σ δ² a¹ᵀ */
+            const REAL d = delta2[b * CLASSES + c], *h = a1 + b * ld;
+            REAL *w = u->w2 + c * ld;
+            for (int64_t j = 0; j < ld; j++) w[j] -= d * h[j];
+        }
+    }
+    for (int64_t b = 0; b < size; b++) {         /* the hidden layer */
+        const int64_t i = order[b];
+        const REAL *d1 = delta1 + b * ld;
+        for (int64_t j = 0; j < ld; j++) u->bias1[j] -= d1[j];   /* b¹ ← b¹ − Σ δ¹ */
+        for (int64_t r = row_start[i]; r < row_start[i + 1]; r++) {
+            const REAL x = value[r];             /* W¹ ← W¹ − Σ δ¹ xᵀ, non-zero x only */
+            REAL *w = u->w1t + pixel[r] * ld;
+            for (int64_t j = 0; j < ld; j++) w[j] -= x * d1[j];
+        }
+    }
+}
+
+/* One epoch of the network a->W1 (l, 784), b1 (l), W2 (10, l), b2 (10), updated in place, over
+ * the n images visited in a->order, in mini-batches of m (the last one smaller if m does not
+ * divide n). The mean loss of each mini-batch, before its step, is written to a->batch_losses.
+ * Returns 0, or −1 when scratch memory could not be allocated. */
+int train_epoch(const struct epoch_args *a) {
+    const int64_t n = a->n, m = a->m;
+    struct unpacked u;
+    const int64_t ld = (a->l + BLOCK - 1) / BLOCK * BLOCK;
+    if (unpack(a->W1, a->b1, a->W2, a->l, (size_t)2 * m * ld + m * CLASSES, &u)) return -1;
+    REAL *a1 = u.extra;                  /* a¹ of each sample of the mini-batch (m, ld) */
     REAL *delta1 = a1 + m * ld;          /* (η/m) δ¹ (m, ld) */
     REAL *delta2 = delta1 + m * ld;      /* (η/m) δ² (m, 10) */
-    for (int64_t j = 0; j < l; j++) {
-        bias1[j] = b1[j];
-        for (int p = 0; p < PIXELS; p++) w1t[p * ld + j] = W1[j * PIXELS + p];
-        for (int c = 0; c < CLASSES; c++) w2[c * ld + j] = W2[c * l + j];
-    }
     for (int64_t start = 0; start < n; start += m) {
         const int64_t size = n - start < m ? n - start : m;
-        const REAL step = lr / size;  /* η/m: the mini-batch mean, and the step size */
+        const REAL step = a->lr / size;  /* η/m: the mini-batch mean, and the step size */
+        REAL loss = 0;
         for (int64_t b = 0; b < size; b++) {
-            const int64_t i = order[start + b];
-            REAL *h = a1 + b * ld, *d1 = delta1 + b * ld, *d2 = delta2 + b * CLASSES;
-            REAL z2[CLASSES], *F = outputs + (start + b) * CLASSES;
-            hidden_weighted_input(w1t, ld, pixel, value, row_start[i], row_start[i + 1], h);
-            for (int64_t j = 0; j < l; j++) h[j] = hidden_forward(hidden, h[j] + bias1[j]);
-            for (int c = 0; c < CLASSES; c++) z2[c] = dot(w2 + c * ld, h, ld) + b2[c];
-            output_forward(output, z2, F);                                /* F = ψ(z²) */
-            output_error(output, loss, matched, floor, F, targets + i * CLASSES, d2);  /* BP1 */
+            const int64_t i = a->order[start + b];
+            const REAL *y = a->targets + i * CLASSES;
+            REAL *h = a1 + b * ld, *d2 = delta2 + b * CLASSES, F[CLASSES];
+            forward(&u, a->hidden, a->output, a->b2, a->row_start, a->pixel, a->value, i, h, F);
+            loss += sample_loss(a->loss, F, y, a->floor);
+            output_error(a->output, a->loss, a->matched, a->floor, F, y, d2);      /* (BP1) */
             for (int c = 0; c < CLASSES; c++) d2[c] *= step;
-            for (int64_t j = 0; j < ld; j++) d1[j] = 0;                  /* (BP2) */
-            for (int c = 0; c < CLASSES; c++)
-                for (int64_t j = 0; j < ld; j++) d1[j] += w2[c * ld + j] * d2[c];
-            for (int64_t j = 0; j < l; j++) d1[j] *= hidden_derivative(hidden, h[j]);
+            hidden_error(&u, a->hidden, h, d2, delta1 + b * ld);                    /* (BP2) */
         }
-        for (int c = 0; c < CLASSES; c++) {          /* (BP3), (BP4) for the output layer */
-            REAL bias = 0;
-            for (int64_t b = 0; b < size; b++) bias += delta2[b * CLASSES + c];
-            b2[c] -= bias;                            /* b² ← b² − Σ δ² */
-            for (int64_t b = 0; b < size; b++) {      /* W² ← W² − Σ δ² a¹ᵀ */
-                const REAL d = delta2[b * CLASSES + c], *h = a1 + b * ld;
-                REAL *w = w2 + c * ld;
-                for (int64_t j = 0; j < ld; j++) w[j] -= d * h[j];
-            }
-        }
-        for (int64_t b = 0; b < size; b++) {         /* (BP3), (BP4) for the hidden layer */
-            const int64_t i = order[start + b];
-            const REAL *d1 = delta1 + b * ld;
-            for (int64_t j = 0; j < ld; j++) bias1[j] -= d1[j];   /* b¹ ← b¹ − Σ δ¹ */
-            for (int64_t r = row_start[i]; r < row_start[i + 1]; r++) {
-                const REAL x = value[r];             /* W¹ ← W¹ − Σ δ¹ xᵀ, non-zero x only */
-                REAL *w = w1t + pixel[r] * ld;
-                for (int64_t j = 0; j < ld; j++) w[j] -= x * d1[j];
-            }
-        }
+        a->batch_losses[start / m] = loss / size;
+        update(&u, a->b2, size, a1, delta1, delta2, a->order + start, a->row_start, a->pixel,
+               a->value);                                                    /* (BP3), (BP4) */
     }
-    for (int64_t j = 0; j < l; j++) {
-        b1[j] = bias1[j];
-        for (int p = 0; p < PIXELS; p++) W1[j * PIXELS + p] = w1t[p * ld + j];
-        for (int c = 0; c < CLASSES; c++) W2[c * l + j] = w2[c * ld + j];
+    pack(&u, a->W1, a->b1, a->W2);
+    return 0;
+}
+
+/* The forward pass of the network a->W1, … over the n images of a split: the loss summed over
+ * them (in double) into *a->loss_sum, and the confusion matrix of its predictions (the class of
+ * the largest output, the first at a tie) into a->confusion. Returns 0, or −1 when memory could
+ * not be allocated. */
+int evaluate(const struct eval_args *a) {
+    struct unpacked u;
+    if (unpack(a->W1, a->b1, a->W2, a->l, (size_t)(a->l + BLOCK - 1) / BLOCK * BLOCK, &u))
+        return -1;
+    double total = 0;
+    for (int k = 0; k < CLASSES * CLASSES; k++) a->confusion[k] = 0;
+    for (int64_t i = 0; i < a->n; i++) {
+        REAL F[CLASSES];
+        forward(&u, a->hidden, a->output, a->b2, a->row_start, a->pixel, a->value, i, u.extra, F);
+        total += sample_loss(a->loss, F, a->targets + i * CLASSES, a->floor);
+        int best = 0;
+        for (int c = 1; c < CLASSES; c++) best = F[c] > F[best] ? c : best;
+        a->confusion[a->labels[i] * CLASSES + best] += 1;
     }
-    free(scratch);
+    *a->loss_sum = total;
+    free(u.w1t);
     return 0;
 }

@@ -1,0 +1,218 @@
+"""Building and loading the compiled loop (``epoch.c``, beside this file).
+
+It is compiled on first use with the system's C compiler (``$CC``, else ``cc``) into a cache
+folder (``$MNIST_MLP_CACHE``, else ``~/.cache/mnist-mlp``), once per source, flags and CPU, and
+loaded with ``ctypes`` — only from a folder, and only a file, that belong to this user and that
+nobody else can write (``_cache_dir``). Where no compiler works, ``library`` returns None and
+says why in ``unavailable_reason``. ``MNIST_MLP_NATIVE=0`` turns the loop off.
+
+The arguments travel to C in one struct per function, whose layout is checked against the
+compiled one; the C enums are read from the library's tables of names.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+
+SOURCE = Path(__file__).with_name("epoch.c")
+FLAG_SETS = (("-O3", "-march=native"), ("-O3",))
+"""Optimisation flags, tried in turn: for this CPU, and portable where ``-march=native`` fails."""
+REALS = {torch.float32: ("float", ctypes.c_float), torch.float64: ("double", ctypes.c_double)}
+ENUMS = {"hidden": "HIDDEN_NAMES", "output": "OUTPUT_NAMES", "loss": "LOSS_NAMES"}
+"""epoch.c's tables of names for its enums: a name's value is its index there."""
+
+unavailable_reason: str | None = None
+"""Why ``library`` returned None (no compiler, a failed build, turned off), or None."""
+
+
+def _cache_dir() -> Path:
+    """Where built libraries are kept and loaded from: ``$MNIST_MLP_CACHE``, else
+    ``~/.cache/mnist-mlp``, made private (0700) if new — but only a folder of this user's that
+    nobody else can write: code loaded from a folder others can write could be anyone's. Any
+    other folder, or one that cannot be made, gives way to a private temporary one (said once)."""
+    if os.environ.get("MNIST_MLP_CACHE"):
+        folder = Path(os.environ["MNIST_MLP_CACHE"])
+    else:
+        folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mnist-mlp"
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        why = _not_private(folder)
+    except OSError as error:
+        why = f"cannot be made ({error.strerror or error})"
+    return _private_folder(f"the cache folder {folder} {why}") if why else folder
+
+
+def _not_private(path: Path) -> str | None:
+    """Why code in ``path`` (a folder or a file) could be someone else's: it belongs to another
+    user, or others can write it. None when it is this user's alone."""
+    status = path.stat()  # follows links: what counts is what is loaded
+    if hasattr(os, "getuid") and status.st_uid != os.getuid():
+        return f"belongs to another user (uid {status.st_uid})"
+    if status.st_mode & 0o022:
+        return "can be written by other users"
+    return None
+
+
+_private: Path | None = None
+
+
+def _private_folder(reason: str) -> Path:
+    """A new private temporary folder for this process's builds (made and announced once)."""
+    global _private
+    if _private is None:
+        _private = Path(tempfile.mkdtemp(prefix="mnist-mlp-"))
+        warnings.warn(f"{reason}: the native CPU loop is built in the private folder "
+                      f"{_private} instead", stacklevel=2)
+    return _private
+
+
+def _machine_key(compiler: str, flags: tuple[str, ...]) -> bytes:
+    """What a compiled library depends on: source, compiler, flags and (``-march=native``) the
+    CPU."""
+    cpu = ""
+    try:
+        cpu = "".join(line for line in Path("/proc/cpuinfo").read_text().splitlines(True)
+                      if line.startswith(("model name", "flags")))
+    except OSError:
+        pass
+    parts = (SOURCE.read_bytes(), " ".join(flags), compiler, platform.platform(),
+             platform.processor(), cpu)
+    return b"\0".join(p if isinstance(p, bytes) else p.encode() for p in parts)
+
+
+def compiler() -> str | None:
+    """The C compiler to build with: ``$CC``, else ``cc`` or ``gcc`` on the PATH."""
+    return os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+
+
+def library_name(cc: str, flags: tuple[str, ...], real: str) -> str:
+    """The cached library's file name: a digest of all it depends on (``_machine_key``)."""
+    digest = hashlib.sha256(_machine_key(cc, flags) + real.encode()).hexdigest()[:16]
+    return f"epoch-{real}-{digest}.so"
+
+
+def _build(real: str) -> tuple[Path, tuple[str, ...]]:
+    """Compile ``epoch.c`` with REAL = ``real``, for this CPU if the compiler can, else
+    portably; once: later calls find the cached library. Returns it and its flags."""
+    cc = compiler()
+    if cc is None:
+        raise OSError("no C compiler found (install gcc, or set $CC)")
+    folder, failure = _cache_dir(), ""
+    for flags in FLAG_SETS:
+        target = folder / library_name(cc, flags, real)
+        if target.exists() and (why := _not_private(target)):
+            folder = _private_folder(f"the cached library {target} {why}")
+            target = folder / target.name
+        if target.exists():
+            return target, flags
+        fd, temporary = tempfile.mkstemp(suffix=".so", dir=folder)
+        os.close(fd)
+        try:
+            done = subprocess.run([cc, *flags, "-shared", "-fPIC", f"-DREAL={real}", "-o",
+                                   temporary, str(SOURCE), "-lm"],
+                                  capture_output=True, text=True, timeout=300)
+            if done.returncode == 0:
+                os.replace(temporary, target)  # atomic: a concurrent build finds a whole file
+                return target, flags
+            failure = done.stderr.strip()[-500:] or f"exit status {done.returncode}"
+        finally:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+    raise OSError(f"{cc} failed: {failure}")
+
+
+def describe() -> str:
+    """The compiler and flags the loop is built with, or why there is no loop."""
+    lib = library(torch.float32)
+    if lib is None:
+        return unavailable_reason or "unavailable"
+    try:
+        version = subprocess.run([compiler(), "--version"], capture_output=True, text=True,
+                                 timeout=30).stdout.splitlines()[0]
+    except (OSError, subprocess.SubprocessError, IndexError):
+        version = compiler()
+    return f"{version} {' '.join(lib.flags)}"
+
+
+@functools.cache
+def library(dtype: torch.dtype) -> ctypes.CDLL | None:
+    """The compiled loop for ``dtype`` (float32 or float64), or None (see
+    ``unavailable_reason``)."""
+    global unavailable_reason
+    if os.environ.get("MNIST_MLP_NATIVE", "1") == "0":
+        unavailable_reason = "turned off by MNIST_MLP_NATIVE=0"
+        return None
+    if dtype not in REALS:
+        unavailable_reason = f"no native loop for {dtype}"
+        return None
+    real, c_real = REALS[dtype]
+    try:
+        path, flags = _build(real)
+        lib = ctypes.CDLL(str(path))
+        lib.flags = flags
+    except (OSError, subprocess.SubprocessError) as error:
+        unavailable_reason = f"the native CPU loop could not be built: {error}"
+        return None
+    lib.args_type, lib.eval_args_type = _args_types(c_real)
+    _check_layout(lib)
+    lib.train_epoch.argtypes = [ctypes.POINTER(lib.args_type)]
+    lib.train_epoch.restype = ctypes.c_int
+    lib.evaluate.argtypes = [ctypes.POINTER(lib.eval_args_type)]
+    lib.evaluate.restype = ctypes.c_int
+    lib.enums = {kind: enum_names(lib, table) for kind, table in ENUMS.items()}
+    return lib
+
+
+def _args_types(c_real: type) -> tuple[type[ctypes.Structure], type[ctypes.Structure]]:
+    """epoch.c's ``struct epoch_args`` and ``struct eval_args``, for REAL = ``c_real``: the same
+    fields in the same order (``_check_layout`` compares the offsets with the compiled ones)."""
+    p, i64, i32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32
+
+    class EpochArgs(ctypes.Structure):
+        _fields_ = [("n", i64), ("l", i64), ("m", i64), ("row_start", p), ("pixel", p),
+                    ("value", p), ("targets", p), ("order", p), ("lr", c_real),
+                    ("hidden", i32), ("output", i32), ("loss", i32), ("matched", i32),
+                    ("floor", c_real), ("W1", p), ("b1", p), ("W2", p), ("b2", p),
+                    ("batch_losses", p)]
+
+    class EvalArgs(ctypes.Structure):
+        _fields_ = [("n", i64), ("l", i64), ("row_start", p), ("pixel", p), ("value", p),
+                    ("targets", p), ("hidden", i32), ("output", i32), ("loss", i32),
+                    ("floor", c_real), ("W1", p), ("b1", p), ("W2", p), ("b2", p),
+                    ("labels", p), ("loss_sum", p), ("confusion", p)]
+
+    return EpochArgs, EvalArgs
+
+
+def _check_layout(lib: ctypes.CDLL) -> None:
+    """Refuse a library whose structs are not laid out as ``lib.args_type`` and
+    ``lib.eval_args_type``: an argument would land in the wrong field."""
+    lib.args_layout.restype = ctypes.c_int64
+    for which, struct in enumerate((lib.args_type, lib.eval_args_type)):
+        fields = struct._fields_
+        offsets = (ctypes.c_int64 * len(fields))()
+        size = lib.args_layout(ctypes.c_int(which), offsets, ctypes.c_int64(len(fields)))
+        ours = [getattr(struct, name).offset for name, _ in fields]
+        if list(offsets) != ours or size != ctypes.sizeof(struct):
+            raise RuntimeError(f"epoch.c's {struct.__name__} (offsets {list(offsets)}, size "
+                               f"{size}) does not match its Python caller (offsets {ours})")
+
+
+def enum_names(lib: ctypes.CDLL, table: str) -> dict[str, int]:
+    """The names of one of epoch.c's enums (``HIDDEN_NAMES``, …) and their values."""
+    first = ctypes.c_char_p.in_dll(lib, table)  # the table is an array of char *, 0 last
+    entries, names = ctypes.cast(ctypes.addressof(first), ctypes.POINTER(ctypes.c_char_p)), {}
+    while entries[len(names)] is not None:
+        names[entries[len(names)].decode()] = len(names)
+    return names
