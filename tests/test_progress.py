@@ -8,7 +8,7 @@ from helpers import record
 
 from mnist_mlp.cli.train import epoch_line
 from mnist_mlp.training import StepInfo
-from mnist_mlp.training.progress import ProgressBars, bars_wanted
+from mnist_mlp.training.progress import ProgressBars, SweepBar, bars_wanted
 
 RECORD = record(2, 0.9, loss=0.5)
 
@@ -41,3 +41,19 @@ def test_no_bars_when_disabled(capsys):
 def test_bars_only_on_a_terminal_and_not_quiet():
     assert not bars_wanted(quiet=True)
     assert not bars_wanted(quiet=False)  # pytest captures stdout: not a terminal
+
+
+def test_a_sweep_has_one_bar_over_network_epochs(capsys):
+    screen = io.StringIO()
+    with SweepBar(3, 4, lambda epoch, records: f"epoch {epoch}: {len(records)} networks",
+                  enabled=True, file=screen) as bar:
+        for epoch in (1, 2, 3):
+            bar.epoch(epoch, [replace(RECORD, epoch=epoch)] * 4)
+    assert "4 networks" in screen.getvalue() and "12/12" in screen.getvalue()
+    assert capsys.readouterr().out.splitlines() == [f"epoch {e}: 4 networks" for e in (1, 2, 3)]
+
+
+def test_a_sweep_without_a_terminal_prints_only_its_lines(capsys):
+    with SweepBar(2, 3, lambda epoch, records: f"epoch {epoch}", enabled=False) as bar:
+        bar.epoch(1, [RECORD] * 3)
+    assert capsys.readouterr() == ("epoch 1\n", "")

@@ -26,7 +26,7 @@ from ..training import (
     train_many,
 )
 from ..training.checkpoint import BEST, LAST
-from ..training.progress import ProgressBars, bars_wanted
+from ..training.progress import ProgressBars, SweepBar, bars_wanted
 from .common import (
     OneLineParser,
     non_negative_int,
@@ -99,10 +99,23 @@ def print_epoch(record: EpochRecord) -> None:
     print(epoch_line(record), flush=True)
 
 
-def print_epoch_of_many(epoch: int, records: list[EpochRecord]) -> None:
+def epoch_of_many_line(epoch: int, records: list[EpochRecord]) -> str:
+    """One epoch of a sweep as a line: the spread of test accuracy over its networks, time."""
     accuracy = spread(r.test_accuracy for r in records)
-    print(f"epoch {epoch:3d}  {len(records)} networks  test {accuracy.percent()}"
-          f"  ({records[0].seconds:.1f} s)", flush=True)
+    return (f"epoch {epoch:3d}  {len(records)} networks  test {accuracy.percent()}"
+            f"  ({records[0].seconds:.1f} s)")
+
+
+def train_fast(config: TrainConfig, args: argparse.Namespace) -> list[TrainResult]:
+    """Train the grid of (lr, seed) all at once with the fast engine; for several networks, a
+    bar over network-epochs (on a terminal)."""
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    if len(seeds) * len(args.lr) == 1:
+        return train_many(config, seeds, args.lr,
+                          on_epoch=lambda _, records: print_epoch(records[0]))
+    with SweepBar(config.epochs, len(seeds) * len(args.lr), epoch_of_many_line,
+                  bars_wanted(args.quiet)) as bar:
+        return train_many(config, seeds, args.lr, on_epoch=bar.epoch)
 
 
 def print_summary(results: list[TrainResult]) -> None:
@@ -175,13 +188,10 @@ def train_reference(config: TrainConfig, args: argparse.Namespace) -> list[Train
 def main(argv: Sequence[str] | None = None) -> int:
     """``mnist-mlp-train``: train, print one line per epoch and the final metrics."""
     args, given = parse_noting_given(train_parser(), argv, CONFIG_NAMES)
-    seeds = list(range(args.seed, args.seed + args.seeds))
     try:
         config = train_config(args, given)
         if args.engine == "fast":
-            results = train_many(config, seeds, args.lr, on_epoch=print_epoch_of_many
-                                 if len(seeds) * len(args.lr) > 1 else
-                                 lambda _, records: print_epoch(records[0]))
+            results = train_fast(config, args)
         else:
             results = train_reference(config, args)
     except TrainingInterrupted as stop:

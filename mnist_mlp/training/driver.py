@@ -275,6 +275,7 @@ def _epoch(epoch: int, trainer: Trainer, networks: list[Network],
             network.log.running_loss(losses[k].tolist(), epoch, network.config.log_every)
             if trainer.logs_figures:
                 network.log.model(model, epoch)
+            network.log.flush()
     return evaluations
 
 

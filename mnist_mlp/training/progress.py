@@ -92,3 +92,37 @@ class ProgressBars:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class SweepBar:
+    """One bar over a sweep of K networks: network-epochs done of all, with the rate and an ETA
+    (tqdm, on stderr), the line of each epoch printed above it. ``enabled=False`` shows only the
+    lines. Pass ``epoch`` as the ``on_epoch`` callback of ``train_many``."""
+
+    def __init__(self, epochs: int, networks: int,
+                 describe: Callable[[int, list[EpochRecord]], str], enabled: bool = True,
+                 file: IO[str] | None = None) -> None:
+        self.describe, self.enabled = describe, enabled
+        self.bar = (tqdm(total=epochs * networks, desc=f"{networks} networks", unit="net-epoch",
+                         file=file, dynamic_ncols=True) if enabled else None)
+
+    def epoch(self, epoch: int, records: list[EpochRecord]) -> None:
+        """After each epoch of the sweep: its line, and the bar moved on by K."""
+        line = self.describe(epoch, records)
+        if self.bar is not None:
+            tqdm.write(line, file=sys.stdout)
+            sys.stdout.flush()
+            self.bar.update(len(records))
+        else:
+            print(line, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def __enter__(self) -> SweepBar:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -20,17 +20,20 @@ Open them with ``tensorboard --logdir runs``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from torch import Tensor, nn
-from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams
 
 from ..files import FolderError, write_json
+from .events import EventFile
 from .figures import confusion_figure, misclassified_figure, weight_images
 from .records import SPLITS, EpochRecord
 
@@ -71,29 +74,44 @@ def create_run_dir(log_dir: str | os.PathLike, name: str) -> Path:
 
 
 class RunLog:
-    """TensorBoard writer for one run folder."""
+    """The TensorBoard log of one run folder (written by ``events.EventFile``, flushed after
+    each epoch), and its ``config.json``."""
 
     def __init__(self, run_dir: Path, config: dict[str, Any]) -> None:
         self.run_dir = run_dir
         self.config = config
-        self.writer = SummaryWriter(log_dir=str(run_dir))
-        write_json(run_dir / "config.json", config)
+        with self._writing():
+            self.events = EventFile(run_dir)
+            write_json(run_dir / "config.json", config)
         table = "\n".join(f"| {k} | {v} |" for k, v in config.items())
-        self.writer.add_text("config", "| setting | value |\n| --- | --- |\n" + table)
+        self.events.text("config", "| setting | value |\n| --- | --- |\n" + table)
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """``FolderError`` for a log that cannot be written (a full disk, say)."""
+        try:
+            yield
+        except OSError as error:
+            raise FolderError(f"cannot write the TensorBoard log in {self.run_dir}: "
+                              f"{error.strerror or error}; free some space or make the folder "
+                              "writable") from None
+
+    def flush(self) -> None:
+        with self._writing():
+            self.events.flush()
 
     def scalar(self, tag: str, value: float, step: int) -> None:
-        self.writer.add_scalar(tag, value, step)
+        self.events.scalar(tag, value, step)
 
     def epoch(self, record: EpochRecord) -> None:
         """The per-epoch scalars of one record: ``loss/<split>``, ``accuracy/<split>`` and the
         mean of the epoch's mini-batch losses, ``loss/minibatch_mean``."""
         for split in SPLITS:
             if record.loss(split) is not None:
-                self.writer.add_scalar(f"loss/{split}", record.loss(split), record.epoch)
-                self.writer.add_scalar(f"accuracy/{split}", record.accuracy(split), record.epoch)
+                self.events.scalar(f"loss/{split}", record.loss(split), record.epoch)
+                self.events.scalar(f"accuracy/{split}", record.accuracy(split), record.epoch)
         if record.minibatch_loss is not None:
-            self.writer.add_scalar("loss/minibatch_mean", record.minibatch_loss, record.epoch)
-        self.writer.flush()
+            self.events.scalar("loss/minibatch_mean", record.minibatch_loss, record.epoch)
 
     def running_loss(self, losses: list[float], epoch: int, every: int) -> None:
         """Every ``every``-th mini-batch loss of epoch ``epoch`` (``losses``, one per step) as
@@ -101,8 +119,8 @@ class RunLog:
         from the start of the run."""
         steps = len(losses)
         for step in range(every - (epoch - 1) * steps % every, steps + 1, every):
-            self.writer.add_scalar("loss/train_running", losses[step - 1],
-                                   (epoch - 1) * steps + step)
+            self.events.scalar("loss/train_running", losses[step - 1],
+                               (epoch - 1) * steps + step)
 
     def model(self, model: nn.Module, epoch: int) -> None:
         """Histograms of every parameter and of its gradient, and the hidden weights as images.
@@ -114,9 +132,7 @@ class RunLog:
             self._histogram(f"weights/{name}", parameter.detach(), epoch)
             if parameter.grad is not None:
                 self._histogram(f"gradients/{name}", parameter.grad, epoch)
-        self.writer.add_images("hidden/weights", weight_images(model.hidden.weight), epoch,
-                               dataformats="NCHW")
-        self.writer.flush()
+        self.events.images("hidden/weights", weight_images(model.hidden.weight).numpy(), epoch)
 
     def _histogram(self, tag: str, values: Tensor, epoch: int) -> None:
         """A histogram of ``values``: in TensorBoard's fixed bins, which end at ±1e20, or — for
@@ -127,17 +143,15 @@ class RunLog:
             return
         largest = float(values.abs().max()) if values.numel() else 0.0
         bins = "tensorflow" if largest < TENSORBOARD_BINS_END else "auto"
-        self.writer.add_histogram(tag, values, epoch, bins=bins)
+        self.events.histogram(tag, values.double().numpy(), epoch, bins=bins)
 
     def test_figures(self, images: Tensor, labels: Tensor, predictions: Tensor,
                      confusion: Tensor, epoch: int) -> None:
         """The test confusion matrix and a grid of misclassified test digits, as figures."""
-        self.writer.add_figure("test/confusion_matrix", confusion_figure(confusion), epoch,
-                               close=False)
+        self.events.figure("test/confusion_matrix", confusion_figure(confusion), epoch)
         wrong = misclassified_figure(images, labels, predictions)
         if wrong is not None:
-            self.writer.add_figure("test/misclassified", wrong, epoch, close=False)
-        self.writer.flush()
+            self.events.figure("test/misclassified", wrong, epoch)
 
     def finish(self, metrics: dict[str, float]) -> None:
         """Hyperparameters and final metrics for the HPARAMS tab, in this run's own folder.
@@ -149,10 +163,12 @@ class RunLog:
                  for k, v in self.config.items()}
         final = {f"final/{k}": v for k, v in metrics.items()}
         for summary in hparams(plain, final):
-            self.writer.file_writer.add_summary(summary)
+            self.events.summary(summary)
         for tag, value in final.items():
-            self.writer.add_scalar(tag, value)
-        self.writer.flush()
+            self.events.scalar(tag, value)
+        self.flush()
 
     def close(self) -> None:
-        self.writer.close()
+        """Write what is left (quietly: a run that is failing already says why)."""
+        with contextlib.suppress(OSError):
+            self.events.flush()
