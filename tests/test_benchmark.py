@@ -10,6 +10,8 @@ from idx import write_idx_mnist
 
 from mnist_mlp.engine import native
 from mnist_mlp.experiments.benchmark import PHASES, phase_table, run_benchmark, run_phases, table
+from mnist_mlp.experiments.configurations import Settings
+from mnist_mlp.experiments.costs import evaluation_cost, peak_memory, reproduction_cost
 
 OPS = native.library(torch.float32) is not None  # the compiled loop, and its fallback
 
@@ -56,3 +58,15 @@ def test_bench_script_missing_data(tmp_path):
                             check=False)
     assert result.returncode == 2
     assert result.stderr.startswith("error: MNIST not found") and "Traceback" not in result.stderr
+
+
+def test_the_costs_of_a_sweep_are_measured(tiny_data):
+    """Evaluation against training per network, a fresh process's peak memory, and the
+    reproduction's wall time against its training time (on the tiny digits)."""
+    cost = evaluation_cost(str(tiny_data), 8, networks=2, validation_size=50)
+    assert cost.training > 0 and cost.evaluation > 0 and cost.networks == 2
+    assert 50e6 < peak_memory(2, 8, str(tiny_data), validation_size=50) < 8e9
+    settings = Settings(seeds=2, epochs=2, train_size=200, validation_size=50,
+                        data_dir=str(tiny_data), device="cpu", only=("l30-softmax",))
+    reproduction = reproduction_cost(settings)
+    assert 0 < reproduction.training < reproduction.wall and reproduction.ratio > 1
