@@ -6,7 +6,7 @@ from dataclasses import replace
 import torch
 from helpers import record
 
-from mnist_mlp.cli.train import epoch_line
+from mnist_mlp.cli.tables import epoch_line
 from mnist_mlp.training import StepInfo
 from mnist_mlp.training.progress import ProgressBars, SweepBar, bars_wanted
 

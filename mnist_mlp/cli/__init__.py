@@ -40,3 +40,8 @@ def predict() -> int:
 def demo() -> int:
     """``mnist-mlp-demo``."""
     return run("demo")
+
+
+def merge() -> int:
+    """``mnist-mlp-merge``."""
+    return run("merge")

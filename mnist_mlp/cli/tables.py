@@ -1,8 +1,11 @@
-"""The test-set report as the commands print it: per-class metrics, then the confusion matrix."""
+"""What the commands print: the test-set report (per-class metrics, then the confusion
+matrix), and the line of each epoch."""
 
 from __future__ import annotations
 
+from ..experiments.stats import spread
 from ..textbook.metrics import ClassificationReport
+from ..training.records import EpochRecord
 
 
 def format_report(report: ClassificationReport) -> str:
@@ -56,3 +59,19 @@ def confusion_table(report: ClassificationReport) -> list[str]:
     for i, row in enumerate(report.confusion.tolist()):
         lines.append(f"{i:>{len(corner)}} " + " ".join(f"{v:>{cell_w}}" for v in row))
     return lines
+
+
+def epoch_line(record: EpochRecord) -> str:
+    """One epoch as a line: the loss on the training set after the epoch, validation and test
+    accuracy, and the seconds of its SGD steps."""
+    validation = (f"  validation {100 * record.validation_accuracy:6.2f}%"
+                  if record.validation_accuracy is not None else "")
+    return (f"epoch {record.epoch:3d}  train loss {record.train_loss:.4f}{validation}"
+            f"  test {100 * record.test_accuracy:6.2f}%  ({record.seconds:.1f} s)")
+
+
+def epoch_of_many_line(epoch: int, records: list[EpochRecord]) -> str:
+    """One epoch of a sweep as a line: the spread of test accuracy over its networks, time."""
+    accuracy = spread(r.test_accuracy for r in records)
+    return (f"epoch {epoch:3d}  {len(records)} networks  test {accuracy.percent()}"
+            f"  ({records[0].seconds:.1f} s)")

@@ -6,13 +6,15 @@ Argument parsing and printing only: the work is done by ``mnist_mlp.training``.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import shlex
 import sys
 from collections.abc import Sequence
 from dataclasses import fields, replace
 
 from ..errors import ConfigError, exit_status
-from ..experiments.stats import spread, summarize
+from ..experiments.stats import summarize
 from ..textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from ..textbook.losses import LOSSES
 from ..textbook.model import INITS
@@ -26,7 +28,9 @@ from ..training import (
     train_many,
 )
 from ..training.checkpoint import BEST, LAST
+from ..training.launch import Launch, Shard, process_group
 from ..training.progress import ProgressBars, SweepBar, bars_wanted
+from . import parallel
 from .common import (
     OneLineParser,
     non_negative_int,
@@ -35,9 +39,17 @@ from .common import (
     positive_float,
     positive_int,
 )
-from .tables import format_report
+from .tables import epoch_line, epoch_of_many_line, format_report
 
 CONFIG_NAMES = frozenset(f.name for f in fields(TrainConfig))
+
+
+def shard_option(text: str) -> Shard:
+    """``--shard I/N``, its mistakes in argparse's one line."""
+    try:
+        return Shard.parse(text)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def train_parser() -> argparse.ArgumentParser:
@@ -81,29 +93,16 @@ def train_parser() -> argparse.ArgumentParser:
                    help="continue the run of a run folder (its last.pt) or .pt file, in that "
                         "folder, up to --epochs (which may be raised); the run's own settings "
                         "are used (only --epochs, --device, --data-dir may change)")
+    p.add_argument("--shard", type=shard_option, metavar="I/N",
+                   help="train only shard I of N of the sweep (--engine fast; e.g. one task of "
+                        "a job array), its results into --log-dir; then mnist-mlp-merge")
     p.add_argument("--quiet", action="store_true",
                    help="no progress bars (they are shown only on a terminal anyway)")
     return p
 
 
-def epoch_line(record: EpochRecord) -> str:
-    """One epoch as a line: the loss on the training set after the epoch, validation and test
-    accuracy, and the seconds of its SGD steps."""
-    validation = (f"  validation {100 * record.validation_accuracy:6.2f}%"
-                  if record.validation_accuracy is not None else "")
-    return (f"epoch {record.epoch:3d}  train loss {record.train_loss:.4f}{validation}"
-            f"  test {100 * record.test_accuracy:6.2f}%  ({record.seconds:.1f} s)")
-
-
 def print_epoch(record: EpochRecord) -> None:
     print(epoch_line(record), flush=True)
-
-
-def epoch_of_many_line(epoch: int, records: list[EpochRecord]) -> str:
-    """One epoch of a sweep as a line: the spread of test accuracy over its networks, time."""
-    accuracy = spread(r.test_accuracy for r in records)
-    return (f"epoch {epoch:3d}  {len(records)} networks  test {accuracy.percent()}"
-            f"  ({records[0].seconds:.1f} s)")
 
 
 def train_fast(config: TrainConfig, args: argparse.Namespace) -> list[TrainResult]:
@@ -188,20 +187,35 @@ def train_reference(config: TrainConfig, args: argparse.Namespace) -> list[Train
 def main(argv: Sequence[str] | None = None) -> int:
     """``mnist-mlp-train``: train, print one line per epoch and the final metrics."""
     args, given = parse_noting_given(train_parser(), argv, CONFIG_NAMES)
-    try:
-        config = train_config(args, given)
-        if args.engine == "fast":
-            results = train_fast(config, args)
-        else:
-            results = train_reference(config, args)
-    except TrainingInterrupted as stop:
-        print(interrupted_message(stop), file=sys.stderr)
-        return stop.exit_status
-    except KeyboardInterrupt as stop:
-        print("interrupted before the first epoch began; nothing new was saved",
-              file=sys.stderr)
-        return exit_status(stop)
-    if len(results) == 1:
+    launch = Launch.from_environment()
+    shard = parallel.check(args, launch)
+    with process_group(launch, launch.device(args.device)), \
+            contextlib.redirect_stdout(sys.stdout if launch.primary else io.StringIO()):
+        try:
+            config = train_config(args, given)
+            if shard is not None:
+                results = parallel.train_shard(config, args, launch, shard)
+            elif launch.distributed:
+                results = parallel.train_data_parallel_run(config, args, launch)
+            elif args.engine == "fast":
+                results = train_fast(config, args)
+            else:
+                results = train_reference(config, args)
+        except TrainingInterrupted as stop:
+            print(interrupted_message(stop), file=sys.stderr)
+            return stop.exit_status
+        except KeyboardInterrupt as stop:
+            print("interrupted before the first epoch began; nothing new was saved",
+                  file=sys.stderr)
+            return exit_status(stop)
+        if results:
+            print_results(results)
+    return 0
+
+
+def print_results(results: list[TrainResult]) -> None:
+    """The final report of one network, or the summary of a sweep; where the logs are."""
+    if len(results) == 1 and results[0].metrics is not None:
         print()
         print(format_report(results[0].metrics))
     else:
@@ -217,4 +231,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         best = f" and {BEST}" if (run_dirs[0] / BEST).exists() else ""
         print(f"checkpoints {LAST}{best} in each run folder  (mnist-mlp-evaluate "
               f"{run_dirs[0].parent}/<run>)")
-    return 0

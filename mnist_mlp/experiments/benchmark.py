@@ -26,7 +26,8 @@ from ..engine import native as native_loop
 from ..textbook.losses import cross_entropy
 from ..textbook.model import MLP
 from ..training import TrainConfig
-from ..training.reference import cpu_threads, step_threads, train_epoch
+from ..training.reference import train_epoch
+from ..training.threads import cpu_threads, step_threads
 from .machine import machine
 
 LR, BATCH_SIZE = TrainConfig.lr, TrainConfig.batch_size

@@ -47,6 +47,7 @@ from .checkpoint import (
 from .config import TrainConfig, check_batch_size, check_memory, resolve_device
 from .evaluation import Evaluation
 from .keeper import Keeper, Kept
+from .launch import ONE_PROCESS, Launch, first_then_others
 from .records import EpochRecord, StepInfo, TrainResult
 from .runs import RunLog, create_run_dir, run_name
 
@@ -125,7 +126,8 @@ MakeTrainer = Callable[[list[Network], DigitTensors, torch.device], Trainer]
 def fit(configs: Sequence[TrainConfig], make_trainer: MakeTrainer, *, model: MLP | None = None,
         resume: str | os.PathLike | None = None,
         on_epoch: Callable[[int, list[EpochRecord]], None] | None = None,
-        on_step: Callable[[StepInfo], None] | None = None) -> list[TrainResult]:
+        on_step: Callable[[StepInfo], None] | None = None, launch: Launch = ONE_PROCESS,
+        write_runs: bool = True) -> list[TrainResult]:
     """Train one network per configuration (they may differ in ``lr`` and ``seed`` only) with
     the trainer that ``make_trainer`` builds, and return their results in the same order.
 
@@ -133,15 +135,20 @@ def fit(configs: Sequence[TrainConfig], make_trainer: MakeTrainer, *, model: MLP
     seeded alike, whichever the trainer. ``model``: continue this network (one configuration);
     ``resume``: continue the run of a checkpoint or run folder (one configuration).
     ``on_epoch(epoch, records)`` gets the records of each epoch, ``on_step`` a ``StepInfo``
-    after each mini-batch (the reference trainer only).
+    after each mini-batch (the reference trainer only). ``launch``: where this process stands
+    among several (the data is fetched by rank 0 first); ``write_runs`` False: no run folder
+    (the ranks of a data-parallel run but rank 0).
     """
     configs, checkpoint = _checked(configs, model, resume)
     first = configs[0]
     device = resolve_device(first.device)
     check_memory(first, len(configs), device)
-    resumed_in = _check_log_folder(first, checkpoint)  # before the data is loaded
-    data = load_mnist(first.data_dir, train_size=first.train_size,
-                      validation_size=first.validation_size)
+    if not write_runs:
+        configs = [replace(config, log_dir=None) for config in configs]
+        first = configs[0]
+    resumed_in = _check_log_folder(first, checkpoint) if write_runs else None  # before the data
+    data = first_then_others(launch, lambda: load_mnist(
+        first.data_dir, train_size=first.train_size, validation_size=first.validation_size))
     check_batch_size(first.batch_size, len(data.train))
     networks = [_network(config, model, checkpoint) for config in configs]
     splits = data.to(device).named()

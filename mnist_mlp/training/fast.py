@@ -21,6 +21,7 @@ from ..textbook.model import MLP
 from .config import TrainConfig
 from .driver import Network, fit
 from .evaluation import Evaluation
+from .launch import ONE_PROCESS, Launch
 from .records import EpochRecord, TrainResult
 
 
@@ -62,7 +63,8 @@ def train_many(config: TrainConfig, seeds: Sequence[int] | None = None,
                lrs: Sequence[float] | None = None,
                on_epoch: Callable[[int, list[EpochRecord]], None] | None = None,
                dtype: torch.dtype = torch.float32, cuda_graph: bool = True,
-               native: bool | None = None) -> list[TrainResult]:
+               native: bool | None = None, networks: Sequence[tuple[float, int]] | None = None,
+               launch: Launch = ONE_PROCESS) -> list[TrainResult]:
     """Train the grid ``lrs × seeds`` of networks described by ``config``, all at once.
 
     Network (η, s) is initialised and shuffled exactly as ``train(replace(config, lr=η,
@@ -71,10 +73,13 @@ def train_many(config: TrainConfig, seeds: Sequence[int] | None = None,
     kept (its history shows it); if every network diverges, ``DivergenceError`` is raised.
     ``on_epoch(epoch, records)`` is called with the K records of each epoch. With a
     ``log_dir``, each network gets its own run folder with TensorBoard logs and checkpoints.
-    ``dtype``, ``cuda_graph``, ``native``: as for ``Engine``.
+    ``dtype``, ``cuda_graph``, ``native``: as for ``Engine``. ``networks``: the (η, s) pairs
+    to train instead of the grid (a shard of one, say); ``launch``: as for ``fit``.
     """
-    seeds = [config.seed] if seeds is None else list(seeds)
-    lrs = [config.lr] if lrs is None else list(lrs)
-    grid = [replace(config, lr=lr, seed=seed) for lr in lrs for seed in seeds]
+    if networks is None:
+        seeds = [config.seed] if seeds is None else list(seeds)
+        lrs = [config.lr] if lrs is None else list(lrs)
+        networks = [(lr, seed) for lr in lrs for seed in seeds]
+    grid = [replace(config, lr=lr, seed=seed) for lr, seed in networks]
     trainer = partial(FastTrainer, dtype=dtype, cuda_graph=cuda_graph, native=native)
-    return fit(grid, trainer, on_epoch=on_epoch)
+    return fit(grid, trainer, on_epoch=on_epoch, launch=launch)

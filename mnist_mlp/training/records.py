@@ -101,3 +101,4 @@ class TrainResult:
     history: list[EpochRecord] = field(default_factory=list)
     metrics: ClassificationReport | None = None
     run_dir: Path | None = None
+

@@ -13,8 +13,7 @@ is the public entry point: one network, trained by this loop under the driver.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import Tensor
@@ -27,9 +26,7 @@ from .config import TrainConfig
 from .driver import Network, fit
 from .evaluation import Evaluation, evaluate
 from .records import EpochRecord, StepInfo, TrainResult
-
-ONE_THREAD_BELOW = 30
-"""Mini-batches smaller than this are trained on one CPU thread (``step_threads``)."""
+from .threads import cpu_threads, step_threads
 
 
 def train_epoch(model: MLP, loss_fn: Callable[..., Tensor], loader: Iterable[tuple[Tensor, Tensor]],
@@ -48,30 +45,6 @@ def train_epoch(model: MLP, loss_fn: Callable[..., Tensor], loader: Iterable[tup
             if on_step is not None:
                 on_step(losses[-1])
     return torch.stack(losses)
-
-
-def step_threads(batch_size: int) -> int | None:
-    """The CPU threads for SGD steps on mini-batches of ``batch_size``: 1 below
-    ``ONE_THREAD_BELOW``, else torch's setting (None).
-
-    The operations of a mini-batch of 10 are too small to share among threads: waking and
-    synchronising them costs more than the arithmetic they split. On the 2-core machine of
-    README's benchmark one thread made epochs 10–12 % faster for m = 10, made no difference for
-    m = 30, and was 15–45 % slower for m = 100 and 1000.
-    """
-    return 1 if batch_size < ONE_THREAD_BELOW else None
-
-
-@contextmanager
-def cpu_threads(threads: int | None) -> Iterator[None]:
-    """Run the block with torch on ``threads`` CPU threads (None: unchanged), then restore."""
-    before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class ReferenceTrainer:

@@ -1,0 +1,142 @@
+"""Where a process stands when there are several: its rank, its shard of a sweep, and what the
+processes exchange (``torch.distributed`` under torchrun; nothing for one process).
+
+A sweep's networks are independent — each is initialised from its own seed and shuffled by its
+own generator — so a grid of networks is dealt out over N shards (``Shard``), each network to
+exactly one, each architecture spread evenly; a shard trains its networks exactly as one process
+would, and the shards' results are gathered on rank 0 (``gather_json``), or merged from the
+files of ``--shard I/N`` runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TypeVar
+
+import torch
+import torch.distributed as dist
+
+from ..errors import ConfigError
+from .threads import cpu_threads
+
+TIMEOUT = timedelta(seconds=float(os.environ.get("MNIST_MLP_DIST_TIMEOUT", 600)))
+"""How long a rank waits for the others at an exchange before the run fails (10 minutes;
+``$MNIST_MLP_DIST_TIMEOUT`` seconds)."""
+
+Item = TypeVar("Item")
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard ``index`` of ``count`` (0-based): which part of a sweep this process trains."""
+
+    index: int = 0
+    count: int = 1
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """``"I/N"`` (1-based, as a job array numbers its tasks) → ``Shard(I − 1, N)``."""
+        try:
+            number, count = (int(part) for part in text.split("/"))
+        except ValueError:
+            raise ConfigError(f"--shard takes I/N, e.g. 1/4, got {text!r}") from None
+        if not 1 <= number <= count:
+            raise ConfigError(f"--shard I/N needs 1 <= I <= N, got {text!r}")
+        return cls(number - 1, count)
+
+    def __str__(self) -> str:
+        return f"{self.index + 1}/{self.count}"
+
+    def take(self, groups: Sequence[Sequence[Item]]) -> list[list[Item]]:
+        """This shard's part of each group (e.g. the seeds of each architecture): item j of a
+        group goes to shard j mod N, so that every shard gets its share of every group and
+        all shards together take each item exactly once."""
+        return [list(group[self.index::self.count]) for group in groups]
+
+
+@dataclass(frozen=True)
+class Launch:
+    """Where this process stands among those torchrun started (one process: rank 0 of 1)."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    local_world_size: int = 1
+
+    @classmethod
+    def from_environment(cls) -> Launch:
+        """The ranks torchrun (or srun with its variables) set; one process without them."""
+        env = os.environ
+        if "RANK" not in env or "WORLD_SIZE" not in env:
+            return cls()
+        return cls(int(env["RANK"]), int(env["WORLD_SIZE"]), int(env.get("LOCAL_RANK", 0)),
+                   int(env.get("LOCAL_WORLD_SIZE", env["WORLD_SIZE"])))
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def primary(self) -> bool:
+        """Rank 0: the one that prints, gathers and writes the summary."""
+        return self.rank == 0
+
+    @property
+    def shard(self) -> Shard:
+        return Shard(self.rank, self.world_size)
+
+    def device(self, name: str) -> str:
+        """This rank's device: ``cuda:LOCAL_RANK`` where there are GPUs, else the CPU (for
+        ``name`` "auto"); any other name as it is."""
+        if name == "auto" and self.distributed:
+            return f"cuda:{self.local_rank}" if torch.cuda.is_available() else "cpu"
+        return name
+
+    def threads(self) -> int:
+        """This rank's share of the machine's CPU threads."""
+        return max(1, (os.cpu_count() or 1) // self.local_world_size)
+
+
+ONE_PROCESS = Launch()
+"""A process on its own."""
+
+
+@contextmanager
+def process_group(launch: Launch, device: str) -> Iterator[None]:
+    """The process group of a torchrun launch (gloo on the CPU, nccl on GPUs), for the block;
+    nothing for one process. On the CPU each rank keeps its share of the threads."""
+    if not launch.distributed:
+        yield
+        return
+    backend = "nccl" if device.startswith("cuda") else "gloo"
+    dist.init_process_group(backend, timeout=TIMEOUT)
+    try:
+        with cpu_threads(launch.threads()):
+            yield
+    finally:
+        dist.destroy_process_group()
+
+
+def gather_json(value: object, launch: Launch) -> list[object] | None:
+    """Every rank's ``value`` (plain data) on rank 0, in rank order; None on the others."""
+    if not launch.distributed:
+        return [value]
+    gathered: list[str] | None = [""] * launch.world_size if launch.primary else None
+    dist.gather_object(json.dumps(value), gathered, dst=0)
+    return None if gathered is None else [json.loads(text) for text in gathered]
+
+
+def first_then_others(launch: Launch, work: Callable[[], Item]) -> Item:
+    """``work()`` on rank 0 first (say, a download), then on the others once it is done."""
+    if launch.primary:
+        result = work()
+    if launch.distributed:
+        dist.barrier()
+    if not launch.primary:
+        result = work()
+    return result

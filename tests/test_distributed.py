@@ -1,0 +1,166 @@
+"""Past one process: a sweep's networks dealt out over shards (torchrun ranks, or --shard I/N
+runs merged afterwards), and the reference loop's mini-batches split over ranks (DDP)."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from mnist_mlp import TrainConfig, train, train_many
+from mnist_mlp.cli.merge import main as merge_main
+from mnist_mlp.cli.train import main as train_main
+from mnist_mlp.training.checkpoint import LAST, load_checkpoint
+from mnist_mlp.training.launch import Shard
+
+ROOT = Path(__file__).resolve().parents[1]
+TORCHRUN = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 7])
+def test_shards_take_every_network_exactly_once_each_architecture_spread(count):
+    groups = [[("l30", seed) for seed in range(10)], [("l100", seed) for seed in range(4)]]
+    parts = [Shard(index, count).take(groups) for index in range(count)]
+    for group, taken in zip(groups, zip(*parts, strict=True), strict=True):
+        flat = [item for part in taken for item in part]
+        assert sorted(flat) == sorted(group)  # each exactly once
+        assert max(map(len, taken)) - min(map(len, taken)) <= 1  # spread evenly
+
+
+def test_shard_numbers_on_the_command_line():
+    assert Shard.parse("2/5") == Shard(1, 5) and str(Shard(1, 5)) == "2/5"
+    for bad in ("0/3", "4/3", "two", "1/2/3"):
+        with pytest.raises(ValueError, match="--shard"):
+            Shard.parse(bad)
+
+
+@pytest.fixture(scope="module")
+def config(tiny_data):
+    return TrainConfig(hidden_size=8, epochs=2, device="cpu", data_dir=str(tiny_data),
+                       validation_size=50, log_dir=None)
+
+
+@pytest.mark.parametrize("native", [False, None], ids=["tensor-ops", "native"])
+def test_sharded_networks_are_those_of_one_sweep(config, native):
+    """Each shard trains its networks exactly as the whole sweep does: bitwise in the compiled
+    loop (each network alone), to float rounding with the tensor operations (batched)."""
+    pairs = [(lr, seed) for lr in (0.5, 1.0) for seed in range(3)]
+    whole = {(r.config.lr, r.config.seed): r for r in train_many(config, networks=pairs,
+                                                                  native=native)}
+    for shard in (Shard(0, 2), Shard(1, 2)):
+        for result in train_many(config, networks=shard.take([pairs])[0], native=native):
+            alone = whole[(result.config.lr, result.config.seed)]
+            for name, value in result.model.state_dict().items():
+                expected = alone.model.state_dict()[name]
+                if native is None:
+                    assert torch.equal(value, expected), name
+                else:
+                    torch.testing.assert_close(value, expected, rtol=1e-5, atol=1e-7)
+
+
+def sweep_argv(tiny_data, log_dir, *more):
+    return ["--engine", "fast", "--seeds", "3", "--lr", "0.5", "1", "--hidden", "8", "--epochs",
+            "2", "--device", "cpu", "--data-dir", str(tiny_data), "--validation-size", "50",
+            "--log-dir", str(log_dir), *more]
+
+
+def summary_of(out: str) -> str:
+    return out[out.index("\nlr 0.5"):out.index("\nTensorBoard")]
+
+
+def test_shards_run_apart_and_merged_give_the_sweeps_summary(tiny_data, tmp_path, capsys):
+    assert train_main(sweep_argv(tiny_data, tmp_path / "whole")) == 0
+    whole = summary_of(capsys.readouterr().out)
+    for shard in ("1/2", "2/2"):
+        assert train_main(sweep_argv(tiny_data, tmp_path / "shards", "--shard", shard)) == 0
+    assert "mnist-mlp-merge" in capsys.readouterr().out
+    assert len([p for p in (tmp_path / "shards").iterdir() if p.is_dir()]) == 6
+    assert merge_main([str(tmp_path / "shards")]) == 0
+    assert summary_of(capsys.readouterr().out) == whole
+
+
+def one_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_merge_refuses_a_missing_a_doubled_or_a_foreign_shard(tiny_data, tmp_path, capsys):
+    folder = tmp_path / "shards"
+    assert train_main(sweep_argv(tiny_data, folder, "--shard", "1/2")) == 0
+    assert merge_main([str(folder)]) == 2
+    assert "shard 2/2 missing" in one_line(capsys)
+    assert train_main(sweep_argv(tiny_data, folder, "--shard", "2/2", "--epochs", "1")) == 0
+    assert merge_main([str(folder)]) == 2
+    assert "belong to different sweeps" in one_line(capsys)
+    assert train_main(sweep_argv(tiny_data, folder, "--shard", "2/2")) == 0
+    data = json.loads((folder / "shard-2-of-2.json").read_text())
+    data["items"].append(data["items"][0])  # one network twice
+    (folder / "shard-2-of-2.json").write_text(json.dumps(data))
+    assert merge_main([str(folder)]) == 2
+    assert "twice" in one_line(capsys)
+    assert merge_main([str(tmp_path / "nowhere")]) == 2
+    assert "no readable shard files" in one_line(capsys)
+
+
+@pytest.mark.parametrize(("argv", "words"), [
+    (["--shard", "1/2"], "--shard splits a sweep of the fast engine"),
+    (["--engine", "fast", "--shard", "1/2", "--log-dir", ""], "--shard writes its results"),
+])
+def test_what_cannot_be_split_is_one_line(argv, words, capsys):
+    assert train_main(argv) == 2
+    assert words in one_line(capsys)
+
+
+def torchrun(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess:
+    env = os.environ | {"OMP_NUM_THREADS": "1", "MNIST_MLP_DIST_TIMEOUT": "60"}
+    return subprocess.run([TORCHRUN, "--standalone", "--nproc-per-node", "2",
+                           str(ROOT / "scripts" / "train.py"), *argv], capture_output=True,
+                          text=True, cwd=tmp_path, env=env, timeout=300, check=False)
+
+
+def weights_by_seed(log_dir: Path) -> dict[tuple[str, int], dict[str, torch.Tensor]]:
+    checkpoints = [load_checkpoint(run / LAST) for run in log_dir.iterdir() if run.is_dir()]
+    return {(f"{c.lr:g}", c.config["seed"]): c.model_state for c in checkpoints}
+
+
+needs_torchrun = pytest.mark.skipif(TORCHRUN is None, reason="torchrun is not installed")
+
+
+@needs_torchrun
+def test_a_sweep_under_torchrun_equals_one_process(tiny_data, tmp_path, capsys):
+    """Two ranks share the sweep: the same run folders, the same weights (bitwise: the
+    compiled loop trains each network alone), the summary printed once, by rank 0."""
+    done = torchrun(tmp_path, *sweep_argv(tiny_data, tmp_path / "ranks"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("\nlr 0.5, seeds 0…2: 3 runs") == 1
+    assert train_main(sweep_argv(tiny_data, tmp_path / "one")) == 0
+    assert summary_of(done.stdout) == summary_of(capsys.readouterr().out)
+    ranks, one = weights_by_seed(tmp_path / "ranks"), weights_by_seed(tmp_path / "one")
+    assert ranks.keys() == one.keys() and len(one) == 6
+    for key, state in one.items():
+        for name, value in state.items():
+            assert torch.equal(ranks[key][name], value), (key, name)
+
+
+@needs_torchrun
+def test_the_reference_loop_data_parallel_equals_one_process(tiny_data, tmp_path):
+    """Each mini-batch of 10 split over two ranks (the last, of 5, too): the weights are those
+    of one process, to float32 rounding; rank 0 alone writes the run folder."""
+    argv = ["--hidden", "8", "--epochs", "2", "--device", "cpu", "--data-dir", str(tiny_data),
+            "--validation-size", "45", "--log-dir"]  # 255 training images: a last batch of 5
+    done = torchrun(tmp_path, *argv, str(tmp_path / "ddp"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("epoch   2") == 1
+    (run_dir,) = (tmp_path / "ddp").iterdir()
+    parallel = load_checkpoint(run_dir / LAST)
+    one = train(TrainConfig(hidden_size=8, epochs=2, device="cpu", data_dir=str(tiny_data),
+                            validation_size=45, log_dir=None))
+    for name, value in one.model.state_dict().items():
+        torch.testing.assert_close(parallel.model_state[name], value, rtol=1e-5, atol=1e-6)
+    assert [r["test_accuracy"] for r in parallel.history] == [r.test_accuracy
+                                                               for r in one.history]
