@@ -138,7 +138,12 @@ static void output_forward(int kind, const REAL *z, REAL *F) {
 /* d ln F / dF with ln clamped at F_floor (mnist_mlp/textbook/losses.py: clamped_log_grad). */
 static REAL clamped_log_grad(REAL F, REAL floor) { return F >= floor ? 1 / F : 0; }
 
-/* ℓ(F, y) of one sample: as the losses of mnist_mlp/textbook/losses.py (ln clamped at F_floor). */
+/* ln max(F, F_floor): mnist_mlp.textbook.losses.clamped_log. */
+static REAL clamped_log(REAL F, REAL floor) { return log(F > floor ? F : floor); }
+
+/* ℓ(F, y) of one sample: as the losses of mnist_mlp/textbook/losses.py. A term whose weight
+ * y_c or 1 − y_c is 0 adds nothing and is not computed (one logarithm per sample for the
+ * cross-entropy of one-hot targets, not ten). */
 static REAL sample_loss(int kind, const REAL *F, const REAL *y, REAL floor) {
     REAL sum = 0;
     for (int c = 0; c < CLASSES; c++) {
@@ -147,10 +152,11 @@ static REAL sample_loss(int kind, const REAL *F, const REAL *y, REAL floor) {
         case LOSS_MSE: sum += d * d; break;
         case LOSS_MAE: sum += fabs(d); break;
         case LOSS_BINARY_CROSS_ENTROPY:
-            sum -= y[c] * log(F[c] > floor ? F[c] : floor)
-                   + (1 - y[c]) * log(1 - F[c] > floor ? 1 - F[c] : floor);
+            if (y[c] != 0) sum -= y[c] * clamped_log(F[c], floor);
+            if (y[c] != 1) sum -= (1 - y[c]) * clamped_log(1 - F[c], floor);
             break;
-        default: sum -= y[c] * log(F[c] > floor ? F[c] : floor);
+        default:
+            if (y[c] != 0) sum -= y[c] * clamped_log(F[c], floor);
         }
     }
     return kind == LOSS_MSE || kind == LOSS_MAE ? (REAL)0.5 * sum : sum;
