@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from .digits import DigitTensors
 
+
 def epoch_order(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """One epoch's random order of ``n`` samples: ``torch.randperm(n, generator=generator)``.
 
