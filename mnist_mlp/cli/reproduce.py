@@ -39,7 +39,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", choices=NAMES, metavar="NAME",
                    help=f"run only these configurations: {', '.join(NAMES)}")
     p.add_argument("--quick", action="store_true",
-                   help=f"a small version (about 15 s on 2 idle CPU cores): {QUICK['seeds']} "
+                   help=f"a small version, a smoke test: {QUICK['seeds']} "
                         f"seeds, {QUICK['epochs']} epochs, the first {QUICK['train_size']:,} "
                         "training images; writes reproduction-quick.*")
     p.add_argument("--engine", choices=ENGINES, default=d.engine,

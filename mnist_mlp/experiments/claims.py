@@ -11,9 +11,11 @@ The sweeps start from the reproduction's ``l30-softmax`` protocol — sigmoid hi
 softmax output with the chapter's softmax cross-entropy, weights and biases from N(0, 1), η =
 0.5, mini-batches of 10, 30 epochs, the first 50,000 training images — and change one setting.
 The chapter's own recipe keeps both terms of (35) on the softmax output; its float32 gradient
-carries 1/F, which overflows once an output falls below about 3e-39 (as it does for l = 300
-with N(0, 1) weights), so the sweeps use the first term alone, the form the chapter itself calls
-the appropriate one for softmax. The recipe is measured, at l = 30 and 100, by the reproduction.
+carries 1/F, which overflows once an output falls below 1/(float32's largest number), about
+3e-39, so the sweeps use the first term alone, the form the chapter itself calls the appropriate
+one for softmax. The recipe is measured at l = 30 and 100 by the reproduction; here it is
+trained for one epoch at the largest l of the sweep (``recipe_widest``), to count how many of
+its networks diverge.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from .sweeps import (
     batch_size_sweep,
     hidden_size_sweep,
     learning_rate_sweep,
+    train_point,
 )
 from .unbalanced import OneAgainstNine, unbalanced
 
@@ -116,6 +119,7 @@ class Claims:
     learning_rate: list[Point]
     hidden_size: list[Point]
     batch_size: BatchSweep
+    recipe_widest: Point  # the chapter's recipe at the largest l, one epoch, float32
     regression: Regression
     integrals: list[Integral]
     unbalanced: list[OneAgainstNine]
@@ -161,8 +165,12 @@ def run_claims(settings: ClaimSettings, say: Say | None = None, command: str = "
     hidden = hidden_size_sweep(base, settings.hidden_sizes, seeds, say)
     batch = batch_size_sweep(base, settings.batch_sizes, seeds, settings.updates,
                              settings.train_images(), say)
+    widest = max(settings.hidden_sizes)
+    recipe = replace(base, loss="binary_cross_entropy", hidden_size=widest, epochs=1)
+    [recipe_widest] = train_point(recipe, seeds, widest)
+    say(f"the recipe at l = {widest}: {recipe_widest.diverged} of {settings.seeds} diverged")
     claims = Claims(
-        settings, lr, hidden, batch, l1_l2_fits(), backward_engineering(),
+        settings, lr, hidden, batch, recipe_widest, l1_l2_fits(), backward_engineering(),
         unbalanced(data.test.labels), softmax_derivation_check(data.train.images,
                                                                data.train.labels),
         chapter_one_in(), reproduction_link(settings.reproduction),

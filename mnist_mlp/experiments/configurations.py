@@ -22,8 +22,8 @@ STALL_MARGIN = 0.05
 best final test accuracy."""
 ENGINES = ("fast", "reference")
 QUICK = {"seeds": 3, "epochs": 5, "train_size": 10_000}
-"""``--quick``: 3 seeds, 5 epochs on the first 10,000 training images (about 20 s on 2 CPU
-cores); validation and test sets stay whole."""
+"""``--quick``: 3 seeds, 5 epochs on the first 10,000 training images; validation and test
+sets stay whole."""
 
 @dataclass(frozen=True)
 class Configuration:
