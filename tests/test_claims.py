@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mnist_mlp.experiments import sweeps
-from mnist_mlp.experiments.claims import ClaimSettings, quick_settings, run_claims
+from mnist_mlp.experiments.claims import ClaimSettings, load, quick_settings, run_claims
 from mnist_mlp.experiments.claims_report import save
 from mnist_mlp.experiments.loss_claims import TRUE_LINE, backward_engineering, l1_l2_fits
 from mnist_mlp.training import DivergenceError
@@ -133,3 +133,15 @@ def test_script_missing_data_is_a_one_line_error(load_script, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
     assert not list((tmp_path / "out").glob("claims*"))
+
+
+def test_json_reads_back_into_the_same_report(saved, claims, load_script, tmp_path):
+    again = tmp_path / "again"
+    assert load_script("claims").main(["--from-json", str(saved["json"]), "--out",
+                                       str(again)]) == 0
+    assert (again / "claims.md").read_text() == saved["md"].read_text()
+    assert json.loads((again / "claims.json").read_text()) == json.loads(saved["json"].read_text())
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"settings": {}}')
+    with pytest.raises(ValueError, match=r"not a claims\.json"):
+        load(bad)

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..experiments.claims import QUICK, ClaimSettings, quick_settings, run_claims
+from ..experiments.claims import QUICK, ClaimSettings, load, quick_settings, run_claims
 from ..experiments.claims_report import save
 from ..files import check_writable
 from .common import one_line_errors, positive_int
@@ -43,6 +43,9 @@ def parser() -> argparse.ArgumentParser:
                         f"(default {d.reproduction})")
     p.add_argument("--out", type=Path, default=Path("results"),
                    help="folder for claims.md, .json and the figures (default: results)")
+    p.add_argument("--from-json", type=Path, metavar="PATH",
+                   help="measure nothing: render the .md, .json and figures again from an "
+                        "earlier claims.json (into --out)")
     return p
 
 
@@ -54,7 +57,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = (quick_settings if args.quick else ClaimSettings)(
         **given, data_dir=args.data_dir, device=args.device, reproduction=args.reproduction)
     check_writable(args.out, "the claims", "choose another folder with --out")
-    claims = run_claims(settings, lambda line: print(line, flush=True), command_line(argv))
+    if args.from_json:
+        try:
+            claims = load(args.from_json)  # a malformed file: ValueError, one line
+        except OSError as e:
+            return cannot(f"read {args.from_json}", e)
+    else:
+        claims = run_claims(settings, lambda line: print(line, flush=True), command_line(argv))
     try:
         paths = save(claims, args.out)
     except OSError as e:

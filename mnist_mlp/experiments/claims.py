@@ -20,6 +20,8 @@ its networks diverge.
 
 from __future__ import annotations
 
+import json
+import math
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -27,13 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from ..data import load_mnist
-from ..errors import ConfigError
+from ..errors import ConfigError, UserError
 from ..training import TrainConfig, resolve_device
 from .configurations import Settings, configuration, is_chapter_recipe
 from .errata import DerivationCheck, OneIn, chapter_one_in, softmax_derivation_check
-from .loss_claims import Integral, Regression, backward_engineering, l1_l2_fits
+from .loss_claims import Integral, LineFit, Regression, backward_engineering, l1_l2_fits
 from .machine import machine
-from .results import load
+from .results import load as load_reproduction
 from .sweeps import (
     BatchSweep,
     Point,
@@ -132,12 +134,49 @@ class Claims:
     started: str = ""
 
 
+class ClaimsFileError(UserError, ValueError):
+    """A file read back as a ``claims.json`` that is not one."""
+
+
+def load(path: str | Path) -> Claims:
+    """The ``Claims`` saved in ``claims.json`` at ``path`` (to render the report again)."""
+    try:
+        d = json.loads(Path(path).read_text())
+        settings = ClaimSettings(**{k: tuple(v) if isinstance(v, list) else v
+                                    for k, v in d["settings"].items()})
+        batch = d["batch_size"]
+        regression = d["regression"] | {"fits": {k: LineFit(**v) for k, v in
+                                                 d["regression"]["fits"].items()}}
+        return Claims(
+            settings, _points(d["learning_rate"]), _points(d["hidden_size"]),
+            BatchSweep(_points(batch["epochs"]), _points(batch["updates"]),
+                       batch["fixed_updates"]),
+            _points([d["recipe_widest"]])[0], Regression(**regression),
+            [Integral(**i) for i in d["integrals"]],
+            [OneAgainstNine(**u) for u in d["unbalanced"]], DerivationCheck(**d["derivation"]),
+            OneIn(**d["one_in"]),
+            None if d["reproduction"] is None else ReproductionLink(**d["reproduction"]),
+            d["machine"], d["command"], d["wall_seconds"], d["started"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ClaimsFileError(f"{path} is not a claims.json: {error!r}") from None
+
+
+def _points(items: list[dict[str, Any]]) -> list[Point]:
+    """Points read back: strict JSON's None is NaN again."""
+    def nan(value: Any) -> Any:
+        return math.nan if value is None else value
+
+    return [Point(**(p | {"final": [nan(a) for a in p["final"]],
+                          "losses": [[nan(x) for x in h] for h in p["losses"]],
+                          "seconds_per_epoch": nan(p["seconds_per_epoch"])})) for p in items]
+
+
 def reproduction_link(path: str | Path, stalls: str = "l100-quadratic"
                       ) -> ReproductionLink | None:
     """What the reproduction at ``path`` says (None: no such file, or no ``stalls`` in it)."""
     if not Path(path).exists():
         return None
-    results = load(path).results
+    results = load_reproduction(path).results
     stalled = next((r for r in results if r.configuration.name == stalls), None)
     if stalled is None:
         return None

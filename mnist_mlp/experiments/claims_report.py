@@ -48,16 +48,16 @@ def _loss_rows(c: Claims, png: dict[str, str]) -> list[Row]:
             ", which vanishes as σ → 1: learning slows down.",
             f"`{TEXTBOOK}/neuron.py` quadratic_gradients",
             "`tests/test_gradients.py::test_sigmoid_neuron_quadratic_cost`, `::test_learning_"
-            "slowdown`", "[slowdown.png](slowdown.png)", "Holds (tested; see the figure)."),
+            "slowdown`", "`slowdown.png`", "Holds (tested; see the figure)."),
         Row("The same slowdown appears in whole networks with the L2 loss.",
             "`mnist_mlp/experiments/evidence.py` saturation_evidence",
             "`tests/test_reproduce.py::test_saturation_evidence_finds_an_output_stuck_at_zero`",
-            "[reproduction.png](reproduction.png)", v.network_slowdown(c)),
+            "`reproduction.png`", v.network_slowdown(c)),
         Row("Cross-entropy, one sigmoid neuron: ∂L/∂w = x[σ(wx + b) − y] (36), "
             "∂L/∂b = σ(wx + b) − y (37): no σ', no slowdown.",
             f"`{TEXTBOOK}/neuron.py` cross_entropy_gradients",
             "`tests/test_gradients.py::test_sigmoid_neuron_cross_entropy`",
-            "[slowdown.png](slowdown.png)", "Holds (tested)."),
+            "`slowdown.png`", "Holds (tested)."),
         Row("Integrating ∂L/∂F = (F − y)/(F(1 − F)) over F gives the cross-entropy up to a "
             "constant (\"backward engineering\").",
             "`mnist_mlp/experiments/loss_claims.py` backward_engineering",
@@ -114,11 +114,11 @@ def _mnist_rows(c: Claims, png: dict[str, str]) -> list[Row]:
         Row("The MNIST recipe: softmax output, cross-entropy (35).",
             "`mnist_mlp/experiments/configurations.py` `l30-`/`l100-softmax_eq35`",
             "`tests/test_reproduce.py::test_eight_configurations_with_the_textbook_figures`",
-            "[reproduction.png](reproduction.png)", v.recipe(c)),
+            "`reproduction.png`", v.recipe(c)),
         Row("l = 30, η = 0.5, m = 10, 30 epochs: 95.49 % (quadratic 95.42 %); l = 100: 96.82 % "
             "(quadratic 96.59 %).", "`mnist_mlp/experiments/configurations.py`",
             "`tests/test_reproduce.py::test_eight_configurations_with_the_textbook_figures`",
-            "[reproduction.png](reproduction.png)", v.figures(c)),
+            "`reproduction.png`", v.figures(c)),
         Row("96.59 % → 96.82 % corrects about 1 in 14 wrongly classified pictures.",
             "`mnist_mlp/experiments/errata.py` chapter_one_in",
             "`tests/test_errata.py::test_one_in_fourteen_is_one_in_fourteen_point_eight`", "—",
@@ -164,7 +164,8 @@ def _std(values: list[float]) -> float:
 
 def markdown(c: Claims, stem: str = "claims") -> str:
     s, m = c.settings, c.machine
-    png = {name: f"[{stem}_{name}.png]({stem}_{name}.png)" for name in FIGURES}
+    png = {name: f"`{stem}_{name}.png`" for name in FIGURES}  # a name, not a link: README
+    # quotes the table from the repository's root, where a link relative to results/ breaks
     quick = (["> **Quick run** — a smoke test, not the measurement: "
               f"{s.seeds} seeds, {s.epochs} epochs, {s.train_images():,} training images.", ""]
              if s.quick else [])
@@ -176,7 +177,8 @@ def markdown(c: Claims, stem: str = "claims") -> str:
         f"`{BASE}` protocol (784-30-10, sigmoid hidden layer, softmax output with the chapter's "
         "softmax cross-entropy, weights and biases from N(0, 1), η = 0.5, mini-batches of 10, "
         f"{s.epochs} epochs, the first {s.train_images():,} training images, the 10,000 test "
-        f"images) and change one setting; {s.seeds} seeds (0–{s.seeds - 1}) per value.", "",
+        f"images) and change one setting; {s.seeds} seeds (0–{s.seeds - 1}) per value. The "
+        f"figures named in the table are in the folder of this file.", "",
         row_table(rows(c, png)), "",
         f"## Learning rate\n\n{sweep_table(c.learning_rate, 'η')}\n\n"
         f"![learning rate]({stem}_learning_rate.png)", "",

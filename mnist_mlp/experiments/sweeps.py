@@ -62,13 +62,12 @@ def train_point(config: TrainConfig, seeds: Sequence[int], value: float,
                 lrs: Sequence[float] | None = None) -> list[Point]:
     """Train ``config`` over ``seeds`` (and ``lrs``, one ``Point`` each; default: its own η)."""
     lrs = [config.lr] if lrs is None else list(lrs)
-    images = config.train_size
     try:
         results = train_many(config, seeds, lrs=lrs)
     except DivergenceError:  # every network of the grid diverged
-        nan = [math.nan] * len(seeds)
-        return [Point(lr if len(lrs) > 1 else value, nan, [], config.epochs, images or 0, math.nan,
-                      0) for lr in lrs]
+        return [Point(value=lr if len(lrs) > 1 else value, final=[math.nan] * len(seeds),
+                      losses=[], epochs=config.epochs, train_images=config.train_size or 0,
+                      seconds_per_epoch=math.nan, updates_per_epoch=0) for lr in lrs]
     points = []
     for k, lr in enumerate(lrs):
         group = results[k * len(seeds):(k + 1) * len(seeds)]
