@@ -1,4 +1,5 @@
-"""Backpropagation by hand (mnist_mlp.textbook.backprop) equals autograd, for every combination."""
+"""The chapter's backpropagation algorithm, written by hand as (BP1)–(BP4)
+(mnist_mlp.textbook.backprop), equals autograd, for every loss, output and hidden activation."""
 
 import itertools
 
@@ -60,8 +61,9 @@ def test_soft_targets():
 
 @pytest.mark.parametrize("output_activation", list(OUTPUT_ACTIVATIONS))
 def test_matched_pairs_give_output_error_f_minus_y(output_activation):
-    """Sigmoid + binary cross-entropy and softmax + cross-entropy: δ² = F − y (Nielsen ch. 3,
-    eq. 81), so the summed output-bias gradient is Σ_i (F(x_i) − y_i)."""
+    """Sigmoid + the cross-entropy (35) and softmax + the softmax cross-entropy: δ² = F − y
+    (the chapter's (37) and its softmax gradient, corrected; Nielsen eq. 81), so the summed
+    output-bias gradient is Σ_i (F(x_i) − y_i)."""
     loss = "binary_cross_entropy" if output_activation == "sigmoid" else "cross_entropy"
     model, x, labels = setup(4, output_activation, "sigmoid", seed=3)
     y = torch.nn.functional.one_hot(labels, 10).double()

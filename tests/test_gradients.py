@@ -1,4 +1,6 @@
-"""Autograd against the textbook's analytic gradients (Nielsen ch. 3), in float64."""
+"""Autograd against the chapter's analytic gradients, in float64: the single sigmoid neuron's
+(36) and (37) with the cross-entropy, its quadratic-cost gradient σ(w + b)σ'(w + b), the learning
+slowdown, and the softmax output-bias gradient (Nielsen ch. 3 numbers beside)."""
 
 import itertools
 
@@ -32,7 +34,7 @@ CASES = [(2.0, 2.0, 1.0, 0.0), (0.6, 0.9, 1.0, 0.0), (-1.5, 0.3, 0.7, 1.0), (0.4
 
 @pytest.mark.parametrize(("w", "b", "x", "y"), CASES)
 def test_sigmoid_neuron_cross_entropy(w, b, x, y):
-    """∂L/∂w = x(σ(wx+b) − y), ∂L/∂b = σ(wx+b) − y (Nielsen eq. 61–62)."""
+    """∂L/∂w = x(σ(wx+b) − y) (36), ∂L/∂b = σ(wx+b) − y (37) (Nielsen eq. 61–62)."""
     dw, db = neuron_gradients(binary_cross_entropy, w, b, x, y)
     s = sigma(w * x + b)
     assert dw == pytest.approx(x * (s - y), rel=1e-12, abs=1e-15)
@@ -41,7 +43,11 @@ def test_sigmoid_neuron_cross_entropy(w, b, x, y):
 
 @pytest.mark.parametrize(("w", "b", "x", "y"), CASES)
 def test_sigmoid_neuron_quadratic_cost(w, b, x, y):
-    """∂L/∂w = (σ − y)σ'(wx+b)x, ∂L/∂b = (σ − y)σ'(wx+b) (Nielsen eq. 55–56)."""
+    """∂L/∂w = (σ − y)σ'(wx+b)x, ∂L/∂b = (σ − y)σ'(wx+b) (Nielsen eq. 55–56); for
+    {x, y} = {1, 0} both are the chapter's σ(w + b)σ'(w + b)."""
+    if (x, y) == (1.0, 0.0):
+        chapter = sigma(w + b) * sigma_prime(w + b)
+        assert neuron_gradients(mse_loss, w, b, x, y) == pytest.approx((chapter, chapter))
     dw, db = neuron_gradients(mse_loss, w, b, x, y)
     z = w * x + b
     assert dw == pytest.approx((sigma(z) - y) * sigma_prime(z) * x, rel=1e-12, abs=1e-15)
@@ -49,8 +55,8 @@ def test_sigmoid_neuron_quadratic_cost(w, b, x, y):
 
 
 def test_learning_slowdown():
-    """As σ(w + b) → 1 with {x, y} = {1, 0}, the quadratic gradient vanishes; cross-entropy's
-    tends to x(σ − y) = 1."""
+    """The chapter's toy example: as σ(w + b) → 1 with {x, y} = {1, 0}, the quadratic gradient
+    σ(w + b)σ'(w + b) vanishes; the cross-entropy's (36) tends to x(σ − y) = 1."""
     quadratic, crossent = [], []
     for wb in (2.0, 4.0, 8.0, 16.0):
         quadratic.append(neuron_gradients(mse_loss, wb, wb, 1.0, 0.0)[0])
@@ -62,8 +68,9 @@ def test_learning_slowdown():
 
 
 def test_softmax_cross_entropy_bias_gradient():
-    """With softmax output and cross-entropy summed over a batch, ∂L/∂b_j = Σ_i (F_j(x_i) − y_ij)
-    (Nielsen eq. 81)."""
+    """With softmax output and the chapter's softmax cross-entropy (a sum over the batch),
+    ∂L/∂b_j = Σ_i (F_j(x_i) − y_ij) (Nielsen eq. 81) — not the chapter's printed
+    Σᵢ [F_{nᵢ}(xᵢ) − y_{nᵢ}] (tests/test_errata.py)."""
     g = torch.Generator().manual_seed(3)
     a = torch.rand(8, 5, generator=g, dtype=f64)  # previous layer's activations
     W = torch.randn(10, 5, generator=g, dtype=f64)

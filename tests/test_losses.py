@@ -1,4 +1,7 @@
-"""Each loss against a hand computation, torch's built-in, gradcheck and its written gradient."""
+"""Each loss of the chapter against a hand computation, torch's built-in, gradcheck and its
+written gradient: the L2 and L1 losses with their 1/(2m) (reduction "mean"), the cross-entropy
+(35) and the softmax cross-entropy as the chapter writes them, sums over the samples (reduction
+"sum")."""
 
 import math
 
@@ -19,20 +22,24 @@ def batch(m: int = 5, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def test_mse_by_hand():
+    """The chapter's L2 loss, 1/(2m) Σᵢ ‖F(xᵢ) − yᵢ‖₂², is reduction "mean"."""
     F = torch.tensor([[0.2, 0.7, 0.1], [0.5, 0.5, 0.0]], dtype=torch.float64)
     y = torch.tensor([0, 1])
     # ½‖F−y‖² per sample: ½(0.64 + 0.49 + 0.01) = 0.57 and ½(0.25 + 0.25 + 0) = 0.25.
     assert losses.mse_loss(F, y, "none").tolist() == pytest.approx([0.57, 0.25])
     assert losses.mse_loss(F, y).item() == pytest.approx((0.57 + 0.25) / 2)
+    assert losses.mse_loss(F, y).item() == pytest.approx((1.14 + 0.5) / (2 * 2))  # 1/(2m) Σ
     assert losses.mse_loss(F, y, "sum").item() == pytest.approx(0.82)
 
 
 def test_mae_by_hand():
+    """The chapter's L1 loss, 1/(2m) Σᵢ ‖F(xᵢ) − yᵢ‖₁, is reduction "mean"."""
     F = torch.tensor([[0.2, 0.7, 0.1], [0.5, 0.5, 0.0]], dtype=torch.float64)
     y = torch.tensor([0, 1])
     # ½‖F−y‖₁ per sample: ½(0.8 + 0.7 + 0.1) = 0.8 and ½(0.5 + 0.5 + 0) = 0.5.
     assert losses.mae_loss(F, y, "none").tolist() == pytest.approx([0.8, 0.5])
     assert losses.mae_loss(F, y).item() == pytest.approx(0.65)
+    assert losses.mae_loss(F, y).item() == pytest.approx((1.6 + 1.0) / (2 * 2))  # 1/(2m) Σ
 
 
 def test_cross_entropies_by_hand():
@@ -41,6 +48,19 @@ def test_cross_entropies_by_hand():
     assert losses.cross_entropy(F, y).item() == pytest.approx(-math.log(0.7))
     bce = -(math.log(0.8) + math.log(0.7) + math.log(0.9))
     assert losses.binary_cross_entropy(F, y).item() == pytest.approx(bce)
+
+
+def test_cross_entropies_are_the_chapters_sums_over_samples():
+    """(35), −Σᵢ [yᵢ·ln F(xᵢ) + (1 − yᵢ)·ln(1 − F(xᵢ))], and the softmax cross-entropy
+    −Σᵢ ln F_{nᵢ}(xᵢ) are sums over the samples: reduction "sum"; "mean" is that over m."""
+    F, labels = batch(6)
+    y = tf.one_hot(labels, 10).double()
+    eq35 = -(y * torch.log(F) + (1 - y) * torch.log(1 - F)).sum()
+    softmax_ce = -torch.log(F[torch.arange(6), labels]).sum()
+    torch.testing.assert_close(losses.binary_cross_entropy(F, labels, "sum"), eq35)
+    torch.testing.assert_close(losses.cross_entropy(F, labels, "sum"), softmax_ce)
+    torch.testing.assert_close(losses.binary_cross_entropy(F, labels, "mean"), eq35 / 6)
+    torch.testing.assert_close(losses.cross_entropy(F, labels, "mean"), softmax_ce / 6)
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])

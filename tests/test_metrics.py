@@ -1,4 +1,5 @@
-"""Tests for mnist_mlp.textbook.metrics against a small example computed by hand."""
+"""Tests for mnist_mlp.textbook.metrics against a small example computed by hand: the chapter's
+accuracy, precision, recall and specificity, one class against the rest, and balanced accuracy."""
 
 from __future__ import annotations
 
@@ -210,16 +211,24 @@ def test_to_dict_is_json_serialisable(report: ClassificationReport) -> None:
     assert d["specificity"] == pytest.approx(EXPECTED_SPECIFICITY)
     assert d["support"] == [4, 2, 4]
     assert d["macro_recall"] == pytest.approx(7 / 12)
+    assert d["balanced_accuracy"] == pytest.approx(
+        [(r + s) / 2 for r, s in zip(EXPECTED_RECALL, EXPECTED_SPECIFICITY, strict=True)])
+    assert d["macro_balanced_accuracy"] == pytest.approx((7 / 12 + 19 / 24) / 2)
 
 
 def test_format_report(report: ClassificationReport) -> None:
     text = format_report(report)
     lines = text.splitlines()
     # One row per class, with hand-computed percentages and the support.
-    assert any(ln.split()[:5] == ["0", "60.00%", "75.00%", "66.67%", "4"] for ln in lines)
-    assert any(ln.split()[:5] == ["1", "50.00%", "50.00%", "87.50%", "2"] for ln in lines)
-    assert any(ln.split()[:5] == ["2", "66.67%", "50.00%", "83.33%", "4"] for ln in lines)
-    assert any(ln.startswith("macro avg") and "58.89%" in ln for ln in lines)
+    # precision, recall, specificity, balanced accuracy = (recall + specificity) / 2, support
+    assert any(ln.split()[:6] == ["0", "60.00%", "75.00%", "66.67%", "70.83%", "4"]
+               for ln in lines)
+    assert any(ln.split()[:6] == ["1", "50.00%", "50.00%", "87.50%", "68.75%", "2"]
+               for ln in lines)
+    assert any(ln.split()[:6] == ["2", "66.67%", "50.00%", "83.33%", "66.67%", "4"]
+               for ln in lines)
+    assert any(ln.startswith("macro avg") and "58.89%" in ln and "68.75%" in ln for ln in lines)
+    assert "balanced = (recall + specificity) / 2" in text  # the legend says what it is
     assert "accuracy: 60.00%" in text
     assert "true \\ predicted" in text
     # Confusion-matrix rows follow the header.
@@ -237,3 +246,17 @@ def test_confusion_matrices_of_many_classifiers_at_once():
     assert batched.shape == (4, 10, 10)
     for k in range(4):
         assert torch.equal(batched[k], confusion_matrix(predictions[k], labels))
+
+
+def test_unbalanced_data_mislead_accuracy_and_specificity_not_balanced_accuracy() -> None:
+    """The chapter's warning about very unbalanced data: one digit (10 of 100 samples) against
+    the other nine, and a classifier that never says "it is the digit". Accuracy 90 % and
+    specificity 100 % look good; recall 0 and balanced accuracy 50 % tell the truth."""
+    labels = torch.tensor([1] * 10 + [0] * 90)  # 1: the digit, 0: any other digit
+    never = torch.zeros(100, dtype=torch.int64)
+    r = classification_report(confusion_matrix(never, labels, num_classes=2))
+    assert r.accuracy == pytest.approx(0.90)
+    assert r.specificity[1].item() == 1.0
+    assert r.recall[1].item() == 0.0 and r.precision[1].item() == 0.0
+    assert r.balanced_accuracy[1].item() == pytest.approx(0.5)
+    assert r.macro_balanced_accuracy == pytest.approx(0.5)  # both classes read 50 %

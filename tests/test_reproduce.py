@@ -18,6 +18,7 @@ from mnist_mlp.experiments.configurations import (
     QUICK,
     Settings,
     configuration,
+    is_chapter_recipe,
     quick_settings,
 )
 from mnist_mlp.experiments.evidence import (
@@ -67,9 +68,9 @@ def history(accuracies, loss=0.1):
 # --- the configurations -----------------------------------------------------------------------
 
 
-def test_six_configurations_with_the_textbook_figures():
-    assert NAMES == ("l30-cross_entropy", "l30-quadratic", "l30-softmax",
-                     "l100-cross_entropy", "l100-quadratic", "l100-softmax")
+def test_eight_configurations_with_the_textbook_figures():
+    assert NAMES == ("l30-cross_entropy", "l30-quadratic", "l30-softmax", "l30-softmax_eq35",
+                     "l100-cross_entropy", "l100-quadratic", "l100-softmax", "l100-softmax_eq35")
     for c in CONFIGURATIONS:
         config = c.train_config(Settings())
         assert (config.activation, config.init, config.batch_size, config.epochs) == (
@@ -82,6 +83,14 @@ def test_six_configurations_with_the_textbook_figures():
     assert configuration("l100-cross_entropy").output_activation == "sigmoid"
     assert configuration("l30-softmax").loss == "cross_entropy"
     assert configuration("l30-softmax").textbook is None
+    # the chapter's own recipe: softmax output, the cross-entropy (35) with both terms
+    for name in ("l30-softmax_eq35", "l100-softmax_eq35"):
+        recipe = configuration(name)
+        assert (recipe.output_activation, recipe.loss, recipe.lr) == (
+            "softmax", "binary_cross_entropy", 0.5)
+        assert recipe.textbook is None and is_chapter_recipe(recipe)
+    assert [c.name for c in CONFIGURATIONS if is_chapter_recipe(c)] == [
+        "l30-softmax_eq35", "l100-softmax_eq35"]
     assert {c.name: f"{100 * c.textbook:.2f}" for c in CONFIGURATIONS if c.textbook} == TEXTBOOK
 
 
@@ -214,7 +223,7 @@ def test_tensorboard_runs_per_configuration(reproduction, tiny_settings):
 def test_markdown_table(saved):
     text = saved["md"].read_text()
     rows = [line for line in text.splitlines() if line.startswith("| `l")]
-    table_rows = rows[:6]
+    table_rows = rows[:len(NAMES)]
     assert [row.split("`")[1] for row in table_rows] == list(NAMES)
     for row in table_rows:
         name = row.split("`")[1]
@@ -400,3 +409,43 @@ def test_script_outlives_a_closed_output(script, saved, tmp_path, monkeypatch):
     code = script.main(["--from-json", str(saved["json"]), "--out", str(tmp_path)])
     assert code == 0
     assert (tmp_path / "reproduction.md").read_text() == saved["md"].read_text()
+
+
+def test_stall_sentences_follow_from_the_evidence():
+    """The sentence on stuck outputs counts them per network (a range) and sorts their digits
+    into never predicted and predicted-but-lost, from the evidence of each run."""
+    conf = configuration("l100-quadratic")
+    healthy = {"images": 100, "accuracy": 0.96, "stuck_outputs": [], "stuck_hidden": 0,
+               "stuck_hidden_fraction": 0.0, "saturated_hidden_fraction": 0.5,
+               "recall": [0.96] * 10, "never_predicted": [],
+               "wrong_delta": {"stuck": {"pairs": 0, "mean_abs_delta": None},
+                               "other": {"pairs": 10, "mean_abs_delta": 0.1}}}
+
+    def stuck(units, never, recall):
+        return healthy | {
+            "stuck_outputs": [{"unit": u, "stuck_at": 0, "wrong_images": 10,
+                               "mean_abs_error": 1.0, "mean_abs_delta": 1e-6} for u in units],
+            "recall": recall, "never_predicted": never,
+            "wrong_delta": {"stuck": {"pairs": 10 * len(units), "mean_abs_delta": 1e-6},
+                            "other": {"pairs": 10, "mean_abs_delta": 0.1}}}
+
+    lost_three = [0.96] * 10
+    lost_three[1], lost_three[3], lost_three[8] = 0.003, 0.011, 0.0
+    evidence = [healthy, stuck([4], [4], [0.96] * 4 + [0.0] + [0.96] * 5),
+                stuck([1, 3, 8], [], lost_three)]
+    histories = [history([0.9, 0.96]), history([0.9, 0.86]), history([0.9, 0.67])]
+    runs = [Run(seed, h, evidence=e, stalled=seed > 0)
+            for seed, (h, e) in enumerate(zip(histories, evidence, strict=True))]
+    reproduction = Reproduction(Settings(seeds=3, epochs=2, only=(conf.name,)),
+                                [ConfigurationResult(conf, runs, 1.0)], machine={"cpu": "test"})
+    text = markdown(reproduction)
+    expected = ("each of the 2 stalled networks has 1 to 3 output neurons stuck (4 in all, 4 at 0 "
+                "and 0 at 1")
+    assert text.count(expected) == 2  # in the summary and in the evidence paragraph
+    assert ("of their digits, 1 the network never predicts and 3 it predicts now and then but "
+            "recognises on fewer than 5 % of their test images") in text
+    assert "in 2 of 2 the stuck neurons are exactly the lost digits" in text
+    summary = next(line for line in text.splitlines() if line.startswith("**In short.**"))
+    assert "2 of the 3 `l100-quadratic` runs stall" in summary
+    assert "Without them `l100-quadratic` reads" in summary and "(1 run)" in summary
+    assert "0 of 1 figures of the chapter lie within our [min, max]" in summary  # 96.59 > 96

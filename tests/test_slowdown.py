@@ -1,4 +1,6 @@
-"""The learning slowdown of one sigmoid neuron (Nielsen ch. 3): gradients, the claim, the script."""
+"""The learning slowdown of one sigmoid neuron, the chapter's toy example (Nielsen ch. 3):
+the quadratic cost's gradient σ(w + b)σ'(w + b) against the cross-entropy's (36) and (37), the
+claim, the script."""
 
 import json
 import math

@@ -82,6 +82,10 @@ class GroupEvidence(TypedDict):
     lost_digits_per_network: float
     lost_digits: list[int]
     stuck_outputs_are_the_lost_digits: int  # networks whose stuck units are their lost digits
+    stuck_outputs_range: list[int]  # [fewest, most] stuck output units in one network
+    stuck_never_predicted: int  # stuck output units whose digit the network never predicts
+    stuck_lost_but_predicted: int  # … whose digit it predicts, but with recall < LOST_RECALL
+    stuck_recognised: int  # … whose digit it still recognises (recall ≥ LOST_RECALL)
     min_recall: float
     stuck_hidden_fraction: float
     saturated_hidden_fraction: float
@@ -186,6 +190,8 @@ def group_evidence(runs: Sequence[Run]) -> GroupEvidence | None:
 
     stuck_units = [u for e in evidence for u in e["stuck_outputs"]]
     errors = [u["mean_abs_error"] for u in stuck_units if u["mean_abs_error"] is not None]
+    kinds = [_stuck_kind(u["unit"], e) for e in evidence for u in e["stuck_outputs"]]
+    per_network = [len(e["stuck_outputs"]) for e in evidence]
     return GroupEvidence(
         networks=len(runs),
         seeds=[r.seed for r in runs],
@@ -201,6 +207,10 @@ def group_evidence(runs: Sequence[Run]) -> GroupEvidence | None:
         stuck_outputs_are_the_lost_digits=sum(
             {u["unit"] for u in r.evidence["stuck_outputs"]} == set(r.lost_digits)
             for r in runs),
+        stuck_outputs_range=[min(per_network), max(per_network)],
+        stuck_never_predicted=kinds.count("never predicted"),
+        stuck_lost_but_predicted=kinds.count("lost"),
+        stuck_recognised=kinds.count("recognised"),
         min_recall=statistics.fmean(min(e["recall"]) for e in evidence),
         stuck_hidden_fraction=statistics.fmean(e["stuck_hidden_fraction"] for e in evidence),
         saturated_hidden_fraction=statistics.fmean(e["saturated_hidden_fraction"]
@@ -208,6 +218,14 @@ def group_evidence(runs: Sequence[Run]) -> GroupEvidence | None:
         stuck_output_error=statistics.fmean(errors) if errors else None,
         wrong_delta_stuck=pooled("stuck"),
         wrong_delta_other=pooled("other"))
+
+
+def _stuck_kind(unit: int, evidence: Evidence) -> str:
+    """What a stuck output unit's digit is to its network: "never predicted", "lost" (predicted
+    now and then, recall below ``LOST_RECALL``) or "recognised"."""
+    if unit in evidence["never_predicted"]:
+        return "never predicted"
+    return "lost" if evidence["recall"][unit] < LOST_RECALL else "recognised"
 
 
 # --- the softmax gradient check ----------------------------------------------------------------

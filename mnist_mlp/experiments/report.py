@@ -1,14 +1,13 @@
-"""The reproduction's report: the Markdown tables and paragraphs, the plot, the files.
+"""The reproduction's report: the Markdown tables and paragraphs, the files.
 
 ``mnist_mlp.experiments.reproduce`` measures; this module shows what it measured.
 ``save(reproduction, out)`` writes ``reproduction.md`` (``markdown``: the table and what the
-stalls show), ``reproduction.json`` (everything) and ``reproduction.png`` (``plot``: test
-accuracy against epoch), atomically.
+stalls show), ``reproduction.json`` (everything) and ``reproduction.png`` (``plot``, from
+``reproduction_plot``: test accuracy against epoch), atomically.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,16 +15,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
 from ..files import write_atomically, write_json
-from .configurations import Configuration, Settings, train_images
-from .evidence import LOST_RECALL, SATURATION, STUCK_FRACTION
+from .configurations import Settings, is_chapter_recipe, train_images
+from .evidence import LOST_RECALL, SATURATION, STUCK_FRACTION, GroupEvidence
+from .reproduction_plot import plot
 from .results import READINGS, ConfigurationResult, Reproduction, Run, stall_rule
 from .stats import Spread, final_accuracy
+
+__all__ = ["markdown", "plot", "save", "table"]
 
 # ---------------------------------------------------------------------------------------------
 # The report
@@ -137,6 +135,29 @@ def stall_paragraph(reproduction: Reproduction) -> str:
     return "\n".join(line.rstrip() for line in "".join(text).strip().splitlines())
 
 
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}{'s' * (n != 1)}"
+
+
+def stuck_outputs_sentence(ev: GroupEvidence) -> str:
+    """How many output units the stalled networks have stuck, and what their digits are to the
+    network: never predicted, predicted but lost (recall < 5 %), or still recognised."""
+    fewest, most = ev["stuck_outputs_range"]
+    each = str(fewest) if fewest == most else f"{fewest} to {most}"
+    total = ev["stuck_outputs"]["at_0"] + ev["stuck_outputs"]["at_1"]
+    network = "the stalled network has" if ev["networks"] == 1 else \
+        f"each of the {ev['networks']} stalled networks has"
+    kinds = [f"{ev['stuck_never_predicted']} the network never predicts",
+             f"{ev['stuck_lost_but_predicted']} it predicts now and then but recognises on "
+             f"fewer than {100 * LOST_RECALL:g} % of their test images"]
+    if ev["stuck_recognised"]:
+        kinds.append(f"{ev['stuck_recognised']} it still recognises")
+    return (f"{network} {each} output neuron{'s' * (most != 1)} stuck ({total} in all, "
+            f"{ev['stuck_outputs']['at_0']} at 0 and {ev['stuck_outputs']['at_1']} at 1: "
+            f"σ < {SATURATION:g} or > {1 - SATURATION:g} on ≥ {100 * STUCK_FRACTION:g} % of the "
+            f"test images); of their digits, {', '.join(kinds[:-1])} and {kinds[-1]}")
+
+
 def _stall_evidence_sentence(r: ConfigurationResult) -> str:
     ev, ok = r.evidence()["stalled"], r.evidence()["healthy"]
     name = r.configuration.name
@@ -145,10 +166,8 @@ def _stall_evidence_sentence(r: ConfigurationResult) -> str:
     lost = (f"; digits {', '.join(map(str, ev['lost_digits']))} across the networks"
             if ev["lost_digits"] else "")
     sentence = (
-        f"Why they stall, measured on the trained `{name}` networks and the test set: the "
-        f"{ev['networks']} stalled networks have {ev['stuck_outputs']['at_0']} output neurons "
-        f"stuck at 0 and {ev['stuck_outputs']['at_1']} at 1 (σ < {SATURATION:g} or "
-        f"> {1 - SATURATION:g} on ≥ {100 * STUCK_FRACTION:g} % of the test images), "
+        f"Why they stall, measured on the trained `{name}` networks and the test set: "
+        f"{stuck_outputs_sentence(ev)}; "
         f"{ev['lost_digits_per_network']:.1f} lost digits per network (recall "
         f"< {100 * LOST_RECALL:g} %{lost}; lowest recall {_percent(ev['min_recall'], 1)} on "
         f"average), and in {ev['stuck_outputs_are_the_lost_digits']} of {ev['networks']} the "
@@ -171,7 +190,8 @@ def _stall_evidence_sentence(r: ConfigurationResult) -> str:
         if r.configuration.loss == "mse":
             sentence += (": with the quadratic cost δ = (F − y)σ'(z), and σ'(z) ≈ 0 for a "
                          "saturated sigmoid, so the stuck neuron gets almost no gradient — the "
-                         "learning slowdown of ch. 3; the cross-entropy's δ = F − y would be "
+                         "learning slowdown the chapter shows for one neuron; the "
+                         "cross-entropy's δ = F − y would be "
                          f"{ev['stuck_output_error']:.2f}. ")
         else:
             sentence += ". "
@@ -184,6 +204,74 @@ def _stall_evidence_sentence(r: ConfigurationResult) -> str:
                          f"{' / '.join(_yes(within[key]) for key in READINGS)})")
         sentence += "."
     return sentence
+
+
+def summary(reproduction: Reproduction) -> str:
+    """``**In short.**``: the paragraph README quotes — the chapter's figures against the spreads,
+    the stalls and why, and whose recipe each figure belongs to — every number from the runs."""
+    results = reproduction.results
+    quoted = [r for r in results if r.configuration.textbook is not None]
+    text = ["**In short.**"]
+    if quoted:
+        within = sum(bool(r.within()["best"]) for r in quoted)
+        gaps = [_gap(r, "best", r.healthy) for r in quoted if r.healthy]
+        text.append(f"{'Every' if within == len(quoted) else f'{within} of {len(quoted)}'} "
+                    f"figure{'s' * (within != len(quoted))} of the chapter "
+                    f"lie{'s' * (within == len(quoted))} within our [min, max] at the best "
+                    f"epoch (the chapter's reading), at most {max(map(abs, gaps)):.2f} points "
+                    f"from our mean (stalled runs left out).")
+        clean = [_gap(r, "validated", r.runs) for r in quoted if not r.stalled
+                 and "validated" in r.summary()]
+        if clean:
+            text.append(f"Read at the epoch chosen by validation, the configurations without "
+                        f"stalls score {_points(clean)} the chapter's figures.")
+    for r in (r for r in results if r.stalled):
+        text.append(_stall_summary(r))
+    text.append(_recipe_summary(results))
+    return " ".join(t for t in text if t)
+
+
+def _gap(r: ConfigurationResult, reading: str, runs: Sequence[Run]) -> float:
+    """Our mean ``reading`` over ``runs`` minus the textbook figure, in points."""
+    return 100 * (r.summary(runs)[reading].mean - r.configuration.textbook)  # type: ignore
+
+
+def _points(gaps: list[float]) -> str:
+    low, high = min(gaps), max(gaps)
+    if high < 0:
+        return f"{-high:.1f}–{-low:.1f} points below"
+    return f"from {low:+.2f} to {high:+.2f} points against"
+
+
+def _stall_summary(r: ConfigurationResult) -> str:
+    ev, name = r.evidence()["stalled"], r.configuration.name
+    if ev is None:
+        return ""
+    text = (f"{len(r.stalled)} of the {len(r.runs)} `{name}` runs stall: "
+            f"{stuck_outputs_sentence(ev)}")
+    if ev["wrong_delta_stuck"] is not None:
+        text += (f"; where a stuck output is wrong, |F − y| averages "
+                 f"{ev['stuck_output_error']:.2f} but the output error δ = ∂C/∂z averages "
+                 f"{ev['wrong_delta_stuck']:.0e}")
+        if r.configuration.loss == "mse":
+            text += " — the quadratic cost's learning slowdown, in a whole network"
+    text += "."
+    if r.healthy:
+        text += (f" Without them `{name}` reads {_cell(r.summary(r.healthy)['best'])} % at the "
+                 f"best epoch ({_count(len(r.healthy), 'run')}).")
+    return text
+
+
+def _recipe_summary(results: list[ConfigurationResult]) -> str:
+    recipe = [r for r in results if is_chapter_recipe(r.configuration)]
+    if not recipe:
+        return ""
+    readings = "; ".join(
+        f"`{r.configuration.name}` {_cell(r.summary().get('final'))} % at the final epoch, "
+        f"{_cell(r.summary().get('best'))} % at the best" for r in recipe)
+    return (f"The chapter's own recipe, a softmax output with the cross-entropy (35), η = "
+            f"{recipe[0].configuration.lr:g}, scores {readings}. The chapter quotes no figure "
+            f"for it: the four it quotes come from sigmoid outputs, the rows that hold them.")
 
 
 def markdown(reproduction: Reproduction, png_name: str = "reproduction.png") -> str:
@@ -215,6 +303,8 @@ def markdown(reproduction: Reproduction, png_name: str = "reproduction.png") -> 
         "",
         table(reproduction),
         "",
+        summary(reproduction),
+        "",
         stall_paragraph(reproduction),
         "",
         evidence_table(reproduction),
@@ -228,7 +318,8 @@ def markdown(reproduction: Reproduction, png_name: str = "reproduction.png") -> 
         "",
         "**Softmax gradient check.** For a softmax output with the log-likelihood cost summed "
         "over a mini-batch, the output-bias gradient from autograd equals Σᵢ (F(xᵢ) − yᵢ) "
-        "(Nielsen eq. 81–82):",
+        "(Nielsen eq. 81–82; the chapter's softmax gradient, corrected — see "
+        "tests/test_errata.py):",
         "",
     ]
     for check in reproduction.gradient_checks:
@@ -245,117 +336,6 @@ def markdown(reproduction: Reproduction, png_name: str = "reproduction.png") -> 
         "",
     ]
     return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------------------------
-# The plot
-
-
-COLORS = {"cross_entropy": "tab:blue", "quadratic": "tab:red", "softmax": "tab:green"}
-ZOOM_BELOW = 3.5
-"""The zoomed panels start this many points below the lowest final accuracy of a healthy run."""
-
-
-def _kind(conf: Configuration) -> str:
-    return conf.name.split("-", 1)[1]
-
-
-def _accuracies(runs: Sequence[Run]) -> np.ndarray:
-    return 100 * np.array([[r.test_accuracy for r in run.history] for run in runs])
-
-
-def plot(reproduction: Reproduction) -> Figure:
-    """Test accuracy against epoch; one column per l.
-
-    Top (zoomed): for each configuration, the mean and min–max band of its *typical* runs —
-    neither stalled nor late escapes (``ConfigurationResult.late_escapes``) — with the textbook
-    figure dashed. Bottom: every run, stalled ones dotted and late escapes dashed.
-    """
-    s = reproduction.settings
-    sizes = sorted({r.configuration.hidden_size for r in reproduction.results})
-    fig, axes = plt.subplots(2, len(sizes), figsize=(6.8 * len(sizes), 10), squeeze=False,
-                             height_ratios=[3, 2], constrained_layout=True)
-    lowest = min((float(_accuracies(r.runs).min()) for r in reproduction.results
-                  if not any(run.diverged for run in r.runs)), default=0.0)
-    for col, size in enumerate(sizes):
-        top, bottom = axes[0, col], axes[1, col]
-        highs: list[float] = []
-        floor: list[float] = []
-        for result in (r for r in reproduction.results if r.configuration.hidden_size == size):
-            _plot_typical(top, result, s.stall_margin, highs, floor)
-            _plot_every_run(bottom, result, s.stall_margin)
-        if floor:  # from ZOOM_BELOW points under the lowest final accuracy to the top
-            top.set_ylim(max(0.0, min(floor) - ZOOM_BELOW), min(100.0, max(highs) + 0.3))
-        top.set_title(f"l = {size}: mean and min–max band of the typical runs (zoomed)",
-                      fontsize=11)
-        bottom.set_title(f"l = {size}: every run (stalled dotted, late escapes dashed)",
-                         fontsize=11)
-        bottom.set_ylim(max(0.0, 10 * math.floor(lowest / 10) - 5), 100)
-        for ax in (top, bottom):
-            ax.set_xlabel("epoch")
-            ax.set_ylabel("test accuracy (%)")
-            ax.grid(True, alpha=0.3)
-            ax.set_xlim(1, max(2, s.epochs))
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        top.legend(fontsize=8, loc="lower right")
-        bottom.legend(fontsize=7.5, loc="lower right")
-    title = (f"784-l-10 on MNIST, N(0, 1) init, mini-batches of {s.batch_size}: test accuracy "
-             f"over {s.seeds} seeds ({train_images(s):,} training images)")
-    if s.quick:
-        title += " — quick run"
-    fig.suptitle(title + f"\nstalled: final accuracy > {100 * s.stall_margin:g} points below "
-                 f"the configuration's best; late escape: below that line until epoch "
-                 f"{max(2, s.epochs // 4)} or later, healthy at the end", fontsize=11)
-    return fig
-
-
-def _plot_typical(ax: Axes, result: ConfigurationResult, margin: float, highs: list[float],
-                  floor: list[float]) -> None:
-    """The mean and min–max band of the configuration's typical runs, and its textbook figure;
-    appends the highest accuracy drawn to ``highs`` and the lowest final one to ``floor``."""
-    c, color = result.configuration, COLORS[_kind(result.configuration)]
-    epochs = np.arange(1, len(result.runs[0].history) + 1)
-    escapes = result.late_escapes(margin)
-    late = {id(run) for run, _ in escapes}
-    typical = [r for r in result.healthy if id(r) not in late]
-    if typical:
-        acc = _accuracies(typical)
-        ax.fill_between(epochs, acc.min(0), acc.max(0), color=color, alpha=0.15, linewidth=0)
-        left_out = [f"{n} {what}" for n, what in (
-            (len(escapes), "late escape" + "s" * (len(escapes) > 1)),
-            (len(result.stalled), "stalled")) if n]
-        ax.plot(epochs, acc.mean(0), color=color, linewidth=2,
-                label=f"{c.cost}, η = {c.lr:g}: mean of {len(typical)}"
-                      + (f" (without {', '.join(left_out)})" if left_out else ""))
-        highs.append(float(acc.max()))
-        floor.append(float(acc[:, -1].min()))
-    if c.textbook is not None:
-        ax.axhline(100 * c.textbook, color=color, linestyle="--", linewidth=1.2,
-                   label=f"textbook {100 * c.textbook:.2f} %")
-        highs.append(100 * c.textbook)
-
-
-STALLED_STYLE = {"linewidth": 2.2, "linestyle": ":"}
-LATE_STYLE = {"linewidth": 1.4, "linestyle": "--"}
-
-
-def _plot_every_run(ax: Axes, result: ConfigurationResult, margin: float) -> None:
-    """Every run of the configuration, stalled ones dotted and late escapes dashed."""
-    c, color = result.configuration, COLORS[_kind(result.configuration)]
-    epochs = np.arange(1, len(result.runs[0].history) + 1)
-    escapes = result.late_escapes(margin)
-    late = {id(run) for run, _ in escapes}
-    for run in result.runs:
-        style = (STALLED_STYLE if run.stalled else LATE_STYLE if id(run) in late else
-                 {"linewidth": 0.7, "alpha": 0.6})
-        ax.plot(epochs, _accuracies([run])[0], color=color, **style)
-    ax.plot([], [], color=color, linewidth=0.7, label=f"{c.name}: every run")
-    for runs, what, style in ((result.stalled, "stalled", STALLED_STYLE),
-                              ([run for run, _ in escapes], "late escape", LATE_STYLE)):
-        if runs:
-            seeds = ", ".join(str(r.seed) for r in runs)
-            ax.plot([], [], color=color, **style,
-                    label=f"{c.name}: {what} (seed{'s' * (len(runs) > 1)} {seeds})")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The textbook's MNIST figures, reproduced with statistics: six configurations × N seeds.
+"""The textbook's MNIST figures, reproduced with statistics: eight configurations × N seeds.
 
 Nielsen (*Neural Networks and Deep Learning*, ch. 1 and 3), whose runs gave the chapter its
 figures, reports one number per setup, the best epoch of one run. Here each configuration

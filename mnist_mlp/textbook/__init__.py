@@ -4,11 +4,12 @@
 | --- | --- |
 | the 784-l-10 network F(x) | ``model.MLP`` |
 | activations and their derivatives (Jacobians) | ``activations`` |
-| the losses: L2, L1, cross-entropy (35), softmax cross-entropy; ∂ℓ/∂F | ``losses`` |
-| backpropagation, by hand | ``backprop.gradients`` |
+| the losses: L2, L1 (1/(2m)), cross-entropy (35), softmax cross-entropy; ∂ℓ/∂F | ``losses`` |
+| the softmax-gradient derivation, line by line, as printed and corrected | ``softmax_gradient`` |
+| the backpropagation algorithm (Jacobians), by hand as (BP1)–(BP4) | ``backprop.gradients`` |
 | gradient descent θ ← θ − η ∂L/∂θ on a mini-batch | ``sgd.sgd_step`` |
 | one sigmoid neuron, its gradients (36), (37), the learning slowdown | ``neuron`` |
-| accuracy, precision, recall, specificity | ``metrics`` |
+| accuracy, precision, recall, specificity (and balanced accuracy) | ``metrics`` |
 
 It imports nothing from the rest of the package: no data, no training, no files.
 """

@@ -6,9 +6,12 @@ Every activation is a small ``nn.Module`` with two methods:
 * ``backward(a, grad_a) -> grad_z``: backpropagation through it, the vector–Jacobian product
   ``∂ℓ/∂z = J_φ(z)ᵀ ∂ℓ/∂a``, written with the activation ``a`` that the forward pass kept.
 
-For the element-wise activations ``J`` is diagonal and the product is the Hadamard product
-``∂ℓ/∂a ⊙ φ'(z)`` of the textbook's (BP1) and (BP2) (Nielsen, ch. 2). Softmax couples all
-outputs, so its Jacobian ``diag(a) − a aᵀ`` is applied in full.
+``J`` is the chapter's Jacobian ``Dg`` of a layer's activation with respect to its weighted
+input, one factor of its backpropagation algorithm (``mnist_mlp.textbook.backprop``). For the
+element-wise activations ``J`` is diagonal and the product is the Hadamard product
+``∂ℓ/∂a ⊙ φ'(z)`` of Nielsen's (BP1) and (BP2) (ch. 2); the chapter uses the sigmoid's
+``σ'(z) = σ(z)[1 − σ(z)]`` in (36). Softmax couples all outputs, so its Jacobian
+``diag(a) − a aᵀ`` is applied in full.
 """
 
 from __future__ import annotations
@@ -53,7 +56,10 @@ class ReLU(nn.Module):
 class Softmax(nn.Module):
     """F_j(z) = e^(z_j) / Σ_k e^(z_k), over the last dimension.
 
-    Its Jacobian is ∂F_j/∂z_k = F_j(δ_jk − F_k), i.e. ``J = diag(F) − F Fᵀ`` (symmetric).
+    Its Jacobian is ∂F_j/∂z_k = F_j(δ_jk − F_k), i.e. ``J = diag(F) − F Fᵀ`` (symmetric). The
+    chapter's softmax-gradient derivation needs ∂F_n/∂b_j = ∂F_n/∂z_j = F_n δ_nj − F_n F_j in its
+    second line, where it prints F_n² for the last term (an erratum:
+    ``mnist_mlp.textbook.softmax_gradient``).
     """
 
     def forward(self, z: Tensor) -> Tensor:

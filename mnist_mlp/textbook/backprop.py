@@ -1,16 +1,29 @@
-"""Backpropagation written out by hand: the textbook's four equations, no autograd.
+"""Backpropagation written out by hand: the chapter's algorithm, no autograd.
 
 For the 784-l-10 network (``mnist_mlp.textbook.model``), with ``a⁰ = x``, ``z¹ = W¹a⁰ + b¹``,
-``a¹ = φ(z¹)``, ``z² = W²a¹ + b²``, ``F = a² = ψ(z²)``, and δˡ = ∂L/∂zˡ (Nielsen, ch. 2):
+``a¹ = φ(z¹)``, ``z² = W²a¹ + b²``, ``F = a² = ψ(z²)``.
 
-* (BP1) output error:       δ² = J_ψ(z²)ᵀ ∇_F L          (= ∇_F L ⊙ ψ'(z²) for sigmoid)
-* (BP2) error one layer down: δ¹ = J_φ(z¹)ᵀ (W²)ᵀ δ²     (= ((W²)ᵀδ²) ⊙ φ'(z¹))
-* (BP3) bias gradients:      ∂L/∂bˡ = δˡ
-* (BP4) weight gradients:    ∂L/∂Wˡ = δˡ (aˡ⁻¹)ᵀ
+The chapter's algorithm (unnumbered, "Backpropagation") calls a layer's weighted input q and its
+output z (our z and a), its activation g, and the whole layer f: ``z⁽ᵏ⁾ = f⁽ᵏ⁾(z⁽ᵏ⁻¹⁾) =
+g⁽ᵏ⁾(q⁽ᵏ⁾)`` with ``q⁽ᵏ⁾ = W⁽ᵏ⁾z⁽ᵏ⁻¹⁾ + b⁽ᵏ⁾``. It multiplies Jacobians from the loss
+backwards,
+
+    ∂L/∂θ⁽ᵏ⁾ = (∇L)ᵀ Df⁽ⁿ⁾ ⋯ Df⁽ᵏ⁺¹⁾ Dg⁽ᵏ⁾ ∂q⁽ᵏ⁾/∂θ⁽ᵏ⁾,   Df⁽ˡ⁾ = Dg⁽ˡ⁾ W⁽ˡ⁾,
+
+and ``∂q_i/∂W_ij = z_j`` of the layer below, ``∂q_i/∂b_i = 1``. Evaluated from the left, as
+vector–Jacobian products, the running product is δˡ = ∂L/∂zˡ, and the chapter's algorithm is
+the four equations of Nielsen (ch. 2):
+
+* (BP1) output error:         δ² = J_ψ(z²)ᵀ ∇_F L       — (∇L)ᵀ Dg⁽ⁿ⁾
+  (= ∇_F L ⊙ ψ'(z²) for sigmoid)
+* (BP2) error one layer down: δ¹ = J_φ(z¹)ᵀ (W²)ᵀ δ²   — one more factor Df⁽ᵏ⁺¹⁾ = Dg W
+  (= ((W²)ᵀδ²) ⊙ φ'(z¹))
+* (BP3) bias gradients:       ∂L/∂bˡ = δˡ               — ∂q/∂b = 1
+* (BP4) weight gradients:     ∂L/∂Wˡ = δˡ (aˡ⁻¹)ᵀ       — ∂q_i/∂W_ij = z_j⁽ᵏ⁻¹⁾
 
 With a batch, samples are rows: δˡ has shape (m, nˡ) and (BP3), (BP4) sum over the rows. The
-vector–Jacobian products ``J_ψᵀ`` and ``J_φᵀ`` are the activations' ``backward`` methods
-(``mnist_mlp.textbook.activations``); ``∇_F L`` is the loss's ``grad``
+Jacobians ``Dg`` appear only as vector–Jacobian products ``J_ψᵀ`` and ``J_φᵀ``, the activations'
+``backward`` methods (``mnist_mlp.textbook.activations``); ``∇_F L`` is the loss's ``grad``
 (``mnist_mlp.textbook.losses``).
 """
 
@@ -26,7 +39,8 @@ from .model import MLP
 @torch.no_grad()
 def gradients(model: MLP, x: Tensor, target: Tensor, loss: str = "cross_entropy",
               reduction: str = "mean") -> dict[str, Tensor]:
-    """∂L/∂θ for every parameter θ of ``model``, by the four equations of backpropagation.
+    """∂L/∂θ for every parameter θ of ``model``: the chapter's backpropagation algorithm, as
+    the four equations (BP1)–(BP4).
 
     Args:
         model: the network.

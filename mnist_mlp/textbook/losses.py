@@ -1,19 +1,26 @@
-"""The textbook's loss functions, each with its gradient written beside it.
+"""The chapter's loss functions, each with its gradient written beside it.
 
-Notation (Nielsen, *Neural Networks and Deep Learning*): ``F = F(x)`` is the network's output,
-the activations of the last layer, shape (m, 10) for a batch of m samples; ``y`` is the desired
-output, a one-hot row per sample. Every loss is first written *per sample*, ``ℓ(F, y)``, and then
-reduced over the batch:
+Notation (the chapter, "Training"): ``F = F(x)`` is the network's output, the activations of the
+last layer, shape (m, 10) for a batch of m samples; ``y`` is the desired output, a one-hot row
+per sample. Every loss is first written *per sample*, ``ℓ(F, y)``, and then reduced over the
+batch:
 
-* ``reduction="mean"``: ``L = (1/m) Σ_x ℓ(F(x), y(x))``, the mini-batch mean that SGD descends;
-* ``reduction="sum"``: ``L = Σ_x ℓ(F(x), y(x))``;
+* ``reduction="mean"``: ``L = (1/m) Σᵢ ℓ(F(xᵢ), yᵢ)``, the mini-batch mean that SGD descends
+  (``mnist_mlp.textbook.sgd``), as in the runs behind the chapter's MNIST figures;
+* ``reduction="sum"``: ``L = Σᵢ ℓ(F(xᵢ), yᵢ)``;
 * ``reduction="none"``: the m per-sample losses.
+
+Which reduction is the chapter's own expression differs from loss to loss, and each docstring
+says so: its L2 and L1 losses carry the factor 1/(2m) (``reduction="mean"`` of ``½‖F − y‖``),
+while its cross-entropy (35) and its softmax cross-entropy are written as *sums* over the
+samples (``reduction="sum"``).
 
 ``target`` may be one-hot rows / probabilities of shape (m, 10) or class indices of shape (m,).
 
 Each ``*_grad(output, target)`` returns the per-sample gradient ``∂ℓ/∂F`` (shape (m, 10)): the
-first factor of backpropagation's (BP1), ``δᴸ = ∇_F ℓ ⊙ σ'(zᴸ)``. ``LOSSES`` pairs each
-loss with its gradient under the names used everywhere else in the package.
+``∇L`` with which the chapter's backpropagation algorithm starts (Nielsen's (BP1),
+``δᴸ = ∇_F ℓ ⊙ σ'(zᴸ)``). ``LOSSES`` pairs each loss with its gradient under the names used
+everywhere else in the package.
 """
 
 from __future__ import annotations
@@ -71,15 +78,16 @@ def clamped_log_grad(F: Tensor) -> Tensor:
     return (F >= F_FLOOR).to(F.dtype) / F.clamp(min=F_FLOOR)
 
 
-# --- Mean squared error (the quadratic cost), Nielsen eq. (6) --------------------------------
+# --- Mean square error: the chapter's L2 loss (Nielsen's quadratic cost, eq. 6) -------------
 
 
 def mse_loss(output: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    """Quadratic cost, per sample ``ℓ = ½‖F − y‖₂²``.
+    """The L2 loss (mean square error, quadratic cost), per sample ``ℓ = ½‖F − y‖₂²``.
 
-    With ``reduction="mean"`` this is the textbook's ``C = 1/(2m) Σ_x ‖y(x) − F(x)‖²``
-    (Nielsen eq. 6); it is ``5 ×`` ``torch.nn.functional.mse_loss``, which also averages over the
-    10 outputs and has no ½. Finite for any finite F.
+    ``reduction="mean"`` gives the chapter's mean square error
+    ``L = 1/(2m) Σᵢ ‖F(xᵢ) − yᵢ‖₂²`` exactly (unnumbered there; Nielsen's eq. 6, the cost of his
+    quadratic-cost runs). It is ``5 ×`` ``torch.nn.functional.mse_loss``, which also averages
+    over the 10 outputs and has no ½. Finite for any finite F.
     """
     y = one_hot(target, output)
     return reduce(0.5 * ((output - y) ** 2).sum(dim=-1), reduction)
@@ -90,14 +98,15 @@ def mse_grad(output: Tensor, target: Tensor) -> Tensor:
     return output - one_hot(target, output)
 
 
-# --- Mean absolute error -----------------------------------------------------------------------
+# --- Mean absolute error: the chapter's L1 loss -----------------------------------------------
 
 
 def mae_loss(output: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    """Absolute cost, per sample ``ℓ = ½‖F − y‖₁ = ½ Σ_j |F_j − y_j|``.
+    """The L1 loss (mean absolute error), per sample ``ℓ = ½‖F − y‖₁ = ½ Σ_j |F_j − y_j|``.
 
-    With ``reduction="mean"`` this is ``1/(2m) Σ_x ‖F(x) − y(x)‖₁``; it is ``5 ×``
-    ``torch.nn.functional.l1_loss``. Finite for any finite F.
+    ``reduction="mean"`` gives the chapter's mean absolute error
+    ``L = 1/(2m) Σᵢ ‖F(xᵢ) − yᵢ‖₁`` exactly (unnumbered; with the same 1/(2m) as its L2 loss).
+    It is ``5 ×`` ``torch.nn.functional.l1_loss``. Finite for any finite F.
     """
     y = one_hot(target, output)
     return reduce(0.5 * (output - y).abs().sum(dim=-1), reduction)
@@ -108,15 +117,19 @@ def mae_grad(output: Tensor, target: Tensor) -> Tensor:
     return 0.5 * torch.sign(output - one_hot(target, output))
 
 
-# --- Binary cross-entropy, Nielsen eq. (57) per sample; eq. (63) summed over outputs ------------
+# --- Cross-entropy, the chapter's eq. (35) (Nielsen eq. 57, 63) -------------------------------
 
 
 def binary_cross_entropy(output: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    """Cross-entropy of independent sigmoid outputs, ``ℓ = −Σ_j [y_j ln F_j + (1−y_j) ln(1−F_j)]``.
+    """The cross-entropy of eq. (35), per sample ``ℓ = −Σ_j [y_j ln F_j + (1−y_j) ln(1−F_j)]``.
 
-    This is Nielsen's cross-entropy cost (eq. 57, and eq. 63 for many outputs); the textbook writes
-    ``C = −(1/n) Σ_x Σ_j [...]``, i.e. ``reduction="mean"`` over samples and a *sum* over the 10
-    outputs — ``10 ×`` ``torch.nn.functional.binary_cross_entropy``, which averages over both.
+    Eq. (35) is ``L_ent = −Σᵢ [yᵢ · ln F(xᵢ) + (1 − yᵢ) · ln(1 − F(xᵢ))]``, the logarithm taken
+    element-wise: a *sum* over the samples and over the outputs, i.e. ``reduction="sum"``.
+    ``reduction="mean"`` is (35)/m, the mini-batch mean SGD descends, which is Nielsen's
+    cross-entropy cost (eq. 57, eq. 63 for many outputs: ``C = −(1/n) Σ_x Σ_j [...]``). Both
+    terms are kept, whatever the output layer: the chapter's MNIST recipe puts (35) on a
+    *softmax* output, its derivation on a sigmoid one. Per-sample it is ``10 ×``
+    ``torch.nn.functional.binary_cross_entropy``, which averages over the outputs too.
     ``ln`` is clamped at −100 (see ``clamped_log``), as torch does, so F = 0 or 1 gives a finite
     loss and a finite gradient.
     """
@@ -128,21 +141,26 @@ def binary_cross_entropy(output: Tensor, target: Tensor, reduction: str = "mean"
 def binary_cross_entropy_grad(output: Tensor, target: Tensor) -> Tensor:
     """``∂ℓ/∂F_j = −y_j/F_j + (1 − y_j)/(1 − F_j) = (F_j − y_j) / (F_j(1 − F_j))``.
 
-    Times the sigmoid's ``σ'(z) = F(1 − F)`` this gives ``δ = F − y``: no ``σ'`` factor, hence no
-    learning slowdown (Nielsen eq. 61).
+    This is the chapter's ``∂L/∂F = (F − y)/(F(1 − F))``, from which it recovers (35) by
+    integrating over F ("backward engineering"; measured by ``scripts/claims.py``). Times the
+    sigmoid's ``σ'(z) = F(1 − F)`` it gives ``δ = F − y``: no ``σ'`` factor, hence no learning
+    slowdown — the chapter's (36) and (37) (Nielsen eq. 61–62).
     """
     y = one_hot(target, output)
     return -y * clamped_log_grad(output) + (1 - y) * clamped_log_grad(1 - output)
 
 
-# --- Softmax cross-entropy (log-likelihood), Nielsen eq. (80) ----------------------------------
+# --- Softmax cross-entropy: the first term of (35) (Nielsen's log-likelihood, eq. 80) ----------
 
 
 def cross_entropy(output: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    """Cross-entropy of a probability vector, ``ℓ = −y · ln F = −Σ_j y_j ln F_j``.
+    """The softmax cross-entropy, per sample ``ℓ = −y · ln F = −Σ_j y_j ln F_j``.
 
-    For one-hot ``y`` it is the log-likelihood cost ``−ln F_y`` of a softmax output (Nielsen
-    eq. 80), written per sample as a sum over outputs. It equals
+    This is the chapter's unnumbered softmax cross-entropy, the first term of (35) only:
+    ``L = −Σᵢ yᵢ · ln F(xᵢ)``, for one-hot labels ``−Σᵢ ln F_{nᵢ}(xᵢ)`` with nᵢ the label of
+    sample i — a *sum* over the samples, i.e. ``reduction="sum"``; ``reduction="mean"`` is that
+    over m, the mini-batch mean SGD descends. It is Nielsen's log-likelihood cost ``−ln F_y``
+    (eq. 80), the cost of the package's default network. It equals
     ``torch.nn.functional.nll_loss(torch.log(F), labels)`` with the same reduction (and
     ``torch.nn.functional.cross_entropy`` of the logits). ``ln`` is clamped at −100, so F = 0
     gives a finite loss and gradient.
@@ -154,7 +172,10 @@ def cross_entropy(output: Tensor, target: Tensor, reduction: str = "mean") -> Te
 def cross_entropy_grad(output: Tensor, target: Tensor) -> Tensor:
     """``∂ℓ/∂F_j = −y_j / F_j``.
 
-    Through the softmax Jacobian this becomes ``δ = F − y`` (Nielsen eq. 81–82).
+    Through the softmax Jacobian this becomes ``δ = F − y`` (Nielsen eq. 81–82), so that the
+    summed output-bias gradient is ``∂L/∂b_j = Σᵢ [F_j(xᵢ) − y_ij]``. The chapter's derivation
+    of that gradient ends with ``Σᵢ [F_{nᵢ}(xᵢ) − y_{nᵢ}]`` instead, which does not depend on j:
+    an erratum, shown in ``mnist_mlp.textbook.softmax_gradient`` and tests/test_errata.py.
     """
     return -one_hot(target, output) * clamped_log_grad(output)
 

@@ -1,5 +1,13 @@
-"""Evaluation: accuracy, the confusion matrix, and per-class precision, recall (sensitivity)
-and specificity, one class against the rest.
+"""Evaluation: accuracy, the confusion matrix, and per-class precision, recall (sensitivity),
+specificity and balanced accuracy, one class against the rest.
+
+The chapter defines accuracy as correct predictions over all predictions, and, for a binary
+classifier in terms of true and false positives and negatives, precision, recall (sensitivity)
+and specificity (all unnumbered); here each class is the positive class against the rest. It
+warns that these can mislead on very unbalanced data: one digit against the other nine is 1 : 9,
+and a classifier that never predicts the digit has about 90 % accuracy and 100 % specificity
+(measured by ``scripts/claims.py``). Balanced accuracy, the mean of recall and specificity,
+gives it 50 %: it is added here for that reason (it is not the chapter's).
 
 Pure functions on tensors: this module knows nothing of models, data or training. The inputs
 are predicted and true class indices (integer tensors of the same shape, on any device); the
@@ -19,6 +27,7 @@ against the rest (``N`` = total number of samples)::
     precision_k   = TP_k / (TP_k + FP_k)
     recall_k      = TP_k / (TP_k + FN_k)      (sensitivity)
     specificity_k = TN_k / (TN_k + FP_k)
+    balanced_k    = (recall_k + specificity_k) / 2
 
 A ratio whose denominator is zero is reported as 0, never NaN.
 """
@@ -55,7 +64,8 @@ def _check_index_pair(predictions: Tensor, labels: Tensor) -> None:
 
 
 def accuracy(predictions: Tensor, labels: Tensor) -> float:
-    """Fraction of samples whose predicted class equals the true class.
+    """Fraction of samples whose predicted class equals the true class (the chapter's accuracy,
+    correct predictions over all predictions).
 
     ``accuracy = (1/N) * sum_n [predictions_n == labels_n]``, which equals
     ``trace(C) / sum(C)`` for the confusion matrix ``C``.
@@ -149,6 +159,8 @@ class ClassificationReport:
             absent from the labels).
         specificity: float64 ``(K,)``, ``TN_k / (TN_k + FP_k)`` (0 where every sample belongs
             to class ``k``).
+
+    ``balanced_accuracy`` (a property) is ``(recall + specificity) / 2`` per class.
     """
 
     confusion: Tensor
@@ -187,12 +199,27 @@ class ClassificationReport:
         """Unweighted mean of the per-class specificities: ``(1/K) * sum_k specificity_k``."""
         return float(self.specificity.mean().item())
 
+    @property
+    def balanced_accuracy(self) -> Tensor:
+        """Per class, one against the rest, ``(recall_k + specificity_k) / 2`` (float64 ``(K,)``).
+
+        Unlike accuracy and specificity it is not fooled by a rare class: a class that is never
+        predicted scores 50 %, however few its samples.
+        """
+        return (self.recall + self.specificity) / 2
+
+    @property
+    def macro_balanced_accuracy(self) -> float:
+        """Unweighted mean of the per-class balanced accuracies."""
+        return float(self.balanced_accuracy.mean().item())
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python (JSON-serialisable) view: ints, floats and (nested) lists only.
 
         Keys: ``num_classes``, ``total``, ``accuracy``, ``macro_precision``, ``macro_recall``,
-        ``macro_specificity``, per-class lists ``precision``, ``recall``, ``specificity``,
-        ``support``, and ``confusion`` (nested lists, rows true class, columns predicted).
+        ``macro_specificity``, ``macro_balanced_accuracy``, per-class lists ``precision``,
+        ``recall``, ``specificity``, ``balanced_accuracy``, ``support``, and ``confusion``
+        (nested lists, rows true class, columns predicted).
         """
         return {
             "num_classes": self.num_classes,
@@ -201,9 +228,11 @@ class ClassificationReport:
             "macro_precision": self.macro_precision,
             "macro_recall": self.macro_recall,
             "macro_specificity": self.macro_specificity,
+            "macro_balanced_accuracy": self.macro_balanced_accuracy,
             "precision": [float(v) for v in self.precision.tolist()],
             "recall": [float(v) for v in self.recall.tolist()],
             "specificity": [float(v) for v in self.specificity.tolist()],
+            "balanced_accuracy": [float(v) for v in self.balanced_accuracy.tolist()],
             "support": [int(v) for v in self.support.tolist()],
             "confusion": [[int(v) for v in row] for row in self.confusion.tolist()],
         }
@@ -217,7 +246,8 @@ def _safe_ratio(numerator: Tensor, denominator: Tensor) -> Tensor:
 
 
 def classification_report(confusion: Tensor) -> ClassificationReport:
-    """Accuracy and per-class precision, recall and specificity from a confusion matrix.
+    """Accuracy and per-class precision, recall and specificity from a confusion matrix: the
+    chapter's definitions, each class taken as the positive one against the rest.
 
     ``confusion`` has rows = true class, columns = predicted class (as returned by
     :func:`confusion_matrix`). Each class ``k`` is taken against the rest, with ``N = sum(C)``::

@@ -1,16 +1,18 @@
-"""One sigmoid neuron, F = σ(wx + b), trained by gradient descent: the textbook's demonstration
-of the learning slowdown.
+"""One sigmoid neuron, F = σ(wx + b), trained by gradient descent: the chapter's toy example of
+the learning slowdown.
 
-Nielsen (*Neural Networks and Deep Learning*, ch. 3) trains a single neuron with one input
-``x = 1`` to output ``y = 0``. Under the quadratic cost ``C = ½(F − y)²`` the gradients carry a
-factor ``σ'(z)`` (eq. 55–56), which is tiny when the neuron saturates (F ≈ 1), so a neuron that is
-*badly* wrong learns *slowly*. The cross-entropy cost ``C = −[y ln F + (1 − y) ln(1 − F)]`` has
-gradients ``x(σ(z) − y)`` and ``σ(z) − y`` (eq. 61–62): no ``σ'`` factor, so the larger the
-error, the faster the neuron learns.
+The chapter (and Nielsen, *Neural Networks and Deep Learning*, ch. 3, whose demonstration this
+follows) takes a single neuron with one input to show why the cost matters. Under the quadratic
+cost ``C = ½(F − y)²`` the gradients carry a factor ``σ'(z)``: for the chapter's pair
+{x, y} = {1, 0} they are ``∂C/∂w = ∂C/∂b = σ(w + b)σ'(w + b)`` (its unnumbered formula; Nielsen
+eq. 55–56), tiny when the neuron saturates (F ≈ 1), so a neuron that is *badly* wrong learns
+*slowly*. The cross-entropy (35) of one sample, ``C = −[y ln F + (1 − y) ln(1 − F)]``, has
+gradients ``x(σ(z) − y)`` and ``σ(z) − y`` — the chapter's (36) and (37) (Nielsen eq. 61–62): no
+``σ'`` factor, so the larger the error, the faster the neuron learns.
 
-``train_neuron`` runs that experiment with autograd and records the textbook's analytic
-gradients beside autograd's at every epoch. The losses are the package's own
-(``mse_loss``, ``binary_cross_entropy``), on a batch of one sample with one output.
+``train_neuron`` runs that experiment with autograd and records these analytic gradients beside
+autograd's at every epoch. The losses are the package's own (``mse_loss``,
+``binary_cross_entropy``), on a batch of one sample with one output.
 """
 
 from __future__ import annotations
@@ -49,8 +51,9 @@ def sigmoid_prime(z: float) -> float:
 def quadratic_gradients(w: float, b: float, x: float, y: float) -> tuple[float, float]:
     """Gradients of the quadratic cost ``C = ½(F − y)²`` of F = σ(wx + b) (Nielsen eq. 55–56).
 
-    ``∂C/∂w = (σ(z) − y) σ'(z) x`` and ``∂C/∂b = (σ(z) − y) σ'(z)``, with z = wx + b.
-    The factor σ'(z) is what makes a saturated neuron learn slowly.
+    ``∂C/∂w = (σ(z) − y) σ'(z) x`` and ``∂C/∂b = (σ(z) − y) σ'(z)``, with z = wx + b; for
+    {x, y} = {1, 0} both are the chapter's ``σ(w + b)σ'(w + b)``. The factor σ'(z) is what
+    makes a saturated neuron learn slowly.
     """
     z = w * x + b
     delta = (sigmoid(z) - y) * sigmoid_prime(z)
@@ -58,10 +61,11 @@ def quadratic_gradients(w: float, b: float, x: float, y: float) -> tuple[float, 
 
 
 def cross_entropy_gradients(w: float, b: float, x: float, y: float) -> tuple[float, float]:
-    """Gradients of the cross-entropy ``C = −[y ln F + (1 − y) ln(1 − F)]`` (Nielsen eq. 61–62).
+    """Gradients of the cross-entropy ``C = −[y ln F + (1 − y) ln(1 − F)]``: the chapter's (36)
+    and (37) (Nielsen eq. 61–62).
 
-    ``∂C/∂w = x (σ(z) − y)`` and ``∂C/∂b = σ(z) − y``, with z = wx + b: σ'(z) has cancelled,
-    so the rate of learning is set by the error alone.
+    ``∂C/∂w = x (σ(z) − y)`` (36) and ``∂C/∂b = σ(z) − y`` (37), with z = wx + b: σ'(z) has
+    cancelled, so the rate of learning is set by the error alone.
     """
     delta = sigmoid(w * x + b) - y
     return x * delta, delta
