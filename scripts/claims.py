@@ -1,6 +1,6 @@
-"""The chapter, claim by claim: ``python scripts/claims.py --help``."""
+"""Every statement of the chapter, measured: ``python scripts/claims.py --help``."""
 
-from mnist_mlp.cli.claims import main
+from mnist_mlp.cli import run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run("claims"))

@@ -164,3 +164,35 @@ def test_the_reference_loop_data_parallel_equals_one_process(tiny_data, tmp_path
         torch.testing.assert_close(parallel.model_state[name], value, rtol=1e-5, atol=1e-6)
     assert [r["test_accuracy"] for r in parallel.history] == [r.test_accuracy
                                                                for r in one.history]
+
+
+def reproduction_argv(tiny_data, out, *more):
+    return ["--seeds", "3", "--epochs", "2", "--only", "l30-softmax", "l30-quadratic",
+            "--train-size", "250", "--validation-size", "50", "--data-dir", str(tiny_data),
+            "--out", str(out), "--log-dir", "", "--quiet", *more]
+
+
+def table_of(path: Path) -> list[str]:
+    """A reproduction's table and evidence, without the lines that name its time and command."""
+    return [line for line in path.read_text().splitlines()
+            if line.startswith("|") and "wall" not in line]
+
+
+def test_the_reproduction_in_shards_merges_into_the_one_report(tiny_data, tmp_path, capsys):
+    from mnist_mlp.cli.reproduce import main as reproduce_main
+    assert reproduce_main(reproduction_argv(tiny_data, tmp_path / "one")) == 0
+    for shard in ("1/2", "2/2"):
+        assert reproduce_main(reproduction_argv(tiny_data, tmp_path / "shards",
+                                                "--shard", shard)) == 0
+    assert not (tmp_path / "shards" / "reproduction.md").exists()
+    assert merge_main([str(tmp_path / "shards")]) == 0
+    merged, one = tmp_path / "shards" / "reproduction.json", tmp_path / "one" / "reproduction.json"
+    assert table_of(merged.with_suffix(".md")) == table_of(one.with_suffix(".md"))
+
+    def runs(path):  # each network's seed and history, without the time its epochs took
+        return [[(r["seed"], [{k: v for k, v in e.items() if k != "seconds"}
+                              for e in r["history"]]) for r in c["runs"]]
+                for c in json.loads(path.read_text())["configurations"]]
+
+    assert runs(merged) == runs(one)
+    capsys.readouterr()

@@ -22,7 +22,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import NoReturn, TextIO
 
-from ..errors import Terminated, UserError, exit_status
+from ..errors import ConfigError, Terminated, UserError, exit_status
+from ..training.launch import Shard
 
 _NOT_GIVEN = object()
 
@@ -179,3 +180,11 @@ def positive_float(text: str) -> float:
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
+
+
+def shard_option(text: str) -> Shard:
+    """``--shard I/N``, its mistakes in argparse's one line."""
+    try:
+        return Shard.parse(text)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None

@@ -1,5 +1,6 @@
 """``mnist-mlp-merge FOLDER``: the summary of a sweep run in shards (``--shard I/N``), once all
-N shard files are in FOLDER; a shard missing, twice, or of another sweep is refused."""
+N shard files are in FOLDER — a train command's sweep (its summary printed) or the reproduction
+(its report written into FOLDER); a shard missing, twice, or of another sweep is refused."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..experiments.report import save, table
+from ..experiments.results import combine, from_dict
 from ..training.shards import NAME, ShardError, merge, result_from_dict
 from .common import OneLineParser, one_line_errors
 from .parallel import network_ids
+from .reproduce import reproduction_ids
 from .train import print_results
 
 
@@ -38,10 +42,18 @@ def kind_of(folder: Path) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = merge_parser().parse_args(argv)
     kind = kind_of(args.folder)
+    if kind == "reproduction":
+        _, _, extras = merge(args.folder, "reproduction", reproduction_ids)
+        parts = [from_dict(extra) for extra in extras]
+        whole = combine(parts, max(part.wall_seconds for part in parts))
+        paths = save(whole, args.folder)
+        print(table(whole))
+        print(f"\nmerged {len(parts)} shards; wrote {', '.join(str(p) for p in paths.values())}")
+        return 0
     if kind != "train":
         raise ShardError(f"the shards in {args.folder} are of a {kind} sweep, which "
                          "mnist-mlp-merge does not know")
-    sweep, items = merge(args.folder, "train", network_ids)
+    sweep, items, _ = merge(args.folder, "train", network_ids)
     by_id = {item["id"]: item for item in items}
     print_results([result_from_dict(by_id[i]) for i in network_ids(sweep)])
     return 0

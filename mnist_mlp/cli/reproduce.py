@@ -12,18 +12,25 @@ images). Writes ``OUT/reproduction.md`` (the table),
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import shlex
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
+from ..errors import ConfigError
 from ..experiments.configurations import ENGINES, NAMES, QUICK, Settings, quick_settings
 from ..experiments.report import save, table
 from ..experiments.reproduce import reproduce
-from ..experiments.results import load
-from ..files import check_writable
-from .common import one_line_errors, positive_int
+from ..experiments.results import Reproduction, load
+from ..files import FolderError, check_writable
+from ..training.launch import WHOLE, Launch, Shard, process_group
+from ..training.progress import CountBar, bars_wanted
+from ..training.shards import write_shard
+from .common import one_line_errors, positive_int, shard_option
 
 
 def parser() -> argparse.ArgumentParser:
@@ -36,6 +43,10 @@ def parser() -> argparse.ArgumentParser:
                         f"{QUICK['seeds']} with --quick)")
     p.add_argument("--epochs", type=positive_int, default=None,
                    help=f"epochs (default {d.epochs}; {QUICK['epochs']} with --quick)")
+    p.add_argument("--train-size", type=positive_int, default=None,
+                   help="train on the first N training images only (default: all 50,000)")
+    p.add_argument("--validation-size", type=positive_int, default=None,
+                   help=f"the last N training images held out (default {d.validation_size:,})")
     p.add_argument("--only", nargs="+", choices=NAMES, metavar="NAME",
                    help=f"run only these configurations: {', '.join(NAMES)}")
     p.add_argument("--quick", action="store_true",
@@ -53,6 +64,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--log-dir", default=d.log_dir,
                    help=f"TensorBoard runs, one folder per configuration (default: {d.log_dir}; "
                         "'' for none)")
+    p.add_argument("--shard", type=shard_option, metavar="I/N",
+                   help="train only shard I of N (a share of every configuration's seeds; e.g. "
+                        "one task of a job array) and write it to OUT/shard-I-of-N.json; "
+                        "mnist-mlp-merge OUT then writes the report")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--from-json", type=Path, metavar="PATH",
                    help="train nothing: render the .md, .json and .png again from an earlier "
                         "reproduction.json (into --out)")
@@ -80,21 +96,54 @@ def cannot(what: str, error: OSError) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
-    given = {"seeds": args.seeds, "epochs": args.epochs}
+    launch = Launch.from_environment()
+    if args.shard is not None and (launch.distributed or args.from_json):
+        raise ConfigError("--shard is for one process without torchrun, and trains: drop "
+                          "--from-json, or drop --shard under torchrun (ranks take theirs)")
+    given = {"seeds": args.seeds, "epochs": args.epochs, "train_size": args.train_size,
+             "validation_size": args.validation_size}
     settings = (quick_settings if args.quick else Settings)(
         **{k: v for k, v in given.items() if v is not None}, data_dir=args.data_dir,
-        device=args.device, log_dir=args.log_dir or None, engine=args.engine,
+        device=launch.device(args.device), log_dir=args.log_dir or None, engine=args.engine,
         only=tuple(args.only) if args.only else None)
     check_writable(args.out, "the report", "choose another folder with --out")
-    if args.from_json:
-        try:
-            reproduction = load(args.from_json)  # a malformed file: ValueError, one line
-        except OSError as e:
-            return cannot(f"read {args.from_json}", e)
+    with process_group(launch, settings.device), \
+            contextlib.redirect_stdout(sys.stdout if launch.primary else io.StringIO()):
+        if args.from_json:
+            return render(args, load_or_say(args.from_json))
+        reproduction = run(settings, args, launch, command_line(argv))
+        if reproduction is None:  # a rank of torchrun other than 0: rank 0 reports
+            return 0
+        if args.shard is not None:
+            path = write_reproduction_shard(args.out, args.shard, reproduction)
+            print(f"\nshard {args.shard} of the reproduction in {path}; once every shard is "
+                  f"done: mnist-mlp-merge {args.out}")
+            return 0
+        return render(args, reproduction)
+
+
+def run(settings: Settings, args: argparse.Namespace, launch: Launch,
+        command: str) -> Reproduction | None:
+    """The reproduction (this process's shard of it), with a bar over its network-epochs."""
+    shard = args.shard or (launch.shard if launch.distributed else WHOLE)
+    total = sum(len(seeds) for seeds in shard.take(
+        [range(settings.seeds)] * len(settings.configurations()))) * settings.epochs
+    with CountBar(total, "reproduction", "net-epoch",
+                  bars_wanted(args.quiet) and launch.primary) as bar:
+        return reproduce(settings, report=bar.write, command=command, shard=shard,
+                         launch=launch, progress=bar.update)
+
+
+def load_or_say(path: Path) -> Reproduction:
     try:
-        if not args.from_json:
-            reproduction = reproduce(settings, report=lambda line: print(line, flush=True),
-                                     command=command_line(argv))
+        return load(path)  # a malformed file: one line
+    except OSError as error:
+        raise FolderError(f"cannot read {path}: {error.strerror or error}") from None
+
+
+def render(args: argparse.Namespace, reproduction: Reproduction) -> int:
+    """Write the report into ``args.out`` and print its table."""
+    try:
         paths = save(reproduction, args.out)
     except OSError as e:
         return cannot(f"write to {args.out}", e)
@@ -105,3 +154,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\n{done}; wrote {', '.join(str(p) for p in paths.values())}")
     return 0
 
+
+def write_reproduction_shard(out: Path, shard: Shard, reproduction: Reproduction) -> Path:
+    """This shard of the reproduction as a shard file: what the whole one is (its settings), the
+    networks it trained, and all it measured."""
+    items = [{"id": f"{result.configuration.name}/{run.seed}"}
+             for result in reproduction.results for run in result.runs]
+    return write_shard(out, shard, "reproduction", asdict(reproduction.settings), items,
+                       extra=reproduction.to_dict())
+
+
+def reproduction_ids(settings: dict) -> list[str]:
+    """The networks a reproduction with ``settings`` (as plain data) trains."""
+    chosen = Settings(**(settings | {"only": tuple(settings["only"]) if settings["only"]
+                                     else None}))
+    return [f"{conf.name}/{seed}" for conf in chosen.configurations()
+            for seed in range(chosen.seeds)]

@@ -28,7 +28,7 @@ from ..training import (
     train_many,
 )
 from ..training.checkpoint import BEST, LAST
-from ..training.launch import Launch, Shard, process_group
+from ..training.launch import Launch, process_group
 from ..training.progress import ProgressBars, SweepBar, bars_wanted
 from . import parallel
 from .common import (
@@ -38,18 +38,11 @@ from .common import (
     parse_noting_given,
     positive_float,
     positive_int,
+    shard_option,
 )
 from .tables import epoch_line, epoch_of_many_line, format_report
 
 CONFIG_NAMES = frozenset(f.name for f in fields(TrainConfig))
-
-
-def shard_option(text: str) -> Shard:
-    """``--shard I/N``, its mistakes in argparse's one line."""
-    try:
-        return Shard.parse(text)
-    except ConfigError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def train_parser() -> argparse.ArgumentParser:

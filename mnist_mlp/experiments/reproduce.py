@@ -26,27 +26,34 @@ from datetime import datetime
 from ..data import DigitTensors, load_mnist
 from ..textbook.model import MLP
 from ..training import EpochRecord, TrainResult, resolve_device, train, train_many
+from ..training.launch import ONE_PROCESS, WHOLE, Launch, Shard, first_then_others, gather_json
 from .configurations import Configuration, Settings
-from .evidence import saturation_evidence, softmax_bias_gradient_check, stalled_flags
+from .evidence import saturation_evidence, softmax_bias_gradient_check
 from .machine import machine
-from .results import ConfigurationResult, Reproduction, Run
+from .results import ConfigurationResult, Reproduction, Run, combine, from_dict, mark_stalls
 from .stats import final_accuracy
 
 Report = Callable[[str], None]
 
 
 def run_configuration(conf: Configuration, settings: Settings, test: DigitTensors,
-                      report: Report | None = None) -> tuple[ConfigurationResult, list[MLP]]:
-    """Train ``settings.seeds`` networks of ``conf``; returns the result and the networks."""
+                      report: Report | None = None, seeds: Sequence[int] | None = None,
+                      progress: Callable[[int], None] | None = None
+                      ) -> tuple[ConfigurationResult, list[MLP]]:
+    """Train the networks of ``conf`` with ``seeds`` (default: all ``settings.seeds``); returns
+    the result (its stalled runs marked) and the networks. ``progress(n)`` after every n
+    network-epochs."""
     say = report or (lambda _: None)
     config = conf.train_config(settings)
-    seeds = list(range(settings.seeds))
+    seeds = list(range(settings.seeds)) if seeds is None else list(seeds)
     start = time.perf_counter()
     if settings.engine == "fast":
         def on_epoch(epoch: int, records: list[EpochRecord]) -> None:
             accuracy = summarize_line([r.test_accuracy for r in records])
             say(f"{conf.name:18s} epoch {epoch:3d}/{settings.epochs}  test {accuracy}"
                 f"  ({records[0].seconds:.1f} s)")
+            if progress is not None:
+                progress(len(records))
 
         results: list[TrainResult] = train_many(config, seeds, on_epoch=on_epoch)
     else:
@@ -56,16 +63,17 @@ def run_configuration(conf: Configuration, settings: Settings, test: DigitTensor
             say(f"{conf.name:18s} seed {seed}  final test "
                 f"{100 * final_accuracy(results[-1].history):.2f} %")
     seconds = time.perf_counter() - start
-    flags = stalled_flags([r.history for r in results], settings.stall_margin)
     runs = []
-    for result, stalled in zip(results, flags, strict=True):
-        run = Run(seed=result.config.seed, history=result.history, stalled=stalled,
+    for result in results:
+        run = Run(seed=result.config.seed, history=result.history,
                   metrics=result.metrics.to_dict() if result.metrics is not None else None,
                   run_dir=str(result.run_dir) if result.run_dir else None)
         if not run.diverged:
             run.evidence = saturation_evidence(result.model, test, conf.loss)
         runs.append(run)
-    return ConfigurationResult(conf, runs, seconds), [r.model for r in results]
+    configuration_result = ConfigurationResult(conf, runs, seconds)
+    mark_stalls(configuration_result, settings.stall_margin)
+    return configuration_result, [r.model for r in results]
 
 
 def summarize_line(values: Sequence[float]) -> str:
@@ -78,31 +86,41 @@ def summarize_line(values: Sequence[float]) -> str:
             f"({100 * min(finite):.2f}–{100 * max(finite):.2f})")
 
 
-def reproduce(settings: Settings, report: Report | None = None,
-              command: str = "") -> Reproduction:
+def reproduce(settings: Settings, report: Report | None = None, command: str = "",
+              shard: Shard = WHOLE, launch: Launch = ONE_PROCESS,
+              progress: Callable[[int], None] | None = None) -> Reproduction | None:
     """Train every configuration of ``settings`` over its seeds and measure the outcome.
 
     Loads the data first (so a missing data set fails at once), then trains configuration by
     configuration (``train_many`` with the fast engine, ``train`` seed by seed with the
     reference one), computes the stall evidence of every network and the softmax gradient
-    check. ``report`` receives progress lines.
+    check. ``report`` receives progress lines, ``progress(n)`` the count of network-epochs done.
+
+    ``shard``: train only that share of every configuration's seeds (a ``--shard I/N`` run,
+    its result to be merged with the others'). Under torchrun (``launch``) each rank trains its
+    shard and rank 0 returns the whole reproduction, the others None.
     """
+    if launch.distributed:
+        shard = launch.shard
     say = report or (lambda _: None)
     settings.validate()
     started = datetime.now().astimezone().isoformat(timespec="seconds")
     start = time.perf_counter()
     device = resolve_device(settings.device)
-    data = load_mnist(settings.data_dir, train_size=settings.train_size,
-                      validation_size=settings.validation_size)
+    data = first_then_others(launch, lambda: load_mnist(
+        settings.data_dir, train_size=settings.train_size,
+        validation_size=settings.validation_size))
     test = data.test.to(device)
     say(f"{len(settings.configurations())} configurations × {settings.seeds} seeds, "
         f"{settings.epochs} epochs, {len(data.train)} training images, engine "
         f"{settings.engine}, device {device}")
     results, trained_softmax = [], None
-    for conf in settings.configurations():
-        result, models = run_configuration(conf, settings, test, say)
+    configurations = settings.configurations()
+    seeds = shard.take([range(settings.seeds)] * len(configurations))
+    for conf, mine in zip(configurations, seeds, strict=True):
+        result, models = run_configuration(conf, settings, test, say, mine, progress)
         results.append(result)
-        if conf.name == "l30-softmax" and not result.runs[0].diverged:
+        if conf.name == "l30-softmax" and mine[:1] == [0] and not result.runs[0].diverged:
             trained_softmax = models[0]
         say(f"{conf.name}: final {summarize_line([final_accuracy(r.history) for r in result.runs])}"
             f", {len(result.stalled)} stalled  ({result.seconds:.0f} s)")
@@ -118,5 +136,11 @@ def reproduce(settings: Settings, report: Report | None = None,
             f"of {check['batch_size']} real training images, float64): "
             f"max |autograd − Σ(F − y)| = {check['max_abs_difference']:.2e} "
             f"(gradients up to {check['max_abs_gradient']:.2f})")
-    return Reproduction(settings, results, checks, machine(device), command,
+    mine = Reproduction(settings, results, checks, machine(device), command,
                         time.perf_counter() - start, started)
+    if not launch.distributed:
+        return mine
+    parts = gather_json(mine.to_dict(), launch)
+    if parts is None:
+        return None
+    return combine([from_dict(part) for part in parts], time.perf_counter() - start)

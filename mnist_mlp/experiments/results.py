@@ -22,6 +22,7 @@ from .evidence import (
     Evidence,
     GroupEvidence,
     group_evidence,
+    stalled_flags,
 )
 from .stats import (
     Spread,
@@ -181,24 +182,54 @@ class Reproduction:
 def load(path: str | os.PathLike[str]) -> Reproduction:
     """A ``Reproduction`` read back from its ``reproduction.json`` (to render it again)."""
     try:
-        data = json.loads(Path(path).read_text())
-        fields = {f for f in Settings.__dataclass_fields__}
-        settings = Settings(**{k: v for k, v in data["settings"].items() if k in fields})
-        if settings.only is not None:
-            settings = replace(settings, only=tuple(settings.only))
-        results = []
-        for c in data["configurations"]:
-            runs = [Run(r["seed"], [EpochRecord.from_dict(_nan_for_none(record))
-                             for record in r["history"]],
-                        r["metrics"], r["evidence"], r["run_dir"], r["stalled"])
-                    for r in c["runs"]]
-            results.append(ConfigurationResult(Configuration(**c["configuration"]), runs,
-                                               c["seconds"]))
-        return Reproduction(settings, results, data["softmax_bias_gradient_check"],
-                            data["machine"], data["command"], data["wall_seconds"],
-                            data["started"])
+        return from_dict(json.loads(Path(path).read_text()))
     except (KeyError, TypeError, ValueError) as error:
         raise ReproductionFileError(f"{path} is not a reproduction.json: {error!r}") from None
+
+
+def from_dict(data: dict[str, Any]) -> Reproduction:
+    """The ``Reproduction`` of ``Reproduction.to_dict`` (raises ``KeyError``, ``TypeError`` or
+    ``ValueError`` for anything else)."""
+    fields = {f for f in Settings.__dataclass_fields__}
+    settings = Settings(**{k: v for k, v in data["settings"].items() if k in fields})
+    if settings.only is not None:
+        settings = replace(settings, only=tuple(settings.only))
+    results = []
+    for c in data["configurations"]:
+        runs = [Run(r["seed"], [EpochRecord.from_dict(_nan_for_none(record))
+                                for record in r["history"]],
+                    r["metrics"], r["evidence"], r["run_dir"], r["stalled"])
+                for r in c["runs"]]
+        results.append(ConfigurationResult(Configuration(**c["configuration"]), runs,
+                                           c["seconds"]))
+    return Reproduction(settings, results, data["softmax_bias_gradient_check"],
+                        data["machine"], data["command"], data["wall_seconds"],
+                        data["started"])
+
+
+def combine(parts: Sequence[Reproduction], wall_seconds: float) -> Reproduction:
+    """The one reproduction of its shards ``parts`` (each a share of every configuration's
+    seeds): the runs of each configuration in seed order, its time the longest shard's, its
+    stalled runs marked against all of them (a stall is judged against the configuration's best
+    run), the gradient checks found in any shard."""
+    first = parts[0]
+    results = []
+    for k, result in enumerate(first.results):
+        runs = sorted((run for part in parts for run in part.results[k].runs),
+                      key=lambda run: run.seed)
+        results.append(ConfigurationResult(result.configuration, runs,
+                                           max(part.results[k].seconds for part in parts)))
+        mark_stalls(results[-1], first.settings.stall_margin)
+    checks = {check["network"]: check for part in parts for check in part.gradient_checks}
+    return Reproduction(first.settings, results, list(checks.values()), first.machine,
+                        first.command, wall_seconds, first.started)
+
+
+def mark_stalls(result: ConfigurationResult, margin: float) -> None:
+    """Mark the stalled runs of a configuration (``stalled_flags`` over all its runs)."""
+    for run, stalled in zip(result.runs, stalled_flags([r.history for r in result.runs],
+                                                       margin), strict=True):
+        run.stalled = stalled
 
 
 def _nan_for_none(record: dict[str, Any]) -> dict[str, Any]:

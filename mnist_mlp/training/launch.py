@@ -59,6 +59,10 @@ class Shard:
         return [list(group[self.index::self.count]) for group in groups]
 
 
+WHOLE = Shard()
+"""All of a sweep: the one shard of one."""
+
+
 @dataclass(frozen=True)
 class Launch:
     """Where this process stands among those torchrun started (one process: rank 0 of 1)."""

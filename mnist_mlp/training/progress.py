@@ -94,25 +94,24 @@ class ProgressBars:
         self.close()
 
 
-class SweepBar:
-    """One bar over a sweep of K networks: network-epochs done of all, with the rate and an ETA
-    (tqdm, on stderr), the line of each epoch printed above it. ``enabled=False`` shows only the
-    lines. Pass ``epoch`` as the ``on_epoch`` callback of ``train_many``."""
+class CountBar:
+    """A bar over a count of work (network-epochs, say), with the rate and an ETA (tqdm, on
+    stderr), and lines printed above it; ``enabled=False`` shows only the lines."""
 
-    def __init__(self, epochs: int, networks: int,
-                 describe: Callable[[int, list[EpochRecord]], str], enabled: bool = True,
+    def __init__(self, total: int, desc: str, unit: str, enabled: bool = True,
                  file: IO[str] | None = None) -> None:
-        self.describe, self.enabled = describe, enabled
-        self.bar = (tqdm(total=epochs * networks, desc=f"{networks} networks", unit="net-epoch",
-                         file=file, dynamic_ncols=True) if enabled else None)
+        self.bar = (tqdm(total=total, desc=desc, unit=unit, file=file, dynamic_ncols=True)
+                    if enabled else None)
 
-    def epoch(self, epoch: int, records: list[EpochRecord]) -> None:
-        """After each epoch of the sweep: its line, and the bar moved on by K."""
-        line = self.describe(epoch, records)
+    def update(self, count: int) -> None:
+        if self.bar is not None:
+            self.bar.update(count)
+
+    def write(self, line: str) -> None:
+        """Print ``line`` to stdout, above the bar when it is shown."""
         if self.bar is not None:
             tqdm.write(line, file=sys.stdout)
             sys.stdout.flush()
-            self.bar.update(len(records))
         else:
             print(line, flush=True)
 
@@ -121,8 +120,24 @@ class SweepBar:
             self.bar.close()
             self.bar = None
 
-    def __enter__(self) -> SweepBar:
+    def __enter__(self) -> CountBar:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class SweepBar(CountBar):
+    """One bar over a sweep of K networks: network-epochs done of all, the line of each epoch
+    printed above it. Pass ``epoch`` as the ``on_epoch`` callback of ``train_many``."""
+
+    def __init__(self, epochs: int, networks: int,
+                 describe: Callable[[int, list[EpochRecord]], str], enabled: bool = True,
+                 file: IO[str] | None = None) -> None:
+        super().__init__(epochs * networks, f"{networks} networks", "net-epoch", enabled, file)
+        self.describe = describe
+
+    def epoch(self, epoch: int, records: list[EpochRecord]) -> None:
+        """After each epoch of the sweep: its line, and the bar moved on by K."""
+        self.write(self.describe(epoch, records))
+        self.update(len(records))

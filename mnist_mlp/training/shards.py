@@ -35,21 +35,22 @@ def shard_path(folder: Path, shard: Shard) -> Path:
 
 
 def write_shard(folder: Path, shard: Shard, kind: str, grid: dict[str, Any],
-                items: Sequence[dict[str, Any]]) -> Path:
-    """Write this shard's file; returns its path."""
+                items: Sequence[dict[str, Any]], extra: Any = None) -> Path:
+    """Write this shard's file (``extra``: anything more the shard has to say); returns its
+    path."""
     folder.mkdir(parents=True, exist_ok=True)
     path = shard_path(folder, shard)
     write_json(path, {"format": FORMAT, "version": VERSION, "kind": kind,
                       "shard": [shard.index + 1, shard.count], "grid": grid,
-                      "items": list(items)})
+                      "items": list(items), "extra": extra})
     return path
 
 
 def merge(folder: Path, kind: str, expected: Callable[[dict[str, Any]], Sequence[str]]
-          ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The grid and the items of the N shards of a sweep in ``folder``, checked: all N shards,
-    each once, of one sweep of ``kind``, whose items together are those the grid asks for
-    (``expected(grid)``: their ids), each exactly once."""
+          ) -> tuple[dict[str, Any], list[dict[str, Any]], list[Any]]:
+    """The grid, the items and the extras (in shard order) of the N shards of a sweep in
+    ``folder``, checked: all N shards, each once, of one sweep of ``kind``, whose items
+    together are those the grid asks for (``expected(grid)``: their ids), each exactly once."""
     files = sorted(p for p in folder.glob("shard-*-of-*.json") if NAME.fullmatch(p.name))
     if not files:
         raise ShardError(f"no shard files (shard-I-of-N.json) in {folder}; give the folder "
@@ -71,7 +72,8 @@ def merge(folder: Path, kind: str, expected: Callable[[dict[str, Any]], Sequence
                          "settings differ); merge one sweep's shards at a time")
     items = [item for data in shards for item in data["items"]]
     _check_ids([item.get("id") for item in items], expected(shards[0]["grid"]), folder)
-    return shards[0]["grid"], items
+    shards.sort(key=lambda data: data["shard"][0])
+    return shards[0]["grid"], items, [data.get("extra") for data in shards]
 
 
 def _read(path: Path, kind: str) -> dict[str, Any]:
