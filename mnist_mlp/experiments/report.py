@@ -276,21 +276,36 @@ def _recipe_summary(results: list[ConfigurationResult]) -> str:
 
 def markdown(reproduction: Reproduction, png_name: str = "reproduction.png") -> str:
     """``reproduction.md``: the table, the stalled runs, the gradient check, how it was run."""
-    s, m = reproduction.settings, reproduction.machine
-    n_seeds = f"seeds 0–{s.seeds - 1}" if s.seeds > 1 else "seed 0"
-    hardware = f"{m.get('cpu', '?')} ({m.get('cores', '?')} cores, {m.get('torch_threads', '?')}" \
-               f" torch threads)"
-    if "gpu" in m:
-        hardware += f", GPU {m['gpu']}"
-    lines = [
-        "# The textbook's MNIST figures, reproduced over seeds",
-        "",
-    ]
+    s = reproduction.settings
+    lines = ["# The textbook's MNIST figures, reproduced over seeds", ""]
     if s.quick:
         lines += ["> **Quick run** — a smoke test, not the reference protocol: "
                   f"{s.seeds} seeds, {s.epochs} epochs, {train_images(s):,} training images.",
                   ""]
     lines += [
+        _protocol(s), "",
+        table(reproduction), "",
+        summary(reproduction), "",
+        stall_paragraph(reproduction), "",
+        evidence_table(reproduction), "",
+        "Stuck unit: σ < 0.01 on ≥ 99 % of the test images (stuck at 0) or > 0.99 (stuck at 1). "
+        "Lost digit: test recall below 5 %. Saturated hidden activations: share of (test image, "
+        "hidden unit) pairs outside [0.01, 0.99]. δ = ∂C/∂z of the output layer, averaged over "
+        "the (image, output unit) pairs where |F − y| > ½.",
+        "",
+        f"![test accuracy against epoch]({png_name})",
+        "",
+        *_gradient_checks(reproduction),
+        "",
+        _how_it_was_run(reproduction),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _protocol(s: Settings) -> str:
+    n_seeds = f"seeds 0–{s.seeds - 1}" if s.seeds > 1 else "seed 0"
+    return (
         f"784-l-10 network, sigmoid hidden layer, weights and biases from N(0, 1), mini-batches "
         f"of {s.batch_size}, {s.epochs} epochs of plain SGD, trained on the first "
         f"{train_images(s):,} training images, validated on the last {s.validation_size:,}, "
@@ -299,43 +314,32 @@ def markdown(reproduction: Reproduction, png_name: str = "reproduction.png") -> 
         f"l). Test accuracy in %, mean ± std (min–max) over all runs, stalled runs included. "
         f"*Best epoch* is the best of the {s.epochs} epochs on the test set itself — how the "
         f"textbook's figures are read; *epoch chosen by validation* is the test accuracy at the "
-        f"epoch with the best validation accuracy — the honest figure.",
-        "",
-        table(reproduction),
-        "",
-        summary(reproduction),
-        "",
-        stall_paragraph(reproduction),
-        "",
-        evidence_table(reproduction),
-        "",
-        "Stuck unit: σ < 0.01 on ≥ 99 % of the test images (stuck at 0) or > 0.99 (stuck at 1). "
-        "Lost digit: test recall below 5 %. Saturated hidden activations: share of (test image, "
-        "hidden unit) pairs outside [0.01, 0.99]. δ = ∂C/∂z of the output layer, averaged over "
-        "the (image, output unit) pairs where |F − y| > ½.",
-        "",
-        f"![test accuracy against epoch]({png_name})",
-        "",
-        "**Softmax gradient check.** For a softmax output with the log-likelihood cost summed "
-        "over a mini-batch, the output-bias gradient from autograd equals Σᵢ (F(xᵢ) − yᵢ) "
-        "(Nielsen eq. 81–82; the chapter's softmax gradient, corrected — see "
-        "tests/test_errata.py):",
-        "",
-    ]
+        f"epoch with the best validation accuracy — the honest figure.")
+
+
+def _gradient_checks(reproduction: Reproduction) -> list[str]:
+    lines = ["**Softmax gradient check.** For a softmax output with the log-likelihood cost "
+             "summed over a mini-batch, the output-bias gradient from autograd equals "
+             "Σᵢ (F(xᵢ) − yᵢ) (Nielsen eq. 81–82; the chapter's softmax gradient, corrected — "
+             "see tests/test_errata.py):", ""]
     for check in reproduction.gradient_checks:
         lines.append(f"- {check['network']}, {check['batches']} mini-batches of "
                      f"{check['batch_size']} real training images, float64: max |difference| "
                      f"= {check['max_abs_difference']:.1e} (gradient entries up to "
                      f"{check['max_abs_gradient']:.2f}).")
-    lines += [
-        "",
-        f"Command: `{reproduction.command or 'python scripts/reproduce.py'}` (engine "
-        f"{s.engine}). Machine: {hardware}, device {m.get('device', '?')}, torch "
-        f"{m.get('torch', '?')}, Python {m.get('python', '?')}. Total wall time "
-        f"{_duration(reproduction.wall_seconds)}; started {reproduction.started}.",
-        "",
-    ]
-    return "\n".join(lines)
+    return lines
+
+
+def _how_it_was_run(reproduction: Reproduction) -> str:
+    s, m = reproduction.settings, reproduction.machine
+    hardware = (f"{m.get('cpu', '?')} ({m.get('cores', '?')} cores, "
+                f"{m.get('torch_threads', '?')} torch threads)")
+    if "gpu" in m:
+        hardware += f", GPU {m['gpu']}"
+    return (f"Command: `{reproduction.command or 'python scripts/reproduce.py'}` (engine "
+            f"{s.engine}). Machine: {hardware}, device {m.get('device', '?')}, torch "
+            f"{m.get('torch', '?')}, Python {m.get('python', '?')}. Total wall time "
+            f"{_duration(reproduction.wall_seconds)}; started {reproduction.started}.")
 
 
 # ---------------------------------------------------------------------------------------------

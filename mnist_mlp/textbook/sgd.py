@@ -30,7 +30,12 @@ def sgd_step(model: nn.Module, loss_fn: Callable[..., Tensor], x: Tensor, y: Ten
     Plain SGD: no momentum, no weight decay. Returns L (detached, not synchronised with the
     device).
     """
-    loss = loss_fn(model(x), y, reduction="mean")
+    return descend(model, loss_fn(model(x), y, reduction="mean"), lr)
+
+
+def descend(model: nn.Module, loss: Tensor, lr: float) -> Tensor:
+    """θ ← θ − η ∂L/∂θ for every parameter θ of ``model``, the gradient of the loss ``loss`` by
+    autograd. Returns the loss, detached."""
     model.zero_grad(set_to_none=True)
     loss.backward()
     with torch.no_grad():

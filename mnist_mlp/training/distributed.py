@@ -27,6 +27,7 @@ from ..data import DigitTensors, epoch_order
 from ..errors import ConfigError
 from ..textbook.losses import get_loss
 from ..textbook.model import MLP
+from ..textbook.sgd import descend
 from .config import TrainConfig
 from .driver import Network, fit
 from .evaluation import Evaluation, evaluate
@@ -50,13 +51,8 @@ def data_parallel_step(model: DistributedDataParallel, loss_name: str, x: Tensor
     mini-batch's gradient. Returns this rank's W/m-weighted partial loss (their mean over the
     ranks is L).
     """
-    loss = get_loss(loss_name).fn(model(x), y, reduction="sum") * (world_size / batch)
-    model.zero_grad(set_to_none=True)
-    loss.backward()
-    with torch.no_grad():
-        for theta in model.parameters():
-            theta.add_(theta.grad, alpha=-lr)  # θ ← θ − η ∂L/∂θ
-    return loss.detach()
+    partial = get_loss(loss_name).fn(model(x), y, reduction="sum") * (world_size / batch)
+    return descend(model, partial, lr)  # θ ← θ − η ∂L/∂θ, DDP averaging the gradients
 
 
 class DataParallelTrainer:

@@ -255,15 +255,34 @@ static void pack(struct unpacked *u, REAL *W1, REAL *b1, REAL *W2) {
     free(u->w1t);
 }
 
+/* The hidden layer for image i: h = a¹ = φ(W¹x + b¹) (ld units). */
+static void hidden_layer(const struct unpacked *u, int hidden, const int64_t *restrict row_start,
+                         const int32_t *restrict pixel, const REAL *restrict value, int64_t i,
+                         REAL *restrict h) {
+    hidden_weighted_input(u->w1t, u->ld, pixel, value, row_start[i], row_start[i + 1], h);
+    for (int64_t j = 0; j < u->l; j++) h[j] = hidden_forward(hidden, h[j] + u->bias1[j]);
+}
+
 /* The forward pass of image i: h = a¹ = φ(W¹x + b¹) (ld units), F = ψ(W²a¹ + b²). */
 static void forward(const struct unpacked *u, int hidden, int output, const REAL *b2,
                     const int64_t *restrict row_start, const int32_t *restrict pixel,
                     const REAL *restrict value, int64_t i, REAL *restrict h, REAL *restrict F) {
     REAL z2[CLASSES];
-    hidden_weighted_input(u->w1t, u->ld, pixel, value, row_start[i], row_start[i + 1], h);
-    for (int64_t j = 0; j < u->l; j++) h[j] = hidden_forward(hidden, h[j] + u->bias1[j]);
+    hidden_layer(u, hidden, row_start, pixel, value, i, h);
     for (int c = 0; c < CLASSES; c++) z2[c] = dot(u->w2 + c * u->ld, h, u->ld) + b2[c];
     output_forward(output, z2, F);
+}
+
+/* Ten outputs at once, for the evaluation: the columns of W² laid out one per hidden unit
+ * (w2t[j] = W²_·j, padded to 16 classes), z² = Σ_j a¹_j w2t[j] + b², summed in one register
+ * with no sum across it (the training's `dot` sums each output apart, in another order). */
+typedef REAL classes __attribute__((vector_size(16 * sizeof(REAL))));
+
+static void output_layer(const REAL *restrict w2t, const REAL *restrict h, int64_t l,
+                         const REAL *b2, REAL *restrict z2) {
+    classes sum = {0};
+    for (int64_t j = 0; j < l; j++) sum += h[j] * *(const classes *)(w2t + j * 16);
+    for (int c = 0; c < CLASSES; c++) z2[c] = sum[c] + b2[c];
 }
 
 /* (BP2) for one sample: d1 = (W²ᵀ d2) ⊙ φ'(z¹), with h = a¹. */
@@ -344,13 +363,18 @@ int train_epoch(const struct epoch_args *a) {
  * not be allocated. */
 int evaluate(const struct eval_args *a) {
     struct unpacked u;
-    if (unpack(a->W1, a->b1, a->W2, a->l, (size_t)(a->l + BLOCK - 1) / BLOCK * BLOCK, &u))
-        return -1;
+    const int64_t ld = (a->l + BLOCK - 1) / BLOCK * BLOCK;
+    if (unpack(a->W1, a->b1, a->W2, a->l, (size_t)ld + 16 * ld, &u)) return -1;
+    REAL *h = u.extra, *w2t = u.extra + ld;  /* a¹ (ld), and W² as (ld, 16) */
+    for (int64_t j = 0; j < a->l; j++)
+        for (int c = 0; c < CLASSES; c++) w2t[j * 16 + c] = a->W2[c * a->l + j];
     double total = 0;
     for (int k = 0; k < CLASSES * CLASSES; k++) a->confusion[k] = 0;
     for (int64_t i = 0; i < a->n; i++) {
-        REAL F[CLASSES];
-        forward(&u, a->hidden, a->output, a->b2, a->row_start, a->pixel, a->value, i, u.extra, F);
+        REAL z2[CLASSES], F[CLASSES];
+        hidden_layer(&u, a->hidden, a->row_start, a->pixel, a->value, i, h);
+        output_layer(w2t, h, a->l, a->b2, z2);
+        output_forward(a->output, z2, F);
         total += sample_loss(a->loss, F, a->targets + i * CLASSES, a->floor);
         int best = 0;
         for (int c = 1; c < CLASSES; c++) best = F[c] > F[best] ? c : best;
