@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -442,3 +444,15 @@ def test_real_mnist():
     for split in (splits.train, splits.validation, splits.test):
         assert split.images.max() < 1 and split.images.min() >= 0
         assert set(split.labels.tolist()) == set(range(10))
+
+
+def test_reading_mnist_does_not_import_torchvision(tmp_path):
+    # torchvision costs a process some 160 MB of memory: only a download needs it
+    write_idx_mnist(tmp_path)
+    program = ("import sys\n"
+               "from mnist_mlp.data import load_mnist\n"
+               f"load_mnist({str(tmp_path)!r}, validation_size=2)\n"
+               "print('torchvision' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "False"

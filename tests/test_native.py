@@ -31,10 +31,11 @@ def sparse_digits(n: int) -> torch.Tensor:
     return random_digits(n, zeros=0.8).images  # about 160 non-zero pixels, as in MNIST
 
 
-def test_sparse_rows_hold_exactly_the_non_zero_pixels():
+@pytest.mark.parametrize("chunk", [2, 3, 4096])  # rows built a few images at a time, or at once
+def test_sparse_rows_hold_exactly_the_non_zero_pixels(chunk):
     images = sparse_digits(7)
     images[3] = 0  # an empty image: an empty row
-    rows = native.SparseRows.of(images)
+    rows = native.SparseRows.of(images, chunk=chunk)
     assert rows.row_start[0] == 0 and rows.row_start[-1] == len(rows.pixel) == len(rows.value)
     assert rows.row_start[4] == rows.row_start[3]
     dense = torch.zeros_like(images)
