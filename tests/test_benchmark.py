@@ -11,7 +11,12 @@ from idx import write_idx_mnist
 from mnist_mlp.engine import native
 from mnist_mlp.experiments.benchmark import PHASES, phase_table, run_benchmark, run_phases, table
 from mnist_mlp.experiments.configurations import Settings
-from mnist_mlp.experiments.costs import evaluation_cost, peak_memory, reproduction_cost
+from mnist_mlp.experiments.costs import (
+    PRINT_PEAK,
+    evaluation_cost,
+    peak_memory,
+    reproduction_cost,
+)
 
 OPS = native.library(torch.float32) is not None  # the compiled loop, and its fallback
 
@@ -70,3 +75,14 @@ def test_the_costs_of_a_sweep_are_measured(tiny_data):
                         data_dir=str(tiny_data), device="cpu", only=("l30-softmax",))
     reproduction = reproduction_cost(settings)
     assert 0 < reproduction.training < reproduction.wall and reproduction.ratio > 1
+
+
+def test_peak_memory_is_the_childs_own_not_its_parents():
+    # ru_maxrss survives fork and exec: a child of this (now larger) process would report our
+    # peak. VmHWM is the child's own.
+    ballast = bytearray(400 * 2**20)
+    ballast[:: 4096] = b"\1" * len(ballast[:: 4096])  # touch every page: resident
+    done = subprocess.run([sys.executable, "-c", f"import json\n{PRINT_PEAK}"],
+                          capture_output=True, text=True, check=True)
+    assert int(done.stdout) < 200 * 2**20  # a bare Python: some 10 MB
+    del ballast

@@ -13,12 +13,23 @@ import torch
 
 from mnist_mlp import TrainConfig, train, train_many
 from mnist_mlp.cli.merge import main as merge_main
+from mnist_mlp.cli.reproduce import command_line
 from mnist_mlp.cli.train import main as train_main
 from mnist_mlp.training.checkpoint import LAST, load_checkpoint
-from mnist_mlp.training.launch import Shard
+from mnist_mlp.training.launch import Launch, Shard
 
 ROOT = Path(__file__).resolve().parents[1]
 TORCHRUN = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+
+
+def test_the_report_names_torchrun_and_its_ranks(monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["scripts/reproduce.py", "--quiet"])
+    monkeypatch.delenv("MNIST_DATA", raising=False)
+    assert command_line(["--quiet"], Launch(0, 2, 0, 2)) == \
+        "torchrun --standalone --nproc-per-node 2 scripts/reproduce.py --quiet"
+    assert command_line(["--quiet"], Launch(5, 16, 1, 8)).startswith(
+        "torchrun --nnodes 2 --nproc-per-node 8 scripts/reproduce.py")
+    assert "torchrun" not in command_line(["--quiet"])
 
 
 @pytest.mark.parametrize("count", [1, 2, 3, 7])

@@ -167,12 +167,17 @@ def test_unfit_tensors_are_refused_before_c_sees_them():
 @needs_compiler
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("loss", ["mse", "mae", "binary_cross_entropy", "cross_entropy"])
-def test_native_evaluation_equals_the_dense_one(dtype, loss):
+@pytest.mark.parametrize(("hidden", "scale"), [(37, 1.0), (30, 1.0), (37, 100.0)])
+def test_native_evaluation_equals_the_dense_one(dtype, loss, hidden, scale):
     """The compiled forward pass over a split's sparse rows gives the loss and confusion matrix
-    of the batched matrix products."""
+    of the batched matrix products: hidden units in one, two or three blocks, and weights so
+    large that σ's exponential overflows (the evaluation's own exp clamps it)."""
     data = random_digits(203, dtype, zeros=0.8)
     torch.manual_seed(0)
-    models = [MLP(37, "sigmoid", "sigmoid", init="normal").to(dtype) for _ in range(3)]
+    models = [MLP(hidden, "sigmoid", "sigmoid", init="normal").to(dtype) for _ in range(3)]
+    with torch.no_grad():
+        for model in models:
+            model.hidden.weight.mul_(scale)
     engine = Engine(models, [0.1] * 3, loss, dtype=dtype)
     assert engine.backend.name == "native"
     losses, confusions = engine.evaluate(data)

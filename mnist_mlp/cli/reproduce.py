@@ -27,7 +27,7 @@ from ..experiments.report import save, table
 from ..experiments.reproduce import reproduce
 from ..experiments.results import Reproduction, load
 from ..files import FolderError, check_writable
-from ..training.launch import WHOLE, Launch, Shard, process_group
+from ..training.launch import ONE_PROCESS, WHOLE, Launch, Shard, process_group
 from ..training.progress import CountBar, bars_wanted
 from ..training.shards import write_shard
 from .common import one_line_errors, positive_int, shard_option
@@ -75,11 +75,16 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def command_line(argv: Sequence[str]) -> str:
-    """The command as typed, with ``MNIST_DATA`` when it says where the data is."""
-    python = os.path.relpath(sys.executable) if sys.executable.startswith(os.getcwd()) \
-        else "python"
-    words = [python, os.path.relpath(sys.argv[0]), *argv]
+def command_line(argv: Sequence[str], launch: Launch = ONE_PROCESS) -> str:
+    """The command as typed, with ``MNIST_DATA`` when it says where the data is (under
+    torchrun: its launcher, with the ranks it started)."""
+    launcher = [os.path.relpath(sys.executable) if sys.executable.startswith(os.getcwd())
+                else "python"]
+    if launch.distributed:
+        nodes = launch.world_size // launch.local_world_size
+        launcher = ["torchrun", *(["--standalone"] if nodes == 1 else ["--nnodes", str(nodes)]),
+                    "--nproc-per-node", str(launch.local_world_size)]
+    words = [*launcher, os.path.relpath(sys.argv[0]), *argv]
     prefix = ""
     if "--data-dir" not in argv and os.environ.get("MNIST_DATA"):
         prefix = f"MNIST_DATA={shlex.quote(os.environ['MNIST_DATA'])} "
@@ -111,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             contextlib.redirect_stdout(sys.stdout if launch.primary else io.StringIO()):
         if args.from_json:
             return render(args, load_or_say(args.from_json))
-        reproduction = run(settings, args, launch, command_line(argv))
+        reproduction = run(settings, args, launch, command_line(argv, launch))
         if reproduction is None:  # a rank of torchrun other than 0: rank 0 reports
             return 0
         if args.shard is not None:

@@ -65,15 +65,29 @@ def peak_memory(networks: int, hidden_size: int, data_dir: str | None,
                 validation_size: int = 10_000) -> int:
     """The peak resident memory, in bytes, of a fresh process that trains ``networks``
     networks for one epoch with ``train_many`` (evaluation included, no logs)."""
-    program = ("import json, resource, sys\n"
+    program = ("import json\n"
                "from mnist_mlp import TrainConfig, train_many\n"
                f"config = TrainConfig(hidden_size={hidden_size}, epochs=1, log_dir=None, "
                f"data_dir={data_dir!r}, device='cpu', validation_size={validation_size})\n"
                f"train_many(config, seeds=range({networks}))\n"
-               "print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n")
+               f"{PRINT_PEAK}")
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
                           check=True)
-    return int(json.loads(done.stdout.splitlines()[-1])) * 1024  # Linux reports kilobytes
+    return int(json.loads(done.stdout.splitlines()[-1]))
+
+
+PRINT_PEAK = """\
+import resource
+try:
+    with open("/proc/self/status") as status:
+        peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps(peak * 1024))
+"""
+"""Print the process's peak resident memory in bytes: Linux's VmHWM (kilobytes), not
+ru_maxrss, which a process started by fork and exec inherits from its parent, so that a child
+of a large process reports the parent's peak."""
 
 
 @dataclass(frozen=True)
