@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from idx import write_idx_mnist
 
@@ -13,9 +14,11 @@ from mnist_mlp.experiments.benchmark import PHASES, phase_table, run_benchmark, 
 from mnist_mlp.experiments.configurations import Settings
 from mnist_mlp.experiments.costs import (
     PRINT_PEAK,
+    EvaluationCost,
     evaluation_cost,
     peak_memory,
     reproduction_cost,
+    sweep_hours,
 )
 
 OPS = native.library(torch.float32) is not None  # the compiled loop, and its fallback
@@ -48,6 +51,24 @@ def test_bench_script_writes_json(tmp_path):
     assert data["machine"]["cores"] >= 1 and len(data["timings"]) == 3 + OPS
     assert data["reference_phases_us"]["4"].keys() == set(PHASES)
     assert "Where a step of the reference loop spends its time" in result.stdout
+    # the report beside the JSON, and the same report again from the JSON alone
+    report = out.with_suffix(".md").read_text()
+    assert "| cpu | 4 | engine | 2 |" in report and report in result.stdout
+    out.with_suffix(".md").unlink()
+    again = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench.py"), "--from-json",
+                            str(out)], capture_output=True, text=True, check=False)
+    assert again.returncode == 0 and out.with_suffix(".md").read_text() == report
+
+
+@pytest.mark.parametrize("content", ["", "[1]", '{"machine": {}, "native_loop": "", '
+                                     '"timings": [{"method": "naive"}]}'])
+def test_bench_from_a_bad_json_says_so_in_one_line(tmp_path, content):
+    (tmp_path / "bench.json").write_text(content)
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench.py"), "--from-json",
+                             str(tmp_path / "bench.json")], capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 2 and result.stderr.startswith("error: ")
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
 
 
 def test_reference_phases_time_every_phase_of_the_step(tmp_path):
@@ -86,3 +107,10 @@ def test_peak_memory_is_the_childs_own_not_its_parents():
                           capture_output=True, text=True, check=True)
     assert int(done.stdout) < 200 * 2**20  # a bare Python: some 10 MB
     del ballast
+
+
+def test_a_sweep_on_paper_is_paced_by_its_fullest_shard():
+    cost = EvaluationCost(30, 10, training=2.0, evaluation=1.0)
+    assert sweep_hours(cost, networks=10, workers=3, epochs=4) == 4 * 4 * 3.0 / 3600
+    assert sweep_hours(cost, networks=12, workers=3, epochs=4) == 4 * 4 * 3.0 / 3600
+    assert sweep_hours(cost, networks=1, workers=8, epochs=30) == 30 * 3.0 / 3600

@@ -5,12 +5,15 @@
 * ``peak_memory``: the peak resident memory of a process that trains K networks for one epoch
   and evaluates them, each K in a fresh process;
 * ``reproduction_cost``: the reproduction's wall time against its pure training time (the sum
-  of its epochs' SGD steps), from a run of it.
+  of its epochs' SGD steps), from a run of it;
+* ``sweep_hours``: on paper, from the per-network timings, the wall time of a large sweep
+  spread over many workers.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import tempfile
@@ -39,9 +42,10 @@ class EvaluationCost:
 
 
 def evaluation_cost(data_dir: str | None, hidden_size: int, networks: int = 10,
-                    validation_size: int = 10_000) -> EvaluationCost:
+                    validation_size: int = 10_000, repeats: int = 1) -> EvaluationCost:
     """Time one epoch of ``networks`` networks in the engine, then their evaluation on the
-    50,000 training, 10,000 validation and 10,000 test digits (after a warm-up of each)."""
+    50,000 training, 10,000 validation and 10,000 test digits (after a warm-up of each); of
+    ``repeats`` such rounds, the fastest epoch and the fastest evaluation."""
     data = load_mnist(data_dir, validation_size=validation_size)
     torch.manual_seed(0)
     engine = Engine([MLP(hidden_size) for _ in range(networks)], [LR] * networks,
@@ -51,14 +55,25 @@ def evaluation_cost(data_dir: str | None, hidden_size: int, networks: int = 10,
     engine.epoch(training.images[:2000], training.labels[:2000], BATCH_SIZE, generators)
     for split in data.named().values():
         engine.evaluate(split)  # warm-up: and the sparse rows of each split, made once
-    start = time.perf_counter()
-    engine.epoch(training.images, training.labels, BATCH_SIZE, generators)
-    middle = time.perf_counter()
-    for split in data.named().values():
-        engine.evaluate(split)
-    end = time.perf_counter()
-    return EvaluationCost(hidden_size, networks, (middle - start) / networks,
-                          (end - middle) / networks)
+    epoch, evaluation = math.inf, math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        engine.epoch(training.images, training.labels, BATCH_SIZE, generators)
+        middle = time.perf_counter()
+        for split in data.named().values():
+            engine.evaluate(split)
+        end = time.perf_counter()
+        epoch, evaluation = min(epoch, middle - start), min(evaluation, end - middle)
+    return EvaluationCost(hidden_size, networks, epoch / networks, evaluation / networks)
+
+
+def sweep_hours(cost: EvaluationCost, networks: int, workers: int, epochs: int = 30) -> float:
+    """The hours a sweep of ``networks`` networks of ``epochs`` epochs takes on ``workers``
+    workers, each as fast as the one that measured ``cost``: every network's epochs and
+    evaluations, dealt out evenly (launch.Shard); nothing else counted (loading the data, the
+    run folders' writes, gathering the results: each a few seconds per worker here)."""
+    per_worker = -(-networks // workers)  # the fullest shard sets the pace
+    return per_worker * epochs * (cost.training + cost.evaluation) / 3600
 
 
 def peak_memory(networks: int, hidden_size: int, data_dir: str | None,
