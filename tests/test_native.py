@@ -170,8 +170,8 @@ def test_unfit_tensors_are_refused_before_c_sees_them():
 @pytest.mark.parametrize(("hidden", "scale"), [(37, 1.0), (30, 1.0), (37, 100.0)])
 def test_native_evaluation_equals_the_dense_one(dtype, loss, hidden, scale):
     """The compiled forward pass over a split's sparse rows gives the loss and confusion matrix
-    of the batched matrix products: hidden units in one, two or three blocks, and weights so
-    large that σ's exponential overflows (the evaluation's own exp clamps it)."""
+    of the batched matrix products: hidden units in one, two or three blocks (summed in pairs
+    of blocks), and weights so large that σ's exponential overflows."""
     data = random_digits(203, dtype, zeros=0.8)
     torch.manual_seed(0)
     models = [MLP(hidden, "sigmoid", "sigmoid", init="normal").to(dtype) for _ in range(3)]

@@ -164,8 +164,12 @@ def costs_text(costs: dict) -> str:
         lines.append(f"| {e['hidden_size']} | {e['networks']} | {e['training']:.4f} "
                      f"| {e['evaluation']:.4f} | {e['evaluation'] / e['training']:.2f} |")
     lines += ["", "| K (l = 30) | peak memory |", "|---:|---:|"]
-    lines += [f"| {k} | {int(b) / 1e9:.2f} GB |"
-              for k, b in costs["peak_memory_bytes_l30"].items()]
+    memory = {int(k): int(b) for k, b in costs["peak_memory_bytes_l30"].items()}
+    lines += [f"| {k} | {b / 1e9:.2f} GB |" for k, b in memory.items()]
+    few, many = min(memory), max(memory)
+    if many > few:
+        each = (memory[many] - memory[few]) / (many - few)
+        lines += ["", f"from K = {few} to K = {many}: {each / 1e6:.2f} MB more per network"]
     r = costs["reproduction"]
     lines += ["", f"reproduction: wall {r['wall']:.0f} s, training {r['training']:.0f} s, "
                   f"wall / training = {r['ratio']:.2f}"]

@@ -272,93 +272,15 @@ static void pack(struct unpacked *u, REAL *W1, REAL *b1, REAL *W2) {
     free(u->w1t);
 }
 
-/* For the evaluation alone: σ of BLOCK units at once, exp computed in vector registers
- * (Cephes' exp, an ulp or two from libm's: a polynomial in float, a rational function in
- * double, times 2ⁿ made from its bits). The training keeps libm's exp, so its weights stay
- * those of every earlier version; the evaluation differs from the dense one by rounding only. */
-#define float_IS_FLOAT 1
-#define double_IS_FLOAT 0
-#define PASTE(a, b) a##b
-#define IS_FLOAT(real) PASTE(real, _IS_FLOAT)
-#if IS_FLOAT(REAL)
-typedef int32_t iblock __attribute__((vector_size(BLOCK * sizeof(REAL))));
-#define EXP_LIMIT 88.0f /* exp(±88) is a normal float: σ(∓88) is as exact as σ needs */
-#define EXP_BIAS 127
-#define EXP_SHIFT 23
-#else
-typedef int64_t iblock __attribute__((vector_size(BLOCK * sizeof(REAL))));
-#define EXP_LIMIT 708.0
-#define EXP_BIAS 1023
-#define EXP_SHIFT 52
-#endif
-
-/* where ``mask``, ``a``, else ``b`` (C has no ?: for vectors; a NaN stays a NaN) */
-static inline block pick(iblock mask, block a, block b) {
-    return (block)((mask & (iblock)a) | (~mask & (iblock)b));
-}
-
-static inline block exp_block(block x) {
-    const block limit = (block){0} + EXP_LIMIT;
-    x = pick(x > limit, limit, x);
-    x = pick(x < -limit, -limit, x);
-    const block t = x * (REAL)1.44269504088896341 + (REAL)0.5;
-    iblock n = __builtin_convertvector(t, iblock);
-    n += __builtin_convertvector(n, block) > t; /* −1 where the conversion rounded up: ⌊t⌋ */
-    const block k = __builtin_convertvector(n, block);
-#if IS_FLOAT(REAL)
-    const block r = x - k * 0.693359375f + k * 2.12194440e-4f; /* x − k ln 2, in two parts */
-    block p = 1.9875691500E-4f * r + 1.3981999507E-3f;
-    p = p * r + 8.3334519073E-3f;
-    p = p * r + 4.1665795894E-2f;
-    p = p * r + 1.6666665459E-1f;
-    p = p * r + 5.0000001201E-1f;
-    const block e = p * r * r + r + 1.0f;
-#else
-    const block r = x - k * 6.93145751953125E-1 - k * 1.42860682030941723212E-6;
-    const block rr = r * r;
-    const block px = r * ((1.26177193074810590878E-4 * rr + 3.02994407707441961300E-2) * rr
-                          + 9.99999999999999999910E-1);
-    const block qx = ((3.00198505138664455042E-6 * rr + 2.52448340349684104192E-3) * rr
-                      + 2.27265548208155028766E-1) * rr + 2.00000000000000000009E0;
-    const block e = 1.0 + 2.0 * px / (qx - px);
-#endif
-    return e * (block)((n + EXP_BIAS) << EXP_SHIFT); /* 2ⁿ, as the bits of a REAL */
-}
-
-/* The hidden layer for image i: h = a¹ = φ(W¹x + b¹) (ld units); the sigmoid BLOCK units at
- * a time by exp_block where ``vectorized`` (the evaluation). */
-static void hidden_layer(const struct unpacked *u, int hidden, const int64_t *restrict row_start,
-                         const int32_t *restrict pixel, const REAL *restrict value, int64_t i,
-                         REAL *restrict h, int vectorized) {
-    hidden_weighted_input(u->w1t, u->ld, pixel, value, row_start[i], row_start[i + 1], h);
-    if (vectorized && hidden == HIDDEN_SIGMOID) {
-        for (int64_t j0 = 0; j0 < u->ld; j0 += BLOCK)  /* padding units too: never read */
-            *(block *)(h + j0) = 1 / (1 + exp_block(-(AT(h + j0) + AT(u->bias1 + j0))));
-        return;
-    }
-    for (int64_t j = 0; j < u->l; j++) h[j] = hidden_forward(hidden, h[j] + u->bias1[j]);
-}
-
 /* The forward pass of image i: h = a¹ = φ(W¹x + b¹) (ld units), F = ψ(W²a¹ + b²). */
 static void forward(const struct unpacked *u, int hidden, int output, const REAL *b2,
                     const int64_t *restrict row_start, const int32_t *restrict pixel,
                     const REAL *restrict value, int64_t i, REAL *restrict h, REAL *restrict F) {
     REAL z2[CLASSES];
-    hidden_layer(u, hidden, row_start, pixel, value, i, h, 0);
+    hidden_weighted_input(u->w1t, u->ld, pixel, value, row_start[i], row_start[i + 1], h);
+    for (int64_t j = 0; j < u->l; j++) h[j] = hidden_forward(hidden, h[j] + u->bias1[j]);
     for (int c = 0; c < CLASSES; c++) z2[c] = dot(u->w2 + c * u->ld, h, u->ld) + b2[c];
     output_forward(output, z2, F);
-}
-
-/* Ten outputs at once, for the evaluation: the columns of W² laid out one per hidden unit
- * (w2t[j] = W²_·j, padded to 16 classes), z² = Σ_j a¹_j w2t[j] + b², summed in one register
- * with no sum across it (the training's `dot` sums each output apart, in another order). */
-typedef REAL classes __attribute__((vector_size(16 * sizeof(REAL))));
-
-static void output_layer(const REAL *restrict w2t, const REAL *restrict h, int64_t l,
-                         const REAL *b2, REAL *restrict z2) {
-    classes sum = {0};
-    for (int64_t j = 0; j < l; j++) sum += h[j] * *(const classes *)(w2t + j * 16);
-    for (int c = 0; c < CLASSES; c++) z2[c] = sum[c] + b2[c];
 }
 
 /* (BP2) for one sample: d1 = (W²ᵀ d2) ⊙ φ'(z¹), with h = a¹. */
@@ -439,18 +361,13 @@ int train_epoch(const struct epoch_args *a) {
  * not be allocated. */
 int evaluate(const struct eval_args *a) {
     struct unpacked u;
-    const int64_t ld = (a->l + BLOCK - 1) / BLOCK * BLOCK;
-    if (unpack(a->W1, a->b1, a->W2, a->l, (size_t)ld + 16 * ld, &u)) return -1;
-    REAL *h = u.extra, *w2t = u.extra + ld;  /* a¹ (ld), and W² as (ld, 16) */
-    for (int64_t j = 0; j < a->l; j++)
-        for (int c = 0; c < CLASSES; c++) w2t[j * 16 + c] = a->W2[c * a->l + j];
+    if (unpack(a->W1, a->b1, a->W2, a->l, (size_t)(a->l + BLOCK - 1) / BLOCK * BLOCK, &u))
+        return -1;
     double total = 0;
     for (int k = 0; k < CLASSES * CLASSES; k++) a->confusion[k] = 0;
     for (int64_t i = 0; i < a->n; i++) {
-        REAL z2[CLASSES], F[CLASSES];
-        hidden_layer(&u, a->hidden, a->row_start, a->pixel, a->value, i, h, 1);
-        output_layer(w2t, h, a->l, a->b2, z2);
-        output_forward(a->output, z2, F);
+        REAL F[CLASSES];
+        forward(&u, a->hidden, a->output, a->b2, a->row_start, a->pixel, a->value, i, u.extra, F);
         total += sample_loss(a->loss, F, a->targets + i * CLASSES, a->floor);
         int best = 0;
         for (int c = 1; c < CLASSES; c++) best = F[c] > F[best] ? c : best;
