@@ -5,8 +5,10 @@ import http.client
 import io
 import json
 import signal
+import socket
 import subprocess
 import sys
+import threading
 from importlib import resources
 from pathlib import Path
 
@@ -201,6 +203,45 @@ def test_a_taken_port_is_one_line(server, tiny_run, capsys):
                    "another --port (or --host)\n")
 
 
+def test_closing_the_server_leaves_no_request_thread_behind(tiny_run):
+    # A client that connects and sends nothing holds its handler thread in a read; closing the
+    # server cuts that connection and waits for the thread, so that no thread is still running
+    # (and printing) while the interpreter exits after Ctrl-C.
+    before = set(threading.enumerate())
+    with serving(tiny_run) as server:
+        client = socket.create_connection(server.server_address[:2])
+        while not server.open_requests:
+            threading.Event().wait(0.01)
+        started = set(threading.enumerate()) - before
+    try:
+        assert len(started) == 2  # serve_forever's and the request's
+        assert not any(thread.is_alive() for thread in started)
+    finally:
+        client.close()
+
+
+def test_on_localhost_only_requests_addressed_to_this_machine_are_answered(server):
+    port = server.server_address[1]
+    for host, status in ((f"localhost:{port}", 200), (f"127.0.0.1:{port}", 200),
+                         (f"[::1]:{port}", 200), (f"rebound.example:{port}", 403),
+                         ("192.168.1.7", 403)):
+        answer, _, body = request(server, "GET", "/info", headers={"Host": host})
+        assert answer == status, host
+    assert json.loads(body) == {"error": f"this page answers as {server.url} only: open it "
+                                         "there"}
+
+
+def test_a_client_that_leaves_mid_answer_is_no_error(server, capsys):
+    for error, printed in ((BrokenPipeError(), False), (ConnectionResetError(), False),
+                           (ValueError("a bug"), True)):
+        try:
+            raise error
+        except Exception:
+            server.handle_error(None, ("127.0.0.1", 1))
+        err = capsys.readouterr().err
+        assert ("ValueError: a bug" in err) == printed and (err != "") == printed
+
+
 def test_the_command_serves_on_localhost_until_ctrl_c(tiny_run):
     command = [sys.executable, str(ROOT / "scripts" / "demo.py"), str(tiny_run), "--port", "0"]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -218,4 +259,4 @@ def test_the_command_serves_on_localhost_until_ctrl_c(tiny_run):
         finally:
             process.send_signal(signal.SIGINT)
             out, err = process.communicate(timeout=30)
-    assert process.returncode == 0 and out == "stopped\n" and err == ""
+    assert (process.returncode, out, err) == (0, "stopped\n", "")

@@ -11,7 +11,8 @@ Standard library only (``http.server``). Routes:
   ``{"error": "…"}`` with status 400 (not an image, or a blank one), 411 (no length) or 413
   (more than ``MAX_UPLOAD`` bytes, refused before reading it).
 
-It listens on 127.0.0.1 unless told otherwise. The checkpoint is read with
+It listens on 127.0.0.1 unless told otherwise, and there answers only requests addressed to this
+machine (``Host``: localhost, 127.x.x.x or ::1; else 403). The checkpoint is read with
 ``torch.load(weights_only=True)`` (``load_checkpoint``): no code is loaded from it.
 """
 
@@ -21,6 +22,7 @@ import ipaddress
 import json
 import os
 import socket
+import sys
 import threading
 from dataclasses import asdict, dataclass
 from http import HTTPStatus
@@ -75,15 +77,21 @@ class NetworkInfo:
 
 class DemoServer(ThreadingHTTPServer):
     """One network behind the page. Requests are handled in threads; the network reads one
-    image at a time (``lock``)."""
+    image at a time (``lock``).
 
-    daemon_threads = True
+    The threads are not daemons: ``server_close`` cuts the connections still open and waits for
+    their threads, so that none is still running (and printing) while the interpreter exits
+    after Ctrl-C, which can abort it."""
+
+    daemon_threads = False
 
     def __init__(self, address: tuple[str, int], model: MLP, checkpoint: Checkpoint) -> None:
         if ":" in address[0]:  # an IPv6 address such as ::1
             self.address_family = socket.AF_INET6
         self.model, self.info = model, NetworkInfo.of(checkpoint)
         self.lock = threading.Lock()
+        self.open_requests: set[socket.socket] = set()
+        self.open_lock = threading.Lock()
         self.static = {path: (resources.files(__package__).joinpath(name).read_bytes(), kind)
                        for path, (name, kind) in STATIC.items()}
         super().__init__(address, DemoHandler)
@@ -93,6 +101,33 @@ class DemoServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.open_lock:
+            self.open_requests.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.open_lock:
+            self.open_requests.discard(request)
+        super().shutdown_request(request)
+
+    def server_close(self) -> None:
+        """Stop listening, cut the connections still open (a slow client would otherwise hold
+        the exit up to the handler's ``timeout``), and wait for their threads."""
+        with self.open_lock:
+            for request in self.open_requests:
+                try:
+                    request.shutdown(socket.SHUT_RDWR)
+                except OSError:  # already closed by the client
+                    pass
+        super().server_close()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that leaves mid-answer (a closed tab, our own ``server_close``) is no error;
+        anything else, a bug, prints its traceback."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
 
 class DemoHandler(BaseHTTPRequestHandler):
     """The routes of the module docstring."""
@@ -100,6 +135,20 @@ class DemoHandler(BaseHTTPRequestHandler):
     server: DemoServer
     server_version = "mnist-mlp-demo"
     timeout = 30  # seconds a client may take to send its request
+
+    def parse_request(self) -> bool:
+        """The request line and headers, and, on a loopback address, a Host header that names
+        this machine: otherwise a web page whose own name was made to point at 127.0.0.1 (DNS
+        rebinding) could read ``/info`` and post images from the user's browser."""
+        if not super().parse_request():
+            return False
+        host = urlsplit("//" + self.headers.get("Host", "")).hostname
+        if host is None or not is_loopback(self.server.server_address[0]) or is_loopback(host):
+            return True
+        self.close_connection = True
+        self.send_json(HTTPStatus.FORBIDDEN, {"error": f"this page answers as {self.server.url}"
+                                                       " only: open it there"})
+        return False
 
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
