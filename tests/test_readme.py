@@ -32,9 +32,21 @@ def test_readme_quotes_the_generated_reports_verbatim():
     copy typed by hand: every line of a quoted block is a line of the file it names."""
     blocks = quoted_blocks()
     assert {path for path, _ in blocks} >= {"results/reproduction.md", "results/claims.md",
-                                            "results/train-reference.txt"}
+                                            "results/train-reference.txt", "results/bench.md"}
     for path, lines in blocks:
         source = set((ROOT / path).read_text().splitlines())
         assert lines, f"an empty quote of {path}"
         for line in lines:
             assert line in source, f"README quotes a line {path} does not have: {line[:80]}"
+
+
+def test_the_reproduction_over_two_ranks_has_the_table_of_one_process():
+    """README's scaling claim: the same command over two torchrun ranks gives the same table
+    (and both that of results/reproduction.md)."""
+    def rows(path: str) -> list[str]:
+        text = (ROOT / "results" / path).read_text()
+        return [line for line in text.splitlines() if line.startswith("| `l")]
+
+    one = rows("scaling/one-process/reproduction.md")
+    assert len(one) >= 8 and one == rows("scaling/two-ranks/reproduction.md")
+    assert one == rows("reproduction.md")
