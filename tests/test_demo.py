@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from importlib import resources
 from pathlib import Path
 
@@ -213,7 +214,7 @@ def test_closing_the_server_leaves_no_request_thread_behind(tiny_run):
         for _ in range(1000):  # the server accepts in its own thread
             if server.open_requests:
                 break
-            threading.Event().wait(0.01)
+            time.sleep(0.01)
         started = set(threading.enumerate()) - before
     try:
         assert len(started) == 2  # serve_forever's and the request's
@@ -226,7 +227,7 @@ def test_on_localhost_only_requests_addressed_to_this_machine_are_answered(serve
     port = server.server_address[1]
     for host, status in ((f"localhost:{port}", 200), (f"127.0.0.1:{port}", 200),
                          (f"[::1]:{port}", 200), (f"rebound.example:{port}", 403),
-                         ("192.168.1.7", 403)):
+                         ("192.168.1.7", 403), ("[::1", 403)):
         answer, _, body = request(server, "GET", "/info", headers={"Host": host})
         assert answer == status, host
     assert json.loads(body) == {"error": f"this page answers as {server.url} only: open it "

@@ -142,7 +142,10 @@ class DemoHandler(BaseHTTPRequestHandler):
         rebinding) could read ``/info`` and post images from the user's browser."""
         if not super().parse_request():
             return False
-        host = urlsplit("//" + self.headers.get("Host", "")).hostname
+        try:
+            host = urlsplit("//" + self.headers.get("Host", "")).hostname
+        except ValueError:  # a malformed Host, such as "[::1", names no machine
+            host = ""
         if host is None or not is_loopback(self.server.server_address[0]) or is_loopback(host):
             return True
         self.close_connection = True
