@@ -5,7 +5,6 @@ import base64
 
 import pytest
 from PIL import Image
-from selenium.webdriver.support.wait import WebDriverWait
 from serving import mnist_run, needs_mnist, serving, train_run, vertical_bar
 
 from mnist_mlp.cli.demo import main as demo_main
@@ -21,6 +20,9 @@ from mnist_mlp.demo.browser import (
 from mnist_mlp.demo.reading import read_digit
 from mnist_mlp.training.checkpoint import build_model, load_checkpoint
 
+# without the browser extra (pip install -e '.[browser]') the file is skipped, not an error
+WebDriverWait = pytest.importorskip("selenium.webdriver.support.wait",
+                                    reason="needs selenium (the browser extra)").WebDriverWait
 pytestmark = pytest.mark.skipif(missing_browser() is not None,
                                 reason=f"no headless browser: {missing_browser()}")
 

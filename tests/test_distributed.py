@@ -180,7 +180,7 @@ def test_the_reference_loop_data_parallel_equals_one_process(tiny_data, tmp_path
 def reproduction_argv(tiny_data, out, *more):
     return ["--seeds", "3", "--epochs", "2", "--only", "l30-softmax", "l30-quadratic",
             "--train-size", "250", "--validation-size", "50", "--data-dir", str(tiny_data),
-            "--out", str(out), "--log-dir", "", "--quiet", *more]
+            "--out", str(out), "--log-dir", "", "--quiet", "--device", "cpu", *more]
 
 
 def table_of(path: Path) -> list[str]:

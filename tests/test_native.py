@@ -121,8 +121,9 @@ def test_the_command_line_says_so_in_one_warning_line(fresh_library, monkeypatch
                                                        capsys):
     from mnist_mlp.cli.train import main as train_main
     monkeypatch.setenv("CC", "false")
-    assert train_main(["--engine", "fast", "--epochs", "1", "--hidden", "4", "--data-dir",
-                       str(tiny_data), "--validation-size", "20", "--log-dir", ""]) == 0
+    assert train_main(["--engine", "fast", "--epochs", "1", "--hidden", "4", "--device", "cpu",
+                       "--data-dir", str(tiny_data), "--validation-size", "20",
+                       "--log-dir", ""]) == 0
     err = capsys.readouterr().err
     assert err.startswith("warning: the native CPU loop could not be built: false failed")
     assert "UserWarning" not in err and err.count("\n") == 1

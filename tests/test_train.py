@@ -101,8 +101,9 @@ def test_impossible_settings(config, change, message):
         train(replace(config, **change))
 
 
-def test_divergence_is_reported(config):
+def test_divergence_is_reported(config, on_sgd_step):
     from mnist_mlp.training import DivergenceError
+    on_sgd_step(lambda step, lr: float("nan"))  # what η = 1e30 gives here, on any machine
     with pytest.raises(DivergenceError, match="smaller --lr"):
         train(replace(config, lr=1e30, loss="mse", output_activation="sigmoid",
                       activation="relu", epochs=2, log_dir=None))

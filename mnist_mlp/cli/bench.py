@@ -64,7 +64,7 @@ def parser() -> argparse.ArgumentParser:
                    help="also measure what a sweep costs besides training: evaluation per "
                         "network, peak memory for K = 1, 100 and 1000 networks (l = 30), and "
                         "the reproduction's wall time against its training time (it runs the "
-                        "whole reproduction)")
+                        "whole reproduction); on the first device of --device")
     return p
 
 
@@ -84,7 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                    f"{t.seconds:.3f} s", flush=True),
                             repeats=args.repeat)
     phases = run_phases(args.data_dir, args.hidden)
-    costs = measure_costs(args.data_dir, args.hidden, args.repeat) if args.costs else None
+    costs = (measure_costs(args.data_dir, args.hidden, args.repeat, devices[0])
+             if args.costs else None)
     result = as_json(timings, phases) | {"repeats": args.repeat} | (
         {"costs": costs} if costs else {})
     print("\n" + report(result))
@@ -143,16 +144,18 @@ def save_report(path: Path, text: str) -> int:
 MEMORY_NETWORKS = (1, 100, 1000)
 
 
-def measure_costs(data_dir: str | None, hidden_sizes: list[int],
-                  repeats: int = 1) -> dict[str, object]:
-    """Evaluation against training per network, peak memory by K, the reproduction's cost."""
-    evaluation = [asdict(evaluation_cost(data_dir, hidden, repeats=repeats))
+def measure_costs(data_dir: str | None, hidden_sizes: list[int], repeats: int = 1,
+                  device: str = "cpu") -> dict[str, object]:
+    """Evaluation against training per network, peak memory by K, the reproduction's cost,
+    all on ``device``."""
+    evaluation = [asdict(evaluation_cost(data_dir, hidden, repeats=repeats, device=device))
                   for hidden in hidden_sizes]
     print("  evaluation:", evaluation, flush=True)
-    memory = {str(k): peak_memory(k, 30, data_dir) for k in MEMORY_NETWORKS}
+    memory = {str(k): peak_memory(k, 30, data_dir, device=device) for k in MEMORY_NETWORKS}
     print("  peak memory:", memory, flush=True)
-    reproduction = reproduction_cost(Settings(data_dir=data_dir))
-    return {"evaluation_per_network": evaluation, "peak_memory_bytes_l30": memory,
+    reproduction = reproduction_cost(Settings(data_dir=data_dir, device=device))
+    return {"device": device, "evaluation_per_network": evaluation,
+            "peak_memory_bytes_l30": memory,
             "reproduction": asdict(reproduction) | {"ratio": reproduction.ratio}}
 
 
@@ -163,7 +166,9 @@ def costs_text(costs: dict) -> str:
     for e in costs["evaluation_per_network"]:
         lines.append(f"| {e['hidden_size']} | {e['networks']} | {e['training']:.4f} "
                      f"| {e['evaluation']:.4f} | {e['evaluation'] / e['training']:.2f} |")
-    lines += ["", "| K (l = 30) | peak memory |", "|---:|---:|"]
+    on_gpu = torch.device(costs.get("device", "cpu")).type == "cuda"
+    lines += ["", f"| K (l = 30) | peak {'GPU memory' if on_gpu else 'memory (RSS)'} |",
+              "|---:|---:|"]
     memory = {int(k): int(b) for k, b in costs["peak_memory_bytes_l30"].items()}
     lines += [f"| {k} | {b / 1e9:.2f} GB |" for k, b in memory.items()]
     few, many = min(memory), max(memory)

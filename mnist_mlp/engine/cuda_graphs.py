@@ -33,7 +33,7 @@ class CudaGraphs:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.eager = TensorOps(engine)
-        self.graphs: dict[tuple[int, int], tuple[torch.cuda.CUDAGraph, Tensor, Tensor]] = {}
+        self.graphs: dict[tuple[int, ...], tuple[torch.cuda.CUDAGraph, Tensor, Tensor]] = {}
         self.failed = False
 
     def prepare(self, images: Tensor) -> None:
@@ -44,7 +44,9 @@ class CudaGraphs:
         """See ``Backend.run``. Falls back to eager steps (with a warning) if capture fails."""
         order = self.engine.orders(images.shape[0], generators)
         chunks = 0 if self.failed else images.shape[0] // batch_size // GRAPH_STEPS
-        key = (images.data_ptr(), batch_size)
+        # a graph reads the very tensors it was captured on: a slice of them starts at the
+        # same address, so their sizes are part of the key too
+        key = (images.data_ptr(), images.shape[0], targets.data_ptr(), batch_size)
         try:
             if chunks and key not in self.graphs:
                 self.graphs = {key: self._capture(images, targets, batch_size)}

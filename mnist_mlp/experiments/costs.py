@@ -42,14 +42,15 @@ class EvaluationCost:
 
 
 def evaluation_cost(data_dir: str | None, hidden_size: int, networks: int = 10,
-                    validation_size: int = 10_000, repeats: int = 1) -> EvaluationCost:
+                    validation_size: int = 10_000, repeats: int = 1,
+                    device: str = "cpu") -> EvaluationCost:
     """Time one epoch of ``networks`` networks in the engine, then their evaluation on the
     50,000 training, 10,000 validation and 10,000 test digits (after a warm-up of each); of
     ``repeats`` such rounds, the fastest epoch and the fastest evaluation."""
-    data = load_mnist(data_dir, validation_size=validation_size)
+    data = load_mnist(data_dir, validation_size=validation_size).to(device)
     torch.manual_seed(0)
     engine = Engine([MLP(hidden_size) for _ in range(networks)], [LR] * networks,
-                    "cross_entropy")
+                    "cross_entropy", device=device)
     training = data.train.with_target_vectors()
     generators = [torch.Generator().manual_seed(k) for k in range(networks)]
     engine.epoch(training.images[:2000], training.labels[:2000], BATCH_SIZE, generators)
@@ -59,12 +60,19 @@ def evaluation_cost(data_dir: str | None, hidden_size: int, networks: int = 10,
     for _ in range(repeats):
         start = time.perf_counter()
         engine.epoch(training.images, training.labels, BATCH_SIZE, generators)
-        middle = time.perf_counter()
+        middle = synchronized(device)
         for split in data.named().values():
             engine.evaluate(split)
-        end = time.perf_counter()
+        end = synchronized(device)
         epoch, evaluation = min(epoch, middle - start), min(evaluation, end - middle)
     return EvaluationCost(hidden_size, networks, epoch / networks, evaluation / networks)
+
+
+def synchronized(device: str) -> float:
+    """``time.perf_counter()`` once the device has finished what it was given."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
 
 
 def sweep_hours(cost: EvaluationCost, networks: int, workers: int, epochs: int = 30) -> float:
@@ -77,15 +85,17 @@ def sweep_hours(cost: EvaluationCost, networks: int, workers: int, epochs: int =
 
 
 def peak_memory(networks: int, hidden_size: int, data_dir: str | None,
-                validation_size: int = 10_000) -> int:
-    """The peak resident memory, in bytes, of a fresh process that trains ``networks``
-    networks for one epoch with ``train_many`` (evaluation included, no logs)."""
+                validation_size: int = 10_000, device: str = "cpu") -> int:
+    """The peak memory, in bytes, of a fresh process that trains ``networks`` networks for one
+    epoch with ``train_many`` (evaluation included, no logs): its resident memory on a CPU;
+    on a GPU, the GPU memory PyTorch allocated (what limits K there)."""
     program = ("import json\n"
                "from mnist_mlp import TrainConfig, train_many\n"
                f"config = TrainConfig(hidden_size={hidden_size}, epochs=1, log_dir=None, "
-               f"data_dir={data_dir!r}, device='cpu', validation_size={validation_size})\n"
+               f"data_dir={data_dir!r}, device={device!r}, validation_size={validation_size})\n"
                f"train_many(config, seeds=range({networks}))\n"
-               f"{PRINT_PEAK}")
+               + (f"import torch\nprint(json.dumps(torch.cuda.max_memory_allocated({device!r})))"
+                  if torch.device(device).type == "cuda" else PRINT_PEAK))
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
                           check=True)
     return int(json.loads(done.stdout.splitlines()[-1]))

@@ -1,0 +1,189 @@
+"""On a GPU: the engine's CUDA-graph backend, its batched evaluation and every command that
+takes ``--device cuda`` give what the CPU gives. Each test is skipped where CUDA is absent."""
+
+import copy
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+from helpers import needs_cuda, random_digits
+
+from mnist_mlp import MLP, TrainConfig, train, train_many
+from mnist_mlp.cli.bench import main as bench_main
+from mnist_mlp.cli.evaluate import main as evaluate_main
+from mnist_mlp.cli.train import main as train_main
+from mnist_mlp.engine import Engine
+from mnist_mlp.experiments.configurations import Settings
+from mnist_mlp.experiments.costs import evaluation_cost, peak_memory
+from mnist_mlp.experiments.reproduce import reproduce
+from mnist_mlp.inference import evaluate_checkpoint
+from mnist_mlp.training import resume_config
+from mnist_mlp.training.checkpoint import LAST, build_model, load_checkpoint
+
+DEVICE = "cuda"
+pytestmark = needs_cuda
+
+
+def stacked_epochs(device, data, epochs=2, cuda_graph=True, k=3):
+    """K networks (learning rates 0.1, 0.5, 1.0, …) trained ``epochs`` epochs in float64 on
+    ``device``: the engine and each epoch's mini-batch losses."""
+    torch.manual_seed(0)
+    models = [MLP(7, "sigmoid", "softmax") for _ in range(k)]
+    lrs = [0.1, 0.5, 1.0, 3.0][:k]
+    engine = Engine(models, lrs, "cross_entropy", device=device, dtype=torch.float64,
+                    cuda_graph=cuda_graph)
+    images = data.images.to(device)
+    targets = torch.nn.functional.one_hot(data.labels, 10).to(device, torch.float64)
+    generators = [torch.Generator().manual_seed(s) for s in range(k)]
+    losses = [engine.epoch(images, targets, 10, generators).cpu() for _ in range(epochs)]
+    return engine, losses
+
+
+def weights(engine):
+    return [t.cpu() for t in (engine.W1, engine.b1, engine.W2, engine.b2)]
+
+
+def test_k_networks_on_cuda_graphs_equal_the_cpu_engine():
+    """1,003 digits: two graph replays of 50 steps and one eager partial batch per epoch,
+    three networks with their own learning rates and shuffles, two epochs."""
+    data = random_digits(1003)
+    gpu, gpu_losses = stacked_epochs(DEVICE, data)
+    cpu, cpu_losses = stacked_epochs("cpu", data)
+    assert len(gpu.backend.graphs) == 1, "one capture serves every chunk of every epoch"
+    for ours, theirs in zip(weights(gpu) + gpu_losses, weights(cpu) + cpu_losses, strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+def test_graph_replays_equal_eager_steps_on_the_gpu():
+    data = random_digits(1003)
+    graphs, graph_losses = stacked_epochs(DEVICE, data)
+    eager, eager_losses = stacked_epochs(DEVICE, data, cuda_graph=False)
+    assert type(eager.backend).__name__ == "TensorOps"
+    for ours, theirs in zip(weights(graphs) + graph_losses, weights(eager) + eager_losses,
+                            strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_batched_evaluation_on_cuda_equals_the_cpu(k):
+    """The GPU's evaluation (batched products over the whole split) gives the CPU's loss and
+    the same confusion matrices, digit for digit."""
+    data = random_digits(2500, seed=3)
+    gpu, _ = stacked_epochs(DEVICE, random_digits(200), epochs=1, k=k)
+    cpu, _ = stacked_epochs("cpu", random_digits(200), epochs=1, k=k)
+    on_gpu = type(data)(data.images.to(DEVICE), data.labels.to(DEVICE))
+    gpu_loss, gpu_confusion = gpu.evaluate(on_gpu)
+    cpu_loss, cpu_confusion = cpu.evaluate(data)
+    assert gpu_confusion.device.type == "cpu" and gpu_confusion.sum() == k * len(data)
+    assert torch.equal(gpu_confusion, cpu_confusion)
+    torch.testing.assert_close(gpu_loss.cpu(), cpu_loss, rtol=1e-10, atol=0)
+
+
+@pytest.fixture(scope="module")
+def gpu_config(tiny_data):
+    return TrainConfig(hidden_size=12, epochs=2, device=DEVICE, data_dir=str(tiny_data),
+                       validation_size=50, log_dir=None)
+
+
+def test_train_many_on_cuda_equals_train_many_on_the_cpu(gpu_config):
+    gpu = train_many(gpu_config, seeds=[0, 1], lrs=[0.5, 1.0])
+    cpu = train_many(replace(gpu_config, device="cpu"), seeds=[0, 1], lrs=[0.5, 1.0])
+    for ours, theirs in zip(gpu, cpu, strict=True):
+        assert ours.config.seed == theirs.config.seed and ours.config.lr == theirs.config.lr
+        for a, b in zip(ours.model.state_dict().values(), theirs.model.state_dict().values(),
+                        strict=True):
+            torch.testing.assert_close(a.cpu(), b, rtol=1e-4, atol=1e-5)
+        for a, b in zip(ours.history, theirs.history, strict=True):
+            assert a.test_accuracy == pytest.approx(b.test_accuracy, abs=0.011)
+            assert a.train_loss == pytest.approx(b.train_loss, rel=1e-4)
+
+
+def test_reference_run_on_cuda_resumes_exactly(gpu_config, tmp_path):
+    config = replace(gpu_config, log_dir=str(tmp_path), epochs=3)
+    straight = train(config)
+    first = train(replace(config, epochs=1))
+    resumed = train(resume_config(first.run_dir, epochs=3), resume=first.run_dir)
+    for a, b in zip(resumed.model.state_dict().values(), straight.model.state_dict().values(),
+                    strict=True):
+        assert a.device.type == DEVICE and torch.equal(a, b)
+    assert [r.test_accuracy for r in resumed.history] == [r.test_accuracy
+                                                          for r in straight.history]
+
+
+def test_checkpoints_written_on_cuda_load_and_evaluate_anywhere(gpu_config, tmp_path):
+    (result,) = train_many(replace(gpu_config, log_dir=str(tmp_path)))
+    saved = load_checkpoint(result.run_dir, prefer=(LAST,))
+    assert all(t.device.type == "cpu" for t in saved.model_state.values())
+    model = build_model(saved)
+    for a, b in zip(model.state_dict().values(), result.model.state_dict().values(),
+                    strict=True):
+        assert torch.equal(a, b.cpu())
+    on_gpu = evaluate_checkpoint(result.run_dir / LAST, gpu_config.data_dir, DEVICE)
+    on_cpu = evaluate_checkpoint(result.run_dir / LAST, gpu_config.data_dir, "cpu")
+    assert on_gpu.test.accuracy == on_cpu.test.accuracy == result.metrics.accuracy
+    assert evaluate_main([str(result.run_dir), "--data-dir", gpu_config.data_dir,
+                          "--device", DEVICE]) == 0
+
+
+@pytest.mark.parametrize("engine", [[], ["--seeds", "2"]], ids=["reference", "engine"])
+def test_the_train_command_on_cuda(engine, tiny_data, tmp_path, capsys):
+    code = train_main(["--hidden", "8", "--epochs", "2", "--device", DEVICE, "--data-dir",
+                       str(tiny_data), "--validation-size", "50", "--log-dir",
+                       str(tmp_path), *engine])
+    assert code == 0, capsys.readouterr().err
+    assert "epoch   2" in capsys.readouterr().out
+
+
+def test_the_reproduction_on_cuda(tiny_data, tmp_path):
+    settings = Settings(seeds=2, epochs=2, train_size=200, validation_size=50,
+                        data_dir=str(tiny_data), device=DEVICE, only=("l30-softmax",),
+                        log_dir=str(tmp_path))
+    result = reproduce(settings)
+    (configuration,) = result.results
+    assert len(configuration.runs) == 2
+    assert all(len(run.history) == 2 for run in configuration.runs)
+
+
+def test_the_benchmark_on_cuda(tiny_data, tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert bench_main(["--data-dir", str(tiny_data), "--hidden", "4", "--networks", "2",
+                       "--device", DEVICE, "--warmup", "10", "--repeat", "1",
+                       "--json", str(out)]) == 0
+    devices = {t["device"] for t in json.loads(out.read_text())["timings"]}
+    assert devices == {DEVICE}
+    assert f"| {DEVICE} | 4 | engine | 2 |" in capsys.readouterr().out
+
+
+def test_models_of_a_cuda_engine_are_on_the_gpu_and_independent():
+    engine, _ = stacked_epochs(DEVICE, random_digits(100), epochs=1)
+    models = engine.models()
+    assert all(p.device.type == DEVICE for m in models for p in m.parameters())
+    before = copy.deepcopy(models[1].state_dict())
+    with torch.no_grad():
+        models[0].hidden.weight.zero_()
+    assert all(torch.equal(a, b) for a, b in zip(before.values(),
+                                                 models[1].state_dict().values(), strict=True))
+
+
+def test_a_graph_is_not_replayed_on_other_targets():
+    """The same images with other targets (or fewer of them: a slice starts at the same
+    address) get a graph of their own, not the one captured on the first targets."""
+    data = random_digits(1003)
+    engines = {}
+    for device in (DEVICE, "cpu"):
+        torch.manual_seed(0)
+        engine = Engine([MLP(5)], [0.5], "mse", device=device, dtype=torch.float64)
+        images = data.images.to(device)
+        one_hot = torch.nn.functional.one_hot(data.labels, 10).to(device, torch.float64)
+        for targets in (one_hot, one_hot.flip(1), one_hot[:600]):
+            engine.epoch(images[:len(targets)], targets, 10, [torch.Generator().manual_seed(1)])
+        engines[device] = engine
+    for ours, theirs in zip(weights(engines[DEVICE]), weights(engines["cpu"]), strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+def test_what_a_sweep_costs_on_cuda(tiny_data):
+    cost = evaluation_cost(str(tiny_data), 8, networks=2, validation_size=50, device=DEVICE)
+    assert cost.training > 0 and cost.evaluation > 0
+    assert 0 < peak_memory(2, 8, str(tiny_data), validation_size=50, device=DEVICE) < 2e9
