@@ -1,6 +1,7 @@
 """The benchmark runs end to end on tiny data (its numbers are not asserted: speed is no test)."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -114,3 +115,13 @@ def test_a_sweep_on_paper_is_paced_by_its_fullest_shard():
     assert sweep_hours(cost, networks=10, workers=3, epochs=4) == 4 * 4 * 3.0 / 3600
     assert sweep_hours(cost, networks=12, workers=3, epochs=4) == 4 * 4 * 3.0 / 3600
     assert sweep_hours(cost, networks=1, workers=8, epochs=30) == 30 * 3.0 / 3600
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is here: the script would run")
+def test_the_gpu_check_without_a_gpu_is_one_line(tmp_path):
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_check.sh"), str(tmp_path)],
+                          capture_output=True, text=True, check=False,
+                          env=os.environ | {"PYTHON": sys.executable})
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == "error: no CUDA device here; run this script on a machine with a GPU\n"
+    assert list(tmp_path.iterdir()) == []
