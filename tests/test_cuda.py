@@ -4,6 +4,7 @@ takes ``--device cuda`` give what the CPU gives. Each test is skipped where CUDA
 import copy
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,6 +15,7 @@ from mnist_mlp.cli.bench import main as bench_main
 from mnist_mlp.cli.evaluate import main as evaluate_main
 from mnist_mlp.cli.train import main as train_main
 from mnist_mlp.engine import Engine
+from mnist_mlp.experiments.claims import ClaimSettings, run_claims
 from mnist_mlp.experiments.configurations import Settings
 from mnist_mlp.experiments.costs import evaluation_cost, peak_memory
 from mnist_mlp.experiments.reproduce import reproduce
@@ -22,6 +24,7 @@ from mnist_mlp.training import resume_config
 from mnist_mlp.training.checkpoint import LAST, build_model, load_checkpoint
 
 DEVICE = "cuda"
+ROOT = Path(__file__).resolve().parents[1]
 pytestmark = needs_cuda
 
 
@@ -187,3 +190,17 @@ def test_what_a_sweep_costs_on_cuda(tiny_data):
     cost = evaluation_cost(str(tiny_data), 8, networks=2, validation_size=50, device=DEVICE)
     assert cost.training > 0 and cost.evaluation > 0
     assert 0 < peak_memory(2, 8, str(tiny_data), validation_size=50, device=DEVICE) < 2e9
+
+
+def test_the_claims_on_cuda(tiny_data):
+    """The chapter's claims, measured on the GPU: every sweep (the learning rates with one that
+    diverges, the hidden sizes, batches of 1 to 100) and the derivation checks."""
+    settings = ClaimSettings(seeds=2, epochs=2, train_size=200, validation_size=50,
+                             lrs=(0.01, 0.5, 100.0), hidden_sizes=(10, 30),
+                             batch_sizes=(1, 10, 100), updates=20, data_dir=str(tiny_data),
+                             device=DEVICE, reproduction=str(ROOT / "results/reproduction.json"))
+    claims = run_claims(settings, lambda line: None, "python scripts/claims.py")
+    assert [p.value for p in claims.learning_rate] == [0.01, 0.5, 100.0]
+    assert all(len(p.final) == 2 for p in claims.hidden_size + claims.batch_size.epochs)
+    assert [p.updates for p in claims.batch_size.updates] == [20, 20, 20]
+    assert claims.derivation.bias["line 3 corrected, Σᵢ[F_j − y_ij]"] < 1e-12
