@@ -25,6 +25,7 @@ import torch
 from ..data import load_mnist
 from ..engine import Engine
 from ..textbook.model import MLP
+from .benchmark import synchronize
 from .configurations import Settings
 from .reproduce import reproduce
 
@@ -60,19 +61,14 @@ def evaluation_cost(data_dir: str | None, hidden_size: int, networks: int = 10,
     for _ in range(repeats):
         start = time.perf_counter()
         engine.epoch(training.images, training.labels, BATCH_SIZE, generators)
-        middle = synchronized(device)
+        synchronize(engine.device)
+        middle = time.perf_counter()
         for split in data.named().values():
             engine.evaluate(split)
-        end = synchronized(device)
+        synchronize(engine.device)
+        end = time.perf_counter()
         epoch, evaluation = min(epoch, middle - start), min(evaluation, end - middle)
     return EvaluationCost(hidden_size, networks, epoch / networks, evaluation / networks)
-
-
-def synchronized(device: str) -> float:
-    """``time.perf_counter()`` once the device has finished what it was given."""
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize(device)
-    return time.perf_counter()
 
 
 def sweep_hours(cost: EvaluationCost, networks: int, workers: int, epochs: int = 30) -> float:
