@@ -1,5 +1,6 @@
-"""The whole textbook experiment on one screen: MNIST, the 784-30-10 network, cross-entropy,
-mini-batch SGD by backpropagation, and accuracy — the textbook layer and torchvision only.
+"""The whole textbook experiment on one screen: MNIST, the 784-30-10 network, the
+cross-entropy (35), mini-batch SGD by backpropagation, and accuracy — the textbook layer and
+torchvision only.
 
     python examples/minimal.py [MNIST_ROOT] [EPOCHS]      (MNIST_ROOT holds MNIST/raw/)
 """
@@ -11,7 +12,7 @@ import torchvision
 from torch.utils.data import DataLoader, TensorDataset
 
 from mnist_mlp.textbook import MLP, sgd_step
-from mnist_mlp.textbook.losses import cross_entropy
+from mnist_mlp.textbook.losses import binary_cross_entropy
 from mnist_mlp.textbook.metrics import accuracy
 
 
@@ -30,7 +31,8 @@ def main(root: str = "data", epochs: int = 1, hidden: int = 30, lr: float = 0.5,
     model = MLP(hidden)  # sigmoid hidden layer, softmax output
     for epoch in range(1, epochs + 1):
         for x, y in batches:  # one epoch: every training digit once, in mini-batches
-            sgd_step(model, cross_entropy, x, y, lr)  # θ ← θ − η ∂L/∂θ, L the batch's mean loss
+            # θ ← θ − η ∂L/∂θ, L the mini-batch's mean cross-entropy (35)
+            sgd_step(model, binary_cross_entropy, x, y, lr)
         images, labels = test_set.tensors
         with torch.no_grad():
             test_accuracy = accuracy(model(images).argmax(dim=1), labels)

@@ -77,7 +77,7 @@ def evaluate_checkpoint(path: str | os.PathLike, data_dir: str | os.PathLike | N
     model = build_model(checkpoint)
     target = resolve_device(device)
     test = load_test_digits(data_dir)
-    loss = checkpoint.config.get("loss", "cross_entropy")
+    loss = checkpoint.config.get("loss", "log_likelihood")
     return CheckpointEvaluation(checkpoint, evaluate(model.to(target), test.to(target), loss))
 
 

@@ -64,7 +64,7 @@ def test_matched_pairs_give_output_error_f_minus_y(output_activation):
     """Sigmoid + the cross-entropy (35) and softmax + the softmax cross-entropy: δ² = F − y
     (the chapter's (37) and its softmax gradient, corrected; Nielsen eq. 81), so the summed
     output-bias gradient is Σ_i (F(x_i) − y_i)."""
-    loss = "binary_cross_entropy" if output_activation == "sigmoid" else "cross_entropy"
+    loss = "binary_cross_entropy" if output_activation == "sigmoid" else "log_likelihood"
     model, x, labels = setup(4, output_activation, "sigmoid", seed=3)
     y = torch.nn.functional.one_hot(labels, 10).double()
     with torch.no_grad():

@@ -34,7 +34,7 @@ def stacked_epochs(device, data, epochs=2, cuda_graph=True, k=3):
     torch.manual_seed(0)
     models = [MLP(7, "sigmoid", "softmax") for _ in range(k)]
     lrs = [0.1, 0.5, 1.0, 3.0][:k]
-    engine = Engine(models, lrs, "cross_entropy", device=device, dtype=torch.float64,
+    engine = Engine(models, lrs, "log_likelihood", device=device, dtype=torch.float64,
                     cuda_graph=cuda_graph)
     images = data.images.to(device)
     targets = torch.nn.functional.one_hot(data.labels, 10).to(device, torch.float64)

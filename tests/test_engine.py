@@ -17,10 +17,10 @@ from mnist_mlp.training import DivergenceError, resume_config
 from mnist_mlp.training.checkpoint import LAST, build_model, load_checkpoint
 from mnist_mlp.training.reference import train_epoch
 
-SETUPS = [("cross_entropy", "softmax", "sigmoid"), ("binary_cross_entropy", "sigmoid", "sigmoid"),
+SETUPS = [("log_likelihood", "softmax", "sigmoid"), ("binary_cross_entropy", "sigmoid", "sigmoid"),
           ("mse", "sigmoid", "sigmoid"), ("mse", "softmax", "tanh"),
           ("mae", "sigmoid", "relu"), ("binary_cross_entropy", "softmax", "tanh"),
-          ("cross_entropy", "sigmoid", "relu")]
+          ("log_likelihood", "sigmoid", "relu")]
 
 
 NATIVE = [False, pytest.param(True, marks=needs_compiler)]
@@ -67,10 +67,10 @@ def test_networks_trained_together_equal_networks_trained_alone(compiled):
     for seed in seeds:
         torch.manual_seed(seed)
         models.append(MLP(5, init="normal").double())
-    together = engine_epoch([copy.deepcopy(m) for m in models], data, "cross_entropy", lrs, 10,
+    together = engine_epoch([copy.deepcopy(m) for m in models], data, "log_likelihood", lrs, 10,
                             seeds, torch.float64, compiled)
     for model, lr, seed, trained in zip(models, lrs, seeds, together, strict=True):
-        (alone,) = engine_epoch([model], data, "cross_entropy", [lr], 10, [seed], torch.float64,
+        (alone,) = engine_epoch([model], data, "log_likelihood", [lr], 10, [seed], torch.float64,
                                 compiled)
         assert_same_weights(alone, trained, 1e-12)
 
@@ -87,13 +87,13 @@ def test_evaluate_matches_the_models(compiled):
     torch.manual_seed(0)
     models = [MLP(6), MLP(6, init="normal")]
     data = random_digits(40, torch.float32)
-    engine = Engine(models, [0.1, 0.1], "cross_entropy", native=compiled)
+    engine = Engine(models, [0.1, 0.1], "log_likelihood", native=compiled)
     losses, confusions = engine.evaluate(data)
     for k, model in enumerate(models):
         with torch.no_grad():
             output = model(data.images)
         assert torch.equal(confusions[k], confusion_matrix(output.argmax(dim=1), data.labels))
-        expected = get_loss("cross_entropy").fn(output, data.labels).item()
+        expected = get_loss("log_likelihood").fn(output, data.labels).item()
         assert losses[k].item() == pytest.approx(expected, rel=1e-5)
 
 
@@ -207,12 +207,12 @@ def test_mini_batch_losses_summed_up_as_the_epoch_runs_are_the_reference_loops(c
     data = random_digits(45, torch.float32)
     torch.manual_seed(0)
     models = [MLP(4) for _ in range(3)]
-    engine = Engine(copy.deepcopy(models), [0.5] * 3, "cross_entropy", native=compiled)
+    engine = Engine(copy.deepcopy(models), [0.5] * 3, "log_likelihood", native=compiled)
     losses = engine.epoch(data.images, torch.nn.functional.one_hot(data.labels, 10).float(), 10,
                           [torch.Generator().manual_seed(k) for k in range(3)])
     assert losses.shape == (3, 5)  # 45 digits: 4 mini-batches of 10 and one of 5
     for k, model in enumerate(models):
-        reference = train_epoch(model, get_loss("cross_entropy").fn,
+        reference = train_epoch(model, get_loss("log_likelihood").fn,
                                 batches(data, 10, generator=torch.Generator().manual_seed(k)),
                                 0.5)
         torch.testing.assert_close(losses[k], reference, rtol=1e-5, atol=0)

@@ -7,7 +7,7 @@ import itertools
 import pytest
 import torch
 
-from mnist_mlp.textbook.losses import binary_cross_entropy, cross_entropy, mse_loss
+from mnist_mlp.textbook.losses import binary_cross_entropy, log_likelihood, mse_loss
 
 f64 = torch.float64
 
@@ -77,6 +77,6 @@ def test_softmax_cross_entropy_bias_gradient():
     b = torch.randn(10, generator=g, dtype=f64, requires_grad=True)
     labels = torch.randint(0, 10, (8,), generator=g)
     F = torch.softmax(a @ W.T + b, dim=1)
-    cross_entropy(F, labels, reduction="sum").backward()
+    log_likelihood(F, labels, reduction="sum").backward()
     y = torch.nn.functional.one_hot(labels, 10).to(f64)
     torch.testing.assert_close(b.grad, (F - y).sum(dim=0).detach(), rtol=1e-12, atol=1e-14)

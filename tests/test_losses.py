@@ -45,7 +45,7 @@ def test_mae_by_hand():
 def test_cross_entropies_by_hand():
     F = torch.tensor([[0.2, 0.7, 0.1]], dtype=torch.float64)
     y = torch.tensor([1])
-    assert losses.cross_entropy(F, y).item() == pytest.approx(-math.log(0.7))
+    assert losses.log_likelihood(F, y).item() == pytest.approx(-math.log(0.7))
     bce = -(math.log(0.8) + math.log(0.7) + math.log(0.9))
     assert losses.binary_cross_entropy(F, y).item() == pytest.approx(bce)
 
@@ -58,9 +58,9 @@ def test_cross_entropies_are_the_chapters_sums_over_samples():
     eq35 = -(y * torch.log(F) + (1 - y) * torch.log(1 - F)).sum()
     softmax_ce = -torch.log(F[torch.arange(6), labels]).sum()
     torch.testing.assert_close(losses.binary_cross_entropy(F, labels, "sum"), eq35)
-    torch.testing.assert_close(losses.cross_entropy(F, labels, "sum"), softmax_ce)
+    torch.testing.assert_close(losses.log_likelihood(F, labels, "sum"), softmax_ce)
     torch.testing.assert_close(losses.binary_cross_entropy(F, labels, "mean"), eq35 / 6)
-    torch.testing.assert_close(losses.cross_entropy(F, labels, "mean"), softmax_ce / 6)
+    torch.testing.assert_close(losses.log_likelihood(F, labels, "mean"), softmax_ce / 6)
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
@@ -80,14 +80,14 @@ def test_agree_with_torch_builtins(reduction):
                                0.5 * builtin(tf.l1_loss, F, y))
     torch.testing.assert_close(losses.binary_cross_entropy(F, y, reduction),
                                builtin(tf.binary_cross_entropy, F, y))
-    torch.testing.assert_close(losses.cross_entropy(F, labels, reduction),
+    torch.testing.assert_close(losses.log_likelihood(F, labels, reduction),
                                tf.nll_loss(torch.log(F), labels, reduction=reduction))
 
 
 def test_softmax_cross_entropy_is_torch_cross_entropy_of_logits():
     z = torch.randn(6, 10, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     labels = torch.arange(6)
-    torch.testing.assert_close(losses.cross_entropy(torch.softmax(z, 1), labels),
+    torch.testing.assert_close(losses.log_likelihood(torch.softmax(z, 1), labels),
                                tf.cross_entropy(z, labels))
 
 
@@ -137,7 +137,7 @@ def test_log_floor_matches_torch_at_zero():
     # ln 0 and ln(1 − 1) are both clamped at −100, as in torch's binary_cross_entropy.
     assert losses.binary_cross_entropy(F, y, "sum").item() == pytest.approx(200.0)
     assert tf.binary_cross_entropy(F, y, reduction="sum").item() == pytest.approx(200.0)
-    assert losses.cross_entropy(F, torch.tensor([0])).item() == pytest.approx(100.0)
+    assert losses.log_likelihood(F, torch.tensor([0])).item() == pytest.approx(100.0)
 
 
 def test_bad_arguments():
@@ -146,8 +146,19 @@ def test_bad_arguments():
         losses.mse_loss(F, labels, "average")
     with pytest.raises(ValueError, match="target"):
         losses.mse_loss(F, torch.zeros(5, 3))
-    with pytest.raises(ValueError, match="cross_entropy"):
+    with pytest.raises(ValueError, match="log_likelihood"):
         get_loss("hinge")
+
+
+def test_cross_entropy_is_refused_as_ambiguous_and_read_in_old_files():
+    """``cross_entropy`` could be read as (35) (the chapter) or as the first term (PyTorch): the
+    name is refused, saying which is which; old checkpoints' ``cross_entropy`` was the first
+    term."""
+    with pytest.raises(ValueError, match=r"binary_cross_entropy.*log_likelihood"):
+        get_loss("cross_entropy")
+    from mnist_mlp.training.checkpoint import renamed
+    assert renamed({"loss": "cross_entropy", "lr": 0.5}) == {"loss": "log_likelihood", "lr": 0.5}
+    assert renamed({"loss": "binary_cross_entropy"}) == {"loss": "binary_cross_entropy"}
 
 
 def test_log_floor_in_float32():

@@ -140,7 +140,7 @@ def test_unfit_tensors_are_refused_before_c_sees_them():
     lib = native.library(torch.float32)
     args = dict(rows=rows, targets=targets, labels=labels, W1=W1, b1=b1, W2=W2, b2=b2,
                 losses=losses)
-    functions = native.Functions("sigmoid", "softmax", "cross_entropy", True, 1e-44)
+    functions = native.Functions("sigmoid", "softmax", "log_likelihood", True, 1e-44)
 
     def train(**changes):
         a = args | changes
@@ -167,7 +167,7 @@ def test_unfit_tensors_are_refused_before_c_sees_them():
 
 @needs_compiler
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("loss", ["mse", "mae", "binary_cross_entropy", "cross_entropy"])
+@pytest.mark.parametrize("loss", ["mse", "mae", "binary_cross_entropy", "log_likelihood"])
 @pytest.mark.parametrize(("hidden", "scale"), [(37, 1.0), (30, 1.0), (37, 100.0)])
 def test_native_evaluation_equals_the_dense_one(dtype, loss, hidden, scale):
     """The compiled forward pass over a split's sparse rows gives the loss and confusion matrix

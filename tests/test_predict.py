@@ -143,7 +143,7 @@ def test_cli_evaluate_table_and_json(run, tiny_data, capsys):
     assert evaluate_main([str(run.run_dir), "--data-dir", str(tiny_data), "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert f"{BEST}: 784-16-10 (sigmoid hidden, softmax output)" in out
-    for text in ("test loss (cross_entropy)", "precision", "specificity", "macro avg",
+    for text in ("test loss (binary_cross_entropy)", "precision", "specificity", "macro avg",
                  "accuracy:", "confusion matrix"):
         assert text in out
     assert evaluate_main([str(run.run_dir / LAST), "--data-dir", str(tiny_data), "--json"]) == 0
@@ -151,7 +151,7 @@ def test_cli_evaluate_table_and_json(run, tiny_data, capsys):
     assert data["total"] == 100 and len(data["confusion"]) == 10
     assert data["accuracy"] == pytest.approx(run.history[-1].test_accuracy)
     assert data["loss"] == pytest.approx(run.history[-1].test_loss)
-    assert data["loss_function"] == "cross_entropy"
+    assert data["loss_function"] == "binary_cross_entropy"
     assert data["checkpoint"]["epoch"] == 2 and data["checkpoint"]["path"].endswith(LAST)
 
 

@@ -81,7 +81,7 @@ def test_eight_configurations_with_the_textbook_figures():
     assert configuration("l30-quadratic").lr == 3.0
     assert configuration("l100-cross_entropy").loss == "binary_cross_entropy"
     assert configuration("l100-cross_entropy").output_activation == "sigmoid"
-    assert configuration("l30-softmax").loss == "cross_entropy"
+    assert configuration("l30-softmax").loss == "log_likelihood"
     assert configuration("l30-softmax").textbook is None
     # the chapter's own recipe: softmax output, the cross-entropy (35) with both terms
     for name in ("l30-softmax_eq35", "l100-softmax_eq35"):
@@ -173,7 +173,7 @@ def test_saturation_evidence_finds_stuck_hidden_units():
         model.hidden.weight[:4].zero_()
         model.hidden.bias[:2] = 30.0   # stuck at 1
         model.hidden.bias[2:4] = -30.0  # stuck at 0
-    ev = saturation_evidence(model, random_digits(), "cross_entropy")
+    ev = saturation_evidence(model, random_digits(), "log_likelihood")
     assert ev["stuck_hidden"] >= 4
     assert ev["stuck_hidden_fraction"] == pytest.approx(ev["stuck_hidden"] / 10)
 

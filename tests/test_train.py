@@ -18,9 +18,9 @@ def test_sgd_step_is_theta_minus_lr_grad():
     x, y = torch.rand(10, 784), torch.randint(0, 10, (10,))
     before = {k: v.clone() for k, v in model.state_dict().items()}
     from mnist_mlp.textbook.backprop import gradients
-    grads = gradients(model, x, y, "cross_entropy")
-    from mnist_mlp.textbook.losses import cross_entropy
-    sgd_step(model, cross_entropy, x, y, lr=0.3)
+    grads = gradients(model, x, y, "log_likelihood")
+    from mnist_mlp.textbook.losses import log_likelihood
+    sgd_step(model, log_likelihood, x, y, lr=0.3)
     for name, value in model.state_dict().items():
         torch.testing.assert_close(value, before[name] - 0.3 * grads[name])
 
@@ -60,7 +60,7 @@ def test_run_folders_are_never_reused(config):
     first, second = train(replace(config, epochs=1)), train(replace(config, epochs=1))
     assert first.run_dir != second.run_dir
     assert first.run_dir.parent == second.run_dir.parent
-    assert "l16_cross_entropy_lr0.5_seed0" in first.run_dir.name
+    assert "l16_binary_cross_entropy_lr0.5_seed0" in first.run_dir.name
 
 
 def test_same_seed_same_weights(config):
@@ -183,7 +183,7 @@ def test_on_step_reports_each_mini_batch(config):
 def test_target_vectors_train_exactly_as_labels():
     """The loader gives y as 10-vectors (made once); the steps are those of labels."""
     from mnist_mlp.data import DigitTensors, batches
-    from mnist_mlp.textbook.losses import cross_entropy
+    from mnist_mlp.textbook.losses import log_likelihood
     from mnist_mlp.training.reference import train_epoch
     g = torch.Generator().manual_seed(0)
     data = DigitTensors(torch.rand(45, 784, generator=g), torch.randint(0, 10, (45,), generator=g))
@@ -195,7 +195,7 @@ def test_target_vectors_train_exactly_as_labels():
     for dataset in (data, vectors):
         torch.manual_seed(0)
         model = MLP(5)
-        train_epoch(model, cross_entropy,
+        train_epoch(model, log_likelihood,
                     batches(dataset, 10, generator=torch.Generator().manual_seed(1)), 0.5)
         models.append(model)
     for name, value in models[0].state_dict().items():
@@ -204,13 +204,13 @@ def test_target_vectors_train_exactly_as_labels():
 
 def test_steps_run_on_one_thread_and_the_setting_is_restored():
     from mnist_mlp.data import DigitTensors, batches
-    from mnist_mlp.textbook.losses import cross_entropy
+    from mnist_mlp.textbook.losses import log_likelihood
     from mnist_mlp.training.reference import train_epoch
     data = DigitTensors(torch.rand(20, 784), torch.randint(0, 10, (20,)))
     before, during = torch.get_num_threads(), []
     torch.set_num_threads(2)
     try:
-        train_epoch(MLP(3), cross_entropy, batches(data, 10), 0.1,
+        train_epoch(MLP(3), log_likelihood, batches(data, 10), 0.1,
                     on_step=lambda loss: during.append(torch.get_num_threads()), threads=1)
         assert during == [1, 1] and torch.get_num_threads() == 2
     finally:

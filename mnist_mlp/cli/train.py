@@ -16,7 +16,7 @@ from dataclasses import fields, replace
 from ..errors import ConfigError, exit_status
 from ..experiments.stats import summarize
 from ..textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
-from ..textbook.losses import LOSSES
+from ..textbook.losses import AMBIGUOUS, LOSSES
 from ..textbook.model import INITS
 from ..training import (
     EpochRecord,
@@ -45,6 +45,13 @@ from .tables import epoch_line, epoch_of_many_line, format_report
 CONFIG_NAMES = frozenset(f.name for f in fields(TrainConfig))
 
 
+def loss_name(text: str) -> str:
+    """A loss name as given, refusing one that could mean two losses (``AMBIGUOUS``)."""
+    if text in AMBIGUOUS:
+        raise argparse.ArgumentTypeError(AMBIGUOUS[text])
+    return text
+
+
 def train_parser() -> argparse.ArgumentParser:
     d = TrainConfig()
     p = OneLineParser(
@@ -56,7 +63,9 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument("--activation", choices=list(HIDDEN_ACTIVATIONS), default=d.activation)
     p.add_argument("--output-activation", choices=list(OUTPUT_ACTIVATIONS),
                    default=d.output_activation)
-    p.add_argument("--loss", choices=list(LOSSES), default=d.loss)
+    p.add_argument("--loss", type=loss_name, choices=list(LOSSES), default=d.loss,
+                   help="; ".join(f"{name}: {loss.description}"
+                                  for name, loss in LOSSES.items()))
     p.add_argument("--init", choices=list(INITS), default=d.init,
                    help="normal: N(0,1) as in the classic experiment; scaled_normal: N(0,1/n_in)")
     p.add_argument("--lr", type=positive_float, nargs="+", default=[d.lr],

@@ -19,7 +19,7 @@ from .cuda_graphs import CudaGraphs
 from .eager import TensorOps
 from .native import NativeLoop
 
-MATCHED_PAIRS = {(Sigmoid, "binary_cross_entropy"), (Softmax, "cross_entropy")}
+MATCHED_PAIRS = {(Sigmoid, "binary_cross_entropy"), (Softmax, "log_likelihood")}
 """Output activation and loss whose output error simplifies to δ² = F − y (Nielsen ch. 3, eq. 81).
 
 For these the engine skips ``∂ℓ/∂F`` and the Jacobian: the same number, fewer operations."""

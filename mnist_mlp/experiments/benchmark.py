@@ -24,7 +24,7 @@ from torch import nn
 from ..data import DigitTensors, batches, load_mnist, resolve_data_dir
 from ..engine import Engine
 from ..engine import native as native_loop
-from ..textbook.losses import cross_entropy
+from ..textbook.losses import log_likelihood
 from ..textbook.model import MLP
 from ..training import TrainConfig
 from ..training.reference import train_epoch
@@ -100,7 +100,7 @@ def reference_epoch(data: DigitTensors, hidden_size: int,
                      generator=torch.Generator().manual_seed(0))
 
     def epoch() -> int:
-        train_epoch(model, cross_entropy, loader, LR, threads=step_threads(BATCH_SIZE))
+        train_epoch(model, log_likelihood, loader, LR, threads=step_threads(BATCH_SIZE))
         return len(data)
 
     return epoch
@@ -114,7 +114,7 @@ def engine_epoch(data: DigitTensors, hidden_size: int, device: torch.device, net
     """
     torch.manual_seed(0)
     engine = Engine([MLP(hidden_size) for _ in range(networks)], [LR] * networks,
-                    "cross_entropy", device, native=native)
+                    "log_likelihood", device, native=native)
     training = data.to(device).with_target_vectors()
     images, targets = training.images, training.labels
     engine.prepare(images)
@@ -217,7 +217,7 @@ def reference_phases(data: DigitTensors, hidden_size: int, steps: int = 3000) ->
             t1 = clock()
             output = model(x)
             t2 = clock()
-            loss = cross_entropy(output, y)
+            loss = log_likelihood(output, y)
             t3 = clock()
             model.zero_grad(set_to_none=True)
             loss.backward()

@@ -63,7 +63,7 @@ def _loss_rows(c: Claims, png: dict[str, str]) -> list[Row]:
             "`mnist_mlp/experiments/loss_claims.py` backward_engineering",
             "`tests/test_claims.py::test_integrated_gradient_is_the_cross_entropy`",
             png["backward_engineering"], v.backward(c)),
-        Row("Softmax cross-entropy, one-hot labels: L = −Σᵢ ln F_nᵢ(xᵢ).", f"`{L}` cross_entropy",
+        Row("Softmax cross-entropy, one-hot labels: L = −Σᵢ ln F_nᵢ(xᵢ).", f"`{L}` log_likelihood",
             "`tests/test_losses.py::test_cross_entropies_are_the_chapters_sums_over_samples`",
             "—", TESTED + ": reduction \"sum\""),
         Row("Its bias gradient is ∂L/∂b_j = Σᵢ [F_nᵢ(xᵢ) − y_nᵢ] (the last line of the "

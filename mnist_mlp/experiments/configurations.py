@@ -57,7 +57,7 @@ CONFIGURATIONS: tuple[Configuration, ...] = tuple(
         ("cross_entropy", "sigmoid", "binary_cross_entropy", 0.5, figures[0],
          "sigmoid, cross-entropy"),
         ("quadratic", "sigmoid", "mse", 3.0, figures[1], "sigmoid, quadratic"),
-        ("softmax", "softmax", "cross_entropy", 0.5, None, "softmax, log-likelihood"),
+        ("softmax", "softmax", "log_likelihood", 0.5, None, "softmax, log-likelihood"),
         ("softmax_eq35", "softmax", "binary_cross_entropy", 0.5, None,
          "softmax, cross-entropy (35)"),
     )

@@ -51,7 +51,7 @@ def evaluation_cost(data_dir: str | None, hidden_size: int, networks: int = 10,
     data = load_mnist(data_dir, validation_size=validation_size).to(device)
     torch.manual_seed(0)
     engine = Engine([MLP(hidden_size) for _ in range(networks)], [LR] * networks,
-                    "cross_entropy", device=device)
+                    "log_likelihood", device=device)
     training = data.train.with_target_vectors()
     generators = [torch.Generator().manual_seed(k) for k in range(networks)]
     engine.epoch(training.images[:2000], training.labels[:2000], BATCH_SIZE, generators)

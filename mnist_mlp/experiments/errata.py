@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from ..textbook import softmax_gradient as derivation
-from ..textbook.losses import cross_entropy
+from ..textbook.losses import log_likelihood
 from ..textbook.model import MLP
 from .configurations import configuration
 
@@ -51,7 +51,7 @@ class DerivationCheck:
 
 def softmax_derivation_check(images: Tensor, labels: Tensor, model: MLP | None = None, *,
                              batch_size: int = 10, seed: int = 0) -> DerivationCheck:
-    """Autograd's output-layer gradients of ``cross_entropy(F, labels, "sum")`` on the first
+    """Autograd's output-layer gradients of ``log_likelihood(F, labels, "sum")`` on the first
     ``batch_size`` of ``images`` (N, 784) and ``labels``, against every line of the chapter's
     derivation; for ``model`` (a copy, softmax output) or a fresh l = 30 softmax network with
     N(0, 1) weights seeded with ``seed`` (the reproduction's initialisation)."""
@@ -67,7 +67,7 @@ def softmax_derivation_check(images: Tensor, labels: Tensor, model: MLP | None =
     x = images[:batch_size].to("cpu", torch.float64)
     y = labels[:batch_size].to("cpu")
     F = model(x)
-    cross_entropy(F, y, reduction="sum").backward()
+    log_likelihood(F, y, reduction="sum").backward()
     F, a1 = F.detach(), model.hidden_activations(x).detach()
     db, dW = model.output.bias.grad, model.output.weight.grad
     return DerivationCheck(

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from ..data import DigitTensors
-from ..textbook.losses import cross_entropy, get_loss, one_hot
+from ..textbook.losses import get_loss, log_likelihood, one_hot
 from ..textbook.metrics import classification_report, confusion_matrix
 from ..textbook.model import MLP, NUM_CLASSES
 from ..training import EpochRecord
@@ -237,7 +237,7 @@ def softmax_bias_gradient_check(images: Tensor, labels: Tensor, model: MLP | Non
     """∂L/∂b² from autograd against Σ_i (F(x_i) − y_i), for softmax with cross-entropy.
 
     With a softmax output and the log-likelihood cost summed over a mini-batch
-    (``cross_entropy(..., reduction="sum")``), the output error is δ² = F − y (Nielsen eq. 81–
+    (``log_likelihood(..., reduction="sum")``), the output error is δ² = F − y (Nielsen eq. 81–
     82), so the output-bias gradient is Σ_i (F(x_i) − y_i). Checked in float64 on ``batches``
     consecutive mini-batches of ``images`` (N, 784) and ``labels``, for ``model`` (a copy) or a
     freshly initialised l = 30 softmax network (N(0, 1), seeded with ``seed``). Returns the
@@ -258,7 +258,7 @@ def softmax_bias_gradient_check(images: Tensor, labels: Tensor, model: MLP | Non
         y = labels[b * batch_size:(b + 1) * batch_size].to("cpu")
         model.zero_grad(set_to_none=True)
         F = model(x)
-        cross_entropy(F, y, reduction="sum").backward()
+        log_likelihood(F, y, reduction="sum").backward()
         expected = (F.detach() - one_hot(y, F)).sum(dim=0)
         worst = max(worst, float((model.output.bias.grad - expected).abs().max()))
         largest = max(largest, float(expected.abs().max()))

@@ -37,7 +37,7 @@ from .model import MLP
 
 
 @torch.no_grad()
-def gradients(model: MLP, x: Tensor, target: Tensor, loss: str = "cross_entropy",
+def gradients(model: MLP, x: Tensor, target: Tensor, loss: str = "binary_cross_entropy",
               reduction: str = "mean") -> dict[str, Tensor]:
     """∂L/∂θ for every parameter θ of ``model``: the chapter's backpropagation algorithm, as
     the four equations (BP1)–(BP4).

@@ -150,26 +150,27 @@ def binary_cross_entropy_grad(output: Tensor, target: Tensor) -> Tensor:
     return -y * clamped_log_grad(output) + (1 - y) * clamped_log_grad(1 - output)
 
 
-# --- Softmax cross-entropy: the first term of (35) (Nielsen's log-likelihood, eq. 80) ----------
+# --- The first term of (35) alone: Nielsen's log-likelihood (eq. 80) ------------------------
 
 
-def cross_entropy(output: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    """The softmax cross-entropy, per sample ``ℓ = −y · ln F = −Σ_j y_j ln F_j``.
+def log_likelihood(output: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """The first term of (35) alone, per sample ``ℓ = −y · ln F = −Σ_j y_j ln F_j``.
 
-    This is the chapter's unnumbered softmax cross-entropy, the first term of (35) only:
-    ``L = −Σᵢ yᵢ · ln F(xᵢ)``, for one-hot labels ``−Σᵢ ln F_{nᵢ}(xᵢ)`` with nᵢ the label of
-    sample i — a *sum* over the samples, i.e. ``reduction="sum"``; ``reduction="mean"`` is that
-    over m, the mini-batch mean SGD descends. It is Nielsen's log-likelihood cost ``−ln F_y``
-    (eq. 80), the cost of the package's default network. It equals
-    ``torch.nn.functional.nll_loss(torch.log(F), labels)`` with the same reduction (and
-    ``torch.nn.functional.cross_entropy`` of the logits). ``ln`` is clamped at −100, so F = 0
-    gives a finite loss and gradient.
+    The chapter writes it, unnumbered, for a softmax output "for the shortness of
+    presentation": ``L = −Σᵢ yᵢ · ln F(xᵢ)``, for one-hot labels ``−Σᵢ ln F_{nᵢ}(xᵢ)`` with nᵢ
+    the label of sample i — a *sum* over the samples, i.e. ``reduction="sum"``;
+    ``reduction="mean"`` is that over m, the mini-batch mean SGD descends. Three names for one
+    function: the chapter's "first term" of the cross-entropy, Nielsen's log-likelihood cost
+    ``−ln F_y`` (eq. 80), and PyTorch's ``torch.nn.functional.cross_entropy`` of the logits
+    (equal to ``nll_loss(torch.log(F), labels)`` with the same reduction). It is *not* (35):
+    the chapter's recipe for MNIST is ``binary_cross_entropy``, both terms, on a softmax.
+    ``ln`` is clamped at −100, so F = 0 gives a finite loss and gradient.
     """
     y = one_hot(target, output)
     return reduce(-(y * clamped_log(output)).sum(dim=-1), reduction)
 
 
-def cross_entropy_grad(output: Tensor, target: Tensor) -> Tensor:
+def log_likelihood_grad(output: Tensor, target: Tensor) -> Tensor:
     """``∂ℓ/∂F_j = −y_j / F_j``.
 
     Through the softmax Jacobian this becomes ``δ = F − y`` (Nielsen eq. 81–82), so that the
@@ -181,22 +182,40 @@ def cross_entropy_grad(output: Tensor, target: Tensor) -> Tensor:
 
 
 class Loss(NamedTuple):
-    """A loss function ``fn(output, target, reduction)`` and its per-sample gradient ``∂ℓ/∂F``."""
+    """A loss function ``fn(output, target, reduction)``, its per-sample gradient ``∂ℓ/∂F``, and
+    what it is in words (for help texts and the first line of a run)."""
 
     fn: Callable[..., Tensor]
     grad: Callable[[Tensor, Tensor], Tensor]
+    description: str
 
 
 LOSSES: dict[str, Loss] = {
-    "mse": Loss(mse_loss, mse_grad),
-    "mae": Loss(mae_loss, mae_grad),
-    "binary_cross_entropy": Loss(binary_cross_entropy, binary_cross_entropy_grad),
-    "cross_entropy": Loss(cross_entropy, cross_entropy_grad),
+    "binary_cross_entropy": Loss(binary_cross_entropy, binary_cross_entropy_grad,
+                                 "the cross-entropy (35), both terms"),
+    "log_likelihood": Loss(log_likelihood, log_likelihood_grad,
+                           "the first term of (35) alone (Nielsen's log-likelihood; "
+                           "PyTorch's cross_entropy)"),
+    "mse": Loss(mse_loss, mse_grad, "the L2 loss, mean square error (Nielsen's quadratic cost)"),
+    "mae": Loss(mae_loss, mae_grad, "the L1 loss, mean absolute error"),
 }
+"""The losses by name; the first is the chapter's recipe for MNIST, the default."""
+
+AMBIGUOUS = {"cross_entropy": (
+    "'cross_entropy' names two losses: the chapter's cross-entropy (35) is "
+    "binary_cross_entropy, its first term alone (PyTorch's cross_entropy, Nielsen's "
+    "log-likelihood) is log_likelihood")}
+"""Names this package no longer takes, and why. Until version 0.2 ``cross_entropy`` was the first
+term alone; ``RENAMED`` reads it so in what such versions wrote."""
+RENAMED = {"cross_entropy": "log_likelihood"}
+"""Old loss names, as found in checkpoints and results written before version 0.2, and their
+names now."""
 
 
 def get_loss(name: str) -> Loss:
     """The ``Loss`` called ``name``; an unknown name is a ValueError listing the choices."""
+    if name in AMBIGUOUS:
+        raise ValueError(f"unknown loss {name!r}: {AMBIGUOUS[name]}")
     if name not in LOSSES:
         raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
     return LOSSES[name]

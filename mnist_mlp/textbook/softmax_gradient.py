@@ -2,7 +2,7 @@
 
 The chapter puts a softmax on the output, ``F_j = e^(z_j) / Σ_k e^(z_k)`` with ``z = W²a¹ + b²``,
 and takes the softmax cross-entropy of one-hot labels as a sum over the m samples,
-``L = −Σᵢ ln F_{nᵢ}(xᵢ)``, nᵢ the label of sample i (``losses.cross_entropy`` with
+``L = −Σᵢ ln F_{nᵢ}(xᵢ)``, nᵢ the label of sample i (``losses.log_likelihood`` with
 ``reduction="sum"``). Its derivation of ``∂L/∂b_j`` has three lines:
 
 1. ``−Σᵢ (1/F_{nᵢ}) ∂F_{nᵢ}/∂b_j`` — the chain rule; right.

@@ -37,6 +37,7 @@ from torch import Tensor
 from ..errors import UserError
 from ..files import write_atomically
 from ..textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+from ..textbook.losses import RENAMED
 from ..textbook.model import INITS, INPUT_SIZE, MLP, NUM_CLASSES
 from .records import EpochRecord
 
@@ -111,7 +112,8 @@ class Checkpoint:
             checkpoint = cls(epoch=data["epoch"], model_config=model["config"],
                              model_state=model["state"], lr=optimizer["lr"],
                              rng={"torch": rng["torch"], "shuffle": rng["shuffle"]},
-                             history=data["history"], config=data["config"], path=path)
+                             history=data["history"], config=renamed(data["config"]),
+                             path=path)
         except (KeyError, TypeError) as error:
             raise CheckpointError(f"{where} is not a valid mnist-mlp checkpoint: its entry "
                                   f"{error} is missing or malformed") from None
@@ -120,6 +122,14 @@ class Checkpoint:
             raise CheckpointError(f"{where} is not a valid mnist-mlp checkpoint: {problem}")
         checkpoint.records()  # the history, checked
         return checkpoint
+
+
+def renamed(config: Any) -> Any:
+    """A saved training configuration with the names of today: a loss saved under an old name
+    (``RENAMED``, e.g. ``cross_entropy`` before version 0.2) gets its name now."""
+    if isinstance(config, dict) and isinstance(config.get("loss"), str):
+        return config | {"loss": RENAMED.get(config["loss"], config["loss"])}
+    return config
 
 
 PARAMETERS = ("hidden.weight", "hidden.bias", "output.weight", "output.bias")

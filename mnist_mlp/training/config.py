@@ -17,14 +17,15 @@ from .checkpoint import BEST, LAST, CheckpointError, load_checkpoint
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that defines a run. The defaults are the reference setup:
-    l = 30 sigmoid hidden neurons, softmax output, cross-entropy, η = 0.5, mini-batches of 10,
-    30 epochs, on the first 50,000 training images."""
+    """Everything that defines a run. The defaults are the chapter's recipe for MNIST: l = 30
+    sigmoid hidden neurons, a softmax output and the cross-entropy (35) with both terms; with
+    η = 0.5, mini-batches of 10 and 30 epochs on the first 50,000 training images, as the
+    chapter states beside its figures (after Nielsen's runs)."""
 
     hidden_size: int = 30
     activation: str = "sigmoid"
     output_activation: str = "softmax"
-    loss: str = "cross_entropy"
+    loss: str = "binary_cross_entropy"
     init: str = "pytorch"
     lr: float = 0.5
     batch_size: int = 10

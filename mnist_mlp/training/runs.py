@@ -1,6 +1,7 @@
 """Run folders under ``runs/``: a readable name that is never reused, and TensorBoard logs in it.
 
-One run, one folder, for example ``runs/20261125-153012_l30_cross_entropy_lr0.5_seed0/``, holding
+One run, one folder, for example
+``runs/20261125-153012_l30_binary_cross_entropy_lr0.5_seed0/``, holding
 
 * TensorBoard event files: per-epoch scalars ``loss/{train,validation,test}`` and
   ``accuracy/{train,validation,test}``, the mean of the epoch's mini-batch losses

@@ -42,14 +42,14 @@
 
 enum hidden_activation { HIDDEN_SIGMOID, HIDDEN_TANH, HIDDEN_RELU };
 enum output_activation { OUTPUT_SIGMOID, OUTPUT_SOFTMAX };
-enum loss { LOSS_MSE, LOSS_MAE, LOSS_BINARY_CROSS_ENTROPY, LOSS_CROSS_ENTROPY };
+enum loss { LOSS_MSE, LOSS_MAE, LOSS_BINARY_CROSS_ENTROPY, LOSS_LOG_LIKELIHOOD };
 
 /* The enums' values by name, in order, each list ending with 0: the Python caller maps the
  * package's names (mnist_mlp/textbook: activations, losses) to these indices, and a test checks
  * that every name is here. */
 const char *const HIDDEN_NAMES[] = {"sigmoid", "tanh", "relu", 0};
 const char *const OUTPUT_NAMES[] = {"sigmoid", "softmax", 0};
-const char *const LOSS_NAMES[] = {"mse", "mae", "binary_cross_entropy", "cross_entropy", 0};
+const char *const LOSS_NAMES[] = {"mse", "mae", "binary_cross_entropy", "log_likelihood", 0};
 
 /* Everything one epoch of one network needs. The Python caller builds the same struct with
  * ctypes and checks its layout against epoch_args_layout before the first call. */
