@@ -13,7 +13,8 @@
 # PyTorch. Each step is bounded in time (the bounds add up to 350 s), so that what finished is
 # kept when a later step runs out of time; OUT/steps.txt says how each step ended (124: cut at
 # its bound, its log holds what it did until then — the reference loop's 30 epochs take longer
-# than its bound while that loop runs eagerly on a GPU, about 6 s an epoch on an H200).
+# than its bound while that loop runs eagerly on a GPU: 5.7 s an epoch on the H200,
+# results/gpu/bench.md).
 set -u
 out=${1:+$(realpath -m "$1")}  # as given, from where the script was called
 cd "$(dirname "$0")/.."
