@@ -1,5 +1,6 @@
-"""On a GPU: the engine's CUDA-graph backend, its batched evaluation and every command that
-takes ``--device cuda`` give what the CPU gives. Each test is skipped where CUDA is absent."""
+"""On a GPU: the engine's fused kernel and CUDA-graph backend, its batched evaluation and every
+command that takes ``--device cuda`` give what the CPU gives. Each test is skipped where CUDA is
+absent (and a test of the fused kernel where it cannot be built, saying why)."""
 
 import copy
 import json
@@ -15,12 +16,15 @@ from mnist_mlp.cli.bench import main as bench_main
 from mnist_mlp.cli.evaluate import main as evaluate_main
 from mnist_mlp.cli.train import main as train_main
 from mnist_mlp.engine import Engine
+from mnist_mlp.engine.fused import device as fused_device
 from mnist_mlp.experiments.claims import ClaimSettings, run_claims
 from mnist_mlp.experiments.configurations import Settings
 from mnist_mlp.experiments.costs import evaluation_cost, peak_memory
 from mnist_mlp.experiments.reproduce import reproduce
 from mnist_mlp.inference import evaluate_checkpoint
-from mnist_mlp.training import resume_config
+from mnist_mlp.textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+from mnist_mlp.textbook.losses import LOSSES
+from mnist_mlp.training import DivergenceError, resume_config
 from mnist_mlp.training.checkpoint import LAST, build_model, load_checkpoint
 
 DEVICE = "cuda"
@@ -204,3 +208,142 @@ def test_the_claims_on_cuda(tiny_data):
     assert all(len(p.final) == 2 for p in claims.hidden_size + claims.batch_size.epochs)
     assert [p.updates for p in claims.batch_size.updates] == [20, 20, 20]
     assert claims.derivation.bias["line 3 corrected, Σᵢ[F_j − y_ij]"] < 1e-12
+
+
+# --- the fused kernel (mnist_mlp/engine/fused/epoch.cu) -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fused_kernel():
+    """The kernel compiled by NVRTC and loaded on this GPU (its argument layout checked there),
+    or the test skipped with the reason."""
+    kernel = fused_device.kernel(torch.cuda.current_device())
+    if kernel is None:
+        pytest.skip(fused_device.unavailable_reason)
+    return kernel
+
+
+def fused_and_tensor_ops(models, lrs, loss, data, epochs=2, batch_size=10):
+    """The fused kernel and the tensor operations on the GPU, from the same float32 weights and
+    mini-batch orders: both engines and their mini-batch losses."""
+    targets = torch.nn.functional.one_hot(data.labels, 10).to(DEVICE, torch.float32)
+    images = data.images.to(DEVICE, torch.float32)
+    result = []
+    for fused in (True, False):
+        engine = Engine(copy.deepcopy(models), lrs, loss, device=DEVICE, fused=fused,
+                        cuda_graph=fused)
+        losses = torch.cat([engine.epoch(images, targets, batch_size,
+                                         [torch.Generator().manual_seed(10 * e + k)
+                                          for k in range(len(models))])
+                            for e in range(epochs)], dim=1)
+        result += [engine, losses.cpu()]
+    return result
+
+
+def worst_relative_difference(a, b):
+    return max(((getattr(a, n) - getattr(b, n)).abs().max() / getattr(b, n).abs().max()).item()
+               for n in ("W1", "b1", "W2", "b2"))
+
+
+@pytest.mark.parametrize(("hidden", "output", "loss"),
+                         [(h, o, loss) for h in HIDDEN_ACTIVATIONS for o in OUTPUT_ACTIVATIONS
+                          for loss in LOSSES])
+def test_the_fused_kernel_equals_tensor_operations_on_the_gpu(fused_kernel, hidden, output,
+                                                              loss):
+    """K = 3 networks with their own η and orders, 202 steps (the last mini-batch of 3 in
+    each epoch): the weights within 1e-5 of their size."""
+    data = random_digits(1003, torch.float32, zeros=0.8)
+    torch.manual_seed(0)
+    models = [MLP(7, hidden, output, init="scaled_normal") for _ in range(3)]
+    fused, fused_losses, ops, ops_losses = fused_and_tensor_ops(models, [0.02, 0.05, 0.1],
+                                                                loss, data)
+    assert fused.backend.name == "cuda-fused" and ops.backend.name == "tensor-ops"
+    assert worst_relative_difference(fused, ops) <= 1e-5
+    torch.testing.assert_close(fused_losses, ops_losses, rtol=5e-5, atol=0)
+
+
+@pytest.mark.parametrize(("hidden", "in_shared_memory"), [(30, True), (100, False)])
+def test_the_fused_kernel_at_l_30_and_100_on_the_gpu(fused_kernel, hidden, in_shared_memory):
+    """W¹ in shared memory at l = 30 (94 KB), in global memory at l = 100 (313 KB)."""
+    data = random_digits(1003, torch.float32, zeros=0.8)
+    torch.manual_seed(0)
+    models = [MLP(hidden) for _ in range(4)]
+    fused, fused_losses, ops, ops_losses = fused_and_tensor_ops(
+        models, [0.1, 0.5, 1.0, 3.0], "log_likelihood", data)
+    assert fused.backend.plan(10).w1_shared == in_shared_memory
+    assert worst_relative_difference(fused, ops) <= 1e-5
+    torch.testing.assert_close(fused_losses, ops_losses, rtol=5e-5, atol=0)
+
+
+def test_the_engine_on_cuda_is_fused_in_float32_only(fused_kernel, recwarn):
+    assert Engine([MLP(5)], [0.1], "mse", device=DEVICE).backend.name == "cuda-fused"
+    assert Engine([MLP(5)], [0.1], "mse", device=DEVICE,
+                  dtype=torch.float64).backend.name == "cuda-graphs"
+    assert not recwarn.list  # float64 on purpose: no warning
+
+
+def test_a_mini_batch_too_large_for_the_kernel_falls_back_to_cuda_graphs(fused_kernel):
+    data = random_digits(1003, torch.float32, zeros=0.8)
+    torch.manual_seed(0)
+    with pytest.warns(UserWarning, match="mini-batches of 1000 do not fit .* CUDA graphs"):
+        fused, fused_losses, _, ops_losses = fused_and_tensor_ops(
+            [MLP(30)], [0.5], "log_likelihood", data, epochs=1, batch_size=1000)
+    assert fused.backend.fallback.name == "cuda-graphs"
+    torch.testing.assert_close(fused_losses, ops_losses)
+
+
+@pytest.fixture(scope="module")
+def fused_config(tiny_data):
+    return TrainConfig(hidden_size=12, epochs=2, device=DEVICE, data_dir=str(tiny_data),
+                       validation_size=50, log_dir=None)
+
+
+def test_fused_training_records_checkpoints_and_resumes_as_on_the_cpu(fused_kernel,
+                                                                      fused_config, tmp_path):
+    """train_many with the fused kernel: the CPU's weights and history, checkpoints that hold
+    that history and evaluate alike, and the reference loop continues a network exactly as
+    it continues one trained on the CPU."""
+    config = replace(fused_config, log_dir=str(tmp_path / "gpu"))
+    gpu = train_many(config, seeds=[0, 1], lrs=[0.5], fused=True)
+    cpu = train_many(replace(config, device="cpu", log_dir=str(tmp_path / "cpu")),
+                     seeds=[0, 1], lrs=[0.5])
+    for ours, theirs in zip(gpu, cpu, strict=True):
+        for a, b in zip(ours.model.state_dict().values(), theirs.model.state_dict().values(),
+                        strict=True):
+            torch.testing.assert_close(a.cpu(), b, rtol=1e-4, atol=1e-5)
+        for a, b in zip(ours.history, theirs.history, strict=True):
+            assert a.test_accuracy == pytest.approx(b.test_accuracy, abs=0.011)
+            assert a.minibatch_loss == pytest.approx(b.minibatch_loss, rel=1e-4)
+        saved = load_checkpoint(ours.run_dir, prefer=(LAST,))
+        assert saved.epoch == 2 and saved.records() == ours.history
+        report = evaluate_checkpoint(ours.run_dir / LAST, fused_config.data_dir, "cpu")
+        assert report.test.accuracy == ours.metrics.accuracy
+    resumed = [train(resume_config(r.run_dir, epochs=3, device="cpu"), resume=r.run_dir)
+               for r in (gpu[0], cpu[0])]
+    for a, b in zip(resumed[0].model.state_dict().values(),
+                    resumed[1].model.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_fused_training_sees_divergence_as_the_cpu_does(fused_kernel, fused_config):
+    diverging = replace(fused_config, loss="mse", output_activation="sigmoid",
+                        activation="relu")
+    with pytest.warns(UserWarning, match=r"the network with lr 1e\+30 and seed 0 diverged in "
+                                         r"epoch 1 \(training loss nan\)"):
+        results = train_many(diverging, lrs=[0.5, 1e30], fused=True)
+    assert torch.isfinite(torch.tensor(results[0].history[-1].train_loss))
+    assert not torch.isfinite(torch.tensor(results[1].history[-1].train_loss))
+    with pytest.raises(DivergenceError, match="smaller --lr"), pytest.warns(UserWarning):
+        train_many(replace(diverging, lr=1e30), seeds=[0, 1], fused=True)
+
+
+def test_the_benchmark_times_the_fused_kernel_beside_the_cuda_graphs(fused_kernel, tiny_data,
+                                                                     tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert bench_main(["--data-dir", str(tiny_data), "--hidden", "4", "--networks", "2",
+                       "--device", DEVICE, "--warmup", "10", "--repeat", "1",
+                       "--json", str(out)]) == 0
+    methods = {t["method"] for t in json.loads(out.read_text())["timings"]}
+    assert {"engine", "engine-fused"} <= methods
+    printed = capsys.readouterr().out
+    assert "fused kernel: NVRTC" in printed and f"| {DEVICE} | 4 | engine-fused | 2 |" in printed

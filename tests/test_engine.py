@@ -227,7 +227,8 @@ def test_cuda_epoch_with_graphs_equals_the_reference(dtype, rtol):
     torch.manual_seed(1)
     model = MLP(7, "tanh", "softmax", init="scaled_normal").to(dtype)
     data = random_digits(1003, dtype=dtype)
-    engine = Engine([copy.deepcopy(model)], [0.3], "mse", device="cuda", dtype=dtype)
+    engine = Engine([copy.deepcopy(model)], [0.3], "mse", device="cuda", dtype=dtype,
+                    fused=False)
     targets = torch.nn.functional.one_hot(data.labels, 10).to("cuda", dtype)
     engine.epoch(data.images.cuda(), targets, 10, [torch.Generator().manual_seed(4)])
     assert engine.backend.graphs, "no CUDA graph was captured"

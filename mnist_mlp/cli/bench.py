@@ -20,10 +20,12 @@ from pathlib import Path
 import torch
 
 from ..engine import native
+from ..engine.fused import device as fused_device
 from ..errors import ConfigError
 from ..experiments.benchmark import (
     Timing,
     as_json,
+    cuda_index,
     phase_table,
     run_benchmark,
     run_phases,
@@ -78,6 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     devices = args.device or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     print("machine:", ", ".join(f"{k} {v}" for k, v in machine().items()), flush=True)
     print("native loop:", native.describe(), flush=True)
+    fused = fused_kernel_line(devices)
+    if fused:
+        print("fused kernel:", fused, flush=True)
     timings = run_benchmark(args.data_dir, args.hidden, args.networks, devices, args.warmup,
                             report=lambda t: print(f"  {t.device} l={t.hidden_size} "
                                                    f"{t.method} K={t.networks}: "
@@ -87,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     costs = (measure_costs(args.data_dir, args.hidden, args.repeat, devices[0])
              if args.costs else None)
     result = as_json(timings, phases) | {"repeats": args.repeat} | (
-        {"costs": costs} if costs else {})
+        {"fused_kernel": fused} if fused else {}) | ({"costs": costs} if costs else {})
     print("\n" + report(result))
     if args.json:
         try:
@@ -100,6 +105,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def fused_kernel_line(devices: list[str]) -> str | None:
+    """What the engine's fused kernel is built with on the first CUDA device of ``devices``, or
+    why it is not there; None when no CUDA device is timed."""
+    cuda = [torch.device(name) for name in devices if torch.device(name).type == "cuda"]
+    return fused_device.describe(cuda_index(cuda[0])) if cuda else None
+
+
 def report(result: dict) -> str:
     """What a run of the benchmark measured (its JSON), as Markdown: the machine, the epochs,
     the reference loop's phases and, if measured, the costs besides training."""
@@ -107,8 +119,9 @@ def report(result: dict) -> str:
     phases = {int(k): v for k, v in result.get("reference_phases_us", {}).items()}
     machine_line = ", ".join(f"{k} {v}" for k, v in result["machine"].items())
     repeats = result.get("repeats", 1)
-    text = (f"Machine: {machine_line}; native loop: {result['native_loop']}. Each time is the "
-            f"fastest of {repeats} epoch{'s' * (repeats > 1)} in a row.\n\n"
+    fused = f"; fused kernel: {result['fused_kernel']}" if "fused_kernel" in result else ""
+    text = (f"Machine: {machine_line}; native loop: {result['native_loop']}{fused}. Each time is "
+            f"the fastest of {repeats} epoch{'s' * (repeats > 1)} in a row.\n\n"
             f"{table(timings)}\n\nWhere a step of the reference loop spends its time "
             f"(µs per mini-batch, CPU):\n\n{phase_table(phases)}\n")
     return text + (f"\n{costs_text(result['costs'])}\n" if "costs" in result else "")

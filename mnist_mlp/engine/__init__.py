@@ -11,8 +11,11 @@ operations:
   ``W2`` (K, 10, l), ``b2`` (K, 1, 10), so every layer is one batched matrix product;
 * the gradients are the textbook's (BP1)–(BP4), as in ``mnist_mlp.textbook.backprop``, with the
   SGD update θ ← θ − η ∂L/∂θ folded into the weight-gradient products (``baddbmm_``);
-* on CUDA, runs of steps are captured once in a CUDA graph and replayed, so that launching
-  ~20 small kernels does not dominate a mini-batch of 10;
+* on CUDA, in float32, a whole epoch of all K networks is one kernel launch
+  (``mnist_mlp.engine.fused``: one thread block per network, W¹ kept on chip, the same
+  arithmetic as one CUDA C kernel); where that kernel cannot be built, or in float64, runs of
+  steps are captured once in a CUDA graph and replayed, so that launching ~20 small kernels
+  does not dominate a mini-batch of 10;
 * on a CPU, where each tensor operation costs microseconds of overhead whatever its size, a
   whole epoch of one network is a single call into C (``mnist_mlp.engine.native``, the same
   arithmetic written out as loops), networks spread over the CPU's threads; without a C
@@ -25,7 +28,8 @@ How an epoch runs is a *backend*, chosen once per engine:
 
 * ``TensorOps`` (``eager.py``): ``Engine.step``'s tensor operations, step by step — anywhere;
 * ``CudaGraphs`` (``cuda_graphs.py``): the same steps, captured in CUDA graphs and replayed;
-* ``NativeLoop`` (``native/``): the compiled C loop, one call per network and epoch, on a CPU.
+* ``NativeLoop`` (``native/``): the compiled C loop, one call per network and epoch, on a CPU;
+* ``FusedKernel`` (``fused/``): the CUDA kernel, one launch per epoch for all networks.
 
 The engine knows nothing of data files, run folders or checkpoints: ``mnist_mlp.training.fast``
 trains with it under the training driver.

@@ -14,9 +14,11 @@ from ..textbook.activations import Sigmoid, Softmax
 from ..textbook.losses import get_loss
 from ..textbook.metrics import confusion_matrices
 from ..textbook.model import MLP, NUM_CLASSES
+from . import fused as fused_kernel
 from . import native as native_loop
 from .cuda_graphs import CudaGraphs
 from .eager import TensorOps
+from .fused import FusedKernel
 from .native import NativeLoop
 
 MATCHED_PAIRS = {(Sigmoid, "binary_cross_entropy"), (Softmax, "log_likelihood")}
@@ -25,8 +27,8 @@ MATCHED_PAIRS = {(Sigmoid, "binary_cross_entropy"), (Softmax, "log_likelihood")}
 For these the engine skips ``∂ℓ/∂F`` and the Jacobian: the same number, fewer operations."""
 
 class Backend(Protocol):
-    """How the engine runs an epoch and an evaluation: ``TensorOps``, ``CudaGraphs`` or
-    ``NativeLoop``."""
+    """How the engine runs an epoch and an evaluation: ``TensorOps``, ``CudaGraphs``,
+    ``NativeLoop`` or ``FusedKernel``."""
 
     name: str
 
@@ -48,10 +50,14 @@ class Engine:
 
     def __init__(self, models: Sequence[MLP], lrs: Sequence[float], loss: str,
                  device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
-                 cuda_graph: bool = True, native: bool | None = None) -> None:
-        """``cuda_graph``: on CUDA, replay captured steps. ``native``: on a CPU, run epochs in
-        the compiled loop (True: required; None: when it can be built, else warn and use tensor
-        operations; False: tensor operations)."""
+                 cuda_graph: bool = True, native: bool | None = None,
+                 fused: bool | None = None) -> None:
+        """``cuda_graph``: on CUDA, replay captured steps (False: tensor operations, step by
+        step). ``native``: on a CPU, run epochs in the compiled loop (True: required; None: when
+        it can be built, else warn and use tensor operations; False: tensor operations).
+        ``fused``: on CUDA in float32, run epochs in the fused kernel (True: required; None:
+        unless ``cuda_graph`` is False, when it can be built, else warn and use CUDA graphs;
+        False: CUDA graphs). float64 runs on the tensor-operation backends."""
         if not models or len(models) != len(lrs):
             raise ValueError("give one learning rate per model, and at least one model")
         if len({(m.hidden_size, m.activation_name, m.output_activation_name)
@@ -74,17 +80,24 @@ class Engine:
         self.b1 = stack(lambda m: m.hidden.bias.unsqueeze(0))
         self.W2 = stack(lambda m: m.output.weight)
         self.b2 = stack(lambda m: m.output.bias.unsqueeze(0))
-        self.backend: Backend = self._backend(cuda_graph, native)
+        self.backend: Backend = self._backend(cuda_graph, native, fused)
         self._models: list[MLP] = []
 
-    def _backend(self, cuda_graph: bool, native: bool | None) -> Backend:
-        """The compiled loop on a CPU where it can be built, CUDA graphs on CUDA (unless
-        ``cuda_graph`` is False), else tensor operations."""
+    def _backend(self, cuda_graph: bool, native: bool | None, fused: bool | None) -> Backend:
+        """The compiled loop on a CPU where it can be built, the fused kernel on CUDA where it
+        can be built, else CUDA graphs on CUDA (unless ``cuda_graph`` is False), else tensor
+        operations."""
         if self.device.type != "cpu":
             if native:
                 raise ValueError("the native loop runs on the CPU only")
+            # cuda_graph=False asks for tensor operations step by step, unless fused=True
+            kernel = self._fused(fused if cuda_graph else bool(fused))
+            if kernel is not None:
+                return kernel
             graphs = cuda_graph and self.device.type == "cuda"
             return CudaGraphs(self) if graphs else TensorOps(self)
+        if fused:
+            raise ValueError("the fused kernel runs on CUDA only")
         if native is False:
             return TensorOps(self)
         lib = native_loop.library(self.dtype)
@@ -96,6 +109,25 @@ class Engine:
             warnings.warn(f"{native_loop.build.unavailable_reason}; the engine uses tensor "
                           "operations instead (slower)", stacklevel=4)
         return TensorOps(self)
+
+    def _fused(self, fused: bool | None) -> FusedKernel | None:
+        """The fused kernel for this engine, or None: said in one warning when it was wanted
+        (float32 on CUDA) but cannot be had, unless turned off by ``MNIST_MLP_FUSED=0``."""
+        wanted = self.device.type == "cuda" and self.dtype == torch.float32
+        if fused is False or (fused is None and not wanted):
+            return None
+        why = ("the fused kernel runs on CUDA only" if self.device.type != "cuda"
+               else fused_kernel.uncovered(self))
+        if why is None:
+            launcher = fused_kernel.device.kernel(self.W1.device.index or 0)
+            if launcher is not None:
+                return FusedKernel(self, launcher)
+            why = fused_kernel.device.unavailable_reason or "the fused kernel is unavailable"
+        if fused:
+            raise RuntimeError(why)
+        if "MNIST_MLP_FUSED" not in why:
+            warnings.warn(f"{why}; the engine uses CUDA graphs instead (slower)", stacklevel=5)
+        return None
 
     @property
     def size(self) -> int:

@@ -4,7 +4,10 @@
     ``DataLoader(batch_size=10, shuffle=True)``, ``nn.Sequential`` and ``optim.SGD``;
 (b) ``reference``: this package's readable loop (``mnist_mlp.training.reference``);
 (c, d) ``engine``: the fused engine (``mnist_mlp.engine``) with K networks at once; on a CPU
-    its compiled loop (``mnist_mlp.engine.native``), and ``engine-ops`` its tensor operations.
+    its compiled loop (``mnist_mlp.engine.native``), and ``engine-ops`` its tensor operations;
+    on CUDA its steps captured in CUDA graphs, and ``engine-fused`` its fused kernel
+    (``mnist_mlp.engine.fused``: a whole epoch of all K networks in one launch), where it can
+    be built.
 
 All train the reference network (sigmoid hidden layer, softmax output, cross-entropy, η = 0.5,
 mini-batches of 10) for one epoch over all 60,000 training images, after a short warm-up.
@@ -24,6 +27,7 @@ from torch import nn
 from ..data import DigitTensors, batches, load_mnist, resolve_data_dir
 from ..engine import Engine
 from ..engine import native as native_loop
+from ..engine.fused import device as fused_kernel
 from ..textbook.losses import log_likelihood
 from ..textbook.model import MLP
 from ..training import TrainConfig
@@ -107,14 +111,15 @@ def reference_epoch(data: DigitTensors, hidden_size: int,
 
 
 def engine_epoch(data: DigitTensors, hidden_size: int, device: torch.device, networks: int,
-                 native: bool | None = None) -> Callable[[], int]:
+                 native: bool | None = None, fused: bool | None = None) -> Callable[[], int]:
     """(c, d) One epoch of the fused engine with ``networks`` networks, ready to run.
 
-    ``native=False`` times its tensor operations where the compiled loop would run.
+    ``native=False`` times its tensor operations where the compiled loop would run; ``fused``
+    (on CUDA): its fused kernel (True) or its CUDA graphs (False).
     """
     torch.manual_seed(0)
     engine = Engine([MLP(hidden_size) for _ in range(networks)], [LR] * networks,
-                    "log_likelihood", device, native=native)
+                    "log_likelihood", device, native=native, fused=fused)
     training = data.to(device).with_target_vectors()
     images, targets = training.images, training.labels
     engine.prepare(images)
@@ -129,23 +134,32 @@ def engine_epoch(data: DigitTensors, hidden_size: int, device: torch.device, net
 
 def methods(device: torch.device, networks: list[int]) -> list[tuple[str, int]]:
     """The (method, K) pairs timed on ``device``: on a CPU with the compiled loop, the
-    engine's tensor operations too (``engine-ops``), to show what the loop buys."""
+    engine's tensor operations too (``engine-ops``), to show what the loop buys; on CUDA with
+    the fused kernel, that kernel too (``engine-fused``) beside the CUDA graphs (``engine``)."""
     pairs = [("naive", 1), ("reference", 1), *(("engine", k) for k in networks)]
     if device.type == "cpu" and native_loop.library(torch.float32) is not None:
         pairs += [("engine-ops", k) for k in networks]
+    if device.type == "cuda" and fused_kernel.kernel(cuda_index(device)) is not None:
+        pairs += [("engine-fused", k) for k in networks]
     return pairs
+
+
+def cuda_index(device: torch.device) -> int:
+    """The index of a CUDA device (``cuda`` alone: the current one)."""
+    return torch.cuda.current_device() if device.index is None else device.index
 
 
 def prepare(method: str, data: DigitTensors, hidden_size: int, device: torch.device,
             networks: int, data_dir: str | None) -> Callable[[], int]:
-    """One epoch of ``method`` ("naive", "reference", "engine" or "engine-ops") on ``data``,
-    ready to run: only the training itself is timed."""
+    """One epoch of ``method`` ("naive", "reference", "engine", "engine-ops" or
+    "engine-fused") on ``data``, ready to run: only the training itself is timed."""
     if method == "naive":
         return naive_epoch(data_dir, hidden_size, device, limit=len(data))
     if method == "reference":
         return reference_epoch(data, hidden_size, device)
     return engine_epoch(data, hidden_size, device, networks,
-                        native=False if method == "engine-ops" else None)
+                        native=False if method == "engine-ops" else None,
+                        fused=method == "engine-fused")
 
 
 def run_benchmark(data_dir: str | None, hidden_sizes: list[int], networks: list[int],

@@ -38,10 +38,10 @@ class FastTrainer:
 
     def __init__(self, networks: list[Network], train: DigitTensors, device: torch.device,
                  dtype: torch.dtype = torch.float32, cuda_graph: bool = True,
-                 native: bool | None = None) -> None:
+                 native: bool | None = None, fused: bool | None = None) -> None:
         self.config = networks[0].config
         self.engine = Engine([n.model for n in networks], [n.config.lr for n in networks],
-                             self.config.loss, device, dtype, cuda_graph, native)
+                             self.config.loss, device, dtype, cuda_graph, native, fused)
         self.generators = [n.shuffle for n in networks]
         training = train.with_target_vectors()
         self.images, self.targets = training.images.to(dtype), training.labels.to(dtype)
@@ -64,7 +64,8 @@ def train_many(config: TrainConfig, seeds: Sequence[int] | None = None,
                on_epoch: Callable[[int, list[EpochRecord]], None] | None = None,
                dtype: torch.dtype = torch.float32, cuda_graph: bool = True,
                native: bool | None = None, networks: Sequence[tuple[float, int]] | None = None,
-               launch: Launch = ONE_PROCESS) -> list[TrainResult]:
+               launch: Launch = ONE_PROCESS, fused: bool | None = None
+               ) -> list[TrainResult]:
     """Train the grid ``lrs × seeds`` of networks described by ``config``, all at once.
 
     Network (η, s) is initialised and shuffled exactly as ``train(replace(config, lr=η,
@@ -73,13 +74,15 @@ def train_many(config: TrainConfig, seeds: Sequence[int] | None = None,
     kept (its history shows it); if every network diverges, ``DivergenceError`` is raised.
     ``on_epoch(epoch, records)`` is called with the K records of each epoch. With a
     ``log_dir``, each network gets its own run folder with TensorBoard logs and checkpoints.
-    ``dtype``, ``cuda_graph``, ``native``: as for ``Engine``. ``networks``: the (η, s) pairs
-    to train instead of the grid (a shard of one, say); ``launch``: as for ``fit``.
+    ``dtype``, ``cuda_graph``, ``native``, ``fused``: as for ``Engine``. ``networks``: the
+    (η, s) pairs to train instead of the grid (a shard of one, say); ``launch``: as for
+    ``fit``.
     """
     if networks is None:
         seeds = [config.seed] if seeds is None else list(seeds)
         lrs = [config.lr] if lrs is None else list(lrs)
         networks = [(lr, seed) for lr in lrs for seed in seeds]
     grid = [replace(config, lr=lr, seed=seed) for lr, seed in networks]
-    trainer = partial(FastTrainer, dtype=dtype, cuda_graph=cuda_graph, native=native)
+    trainer = partial(FastTrainer, dtype=dtype, cuda_graph=cuda_graph, native=native,
+                      fused=fused)
     return fit(grid, trainer, on_epoch=on_epoch, launch=launch)

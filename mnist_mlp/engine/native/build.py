@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -72,9 +73,32 @@ def _private_folder(reason: str) -> Path:
     global _private
     if _private is None:
         _private = Path(tempfile.mkdtemp(prefix="mnist-mlp-"))
-        warnings.warn(f"{reason}: the native CPU loop is built in the private folder "
-                      f"{_private} instead", stacklevel=2)
+        warnings.warn(f"{reason}: compiled code is built in the private folder {_private} "
+                      "instead", stacklevel=2)
     return _private
+
+
+def cached(name: str, make: Callable[[Path], None]) -> Path:
+    """The file ``name`` of the cache folder (``_cache_dir``), made first if it is not there:
+    ``make(path)`` writes a temporary file in that folder, which is then renamed (atomic: a
+    concurrent build finds a whole file or none). A file there that is not this user's alone
+    gives way to one made in a private temporary folder. Whatever ``make`` raises is raised,
+    and nothing half-written is left."""
+    folder = _cache_dir()
+    target = folder / name
+    if target.exists() and (why := _not_private(target)):
+        target = _private_folder(f"the cached file {target} {why}") / name
+    if target.exists():
+        return target
+    fd, temporary = tempfile.mkstemp(suffix=target.suffix, dir=target.parent)
+    os.close(fd)
+    try:
+        make(Path(temporary))
+        os.replace(temporary, target)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return target
 
 
 def _machine_key(compiler: str, flags: tuple[str, ...]) -> bytes:
@@ -108,28 +132,23 @@ def _build(real: str) -> tuple[Path, tuple[str, ...]]:
     cc = compiler()
     if cc is None:
         raise OSError("no C compiler found (install gcc, or set $CC)")
-    folder, failure = _cache_dir(), ""
+    failure = ""
     for flags in FLAG_SETS:
-        target = folder / library_name(cc, flags, real)
-        if target.exists() and (why := _not_private(target)):
-            folder = _private_folder(f"the cached library {target} {why}")
-            target = folder / target.name
-        if target.exists():
-            return target, flags
-        fd, temporary = tempfile.mkstemp(suffix=".so", dir=folder)
-        os.close(fd)
         try:
-            done = subprocess.run([cc, *flags, "-shared", "-fPIC", f"-DREAL={real}", "-o",
-                                   temporary, str(SOURCE), "-lm"],
-                                  capture_output=True, text=True, timeout=300)
-            if done.returncode == 0:
-                os.replace(temporary, target)  # atomic: a concurrent build finds a whole file
-                return target, flags
-            failure = done.stderr.strip()[-500:] or f"exit status {done.returncode}"
-        finally:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
+            return cached(library_name(cc, flags, real), functools.partial(
+                compile_c, cc, [*flags, f"-DREAL={real}"], SOURCE)), flags
+        except OSError as error:
+            failure = str(error)
     raise OSError(f"{cc} failed: {failure}")
+
+
+def compile_c(cc: str, flags: list[str], source: Path, target: Path) -> None:
+    """``source`` compiled by ``cc`` with ``flags`` into the shared library ``target``; an
+    OSError with the compiler's last words if it fails."""
+    done = subprocess.run([cc, *flags, "-shared", "-fPIC", "-o", str(target), str(source),
+                           "-lm"], capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        raise OSError(done.stderr.strip()[-500:] or f"exit status {done.returncode}")
 
 
 def describe() -> str:

@@ -1,0 +1,194 @@
+"""The engine's fused backend: every network's epoch in one launch of epoch.cu's kernel.
+
+What the launch needs is made and checked here, the same for both builds; a *launcher* runs it:
+``device.DeviceKernel`` on a GPU, ``host.HostKernel`` (for the tests) on the CPU.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NamedTuple, Protocol
+
+import torch
+from torch import Tensor
+
+from ...data import DigitTensors, epoch_order
+from ...textbook.losses import F_FLOOR
+from ...textbook.model import INPUT_SIZE, NUM_CLASSES
+from ..cuda_graphs import CudaGraphs
+from ..eager import TensorOps
+from ..native import Functions, SparseRows, Stacked
+from ..native import _each_network as each_network
+from . import source
+from .source import FLOAT, Args
+
+if TYPE_CHECKING:
+    from ..stacked import Backend, Engine
+
+
+class Launcher(Protocol):
+    """Runs the kernel: ``DeviceKernel`` or ``HostKernel``."""
+
+    max_shared_bytes: int
+    max_threads: int
+
+    def launch(self, args: Args, blocks: int, threads: int, shared_bytes: int) -> None:
+        """One launch of ``blocks`` blocks of ``threads`` threads."""
+
+
+class Plan(NamedTuple):
+    """How a launch is laid out: W¹ in shared memory or in a global workspace, the shared
+    memory a block takes and its threads."""
+
+    w1_shared: bool
+    shared_bytes: int
+    threads: int
+
+
+class Inputs(NamedTuple):
+    """What one launch reads and writes (tensors on the engine's device)."""
+
+    rows: SparseRows
+    targets: Tensor       # (N, 10)
+    order: Tensor         # (K, N) int32
+    lrs: Tensor           # (K,)
+    params: Stacked
+    w1t: Tensor | None    # (K, 784, l) or None: W¹ in shared memory
+    batch_losses: Tensor  # (K, steps)
+
+
+def functions(engine: Engine) -> Functions:
+    """The engine's activations and loss, as the kernel computes them."""
+    return Functions(engine.config["activation"], engine.config["output_activation"],
+                     engine.loss_name, engine.matched, F_FLOOR)
+
+
+def uncovered(engine: Engine) -> str | None:
+    """Why the kernel cannot train ``engine``'s networks, or None when it can."""
+    if engine.dtype != torch.float32:
+        return f"the fused kernel trains in float32 only, not {engine.dtype}"
+    f, names = functions(engine), source.enums()
+    for kind, name in (("hidden", f.hidden), ("output", f.output), ("loss", f.loss)):
+        if name not in names[kind]:
+            return f"the fused kernel has no {kind} {name!r}"
+    return None
+
+
+def check(inputs: Inputs, device: torch.device) -> None:
+    """The kernel trusts its pointers: refuse what does not fit before launching it."""
+    rows, params = inputs.rows, inputs.params
+    n, k, hidden = inputs.targets.shape[0], params.W1.shape[0], params.W1.shape[1]
+    f32, steps = torch.float32, inputs.batch_losses.shape[-1]
+    expected = {"row_start": (rows.row_start, torch.int64, (n + 1,)),
+                "pixel": (rows.pixel, torch.int32, rows.value.shape),
+                "value": (rows.value, f32, rows.pixel.shape),
+                "targets": (inputs.targets, f32, (n, NUM_CLASSES)),
+                "order": (inputs.order, torch.int32, (k, n)), "lrs": (inputs.lrs, f32, (k,)),
+                "W1": (params.W1, f32, (k, hidden, INPUT_SIZE)),
+                "b1": (params.b1, f32, (k, 1, hidden)),
+                "W2": (params.W2, f32, (k, NUM_CLASSES, hidden)),
+                "b2": (params.b2, f32, (k, 1, NUM_CLASSES)),
+                "batch_losses": (inputs.batch_losses, f32, (k, steps))}
+    if inputs.w1t is not None:
+        expected["w1t"] = (inputs.w1t, f32, (k, INPUT_SIZE, hidden))
+    for name, (tensor, dtype, shape) in expected.items():
+        if not (tensor.is_contiguous() and tensor.device == device and tensor.dtype == dtype
+                and tuple(tensor.shape) == tuple(shape)):
+            raise ValueError(f"the fused kernel got an unfit {name}: {tuple(tensor.shape)} "
+                             f"{tensor.dtype} on {tensor.device}")
+    if n >= 2**31 or k >= 2**31:
+        raise ValueError("the fused kernel takes fewer than 2³¹ images and networks")
+
+
+def arguments(inputs: Inputs, f: Functions, batch_size: int) -> Args:
+    """The kernel's argument struct for ``inputs``, once they are checked."""
+    names, params = source.enums(), inputs.params
+    pointers = {"row_start": inputs.rows.row_start, "pixel": inputs.rows.pixel,
+                "value": inputs.rows.value, "targets": inputs.targets, "order": inputs.order,
+                "lr": inputs.lrs, "batch_losses": inputs.batch_losses, **params._asdict()}
+    return Args(n=inputs.targets.shape[0], l=params.W1.shape[1], m=batch_size,
+                k=params.W1.shape[0], floor=f.floor, hidden=names["hidden"][f.hidden],
+                output=names["output"][f.output], loss=names["loss"][f.loss],
+                matched=int(f.matched),
+                w1t=None if inputs.w1t is None else inputs.w1t.data_ptr(),
+                **{name: t.data_ptr() for name, t in pointers.items()})
+
+
+class FusedKernel:
+    """Each epoch of all K networks as one launch: block k trains network k."""
+
+    name = "cuda-fused"
+
+    def __init__(self, engine: Engine, launcher: Launcher) -> None:
+        self.engine, self.launcher = engine, launcher
+        self.device = engine.W1.device
+        self.rows: tuple[tuple, SparseRows] | None = None
+        self.fallback: Backend | None = None
+
+    def plan(self, batch_size: int) -> Plan | None:
+        """W¹ in shared memory where the block's share of it holds all, else in a global
+        workspace; None when even the rest does not fit (a mini-batch too large)."""
+        hidden = self.engine.W1.shape[1]
+        threads = source.threads_for(hidden, batch_size, self.launcher.max_threads)
+        for w1_shared in (True, False):
+            size = FLOAT * source.shared_floats(hidden, batch_size, w1_shared)
+            if size <= self.launcher.max_shared_bytes:
+                return Plan(w1_shared, size, threads)
+        return None
+
+    def sparse(self, images: Tensor) -> SparseRows:
+        """``images`` as sparse rows on the device, made once for as long as they do not change
+        (only the latest are kept)."""
+        key = (images.data_ptr(), images._version, *images.shape, *images.stride(), images.dtype)
+        if self.rows is None or self.rows[0] != key:
+            rows = SparseRows.of(images.detach().to("cpu", torch.float32))
+            self.rows = key, SparseRows(*(t.to(self.device) for t in rows))
+        return self.rows[1]
+
+    def prepare(self, images: Tensor) -> None:
+        """Read ``images`` as sparse rows now (out of any timing)."""
+        self.sparse(images)
+
+    def run(self, images: Tensor, targets: Tensor, generators: Sequence[torch.Generator],
+            batch_size: int, batch_losses: Tensor) -> None:
+        """See ``Backend.run``: one launch, the visiting orders drawn here first."""
+        plan = self.plan(batch_size)
+        if plan is None:
+            self.fall_back(batch_size).run(images, targets, generators, batch_size,
+                                           batch_losses)
+            return
+        e = self.engine
+        w1t = None if plan.w1_shared else torch.empty(e.size, INPUT_SIZE, e.W1.shape[1],
+                                                      device=self.device)
+        inputs = Inputs(self.sparse(images), targets.contiguous(),
+                        self.orders(images.shape[0], generators), e.lrs.view(-1),
+                        Stacked(e.W1, e.b1, e.W2, e.b2), w1t, batch_losses)
+        check(inputs, self.device)
+        self.launcher.launch(arguments(inputs, functions(e), batch_size), e.size, plan.threads,
+                             plan.shared_bytes)
+
+    def orders(self, n: int, generators: Sequence[torch.Generator]) -> Tensor:
+        """Every network's visiting order of this epoch, ``epoch_order(n, generators[k])``, as
+        (K, n) int32 on the device: drawn on the CPU's threads (one after another, 1,000
+        permutations of 60,000 took 0.95 s on the 2-core build machine), copied from pinned
+        memory on CUDA."""
+        cuda = self.device.type == "cuda"
+        order = torch.empty(len(generators), n, dtype=torch.int32, pin_memory=cuda)
+        each_network(len(generators), lambda k: order[k].copy_(epoch_order(n, generators[k])))
+        return order.to(self.device, non_blocking=cuda)
+
+    def fall_back(self, batch_size: int) -> Backend:
+        """Today's path, for a mini-batch too large for a block's shared memory (said once)."""
+        if self.fallback is None:
+            cuda = self.device.type == "cuda"
+            warnings.warn(f"mini-batches of {batch_size} do not fit the fused kernel's shared "
+                          f"memory ({self.launcher.max_shared_bytes} bytes a block); the engine "
+                          f"uses {'CUDA graphs' if cuda else 'tensor operations'} instead "
+                          "(slower)", stacklevel=4)
+            self.fallback = CudaGraphs(self.engine) if cuda else TensorOps(self.engine)
+        return self.fallback
+
+    def evaluate(self, data: DigitTensors) -> tuple[Tensor, Tensor]:
+        """See ``Backend.evaluate``: batched matrix products (on a GPU about 1 % of training)."""
+        return self.engine.dense_evaluate(data)

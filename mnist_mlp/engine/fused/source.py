@@ -1,0 +1,91 @@
+"""The kernel's source files and what Python must know of them: the argument struct, the enums'
+names, the shared memory a block needs, and the thread count of a launch."""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import re
+from pathlib import Path
+
+from ...textbook.model import INPUT_SIZE, NUM_CLASSES
+
+FOLDER = Path(__file__).parent
+SOURCE = FOLDER / "epoch.cu"
+HEADERS = ("functions.h", "phases.h")
+"""The files epoch.cu includes (NVRTC is handed them by name)."""
+MAX_THREADS = 256
+"""epoch.cu's ``MAX_THREADS``: the most threads a block is launched with."""
+ENUM_TABLES = {"hidden": "HIDDEN_NAMES", "output": "OUTPUT_NAMES", "loss": "LOSS_NAMES"}
+FLOAT = 4
+"""Bytes of a float32: the kernel's only real type."""
+
+
+def texts() -> dict[str, bytes]:
+    """epoch.cu and its headers, by name."""
+    return {name: (FOLDER / name).read_bytes() for name in (SOURCE.name, *HEADERS)}
+
+
+def digest(*parts: bytes | str) -> str:
+    """A short digest of the sources and ``parts`` (compiler, flags, …): a cached build's name."""
+    h = hashlib.sha256()
+    for part in (*texts().values(), *parts):
+        h.update(part if isinstance(part, bytes) else part.encode())
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+@functools.cache
+def enums() -> dict[str, dict[str, int]]:
+    """epoch.cu's enums by name (``{"loss": {"mse": 0, …}, …}``), read from its tables of names
+    (a CUDA module has no host tables; the host build's are compared with these in a test)."""
+    text = SOURCE.read_text()
+    found = {}
+    for kind, table in ENUM_TABLES.items():
+        match = re.search(rf"\b{table}\[\] = \{{([^}}]*)\}}", text)
+        if match is None:
+            raise RuntimeError(f"{SOURCE} has no table {table}")
+        found[kind] = {name: value for value, name in
+                       enumerate(re.findall(r'"(\w+)"', match.group(1)))}
+    return found
+
+
+class Args(ctypes.Structure):
+    """epoch.cu's ``struct fused_args``: the same fields in the same order (the host build and
+    the device each report their offsets, and a mismatch is refused)."""
+
+    _fields_ = [(name, ctypes.c_int64) for name in ("n", "l", "m", "k")] + [
+        (name, ctypes.c_void_p) for name in ("row_start", "pixel", "value", "targets", "order",
+                                             "lr", "W1", "b1", "W2", "b2", "w1t",
+                                             "batch_losses")] + [
+        ("floor", ctypes.c_float)] + [
+        (name, ctypes.c_int32) for name in ("hidden", "output", "loss", "matched")]
+
+
+def layout() -> list[int]:
+    """The offsets of ``Args``'s fields and its size, as epoch.cu's ``args_layout`` writes them."""
+    return [getattr(Args, name).offset for name, _ in Args._fields_] + [ctypes.sizeof(Args)]
+
+
+def check_layout(reported: list[int], where: str) -> None:
+    """Refuse a build whose struct is laid out otherwise than ``Args``: an argument would land in
+    the wrong field."""
+    if list(reported) != layout():
+        raise RuntimeError(f"epoch.cu's struct fused_args on the {where} (offsets and size "
+                           f"{list(reported)}) does not match its Python caller ({layout()})")
+
+
+def shared_floats(hidden: int, batch_size: int, w1_shared: bool) -> int:
+    """Floats of shared memory a block needs: epoch.cu's ``carve`` (and host ``shared_floats``)
+    — W¹ pixel-major when it is there, b¹, W², b², then a¹, δ¹, F, δ² and ℓ of each sample."""
+    h, m = hidden, batch_size
+    return ((INPUT_SIZE * h if w1_shared else 0) + h + NUM_CLASSES * h + NUM_CLASSES
+            + 2 * m * h + 2 * m * NUM_CLASSES + m)
+
+
+def threads_for(hidden: int, batch_size: int, most: int) -> int:
+    """Threads of a block: one per item of the widest phase of a step (a sample's hidden unit),
+    rounded up to whole warps of 32, at least 4 warps, at most ``most``."""
+    items = -(-hidden * batch_size // 32) * 32
+    return max(1, min(most, max(128, items)))
