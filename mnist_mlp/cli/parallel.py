@@ -21,7 +21,13 @@ from ..training import TrainConfig, TrainResult, train_many
 from ..training.distributed import train_data_parallel
 from ..training.launch import Launch, Shard, gather_json
 from ..training.progress import ProgressBars, SweepBar, bars_wanted
-from ..training.shards import result_from_dict, result_to_dict, write_shard
+from ..training.shards import (
+    network_id,
+    network_ids,
+    result_from_dict,
+    result_to_dict,
+    write_shard,
+)
 from .tables import epoch_line
 
 
@@ -51,11 +57,6 @@ def grid(config: TrainConfig, args: argparse.Namespace) -> dict[str, Any]:
             "seeds": list(range(args.seed, args.seed + args.seeds))}
 
 
-def network_ids(sweep: dict[str, Any]) -> list[str]:
-    """The id of each network of a sweep, in the order of its results."""
-    return [f"lr={lr!r},seed={seed}" for lr in sweep["lrs"] for seed in sweep["seeds"]]
-
-
 def train_shard(config: TrainConfig, args: argparse.Namespace, launch: Launch,
                 shard: Shard) -> list[TrainResult] | None:
     """Train this shard's networks; under torchrun return everyone's results on rank 0 (None on
@@ -68,7 +69,7 @@ def train_shard(config: TrainConfig, args: argparse.Namespace, launch: Launch,
             bars_wanted(args.quiet) and launch.primary) as bar:
         results = (train_many(config, networks=mine, on_epoch=bar.epoch, launch=launch)
                    if mine else [])
-    items = [{"id": f"lr={r.config.lr!r},seed={r.config.seed}"} | result_to_dict(r)
+    items = [{"id": network_id(r.config.lr, r.config.seed)} | result_to_dict(r)
              for r in results]
     if not launch.distributed:
         path = write_shard(Path(args.log_dir), shard, "train", sweep, items)
