@@ -83,9 +83,10 @@ def train_parser() -> argparse.ArgumentParser:
                    metavar="N", help="write last.pt and best.pt every N epochs (and after the "
                                      "last one, and when stopped early)")
     p.add_argument("--resume", metavar="PATH",
-                   help="continue the run of a run folder (its last.pt) or .pt file, in that "
-                        "folder, up to --epochs (which may be raised); the run's own settings "
-                        "are used (only --epochs, --device, --data-dir may change)")
+                   help="continue the run of a run folder (its last.pt) or .pt file, in its "
+                        "run folder (a checkpoint kept elsewhere: in a new run folder under "
+                        "--log-dir), up to --epochs (which may be raised); the run's own "
+                        "settings are used (only --epochs, --device, --data-dir may change)")
     p.add_argument("--shard", type=shard_option, metavar="I/N",
                    help="train only shard I of N of the sweep (--engine fast; e.g. one task of "
                         "a job array), its results into --log-dir; then mnist-mlp-merge")

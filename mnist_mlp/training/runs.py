@@ -32,7 +32,8 @@ from typing import Any
 from torch import Tensor, nn
 from torch.utils.tensorboard.summary import hparams
 
-from ..files import FolderError, write_json
+from ..files import FolderError, JSONFileError, read_json, write_json
+from .checkpoint import FREE_ON_RESUME, Checkpoint
 from .events import EventFile
 from .figures import confusion_figure, misclassified_figure, weight_images
 from .records import SPLITS, EpochRecord
@@ -73,6 +74,25 @@ def create_run_dir(log_dir: str | os.PathLike, name: str) -> Path:
     raise FolderError(f"too many runs named {name} under {parent}; choose another --log-dir")
 
 
+CONFIG = "config.json"
+"""The run's configuration, in its run folder."""
+
+
+def in_own_run_folder(checkpoint: Checkpoint) -> bool:
+    """Whether ``checkpoint`` lies in the folder of its own run: one whose ``config.json``
+    holds the checkpoint's settings (but those a resumed run may change). A checkpoint copied
+    elsewhere — a ``best.pt`` handed out, kept in Downloads — does not."""
+    if checkpoint.path is None:
+        return False
+    try:
+        written = read_json(checkpoint.path.parent / CONFIG, 1 << 20)
+    except JSONFileError:
+        return False
+    return isinstance(written, dict) and all(
+        written.get(name) == value for name, value in checkpoint.config.items()
+        if name not in FREE_ON_RESUME)
+
+
 class RunLog:
     """The TensorBoard log of one run folder (written by ``events.EventFile``, flushed after
     each epoch), and its ``config.json``."""
@@ -82,7 +102,7 @@ class RunLog:
         self.config = config
         with self._writing():
             self.events = EventFile(run_dir)
-            write_json(run_dir / "config.json", config)
+            write_json(run_dir / CONFIG, config)
         table = "\n".join(f"| {k} | {v} |" for k, v in config.items())
         self.events.text("config", "| setting | value |\n| --- | --- |\n" + table)
 
