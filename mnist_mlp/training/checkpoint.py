@@ -46,6 +46,9 @@ LAST = "last.pt"
 """The checkpoint of the last completed epoch, in the run folder."""
 BEST = "best.pt"
 """The checkpoint of the epoch with the best validation accuracy so far, in the run folder."""
+DIVERGED = "diverged.pt"
+"""A network of a sweep that diverged: its state after its last completed epoch, weights not
+finite (``last.pt`` keeps its last good epoch), so that a resumed sweep restores it as it was."""
 ARCHITECTURE = ("hidden_size", "activation", "output_activation")
 """The settings that make the network's shape and functions: fixed for a run."""
 FREE_ON_RESUME = ("epochs", "device", "data_dir", "log_every", "checkpoint_every")

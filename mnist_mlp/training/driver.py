@@ -32,11 +32,12 @@ from torch import Tensor
 
 from ..data import DigitTensors, load_mnist
 from ..errors import ConfigError, UserError, exit_status
-from ..files import check_writable
+from ..files import check_writable, signals_held
 from ..textbook.metrics import classification_report
 from ..textbook.model import MLP
 from .checkpoint import (
     BEST,
+    DIVERGED,
     LAST,
     Checkpoint,
     capture,
@@ -69,13 +70,16 @@ class TrainingInterrupted(KeyboardInterrupt):
     epoch (None when no epoch was completed or there is no run folder; of the first network when
     there are several), ``epoch`` that epoch, ``epochs`` the epochs asked for (``epoch ==
     epochs``: the run is complete), ``networks`` how many networks were training,
-    ``exit_status`` 130 for Ctrl-C and 143 for SIGTERM."""
+    ``exit_status`` 130 for Ctrl-C and 143 for SIGTERM, ``saved`` the epoch whose state every
+    network keeps in its run folder (``last.pt`` or ``diverged.pt``; 0: none), and ``sweep``
+    the manifest of a sweep that resumes as one (``sweep.py``; None: none)."""
 
     def __init__(self, checkpoint: Path | None, epoch: int, epochs: int, networks: int = 1,
-                 exit_status: int = 130) -> None:
+                 exit_status: int = 130, saved: int = 0, sweep: Path | None = None) -> None:
         super().__init__(f"interrupted after epoch {epoch}")
         self.checkpoint, self.epoch, self.epochs = checkpoint, epoch, epochs
         self.networks, self.exit_status = networks, exit_status
+        self.saved, self.sweep = saved, sweep
 
 
 class Trainer(Protocol):
@@ -193,8 +197,9 @@ def _train(networks: list[Network], trainer: Trainer, splits: dict[str, DigitTen
     except KeyboardInterrupt as stop:
         _write_checkpoints(networks)
         kept = networks[0].kept
+        saved = min(n.keeper.saved if n.keeper is not None else 0 for n in networks)
         raise TrainingInterrupted(kept.path, kept.epoch, epochs, len(networks),
-                                  exit_status(stop)) from None
+                                  exit_status(stop), saved) from None
     except DivergenceError:
         _write_checkpoints(networks)
         raise
@@ -277,7 +282,8 @@ def _network(config: TrainConfig, model: MLP | None, checkpoint: Checkpoint | No
     if checkpoint is not None:  # weights and both generators as they were after its epoch
         restore(checkpoint, model, network.shuffle)
         network.result.history = checkpoint.records()
-        network.resumed = Kept(checkpoint.path, checkpoint.epoch)
+        if checkpoint.path is None or checkpoint.path.name != DIVERGED:  # a good checkpoint
+            network.resumed = Kept(checkpoint.path, checkpoint.epoch)
     return network
 
 
@@ -299,7 +305,8 @@ def _open_run_folders(networks: list[Network], homes: list[Path | None],
         if result.run_dir is not None:
             network.log = RunLog(result.run_dir, asdict(config) | {"device": str(device),
                                                                    "engine": engine})
-            network.keeper = Keeper(result.run_dir, config.checkpoint_every, network.resumed)
+            network.keeper = Keeper(result.run_dir, config.checkpoint_every, network.resumed,
+                                    saved=len(result.history))
 
 
 def _epoch(epoch: int, trainer: Trainer, networks: list[Network],
@@ -318,24 +325,31 @@ def _epoch(epoch: int, trainer: Trainer, networks: list[Network],
         network = networks[finite.index(False)]
         raise _divergence(network, minibatch_losses[finite.index(False)], epoch)
     evaluations = {split: trainer.evaluate(data) for split, data in splits.items()}
-    for k, (network, model) in enumerate(zip(networks, models, strict=True)):
-        record = _record(epoch, minibatch_losses[k], seconds,
-                         {split: evaluation[k] for split, evaluation in evaluations.items()})
-        network.result.history.append(record)
-        if finite[k] and network.keeper is not None:
-            history = network.result.history
-            network.keeper.after_epoch(capture(model, asdict(network.config), history,
-                                               network.shuffle), best=is_new_best(history),
-                                       final=epoch == network.config.epochs)
-        if record.diverged and not any(r.diverged for r in network.result.history[:-1]):
-            _warn_diverged(network, record)
-        if network.log is not None:
-            network.log.epoch(record)
-            network.log.running_loss(losses[k].tolist(), epoch, network.config.log_every)
-            if trainer.logs_figures:
-                network.log.model(model, epoch)
-            network.log.flush()
+    with signals_held():  # the epoch is recorded and kept for every network, or for none
+        for k, (network, model) in enumerate(zip(networks, models, strict=True)):
+            record = _record(epoch, minibatch_losses[k], seconds,
+                             {split: evaluation[k] for split, evaluation in evaluations.items()})
+            network.result.history.append(record)
+            _keep(network, model, finite[k])
+            if record.diverged and not any(r.diverged for r in network.result.history[:-1]):
+                _warn_diverged(network, record)
+            if network.log is not None:
+                network.log.epoch(record)
+                network.log.running_loss(losses[k].tolist(), epoch, network.config.log_every)
+                if trainer.logs_figures:
+                    network.log.model(model, epoch)
+                network.log.flush()
     return evaluations
+
+
+def _keep(network: Network, model: MLP, finite: bool) -> None:
+    """Capture the network's state after its latest epoch, for its checkpoints (a diverged
+    network's as ``diverged.pt``)."""
+    if network.keeper is not None:
+        history = network.result.history
+        network.keeper.after_epoch(capture(model, asdict(network.config), history,
+                                           network.shuffle), best=is_new_best(history),
+                                   final=len(history) == network.config.epochs, finite=finite)
 
 
 def _write_checkpoints(networks: list[Network]) -> None:
