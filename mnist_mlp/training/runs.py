@@ -11,9 +11,11 @@ One run, one folder, for example ``runs/20261125-153012_l30_cross_entropy_lr0.5_
   epoch's last mini-batch (``gradients/…``) and the hidden neurons' weights as 28×28 images
   (``hidden/weights``), and at the end the test confusion matrix (``test/confusion_matrix``)
   and a grid of misclassified test digits (``test/misclassified``);
-* ``config.json``: the configuration as plain data;
+* ``config.json``: the configuration as plain data (a checkpoint beside the ``config.json``
+  of its own run is resumed in place; one kept elsewhere goes on in a new run folder);
 * ``last.pt`` and ``best.pt``: checkpoints (``mnist_mlp.training.checkpoint``), written by both
-  trainers.
+  trainers; ``diverged.pt``, a diverged network's state in a sweep (``keeper.py``);
+* ``.lock``, while a process writes the folder (``lock.py``).
 
 Open them with ``tensorboard --logdir runs``.
 """

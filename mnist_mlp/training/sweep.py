@@ -93,11 +93,15 @@ def find_manifest(path: str | os.PathLike, shard: Shard | None = None) -> Path |
     folder ``path`` (of ``shard``, if given); None where ``path`` is a run folder or a
     checkpoint. ``SweepError`` for a folder of several."""
     path = Path(path)
-    if path.suffix == ".json" and not path.is_dir():
-        return path
-    if not path.is_dir() or (path / CONFIG).exists():
-        return None
-    found = sorted(p for p in path.glob("sweep-*.json") if NAME.fullmatch(p.name))
+    try:
+        if path.suffix == ".json" and not path.is_dir():
+            return path
+        if not path.is_dir() or (path / CONFIG).exists():
+            return None
+        found = sorted(p for p in path.glob("sweep-*.json") if NAME.fullmatch(p.name))
+    except OSError as error:  # a folder one may not enter, a name too long
+        raise SweepError(f"cannot look into {path}: {error.strerror or error}; give a run "
+                         "folder, a checkpoint or a sweep's manifest you can read") from None
     if shard is not None:
         part = (None, None) if shard.count == 1 else (str(shard.index + 1), str(shard.count))
         found = [p for p in found if NAME.fullmatch(p.name).groups() == part]
