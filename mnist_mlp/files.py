@@ -9,6 +9,7 @@ import json
 import math
 import os
 import signal
+import stat
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -108,7 +109,83 @@ def strict_json(value: Any) -> Any:
     return value
 
 
-def write_json(path: str | os.PathLike, data: Any) -> None:
-    """Write ``data`` as indented, strict JSON (NaN and infinities as null), atomically."""
-    text = json.dumps(strict_json(data), indent=1, allow_nan=False, ensure_ascii=False) + "\n"
+def write_json(path: str | os.PathLike, data: Any, strict: bool = True) -> None:
+    """Write ``data`` as indented JSON, atomically. ``strict``: NaN and infinities as null
+    (strict JSON has neither); else as the tokens ``NaN``, ``Infinity`` and ``-Infinity``,
+    which ``read_json`` (and Python's ``json``) reads back as the same floats."""
+    data = strict_json(data) if strict else data
+    text = json.dumps(data, indent=1, allow_nan=not strict, ensure_ascii=False) + "\n"
     write_atomically(path, lambda file: file.write(text.encode()))
+
+
+class JSONFileError(UserError):
+    """A file that cannot be read as JSON within bounds; ``problem`` says why, in a few words
+    (e.g. "it is a FIFO, not a file"), for a message that names what the file should be."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.problem = problem
+
+
+MAX_DEPTH = 32
+"""How deeply a JSON file read by ``read_json`` may nest lists and objects."""
+
+
+def read_json(path: str | os.PathLike, limit: int) -> Any:
+    """The JSON value in the regular file ``path`` of at most ``limit`` bytes, nested at most
+    ``MAX_DEPTH`` deep; ``JSONFileError`` for anything else, in time and memory bounded by
+    ``limit``: a FIFO or a device is refused without reading (and without waiting for a
+    writer), a folder, a file too large, bytes that are not UTF-8 JSON. ``NaN`` and
+    ``Infinity`` are read as floats."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except OSError as error:
+        raise JSONFileError(path, f"it cannot be read ({error.strerror or error})") from None
+    try:
+        info = os.fstat(fd)
+        kind, size = info.st_mode, info.st_size
+        if not stat.S_ISREG(kind):
+            what = ("a folder" if stat.S_ISDIR(kind) else "a FIFO" if stat.S_ISFIFO(kind)
+                    else "a device or socket")
+            raise JSONFileError(path, f"it is {what}, not a file")
+        if size > limit:
+            raise JSONFileError(path, f"it is larger than {limit >> 20} MiB")
+        with os.fdopen(os.dup(fd), "rb") as file:
+            data = file.read(limit + 1)
+    except OSError as error:
+        raise JSONFileError(path, f"it cannot be read ({error.strerror or error})") from None
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise JSONFileError(path, f"it is larger than {limit >> 20} MiB")
+    try:
+        value = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise JSONFileError(path, "it is not text (not UTF-8)") from None
+    except json.JSONDecodeError as error:
+        raise JSONFileError(path, f"it is not JSON ({error.msg} at line {error.lineno}, "
+                                  f"column {error.colno})") from None
+    except RecursionError:  # the decoder's own limit, for lists nested thousands deep
+        raise JSONFileError(path, f"it nests lists or objects more than {MAX_DEPTH} deep"
+                            ) from None
+    except ValueError:  # an integer of more digits than Python converts (4300)
+        raise JSONFileError(path, "it holds a number of more digits than can be read"
+                            ) from None
+    if depth(value) > MAX_DEPTH:
+        raise JSONFileError(path, f"it nests lists or objects more than {MAX_DEPTH} deep")
+    return value
+
+
+def depth(value: Any) -> int:
+    """How deeply ``value`` nests lists and dicts (0 for a number or a string), counted without
+    recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, level + 1)
+            stack.extend((child, level + 1) for child in item)
+    return deepest

@@ -42,3 +42,30 @@ def history(test: list[float], validation: list[float] | None = None,
     validation = validation or [None] * len(test)
     return [record(e, t, v, loss) for e, (t, v) in enumerate(zip(test, validation, strict=True),
                                                             start=1)]
+
+
+def wreck_in_engine(monkeypatch, lr: float, seed: int, after_epoch: int = 1) -> None:
+    """From now on the fast engine wrecks network (``lr``, ``seed``) after its epoch
+    ``after_epoch``: that epoch's mini-batch losses and its output weights become NaN, what a
+    step of η = NaN leaves (an extreme η does it on some machines only)."""
+    from mnist_mlp.training.fast import FastTrainer
+
+    real_init, real_epoch = FastTrainer.__init__, FastTrainer.epoch
+
+    def init(self, networks, *args, **kwargs):
+        real_init(self, networks, *args, **kwargs)
+        self.wrecked = [n.config.lr == lr and n.config.seed == seed for n in networks]
+        self.epochs_done = len(networks[0].result.history)
+
+    def epoch(self, on_step):
+        losses = real_epoch(self, on_step)
+        self.epochs_done += 1
+        if self.epochs_done == after_epoch:
+            for k, wrecked in enumerate(self.wrecked):
+                if wrecked:
+                    self.engine.W2[k].fill_(float("nan"))
+                    losses[k].fill_(float("nan"))
+        return losses
+
+    monkeypatch.setattr(FastTrainer, "__init__", init)
+    monkeypatch.setattr(FastTrainer, "epoch", epoch)

@@ -2,6 +2,7 @@
 runs merged afterwards), and the reference loop's mini-batches split over ranks (DDP)."""
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import wreck_in_engine
 
 from mnist_mlp import TrainConfig, train, train_many
 from mnist_mlp.cli.merge import main as merge_main
@@ -90,6 +92,28 @@ def test_shards_run_apart_and_merged_give_the_sweeps_summary(tiny_data, tmp_path
         assert train_main(sweep_argv(tiny_data, tmp_path / "shards", "--shard", shard)) == 0
     assert "mnist-mlp-merge" in capsys.readouterr().out
     assert len([p for p in (tmp_path / "shards").iterdir() if p.is_dir()]) == 6
+    assert merge_main([str(tmp_path / "shards")]) == 0
+    assert summary_of(capsys.readouterr().out) == whole
+
+
+def test_a_sharded_sweep_with_a_diverged_network_merges_to_the_sweeps_summary(
+        tiny_data, tmp_path, capsys, monkeypatch):
+    """Network (η 1, seed 1) diverges in epoch 1: the shard file keeps its NaN losses, and the
+    merge counts it as diverged, not averaged in, exactly as the unsharded sweep does."""
+    wreck_in_engine(monkeypatch, lr=1.0, seed=1)
+    assert train_main(sweep_argv(tiny_data, tmp_path / "whole")) == 0
+    out, err = capsys.readouterr()
+    assert "seed 1 diverged in epoch 1" in err
+    whole = summary_of(out)
+    assert "lr 1, seeds 0…2: 3 runs, 1 diverged" in whole and "n = 2" in whole
+    for shard in ("1/2", "2/2"):
+        assert train_main(sweep_argv(tiny_data, tmp_path / "shards", "--shard", shard)) == 0
+    capsys.readouterr()
+    shards = [json.loads((tmp_path / "shards" / f"shard-{i}-of-2.json").read_text())
+              for i in (1, 2)]
+    (wrecked,) = [item for data in shards for item in data["items"]
+                  if item["id"] == "lr=1.0,seed=1"]
+    assert math.isnan(wrecked["history"][0]["minibatch_loss"])
     assert merge_main([str(tmp_path / "shards")]) == 0
     assert summary_of(capsys.readouterr().out) == whole
 

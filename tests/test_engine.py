@@ -179,7 +179,9 @@ def test_a_diverged_network_keeps_its_last_good_checkpoint(tiny_config, tmp_path
                                      output_activation="sigmoid", activation="relu",
                                      log_dir=str(tmp_path)), lrs=[0.5, 1e30])
     assert load_checkpoint(results[0].run_dir, prefer=(LAST,)).epoch == 2
-    assert not list(results[1].run_dir.glob("*.pt"))  # diverged in epoch 1: nothing good saved
+    # diverged in epoch 1: nothing good saved; its state, for a resumed sweep, in diverged.pt
+    assert [p.name for p in results[1].run_dir.glob("*.pt")] == ["diverged.pt"]
+    assert load_checkpoint(results[1].run_dir / "diverged.pt").epoch == 2
 
 
 def test_train_many_logs_the_running_loss_as_the_reference_does(tiny_config, tmp_path):

@@ -152,7 +152,8 @@ def test_cli_fast_engine_grid(tiny_data, tmp_path, capsys):
     assert "6 networks" in out
     assert "lr 0.5, seeds 0…2: 3 runs, 0 diverged" in out and "lr 1, seeds 0…2" in out
     assert "epoch chosen by validation" in out and " ± " in out
-    assert len(list((tmp_path / "runs").iterdir())) == 6
+    assert len([p for p in (tmp_path / "runs").iterdir() if p.is_dir()]) == 6
+    assert len(list((tmp_path / "runs").glob("sweep-*.json"))) == 1  # its manifest
 
 
 def test_cli_reference_engine_several_seeds(tiny_data, capsys):

@@ -1,20 +1,20 @@
 """``mnist-mlp-merge FOLDER``: the summary of a sweep run in shards (``--shard I/N``), once all
 N shard files are in FOLDER — a train command's sweep (its summary printed) or the reproduction
-(its report written into FOLDER); a shard missing, twice, or of another sweep is refused."""
+(its report written into FOLDER). A network that diverged is counted as the unsharded sweep
+counts it; a shard missing, twice, of another sweep, damaged or hostile is refused in one line
+naming it (``mnist_mlp.training.shards``)."""
 
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..experiments.report import save, table
-from ..experiments.results import combine, from_dict
-from ..training.shards import NAME, ShardError, merge, result_from_dict
+from ..experiments.results import combine
+from ..training.shards import TRAIN, merge, network_ids, result_from_dict
 from .common import OneLineParser, one_line_errors
-from .parallel import network_ids
-from .reproduce import reproduction_ids
+from .reproduce import REPRODUCTION, reproduction_parts
 from .train import print_results
 
 
@@ -26,34 +26,18 @@ def merge_parser() -> argparse.ArgumentParser:
     return p
 
 
-def kind_of(folder: Path) -> str:
-    """What the shards in ``folder`` are of ("train"), from the first shard file."""
-    for path in sorted(folder.glob("shard-*-of-*.json")):
-        if NAME.fullmatch(path.name):
-            try:
-                return json.loads(path.read_text())["kind"]
-            except (OSError, ValueError, KeyError, TypeError):
-                break
-    raise ShardError(f"no readable shard files (shard-I-of-N.json) in {folder}; give the "
-                     "folder the --shard runs wrote them to")
-
-
 @one_line_errors
 def main(argv: Sequence[str] | None = None) -> int:
     args = merge_parser().parse_args(argv)
-    kind = kind_of(args.folder)
-    if kind == "reproduction":
-        _, _, extras = merge(args.folder, "reproduction", reproduction_ids)
-        parts = [from_dict(extra) for extra in extras]
+    kind, grid, items, extras = merge(args.folder, {"train": TRAIN,
+                                                    "reproduction": REPRODUCTION})
+    if kind is REPRODUCTION:
+        parts = reproduction_parts(args.folder, extras)
         whole = combine(parts, max(part.wall_seconds for part in parts))
         paths = save(whole, args.folder)
         print(table(whole))
         print(f"\nmerged {len(parts)} shards; wrote {', '.join(str(p) for p in paths.values())}")
         return 0
-    if kind != "train":
-        raise ShardError(f"the shards in {args.folder} are of a {kind} sweep, which "
-                         "mnist-mlp-merge does not know")
-    sweep, items, _ = merge(args.folder, "train", network_ids)
     by_id = {item["id"]: item for item in items}
-    print_results([result_from_dict(by_id[i]) for i in network_ids(sweep)])
+    print_results([result_from_dict(by_id[i]) for i in network_ids(grid)])
     return 0

@@ -12,16 +12,23 @@ all N are there.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..training import TrainConfig, TrainResult, train_many
+from ..training import EpochRecord, TrainConfig, TrainResult, train_many
 from ..training.distributed import train_data_parallel
 from ..training.launch import Launch, Shard, gather_json
 from ..training.progress import ProgressBars, SweepBar, bars_wanted
-from ..training.shards import result_from_dict, result_to_dict, write_shard
+from ..training.shards import (
+    network_id,
+    network_ids,
+    result_from_dict,
+    result_to_dict,
+    write_shard,
+)
 from .tables import epoch_line
 
 
@@ -31,8 +38,11 @@ def check(args: argparse.Namespace, launch: Launch) -> Shard | None:
     if args.shard is not None and launch.distributed:
         raise ConfigError("--shard is for runs without torchrun; under torchrun each rank "
                           "takes its shard of the sweep by itself")
-    if (args.shard is not None or launch.distributed) and args.resume is not None:
-        raise ConfigError("--resume continues one run in one process; drop torchrun/--shard")
+    if launch.distributed and args.resume is not None:
+        raise ConfigError("--resume continues a run or a sweep in one process; drop torchrun")
+    if args.resume is not None:
+        return None  # a sweep's manifest says which shard it is of
+
     if launch.distributed and args.engine == "reference" and args.seeds * len(args.lr) > 1:
         raise ConfigError("under torchrun the reference loop trains one network, its "
                           "mini-batches split over the ranks; for a sweep use --engine fast")
@@ -46,14 +56,13 @@ def check(args: argparse.Namespace, launch: Launch) -> Shard | None:
 
 def grid(config: TrainConfig, args: argparse.Namespace) -> dict[str, Any]:
     """The whole sweep, as plain data: the shared settings, the learning rates and seeds."""
+    return sweep_grid(config, list(args.lr), list(range(args.seed, args.seed + args.seeds)))
+
+
+def sweep_grid(config: TrainConfig, lrs: list[float], seeds: list[int]) -> dict[str, Any]:
+    """A sweep of ``config``'s networks over ``lrs`` × ``seeds``, as plain data."""
     shared = {k: v for k, v in asdict(config).items() if k not in ("lr", "seed")}
-    return {"config": shared, "lrs": list(args.lr),
-            "seeds": list(range(args.seed, args.seed + args.seeds))}
-
-
-def network_ids(sweep: dict[str, Any]) -> list[str]:
-    """The id of each network of a sweep, in the order of its results."""
-    return [f"lr={lr!r},seed={seed}" for lr in sweep["lrs"] for seed in sweep["seeds"]]
+    return {"config": shared, "lrs": lrs, "seeds": seeds}
 
 
 def train_shard(config: TrainConfig, args: argparse.Namespace, launch: Launch,
@@ -63,23 +72,34 @@ def train_shard(config: TrainConfig, args: argparse.Namespace, launch: Launch,
     sweep = grid(config, args)
     pairs = [(lr, seed) for lr in sweep["lrs"] for seed in sweep["seeds"]]
     mine = shard.take([pairs])[0]
-    with SweepBar(config.epochs, len(mine), lambda epoch, records: (
-            f"shard {shard}: epoch {epoch:3d}, {len(records)} networks"),
-            bars_wanted(args.quiet) and launch.primary) as bar:
-        results = (train_many(config, networks=mine, on_epoch=bar.epoch, launch=launch)
-                   if mine else [])
-    items = [{"id": f"lr={r.config.lr!r},seed={r.config.seed}"} | result_to_dict(r)
-             for r in results]
+    with SweepBar(config.epochs, len(mine), shard_line(shard),
+                  bars_wanted(args.quiet) and launch.primary) as bar:
+        results = (train_many(config, networks=mine, on_epoch=bar.epoch, launch=launch,
+                              manifest=sweep, shard=shard) if mine else [])
     if not launch.distributed:
-        path = write_shard(Path(args.log_dir), shard, "train", sweep, items)
-        print(f"\nshard {shard} of the sweep: {len(items)} networks; results in {path}; once "
-              f"every shard is done: mnist-mlp-merge {args.log_dir}")
+        write_shard_results(Path(args.log_dir), shard, sweep, results)
         return results
-    gathered = gather_json(items, launch)
+    gathered = gather_json([{"id": network_id(r.config.lr, r.config.seed)} | result_to_dict(r)
+                            for r in results], launch)
     if gathered is None:
         return None
     by_id = {item["id"]: item for part in gathered for item in part}
     return [result_from_dict(by_id[i]) for i in network_ids(sweep)]
+
+
+def shard_line(shard: Shard) -> Callable[[int, list[EpochRecord]], str]:
+    """What a shard prints after each epoch."""
+    return lambda epoch, records: f"shard {shard}: epoch {epoch:3d}, {len(records)} networks"
+
+
+def write_shard_results(folder: Path, shard: Shard, sweep: dict[str, Any],
+                        results: list[TrainResult]) -> None:
+    """The shard's file of results in ``folder``, and what to do once every shard is done."""
+    items = [{"id": network_id(r.config.lr, r.config.seed)} | result_to_dict(r)
+             for r in results]
+    path = write_shard(folder, shard, "train", sweep, items)
+    print(f"\nshard {shard} of the sweep: {len(items)} networks; results in {path}; once "
+          f"every shard is done: mnist-mlp-merge {folder}")
 
 
 def train_data_parallel_run(config: TrainConfig, args: argparse.Namespace,

@@ -25,11 +25,11 @@ from ..errors import ConfigError
 from ..experiments.configurations import ENGINES, NAMES, QUICK, Settings, quick_settings
 from ..experiments.report import save, table
 from ..experiments.reproduce import reproduce
-from ..experiments.results import Reproduction, load
+from ..experiments.results import Reproduction, from_dict, load
 from ..files import FolderError, check_writable
 from ..training.launch import ONE_PROCESS, WHOLE, Launch, Shard, process_group
 from ..training.progress import CountBar, bars_wanted
-from ..training.shards import write_shard
+from ..training.shards import Kind, ShardError, write_shard
 from .common import one_line_errors, positive_int, shard_option
 
 
@@ -169,9 +169,52 @@ def write_reproduction_shard(out: Path, shard: Shard, reproduction: Reproduction
                        extra=reproduction.to_dict())
 
 
+def reproduction_settings(settings: dict) -> Settings:
+    """The ``Settings`` of a reproduction's plain data (from a shard file), checked; raises
+    ``KeyError``, ``TypeError`` or ``ValueError`` for anything else."""
+    only = settings["only"]
+    names = isinstance(only, list) and all(isinstance(name, str) for name in only)
+    if not (only is None or names):
+        raise TypeError("its configurations are not a list of names")
+    chosen = Settings(**(settings | {"only": tuple(only) if only else None}))
+    if not (type(chosen.seeds) is int and type(chosen.epochs) is int):
+        raise TypeError("its seeds and epochs are not integers")
+    chosen.validate()
+    return chosen
+
+
 def reproduction_ids(settings: dict) -> list[str]:
     """The networks a reproduction with ``settings`` (as plain data) trains."""
-    chosen = Settings(**(settings | {"only": tuple(settings["only"]) if settings["only"]
-                                     else None}))
+    chosen = reproduction_settings(settings)
     return [f"{conf.name}/{seed}" for conf in chosen.configurations()
             for seed in range(chosen.seeds)]
+
+
+def reproduction_size(settings: dict) -> int:
+    """How many networks a reproduction with ``settings`` trains (without listing them)."""
+    chosen = reproduction_settings(settings)
+    return chosen.seeds * len(chosen.configurations())
+
+
+REPRODUCTION = Kind("reproduction", reproduction_size, reproduction_ids,
+                    check_item=lambda item, grid: None)
+"""The shards of ``reproduce.py --shard I/N`` (what each measured is in its extra)."""
+
+
+def reproduction_parts(folder: Path, extras: list) -> list[Reproduction]:
+    """The reproduction of each shard (its extra, in shard order), checked to be parts of one:
+    ``ShardError`` naming the shard that is not."""
+    parts = []
+    for number, extra in enumerate(extras, start=1):
+        path = folder / f"shard-{number}-of-{len(extras)}.json"
+        try:
+            parts.append(from_dict(extra))
+        except (KeyError, TypeError, ValueError) as error:
+            raise ShardError(f"{path} is not a whole shard file of mnist-mlp: what it measured "
+                             f"is malformed ({type(error).__name__}: {str(error)[:200]}); rerun "
+                             "its shard") from None
+        names = [r.configuration.name for r in parts[-1].results]
+        if names != [r.configuration.name for r in parts[0].results]:
+            raise ShardError(f"{path} measured other configurations than shard 1; rerun its "
+                             "shard")
+    return parts

@@ -12,6 +12,7 @@ import shlex
 import sys
 from collections.abc import Sequence
 from dataclasses import fields, replace
+from pathlib import Path
 
 from ..errors import ConfigError, exit_status
 from ..experiments.stats import summarize
@@ -24,12 +25,15 @@ from ..training import (
     TrainingInterrupted,
     TrainResult,
     resume_config,
+    resume_sweep,
     train,
     train_many,
 )
 from ..training.checkpoint import BEST, LAST
+from ..training.config import config_of
 from ..training.launch import Launch, process_group
 from ..training.progress import ProgressBars, SweepBar, bars_wanted
+from ..training.sweep import find_manifest, sweep_state
 from . import parallel
 from .common import (
     OneLineParser,
@@ -92,9 +96,13 @@ def train_parser() -> argparse.ArgumentParser:
                    metavar="N", help="write last.pt and best.pt every N epochs (and after the "
                                      "last one, and when stopped early)")
     p.add_argument("--resume", metavar="PATH",
-                   help="continue the run of a run folder (its last.pt) or .pt file, in that "
-                        "folder, up to --epochs (which may be raised); the run's own settings "
-                        "are used (only --epochs, --device, --data-dir may change)")
+                   help="continue the run of a run folder (its last.pt) or .pt file, in its "
+                        "run folder (a checkpoint kept elsewhere: in a new run folder under "
+                        "--log-dir), up to --epochs (which may be raised); the run's own "
+                        "settings are used (only --epochs, --device, --data-dir may change). "
+                        "A sweep's manifest (LOG_DIR/sweep-….json, or LOG_DIR holding one; "
+                        "with --shard I/N, that shard's) continues every network of the sweep "
+                        "on the fast engine")
     p.add_argument("--shard", type=shard_option, metavar="I/N",
                    help="train only shard I of N of the sweep (--engine fast; e.g. one task of "
                         "a job array), its results into --log-dir; then mnist-mlp-merge")
@@ -111,12 +119,41 @@ def train_fast(config: TrainConfig, args: argparse.Namespace) -> list[TrainResul
     """Train the grid of (lr, seed) all at once with the fast engine; for several networks, a
     bar over network-epochs (on a terminal)."""
     seeds = list(range(args.seed, args.seed + args.seeds))
+    sweep = parallel.grid(config, args)
     if len(seeds) * len(args.lr) == 1:
-        return train_many(config, seeds, args.lr,
+        return train_many(config, seeds, args.lr, manifest=sweep,
                           on_epoch=lambda _, records: print_epoch(records[0]))
     with SweepBar(config.epochs, len(seeds) * len(args.lr), epoch_of_many_line,
                   bars_wanted(args.quiet)) as bar:
-        return train_many(config, seeds, args.lr, on_epoch=bar.epoch)
+        return train_many(config, seeds, args.lr, on_epoch=bar.epoch, manifest=sweep)
+
+
+def resume_fast(path: Path, args: argparse.Namespace, given: set[str]) -> list[TrainResult]:
+    """Continue the sweep of the manifest at ``path`` on the engine, with the options given
+    that a resumed run may change; a shard's results go into its shard file."""
+    if given & {"lr", "seed", "seeds"}:
+        raise ConfigError("a sweep resumes with its own learning rates and seeds; drop --lr, "
+                          "--seed and --seeds")
+    if "engine" in given and args.engine != "fast":
+        raise ConfigError("a sweep resumes on the fast engine; drop --engine (or continue one "
+                          "network alone: --resume its run folder)")
+    state = sweep_state(path)
+    shard = state.manifest.shard
+    if args.shard is not None and args.shard != shard:
+        raise ConfigError(f"{path} is the manifest of shard {shard} of its sweep, not of "
+                          f"{args.shard}; give that shard's")
+    changes = {name: getattr(args, name) for name in given & CONFIG_NAMES}
+    config = replace(config_of(state.checkpoints[0]), **changes)
+    done = min(checkpoint.epoch for checkpoint in state.checkpoints)
+    describe = parallel.shard_line(shard) if shard.count > 1 else epoch_of_many_line
+    with SweepBar(max(config.epochs - done, 0), len(state.checkpoints), describe,
+                  bars_wanted(args.quiet)) as bar:
+        results = resume_sweep(state, changes, on_epoch=bar.epoch)
+    if shard.count > 1:
+        grid = state.manifest.grid
+        parallel.write_shard_results(state.manifest.path.parent, shard, parallel.sweep_grid(
+            results[0].config, grid["lrs"], grid["seeds"]), results)
+    return results
 
 
 def print_summary(results: list[TrainResult]) -> None:
@@ -140,7 +177,9 @@ def train_config(args: argparse.Namespace, given: set[str]) -> TrainConfig:
             "lr": args.lr[0]})
     if args.engine == "fast" or args.seeds > 1 or len(args.lr) > 1:
         raise ConfigError("--resume continues one run with the reference loop (a run of either "
-                         "engine); drop --engine fast, --seeds and extra --lr values")
+                         "engine); drop --engine fast, --seeds and extra --lr values (a sweep "
+                         "goes on, on the engine, from its manifest: --resume "
+                         "LOG_DIR/sweep-….json)")
     changes = {name: getattr(args, name) for name in given & CONFIG_NAMES}
     if "lr" in changes:
         changes["lr"] = args.lr[0]
@@ -157,6 +196,10 @@ def command_name() -> str:
 
 def interrupted_message(stop: TrainingInterrupted) -> str:
     """One line after Ctrl-C or SIGTERM: what was saved, and the command that resumes from it."""
+    if stop.sweep is not None and 0 < stop.saved < stop.epochs:
+        return (f"interrupted: every network of the sweep keeps its epoch {stop.saved} in its "
+                f"run folder; resume the sweep with: {command_name()} --resume "
+                f"{shlex.quote(str(stop.sweep))}")
     if stop.checkpoint is None:
         return "interrupted before any epoch was saved; nothing to resume"
     if stop.epoch >= stop.epochs:
@@ -188,21 +231,28 @@ def train_reference(config: TrainConfig, args: argparse.Namespace) -> list[Train
 @one_line_errors
 def main(argv: Sequence[str] | None = None) -> int:
     """``mnist-mlp-train``: train, print one line per epoch and the final metrics."""
-    args, given = parse_noting_given(train_parser(), argv, CONFIG_NAMES)
+    args, given = parse_noting_given(train_parser(), argv, CONFIG_NAMES | {"engine", "seeds"})
     launch = Launch.from_environment()
     shard = parallel.check(args, launch)
     with process_group(launch, launch.device(args.device)), \
             contextlib.redirect_stdout(sys.stdout if launch.primary else io.StringIO()):
         try:
-            config = train_config(args, given)
-            if shard is not None:
-                results = parallel.train_shard(config, args, launch, shard)
+            sweep = None if args.resume is None else find_manifest(args.resume, args.shard)
+            if sweep is not None:
+                results = resume_fast(sweep, args, given)
+            elif args.resume is not None and args.shard is not None:
+                raise ConfigError(f"--resume with --shard continues a shard of a sweep, and "
+                                  f"{args.resume} holds no manifest of shard {args.shard} "
+                                  "(sweep-…-shard-I-of-N.json)")
+            elif shard is not None:
+                results = parallel.train_shard(train_config(args, given), args, launch, shard)
             elif launch.distributed:
-                results = parallel.train_data_parallel_run(config, args, launch)
+                results = parallel.train_data_parallel_run(train_config(args, given), args,
+                                                           launch)
             elif args.engine == "fast":
-                results = train_fast(config, args)
+                results = train_fast(train_config(args, given), args)
             else:
-                results = train_reference(config, args)
+                results = train_reference(train_config(args, given), args)
         except TrainingInterrupted as stop:
             print(interrupted_message(stop), file=sys.stderr)
             return stop.exit_status

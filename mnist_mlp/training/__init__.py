@@ -4,7 +4,9 @@
 * ``driver``: the one training driver (``fit``) — data, seeding, resume, run folders,
   checkpoints, TensorBoard, divergence, Ctrl-C, evaluation and records — for either trainer;
 * ``reference``: the reference trainer, the SGD loop people read, and ``train``;
-* ``fast``: the fast trainer on the fused engine, and ``train_many``;
+* ``fast``: the fast trainer on the fused engine, ``train_many`` and ``resume_sweep``;
+* ``sweep``: a sweep's manifest, which makes it resume as one; ``lock``: one writer per run
+  folder; ``shards``: the files of a sweep in shards, merged;
 * ``records``: ``EpochRecord``, ``StepInfo``, ``TrainResult``;
 * ``evaluation``: a network's loss, predictions and confusion matrix on a split;
 * ``checkpoint``: ``last.pt`` / ``best.pt``, written atomically, read with ``weights_only``;
@@ -13,9 +15,10 @@
 
 from .config import TrainConfig, resolve_device, resume_config
 from .driver import DivergenceError, TrainingInterrupted
-from .fast import train_many
+from .fast import resume_sweep, train_many
 from .records import EpochRecord, StepInfo, TrainResult
 from .reference import train
 
 __all__ = ["DivergenceError", "EpochRecord", "StepInfo", "TrainConfig", "TrainResult",
-           "TrainingInterrupted", "resolve_device", "resume_config", "train", "train_many"]
+           "TrainingInterrupted", "resolve_device", "resume_config", "resume_sweep", "train",
+           "train_many"]

@@ -47,6 +47,9 @@ LAST = "last.pt"
 """The checkpoint of the last completed epoch, in the run folder."""
 BEST = "best.pt"
 """The checkpoint of the epoch with the best validation accuracy so far, in the run folder."""
+DIVERGED = "diverged.pt"
+"""A network of a sweep that diverged: its state after its last completed epoch, weights not
+finite (``last.pt`` keeps its last good epoch), so that a resumed sweep restores it as it was."""
 ARCHITECTURE = ("hidden_size", "activation", "output_activation")
 """The settings that make the network's shape and functions: fixed for a run."""
 FREE_ON_RESUME = ("epochs", "device", "data_dir", "log_every", "checkpoint_every")
@@ -244,11 +247,13 @@ def restore(checkpoint: Checkpoint, model: MLP, shuffle: torch.Generator) -> Non
                               f"states cannot be restored ({error})") from None
 
 
-def check_resumable(checkpoint: Checkpoint, config: dict[str, Any]) -> None:
+def check_resumable(checkpoint: Checkpoint, config: dict[str, Any],
+                    also_free: tuple[str, ...] = ()) -> None:
     """Refuse to resume with a configuration that would not continue the same run.
 
-    The architecture and every training setting but those in ``FREE_ON_RESUME`` must equal the
-    saved ones, and ``epochs`` must be more than the epochs already trained.
+    The architecture and every training setting but those in ``FREE_ON_RESUME`` (and
+    ``also_free``) must equal the saved ones, and ``epochs`` must be more than the epochs
+    already trained.
     """
     saved = checkpoint.config
     if any(config.get(name) != saved.get(name) for name in ARCHITECTURE):
@@ -256,8 +261,9 @@ def check_resumable(checkpoint: Checkpoint, config: dict[str, Any]) -> None:
                               f"network, but the options ask for "
                               f"{describe_architecture(config)}; resume without changing the "
                               "architecture, or start a new run")
+    free = FREE_ON_RESUME + also_free
     changed = [name for name in config
-               if name not in FREE_ON_RESUME and name in saved and config[name] != saved[name]]
+               if name not in free and name in saved and config[name] != saved[name]]
     if changed:
         settings = ", ".join(f"{name} {saved[name]!r} (asked {config[name]!r})"
                              for name in changed)

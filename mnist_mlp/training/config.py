@@ -12,7 +12,7 @@ from ..errors import ConfigError
 from ..textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from ..textbook.losses import LOSSES
 from ..textbook.model import INITS, INPUT_SIZE, NUM_CLASSES
-from .checkpoint import BEST, LAST, CheckpointError, load_checkpoint
+from .checkpoint import BEST, LAST, Checkpoint, CheckpointError, load_checkpoint
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,11 @@ def resolve_device(name: str) -> torch.device:
 def resume_config(path: str | os.PathLike, **changes) -> TrainConfig:
     """The configuration saved with the checkpoint at ``path`` (a run folder: its ``last.pt``,
     else its ``best.pt``), with ``changes``, e.g. ``resume_config("runs/…", epochs=40)``."""
-    saved = load_checkpoint(path, prefer=(LAST, BEST))
+    return replace(config_of(load_checkpoint(path, prefer=(LAST, BEST))), **changes)
+
+
+def config_of(saved: Checkpoint) -> TrainConfig:
+    """The configuration saved with a checkpoint, checked."""
     unknown = set(saved.config) - {f.name for f in fields(TrainConfig)}
     if unknown:
         raise CheckpointError(f"{saved.path} has settings this mnist-mlp does not know: "
@@ -132,7 +136,7 @@ def resume_config(path: str | os.PathLike, **changes) -> TrainConfig:
         TrainConfig(**saved.config).validate()
     except ConfigError as error:
         raise CheckpointError(f"{saved.path} holds an impossible setting: {error}") from None
-    return replace(TrainConfig(**saved.config), **changes)
+    return TrainConfig(**saved.config)
 
 
 def check_memory(config: TrainConfig, networks: int, device: torch.device) -> None:

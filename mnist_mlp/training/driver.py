@@ -17,6 +17,7 @@ purpose, it is a named property of the trainer.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -31,11 +32,12 @@ from torch import Tensor
 
 from ..data import DigitTensors, load_mnist
 from ..errors import ConfigError, UserError, exit_status
-from ..files import check_writable
+from ..files import check_writable, signals_held
 from ..textbook.metrics import classification_report
 from ..textbook.model import MLP
 from .checkpoint import (
     BEST,
+    DIVERGED,
     LAST,
     Checkpoint,
     capture,
@@ -48,8 +50,9 @@ from .config import TrainConfig, check_batch_size, check_memory, resolve_device
 from .evaluation import Evaluation
 from .keeper import Keeper, Kept
 from .launch import ONE_PROCESS, Launch, first_then_others
+from .lock import RunLock
 from .records import EpochRecord, StepInfo, TrainResult
-from .runs import RunLog, create_run_dir, run_name
+from .runs import RunLog, create_run_dir, in_own_run_folder, run_name
 
 DIVERGENCE_CHECK_STEPS = 100
 """Every this many mini-batches the reference loop's loss is checked for NaN, so that a diverged
@@ -67,13 +70,16 @@ class TrainingInterrupted(KeyboardInterrupt):
     epoch (None when no epoch was completed or there is no run folder; of the first network when
     there are several), ``epoch`` that epoch, ``epochs`` the epochs asked for (``epoch ==
     epochs``: the run is complete), ``networks`` how many networks were training,
-    ``exit_status`` 130 for Ctrl-C and 143 for SIGTERM."""
+    ``exit_status`` 130 for Ctrl-C and 143 for SIGTERM, ``saved`` the epoch whose state every
+    network keeps in its run folder (``last.pt`` or ``diverged.pt``; 0: none), and ``sweep``
+    the manifest of a sweep that resumes as one (``sweep.py``; None: none)."""
 
     def __init__(self, checkpoint: Path | None, epoch: int, epochs: int, networks: int = 1,
-                 exit_status: int = 130) -> None:
+                 exit_status: int = 130, saved: int = 0, sweep: Path | None = None) -> None:
         super().__init__(f"interrupted after epoch {epoch}")
         self.checkpoint, self.epoch, self.epochs = checkpoint, epoch, epochs
         self.networks, self.exit_status = networks, exit_status
+        self.saved, self.sweep = saved, sweep
 
 
 class Trainer(Protocol):
@@ -119,43 +125,70 @@ class Network:
         return self.keeper.latest if self.keeper is not None else Kept()
 
 
+Resume = str | os.PathLike
+"""A checkpoint to resume from: its file, or its run folder."""
 MakeTrainer = Callable[[list[Network], DigitTensors, torch.device], Trainer]
 """Builds a trainer for the networks, the training digits and the device."""
 
 
 def fit(configs: Sequence[TrainConfig], make_trainer: MakeTrainer, *, model: MLP | None = None,
-        resume: str | os.PathLike | None = None,
+        resume: Resume | Sequence[Resume] | None = None,
         on_epoch: Callable[[int, list[EpochRecord]], None] | None = None,
         on_step: Callable[[StepInfo], None] | None = None, launch: Launch = ONE_PROCESS,
-        write_runs: bool = True) -> list[TrainResult]:
+        write_runs: bool = True,
+        on_start: Callable[[list[TrainResult]], None] | None = None) -> list[TrainResult]:
     """Train one network per configuration (they may differ in ``lr`` and ``seed`` only) with
     the trainer that ``make_trainer`` builds, and return their results in the same order.
 
     Network s is initialised by ``torch.manual_seed(seed)`` and shuffled by its own generator
     seeded alike, whichever the trainer. ``model``: continue this network (one configuration);
-    ``resume``: continue the run of a checkpoint or run folder (one configuration).
-    ``on_epoch(epoch, records)`` gets the records of each epoch, ``on_step`` a ``StepInfo``
-    after each mini-batch (the reference trainer only). ``launch``: where this process stands
-    among several (the data is fetched by rank 0 first); ``write_runs`` False: no run folder
-    (the ranks of a data-parallel run but rank 0).
+    ``resume``: continue the run of a checkpoint or run folder (one per configuration, all at
+    the same epoch) — in its run folder if the checkpoint lies in its own run's folder, else in
+    a new one. ``on_epoch(epoch, records)`` gets the records of each epoch, ``on_step`` a
+    ``StepInfo`` after each mini-batch (the reference trainer only), ``on_start(results)`` the
+    results once every network has its run folder, before the first epoch. ``launch``: where
+    this process stands among several (the data is fetched by rank 0 first); ``write_runs``
+    False: no run folder (the ranks of a data-parallel run but rank 0). Each run folder is
+    locked (``lock.py``) while it is written.
     """
-    configs, checkpoint = _checked(configs, model, resume)
+    configs, checkpoints = _checked(configs, model, resume)
     first = configs[0]
     device = resolve_device(first.device)
     check_memory(first, len(configs), device)
     if not write_runs:
         configs = [replace(config, log_dir=None) for config in configs]
         first = configs[0]
-    resumed_in = _check_log_folder(first, checkpoint) if write_runs else None  # before the data
-    data = first_then_others(launch, lambda: load_mnist(
-        first.data_dir, train_size=first.train_size, validation_size=first.validation_size))
-    check_batch_size(first.batch_size, len(data.train))
-    networks = [_network(config, model, checkpoint) for config in configs]
-    splits = data.to(device).named()
-    trainer = make_trainer(networks, splits["train"], device)
+    with contextlib.ExitStack() as locks:
+        homes = [None] * len(configs)
+        if write_runs:  # before the data: a run folder that cannot be written fails at once
+            homes, checkpoints = _run_folders(configs, checkpoints, locks)
+        data = first_then_others(launch, lambda: load_mnist(
+            first.data_dir, train_size=first.train_size, validation_size=first.validation_size))
+        check_batch_size(first.batch_size, len(data.train))
+        networks = [_network(config, model, checkpoint)
+                    for config, checkpoint in zip(configs, checkpoints, strict=True)]
+        splits = data.to(device).named()
+        trainer = make_trainer(networks, splits["train"], device)
+        try:
+            _open_run_folders(networks, homes, locks, device, trainer.name)
+            if on_start is not None:
+                on_start([network.result for network in networks])
+            _train(networks, trainer, splits, on_epoch, on_step)
+        finally:
+            for network in networks:
+                if network.log is not None:
+                    network.log.close()
+    return [network.result for network in networks]
+
+
+def _train(networks: list[Network], trainer: Trainer, splits: dict[str, DigitTensors],
+           on_epoch: Callable[[int, list[EpochRecord]], None] | None,
+           on_step: Callable[[StepInfo], None] | None) -> None:
+    """The epochs still to train, and the end of the run; on Ctrl-C, SIGTERM or a divergence,
+    every checkpoint not yet written is written before the run stops."""
+    epochs = networks[0].config.epochs
     try:
-        _open_run_folders(networks, resumed_in, device, trainer.name)
-        for epoch in range(len(networks[0].result.history) + 1, first.epochs + 1):
+        for epoch in range(len(networks[0].result.history) + 1, epochs + 1):
             evaluations = _epoch(epoch, trainer, networks, splits, on_step)
             if on_epoch is not None:
                 on_epoch(epoch, [n.result.history[-1] for n in networks])
@@ -164,29 +197,26 @@ def fit(configs: Sequence[TrainConfig], make_trainer: MakeTrainer, *, model: MLP
     except KeyboardInterrupt as stop:
         _write_checkpoints(networks)
         kept = networks[0].kept
-        raise TrainingInterrupted(kept.path, kept.epoch, first.epochs, len(networks),
-                                  exit_status(stop)) from None
+        saved = min(n.keeper.saved if n.keeper is not None else 0 for n in networks)
+        raise TrainingInterrupted(kept.path, kept.epoch, epochs, len(networks),
+                                  exit_status(stop), saved) from None
     except DivergenceError:
         _write_checkpoints(networks)
         raise
-    finally:
-        for network in networks:
-            if network.log is not None:
-                network.log.close()
-    return [network.result for network in networks]
 
 
 def _checked(configs: Sequence[TrainConfig], model: MLP | None,
-             resume: str | os.PathLike | None) -> tuple[list[TrainConfig], Checkpoint | None]:
+             resume: Resume | Sequence[Resume] | None
+             ) -> tuple[list[TrainConfig], list[Checkpoint | None]]:
     """The configurations, checked (a given model brings its own architecture), and the
-    checkpoint to resume from, checked against them."""
+    checkpoint each resumes from (None: none), checked against it."""
     configs = list(configs)
     if not configs:
         raise ValueError("no configuration to train")
     if model is not None and resume is not None:
         raise ConfigError("give either a model to continue or a checkpoint to resume, not both")
-    if (model is not None or resume is not None) and len(configs) > 1:
-        raise ValueError("a model or a checkpoint continues one network: give one configuration")
+    if model is not None and len(configs) > 1:
+        raise ValueError("a model continues one network: give one configuration")
     if model is not None:
         architecture = {k: v for k, v in model.config().items() if k in SHARED}
         configs = [replace(configs[0], **architecture)]
@@ -198,26 +228,47 @@ def _checked(configs: Sequence[TrainConfig], model: MLP | None,
         raise ValueError(f"the networks of one run differ only in lr and seed, not in "
                          f"{', '.join(differing)}")
     if resume is None:
-        return configs, None
-    checkpoint = load_checkpoint(resume, prefer=(LAST, BEST))
-    check_resumable(checkpoint, asdict(configs[0]))
-    return configs, checkpoint
+        return configs, [None] * len(configs)
+    paths = [resume] if isinstance(resume, (str, os.PathLike)) else list(resume)
+    if len(paths) != len(configs):
+        raise ValueError("give one checkpoint to resume from for each configuration")
+    checkpoints = [_resumable(path, config) for path, config in zip(paths, configs, strict=True)]
+    if len({checkpoint.epoch for checkpoint in checkpoints}) > 1:
+        raise ValueError("the networks of one run resume from the same epoch")
+    return configs, checkpoints
 
 
-def _check_log_folder(config: TrainConfig, checkpoint: Checkpoint | None) -> Path | None:
-    """Make sure logs and checkpoints can be written, before any data is loaded.
+def _resumable(path: Resume, config: TrainConfig) -> Checkpoint:
+    """The checkpoint at ``path`` (a run folder: its ``last.pt``, else its ``best.pt``), checked
+    to continue ``config``'s run; outside its run folder it may go on under another
+    ``log_dir``."""
+    checkpoint = load_checkpoint(path, prefer=(LAST, BEST))
+    free = () if in_own_run_folder(checkpoint) else ("log_dir",)
+    check_resumable(checkpoint, asdict(config), also_free=free)
+    return checkpoint
 
-    A resumed run continues in its checkpoint's folder, which is returned; a new run's folder is
-    created only once the data has loaded (so a data error leaves no empty run behind), and here
-    its parent ``config.log_dir`` is only checked.
-    """
-    what = "logs and checkpoints"
-    if checkpoint is not None and checkpoint.path is not None:
-        return check_writable(checkpoint.path.parent, what,
+
+def _run_folders(configs: list[TrainConfig], checkpoints: list[Checkpoint | None],
+                 locks: contextlib.ExitStack
+                 ) -> tuple[list[Path | None], list[Checkpoint | None]]:
+    """Where each network continues — its checkpoint's run folder if that is its own run's,
+    locked, with the checkpoint read again under the lock (another writer may have gone on);
+    None: a new run folder, made once the data has loaded (so that a data error leaves no
+    empty run behind) — and the checkpoints. Every folder is checked to be writable."""
+    homes: list[Path | None] = []
+    for k, (config, checkpoint) in enumerate(zip(configs, checkpoints, strict=True)):
+        if checkpoint is None or not in_own_run_folder(checkpoint):
+            if config.log_dir and None not in homes:  # once
+                check_writable(config.log_dir, "logs and checkpoints",
+                               "choose another folder with --log-dir")
+            homes.append(None)
+            continue
+        home = check_writable(checkpoint.path.parent, "logs and checkpoints",
                               "make the run folder writable to resume in it")
-    if config.log_dir:
-        check_writable(config.log_dir, what, "choose another folder with --log-dir")
-    return None
+        locks.callback(RunLock(home).release)
+        checkpoints[k] = _resumable(checkpoint.path, config)
+        homes.append(home)
+    return homes, checkpoints
 
 
 def _network(config: TrainConfig, model: MLP | None, checkpoint: Checkpoint | None) -> Network:
@@ -231,23 +282,31 @@ def _network(config: TrainConfig, model: MLP | None, checkpoint: Checkpoint | No
     if checkpoint is not None:  # weights and both generators as they were after its epoch
         restore(checkpoint, model, network.shuffle)
         network.result.history = checkpoint.records()
-        network.resumed = Kept(checkpoint.path, checkpoint.epoch)
+        if checkpoint.path is None or checkpoint.path.name != DIVERGED:  # a good checkpoint
+            network.resumed = Kept(checkpoint.path, checkpoint.epoch)
     return network
 
 
-def _open_run_folders(networks: list[Network], resumed_in: Path | None, device: torch.device,
-                      engine: str) -> None:
-    """Give each network its run folder (a new one, or the resumed run's) and TensorBoard log."""
-    for network in networks:
+def _open_run_folders(networks: list[Network], homes: list[Path | None],
+                      locks: contextlib.ExitStack, device: torch.device, engine: str) -> None:
+    """Give each network its run folder (``homes``: the resumed run's, locked; None: a new one,
+    locked here) and TensorBoard log."""
+    for network, home in zip(networks, homes, strict=True):
         config, result = network.config, network.result
-        if resumed_in is not None:
-            result.run_dir = resumed_in
-        elif config.log_dir:
+        result.run_dir = home
+        if home is None and config.log_dir:
             result.run_dir = create_run_dir(config.log_dir, run_name(asdict(config)))
+            locks.callback(RunLock(result.run_dir).release)
+            if network.resumed.path is not None:
+                warnings.warn(f"{network.resumed.path} is not in its own run's folder (no "
+                              f"config.json of its run beside it): the run continues in a new "
+                              f"run folder, {result.run_dir}, and writes nothing beside it",
+                              stacklevel=3)
         if result.run_dir is not None:
             network.log = RunLog(result.run_dir, asdict(config) | {"device": str(device),
                                                                    "engine": engine})
-            network.keeper = Keeper(result.run_dir, config.checkpoint_every, network.resumed)
+            network.keeper = Keeper(result.run_dir, config.checkpoint_every, network.resumed,
+                                    saved=len(result.history))
 
 
 def _epoch(epoch: int, trainer: Trainer, networks: list[Network],
@@ -266,24 +325,31 @@ def _epoch(epoch: int, trainer: Trainer, networks: list[Network],
         network = networks[finite.index(False)]
         raise _divergence(network, minibatch_losses[finite.index(False)], epoch)
     evaluations = {split: trainer.evaluate(data) for split, data in splits.items()}
-    for k, (network, model) in enumerate(zip(networks, models, strict=True)):
-        record = _record(epoch, minibatch_losses[k], seconds,
-                         {split: evaluation[k] for split, evaluation in evaluations.items()})
-        network.result.history.append(record)
-        if finite[k] and network.keeper is not None:
-            history = network.result.history
-            network.keeper.after_epoch(capture(model, asdict(network.config), history,
-                                               network.shuffle), best=is_new_best(history),
-                                       final=epoch == network.config.epochs)
-        if record.diverged and not any(r.diverged for r in network.result.history[:-1]):
-            _warn_diverged(network, record)
-        if network.log is not None:
-            network.log.epoch(record)
-            network.log.running_loss(losses[k].tolist(), epoch, network.config.log_every)
-            if trainer.logs_figures:
-                network.log.model(model, epoch)
-            network.log.flush()
+    with signals_held():  # the epoch is recorded and kept for every network, or for none
+        for k, (network, model) in enumerate(zip(networks, models, strict=True)):
+            record = _record(epoch, minibatch_losses[k], seconds,
+                             {split: evaluation[k] for split, evaluation in evaluations.items()})
+            network.result.history.append(record)
+            _keep(network, model, finite[k])
+            if record.diverged and not any(r.diverged for r in network.result.history[:-1]):
+                _warn_diverged(network, record)
+            if network.log is not None:
+                network.log.epoch(record)
+                network.log.running_loss(losses[k].tolist(), epoch, network.config.log_every)
+                if trainer.logs_figures:
+                    network.log.model(model, epoch)
+                network.log.flush()
     return evaluations
+
+
+def _keep(network: Network, model: MLP, finite: bool) -> None:
+    """Capture the network's state after its latest epoch, for its checkpoints (a diverged
+    network's as ``diverged.pt``)."""
+    if network.keeper is not None:
+        history = network.result.history
+        network.keeper.after_epoch(capture(model, asdict(network.config), history,
+                                           network.shuffle), best=is_new_best(history),
+                                   final=len(history) == network.config.epochs, finite=finite)
 
 
 def _write_checkpoints(networks: list[Network]) -> None:

@@ -4,8 +4,10 @@ The state of every completed epoch is captured in memory (weights, RNG states, h
 on the CPU, cheap); it is written to disk every ``checkpoint_every`` epochs, at the last epoch,
 and whenever the run stops early (Ctrl-C, SIGTERM, a divergence) — so that for a sweep of many
 networks the files cost little, and yet ``last.pt`` always ends as the last completed epoch and
-``best.pt`` as the epoch with the best validation accuracy. A write is never cut in half by a
-signal: Ctrl-C and SIGTERM wait until it is done.
+``best.pt`` as the epoch with the best validation accuracy. A network of a sweep that diverged
+keeps ``last.pt`` at its last good epoch; its state after each later epoch is kept on the same
+schedule as ``diverged.pt``, so that every network's last completed epoch is on disk. A write
+is never cut in half by a signal: Ctrl-C and SIGTERM wait until it is done.
 """
 
 from __future__ import annotations
@@ -14,7 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..files import signals_held
-from .checkpoint import BEST, LAST, Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from .checkpoint import (
+    BEST,
+    DIVERGED,
+    LAST,
+    Checkpoint,
+    CheckpointError,
+    load_checkpoint,
+    save_checkpoint,
+)
 
 
 @dataclass(frozen=True)
@@ -28,17 +38,24 @@ class Kept:
 class Keeper:
     """The checkpoints of one network in ``run_dir``; ``kept`` is its ``last.pt`` on disk."""
 
-    def __init__(self, run_dir: Path, every: int, kept: Kept = Kept()) -> None:
+    def __init__(self, run_dir: Path, every: int, kept: Kept = Kept(), saved: int = 0) -> None:
         self.run_dir, self.every, self.kept = run_dir, every, kept
+        self.saved = saved  # the epoch of the latest state written (last.pt or diverged.pt)
         self.last: Checkpoint | None = None  # captured, not yet written…
         self.best: Checkpoint | None = None  # …and the best epoch's, not yet written
+        self.lost: Checkpoint | None = None  # …and a diverged network's state
 
-    def after_epoch(self, checkpoint: Checkpoint, best: bool, final: bool) -> None:
-        """Take the checkpoint of a completed, finite epoch (``best``: the best so far by
-        validation accuracy); write it if it is due (``final``: the run's last epoch)."""
-        self.last = checkpoint
-        if best:
-            self.best = checkpoint
+    def after_epoch(self, checkpoint: Checkpoint, best: bool, final: bool,
+                    finite: bool = True) -> None:
+        """Take the checkpoint of a completed epoch (``best``: the best so far by validation
+        accuracy; ``finite`` False: its weights are not, as ``diverged.pt``); write it if it is
+        due (``final``: the run's last epoch)."""
+        if not finite:
+            self.lost = checkpoint
+        else:
+            self.last = checkpoint
+            if best:
+                self.best = checkpoint
         if final or checkpoint.epoch % self.every == 0:
             self.write()
 
@@ -50,8 +67,9 @@ class Keeper:
         return self.kept
 
     def write(self) -> None:
-        """Write what is captured and not written yet: ``best.pt``, then ``last.pt``."""
-        if self.last is None and self.best is None:
+        """Write what is captured and not written yet: ``best.pt``, ``last.pt``, then
+        ``diverged.pt``."""
+        if self.last is None and self.best is None and self.lost is None:
             return
         with signals_held():
             try:
@@ -60,11 +78,15 @@ class Keeper:
                 if self.last is not None:
                     self.kept = Kept(save_checkpoint(self.last, self.run_dir / LAST),
                                      self.last.epoch)
+                    self.saved = self.last.epoch
+                if self.lost is not None:
+                    save_checkpoint(self.lost, self.run_dir / DIVERGED)
+                    self.saved = self.lost.epoch
             except CheckpointError as error:  # a full disk, a folder gone read-only
                 raise CheckpointError(f"{error}; {kept_in(self.run_dir)}; free some space or "
                                       f"make {self.run_dir} writable, then resume the run in it "
                                       "with --resume") from None
-            self.last = self.best = None
+            self.last = self.best = self.lost = None
 
 
 def kept_in(run_dir: Path) -> str:

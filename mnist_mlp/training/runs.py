@@ -12,9 +12,11 @@ One run, one folder, for example
   epoch's last mini-batch (``gradients/…``) and the hidden neurons' weights as 28×28 images
   (``hidden/weights``), and at the end the test confusion matrix (``test/confusion_matrix``)
   and a grid of misclassified test digits (``test/misclassified``);
-* ``config.json``: the configuration as plain data;
+* ``config.json``: the configuration as plain data (a checkpoint beside the ``config.json``
+  of its own run is resumed in place; one kept elsewhere goes on in a new run folder);
 * ``last.pt`` and ``best.pt``: checkpoints (``mnist_mlp.training.checkpoint``), written by both
-  trainers.
+  trainers; ``diverged.pt``, a diverged network's state in a sweep (``keeper.py``);
+* ``.lock``, while a process writes the folder (``lock.py``).
 
 Open them with ``tensorboard --logdir runs``.
 """
@@ -33,7 +35,8 @@ from typing import Any
 from torch import Tensor, nn
 from torch.utils.tensorboard.summary import hparams
 
-from ..files import FolderError, write_json
+from ..files import FolderError, JSONFileError, read_json, write_json
+from .checkpoint import FREE_ON_RESUME, Checkpoint, renamed
 from .events import EventFile
 from .figures import confusion_figure, misclassified_figure, weight_images
 from .records import SPLITS, EpochRecord
@@ -74,6 +77,26 @@ def create_run_dir(log_dir: str | os.PathLike, name: str) -> Path:
     raise FolderError(f"too many runs named {name} under {parent}; choose another --log-dir")
 
 
+CONFIG = "config.json"
+"""The run's configuration, in its run folder."""
+
+
+def in_own_run_folder(checkpoint: Checkpoint) -> bool:
+    """Whether ``checkpoint`` lies in the folder of its own run: one whose ``config.json``
+    holds the checkpoint's settings (but those a resumed run may change). A checkpoint copied
+    elsewhere — a ``best.pt`` handed out, kept in Downloads — does not."""
+    if checkpoint.path is None:
+        return False
+    try:
+        written = read_json(checkpoint.path.parent / CONFIG, 1 << 20)
+    except JSONFileError:
+        return False
+    written = renamed(written)  # a run of before 0.2 may say cross_entropy
+    return isinstance(written, dict) and all(
+        written.get(name) == value for name, value in checkpoint.config.items()
+        if name not in FREE_ON_RESUME)
+
+
 class RunLog:
     """The TensorBoard log of one run folder (written by ``events.EventFile``, flushed after
     each epoch), and its ``config.json``."""
@@ -83,7 +106,7 @@ class RunLog:
         self.config = config
         with self._writing():
             self.events = EventFile(run_dir)
-            write_json(run_dir / "config.json", config)
+            write_json(run_dir / CONFIG, config)
         table = "\n".join(f"| {k} | {v} |" for k, v in config.items())
         self.events.text("config", "| setting | value |\n| --- | --- |\n" + table)
 
