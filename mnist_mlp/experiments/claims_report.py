@@ -113,11 +113,11 @@ def _mnist_rows(c: Claims, png: dict[str, str]) -> list[Row]:
             v.hidden_size(c)),
         Row("The MNIST recipe: softmax output, cross-entropy (35).",
             "`mnist_mlp/experiments/configurations.py` `l30-`/`l100-softmax_eq35`",
-            "`tests/test_reproduce.py::test_eight_configurations_with_the_textbook_figures`",
+            "`tests/test_reproduce.py::test_the_configurations_with_the_textbook_figures`",
             "`reproduction.png`", v.recipe(c)),
         Row("l = 30, η = 0.5, m = 10, 30 epochs: 95.49 % (quadratic 95.42 %); l = 100: 96.82 % "
             "(quadratic 96.59 %).", "`mnist_mlp/experiments/configurations.py`",
-            "`tests/test_reproduce.py::test_eight_configurations_with_the_textbook_figures`",
+            "`tests/test_reproduce.py::test_the_configurations_with_the_textbook_figures`",
             "`reproduction.png`", v.figures(c)),
         Row("96.59 % → 96.82 % corrects about 1 in 14 wrongly classified pictures.",
             "`mnist_mlp/experiments/errata.py` chapter_one_in",
