@@ -355,7 +355,8 @@ ERRATA: tuple[Erratum, ...] = (
             "quadratic cost's 95.42 % and 96.59 % come from Nielsen's runs at η = 3.0 (his "
             "ch. 1). The reproduction runs the quadratic cost at both (`quadratic` and "
             "`quadratic_eta0.5`).",
-            ("tests/test_reproduce.py::test_the_configurations_with_the_textbook_figures",)),
+            ("tests/test_reproduce.py::test_the_configurations_with_the_textbook_figures",
+             "tests/test_claims.py::test_the_costs_are_compared_at_both_etas_stalls_counted")),
     Erratum("one-in-14", "\"About 1 in 14\".",
             "Going from 96.59 % to 96.82 % removes (3.41 − 3.18) / 3.41 of the wrongly "
             "classified pictures: 1 in 14.8, nearer 15.",
