@@ -450,12 +450,12 @@ def test_the_costs_are_compared_at_both_etas_stalls_counted(claims):
     assert "at η = 3 (Nielsen's), Holds: 95.00 % against 94.70 %, +0.30 ± 0.08" in slightly
     considerable = claims_rows.considerable(c)
     assert "at η = 3 (Nielsen's), Holds" in considerable
-    assert "2 of 3 quadratic runs stalled (without them +0.10 points, no standard error" in \
+    assert "2 of 3 quadratic runs stalled (without them +0.10 points, one run against" in \
         considerable
     figures = claims_rows.quadratic_figures(c)
     assert figures.startswith("Does not hold at the stated η = 0.5: 95.42 % against "
                               "91.90 %–92.10 %")
-    assert "at Nielsen's η = 3.0, 2 of 2 within" in figures
+    assert "at Nielsen's η = 3.0, where they were measured, 2 of 2 within" in figures
     assert claims_rows.figures(c).startswith("Holds: 2 of 2 lie within")
     assert claims_rows.loss_choice(c).startswith("Holds")
     missing = replace(claims, reproduction=replace(LINK, configurations=LINK.configurations[:2]))

@@ -476,7 +476,7 @@ def test_the_quadratic_cost_at_the_stated_eta_is_set_beside_its_figures():
     summary = next(line for line in text.splitlines() if line.startswith("**In short.**"))
     assert ("At the η the chapter states for both costs, 0.5, the quadratic cost scores "
             "`l30-quadratic_eta0.5` 86.00 ± 8.49 (80.00–92.00) % at the final epoch") in summary
-    assert "(1 of 2 stalled)" in summary and "measured at Nielsen's η = 3." in summary
+    assert "(1 of 2 stalled)" in summary and "measured at Nielsen's η = 3.0." in summary
     alone = markdown(Reproduction(Settings(seeds=1, epochs=2, only=(nielsen.name,)), both[:1],
                                   machine={"cpu": "test"}))
     assert "the chapter states for both costs" not in alone

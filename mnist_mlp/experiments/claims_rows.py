@@ -276,8 +276,8 @@ def quadratic_figures(c: Claims) -> str:
     cells = ", ".join(f"{_pct(figure[r.name])} against {_span(r.best)}" for r in stated)
     nielsen = _find(c, "l30-quadratic", "l100-quadratic") or []
     there = sum(bool(rule.within(r.textbook or math.nan, r.best)) for r in nielsen)
-    at_three = (f"; at Nielsen's η = 3.0, {there} of {len(nielsen)} within: the figures were "
-                f"measured there (Errata)" if nielsen else "")
+    at_three = (f"; at Nielsen's η = 3.0, where they were measured, {there} of {len(nielsen)} "
+                f"within (Errata)" if nielsen else "")
     return (f"{rule.figures(inside)} at the stated η = 0.5: {cells} (best epoch, min–max over "
             f"seeds){at_three}.")
 

@@ -74,9 +74,9 @@ class Difference:
         return math.isfinite(self.se) and abs(self.value) > Z * self.se
 
     def points(self) -> str:
-        """``+0.15 ± 0.11 points`` (``+0.15 points, one run`` where a group has one)."""
+        """``+0.15 ± 0.11 points`` (no standard error where a group has a single run)."""
         if not math.isfinite(self.se):
-            return f"{100 * self.value:+.2f} points, no standard error (a single run)"
+            return f"{100 * self.value:+.2f} points, one run against the others"
         return f"{100 * self.value:+.2f} ± {100 * self.se:.2f} points"
 
 

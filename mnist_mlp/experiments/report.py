@@ -250,7 +250,7 @@ def _stated_eta_summary(results: list[ConfigurationResult]) -> str:
         f"stalled{_diverged(r)})" for r in stated)
     return (f"At the η the chapter states for both costs, {stated[0].configuration.lr:g}, the "
             f"quadratic cost scores {readings}; the chapter's quadratic figures were measured at "
-            f"Nielsen's η = {NIELSEN_QUADRATIC_ETA:g}.")
+            f"Nielsen's η = {NIELSEN_QUADRATIC_ETA:.1f}.")
 
 
 def _diverged(r: ConfigurationResult) -> str:
