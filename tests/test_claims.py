@@ -28,7 +28,7 @@ from mnist_mlp.experiments.errata import ERRATA
 from mnist_mlp.experiments.loss_claims import TRUE_LINE, backward_engineering, l1_l2_fits
 from mnist_mlp.experiments.statements import BEYOND, ERRATUM, IDS, MEASURED, STATEMENTS
 from mnist_mlp.experiments.sweeps import Point
-from mnist_mlp.textbook.losses import mae_loss, mse_loss
+from mnist_mlp.textbook.losses import log_likelihood, mae_loss, mse_loss
 from mnist_mlp.training import DivergenceError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,7 +118,7 @@ def test_the_table_is_the_chapters_list_of_statements(claims):
     test that exists and a verdict — or says that it is beyond a test. A measured row or an
     erratum has its rule in the legend and names a test of that rule."""
     table = rows(claims, PNG)
-    assert [r.id for r in table] == list(IDS) and len(set(IDS)) == len(IDS) >= 46
+    assert [r.id for r in table] == list(IDS) and len(set(IDS)) == len(IDS) >= 50
     for row, statement in zip(table, STATEMENTS, strict=True):
         assert row.statement == statement.says and row.verdict
         if statement.kind == BEYOND:
@@ -232,6 +232,19 @@ def test_the_l2_loss_is_smooth_where_the_l1_loss_has_a_kink():
         assert grads[1] - grads[0] == pytest.approx(2 * jump, abs=1e-8)
 
 
+def test_the_first_term_is_smallest_as_the_labels_output_nears_1():
+    """On a softmax output F_n ≤ 1, so −ln F_n ≥ 0, falling to 0 as F_n → 1."""
+    values = []
+    for z in (0.0, 2.0, 5.0, 10.0, 30.0):  # the label's logit against nine zeros
+        logits = torch.zeros(1, 10, dtype=torch.float64)
+        logits[0, 3] = z
+        F = torch.softmax(logits, dim=1)
+        assert float(F[0, 3]) <= 1
+        values.append(float(log_likelihood(F, torch.tensor([3]), reduction="sum")))
+    assert all(v >= 0 for v in values) and values == sorted(values, reverse=True)
+    assert values[-1] < 1e-11
+
+
 def test_autograd_takes_derivatives_of_any_order():
     """Reverse-mode autograd, of which backpropagation is a case, differentiates its own
     derivatives: σ', σ'', σ''' by the chain rule equal their formulas."""
@@ -326,11 +339,13 @@ def test_rule_eta_reads_the_sweep(claims):
     flat = [[1.0, 0.9] + [0.8995] * rule.PLATEAU_EPOCHS] * 3
     sweep = [point(0.001, POOR, flat), point(0.5, GOOD), point(100, [NAN] * 3, [])]
     verdict = claims_rows.learning_rate(replace(claims, learning_rate=sweep))
-    assert verdict.startswith("Holds: after 2 epochs η = 0.5 does best (95.00 %)")
+    assert verdict.startswith("Holds (too small η: holds; too large η: holds): after 2 epochs "
+                              "η = 0.5 does best (95.00 %)")
     assert "stuck (its training loss on a plateau)" in verdict and "diverged (3 of 3)" in verdict
     slow = [point(0.001, POOR), point(0.5, GOOD), point(100, FINE)]
     verdict = claims_rows.learning_rate(replace(claims, learning_rate=slow))
-    assert verdict.startswith("Does not hold") and "slow, not stuck" in verdict
+    assert verdict.startswith("Does not hold (too small η: does not hold; too large η: does "
+                              "not hold)") and "slow, not stuck" in verdict
 
 
 def test_rule_batch_better():
@@ -387,6 +402,18 @@ def test_rule_recipe(claims):
     verdict = claims_rows.recipe(replace(claims, hidden_size=swept, reproduction=LINK))
     assert verdict.startswith("Partly: mean final test accuracy `l30-softmax_eq35` 95.00 %")
     assert "diverged 3 of 6; l = 300: 3 of 3" in verdict
+
+
+def test_rule_unseen_data(claims):
+    assert claims_rows.unseen_data(replace(claims, reproduction=LINK)).startswith(
+        "Partly: trained on the training images, the recipe's networks score `l30-softmax_eq35` "
+        "95.00 % (diverged 0 of 3), `l100-softmax_eq35` 96.00 % (diverged 1 of 3)")
+    good = replace(LINK, configurations=[reproduced("l30-softmax_eq35", GOOD),
+                                         reproduced("l100-softmax_eq35", GOOD)])
+    assert claims_rows.unseen_data(replace(claims, reproduction=good)).startswith("Holds")
+    poor = replace(LINK, configurations=[reproduced("l30-softmax_eq35", POOR),
+                                         reproduced("l100-softmax_eq35", POOR)])
+    assert claims_rows.unseen_data(replace(claims, reproduction=poor)).startswith("Does not hold")
 
 
 def test_rule_figures():

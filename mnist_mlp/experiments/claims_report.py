@@ -123,6 +123,9 @@ def _slowdown_rows(c: Claims, png: dict[str, str]) -> dict[str, Where]:
                                                    "entropies_are_the_chapters_sums_over_"
                                                    "samples"), "—",
                        TESTED + ": reduction \"sum\""),
+        "softmax-ll-minimum": (f"`{L}` log_likelihood", _t(
+            "tests/test_claims.py::test_the_first_term_is_smallest_as_the_labels_output_nears_1"),
+            "—", TESTED + ": −ln F_nᵢ ≥ 0, falling to 0 as F_nᵢ → 1."),
         "softmax-bias-gradient": (derivation, _t(
             "tests/test_errata.py::test_printed_result_differs_from_autograd_and_corrected_"
             "equals_it", R + "erratum"), "—", v.derivation(c, "bias")),
@@ -137,6 +140,8 @@ def _training_rows(c: Claims, png: dict[str, str]) -> dict[str, Where]:
     sweeps, batches = f"`{X}/sweeps.py`", png["batch_size"]
     return {
         "good-minimum": ("—", "—", "—", BEYOND.format(what="loss landscapes in general")),
+        "unseen-data": (f"`{X}/configurations.py` `l30-`/`l100-softmax_eq35`",
+                        _t(R + "unseen_data"), "`reproduction.png`", v.unseen_data(c)),
         "gradient-descent": (f"`{TEXTBOOK}/sgd.py` sgd_step",
                              _t("tests/test_train.py::test_sgd_step_is_theta_minus_lr_grad"), "—",
                              TESTED + " (on the mini-batch mean)"),
@@ -172,6 +177,9 @@ def _mnist_rows(c: Claims, png: dict[str, str]) -> dict[str, Where]:
     """The MNIST example: the data, the network, the recipe, the measures."""
     sweeps = f"`{X}/sweeps.py`"
     return {
+        "drosophila": ("—", "—", "—", BEYOND.format(what="the field")),
+        "hardcoding": ("—", "—", "—", BEYOND.format(what="rules written by hand, which this "
+                                                    "repository does not attempt")),
         "mnist-data": ("`mnist_mlp/data/mnist.py` load_mnist", _t(
             "tests/test_data.py::test_reads_tensors_with_shapes_dtypes_and_exact_values",
             "tests/test_data.py::test_real_mnist"), "—",
@@ -199,6 +207,7 @@ def _mnist_rows(c: Claims, png: dict[str, str]) -> dict[str, Where]:
         "unbalanced": (f"`{X}/unbalanced.py`", _t(
             "tests/test_metrics.py::test_unbalanced_data_mislead_accuracy_and_specificity_not_"
             "balanced_accuracy", R + "unbalanced"), png["unbalanced"], v.unbalanced(c)),
+        "train-function": ("—", "—", "—", BEYOND.format(what="other packages")),
     }
 
 

@@ -159,9 +159,16 @@ def learning_rate(c: Claims) -> str:
              "slow": "slow, not stuck (its training loss still falling)"}.get(reading.small,
                                                                              reading.small)
     large = {"not below the best": "finds a minimum as good"}.get(reading.large, reading.large)
-    return (f"{reading.verdict}: after {c.settings.epochs} epochs η = {best.value:g} does best "
-            f"({_pct(best.mean)}); the smallest, η = {low.value:g}, reaches {_outcome(low)}: "
-            f"{small}; the largest, η = {high.value:g}, {_outcome(high)}: {large}.")
+    halves = (f"too small η: {_half(reading.small == 'stuck')}; too large η: "
+              f"{_half(reading.large != 'not below the best')}")
+    return (f"{reading.verdict} ({halves}): after {c.settings.epochs} epochs η = {best.value:g} "
+            f"does best ({_pct(best.mean)}); the smallest, η = {low.value:g}, reaches "
+            f"{_outcome(low)}: {small}; the largest, η = {high.value:g}, {_outcome(high)}: "
+            f"{large}.")
+
+
+def _half(holds: bool) -> str:
+    return "holds" if holds else "does not hold"
 
 
 def extremum(c: Claims) -> str:
@@ -250,6 +257,17 @@ def recipe(c: Claims) -> str:
     return (f"{rule.recipe(finals)}: mean final test accuracy {reproduced}; in the hidden-layer "
             f"sweep, diverged {sum(p.diverged for p in gone)} of {swept}{where}. The chapter "
             f"quotes no figure for it.")
+
+
+def unseen_data(c: Claims) -> str:
+    found = _find(c, "l30-softmax_eq35", "l100-softmax_eq35")
+    if found is None:
+        return _missing("l30-softmax_eq35", "l100-softmax_eq35")
+    scores = ", ".join(f"`{r.name}` {_pct(rule.mean(r.final))} ({_diverged(r.final)})"
+                       for r in found)
+    return (f"{rule.recipe([r.final for r in found])}: trained on the training images, the "
+            f"recipe's networks score {scores} on the 10,000 test images, mean final test "
+            f"accuracy over {len(found[0].final)} seeds.")
 
 
 def _diverged(final: Sequence[float]) -> str:

@@ -315,6 +315,11 @@ def recipe(finals: Sequence[Sequence[float]]) -> str:
     return FAILS if all(v == FAILS for v in verdicts) else PARTLY
 
 
+RULES["unseen-data"] = (
+    f"{HOLDS} when the recipe's networks (the reproduction's l = 30 and 100), trained on the "
+    f"training images, score a mean of at least {100 * WORKS:g} % on the 10,000 test images, "
+    f"which they never saw, no network diverged; {PARTLY} when some diverged or one setting "
+    f"falls short; {FAILS} when all do.")
 RULES["recipe"] = (
     f"{HOLDS} when every setting of the recipe measured (the reproduction's l = 30 and 100, the "
     f"sweep's l) trains — mean final test accuracy at least {100 * WORKS:g} %, no network "

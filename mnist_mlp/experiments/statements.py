@@ -10,8 +10,8 @@ thing twice give one. Each statement is of one kind, which says what its row doe
 * ``AS_WRITTEN``: a definition or formula, implemented as written, and the named test checks the
   code against it;
 * ``ERRATUM``: the chapter errs, and a computation shows it (``errata``);
-* ``BEYOND``: a statement about common practice or the state of the art, which no computation in
-  this repository can check; its row says so.
+* ``BEYOND``: a statement about common practice, the field or the state of the art, which no
+  computation in this repository can check; its row says so.
 """
 
 from __future__ import annotations
@@ -64,12 +64,16 @@ STATEMENTS: tuple[Statement, ...] = (
     _s("softmax-first-term", MEASURED, "For a softmax output the first term of (35) alone is "
        "the appropriate form, as against a sigmoid output."),
     _s("softmax-ll", AS_WRITTEN, "With one-hot labels that first term is L = −Σᵢ ln F_nᵢ(xᵢ)."),
+    _s("softmax-ll-minimum", AS_WRITTEN, "A softmax output never exceeds 1, so that loss is "
+       "smallest as F_nᵢ(xᵢ) approaches 1, the label's value."),
     _s("softmax-bias-gradient", ERRATUM, "Its bias gradient is ∂L/∂b_j = Σᵢ [F_nᵢ(xᵢ) − y_nᵢ] "
        "(the derivation's lines)."),
     _s("softmax-weight-gradient", ERRATUM, "The same holds for the weights."),
     # Minimising: gradient descent, backpropagation, mini-batches
     _s("good-minimum", BEYOND, "The loss has many nearly degenerate minima; its absolute "
        "minimum is out of reach, and a good one is the goal."),
+    _s("unseen-data", MEASURED, "With good weights and biases found, the network can be applied "
+       "to data it has not seen."),
     _s("gradient-descent", AS_WRITTEN, "Gradient descent: θ ← θ − η ∂L/∂θ."),
     _s("eta", MEASURED, "η too small: stuck early in a local minimum; η too large: no minimum "
        "is found."),
@@ -88,6 +92,10 @@ STATEMENTS: tuple[Statement, ...] = (
     _s("epoch", AS_WRITTEN, "An epoch runs through one random partition into mini-batches; the "
        "next epoch draws a new one."),
     # MNIST
+    _s("drosophila", BEYOND, "Recognising handwritten digits is the \"Drosophila\" of machine "
+       "learning with neural networks."),
+    _s("hardcoding", BEYOND, "Handwriting varies so much from person to person that rules "
+       "written by hand to tell the digits apart would be very hard to get right."),
     _s("mnist-data", AS_WRITTEN, "MNIST: tens of thousands of labelled 28 × 28 grey images of "
        "handwritten digits."),
     _s("pixels", AS_WRITTEN, "Pixels are grey values normalised to [0, 1)."),
@@ -114,6 +122,8 @@ STATEMENTS: tuple[Statement, ...] = (
     _s("recall-prose", ERRATUM, "Recall, in words: the ratio between the actual positives and "
        "the outcomes identified as positive."),
     _s("unbalanced", MEASURED, "These measures can mislead on very unbalanced data."),
+    _s("train-function", BEYOND, "Most machine-learning packages have a train function built "
+       "in, so backpropagation need not be written by hand."),
 )
 """The chapter's statements, in its order."""
 IDS = tuple(s.id for s in STATEMENTS)
