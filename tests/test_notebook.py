@@ -47,6 +47,21 @@ def test_quick_settings_at_the_top_and_the_chapters_one_edit_away():
     assert (full["HIDDEN"], full["LR"], full["BATCH"]) == (30, 0.5, 10)
 
 
+def test_it_says_where_the_chapter_errs_how_it_sums_and_what_the_default_trains():
+    """The chapter's softmax gradient as printed is not credited as right; (35) and the softmax
+    cross-entropy are sums over the samples there; the default is the recipe, (35) on a
+    softmax."""
+    cells = json.loads(NOTEBOOK.read_text())["cells"]
+    text = " ".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    text = " ".join(text.split())
+    assert "not what its derivation prints" in text and "F_nᵢ²" in text
+    assert "Σᵢ [F_nᵢ(xᵢ) − y_nᵢ], is the same number for every output j" in text
+    assert "are *sums* over the samples" in text
+    assert "is the chapter's MNIST recipe" in text and '`loss="binary_cross_entropy"`' in text
+    code = "\n".join(code_cells())
+    assert "assert not torch.allclose(by_hand[\"output.bias\"], printed)" in code
+
+
 @pytest.mark.skipif(not os.environ.get("MNIST_DATA"), reason="MNIST_DATA not set")
 def test_it_runs_top_to_bottom_in_a_kernel(tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
@@ -73,5 +88,7 @@ def test_it_runs_top_to_bottom_in_a_kernel(tmp_path, monkeypatch):
     assert len(figures) == 6  # losses, slowdown, digits, seeds, confusion matrix, TensorBoard
     assert "epoch  3  train loss" in text and "chosen by validation:" in text
     assert "accuracy/test" in text and "mnist-mlp-demo" in text
+    assert "softmax output, loss binary_cross_entropy: the cross-entropy (35)" in text
+    assert "the chapter's last line" in text
     runs = list((tmp_path / "runs" / "notebook").iterdir())
     assert len(runs) == 4  # the reference loop's run and three seeds'

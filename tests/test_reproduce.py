@@ -4,6 +4,7 @@ the pipeline end to end on tiny generated MNIST, and the script's errors."""
 import json
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import helpers
@@ -19,6 +20,7 @@ from mnist_mlp.experiments.configurations import (
     Settings,
     configuration,
     is_chapter_recipe,
+    is_quadratic_at_stated_eta,
     quick_settings,
 )
 from mnist_mlp.experiments.evidence import (
@@ -68,9 +70,13 @@ def history(accuracies, loss=0.1):
 # --- the configurations -----------------------------------------------------------------------
 
 
-def test_eight_configurations_with_the_textbook_figures():
-    assert NAMES == ("l30-cross_entropy", "l30-quadratic", "l30-softmax", "l30-softmax_eq35",
-                     "l100-cross_entropy", "l100-quadratic", "l100-softmax", "l100-softmax_eq35")
+def test_the_configurations_with_the_textbook_figures():
+    """The chapter's four figures sit on Nielsen's sigmoid-output runs, the quadratic cost at his
+    η = 3.0; beside them the quadratic cost at the η = 0.5 the chapter states for both costs, the
+    softmax with the log-likelihood, and the chapter's recipe."""
+    assert NAMES == ("l30-cross_entropy", "l30-quadratic", "l30-quadratic_eta0.5", "l30-softmax",
+                     "l30-softmax_eq35", "l100-cross_entropy", "l100-quadratic",
+                     "l100-quadratic_eta0.5", "l100-softmax", "l100-softmax_eq35")
     for c in CONFIGURATIONS:
         config = c.train_config(Settings())
         assert (config.activation, config.init, config.batch_size, config.epochs) == (
@@ -79,6 +85,13 @@ def test_eight_configurations_with_the_textbook_figures():
         assert config.log_dir == f"runs/reproduction/{c.name}"
     assert configuration("l30-quadratic").loss == "mse"
     assert configuration("l30-quadratic").lr == 3.0
+    for size in (30, 100):  # the same run but for η: the chapter's stated 0.5
+        nielsen = configuration(f"l{size}-quadratic")
+        stated = configuration(f"l{size}-quadratic_eta0.5")
+        assert (stated.lr, stated.textbook) == (0.5, None)
+        assert replace(stated, name=nielsen.name, lr=3.0, textbook=nielsen.textbook,
+                       cost=nielsen.cost) == nielsen
+        assert is_quadratic_at_stated_eta(stated) and not is_quadratic_at_stated_eta(nielsen)
     assert configuration("l100-cross_entropy").loss == "binary_cross_entropy"
     assert configuration("l100-cross_entropy").output_activation == "sigmoid"
     assert configuration("l30-softmax").loss == "log_likelihood"
@@ -449,3 +462,21 @@ def test_stall_sentences_follow_from_the_evidence():
     assert "2 of the 3 `l100-quadratic` runs stall" in summary
     assert "Without them `l100-quadratic` reads" in summary and "(1 run)" in summary
     assert "0 of 1 figures of the chapter lie within our [min, max]" in summary  # 96.59 > 96
+
+
+def test_the_quadratic_cost_at_the_stated_eta_is_set_beside_its_figures():
+    """The summary gives the quadratic cost's readings at the chapter's stated η = 0.5, stalled
+    runs counted, and says whose η made its figures; without such runs it says nothing of it."""
+    stated, nielsen = configuration("l30-quadratic_eta0.5"), configuration("l30-quadratic")
+    runs = [Run(0, history([0.5, 0.92])), Run(1, history([0.5, 0.80]), stalled=True)]
+    both = [ConfigurationResult(nielsen, [Run(0, history([0.9, 0.95]))], 1.0),
+            ConfigurationResult(stated, runs, 1.0)]
+    text = markdown(Reproduction(Settings(seeds=2, epochs=2, only=(nielsen.name, stated.name)),
+                                 both, machine={"cpu": "test"}))
+    summary = next(line for line in text.splitlines() if line.startswith("**In short.**"))
+    assert ("At the η the chapter states for both costs, 0.5, the quadratic cost scores "
+            "`l30-quadratic_eta0.5` 86.00 ± 8.49 (80.00–92.00) % at the final epoch") in summary
+    assert "(1 of 2 stalled)" in summary and "measured at Nielsen's η = 3.0." in summary
+    alone = markdown(Reproduction(Settings(seeds=1, epochs=2, only=(nielsen.name,)), both[:1],
+                                  machine={"cpu": "test"}))
+    assert "the chapter states for both costs" not in alone

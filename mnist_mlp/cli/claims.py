@@ -1,9 +1,10 @@
 """``scripts/claims.py``: every statement of the chapter, measured or tested, in one table.
 
-Writes ``OUT/claims.md`` (the table: statement, code, test, figure, verdict), ``OUT/claims.json``
-(every number) and one ``OUT/claims_<name>.png`` per figure; ``--quick`` writes
-``OUT/claims-quick.*`` instead. The work is done by ``mnist_mlp.experiments.claims`` (measuring)
-and ``mnist_mlp.experiments.claims_report`` (table, figures, files).
+Writes ``OUT/claims.md`` (the table: statement, code, test, figure, verdict; how each verdict is
+computed; the errata), ``OUT/claims.json`` (every number) and one ``OUT/claims_<name>.png`` per
+figure; ``--quick`` writes ``OUT/claims-quick.*`` instead. The work is done by
+``mnist_mlp.experiments.claims`` (measuring) and ``mnist_mlp.experiments.claims_report``
+(table, figures, files).
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from .reproduce import cannot, command_line
 def parser() -> argparse.ArgumentParser:
     d = ClaimSettings()
     p = argparse.ArgumentParser(
-        description="The chapter, claim by claim: sweeps of the learning rate, the hidden "
-                    "layer and the mini-batch size, L1 against L2, the backward-engineered "
-                    "cross-entropy, unbalanced data, and the chapter's errata.")
+        description="The chapter, claim by claim: every statement it makes, measured or "
+                    "tested, each verdict computed by a stated rule — sweeps of the learning "
+                    "rate, the hidden layer, the mini-batch size and the recipe's choices, L1 "
+                    "against L2, the backward-engineered cross-entropy, unbalanced data, what "
+                    "the reproduction says, and the chapter's errata.")
     p.add_argument("--seeds", type=positive_int, default=None,
                    help=f"networks per swept value (default {d.seeds}; {QUICK['seeds']} with "
                         "--quick)")

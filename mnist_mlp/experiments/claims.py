@@ -1,21 +1,18 @@
 """The chapter, claim by claim: every statement that can be measured, measured.
 
 ``run_claims(settings)`` makes every measurement behind ``results/claims.md``: the sweeps of η,
-l and m on the engine (``sweeps``), the L1/L2 fits and the backward-engineered cross-entropy
-(``loss_claims``), the one-digit-against-nine classifier (``unbalanced``), the chapter's
-softmax-gradient derivation on a real mini-batch and its "1 in 14" (``errata``), and the
-slowdown in a whole network, read from the reproduction (``reproduction.json``). The table and
-figures are ``claims_report`` and ``claims_plots``; ``scripts/claims.py`` is the command.
+l and m and of the recipe's choices (hidden activation; output layer with its loss) on the engine
+(``sweeps``), the L1/L2 fits and the backward-engineered cross-entropy (``loss_claims``), the
+one-digit-against-nine classifier (``unbalanced``), the chapter's softmax-gradient derivation on
+a real mini-batch and its "1 in 14" (``errata``), and what the reproduction (``reproduction.json``)
+says: the figures, the stalls, the costs compared over seeds. The statements are ``statements``,
+the rule of each verdict ``claims_rules``, the table and figures ``claims_report`` and
+``claims_plots``; ``scripts/claims.py`` is the command.
 
-The sweeps start from the reproduction's ``l30-softmax`` protocol — sigmoid hidden layer,
-softmax output with the chapter's softmax cross-entropy, weights and biases from N(0, 1), η =
-0.5, mini-batches of 10, 30 epochs, the first 50,000 training images — and change one setting.
-The chapter's own recipe keeps both terms of (35) on the softmax output; its float32 gradient
-carries 1/F, which overflows once an output falls below 1/(float32's largest number), about
-3e-39, so the sweeps use the first term alone, the form the chapter itself calls the appropriate
-one for softmax. The recipe is measured at l = 30 and 100 by the reproduction; here it is
-trained for one epoch at the largest l of the sweep (``recipe_widest``), to count how many of
-its networks diverge.
+The sweeps start from the chapter's MNIST recipe, the reproduction's ``l30-softmax_eq35``
+protocol — sigmoid hidden layer, softmax output with the cross-entropy (35), both terms, weights
+and biases from N(0, 1), η = 0.5, mini-batches of 10, 30 epochs, the first 50,000 training images
+— and change one setting.
 """
 
 from __future__ import annotations
@@ -23,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -30,25 +28,28 @@ from typing import Any
 
 from ..data import load_mnist
 from ..errors import ConfigError, UserError
-from ..training import TrainConfig, resolve_device
-from .configurations import Settings, configuration, is_chapter_recipe
+from ..training import EpochRecord, TrainConfig, resolve_device
+from .configurations import Settings, configuration
 from .errata import DerivationCheck, OneIn, chapter_one_in, softmax_derivation_check
 from .loss_claims import Integral, LineFit, Regression, backward_engineering, l1_l2_fits
 from .machine import machine
+from .results import ConfigurationResult
 from .results import load as load_reproduction
+from .stats import best_accuracy, final_accuracy
 from .sweeps import (
     BatchSweep,
     Point,
     Say,
+    activation_sweep,
     batch_size_sweep,
     hidden_size_sweep,
     learning_rate_sweep,
-    train_point,
+    output_sweep,
 )
 from .unbalanced import OneAgainstNine, unbalanced
 
-BASE = "l30-softmax"
-"""The reproduction's configuration whose protocol every sweep starts from."""
+BASE = "l30-softmax_eq35"
+"""The reproduction's configuration whose protocol every sweep starts from: the recipe."""
 QUICK = {"seeds": 2, "epochs": 3, "train_size": 5_000, "updates": 100}
 """``--quick``: 2 seeds, 3 epochs on the first 5,000 training images, 100 updates for the
 fixed-update batch sweep (every sweep value kept)."""
@@ -65,6 +66,10 @@ class ClaimSettings:
     lrs: tuple[float, ...] = (0.001, 0.01, 0.1, 0.5, 1.0, 10.0, 100.0)
     hidden_sizes: tuple[int, ...] = (10, 30, 100, 300)
     batch_sizes: tuple[int, ...] = (1, 10, 100, 1000)
+    activations: tuple[str, ...] = ("sigmoid", "tanh", "relu")  # of the hidden layer
+    outputs: tuple[tuple[str, str], ...] = (  # output layer and loss
+        ("softmax", "binary_cross_entropy"), ("sigmoid", "binary_cross_entropy"),
+        ("softmax", "log_likelihood"), ("sigmoid", "log_likelihood"))
     updates: int = 2_500  # SGD steps of the fixed-update batch sweep: m = 10 sees 25,000 images
     data_dir: str | None = None
     device: str = "auto"
@@ -98,19 +103,35 @@ def quick_settings(**overrides: Any) -> ClaimSettings:
 
 
 @dataclass
-class ReproductionLink:
-    """What the reproduction (``reproduction.json``) says about the chapter's statements: its
-    figures against our spreads, the stalled quadratic-cost runs, the chapter's recipe."""
+class Reproduced:
+    """One configuration of the reproduction, as the claims read it: per seed."""
 
-    figures: int  # the chapter's figures quoted
-    figures_within_best: int  # … within our [min, max] at the best epoch
+    name: str
+    hidden_size: int
+    output_activation: str
+    loss: str
+    lr: float
+    textbook: float | None
+    final: list[float]  # final test accuracy; NaN for a diverged network
+    best: list[float]  # best-epoch test accuracy (the chapter's reading); NaN where diverged
+    stalled: list[bool]
+
+
+@dataclass
+class ReproductionLink:
+    """What the reproduction (``reproduction.json``) says about the chapter's statements: every
+    configuration's runs, and why the stalled quadratic-cost runs stall."""
+
     stalled_configuration: str
     stalled: int
     runs: int
     stuck_error: float | None  # mean |F − y| where a stuck output is wrong
     stuck_delta: float | None  # mean |δ| there
     other_delta: float | None  # mean |δ| of the other wrong outputs
-    recipe_final: dict[str, float]  # the chapter's recipe: mean final test accuracy by name
+    configurations: list[Reproduced] = field(default_factory=list)
+
+    def find(self, name: str) -> Reproduced | None:
+        return next((c for c in self.configurations if c.name == name), None)
 
 
 @dataclass
@@ -121,7 +142,8 @@ class Claims:
     learning_rate: list[Point]
     hidden_size: list[Point]
     batch_size: BatchSweep
-    recipe_widest: Point  # the chapter's recipe at the largest l, one epoch, float32
+    activation: list[Point]  # the hidden layer's activation, the recipe otherwise
+    output: list[Point]  # the output layer with its loss, the recipe otherwise
     regression: Regression
     integrals: list[Integral]
     unbalanced: list[OneAgainstNine]
@@ -142,33 +164,43 @@ def load(path: str | Path) -> Claims:
     """The ``Claims`` saved in ``claims.json`` at ``path`` (to render the report again)."""
     try:
         d = json.loads(Path(path).read_text())
-        settings = ClaimSettings(**{k: tuple(v) if isinstance(v, list) else v
-                                    for k, v in d["settings"].items()})
+        settings = ClaimSettings(**{k: _tuple(v) for k, v in d["settings"].items()})
         batch = d["batch_size"]
         regression = d["regression"] | {"fits": {k: LineFit(**v) for k, v in
                                                  d["regression"]["fits"].items()}}
+        link = d["reproduction"]
+        if link is not None:
+            link = ReproductionLink(**link | {"configurations": [
+                Reproduced(**c | {"final": _nans(c["final"]), "best": _nans(c["best"])})
+                for c in link["configurations"]]})
         return Claims(
             settings, _points(d["learning_rate"]), _points(d["hidden_size"]),
             BatchSweep(_points(batch["epochs"]), _points(batch["updates"]),
                        batch["fixed_updates"]),
-            _points([d["recipe_widest"]])[0], Regression(**regression),
+            _points(d["activation"]), _points(d["output"]), Regression(**regression),
             [Integral(**i) for i in d["integrals"]],
             [OneAgainstNine(**u) for u in d["unbalanced"]], DerivationCheck(**d["derivation"]),
-            OneIn(**d["one_in"]),
-            None if d["reproduction"] is None else ReproductionLink(**d["reproduction"]),
-            d["machine"], d["command"], d["wall_seconds"], d["started"])
+            OneIn(**d["one_in"]), link, d["machine"], d["command"], d["wall_seconds"],
+            d["started"])
     except (KeyError, TypeError, ValueError) as error:
         raise ClaimsFileError(f"{path} is not a claims.json: {error!r}") from None
 
 
+def _tuple(value: Any) -> Any:
+    """A JSON list as the tuple a setting is, nested lists too."""
+    return tuple(_tuple(v) for v in value) if isinstance(value, list) else value
+
+
+def _nans(values: list[Any]) -> list[float]:
+    """Strict JSON's None is NaN again."""
+    return [math.nan if v is None else v for v in values]
+
+
 def _points(items: list[dict[str, Any]]) -> list[Point]:
     """Points read back: strict JSON's None is NaN again."""
-    def nan(value: Any) -> Any:
-        return math.nan if value is None else value
-
-    return [Point(**(p | {"final": [nan(a) for a in p["final"]],
-                          "losses": [[nan(x) for x in h] for h in p["losses"]],
-                          "seconds_per_epoch": nan(p["seconds_per_epoch"])})) for p in items]
+    return [Point(**(p | {"final": _nans(p["final"]), "losses": [_nans(h) for h in p["losses"]],
+                          "seconds_per_epoch": _nans([p["seconds_per_epoch"]])[0]}))
+            for p in items]
 
 
 def reproduction_link(path: str | Path, stalls: str = "l100-quadratic"
@@ -180,14 +212,21 @@ def reproduction_link(path: str | Path, stalls: str = "l100-quadratic"
     stalled = next((r for r in results if r.configuration.name == stalls), None)
     if stalled is None:
         return None
-    quoted = [r for r in results if r.configuration.textbook is not None]
     ev = stalled.evidence()["stalled"]
     return ReproductionLink(
-        len(quoted), sum(bool(r.within()["best"]) for r in quoted), stalls,
-        len(stalled.stalled), len(stalled.runs), ev and ev["stuck_output_error"],
+        stalls, len(stalled.stalled), len(stalled.runs), ev and ev["stuck_output_error"],
         ev and ev["wrong_delta_stuck"], ev and ev["wrong_delta_other"],
-        {r.configuration.name: r.summary()["final"].mean for r in results  # type: ignore
-         if is_chapter_recipe(r.configuration) and "final" in r.summary()})
+        [_reproduced(r) for r in results])
+
+
+def _reproduced(r: ConfigurationResult) -> Reproduced:
+    c = r.configuration
+
+    def read(reading: Callable[[list[EpochRecord]], float]) -> list[float]:
+        return [math.nan if run.diverged else reading(run.history) for run in r.runs]
+
+    return Reproduced(c.name, c.hidden_size, c.output_activation, c.loss, c.lr, c.textbook,
+                      read(final_accuracy), read(best_accuracy), [run.stalled for run in r.runs])
 
 
 def run_claims(settings: ClaimSettings, say: Say | None = None, command: str = "") -> Claims:
@@ -204,15 +243,14 @@ def run_claims(settings: ClaimSettings, say: Say | None = None, command: str = "
     hidden = hidden_size_sweep(base, settings.hidden_sizes, seeds, say)
     batch = batch_size_sweep(base, settings.batch_sizes, seeds, settings.updates,
                              settings.train_images(), say)
-    widest = max(settings.hidden_sizes)
-    recipe = replace(base, loss="binary_cross_entropy", hidden_size=widest, epochs=1)
-    [recipe_widest] = train_point(recipe, seeds, widest)
-    say(f"the recipe at l = {widest}: {recipe_widest.diverged} of {settings.seeds} diverged")
+    known = {replace(base, hidden_size=int(p.value)): p for p in hidden}  # not trained twice
     claims = Claims(
-        settings, lr, hidden, batch, recipe_widest, l1_l2_fits(), backward_engineering(),
-        unbalanced(data.test.labels), softmax_derivation_check(data.train.images,
-                                                               data.train.labels),
-        chapter_one_in(), reproduction_link(settings.reproduction),
-        machine(resolve_device(settings.device)), command, 0.0, started)
+        settings, lr, hidden, batch,
+        activation_sweep(base, settings.activations, seeds, say, known),
+        output_sweep(base, settings.outputs, seeds, say, known), l1_l2_fits(),
+        backward_engineering(), unbalanced(data.test.labels),
+        softmax_derivation_check(data.train.images, data.train.labels), chapter_one_in(),
+        reproduction_link(settings.reproduction), machine(resolve_device(settings.device)),
+        command, 0.0, started)
     claims.wall_seconds = time.perf_counter() - start
     return claims

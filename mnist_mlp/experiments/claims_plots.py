@@ -1,5 +1,6 @@
-"""The claims' figures, one per measured statement: η, l, m, L1 against L2, the integrated
-cross-entropy, and the one-digit-against-nine classifier."""
+"""The claims' figures, one per measured statement: η, l, m, the recipe's choices (hidden
+activation, output layer and loss), L1 against L2, the integrated cross-entropy, and the
+one-digit-against-nine classifier."""
 
 from __future__ import annotations
 
@@ -95,6 +96,34 @@ def batch_size(claims: Claims) -> Figure:
     return fig
 
 
+def _categories(ax: Axes, points: Sequence[Point], title: str) -> None:
+    """One column per choice: every seed as a dot, the mean as a bar, diverged networks as
+    crosses at the bottom with their count."""
+    for p in points:
+        if p.kept:
+            ax.bar(p.value, 100 * p.mean, width=0.6, color="tab:blue", alpha=0.35)
+            ax.plot([p.value] * len(p.kept), [100 * a for a in p.kept], ".", color="tab:blue")
+            ax.annotate(f"{100 * p.mean:.2f}", (p.value, 100 * p.mean), ha="center",
+                        textcoords="offset points", xytext=(0, 4), fontsize=8)
+        if p.diverged:
+            ax.plot(p.value, 0, "x", color="tab:red", markersize=9, clip_on=False)
+            ax.annotate(f"{p.diverged} diverged", (p.value, 0), textcoords="offset points",
+                        xytext=(6, 4), color="tab:red", fontsize=8)
+    ax.set_xticks([p.value for p in points], [p.label.replace(" + ", "\n+ ") for p in points])
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("final test accuracy (%)")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.set_title(title, fontsize=11)
+
+
+def choices(claims: Claims) -> Figure:
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5), constrained_layout=True)
+    s = claims.settings
+    _categories(left, claims.activation, f"the hidden layer's activation ({s.epochs} epochs)")
+    _categories(right, claims.output, f"the output layer and its loss ({s.epochs} epochs)")
+    return fig
+
+
 def l1_l2(claims: Claims) -> Figure:
     r = claims.regression
     fig, ax = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
@@ -162,5 +191,6 @@ def unbalanced(claims: Claims) -> Figure:
 
 FIGURES: dict[str, Callable[[Claims], Figure]] = {
     "learning_rate": learning_rate, "hidden_size": hidden_size, "batch_size": batch_size,
-    "l1_l2": l1_l2, "backward_engineering": integrated, "unbalanced": unbalanced}
+    "choices": choices, "l1_l2": l1_l2, "backward_engineering": integrated,
+    "unbalanced": unbalanced}
 """Each figure by the name of its file, ``claims_<name>.png``."""

@@ -17,7 +17,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from ..files import write_atomically, write_json
-from .configurations import Settings, is_chapter_recipe, train_images
+from .configurations import (
+    NIELSEN_QUADRATIC_ETA,
+    Settings,
+    is_chapter_recipe,
+    is_quadratic_at_stated_eta,
+    train_images,
+)
 from .evidence import LOST_RECALL, SATURATION, STUCK_FRACTION, GroupEvidence
 from .reproduction_plot import plot
 from .results import READINGS, ConfigurationResult, Reproduction, Run, stall_rule
@@ -227,8 +233,29 @@ def summary(reproduction: Reproduction) -> str:
                         f"stalls score {_points(clean)} the chapter's figures.")
     for r in (r for r in results if r.stalled):
         text.append(_stall_summary(r))
+    text.append(_stated_eta_summary(results))
     text.append(_recipe_summary(results))
     return " ".join(t for t in text if t)
+
+
+def _stated_eta_summary(results: list[ConfigurationResult]) -> str:
+    """The quadratic cost at the η the chapter states for it (0.5), against its figures, which
+    Nielsen measured at η = 3.0."""
+    stated = [r for r in results if is_quadratic_at_stated_eta(r.configuration)]
+    if not stated:
+        return ""
+    readings = "; ".join(
+        f"`{r.configuration.name}` {_cell(r.summary().get('final'))} % at the final epoch, "
+        f"{_cell(r.summary().get('best'))} % at the best ({len(r.stalled)} of {len(r.runs)} "
+        f"stalled{_diverged(r)})" for r in stated)
+    return (f"At the η the chapter states for both costs, {stated[0].configuration.lr:g}, the "
+            f"quadratic cost scores {readings}; the chapter's quadratic figures were measured at "
+            f"Nielsen's η = {NIELSEN_QUADRATIC_ETA:.1f}.")
+
+
+def _diverged(r: ConfigurationResult) -> str:
+    n = sum(run.diverged for run in r.runs)
+    return f", {n} diverged" if n else ""
 
 
 def _gap(r: ConfigurationResult, reading: str, runs: Sequence[Run]) -> float:

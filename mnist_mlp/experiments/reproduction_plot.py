@@ -20,8 +20,8 @@ from matplotlib.ticker import MaxNLocator
 from .configurations import Configuration, train_images
 from .results import ConfigurationResult, Reproduction, Run
 
-COLORS = {"cross_entropy": "tab:blue", "quadratic": "tab:red", "softmax": "tab:green",
-          "softmax_eq35": "tab:purple"}
+COLORS = {"cross_entropy": "tab:blue", "quadratic": "tab:red", "quadratic_eta0.5": "tab:orange",
+          "softmax": "tab:green", "softmax_eq35": "tab:purple"}
 ZOOM_BELOW = 3.5
 """The zoomed panels start this many points below the lowest final accuracy of a healthy run."""
 

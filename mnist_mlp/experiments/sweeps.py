@@ -1,5 +1,6 @@
 """The chapter's statements about training, measured by sweeps on the engine (``train_many``):
-the learning rate η, the hidden layer's size l, and the mini-batch size m.
+the learning rate η, the hidden layer's size l, the mini-batch size m, and the choices of its
+MNIST recipe — the hidden layer's activation, the output layer with its loss.
 
 Every sweep starts from one ``TrainConfig`` (the claims' base: see ``claims``) and changes one
 setting; each point is trained over the same seeds 0 … S − 1 and keeps every network's final
@@ -13,8 +14,9 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from ..training import DivergenceError, EpochRecord, TrainConfig, TrainResult, train_many
 from .stats import final_accuracy
@@ -33,6 +35,7 @@ class Point:
     train_images: int
     seconds_per_epoch: float  # SGD only (no evaluation), per network: the grid's time / K
     updates_per_epoch: int
+    label: str = ""  # a choice's name (an activation, an output and loss); value is its position
 
     @property
     def diverged(self) -> int:
@@ -136,3 +139,45 @@ def batch_size_sweep(base: TrainConfig, sizes: Sequence[int], seeds: Sequence[in
         by_updates += train_point(config, seeds, m)
         say(f"mini-batches: m = {m} ({time.perf_counter() - start:.0f} s)")
     return BatchSweep(by_epochs, by_updates, updates)
+
+
+def choice_sweep(base: TrainConfig, choices: Mapping[str, dict[str, Any]], seeds: Sequence[int],
+                 say: Say, known: Mapping[TrainConfig, Point] | None = None) -> list[Point]:
+    """One point per choice, ``base`` with that choice's settings (e.g. ``{"activation":
+    "tanh"}``), labelled with its name, its value its position; a configuration in ``known`` is
+    not trained again."""
+    points = []
+    for position, (label, changes) in enumerate(choices.items()):
+        start = time.perf_counter()
+        config = replace(base, **changes)
+        if known and config in known:
+            point = known[config]
+        else:
+            [point] = train_point(config, seeds, position)
+        points.append(replace(point, value=position, label=label))
+        say(f"{label} ({time.perf_counter() - start:.0f} s)")
+    return points
+
+
+def activation_sweep(base: TrainConfig, activations: Sequence[str], seeds: Sequence[int],
+                     say: Say, known: Mapping[TrainConfig, Point] | None = None) -> list[Point]:
+    """Final test accuracy for each hidden-layer activation, all else ``base``."""
+    return choice_sweep(base, {a: {"activation": a} for a in activations}, seeds,
+                        lambda line: say(f"hidden activation: {line}"), known)
+
+
+LOSS_WORDS = {"binary_cross_entropy": "(35)", "log_likelihood": "first term"}
+"""The losses of the output sweep, in the chapter's words."""
+
+
+def output_label(output: str, loss: str) -> str:
+    """``softmax + (35)``, ``sigmoid + first term``: an output layer with its loss."""
+    return f"{output} + {LOSS_WORDS.get(loss, loss)}"
+
+
+def output_sweep(base: TrainConfig, outputs: Sequence[tuple[str, str]], seeds: Sequence[int],
+                 say: Say, known: Mapping[TrainConfig, Point] | None = None) -> list[Point]:
+    """Final test accuracy for each (output activation, loss), all else ``base``."""
+    choices = {output_label(o, loss): {"output_activation": o, "loss": loss}
+               for o, loss in outputs}
+    return choice_sweep(base, choices, seeds, lambda line: say(f"output layer: {line}"), known)
