@@ -4,7 +4,6 @@ N shard files are in FOLDER — a train command's sweep (its summary printed) or
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,18 +11,11 @@ from pathlib import Path
 from ..experiments.report import save, table
 from ..experiments.results import combine, from_dict
 from ..training.shards import NAME, ShardError, merge, result_from_dict
-from .common import OneLineParser, one_line_errors
+from .common import one_line_errors
+from .options import merge_parser
 from .parallel import network_ids
 from .reproduce import reproduction_ids
 from .train import print_results
-
-
-def merge_parser() -> argparse.ArgumentParser:
-    p = OneLineParser(description="Merge the shards of a sweep (mnist-mlp-train --engine fast "
-                                  "--shard I/N) and print its summary.")
-    p.add_argument("folder", type=Path, help="the folder the shards wrote shard-I-of-N.json to "
-                                             "(their --log-dir)")
-    return p
 
 
 def kind_of(folder: Path) -> str:

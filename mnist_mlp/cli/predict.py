@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Sequence
 
 from ..inference import Prediction, checkpoint_summary, predict_files
-from .common import OneLineParser, one_line_errors
-
-
-def predict_parser() -> argparse.ArgumentParser:
-    p = OneLineParser(
-        description="Read the digit in each image (PNG or JPEG; dark on light or light on dark) "
-                    "with a trained network: the digit and the ten probabilities.")
-    p.add_argument("checkpoint", help="a checkpoint (.pt) or a run folder (its best.pt, else "
-                                      "last.pt)")
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, one digit each")
-    p.add_argument("--json", action="store_true", help="print the predictions as JSON")
-    return p
+from .common import one_line_errors
+from .options import predict_parser
 
 
 def prediction_lines(path: str, prediction: Prediction) -> str:

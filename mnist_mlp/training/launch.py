@@ -6,6 +6,9 @@ own generator — so a grid of networks is dealt out over N shards (``Shard``), 
 exactly one, each architecture spread evenly; a shard trains its networks exactly as one process
 would, and the shards' results are gathered on rank 0 (``gather_json``), or merged from the
 files of ``--shard I/N`` runs.
+
+The module loads without torch (``--shard`` is parsed before torch loads); the functions that
+exchange import ``torch.distributed`` when called.
 """
 
 from __future__ import annotations
@@ -18,11 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
 
-import torch
-import torch.distributed as dist
-
 from ..errors import ConfigError
-from .threads import cpu_threads
 
 TIMEOUT = timedelta(seconds=float(os.environ.get("MNIST_MLP_DIST_TIMEOUT", 600)))
 """How long a rank waits for the others at an exchange before the run fails (10 minutes;
@@ -98,6 +97,8 @@ class Launch:
         """This rank's device: ``cuda:LOCAL_RANK`` where there are GPUs, else the CPU (for
         ``name`` "auto"); any other name as it is."""
         if name == "auto" and self.distributed:
+            import torch
+
             return f"cuda:{self.local_rank}" if torch.cuda.is_available() else "cpu"
         return name
 
@@ -117,6 +118,10 @@ def process_group(launch: Launch, device: str) -> Iterator[None]:
     if not launch.distributed:
         yield
         return
+    import torch.distributed as dist
+
+    from .threads import cpu_threads
+
     backend = "nccl" if device.startswith("cuda") else "gloo"
     dist.init_process_group(backend, timeout=TIMEOUT)
     try:
@@ -130,6 +135,8 @@ def gather_json(value: object, launch: Launch) -> list[object] | None:
     """Every rank's ``value`` (plain data) on rank 0, in rank order; None on the others."""
     if not launch.distributed:
         return [value]
+    import torch.distributed as dist
+
     gathered: list[str] | None = [""] * launch.world_size if launch.primary else None
     dist.gather_object(json.dumps(value), gathered, dst=0)
     return None if gathered is None else [json.loads(text) for text in gathered]
@@ -140,6 +147,8 @@ def first_then_others(launch: Launch, work: Callable[[], Item]) -> Item:
     if launch.primary:
         result = work()
     if launch.distributed:
+        import torch.distributed as dist
+
         dist.barrier()
     if not launch.primary:
         result = work()
