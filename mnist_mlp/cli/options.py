@@ -101,7 +101,8 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument("--shard", type=shard_option, metavar="I/N",
                    help="train only shard I of N of the sweep (--engine fast; e.g. one task of "
                         "a job array), its results into --log-dir; then mnist-mlp-merge "
-                        "(default: the whole sweep)")
+                        "(default: under a Slurm job array, the task's shard; else the whole "
+                        "sweep)")
     p.add_argument("--quiet", action="store_true",
                    help="no progress bars (they are shown only on a terminal anyway)")
     return p

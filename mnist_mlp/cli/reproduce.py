@@ -32,6 +32,7 @@ from ..training.progress import CountBar, bars_wanted
 from ..training.shards import write_shard
 from .common import one_line_errors, positive_int, shard_option
 from .options import command_parser
+from .parallel import slurm_shard
 
 
 def parser() -> argparse.ArgumentParser:
@@ -67,7 +68,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--shard", type=shard_option, metavar="I/N",
                    help="train only shard I of N (a share of every configuration's seeds; e.g. "
                         "one task of a job array) and write it to OUT/shard-I-of-N.json; "
-                        "mnist-mlp-merge OUT then writes the report (default: all of it)")
+                        "mnist-mlp-merge OUT then writes the report (default: under a Slurm job "
+                        "array, the task's shard; else all of it)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--from-json", type=Path, metavar="PATH",
                    help="train nothing: render the .md, .json and .png again from an earlier "
@@ -102,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
     launch = Launch.from_environment()
+    if not args.from_json:
+        args.shard = slurm_shard(args.shard, launch)
     if args.shard is not None and (launch.distributed or args.from_json):
         raise ConfigError("--shard is for one process without torchrun, and trains: drop "
                           "--from-json, or drop --shard under torchrun (ranks take theirs)")

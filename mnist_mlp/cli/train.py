@@ -122,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``mnist-mlp-train``: train, print one line per epoch and the final metrics."""
     args, given = parse_noting_given(train_parser(), argv, CONFIG_NAMES)
     launch = Launch.from_environment()
+    parallel.slurm_default(args, launch)
     shard = parallel.check(args, launch)
     with process_group(launch, launch.device(args.device)), \
             contextlib.redirect_stdout(sys.stdout if launch.primary else io.StringIO()):

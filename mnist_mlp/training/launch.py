@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -47,6 +47,28 @@ class Shard:
         if not 1 <= number <= count:
             raise ConfigError(f"--shard I/N needs 1 <= I <= N, got {text!r}")
         return cls(number - 1, count)
+
+    @classmethod
+    def from_slurm(cls, env: Mapping[str, str] = os.environ) -> Shard | None:
+        """This task's shard of a Slurm job array (None outside one): the array's tasks,
+        numbered from ``SLURM_ARRAY_TASK_MIN`` (0 or 1, as the array was declared) in steps of
+        ``SLURM_ARRAY_TASK_STEP``, are shards 1 … ``SLURM_ARRAY_TASK_COUNT`` in order."""
+        if "SLURM_ARRAY_TASK_ID" not in env or "SLURM_ARRAY_TASK_COUNT" not in env:
+            return None
+        try:
+            task = int(env["SLURM_ARRAY_TASK_ID"])
+            count = int(env["SLURM_ARRAY_TASK_COUNT"])
+            first = int(env.get("SLURM_ARRAY_TASK_MIN", 0))
+            step = int(env.get("SLURM_ARRAY_TASK_STEP", 1))
+        except ValueError:
+            raise ConfigError("the SLURM_ARRAY_TASK_* variables are not whole numbers; give "
+                              "the shard with --shard I/N") from None
+        index, off = divmod(task - first, step) if step > 0 else (-1, 0)
+        if off or not 0 <= index < count:
+            raise ConfigError(f"cannot tell the shard of task {task} of this Slurm job array "
+                              f"({count} tasks from {first} in steps of {step}); give it with "
+                              "--shard I/N")
+        return cls(index, count)
 
     def __str__(self) -> str:
         return f"{self.index + 1}/{self.count}"
