@@ -121,7 +121,9 @@ def evaluate_parser() -> argparse.ArgumentParser:
 
 def predict_parser() -> argparse.ArgumentParser:
     p = command_parser("Read the digit in each image (PNG or JPEG; dark on light or light on "
-                       "dark) with a trained network: the digit and the ten probabilities.")
+                       "dark) with a trained network: the digit and the ten probabilities. An "
+                       "image that cannot be read is one error line, the others are answered, "
+                       "and the exit status is 2.")
     p.add_argument("checkpoint", help=CHECKPOINT_HELP)
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, one digit each")
     p.add_argument("--json", action="store_true", help="print the predictions as JSON")
