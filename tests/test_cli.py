@@ -27,7 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = (ROOT / "pyproject.toml").read_text()
 CONSOLE = dict(re.findall(r'^(mnist-mlp-\w+) = "mnist_mlp\.cli:(\w+)"$', PYPROJECT, re.M))
 """Each console command of pyproject.toml and the function in ``mnist_mlp.cli`` it runs."""
-SCRIPTS = sorted(path.stem for path in (ROOT / "scripts").glob("*.py"))
+SCRIPTS = sorted(path.stem for path in (ROOT / "scripts").glob("*.py")
+                 if f'run("{path.stem}")' in path.read_text())
+"""The scripts that run a command of ``mnist_mlp.cli``."""
 LIBRARY = sorted(PARSERS)
 """The commands whose options load no torch."""
 
@@ -155,9 +157,11 @@ def test_changelog_names_the_version_of_pyproject():
 
 
 def installed_from() -> str:
-    """Where the installed mnist-mlp was installed from (a URL; '' if not recorded)."""
+    """Where the mnist-mlp whose metadata Python reads was installed from: a URL (recorded by
+    pip), else the folder that holds the metadata (``mnist_mlp.egg-info`` in a checkout)."""
     distribution = importlib.metadata.distribution("mnist-mlp")
-    return json.loads(distribution.read_text("direct_url.json") or "{}").get("url", "")
+    url = json.loads(distribution.read_text("direct_url.json") or "{}").get("url")
+    return url or Path(distribution.locate_file("")).resolve().as_uri()
 
 
 @pytest.mark.parametrize("command", [*CONSOLE, *SCRIPTS])
@@ -170,7 +174,6 @@ def test_version_is_the_installed_one(command):
 
 def test_the_installed_version_is_pyprojects():
     if installed_from() != ROOT.as_uri():
-        pytest.skip(f"the mnist-mlp installed here is {installed_from() or 'not editable'}, "
-                    "not this checkout")
+        pytest.skip(f"the mnist-mlp installed here is {installed_from()}, not this checkout")
     assert mnist_mlp.__version__ == pyproject_version(), \
         "the installed metadata is older than pyproject.toml: run pip install -e ."
