@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import importlib.util
 import json
 import os
 import re
@@ -177,3 +178,18 @@ def test_the_installed_version_is_pyprojects():
         pytest.skip(f"the mnist-mlp installed here is {installed_from()}, not this checkout")
     assert mnist_mlp.__version__ == pyproject_version(), \
         "the installed metadata is older than pyproject.toml: run pip install -e ."
+
+
+def test_install_sizes_count_each_file_once_and_install_as_readme_says(tmp_path):
+    spec = importlib.util.spec_from_file_location("install_size",
+                                                  ROOT / "scripts" / "install_size.py")
+    install_size = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(install_size)
+    (tmp_path / "a").write_bytes(b"x" * 100_000)
+    os.link(tmp_path / "a", tmp_path / "b")  # a hard link: the same blocks, counted once
+    blocks = sum(os.lstat(p).st_blocks for p in (tmp_path, tmp_path / "a")) * 512
+    assert install_size.disk_usage(tmp_path) == blocks
+    lines = install_size.installs(install_size.parser().parse_args([]))
+    readme = (ROOT / "README.md").read_text()
+    for commands in lines.values():
+        assert " && ".join(f".venv/bin/pip install {' '.join(c)}" for c in commands) in readme
