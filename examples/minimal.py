@@ -1,10 +1,12 @@
 """The whole textbook experiment on one screen: MNIST, the 784-30-10 network, the
 cross-entropy (35), mini-batch SGD by backpropagation, and accuracy — the textbook layer and
-torchvision only.
+torchvision only (and the trainer's rule for CPU threads).
 
-    python examples/minimal.py [MNIST_ROOT] [EPOCHS]      (MNIST_ROOT holds MNIST/raw/)
+    python examples/minimal.py [MNIST_ROOT] [EPOCHS]      (MNIST_ROOT holds MNIST/raw/;
+                                                          default: $MNIST_DATA, else ./data)
 """
 
+import os
 import sys
 
 import torch
@@ -14,6 +16,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from mnist_mlp.textbook import MLP, sgd_step
 from mnist_mlp.textbook.losses import binary_cross_entropy
 from mnist_mlp.textbook.metrics import accuracy
+from mnist_mlp.training.threads import step_threads
 
 
 def digits(root: str, train: bool) -> TensorDataset:
@@ -22,9 +25,12 @@ def digits(root: str, train: bool) -> TensorDataset:
     return TensorDataset(mnist.data.flatten(1).float() / 256, mnist.targets)
 
 
-def main(root: str = "data", epochs: int = 1, hidden: int = 30, lr: float = 0.5,
+def main(root: str | None = None, epochs: int = 1, hidden: int = 30, lr: float = 0.5,
          batch_size: int = 10) -> float:
     """Train for ``epochs``, printing the test accuracy after each; returns the last one."""
+    root = root or os.environ.get("MNIST_DATA") or "data"
+    if step_threads(batch_size) is not None:  # small mini-batches: one thread is faster
+        torch.set_num_threads(step_threads(batch_size))
     torch.manual_seed(0)
     train_set, test_set = digits(root, train=True), digits(root, train=False)
     batches = DataLoader(train_set, batch_size=batch_size, shuffle=True)  # new order each epoch

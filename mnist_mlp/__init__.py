@@ -14,13 +14,20 @@ The package is in layers, each calling only those below it:
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 from typing import TYPE_CHECKING, Any
+
+try:
+    __version__ = importlib.metadata.version("mnist-mlp")
+    """The installed version: ``pyproject.toml``'s, the one source (CHANGELOG.md names it too)."""
+except importlib.metadata.PackageNotFoundError:  # a checkout used without pip install
+    __version__ = "unknown (not installed: pip install -e .)"
 
 if TYPE_CHECKING:
     from .textbook.model import MLP
     from .training import TrainConfig, TrainResult, train, train_many
 
-__all__ = ["MLP", "TrainConfig", "TrainResult", "train", "train_many"]
+__all__ = ["MLP", "TrainConfig", "TrainResult", "__version__", "train", "train_many"]
 _HOME = {"MLP": "textbook.model", "TrainConfig": "training", "TrainResult": "training",
          "train": "training", "train_many": "training"}
 

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from .data import load_test_digits
-from .data.images import prepare_image
+from .data.images import ImageError, prepare_image
 from .training.checkpoint import BEST, LAST, Checkpoint, build_model, load_checkpoint
 from .training.config import resolve_device
 from .training.evaluation import Evaluation, evaluate
@@ -52,13 +52,24 @@ def predict(model: torch.nn.Module, images: Tensor) -> list[Prediction]:
 
 
 def predict_files(checkpoint_path: str | os.PathLike, image_paths: list[str | os.PathLike]
-                  ) -> tuple[Checkpoint, list[Prediction]]:
+                  ) -> tuple[Checkpoint, list[Prediction | ImageError]]:
     """Load the network from a checkpoint (a run folder: best.pt, else last.pt) and predict the
-    digit in each image; every image is read before any prediction is made."""
+    digit in each image: for each, in order, its ``Prediction`` — or, for an image that cannot
+    be read or shows no digit, the ``ImageError`` that says why, so that one bad image among
+    many does not cost the answers for the others."""
     checkpoint = load_checkpoint(checkpoint_path, prefer=(BEST, LAST))
     model = build_model(checkpoint)
-    images = torch.stack([prepare_image(path) for path in image_paths])
-    return checkpoint, predict(model, images)
+    read = [_prepared_or_error(path) for path in image_paths]
+    images = [x for x in read if isinstance(x, Tensor)]
+    predictions = iter(predict(model, torch.stack(images)) if images else [])
+    return checkpoint, [next(predictions) if isinstance(x, Tensor) else x for x in read]
+
+
+def _prepared_or_error(path: str | os.PathLike) -> Tensor | ImageError:
+    try:
+        return prepare_image(path)
+    except ImageError as error:
+        return error
 
 
 @dataclass(frozen=True)

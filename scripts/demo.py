@@ -1,6 +1,6 @@
 """A page to draw digits on, read by a trained network: ``python scripts/demo.py runs/<name>``."""
 
-from mnist_mlp.cli.demo import main
+from mnist_mlp.cli import run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run("demo"))

@@ -9,6 +9,15 @@ from idx import write_idx_mnist
 from mnist_mlp import TrainConfig
 
 
+@pytest.fixture(autouse=True)
+def outside_a_job_array(monkeypatch):
+    """Every test runs as outside a Slurm job array (whose task would choose a sweep's shard),
+    even where the tests themselves run in one; a test sets the variables it needs."""
+    for name in ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN",
+                 "SLURM_ARRAY_TASK_MAX", "SLURM_ARRAY_TASK_STEP"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory):
     """A folder holding MNIST/raw/ with 300 training and 100 test images of our own making."""

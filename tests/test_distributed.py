@@ -142,6 +142,66 @@ def test_merge_refuses_a_missing_a_doubled_or_a_foreign_shard(tiny_data, tmp_pat
     assert "no readable shard files" in one_line(capsys)
 
 
+def job_array(monkeypatch, task: int, count: int, first: int, step: int = 1) -> None:
+    """The variables Slurm sets in task ``task`` of ``--array=FIRST-…:STEP`` of ``count``."""
+    for name, value in (("ID", task), ("COUNT", count), ("MIN", first), ("STEP", step),
+                        ("MAX", first + (count - 1) * step)):
+        monkeypatch.setenv(f"SLURM_ARRAY_TASK_{name}", str(value))
+
+
+@pytest.mark.parametrize(("task", "count", "first", "step", "shard"), [
+    (0, 4, 0, 1, "1/4"), (3, 4, 0, 1, "4/4"),  # --array=0-3
+    (1, 4, 1, 1, "1/4"), (4, 4, 1, 1, "4/4"),  # --array=1-4
+    (12, 4, 0, 4, "4/4"),                      # --array=0-12:4
+])
+def test_a_slurm_array_task_is_a_shard(monkeypatch, task, count, first, step, shard):
+    job_array(monkeypatch, task, count, first, step)
+    assert str(Shard.from_slurm()) == shard
+
+
+def test_outside_a_job_array_there_is_no_slurm_shard(monkeypatch):
+    assert Shard.from_slurm() is None
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "3")  # no count: not told enough
+    assert Shard.from_slurm() is None
+
+
+@pytest.mark.parametrize("env", [
+    {"SLURM_ARRAY_TASK_ID": "7", "SLURM_ARRAY_TASK_COUNT": "3", "SLURM_ARRAY_TASK_MIN": "1"},
+    {"SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "2", "SLURM_ARRAY_TASK_MIN": "0",
+     "SLURM_ARRAY_TASK_STEP": "2"},
+    {"SLURM_ARRAY_TASK_ID": "x", "SLURM_ARRAY_TASK_COUNT": "2"},
+])
+def test_a_task_that_is_no_shard_is_refused(env):
+    """Uneven ids (--array=1,3,7), a task off the step, a variable that is no number."""
+    with pytest.raises(ValueError, match="--shard I/N"):
+        Shard.from_slurm(env)
+
+
+def test_a_sweep_in_a_slurm_array_takes_the_tasks_shard(tiny_data, tmp_path, monkeypatch,
+                                                       capsys):
+    folder = tmp_path / "shards"
+    for task in (1, 2):  # --array=1-2
+        job_array(monkeypatch, task, 2, 1)
+        assert train_main(sweep_argv(tiny_data, folder)) == 0
+        first = capsys.readouterr().out.splitlines()[0]
+        assert first.startswith(f"shard {task}/2 from the Slurm job array")
+    assert {p.name for p in folder.glob("shard-*")} == {"shard-1-of-2.json", "shard-2-of-2.json"}
+    assert merge_main([str(folder)]) == 0
+    assert "3 runs, 0 diverged" in capsys.readouterr().out
+
+
+def test_in_a_slurm_array_a_given_shard_or_a_lone_network_is_not_split(tiny_data, tmp_path,
+                                                                      monkeypatch, capsys):
+    job_array(monkeypatch, 2, 2, 1)
+    assert train_main(sweep_argv(tiny_data, tmp_path / "given", "--shard", "1/2")) == 0
+    assert "Slurm" not in capsys.readouterr().out
+    assert [p.name for p in (tmp_path / "given").glob("shard-*")] == ["shard-1-of-2.json"]
+    lone = [*sweep_argv(tiny_data, tmp_path / "lone"), "--seeds", "1", "--lr", "0.5"]
+    assert train_main(lone) == 0
+    assert "Slurm" not in capsys.readouterr().out
+    assert not list((tmp_path / "lone").glob("shard-*"))
+
+
 @pytest.mark.parametrize(("argv", "words"), [
     (["--shard", "1/2"], "--shard splits a sweep of the fast engine"),
     (["--engine", "fast", "--shard", "1/2", "--log-dir", ""], "--shard writes its results"),
@@ -231,3 +291,12 @@ def test_the_reproduction_in_shards_merges_into_the_one_report(tiny_data, tmp_pa
 
     assert runs(merged) == runs(one)
     capsys.readouterr()
+
+
+def test_the_reproduction_in_a_slurm_array_takes_the_tasks_shard(tiny_data, tmp_path,
+                                                                 monkeypatch, capsys):
+    from mnist_mlp.cli.reproduce import main as reproduce_main
+    job_array(monkeypatch, 0, 2, 0)  # --array=0-1
+    assert reproduce_main(reproduction_argv(tiny_data, tmp_path / "shards")) == 0
+    assert capsys.readouterr().out.startswith("shard 1/2 from the Slurm job array")
+    assert [p.name for p in (tmp_path / "shards").glob("shard-*")] == ["shard-1-of-2.json"]

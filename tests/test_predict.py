@@ -139,6 +139,28 @@ def test_cli_predict_unreadable_image_is_one_line(run, tmp_path, capsys):
     assert err.count("\n") == 1 and "Traceback" not in err and "broken.jpg" in err
 
 
+def test_cli_predict_answers_the_readable_images_and_names_the_others(run, tmp_path, capsys):
+    good = str(_save(tmp_path / "seven.png", a_seven()))
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff garbage")
+    argv = [str(run.run_dir), good, str(broken), str(tmp_path / "missing.png"), good]
+    assert predict_main(argv) == 2
+    out, err = capsys.readouterr()
+    assert [line.split(": ")[0] for line in out.splitlines() if not line.startswith(" ")] == \
+        [good, good]
+    assert err.splitlines() == [f"error: cannot read image {broken}: it is not an image file "
+                                "Pillow knows; give a PNG or JPEG of a digit",
+                                f"error: cannot read image {tmp_path / 'missing.png'}: no such "
+                                "file"]
+    assert predict_main(["--json", *argv]) == 2
+    out, err = capsys.readouterr()
+    answers = json.loads(out)["predictions"]
+    assert [sorted(answer) for answer in answers] == [
+        ["digit", "image", "normalised", "outputs", "probabilities"], ["error", "image"],
+        ["error", "image"], ["digit", "image", "normalised", "outputs", "probabilities"]]
+    assert answers[1]["error"] in err and err.count("\n") == 2
+
+
 def test_cli_evaluate_table_and_json(run, tiny_data, capsys):
     assert evaluate_main([str(run.run_dir), "--data-dir", str(tiny_data), "--device", "cpu"]) == 0
     out = capsys.readouterr().out

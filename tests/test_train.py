@@ -2,6 +2,7 @@
 
 import os
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -60,7 +61,33 @@ def test_run_folders_are_never_reused(config):
     first, second = train(replace(config, epochs=1)), train(replace(config, epochs=1))
     assert first.run_dir != second.run_dir
     assert first.run_dir.parent == second.run_dir.parent
-    assert "l16_binary_cross_entropy_lr0.5_seed0" in first.run_dir.name
+    assert first.run_dir.name.startswith("binary_cross_entropy_l16_lr0.5_seed0_")
+
+
+def hparams_columns(log_dir) -> list[str]:
+    """The hyperparameters of TensorBoard's HPARAMS table for the runs in ``log_dir``, in the
+    order TensorBoard shows them (its own code, on the runs' hparams summaries)."""
+    from tensorboard.plugins.hparams.backend_context import Context
+
+    contents = {}
+    for run_dir in sorted(path for path in log_dir.iterdir() if path.is_dir()):
+        events = EventAccumulator(str(run_dir))
+        events.Reload()
+        contents[run_dir.name] = events.PluginTagToContent("hparams")
+    experiment = Context(None).experiment_from_metadata(None, "", False, contents, None)
+    return [info.name for info in experiment.hparam_infos]
+
+
+def test_hparams_table_leads_with_what_the_sweep_varied(config):
+    sweep = replace(config, epochs=1)
+    for lr in (0.5, 1.0):
+        for seed in (0, 1):
+            train(replace(sweep, lr=lr, seed=seed))
+    columns = hparams_columns(Path(config.log_dir))
+    assert columns[:2] == ["lr", "seed"]
+    assert set(columns[2:]) >= {"hidden_size", "loss", "batch_size"}
+    train(replace(sweep, lr=0.5, seed=0, hidden_size=8))
+    assert hparams_columns(Path(config.log_dir))[:3] == ["hidden_size", "lr", "seed"]
 
 
 def test_same_seed_same_weights(config):

@@ -12,9 +12,17 @@ import sys
 
 
 def run(command: str) -> int:
-    """Import the command ``command`` and run its ``main``. Loading torch takes a second or two;
-    Ctrl-C meanwhile ends the command with one line and status 130, not a traceback."""
+    """Parse the command line, then import the command ``command`` and run its ``main``.
+
+    The options come from ``options``, which loads no torch: ``--help``, ``--version`` and a
+    mistyped option answer at once. Loading torch then takes a second or two; Ctrl-C meanwhile
+    ends the command with one line and status 130, not a traceback. (The lab's commands, whose
+    options are not in ``options``, load torch before they parse.)
+    """
     try:
+        parser = importlib.import_module(f"{__name__}.options").PARSERS.get(command)
+        if parser is not None:
+            parser().parse_args()
         main = importlib.import_module(f"{__name__}.{command}").main
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

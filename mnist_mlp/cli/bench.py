@@ -42,13 +42,15 @@ from ..experiments.costs import (
 from ..experiments.machine import machine
 from ..files import write_atomically, write_json
 from .common import one_line_errors, positive_int
+from .options import command_parser
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Time one training epoch of the naive user loop, "
-                                            "the reference trainer and the fused engine.")
+    p = command_parser("Time one training epoch of the naive user loop, the reference "
+                       "trainer and the fused engine.")
     p.add_argument("--data-dir", help="folder holding MNIST/raw/ (default: $MNIST_DATA)")
-    p.add_argument("--hidden", type=positive_int, nargs="+", default=[30, 100])
+    p.add_argument("--hidden", type=positive_int, nargs="+", default=[30, 100],
+                   help="hidden sizes l to time")
     p.add_argument("--networks", type=positive_int, nargs="+", default=[1, 10, 100],
                    help="K values for the engine")
     p.add_argument("--device", nargs="+", default=None,

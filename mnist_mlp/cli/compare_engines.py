@@ -22,10 +22,11 @@ from ..experiments.agreement import compare, markdown
 from ..experiments.results import load
 from ..files import write_atomically
 from .common import one_line_errors
+from .options import command_parser
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = command_parser(__doc__.split("\n")[0])
     p.add_argument("fast", type=Path, help="reproduction.json of the fast engine")
     p.add_argument("reference", type=Path, help="reproduction.json of the reference loop")
     p.add_argument("--out", type=Path, help="also write the table (Markdown) here")

@@ -2,34 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..demo.server import DEFAULT_HOST, DEFAULT_PORT, DemoServer, is_loopback, start_server
+from ..demo.server import DemoServer, is_loopback, start_server
 from ..files import check_writable, write_atomically
-from .common import OneLineParser, non_negative_int, one_line_errors
-
-
-def demo_parser() -> argparse.ArgumentParser:
-    p = OneLineParser(
-        description="Serve a page on which to draw a digit (or upload an image) and see what "
-                    "a trained network reads: the 28x28 input after the MNIST preparation, "
-                    "the prediction, the ten outputs, the hidden neurons' activations.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT",
-                   help="a run folder (its best.pt, else last.pt) or a checkpoint (.pt)")
-    p.add_argument("--host", default=DEFAULT_HOST,
-                   help="address to listen on; anything but 127.0.0.1 (or localhost) opens the "
-                        "page to other machines")
-    p.add_argument("--port", type=non_negative_int, default=DEFAULT_PORT,
-                   help="port to listen on (0: any free port)")
-    p.add_argument("--screenshot", metavar="PNG",
-                   help="instead of serving: draw a 7 on the page in headless Chromium and "
-                        "save the page as this PNG (needs chromium, chromedriver, selenium)")
-    return p
+from .common import one_line_errors
+from .options import demo_parser
 
 
 def save_screenshot(server: DemoServer, path: str) -> None:

@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Sequence
 
 from ..inference import checkpoint_summary, evaluate_checkpoint
 from ..textbook.metrics import classification_report
-from .common import OneLineParser, one_line_errors
+from .common import one_line_errors
+from .options import evaluate_parser
 from .tables import format_report
-
-
-def evaluate_parser() -> argparse.ArgumentParser:
-    p = OneLineParser(
-        description="Evaluate a trained network on the 10,000 MNIST test digits: accuracy, "
-                    "per-class precision, recall and specificity, confusion matrix.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("checkpoint", help="a checkpoint (.pt) or a run folder (its best.pt, else "
-                                      "last.pt)")
-    p.add_argument("--data-dir", help="folder holding MNIST/raw/ (default: $MNIST_DATA, else "
-                                      "./data, downloading there)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("--json", action="store_true",
-                   help="print the report, loss and checkpoint as JSON instead of a table")
-    return p
 
 
 @one_line_errors

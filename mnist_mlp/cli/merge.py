@@ -6,24 +6,15 @@ naming it (``mnist_mlp.training.shards``)."""
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
-from pathlib import Path
 
 from ..experiments.report import save, table
 from ..experiments.results import combine
 from ..training.shards import TRAIN, merge, network_ids, result_from_dict
-from .common import OneLineParser, one_line_errors
+from .common import one_line_errors
+from .options import merge_parser
 from .reproduce import REPRODUCTION, reproduction_parts
 from .train import print_results
-
-
-def merge_parser() -> argparse.ArgumentParser:
-    p = OneLineParser(description="Merge the shards of a sweep (mnist-mlp-train --engine fast "
-                                  "--shard I/N) and print its summary.")
-    p.add_argument("folder", type=Path, help="the folder the shards wrote shard-I-of-N.json to "
-                                             "(their --log-dir)")
-    return p
 
 
 @one_line_errors

@@ -6,12 +6,14 @@ of (η, seed) is dealt out over the ranks (``Shard.take``), each rank trains its
 writes their run folders, and rank 0 gathers the results and prints the one summary. With
 ``--shard I/N`` (a Slurm job array, any scheduler) a process trains shard I and writes its
 results to ``LOG_DIR/shard-I-of-N.json``; ``mnist-mlp-merge LOG_DIR`` prints the summary once
-all N are there.
+all N are there. Under a Slurm job array ``--shard`` need not be given: the array's
+``SLURM_ARRAY_TASK_*`` variables say which shard a task is.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -52,6 +54,26 @@ def check(args: argparse.Namespace, launch: Launch) -> Shard | None:
         raise ConfigError("--shard writes its results into --log-dir; give one")
     return args.shard or (launch.shard if launch.distributed and args.engine == "fast"
                           else None)
+
+
+def slurm_shard(given: Shard | None, launch: Launch) -> Shard | None:
+    """``given`` (``--shard``), else under a Slurm job array (and not torchrun) the array task's
+    shard, said on the first line of output; None for the whole sweep."""
+    if given is not None or launch.distributed:
+        return given
+    shard = Shard.from_slurm()
+    if shard is not None:
+        print(f"shard {shard} from the Slurm job array (task SLURM_ARRAY_TASK_ID="
+              f"{os.environ['SLURM_ARRAY_TASK_ID']}); --shard I/N overrides it, --shard 1/1 "
+              "trains the whole sweep", flush=True)
+    return shard
+
+
+def slurm_default(args: argparse.Namespace, launch: Launch) -> None:
+    """With no ``--shard``, under a Slurm job array: the array task's shard of a sweep that
+    ``--shard`` can split (the fast engine's, of more than one network, not resumed)."""
+    if args.engine == "fast" and args.resume is None and args.seeds * len(args.lr) > 1:
+        args.shard = slurm_shard(args.shard, launch)
 
 
 def grid(config: TrainConfig, args: argparse.Namespace) -> dict[str, Any]:

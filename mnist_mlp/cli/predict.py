@@ -1,24 +1,20 @@
-"""``mnist-mlp-predict``: the digit in each image file, read by a trained network."""
+"""``mnist-mlp-predict``: the digit in each image file, read by a trained network.
+
+An image that cannot be read (or shows no digit) is one ``error: …`` line on stderr, in its
+place; the other images are answered, and the exit status is then 2.
+"""
 
 from __future__ import annotations
 
-import argparse
 import json
+import sys
 from collections.abc import Sequence
 
+from ..data.images import ImageError
 from ..inference import Prediction, checkpoint_summary, predict_files
-from .common import OneLineParser, one_line_errors
-
-
-def predict_parser() -> argparse.ArgumentParser:
-    p = OneLineParser(
-        description="Read the digit in each image (PNG or JPEG; dark on light or light on dark) "
-                    "with a trained network: the digit and the ten probabilities.")
-    p.add_argument("checkpoint", help="a checkpoint (.pt) or a run folder (its best.pt, else "
-                                      "last.pt)")
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, one digit each")
-    p.add_argument("--json", action="store_true", help="print the predictions as JSON")
-    return p
+from ..training.checkpoint import Checkpoint
+from .common import one_line_errors
+from .options import predict_parser
 
 
 def prediction_lines(path: str, prediction: Prediction) -> str:
@@ -28,19 +24,38 @@ def prediction_lines(path: str, prediction: Prediction) -> str:
             + "  ".join(f"{digit}: {value:.3f}" for digit, value in enumerate(p)))
 
 
-@one_line_errors
-def main(argv: Sequence[str] | None = None) -> int:
-    """``mnist-mlp-predict``: the digit in each image and the ten probabilities."""
-    args = predict_parser().parse_args(argv)
-    checkpoint, predictions = predict_files(args.checkpoint, args.images)
-    if args.json:
-        print(json.dumps({"checkpoint": checkpoint_summary(checkpoint), "predictions": [
-            {"image": path} | prediction.to_dict()
-            for path, prediction in zip(args.images, predictions, strict=True)]}, indent=2))
-        return 0
-    if predictions[0].normalised:
+def print_answers(checkpoint: Checkpoint, answers: list[tuple[str, Prediction | ImageError]]
+                  ) -> None:
+    """Each image's digit and probabilities, or its error on stderr, in the order given."""
+    predictions = [answer for _, answer in answers if isinstance(answer, Prediction)]
+    if predictions and predictions[0].normalised:
         print(f"(sigmoid output layer: its ten outputs divided by their sum, to read as "
               f"probabilities; {checkpoint.path})")
-    for path, prediction in zip(args.images, predictions, strict=True):
-        print(prediction_lines(path, prediction))
-    return 0
+    for path, answer in answers:
+        if isinstance(answer, Prediction):
+            print(prediction_lines(path, answer), flush=True)
+        else:
+            print(f"error: {answer}", file=sys.stderr, flush=True)
+
+
+def print_json(checkpoint: Checkpoint, answers: list[tuple[str, Prediction | ImageError]]
+               ) -> None:
+    """The checkpoint and, for each image, its prediction or ``"error"``; errors on stderr."""
+    print(json.dumps({"checkpoint": checkpoint_summary(checkpoint), "predictions": [
+        {"image": path} | (answer.to_dict() if isinstance(answer, Prediction)
+                           else {"error": str(answer)})
+        for path, answer in answers]}, indent=2))
+    for _, answer in answers:
+        if isinstance(answer, ImageError):
+            print(f"error: {answer}", file=sys.stderr)
+
+
+@one_line_errors
+def main(argv: Sequence[str] | None = None) -> int:
+    """``mnist-mlp-predict``: the digit in each image and the ten probabilities; status 2 if
+    any image could not be read."""
+    args = predict_parser().parse_args(argv)
+    checkpoint, predictions = predict_files(args.checkpoint, args.images)
+    answers = list(zip(args.images, predictions, strict=True))
+    (print_json if args.json else print_answers)(checkpoint, answers)
+    return 2 if any(isinstance(answer, ImageError) for _, answer in answers) else 0

@@ -32,34 +32,35 @@ from ..training.launch import ONE_PROCESS, WHOLE, Launch, Shard, process_group
 from ..training.progress import CountBar, bars_wanted
 from ..training.shards import Kind, ShardError, write_shard
 from .common import one_line_errors, positive_int, shard_option
+from .options import command_parser
+from .parallel import slurm_shard
 
 
 def parser() -> argparse.ArgumentParser:
     d = Settings()
-    p = argparse.ArgumentParser(
-        description="Reproduce the textbook's MNIST figures over seeds: final, best and "
-                    "validation-chosen test accuracy, stalled runs and why they stall.")
+    p = command_parser("Reproduce the textbook's MNIST figures over seeds: final, best and "
+                       "validation-chosen test accuracy, stalled runs and why they stall.")
     p.add_argument("--seeds", type=positive_int, default=None,
-                   help=f"networks per configuration, seeds 0…N−1 (default {d.seeds}; "
+                   help=f"networks per configuration, seeds 0…N−1 (default: {d.seeds}; "
                         f"{QUICK['seeds']} with --quick)")
     p.add_argument("--epochs", type=positive_int, default=None,
-                   help=f"epochs (default {d.epochs}; {QUICK['epochs']} with --quick)")
+                   help=f"epochs (default: {d.epochs}; {QUICK['epochs']} with --quick)")
     p.add_argument("--train-size", type=positive_int, default=None,
                    help="train on the first N training images only (default: all 50,000)")
     p.add_argument("--validation-size", type=positive_int, default=None,
-                   help=f"the last N training images held out (default {d.validation_size:,})")
+                   help=f"the last N training images held out (default: {d.validation_size:,})")
     p.add_argument("--only", nargs="+", choices=NAMES, metavar="NAME",
-                   help=f"run only these configurations: {', '.join(NAMES)}")
+                   help=f"run only these configurations: {', '.join(NAMES)} (default: all)")
     p.add_argument("--quick", action="store_true",
                    help=f"a small version, a smoke test: {QUICK['seeds']} "
                         f"seeds, {QUICK['epochs']} epochs, the first {QUICK['train_size']:,} "
                         "training images; writes reproduction-quick.*")
     p.add_argument("--engine", choices=ENGINES, default=d.engine,
-                   help="fast (default): all seeds of a configuration at once (train_many); "
+                   help="fast: all seeds of a configuration at once (train_many); "
                         "reference: the readable loop, one network at a time")
     p.add_argument("--data-dir", default=None,
                    help="folder holding MNIST/raw/ (default: $MNIST_DATA, else ./data)")
-    p.add_argument("--device", default=d.device, help="auto (default), cpu, cuda, cuda:N or mps")
+    p.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--out", type=Path, default=Path("results"),
                    help="folder for reproduction.md, .json and .png (default: results)")
     p.add_argument("--log-dir", default=d.log_dir,
@@ -68,7 +69,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--shard", type=shard_option, metavar="I/N",
                    help="train only shard I of N (a share of every configuration's seeds; e.g. "
                         "one task of a job array) and write it to OUT/shard-I-of-N.json; "
-                        "mnist-mlp-merge OUT then writes the report")
+                        "mnist-mlp-merge OUT then writes the report (default: under a Slurm job "
+                        "array, the task's shard; else all of it)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--from-json", type=Path, metavar="PATH",
                    help="train nothing: render the .md, .json and .png again from an earlier "
@@ -103,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
     launch = Launch.from_environment()
+    if not args.from_json:
+        args.shard = slurm_shard(args.shard, launch)
     if args.shard is not None and (launch.distributed or args.from_json):
         raise ConfigError("--shard is for one process without torchrun, and trains: drop "
                           "--from-json, or drop --shard under torchrun (ranks take theirs)")

@@ -13,13 +13,13 @@ from pathlib import Path
 
 from ..experiments.slowdown import run_all, save, table
 from .common import one_line_errors, positive_float, positive_int
+from .options import command_parser
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        description="The learning slowdown of one sigmoid neuron: quadratic cost against "
-                    "cross-entropy, from a saturated and an unsaturated start (Nielsen ch. 3).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = command_parser("The learning slowdown of one sigmoid neuron: quadratic cost against "
+                       "cross-entropy, from a saturated and an unsaturated start (Nielsen "
+                       "ch. 3).")
     p.add_argument("--epochs", type=positive_int, default=300, help="gradient-descent steps")
     p.add_argument("--lr", type=positive_float, default=0.15, help="learning rate η")
     p.add_argument("--out", type=Path, default=Path("results"),

@@ -16,9 +16,6 @@ from pathlib import Path
 
 from ..errors import ConfigError, exit_status
 from ..experiments.stats import summarize
-from ..textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
-from ..textbook.losses import AMBIGUOUS, LOSSES
-from ..textbook.model import INITS
 from ..training import (
     EpochRecord,
     TrainConfig,
@@ -35,80 +32,11 @@ from ..training.launch import Launch, process_group
 from ..training.progress import ProgressBars, SweepBar, bars_wanted
 from ..training.sweep import find_manifest, sweep_state
 from . import parallel
-from .common import (
-    OneLineParser,
-    non_negative_int,
-    one_line_errors,
-    parse_noting_given,
-    positive_float,
-    positive_int,
-    shard_option,
-)
+from .common import one_line_errors, parse_noting_given
+from .options import train_parser
 from .tables import epoch_line, epoch_of_many_line, format_report
 
 CONFIG_NAMES = frozenset(f.name for f in fields(TrainConfig))
-
-
-def loss_name(text: str) -> str:
-    """A loss name as given, refusing one that could mean two losses (``AMBIGUOUS``)."""
-    if text in AMBIGUOUS:
-        raise argparse.ArgumentTypeError(AMBIGUOUS[text])
-    return text
-
-
-def train_parser() -> argparse.ArgumentParser:
-    d = TrainConfig()
-    p = OneLineParser(
-        description="Train the textbook 784-l-10 network on MNIST by mini-batch SGD. "
-                    "Defaults are the reference setup.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--hidden", type=positive_int, default=d.hidden_size, dest="hidden_size",
-                   help="hidden neurons l")
-    p.add_argument("--activation", choices=list(HIDDEN_ACTIVATIONS), default=d.activation)
-    p.add_argument("--output-activation", choices=list(OUTPUT_ACTIVATIONS),
-                   default=d.output_activation)
-    p.add_argument("--loss", type=loss_name, choices=list(LOSSES), default=d.loss,
-                   help="; ".join(f"{name}: {loss.description}"
-                                  for name, loss in LOSSES.items()))
-    p.add_argument("--init", choices=list(INITS), default=d.init,
-                   help="normal: N(0,1) as in the classic experiment; scaled_normal: N(0,1/n_in)")
-    p.add_argument("--lr", type=positive_float, nargs="+", default=[d.lr],
-                   help="learning rate η; several values train a grid (with --seeds)")
-    p.add_argument("--batch-size", type=positive_int, default=d.batch_size)
-    p.add_argument("--epochs", type=positive_int, default=d.epochs)
-    p.add_argument("--seed", type=int, default=d.seed, help="seed of the first network")
-    p.add_argument("--seeds", type=positive_int, default=1,
-                   help="train N networks, seeds SEED … SEED+N−1, and report mean ± std")
-    p.add_argument("--engine", choices=["reference", "fast"], default="reference",
-                   help="reference: the readable autograd loop, one network at a time; "
-                        "fast: the fused engine, all networks at once")
-    p.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("--data-dir", default=d.data_dir,
-                   help="folder holding MNIST/raw/ (default: $MNIST_DATA, else ./data, "
-                        "downloading there)")
-    p.add_argument("--train-size", type=positive_int, default=d.train_size,
-                   help="use only the first N training images")
-    p.add_argument("--validation-size", type=non_negative_int, default=d.validation_size,
-                   help="last N training images held out for validation (0: none)")
-    p.add_argument("--log-dir", default=d.log_dir,
-                   help="folder of the run folders (TensorBoard logs, checkpoints); '' for none")
-    p.add_argument("--checkpoint-every", type=positive_int, default=d.checkpoint_every,
-                   metavar="N", help="write last.pt and best.pt every N epochs (and after the "
-                                     "last one, and when stopped early)")
-    p.add_argument("--resume", metavar="PATH",
-                   help="continue the run of a run folder (its last.pt) or .pt file, in its "
-                        "run folder (a checkpoint kept elsewhere: in a new run folder under "
-                        "--log-dir), up to --epochs (which may be raised); the run's own "
-                        "settings are used (only --epochs, --device, --data-dir may change). "
-                        "A sweep's manifest (LOG_DIR/sweep-….json, or LOG_DIR holding one; "
-                        "with --shard I/N, that shard's) continues every network of the sweep "
-                        "on the fast engine")
-    p.add_argument("--shard", type=shard_option, metavar="I/N",
-                   help="train only shard I of N of the sweep (--engine fast; e.g. one task of "
-                        "a job array), its results into --log-dir; then mnist-mlp-merge")
-    p.add_argument("--quiet", action="store_true",
-                   help="no progress bars (they are shown only on a terminal anyway)")
-    return p
 
 
 def print_epoch(record: EpochRecord) -> None:
@@ -233,6 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``mnist-mlp-train``: train, print one line per epoch and the final metrics."""
     args, given = parse_noting_given(train_parser(), argv, CONFIG_NAMES | {"engine", "seeds"})
     launch = Launch.from_environment()
+    parallel.slurm_default(args, launch)
     shard = parallel.check(args, launch)
     with process_group(launch, launch.device(args.device)), \
             contextlib.redirect_stdout(sys.stdout if launch.primary else io.StringIO()):

@@ -9,3 +9,7 @@
 
 The command is ``mnist-mlp-demo`` (``mnist_mlp.cli.demo``).
 """
+
+DEFAULT_HOST = "127.0.0.1"
+"""Where the page is served unless told otherwise: this machine only."""
+DEFAULT_PORT = 7860

@@ -35,10 +35,9 @@ from ..data.images import ImageError
 from ..errors import UserError
 from ..textbook.model import MLP
 from ..training.checkpoint import BEST, LAST, Checkpoint, build_model, load_checkpoint
+from . import DEFAULT_HOST, DEFAULT_PORT
 from .reading import read_digit
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 7860
 MAX_UPLOAD = 8 * 1024 * 1024
 """The largest image accepted, in bytes: a phone photo fits, anything larger is refused."""
 STATIC = {"/": ("page.html", "text/html"), "/page.css": ("page.css", "text/css"),

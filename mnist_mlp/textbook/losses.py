@@ -32,6 +32,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from .names import AMBIGUOUS, LOSS_DESCRIPTIONS
+
 LOG_FLOOR = -100.0
 """``ln F`` is clamped from below at −100, as ``torch.nn.functional.binary_cross_entropy`` does."""
 F_FLOOR = math.exp(LOG_FLOOR)
@@ -192,24 +194,14 @@ class Loss(NamedTuple):
 
 LOSSES: dict[str, Loss] = {
     "binary_cross_entropy": Loss(binary_cross_entropy, binary_cross_entropy_grad,
-                                 "the cross-entropy (35), both terms"),
+                                 LOSS_DESCRIPTIONS["binary_cross_entropy"]),
     "log_likelihood": Loss(log_likelihood, log_likelihood_grad,
-                           "the first term of (35) alone (Nielsen's log-likelihood; "
-                           "PyTorch's cross_entropy)"),
-    "mse": Loss(mse_loss, mse_grad, "the L2 loss, mean square error (Nielsen's quadratic cost)"),
-    "mae": Loss(mae_loss, mae_grad, "the L1 loss, mean absolute error"),
+                           LOSS_DESCRIPTIONS["log_likelihood"]),
+    "mse": Loss(mse_loss, mse_grad, LOSS_DESCRIPTIONS["mse"]),
+    "mae": Loss(mae_loss, mae_grad, LOSS_DESCRIPTIONS["mae"]),
 }
-"""The losses by name; the first is the chapter's recipe for MNIST, the default."""
-
-AMBIGUOUS = {"cross_entropy": (
-    "'cross_entropy' names two losses: the chapter's cross-entropy (35) is "
-    "binary_cross_entropy, its first term alone (PyTorch's cross_entropy, Nielsen's "
-    "log-likelihood) is log_likelihood")}
-"""Names this package no longer takes, and why. Until version 0.2 ``cross_entropy`` was the first
-term alone; ``RENAMED`` reads it so in what such versions wrote."""
-RENAMED = {"cross_entropy": "log_likelihood"}
-"""Old loss names, as found in checkpoints and results written before version 0.2, and their
-names now."""
+"""The losses by name (``names.LOSS_NAMES``, in order); the first is the chapter's recipe for
+MNIST, the default."""
 
 
 def get_loss(name: str) -> Loss:

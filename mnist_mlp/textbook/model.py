@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, make_activation
+from .names import INIT_NAMES
 
 IMAGE_SIDE = 28
 """An MNIST image is 28 × 28 grey values."""
@@ -22,7 +23,8 @@ INPUT_SIZE = IMAGE_SIDE * IMAGE_SIDE
 """784 input neurons, one per pixel."""
 NUM_CLASSES = 10
 """10 output neurons, one per digit (one-hot)."""
-INITS = ("pytorch", "normal", "scaled_normal")
+INITS = INIT_NAMES
+"""The initialisations ``MLP`` knows (``reset_parameters``)."""
 
 
 class MLP(nn.Module):

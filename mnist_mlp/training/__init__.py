@@ -13,12 +13,31 @@
 * ``runs``, ``figures``: run folders and TensorBoard logs; ``progress``: the progress bars.
 """
 
-from .config import TrainConfig, resolve_device, resume_config
-from .driver import DivergenceError, TrainingInterrupted
-from .fast import resume_sweep, train_many
-from .records import EpochRecord, StepInfo, TrainResult
-from .reference import train
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import TrainConfig, resolve_device, resume_config
+    from .driver import DivergenceError, TrainingInterrupted
+    from .fast import resume_sweep, train_many
+    from .records import EpochRecord, StepInfo, TrainResult
+    from .reference import train
 
 __all__ = ["DivergenceError", "EpochRecord", "StepInfo", "TrainConfig", "TrainResult",
            "TrainingInterrupted", "resolve_device", "resume_config", "resume_sweep", "train",
            "train_many"]
+_HOME = {"TrainConfig": "config", "resolve_device": "config", "resume_config": "config",
+         "DivergenceError": "driver", "TrainingInterrupted": "driver", "train_many": "fast",
+         "resume_sweep": "fast",
+         "EpochRecord": "records", "StepInfo": "records", "TrainResult": "records",
+         "train": "reference"}
+
+
+def __getattr__(name: str) -> Any:
+    """``train``, ``TrainConfig``… on first use: ``config`` and ``launch`` load without torch, so
+    that the commands parse their options (``--help``, ``--version``) before torch loads."""
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)

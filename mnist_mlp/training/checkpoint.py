@@ -37,8 +37,8 @@ from torch import Tensor
 from ..errors import UserError
 from ..files import write_atomically
 from ..textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
-from ..textbook.losses import RENAMED
 from ..textbook.model import INITS, INPUT_SIZE, MLP, NUM_CLASSES
+from ..textbook.names import RENAMED
 from .records import EpochRecord
 
 FORMAT = "mnist-mlp checkpoint"

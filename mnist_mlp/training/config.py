@@ -1,18 +1,28 @@
-"""What defines a run: ``TrainConfig``, its checks, and the device it runs on."""
+"""What defines a run: ``TrainConfig``, its checks, and the device it runs on.
+
+The module loads without torch (torch is imported by the functions that need it): the commands
+build their options from ``TrainConfig``'s defaults before torch has loaded.
+"""
 
 from __future__ import annotations
 
 import math
 import os
 from dataclasses import dataclass, fields, replace
-
-import torch
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
-from ..textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
-from ..textbook.losses import LOSSES
-from ..textbook.model import INITS, INPUT_SIZE, NUM_CLASSES
-from .checkpoint import BEST, LAST, Checkpoint, CheckpointError, load_checkpoint
+from ..textbook.names import (
+    HIDDEN_ACTIVATION_NAMES,
+    INIT_NAMES,
+    LOSS_NAMES,
+    OUTPUT_ACTIVATION_NAMES,
+)
+
+if TYPE_CHECKING:
+    import torch
+
+    from .checkpoint import Checkpoint
 
 
 @dataclass(frozen=True)
@@ -58,9 +68,9 @@ class TrainConfig:
                               f"(the largest float32), got {self.lr:g}")
         if self.train_size is not None:
             check_batch_size(self.batch_size, self.train_size)
-        for name, choices in (("activation", HIDDEN_ACTIVATIONS),
-                              ("output_activation", OUTPUT_ACTIVATIONS),
-                              ("loss", LOSSES), ("init", INITS)):
+        for name, choices in (("activation", HIDDEN_ACTIVATION_NAMES),
+                              ("output_activation", OUTPUT_ACTIVATION_NAMES),
+                              ("loss", LOSS_NAMES), ("init", INIT_NAMES)):
             if getattr(self, name) not in choices:
                 raise ConfigError(f"unknown {name} {getattr(self, name)!r}; "
                                   f"choose one of {', '.join(choices)}")
@@ -84,8 +94,9 @@ _KINDS: dict[str, tuple[type, ...]] = {
 """The types each setting may have."""
 SEEDS = 2**64
 """Seeds are 0 … 2**64 − 1, the range of torch's generators."""
-LARGEST_LR = torch.finfo(torch.float32).max
-"""η must fit in float32, the precision networks are trained in by default."""
+LARGEST_LR = float.fromhex("0x1.fffffep+127")
+"""η must fit in float32, the precision networks are trained in by default: the largest float32,
+``torch.finfo(torch.float32).max``."""
 
 
 def check_batch_size(batch_size: int, n_train: int) -> None:
@@ -98,6 +109,8 @@ def check_batch_size(batch_size: int, n_train: int) -> None:
 
 def resolve_device(name: str) -> torch.device:
     """``"auto"`` → cuda, then mps, then cpu; any other name must be available."""
+    import torch
+
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -123,11 +136,15 @@ def resolve_device(name: str) -> torch.device:
 def resume_config(path: str | os.PathLike, **changes) -> TrainConfig:
     """The configuration saved with the checkpoint at ``path`` (a run folder: its ``last.pt``,
     else its ``best.pt``), with ``changes``, e.g. ``resume_config("runs/…", epochs=40)``."""
+    from .checkpoint import BEST, LAST, load_checkpoint
+
     return replace(config_of(load_checkpoint(path, prefer=(LAST, BEST))), **changes)
 
 
 def config_of(saved: Checkpoint) -> TrainConfig:
     """The configuration saved with a checkpoint, checked."""
+    from .checkpoint import CheckpointError
+
     unknown = set(saved.config) - {f.name for f in fields(TrainConfig)}
     if unknown:
         raise CheckpointError(f"{saved.path} has settings this mnist-mlp does not know: "
@@ -142,6 +159,8 @@ def config_of(saved: Checkpoint) -> TrainConfig:
 def check_memory(config: TrainConfig, networks: int, device: torch.device) -> None:
     """Refuse, before allocating anything, networks whose weights and gradients alone would not
     fit in the device's memory, saying how much they would need."""
+    from ..textbook.model import INPUT_SIZE, NUM_CLASSES
+
     parameters = (INPUT_SIZE + 1) * config.hidden_size + (config.hidden_size + 1) * NUM_CLASSES
     needed = networks * parameters * BYTES_PER_PARAMETER
     available = _memory(device)
@@ -159,6 +178,8 @@ BYTES_PER_PARAMETER = 3 * 4
 def _memory(device: torch.device) -> int | None:
     """The memory of ``device`` in bytes (None where it cannot be told)."""
     if device.type == "cuda":
+        import torch
+
         return torch.cuda.get_device_properties(device).total_memory
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

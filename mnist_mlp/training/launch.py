@@ -6,23 +6,22 @@ own generator — so a grid of networks is dealt out over N shards (``Shard``), 
 exactly one, each architecture spread evenly; a shard trains its networks exactly as one process
 would, and the shards' results are gathered on rank 0 (``gather_json``), or merged from the
 files of ``--shard I/N`` runs.
+
+The module loads without torch (``--shard`` is parsed before torch loads); the functions that
+exchange import ``torch.distributed`` when called.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
 
-import torch
-import torch.distributed as dist
-
 from ..errors import ConfigError
-from .threads import cpu_threads
 
 TIMEOUT = timedelta(seconds=float(os.environ.get("MNIST_MLP_DIST_TIMEOUT", 600)))
 """How long a rank waits for the others at an exchange before the run fails (10 minutes;
@@ -48,6 +47,28 @@ class Shard:
         if not 1 <= number <= count:
             raise ConfigError(f"--shard I/N needs 1 <= I <= N, got {text!r}")
         return cls(number - 1, count)
+
+    @classmethod
+    def from_slurm(cls, env: Mapping[str, str] = os.environ) -> Shard | None:
+        """This task's shard of a Slurm job array (None outside one): the array's tasks,
+        numbered from ``SLURM_ARRAY_TASK_MIN`` (0 or 1, as the array was declared) in steps of
+        ``SLURM_ARRAY_TASK_STEP``, are shards 1 … ``SLURM_ARRAY_TASK_COUNT`` in order."""
+        if "SLURM_ARRAY_TASK_ID" not in env or "SLURM_ARRAY_TASK_COUNT" not in env:
+            return None
+        try:
+            task = int(env["SLURM_ARRAY_TASK_ID"])
+            count = int(env["SLURM_ARRAY_TASK_COUNT"])
+            first = int(env.get("SLURM_ARRAY_TASK_MIN", 0))
+            step = int(env.get("SLURM_ARRAY_TASK_STEP", 1))
+        except ValueError:
+            raise ConfigError("the SLURM_ARRAY_TASK_* variables are not whole numbers; give "
+                              "the shard with --shard I/N") from None
+        index, off = divmod(task - first, step) if step > 0 else (-1, 0)
+        if off or not 0 <= index < count:
+            raise ConfigError(f"cannot tell the shard of task {task} of this Slurm job array "
+                              f"({count} tasks from {first} in steps of {step}); give it with "
+                              "--shard I/N")
+        return cls(index, count)
 
     def __str__(self) -> str:
         return f"{self.index + 1}/{self.count}"
@@ -98,6 +119,8 @@ class Launch:
         """This rank's device: ``cuda:LOCAL_RANK`` where there are GPUs, else the CPU (for
         ``name`` "auto"); any other name as it is."""
         if name == "auto" and self.distributed:
+            import torch
+
             return f"cuda:{self.local_rank}" if torch.cuda.is_available() else "cpu"
         return name
 
@@ -117,6 +140,10 @@ def process_group(launch: Launch, device: str) -> Iterator[None]:
     if not launch.distributed:
         yield
         return
+    import torch.distributed as dist
+
+    from .threads import cpu_threads
+
     backend = "nccl" if device.startswith("cuda") else "gloo"
     dist.init_process_group(backend, timeout=TIMEOUT)
     try:
@@ -130,6 +157,8 @@ def gather_json(value: object, launch: Launch) -> list[object] | None:
     """Every rank's ``value`` (plain data) on rank 0, in rank order; None on the others."""
     if not launch.distributed:
         return [value]
+    import torch.distributed as dist
+
     gathered: list[str] | None = [""] * launch.world_size if launch.primary else None
     dist.gather_object(json.dumps(value), gathered, dst=0)
     return None if gathered is None else [json.loads(text) for text in gathered]
@@ -140,6 +169,8 @@ def first_then_others(launch: Launch, work: Callable[[], Item]) -> Item:
     if launch.primary:
         result = work()
     if launch.distributed:
+        import torch.distributed as dist
+
         dist.barrier()
     if not launch.primary:
         result = work()

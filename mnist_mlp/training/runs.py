@@ -1,13 +1,14 @@
 """Run folders under ``runs/``: a readable name that is never reused, and TensorBoard logs in it.
 
 One run, one folder, for example
-``runs/20261125-153012_l30_binary_cross_entropy_lr0.5_seed0/``, holding
+``runs/binary_cross_entropy_l30_lr0.5_seed0_20261125-153012/``, holding
 
 * TensorBoard event files: per-epoch scalars ``loss/{train,validation,test}`` and
   ``accuracy/{train,validation,test}``, the mean of the epoch's mini-batch losses
   ``loss/minibatch_mean``, the running mini-batch loss ``loss/train_running`` every few hundred
   steps, the configuration as text, and the hyperparameters with the final
-  metrics (TensorBoard's HPARAMS tab) — all in the run's own folder; from the reference trainer
+  metrics (TensorBoard's HPARAMS tab, which leads with what differs between the runs it shows)
+  — all in the run's own folder; from the reference trainer
   also, every epoch, histograms of each parameter (``weights/…``) and of its gradient on the
   epoch's last mini-batch (``gradients/…``) and the hidden neurons' weights as 28×28 images
   (``hidden/weights``), and at the end the test confusion matrix (``test/confusion_matrix``)
@@ -46,10 +47,12 @@ TENSORBOARD_BINS_END = 1e20
 
 
 def run_name(config: dict[str, Any], now: datetime | None = None) -> str:
-    """``<date-time>_l<hidden>_<loss>_lr<η>_seed<seed>``: sorts by time, reads like the setup."""
+    """``<loss>_l<hidden>_lr<η>_seed<seed>_<date-time>``: what tells the runs of a sweep apart
+    comes first, where TensorBoard's run list (which cuts long names) shows it; the date and
+    time after it order the runs of one setup."""
     stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
-    return (f"{stamp}_l{config['hidden_size']}_{config['loss']}"
-            f"_lr{config['lr']:g}_seed{config['seed']}")
+    return (f"{config['loss']}_l{config['hidden_size']}_lr{config['lr']:g}"
+            f"_seed{config['seed']}_{stamp}")
 
 
 def create_run_dir(log_dir: str | os.PathLike, name: str) -> Path:
@@ -180,13 +183,18 @@ class RunLog:
     def finish(self, metrics: dict[str, float]) -> None:
         """Hyperparameters and final metrics for the HPARAMS tab, in this run's own folder.
 
-        ``SummaryWriter.add_hparams`` would write them to a new sub-folder (a separate run); the
-        three summaries it makes are written to this run's file instead.
+        ``SummaryWriter.add_hparams`` would write them to a new sub-folder (a separate run), and
+        with them a summary of the "experiment" naming the hyperparameters, whose columns
+        TensorBoard then shows in alphabetical order. Only the run's start and end are written
+        here, to its own file: without an experiment summary TensorBoard builds the table from
+        the runs it shows, and puts first the hyperparameters whose values differ between them
+        (a sweep's lr and seed), then the rest.
         """
         plain = {k: v if isinstance(v, (bool, int, float, str)) else str(v)
                  for k, v in self.config.items()}
         final = {f"final/{k}": v for k, v in metrics.items()}
-        for summary in hparams(plain, final):
+        _experiment, start, end = hparams(plain, final)
+        for summary in (start, end):
             self.events.summary(summary)
         for tag, value in final.items():
             self.events.scalar(tag, value)
