@@ -22,26 +22,31 @@ from ..data import DigitTensors, batches
 from ..textbook.losses import get_loss
 from ..textbook.model import MLP
 from ..textbook.sgd import sgd_step
+from .captured import CapturedStep
 from .config import TrainConfig
 from .driver import Network, fit
 from .evaluation import Evaluation, evaluate
 from .records import EpochRecord, StepInfo, TrainResult
 from .threads import cpu_threads, step_threads
 
+Step = Callable[[MLP, Callable[..., Tensor], Tensor, Tensor, float], Tensor]
+"""A step of SGD on one mini-batch, ``step(model, loss_fn, x, y, lr)`` → its loss before it."""
+
 
 def train_epoch(model: MLP, loss_fn: Callable[..., Tensor], loader: Iterable[tuple[Tensor, Tensor]],
                 lr: float, on_step: Callable[[Tensor], None] | None = None,
-                threads: int | None = None) -> Tensor:
+                threads: int | None = None, step: Step = sgd_step) -> Tensor:
     """One pass over the (reshuffled) training set, one SGD step per mini-batch; returns the
     mini-batch losses (steps,), each as it was before its step.
 
     ``threads``: CPU threads for torch during the pass (None: as they are; see
-    ``step_threads``)."""
+    ``step_threads``). ``step``: how a step is taken, ``sgd_step`` or, on a GPU, the same step
+    replayed from a CUDA graph (``CapturedStep``)."""
     model.train()
     losses = []
     with cpu_threads(threads):
         for x, y in loader:
-            losses.append(sgd_step(model, loss_fn, x, y, lr))
+            losses.append(step(model, loss_fn, x, y, lr))
             if on_step is not None:
                 on_step(losses[-1])
     return torch.stack(losses)
@@ -51,7 +56,8 @@ class ReferenceTrainer:
     """One network trained by ``train_epoch``: the trainer of ``train``.
 
     It stops at the first NaN (there is nothing else to train) and logs figures: histograms
-    of the weights and of the last step's gradients, the hidden units' weights as images.
+    of the weights and of the last step's gradients, the hidden units' weights as images. On
+    CUDA each step is replayed from a CUDA graph (``CapturedStep``), the digits on the device.
     """
 
     name = "reference"
@@ -67,11 +73,13 @@ class ReferenceTrainer:
         self.model = network.model.to(device)
         self.loss_fn = get_loss(self.config.loss).fn
         self.loader = batches(train.with_target_vectors(), self.config.batch_size,
-                              generator=network.shuffle)
+                              generator=network.shuffle, device=device)
+        captured = device.type == "cuda"
+        self.step: Step = CapturedStep(self.config.batch_size) if captured else sgd_step
 
     def epoch(self, on_step: Callable[[Tensor], None]) -> Tensor:
         losses = train_epoch(self.model, self.loss_fn, self.loader, self.config.lr, on_step,
-                             step_threads(self.config.batch_size))
+                             step_threads(self.config.batch_size), self.step)
         return losses.unsqueeze(0).cpu()
 
     def evaluate(self, data: DigitTensors) -> list[Evaluation]:
