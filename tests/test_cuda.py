@@ -24,7 +24,7 @@ from mnist_mlp.experiments.reproduce import reproduce
 from mnist_mlp.inference import evaluate_checkpoint
 from mnist_mlp.textbook.losses import get_loss
 from mnist_mlp.textbook.sgd import sgd_step
-from mnist_mlp.training import resume_config
+from mnist_mlp.training import resolve_device, resume_config
 from mnist_mlp.training.captured import CapturedStep
 from mnist_mlp.training.checkpoint import LAST, build_model, load_checkpoint
 from mnist_mlp.training.reference import train_epoch
@@ -260,3 +260,16 @@ def test_capturing_the_step_draws_no_random_number_and_keeps_the_weights():
     torch.testing.assert_close(loss, sgd_step(eager, get_loss("mse").fn, x, y, 0.5))
     for ours, theirs in zip(model.parameters(), eager.parameters(), strict=True):
         torch.testing.assert_close(ours, theirs)
+
+
+@pytest.mark.parametrize("engine", ["reference", "fast"])
+def test_auto_takes_the_gpu_and_the_first_line_says_so(engine, tiny_data, capsys):
+    assert resolve_device("auto") == torch.device(DEVICE)
+    code = train_main(["--engine", engine, "--hidden", "8", "--epochs", "1", "--data-dir",
+                       str(tiny_data), "--validation-size", "50", "--log-dir", "", "--quiet"])
+    first = capsys.readouterr().out.splitlines()[0]
+    assert code == 0
+    trainers = {"reference": ["reference loop, each step one CUDA graph"],
+                "fast": ["fast engine (CUDA graphs)", "fast engine (fused CUDA kernel)"]}[engine]
+    assert first.endswith(tuple(f" | {trainer} | device {DEVICE} (auto: a GPU is here)"
+                                for trainer in trainers)), first

@@ -30,6 +30,7 @@ from ..training import (
 from ..training.checkpoint import BEST, LAST
 from ..training.launch import Launch, process_group
 from ..training.progress import ProgressBars, SweepBar, bars_wanted
+from ..training.records import RunStart
 from . import parallel
 from .common import (
     OneLineParser,
@@ -40,7 +41,7 @@ from .common import (
     positive_int,
     shard_option,
 )
-from .tables import epoch_line, epoch_of_many_line, format_report
+from .tables import epoch_line, epoch_of_many_line, format_report, start_printer
 
 CONFIG_NAMES = frozenset(f.name for f in fields(TrainConfig))
 
@@ -104,10 +105,11 @@ def train_fast(config: TrainConfig, args: argparse.Namespace) -> list[TrainResul
     seeds = list(range(args.seed, args.seed + args.seeds))
     if len(seeds) * len(args.lr) == 1:
         return train_many(config, seeds, args.lr,
-                          on_epoch=lambda _, records: print_epoch(records[0]))
+                          on_epoch=lambda _, records: print_epoch(records[0]),
+                          on_start=start_printer())
     with SweepBar(config.epochs, len(seeds) * len(args.lr), epoch_of_many_line,
                   bars_wanted(args.quiet)) as bar:
-        return train_many(config, seeds, args.lr, on_epoch=bar.epoch)
+        return train_many(config, seeds, args.lr, on_epoch=bar.epoch, on_start=start_printer())
 
 
 def print_summary(results: list[TrainResult]) -> None:
@@ -161,18 +163,23 @@ def interrupted_message(stop: TrainingInterrupted) -> str:
 
 
 def train_reference(config: TrainConfig, args: argparse.Namespace) -> list[TrainResult]:
-    """Train each (lr, seed) of the grid in turn with the reference loop, with progress bars."""
+    """Train each (lr, seed) of the grid in turn with the reference loop, with progress bars;
+    the first line names the whole grid."""
     lrs, seeds = args.lr, list(range(args.seed, args.seed + args.seeds))
     if args.resume is not None:
         lrs, seeds = [config.lr], [config.seed]
+    grid = [replace(config, lr=lr, seed=seed) for lr in lrs for seed in seeds]
+    first_line = start_printer(grid)
     results = []
-    for lr in lrs:
-        for seed in seeds:
-            if len(seeds) * len(lrs) > 1:
-                print(f"--- lr {lr:g}, seed {seed}", flush=True)
-            with ProgressBars(config.epochs, epoch_line, bars_wanted(args.quiet)) as bars:
-                results.append(train(replace(config, lr=lr, seed=seed), on_epoch=bars.epoch,
-                                     on_step=bars.step, resume=args.resume))
+    for network in grid:
+        def on_start(start: RunStart, network: TrainConfig = network) -> None:
+            first_line(start)
+            if len(grid) > 1:
+                print(f"--- lr {network.lr:g}, seed {network.seed}", flush=True)
+
+        with ProgressBars(config.epochs, epoch_line, bars_wanted(args.quiet)) as bars:
+            results.append(train(network, on_epoch=bars.epoch, on_step=bars.step,
+                                 resume=args.resume, on_start=on_start))
     return results
 
 

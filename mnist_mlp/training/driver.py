@@ -44,11 +44,11 @@ from .checkpoint import (
     load_checkpoint,
     restore,
 )
-from .config import TrainConfig, check_batch_size, check_memory, resolve_device
+from .config import TrainConfig, check_batch_size, check_memory, resolve_device, why_device
 from .evaluation import Evaluation
 from .keeper import Keeper, Kept
 from .launch import ONE_PROCESS, Launch, first_then_others
-from .records import EpochRecord, StepInfo, TrainResult
+from .records import EpochRecord, RunStart, StepInfo, TrainResult
 from .runs import RunLog, create_run_dir, run_name
 
 DIVERGENCE_CHECK_STEPS = 100
@@ -81,6 +81,9 @@ class Trainer(Protocol):
 
     name: str
     """"reference" or "fast", as recorded in each run's configuration."""
+    description: str
+    """The trainer in words, for a run's first line: "reference loop", "fast engine (compiled
+    CPU loop)", …"""
     stops_at_first_divergence: bool
     """True: a NaN or infinite loss ends the run at once, before its epoch is recorded. False:
     a network that diverges is recorded as it is and the others go on; the run ends when all
@@ -127,7 +130,8 @@ def fit(configs: Sequence[TrainConfig], make_trainer: MakeTrainer, *, model: MLP
         resume: str | os.PathLike | None = None,
         on_epoch: Callable[[int, list[EpochRecord]], None] | None = None,
         on_step: Callable[[StepInfo], None] | None = None, launch: Launch = ONE_PROCESS,
-        write_runs: bool = True) -> list[TrainResult]:
+        write_runs: bool = True,
+        on_start: Callable[[RunStart], None] | None = None) -> list[TrainResult]:
     """Train one network per configuration (they may differ in ``lr`` and ``seed`` only) with
     the trainer that ``make_trainer`` builds, and return their results in the same order.
 
@@ -137,7 +141,8 @@ def fit(configs: Sequence[TrainConfig], make_trainer: MakeTrainer, *, model: MLP
     ``on_epoch(epoch, records)`` gets the records of each epoch, ``on_step`` a ``StepInfo``
     after each mini-batch (the reference trainer only). ``launch``: where this process stands
     among several (the data is fetched by rank 0 first); ``write_runs`` False: no run folder
-    (the ranks of a data-parallel run but rank 0).
+    (the ranks of a data-parallel run but rank 0). ``on_start`` gets, once the trainer is
+    built and before the first epoch, what the run trains and where (``RunStart``).
     """
     configs, checkpoint = _checked(configs, model, resume)
     first = configs[0]
@@ -153,6 +158,9 @@ def fit(configs: Sequence[TrainConfig], make_trainer: MakeTrainer, *, model: MLP
     networks = [_network(config, model, checkpoint) for config in configs]
     splits = data.to(device).named()
     trainer = make_trainer(networks, splits["train"], device)
+    if on_start is not None:
+        on_start(RunStart(configs, trainer.description, device, why_device(first.device),
+                          len(networks[0].result.history) + 1))
     try:
         _open_run_folders(networks, resumed_in, device, trainer.name)
         for epoch in range(len(networks[0].result.history) + 1, first.epochs + 1):

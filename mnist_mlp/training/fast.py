@@ -22,7 +22,11 @@ from .config import TrainConfig
 from .driver import Network, fit
 from .evaluation import Evaluation
 from .launch import ONE_PROCESS, Launch
-from .records import EpochRecord, TrainResult
+from .records import EpochRecord, RunStart, TrainResult
+
+BACKEND_WORDS = {"native": "compiled CPU loop", "tensor-ops": "tensor operations",
+                 "cuda-graphs": "CUDA graphs", "cuda-fused": "fused CUDA kernel"}
+"""The engine's backends (``Engine.backend.name``) in words, for a run's first line."""
 
 
 class FastTrainer:
@@ -42,6 +46,8 @@ class FastTrainer:
         self.config = networks[0].config
         self.engine = Engine([n.model for n in networks], [n.config.lr for n in networks],
                              self.config.loss, device, dtype, cuda_graph, native)
+        backend = self.engine.backend.name
+        self.description = f"fast engine ({BACKEND_WORDS.get(backend, backend)})"
         self.generators = [n.shuffle for n in networks]
         training = train.with_target_vectors()
         self.images, self.targets = training.images.to(dtype), training.labels.to(dtype)
@@ -64,7 +70,8 @@ def train_many(config: TrainConfig, seeds: Sequence[int] | None = None,
                on_epoch: Callable[[int, list[EpochRecord]], None] | None = None,
                dtype: torch.dtype = torch.float32, cuda_graph: bool = True,
                native: bool | None = None, networks: Sequence[tuple[float, int]] | None = None,
-               launch: Launch = ONE_PROCESS) -> list[TrainResult]:
+               launch: Launch = ONE_PROCESS,
+               on_start: Callable[[RunStart], None] | None = None) -> list[TrainResult]:
     """Train the grid ``lrs × seeds`` of networks described by ``config``, all at once.
 
     Network (η, s) is initialised and shuffled exactly as ``train(replace(config, lr=η,
@@ -74,7 +81,8 @@ def train_many(config: TrainConfig, seeds: Sequence[int] | None = None,
     ``on_epoch(epoch, records)`` is called with the K records of each epoch. With a
     ``log_dir``, each network gets its own run folder with TensorBoard logs and checkpoints.
     ``dtype``, ``cuda_graph``, ``native``: as for ``Engine``. ``networks``: the (η, s) pairs
-    to train instead of the grid (a shard of one, say); ``launch``: as for ``fit``.
+    to train instead of the grid (a shard of one, say); ``launch``, ``on_start``: as for
+    ``fit``.
     """
     if networks is None:
         seeds = [config.seed] if seeds is None else list(seeds)
@@ -82,4 +90,4 @@ def train_many(config: TrainConfig, seeds: Sequence[int] | None = None,
         networks = [(lr, seed) for lr in lrs for seed in seeds]
     grid = [replace(config, lr=lr, seed=seed) for lr, seed in networks]
     trainer = partial(FastTrainer, dtype=dtype, cuda_graph=cuda_graph, native=native)
-    return fit(grid, trainer, on_epoch=on_epoch, launch=launch)
+    return fit(grid, trainer, on_epoch=on_epoch, launch=launch, on_start=on_start)

@@ -26,7 +26,7 @@ from .captured import CapturedStep
 from .config import TrainConfig
 from .driver import Network, fit
 from .evaluation import Evaluation, evaluate
-from .records import EpochRecord, StepInfo, TrainResult
+from .records import EpochRecord, RunStart, StepInfo, TrainResult
 from .threads import cpu_threads, step_threads
 
 Step = Callable[[MLP, Callable[..., Tensor], Tensor, Tensor, float], Tensor]
@@ -76,6 +76,8 @@ class ReferenceTrainer:
                               generator=network.shuffle, device=device)
         captured = device.type == "cuda"
         self.step: Step = CapturedStep(self.config.batch_size) if captured else sgd_step
+        self.description = ("reference loop, each step one CUDA graph" if captured
+                            else "reference loop")
 
     def epoch(self, on_step: Callable[[Tensor], None]) -> Tensor:
         losses = train_epoch(self.model, self.loss_fn, self.loader, self.config.lr, on_step,
@@ -93,7 +95,8 @@ class ReferenceTrainer:
 def train(config: TrainConfig, model: MLP | None = None,
           on_epoch: Callable[[EpochRecord], None] | None = None,
           on_step: Callable[[StepInfo], None] | None = None,
-          resume: str | os.PathLike | None = None) -> TrainResult:
+          resume: str | os.PathLike | None = None,
+          on_start: Callable[[RunStart], None] | None = None) -> TrainResult:
     """Train the network described by ``config`` (or continue ``model``) on MNIST with the
     reference loop.
 
@@ -103,9 +106,10 @@ def train(config: TrainConfig, model: MLP | None = None,
     ``resume``: a run folder (its ``last.pt``) or checkpoint file to continue from, in the
     checkpoint's folder, up to ``config.epochs``; ``config`` must be the run's own (see
     ``resume_config``) except for ``epochs``, ``device``, ``data_dir``. Ctrl-C raises
-    ``TrainingInterrupted``, naming the checkpoint to resume from.
+    ``TrainingInterrupted``, naming the checkpoint to resume from. ``on_start``: as for
+    ``fit``.
     """
     each_epoch = None if on_epoch is None else lambda _, records: on_epoch(records[0])
     (result,) = fit([config], ReferenceTrainer, model=model, resume=resume,
-                    on_epoch=each_epoch, on_step=on_step)
+                    on_epoch=each_epoch, on_step=on_step, on_start=on_start)
     return result
