@@ -33,6 +33,12 @@ Step = Callable[[MLP, Callable[..., Tensor], Tensor, Tensor, float], Tensor]
 """A step of SGD on one mini-batch, ``step(model, loss_fn, x, y, lr)`` → its loss before it."""
 
 
+def step_for(device: torch.device, batch_size: int) -> Step:
+    """How the loop takes its steps on ``device``: ``sgd_step``, or on CUDA the same step
+    replayed from a CUDA graph for mini-batches of ``batch_size`` (``CapturedStep``)."""
+    return CapturedStep(batch_size) if device.type == "cuda" else sgd_step
+
+
 def train_epoch(model: MLP, loss_fn: Callable[..., Tensor], loader: Iterable[tuple[Tensor, Tensor]],
                 lr: float, on_step: Callable[[Tensor], None] | None = None,
                 threads: int | None = None, step: Step = sgd_step) -> Tensor:
@@ -74,10 +80,9 @@ class ReferenceTrainer:
         self.loss_fn = get_loss(self.config.loss).fn
         self.loader = batches(train.with_target_vectors(), self.config.batch_size,
                               generator=network.shuffle, device=device)
-        captured = device.type == "cuda"
-        self.step: Step = CapturedStep(self.config.batch_size) if captured else sgd_step
-        self.description = ("reference loop, each step one CUDA graph" if captured
-                            else "reference loop")
+        self.step = step_for(device, self.config.batch_size)
+        self.description = ("reference loop, each step one CUDA graph"
+                            if isinstance(self.step, CapturedStep) else "reference loop")
 
     def epoch(self, on_step: Callable[[Tensor], None]) -> Tensor:
         losses = train_epoch(self.model, self.loss_fn, self.loader, self.config.lr, on_step,
