@@ -98,8 +98,8 @@ def check_batch_size(batch_size: int, n_train: int) -> None:
 def resolve_device(name: str) -> torch.device:
     """``"auto"`` → cuda where CUDA is available, else cpu; any other name must be available.
 
-    ``auto`` takes the GPU for both trainers: there each runs faster than on a CPU (the
-    reference loop's steps replayed from CUDA graphs, the engine's fused kernel). It never
+    ``auto`` takes the GPU for both trainers, which run there as they are meant to run on one
+    (the reference loop's steps replayed from a CUDA graph, the engine's GPU backend). It never
     takes Apple's MPS, which no test here exercises: ``mps`` runs only when asked for."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
