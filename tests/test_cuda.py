@@ -1,6 +1,7 @@
-"""On a GPU: the engine's fused kernel and CUDA-graph backend, its batched evaluation and every
-command that takes ``--device cuda`` give what the CPU gives. Each test is skipped where CUDA is
-absent (and a test of the fused kernel where it cannot be built, saying why)."""
+"""On a GPU: the engine's fused kernel and CUDA-graph backend, its batched evaluation, the
+reference loop's captured step and every command that takes ``--device cuda`` give what the CPU
+(or the eager step) gives. Each test is skipped where CUDA is absent (and a test of the fused
+kernel where it cannot be built, saying why)."""
 
 import copy
 import json
@@ -15,6 +16,7 @@ from mnist_mlp import MLP, TrainConfig, train, train_many
 from mnist_mlp.cli.bench import main as bench_main
 from mnist_mlp.cli.evaluate import main as evaluate_main
 from mnist_mlp.cli.train import main as train_main
+from mnist_mlp.data import batches
 from mnist_mlp.engine import Engine
 from mnist_mlp.engine.fused import device as fused_device
 from mnist_mlp.experiments.claims import ClaimSettings, run_claims
@@ -23,9 +25,12 @@ from mnist_mlp.experiments.costs import evaluation_cost, peak_memory
 from mnist_mlp.experiments.reproduce import reproduce
 from mnist_mlp.inference import evaluate_checkpoint
 from mnist_mlp.textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
-from mnist_mlp.textbook.losses import LOSSES
-from mnist_mlp.training import DivergenceError, resume_config
+from mnist_mlp.textbook.losses import LOSSES, get_loss
+from mnist_mlp.textbook.sgd import sgd_step
+from mnist_mlp.training import DivergenceError, resolve_device, resume_config
+from mnist_mlp.training.captured import CapturedStep
 from mnist_mlp.training.checkpoint import LAST, build_model, load_checkpoint
+from mnist_mlp.training.reference import train_epoch
 
 DEVICE = "cuda"
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,8 +111,11 @@ def test_train_many_on_cuda_equals_train_many_on_the_cpu(gpu_config):
             assert a.train_loss == pytest.approx(b.train_loss, rel=1e-4)
 
 
-def test_reference_run_on_cuda_resumes_exactly(gpu_config, tmp_path):
-    config = replace(gpu_config, log_dir=str(tmp_path), epochs=3)
+@pytest.mark.parametrize("batch_size", [10, 12], ids=["full batches", "last batch smaller"])
+def test_reference_run_on_cuda_resumes_exactly(gpu_config, tmp_path, batch_size):
+    """The resumed run captures its step anew: the weights are bitwise those of the run that
+    went straight on (250 digits: every step replayed, or the last of each epoch eager)."""
+    config = replace(gpu_config, log_dir=str(tmp_path), epochs=3, batch_size=batch_size)
     straight = train(config)
     first = train(replace(config, epochs=1))
     resumed = train(resume_config(first.run_dir, epochs=3), resume=first.run_dir)
@@ -347,3 +355,63 @@ def test_the_benchmark_times_the_fused_kernel_beside_the_cuda_graphs(fused_kerne
     assert {"engine", "engine-fused"} <= methods
     printed = capsys.readouterr().out
     assert "fused kernel: NVRTC" in printed and f"| {DEVICE} | 4 | engine-fused | 2 |" in printed
+
+
+def reference_epochs(step, n: int, epochs: int = 2):
+    """Two epochs of the reference loop on CUDA in float32 (l = 30, mini-batches of 10, the
+    digits on the device), each step taken by ``step``: the model and its mini-batch losses."""
+    data = random_digits(n, torch.float32).with_target_vectors().to(DEVICE)
+    torch.manual_seed(0)
+    model = MLP(30, "sigmoid", "softmax").to(DEVICE)
+    loader = batches(data, 10, generator=torch.Generator().manual_seed(1), device=DEVICE)
+    loss_fn = get_loss("cross_entropy").fn
+    losses = [train_epoch(model, loss_fn, loader, 0.5, step=step) for _ in range(epochs)]
+    return model, torch.cat(losses)
+
+
+@pytest.mark.parametrize("n", [1003, 1000], ids=["last batch smaller", "full batches"])
+def test_the_captured_reference_step_equals_the_eager_one(n):
+    """Every full mini-batch replayed from one CUDA graph (the last, of 3 digits, eager): after
+    200 steps the weights, the mini-batch losses and the last step's gradients are those of
+    the eager steps, to float32 rounding."""
+    step = CapturedStep(10)
+    captured, captured_losses = reference_epochs(step, n)
+    eager, eager_losses = reference_epochs(sgd_step, n)
+    assert step.graph is not None and not step.failed
+    torch.testing.assert_close(captured_losses, eager_losses, rtol=1e-5, atol=1e-6)
+    for (name, ours), theirs in zip(captured.named_parameters(), eager.parameters(),
+                                    strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6, msg=name)
+        torch.testing.assert_close(ours.grad, theirs.grad, rtol=1e-5, atol=1e-6,
+                                   msg=f"the gradient of {name}")
+
+
+def test_capturing_the_step_draws_no_random_number_and_keeps_the_weights():
+    """The warm-up's steps are undone and the CPU's and the GPU's generators are left as they
+    were: the first captured step gives what one eager step gives."""
+    data = random_digits(10, torch.float32).with_target_vectors().to(DEVICE)
+    x, y = data.images, data.labels
+    torch.manual_seed(0)
+    model = MLP(7).to(DEVICE)
+    eager = copy.deepcopy(model)
+    states = torch.get_rng_state(), torch.cuda.get_rng_state()
+    loss = CapturedStep(10)(model, get_loss("mse").fn, x, y, 0.5)
+    assert all(torch.equal(a, b) for a, b in zip(states, (torch.get_rng_state(),
+                                                          torch.cuda.get_rng_state()),
+                                                 strict=True))
+    torch.testing.assert_close(loss, sgd_step(eager, get_loss("mse").fn, x, y, 0.5))
+    for ours, theirs in zip(model.parameters(), eager.parameters(), strict=True):
+        torch.testing.assert_close(ours, theirs)
+
+
+@pytest.mark.parametrize("engine", ["reference", "fast"])
+def test_auto_takes_the_gpu_and_the_first_line_says_so(engine, tiny_data, capsys):
+    assert resolve_device("auto") == torch.device(DEVICE)
+    code = train_main(["--engine", engine, "--hidden", "8", "--epochs", "1", "--data-dir",
+                       str(tiny_data), "--validation-size", "50", "--log-dir", "", "--quiet"])
+    first = capsys.readouterr().out.splitlines()[0]
+    assert code == 0
+    trainers = {"reference": ["reference loop, each step one CUDA graph"],
+                "fast": ["fast engine (CUDA graphs)", "fast engine (fused CUDA kernel)"]}[engine]
+    assert first.endswith(tuple(f" | {trainer} | device {DEVICE} (auto: a GPU is here)"
+                                for trainer in trainers)), first

@@ -90,7 +90,10 @@ def test_shards_run_apart_and_merged_give_the_sweeps_summary(tiny_data, tmp_path
     whole = summary_of(capsys.readouterr().out)
     for shard in ("1/2", "2/2"):
         assert train_main(sweep_argv(tiny_data, tmp_path / "shards", "--shard", shard)) == 0
-    assert "mnist-mlp-merge" in capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert out.startswith(f"shard {shard}, its share of a sweep of 6: training 3 networks "
+                              "784-8-10 "), out  # the first line: what it trains, and where
+        assert "mnist-mlp-merge" in out
     assert len([p for p in (tmp_path / "shards").iterdir() if p.is_dir()]) == 6
     assert merge_main([str(tmp_path / "shards")]) == 0
     assert summary_of(capsys.readouterr().out) == whole
@@ -232,6 +235,8 @@ def test_a_sweep_under_torchrun_equals_one_process(tiny_data, tmp_path, capsys):
     compiled loop trains each network alone), the summary printed once, by rank 0."""
     done = torchrun(tmp_path, *sweep_argv(tiny_data, tmp_path / "ranks"))
     assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("rank 0 of 2, its share of a sweep of 6: training 3 networks "
+                                  "784-8-10 ")
     assert done.stdout.count("\nlr 0.5, seeds 0…2: 3 runs") == 1
     assert train_main(sweep_argv(tiny_data, tmp_path / "one")) == 0
     assert summary_of(done.stdout) == summary_of(capsys.readouterr().out)
@@ -250,6 +255,8 @@ def test_the_reference_loop_data_parallel_equals_one_process(tiny_data, tmp_path
             "--validation-size", "45", "--log-dir"]  # 255 training images: a last batch of 5
     done = torchrun(tmp_path, *argv, str(tmp_path / "ddp"))
     assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines()[0].endswith(
+        " | reference loop, data-parallel over 2 ranks | device cpu (asked for)")
     assert done.stdout.count("epoch   2") == 1
     (run_dir,) = (tmp_path / "ddp").iterdir()
     parallel = load_checkpoint(run_dir / LAST)

@@ -102,6 +102,7 @@ def test_a_second_writer_of_a_run_folder_stops_in_one_line(tiny_data, tmp_path, 
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env=os.environ | {"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"})
     try:
+        assert first.stdout.readline().startswith("training ")  # the run's first line
         assert first.stdout.readline() == "holding\n"
         capsys.readouterr()
         assert train_main(["--resume", str(run_dir), "--epochs", "2"]) == 2

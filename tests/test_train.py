@@ -8,9 +8,15 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from mnist_mlp import MLP, TrainConfig, train
+from mnist_mlp import MLP, TrainConfig, train, train_many
+from mnist_mlp.cli.tables import loss_words, start_line
 from mnist_mlp.cli.train import main as train_main
+from mnist_mlp.engine import Engine
+from mnist_mlp.errors import ConfigError
 from mnist_mlp.textbook.sgd import sgd_step
+from mnist_mlp.training import resolve_device
+from mnist_mlp.training.config import why_device
+from mnist_mlp.training.fast import BACKEND_WORDS
 
 
 def test_sgd_step_is_theta_minus_lr_grad():
@@ -255,3 +261,98 @@ def test_small_mini_batches_train_on_one_thread(config, batch_size, threads):
         assert during == {threads} and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+# --------------------------------------------------------------------------------------------
+# --device auto, and the first line of a run: what it trains and where
+
+
+@pytest.mark.parametrize(("cuda", "mps", "device", "why"), [
+    (True, True, "cuda", "auto: a GPU is here"),
+    (True, False, "cuda", "auto: a GPU is here"),
+    (False, True, "cpu", "MPS runs only when asked for"),
+    (False, False, "cpu", "auto: no GPU here")])
+def test_auto_takes_cuda_where_there_is_one_and_never_mps(monkeypatch, cuda, mps, device, why):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    assert resolve_device("auto") == torch.device(device)
+    assert why in why_device("auto")
+    assert why_device("cpu") == "asked for"
+    if mps:  # MPS runs when asked for by name
+        assert resolve_device("mps") == torch.device("mps")
+    else:
+        with pytest.raises(ConfigError, match="MPS is not available"):
+            resolve_device("mps")
+    if not cuda:
+        with pytest.raises(ConfigError, match="CUDA is not available"):
+            resolve_device("cuda")
+
+
+def first_line_of(argv, tiny_data, capsys) -> str:
+    code = train_main([*argv, "--epochs", "2", "--data-dir", str(tiny_data),
+                       "--validation-size", "50", "--log-dir", "", "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0
+    return out.splitlines()[0]
+
+
+@pytest.mark.parametrize("engine", ["reference", "fast"])
+def test_the_first_line_names_what_trains_and_where(monkeypatch, tiny_data, capsys, engine):
+    """Computed from the settings and the trainer: other settings, another line."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    backend = Engine([MLP(2)], [0.1], "mse").backend.name  # the compiled loop, if it builds
+    trainer = "reference loop" if engine == "reference" else (
+        f"fast engine ({BACKEND_WORDS[backend]})")
+    engine = ["--engine", engine]
+    line = first_line_of([*engine, "--hidden", "8"], tiny_data, capsys)
+    assert line == ("training 784-8-10 (sigmoid hidden, softmax output), the cross-entropy (35), "
+                    f"both terms, η 0.5, mini-batches of 10, 2 epochs, seed 0 | {trainer} | "
+                    "device cpu (auto: no GPU here)")
+    line = first_line_of([*engine, "--hidden", "5", "--loss", "mse",
+                          "--output-activation", "sigmoid", "--activation", "tanh", "--lr",
+                          "0.25", "--batch-size", "7", "--seed", "3", "--device", "cpu"],
+                         tiny_data, capsys)
+    assert line == (f"training 784-5-10 (tanh hidden, sigmoid output), {loss_words('mse')}, "
+                    f"η 0.25, mini-batches of 7, 2 epochs, seed 3 | {trainer} | device cpu "
+                    "(asked for)")
+
+
+def test_the_first_line_of_a_sweep_names_all_its_networks(tiny_data, capsys):
+    """The reference loop trains a sweep's networks in turn: one first line for all of them."""
+    code = train_main(["--seeds", "2", "--lr", "0.5", "2", "--hidden", "4", "--epochs", "1",
+                       "--device", "cpu", "--data-dir", str(tiny_data), "--validation-size",
+                       "50", "--log-dir", "", "--quiet"])
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert lines[0].startswith("training 4 networks 784-4-10 ")
+    assert "η 0.5, 2," in lines[0] and "seeds 0…1 | reference loop |" in lines[0]
+    assert lines[1] == "--- lr 0.5, seed 0"
+    assert sum(line.startswith("training ") for line in lines) == 1
+
+
+def test_the_start_of_a_run_as_the_trainers_see_it(config):
+    """``on_start`` is given the networks, the trainer in words (the engine's backend), the
+    device and why, and the first epoch to come (after a resumed one's)."""
+    starts = []
+    train(replace(config, epochs=1), on_start=starts.append)
+    train_many(replace(config, log_dir=None), seeds=[0, 1], native=False,
+               on_start=starts.append)
+    first = train(config, on_start=starts.append)
+    train(replace(config, epochs=6), resume=first.run_dir, on_start=starts.append)
+    assert [s.trainer for s in starts] == ["reference loop", "fast engine (tensor operations)",
+                                           "reference loop", "reference loop"]
+    assert [len(s.configs) for s in starts] == [1, 2, 1, 1]
+    assert [s.first_epoch for s in starts] == [1, 1, 1, config.epochs + 1]
+    assert all(s.device == torch.device("cpu") and s.device_reason == "asked for"
+               for s in starts)
+    assert "epochs 5…6 (resumed)" in start_line(starts[-1])
+
+
+def test_the_reference_loop_on_a_cpu_takes_the_plain_step(config):
+    """Only CUDA replays captured steps: on a CPU the loop calls ``sgd_step`` itself."""
+    from mnist_mlp.data import load_mnist
+    from mnist_mlp.training.driver import _network
+    from mnist_mlp.training.reference import ReferenceTrainer
+    data = load_mnist(config.data_dir, validation_size=50)
+    trainer = ReferenceTrainer([_network(config, None, None)], data.train, torch.device("cpu"))
+    assert trainer.step is sgd_step and trainer.description == "reference loop"

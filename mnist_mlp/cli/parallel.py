@@ -31,7 +31,7 @@ from ..training.shards import (
     result_to_dict,
     write_shard,
 )
-from .tables import epoch_line
+from .tables import epoch_line, start_printer
 
 
 def check(args: argparse.Namespace, launch: Launch) -> Shard | None:
@@ -94,10 +94,16 @@ def train_shard(config: TrainConfig, args: argparse.Namespace, launch: Launch,
     sweep = grid(config, args)
     pairs = [(lr, seed) for lr in sweep["lrs"] for seed in sweep["seeds"]]
     mine = shard.take([pairs])[0]
+    part = (f"rank {launch.rank} of {launch.world_size}" if launch.distributed
+            else f"shard {shard}")
+    first_line = start_printer(prefix=f"{part}, its share of a sweep of {len(pairs)}: ")
+    if not mine:
+        print(f"{part}: none of the sweep's {len(pairs)} networks falls to it", flush=True)
     with SweepBar(config.epochs, len(mine), shard_line(shard),
                   bars_wanted(args.quiet) and launch.primary) as bar:
         results = (train_many(config, networks=mine, on_epoch=bar.epoch, launch=launch,
-                              manifest=sweep, shard=shard) if mine else [])
+                              manifest=sweep, shard=shard, on_start=first_line)
+                   if mine else [])
     if not launch.distributed:
         write_shard_results(Path(args.log_dir), shard, sweep, results)
         return results
@@ -131,5 +137,6 @@ def train_data_parallel_run(config: TrainConfig, args: argparse.Namespace,
                       ) as bars:
         return [train_data_parallel(replace(config, device=launch.device(config.device)),
                                     launch, on_epoch=bars.epoch if launch.primary else None,
-                                    on_step=bars.step if launch.primary else None)]
+                                    on_step=bars.step if launch.primary else None,
+                                    on_start=start_printer(device=config.device))]
 

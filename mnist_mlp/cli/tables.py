@@ -1,11 +1,69 @@
-"""What the commands print: the test-set report (per-class metrics, then the confusion
-matrix), and the line of each epoch."""
+"""What the commands print: the first line of a run, the test-set report (per-class metrics,
+then the confusion matrix), and the line of each epoch."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
 from ..experiments.stats import spread
 from ..textbook.metrics import ClassificationReport
-from ..training.records import EpochRecord
+from ..textbook.model import INPUT_SIZE, NUM_CLASSES
+from ..textbook.names import LOSS_DESCRIPTIONS
+from ..training.config import TrainConfig, why_device
+from ..training.records import EpochRecord, RunStart
+
+
+def loss_words(name: str) -> str:
+    """The loss called ``name`` (a key of ``textbook.losses.LOSSES``) in words, e.g. "the
+    cross-entropy (35), both terms" (``textbook.names.LOSS_DESCRIPTIONS``)."""
+    return LOSS_DESCRIPTIONS.get(name, name)
+
+
+def start_line(start: RunStart) -> str:
+    """A run's first line: what it trains — the network, the loss, η, the mini-batch size, the
+    epochs, the seeds — and where: the trainer, the device and why that one."""
+    first, count = start.configs[0], len(start.configs)
+    networks = f"{count} networks " if count > 1 else ""
+    lrs = ", ".join(f"{lr:g}" for lr in dict.fromkeys(c.lr for c in start.configs))
+    seeds = sorted({c.seed for c in start.configs})
+    if len(seeds) == 1:
+        seed = f"seed {seeds[0]}"
+    elif seeds == list(range(seeds[0], seeds[-1] + 1)):
+        seed = f"seeds {seeds[0]}…{seeds[-1]}"
+    else:
+        seed = "seeds " + ", ".join(map(str, seeds))
+    epochs = f"{first.epochs} epoch{'s' if first.epochs > 1 else ''}"
+    if start.first_epoch > 1:
+        epochs = (f"epochs {start.first_epoch}…{first.epochs} (resumed)"
+                  if start.first_epoch <= first.epochs else f"{epochs}, all done")
+    return (f"training {networks}{INPUT_SIZE}-{first.hidden_size}-{NUM_CLASSES} "
+            f"({first.activation} hidden, {first.output_activation} output), "
+            f"{loss_words(first.loss)}, "
+            f"η {lrs}, mini-batches of {first.batch_size}, {epochs}, {seed} | {start.trainer} | "
+            f"device {start.device} ({start.device_reason})")
+
+
+def start_printer(configs: Sequence[TrainConfig] | None = None, prefix: str = "",
+                  device: str | None = None) -> Callable[[RunStart], None]:
+    """An ``on_start`` that prints a run's first line (``start_line``), once however many runs
+    it is given to. ``configs``: the whole sweep, where its networks train one run after
+    another; ``prefix``: the part of a sweep this process trains; ``device``: the device asked
+    for, where the run got another name for it (a rank's ``cuda:N`` for ``auto``)."""
+    printed = False
+
+    def on_start(start: RunStart) -> None:
+        nonlocal printed
+        if printed:
+            return
+        printed = True
+        if configs is not None:
+            start = replace(start, configs=list(configs))
+        if device is not None:
+            start = replace(start, device_reason=why_device(device))
+        print(prefix + start_line(start), flush=True)
+
+    return on_start
 
 
 def format_report(report: ClassificationReport) -> str:

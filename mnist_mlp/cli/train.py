@@ -30,11 +30,12 @@ from ..training.checkpoint import BEST, LAST
 from ..training.config import config_of
 from ..training.launch import Launch, process_group
 from ..training.progress import ProgressBars, SweepBar, bars_wanted
+from ..training.records import RunStart
 from ..training.sweep import find_manifest, sweep_state
 from . import parallel
 from .common import one_line_errors, parse_noting_given
 from .options import train_parser
-from .tables import epoch_line, epoch_of_many_line, format_report
+from .tables import epoch_line, epoch_of_many_line, format_report, start_printer
 
 CONFIG_NAMES = frozenset(f.name for f in fields(TrainConfig))
 
@@ -50,10 +51,12 @@ def train_fast(config: TrainConfig, args: argparse.Namespace) -> list[TrainResul
     sweep = parallel.grid(config, args)
     if len(seeds) * len(args.lr) == 1:
         return train_many(config, seeds, args.lr, manifest=sweep,
-                          on_epoch=lambda _, records: print_epoch(records[0]))
+                          on_epoch=lambda _, records: print_epoch(records[0]),
+                          on_start=start_printer())
     with SweepBar(config.epochs, len(seeds) * len(args.lr), epoch_of_many_line,
                   bars_wanted(args.quiet)) as bar:
-        return train_many(config, seeds, args.lr, on_epoch=bar.epoch, manifest=sweep)
+        return train_many(config, seeds, args.lr, on_epoch=bar.epoch, manifest=sweep,
+                          on_start=start_printer())
 
 
 def resume_fast(path: Path, args: argparse.Namespace, given: set[str]) -> list[TrainResult]:
@@ -76,7 +79,7 @@ def resume_fast(path: Path, args: argparse.Namespace, given: set[str]) -> list[T
     describe = parallel.shard_line(shard) if shard.count > 1 else epoch_of_many_line
     with SweepBar(max(config.epochs - done, 0), len(state.checkpoints), describe,
                   bars_wanted(args.quiet)) as bar:
-        results = resume_sweep(state, changes, on_epoch=bar.epoch)
+        results = resume_sweep(state, changes, on_epoch=bar.epoch, on_start=start_printer())
     if shard.count > 1:
         grid = state.manifest.grid
         parallel.write_shard_results(state.manifest.path.parent, shard, parallel.sweep_grid(
@@ -141,18 +144,23 @@ def interrupted_message(stop: TrainingInterrupted) -> str:
 
 
 def train_reference(config: TrainConfig, args: argparse.Namespace) -> list[TrainResult]:
-    """Train each (lr, seed) of the grid in turn with the reference loop, with progress bars."""
+    """Train each (lr, seed) of the grid in turn with the reference loop, with progress bars;
+    the first line names the whole grid."""
     lrs, seeds = args.lr, list(range(args.seed, args.seed + args.seeds))
     if args.resume is not None:
         lrs, seeds = [config.lr], [config.seed]
+    grid = [replace(config, lr=lr, seed=seed) for lr in lrs for seed in seeds]
+    first_line = start_printer(grid)
     results = []
-    for lr in lrs:
-        for seed in seeds:
-            if len(seeds) * len(lrs) > 1:
-                print(f"--- lr {lr:g}, seed {seed}", flush=True)
-            with ProgressBars(config.epochs, epoch_line, bars_wanted(args.quiet)) as bars:
-                results.append(train(replace(config, lr=lr, seed=seed), on_epoch=bars.epoch,
-                                     on_step=bars.step, resume=args.resume))
+    for network in grid:
+        def on_start(start: RunStart, network: TrainConfig = network) -> None:
+            first_line(start)
+            if len(grid) > 1:
+                print(f"--- lr {network.lr:g}, seed {network.seed}", flush=True)
+
+        with ProgressBars(config.epochs, epoch_line, bars_wanted(args.quiet)) as bars:
+            results.append(train(network, on_epoch=bars.epoch, on_step=bars.step,
+                                 resume=args.resume, on_start=on_start))
     return results
 
 

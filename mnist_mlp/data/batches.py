@@ -30,19 +30,22 @@ class ShuffledBatches(Sampler[torch.Tensor]):
     """Index tensors of the mini-batches of one epoch, in a new order at every pass.
 
     Each pass draws ``epoch_order`` once and cuts it into ``batch_size`` pieces (the last one
-    smaller unless ``drop_last``); with ``shuffle=False`` the order is 0, 1, …, n − 1.
+    smaller unless ``drop_last``); with ``shuffle=False`` the order is 0, 1, …, n − 1. The
+    pieces are on ``device`` (the digits' device: on a GPU, the order is copied there once
+    per epoch rather than a batch's indices at every step).
     """
 
     def __init__(self, n: int, batch_size: int, *, shuffle: bool = True,
-                 generator: torch.Generator | None = None, drop_last: bool = False) -> None:
+                 generator: torch.Generator | None = None, drop_last: bool = False,
+                 device: torch.device | str = "cpu") -> None:
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.n, self.batch_size, self.shuffle = n, batch_size, shuffle
-        self.generator, self.drop_last = generator, drop_last
+        self.generator, self.drop_last, self.device = generator, drop_last, device
 
     def __iter__(self) -> Iterator[torch.Tensor]:
         order = epoch_order(self.n, self.generator) if self.shuffle else torch.arange(self.n)
-        for batch in order.split(self.batch_size):
+        for batch in order.to(self.device).split(self.batch_size):
             if len(batch) == self.batch_size or not self.drop_last:
                 yield batch
 
@@ -58,6 +61,7 @@ def batches(
     shuffle: bool = True,
     generator: torch.Generator | None = None,
     drop_last: bool = False,
+    device: torch.device | str = "cpu",
 ) -> DataLoader:
     """Return a ``DataLoader`` of ``(images, labels)`` mini-batches of ``dataset``.
 
@@ -65,10 +69,11 @@ def batches(
     automatic batching is off, so each batch is read with one tensor index. With ``shuffle``
     every pass over the loader (every epoch) visits the digits in a new random order drawn from
     ``generator`` (the global RNG if None): a seeded generator makes the orders reproducible.
-    The last batch is smaller unless ``drop_last``.
+    The last batch is smaller unless ``drop_last``. ``device``: where the indices are made
+    (the digits' device).
     """
     sampler = ShuffledBatches(len(dataset), batch_size, shuffle=shuffle, generator=generator,
-                              drop_last=drop_last)
+                              drop_last=drop_last, device=device)
     # The loader draws a seed for worker processes at every pass; a private generator keeps
     # that draw from touching the shuffling generator or the global RNG.
     return DataLoader(dataset, sampler=sampler, batch_size=None, collate_fn=_as_is,

@@ -31,7 +31,7 @@ from ..engine.fused import device as fused_kernel
 from ..textbook.losses import log_likelihood
 from ..textbook.model import MLP
 from ..training import TrainConfig
-from ..training.reference import train_epoch
+from ..training.reference import step_for, train_epoch
 from ..training.threads import cpu_threads, step_threads
 from .machine import machine
 
@@ -96,15 +96,18 @@ def naive_epoch(data_dir: str | None, hidden_size: int, device: torch.device,
 
 def reference_epoch(data: DigitTensors, hidden_size: int,
                     device: torch.device) -> Callable[[], int]:
-    """(b) One epoch of the reference trainer's loop, ready to run."""
+    """(b) One epoch of the reference trainer's loop, ready to run (on CUDA its steps replayed
+    from a CUDA graph, as the trainer takes them)."""
     torch.manual_seed(0)
     model = MLP(hidden_size).to(device)
     data = data.to(device)
     loader = batches(data.with_target_vectors(), BATCH_SIZE,
-                     generator=torch.Generator().manual_seed(0))
+                     generator=torch.Generator().manual_seed(0), device=device)
+    step = step_for(device, BATCH_SIZE)  # as the trainer takes them: on CUDA, from a graph
 
     def epoch() -> int:
-        train_epoch(model, log_likelihood, loader, LR, threads=step_threads(BATCH_SIZE))
+        train_epoch(model, log_likelihood, loader, LR, threads=step_threads(BATCH_SIZE),
+                    step=step)
         return len(data)
 
     return epoch

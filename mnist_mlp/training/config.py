@@ -108,15 +108,15 @@ def check_batch_size(batch_size: int, n_train: int) -> None:
 
 
 def resolve_device(name: str) -> torch.device:
-    """``"auto"`` → cuda, then mps, then cpu; any other name must be available."""
+    """``"auto"`` → cuda where CUDA is available, else cpu; any other name must be available.
+
+    ``auto`` takes the GPU for both trainers, which run there as they are meant to run on one
+    (the reference loop's steps replayed from a CUDA graph, the engine's GPU backend). It never
+    takes Apple's MPS, which no test here exercises: ``mps`` runs only when asked for."""
     import torch
 
     if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(name)
     except RuntimeError:
@@ -131,6 +131,20 @@ def resolve_device(name: str) -> torch.device:
         raise ConfigError("device mps asked for, but MPS is not available here; "
                           "use --device cpu")
     return device
+
+
+def why_device(name: str) -> str:
+    """Why ``resolve_device(name)`` takes the device it takes, in words (for a run's first
+    line): ``"auto: a GPU is here"``, ``"auto: no GPU here"``, ``"asked for"``."""
+    if name != "auto":
+        return "asked for"
+    import torch
+
+    if torch.cuda.is_available():
+        return "auto: a GPU is here"
+    if torch.backends.mps.is_available():
+        return "auto: no CUDA GPU here; MPS runs only when asked for (--device mps, untested)"
+    return "auto: no GPU here"
 
 
 def resume_config(path: str | os.PathLike, **changes) -> TrainConfig:

@@ -32,7 +32,7 @@ from .config import TrainConfig
 from .driver import Network, fit
 from .evaluation import Evaluation, evaluate
 from .launch import Launch
-from .records import EpochRecord, StepInfo, TrainResult
+from .records import EpochRecord, RunStart, StepInfo, TrainResult
 from .threads import cpu_threads, step_threads
 
 
@@ -69,6 +69,7 @@ class DataParallelTrainer:
         (network,) = networks
         self.config, self.launch, self.shuffle = network.config, launch, network.shuffle
         self.model: MLP = network.model.to(device)
+        self.description = f"reference loop, data-parallel over {launch.world_size} ranks"
         self.parallel = DistributedDataParallel(
             self.model, device_ids=[device.index] if device.type == "cuda" else None)
         self.train = train.with_target_vectors()
@@ -101,7 +102,8 @@ class DataParallelTrainer:
 def train_data_parallel(config: TrainConfig, launch: Launch,
                         on_epoch: Callable[[EpochRecord], None] | None = None,
                         on_step: Callable[[StepInfo], None] | None = None,
-                        resume: str | os.PathLike | None = None) -> TrainResult:
+                        resume: str | os.PathLike | None = None,
+                        on_start: Callable[[RunStart], None] | None = None) -> TrainResult:
     """``train``, each mini-batch split over the ranks of a torchrun ``launch`` (inside its
     ``process_group``). Every rank returns the same result; rank 0 alone writes the run folder,
     logs and checkpoints, and resumes from them like one process."""
@@ -112,5 +114,5 @@ def train_data_parallel(config: TrainConfig, launch: Launch,
     each_epoch = None if on_epoch is None else lambda _, records: on_epoch(records[0])
     (result,) = fit([config], partial(DataParallelTrainer, launch=launch), resume=resume,
                     on_epoch=each_epoch, on_step=on_step, launch=launch,
-                    write_runs=launch.primary)
+                    write_runs=launch.primary, on_start=on_start)
     return result

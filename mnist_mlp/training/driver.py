@@ -46,12 +46,12 @@ from .checkpoint import (
     load_checkpoint,
     restore,
 )
-from .config import TrainConfig, check_batch_size, check_memory, resolve_device
+from .config import TrainConfig, check_batch_size, check_memory, resolve_device, why_device
 from .evaluation import Evaluation
 from .keeper import Keeper, Kept
 from .launch import ONE_PROCESS, Launch, first_then_others
 from .lock import RunLock
-from .records import EpochRecord, StepInfo, TrainResult
+from .records import EpochRecord, RunStart, StepInfo, TrainResult
 from .runs import RunLog, create_run_dir, in_own_run_folder, run_name
 
 DIVERGENCE_CHECK_STEPS = 100
@@ -87,6 +87,9 @@ class Trainer(Protocol):
 
     name: str
     """"reference" or "fast", as recorded in each run's configuration."""
+    description: str
+    """The trainer in words, for a run's first line: "reference loop", "fast engine (compiled
+    CPU loop)", …"""
     stops_at_first_divergence: bool
     """True: a NaN or infinite loss ends the run at once, before its epoch is recorded. False:
     a network that diverges is recorded as it is and the others go on; the run ends when all
@@ -136,7 +139,8 @@ def fit(configs: Sequence[TrainConfig], make_trainer: MakeTrainer, *, model: MLP
         on_epoch: Callable[[int, list[EpochRecord]], None] | None = None,
         on_step: Callable[[StepInfo], None] | None = None, launch: Launch = ONE_PROCESS,
         write_runs: bool = True,
-        on_start: Callable[[list[TrainResult]], None] | None = None) -> list[TrainResult]:
+        on_folders: Callable[[list[TrainResult]], None] | None = None,
+        on_start: Callable[[RunStart], None] | None = None) -> list[TrainResult]:
     """Train one network per configuration (they may differ in ``lr`` and ``seed`` only) with
     the trainer that ``make_trainer`` builds, and return their results in the same order.
 
@@ -145,8 +149,9 @@ def fit(configs: Sequence[TrainConfig], make_trainer: MakeTrainer, *, model: MLP
     ``resume``: continue the run of a checkpoint or run folder (one per configuration, all at
     the same epoch) — in its run folder if the checkpoint lies in its own run's folder, else in
     a new one. ``on_epoch(epoch, records)`` gets the records of each epoch, ``on_step`` a
-    ``StepInfo`` after each mini-batch (the reference trainer only), ``on_start(results)`` the
-    results once every network has its run folder, before the first epoch. ``launch``: where
+    ``StepInfo`` after each mini-batch (the reference trainer only), ``on_folders(results)``
+    the results once every network has its run folder, ``on_start`` what the run trains and
+    where (``RunStart``), both before the first epoch. ``launch``: where
     this process stands among several (the data is fetched by rank 0 first); ``write_runs``
     False: no run folder (the ranks of a data-parallel run but rank 0). Each run folder is
     locked (``lock.py``) while it is written.
@@ -171,8 +176,11 @@ def fit(configs: Sequence[TrainConfig], make_trainer: MakeTrainer, *, model: MLP
         trainer = make_trainer(networks, splits["train"], device)
         try:
             _open_run_folders(networks, homes, locks, device, trainer.name)
+            if on_folders is not None:
+                on_folders([network.result for network in networks])
             if on_start is not None:
-                on_start([network.result for network in networks])
+                on_start(RunStart(configs, trainer.description, device,
+                                  why_device(first.device), len(networks[0].result.history) + 1))
             _train(networks, trainer, splits, on_epoch, on_step)
         finally:
             for network in networks:

@@ -25,8 +25,12 @@ from .config import TrainConfig, config_of
 from .driver import MakeTrainer, Network, TrainingInterrupted, fit
 from .evaluation import Evaluation
 from .launch import ONE_PROCESS, WHOLE, Launch, Shard
-from .records import EpochRecord, TrainResult
+from .records import EpochRecord, RunStart, TrainResult
 from .sweep import Member, SweepState, write_manifest
+
+BACKEND_WORDS = {"native": "compiled CPU loop", "tensor-ops": "tensor operations",
+                 "cuda-graphs": "CUDA graphs", "cuda-fused": "fused CUDA kernel"}
+"""The engine's backends (``Engine.backend.name``) in words, for a run's first line."""
 
 
 class FastTrainer:
@@ -46,6 +50,8 @@ class FastTrainer:
         self.config = networks[0].config
         self.engine = Engine([n.model for n in networks], [n.config.lr for n in networks],
                              self.config.loss, device, dtype, cuda_graph, native, fused)
+        backend = self.engine.backend.name
+        self.description = f"fast engine ({BACKEND_WORDS.get(backend, backend)})"
         self.generators = [n.shuffle for n in networks]
         training = train.with_target_vectors()
         self.images, self.targets = training.images.to(dtype), training.labels.to(dtype)
@@ -69,8 +75,8 @@ def train_many(config: TrainConfig, seeds: Sequence[int] | None = None,
                dtype: torch.dtype = torch.float32, cuda_graph: bool = True,
                native: bool | None = None, networks: Sequence[tuple[float, int]] | None = None,
                launch: Launch = ONE_PROCESS, fused: bool | None = None,
-               manifest: dict[str, Any] | None = None, shard: Shard = WHOLE
-               ) -> list[TrainResult]:
+               manifest: dict[str, Any] | None = None, shard: Shard = WHOLE,
+               on_start: Callable[[RunStart], None] | None = None) -> list[TrainResult]:
     """Train the grid ``lrs × seeds`` of networks described by ``config``, all at once.
 
     Network (η, s) is initialised and shuffled exactly as ``train(replace(config, lr=η,
@@ -84,6 +90,7 @@ def train_many(config: TrainConfig, seeds: Sequence[int] | None = None,
     ``fit``. ``manifest``: with a ``log_dir`` (and one process), write the sweep's manifest,
     recording this grid of the whole sweep (plain data) and ``shard``, the part trained here
     (``sweep.py``), so that ``resume_sweep`` continues it; an interruption then names it.
+    ``on_start``: as for ``fit``.
     """
     if networks is None:
         seeds = [config.seed] if seeds is None else list(seeds)
@@ -99,7 +106,7 @@ def train_many(config: TrainConfig, seeds: Sequence[int] | None = None,
     resumable = manifest is not None and bool(config.log_dir) and not launch.distributed
     try:
         return fit(configs, _trainer(dtype, cuda_graph, native, fused), on_epoch=on_epoch,
-                   launch=launch, on_start=write if resumable else None)
+                   launch=launch, on_folders=write if resumable else None, on_start=on_start)
     except TrainingInterrupted as stop:
         stop.sweep = written[0] if written else None
         raise
@@ -108,14 +115,16 @@ def train_many(config: TrainConfig, seeds: Sequence[int] | None = None,
 def resume_sweep(state: SweepState, changes: dict[str, Any] | None = None,
                  on_epoch: Callable[[int, list[EpochRecord]], None] | None = None,
                  dtype: torch.dtype = torch.float32, cuda_graph: bool = True,
-                 native: bool | None = None, fused: bool | None = None) -> list[TrainResult]:
+                 native: bool | None = None, fused: bool | None = None,
+                 on_start: Callable[[RunStart], None] | None = None) -> list[TrainResult]:
     """Continue a sweep that was stopped (``sweep_state(manifest)``, ``sweep.py``): every
     network from the checkpoint of its last completed epoch, in its run folder, on the engine —
     to exactly the weights and histories of the sweep had it not stopped (bitwise on the CPU's
     compiled loop). A network that had diverged is restored as it was (``diverged.pt``) and
     stays diverged. ``changes``: the settings a resumed run may change (``epochs``,
     ``device``, ``data_dir``…). Returns the results in the manifest's order. Networks saved at
-    different epochs (a sweep killed while writing them) go on in groups, each from its own."""
+    different epochs (a sweep killed while writing them) go on in groups, each from its own.
+    ``on_start``: as for ``fit`` (called for each group)."""
     checkpoints = state.checkpoints
     configs = [replace(config_of(checkpoint), **(changes or {})) for checkpoint in checkpoints]
     results: list[TrainResult | None] = [None] * len(configs)
@@ -123,7 +132,8 @@ def resume_sweep(state: SweepState, changes: dict[str, Any] | None = None,
         for epoch in sorted({checkpoint.epoch for checkpoint in checkpoints}):
             group = [k for k, checkpoint in enumerate(checkpoints) if checkpoint.epoch == epoch]
             part = fit([configs[k] for k in group], _trainer(dtype, cuda_graph, native, fused),
-                       resume=[checkpoints[k].path for k in group], on_epoch=on_epoch)
+                       resume=[checkpoints[k].path for k in group], on_epoch=on_epoch,
+                       on_start=on_start)
             for k, result in zip(group, part, strict=True):
                 results[k] = result
     except TrainingInterrupted as stop:

@@ -1,5 +1,5 @@
-"""What training reports: one ``EpochRecord`` per epoch, a ``StepInfo`` per mini-batch, and the
-``TrainResult`` of each network.
+"""What training reports: a ``RunStart`` when it begins, one ``EpochRecord`` per epoch, a
+``StepInfo`` per mini-batch, and the ``TrainResult`` of each network.
 
 An epoch has two training losses, and they are different numbers:
 
@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import torch
 from torch import Tensor
 
 from ..textbook.metrics import ClassificationReport
@@ -25,6 +26,17 @@ if TYPE_CHECKING:  # config.py reads checkpoints, which hold records
     from .config import TrainConfig
 
 SPLITS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class RunStart:
+    """What a run trains and where, once its trainer is built: for the run's first line."""
+
+    configs: list[TrainConfig]  # one per network
+    trainer: str  # the trainer in words, e.g. "reference loop"
+    device: torch.device
+    device_reason: str  # why that device, e.g. "auto: a GPU is here"
+    first_epoch: int = 1  # more than 1 when the run is resumed
 
 
 @dataclass(frozen=True)

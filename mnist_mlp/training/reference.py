@@ -22,26 +22,37 @@ from ..data import DigitTensors, batches
 from ..textbook.losses import get_loss
 from ..textbook.model import MLP
 from ..textbook.sgd import sgd_step
+from .captured import CapturedStep
 from .config import TrainConfig
 from .driver import Network, fit
 from .evaluation import Evaluation, evaluate
-from .records import EpochRecord, StepInfo, TrainResult
+from .records import EpochRecord, RunStart, StepInfo, TrainResult
 from .threads import cpu_threads, step_threads
+
+Step = Callable[[MLP, Callable[..., Tensor], Tensor, Tensor, float], Tensor]
+"""A step of SGD on one mini-batch, ``step(model, loss_fn, x, y, lr)`` → its loss before it."""
+
+
+def step_for(device: torch.device, batch_size: int) -> Step:
+    """How the loop takes its steps on ``device``: ``sgd_step``, or on CUDA the same step
+    replayed from a CUDA graph for mini-batches of ``batch_size`` (``CapturedStep``)."""
+    return CapturedStep(batch_size) if device.type == "cuda" else sgd_step
 
 
 def train_epoch(model: MLP, loss_fn: Callable[..., Tensor], loader: Iterable[tuple[Tensor, Tensor]],
                 lr: float, on_step: Callable[[Tensor], None] | None = None,
-                threads: int | None = None) -> Tensor:
+                threads: int | None = None, step: Step = sgd_step) -> Tensor:
     """One pass over the (reshuffled) training set, one SGD step per mini-batch; returns the
     mini-batch losses (steps,), each as it was before its step.
 
     ``threads``: CPU threads for torch during the pass (None: as they are; see
-    ``step_threads``)."""
+    ``step_threads``). ``step``: how a step is taken, ``sgd_step`` or, on a GPU, the same step
+    replayed from a CUDA graph (``CapturedStep``)."""
     model.train()
     losses = []
     with cpu_threads(threads):
         for x, y in loader:
-            losses.append(sgd_step(model, loss_fn, x, y, lr))
+            losses.append(step(model, loss_fn, x, y, lr))
             if on_step is not None:
                 on_step(losses[-1])
     return torch.stack(losses)
@@ -51,7 +62,8 @@ class ReferenceTrainer:
     """One network trained by ``train_epoch``: the trainer of ``train``.
 
     It stops at the first NaN (there is nothing else to train) and logs figures: histograms
-    of the weights and of the last step's gradients, the hidden units' weights as images.
+    of the weights and of the last step's gradients, the hidden units' weights as images. On
+    CUDA each step is replayed from a CUDA graph (``CapturedStep``), the digits on the device.
     """
 
     name = "reference"
@@ -67,11 +79,14 @@ class ReferenceTrainer:
         self.model = network.model.to(device)
         self.loss_fn = get_loss(self.config.loss).fn
         self.loader = batches(train.with_target_vectors(), self.config.batch_size,
-                              generator=network.shuffle)
+                              generator=network.shuffle, device=device)
+        self.step = step_for(device, self.config.batch_size)
+        self.description = ("reference loop, each step one CUDA graph"
+                            if isinstance(self.step, CapturedStep) else "reference loop")
 
     def epoch(self, on_step: Callable[[Tensor], None]) -> Tensor:
         losses = train_epoch(self.model, self.loss_fn, self.loader, self.config.lr, on_step,
-                             step_threads(self.config.batch_size))
+                             step_threads(self.config.batch_size), self.step)
         return losses.unsqueeze(0).cpu()
 
     def evaluate(self, data: DigitTensors) -> list[Evaluation]:
@@ -85,7 +100,8 @@ class ReferenceTrainer:
 def train(config: TrainConfig, model: MLP | None = None,
           on_epoch: Callable[[EpochRecord], None] | None = None,
           on_step: Callable[[StepInfo], None] | None = None,
-          resume: str | os.PathLike | None = None) -> TrainResult:
+          resume: str | os.PathLike | None = None,
+          on_start: Callable[[RunStart], None] | None = None) -> TrainResult:
     """Train the network described by ``config`` (or continue ``model``) on MNIST with the
     reference loop.
 
@@ -95,9 +111,10 @@ def train(config: TrainConfig, model: MLP | None = None,
     ``resume``: a run folder (its ``last.pt``) or checkpoint file to continue from, in the
     checkpoint's folder, up to ``config.epochs``; ``config`` must be the run's own (see
     ``resume_config``) except for ``epochs``, ``device``, ``data_dir``. Ctrl-C raises
-    ``TrainingInterrupted``, naming the checkpoint to resume from.
+    ``TrainingInterrupted``, naming the checkpoint to resume from. ``on_start``: as for
+    ``fit``.
     """
     each_epoch = None if on_epoch is None else lambda _, records: on_epoch(records[0])
     (result,) = fit([config], ReferenceTrainer, model=model, resume=resume,
-                    on_epoch=each_epoch, on_step=on_step)
+                    on_epoch=each_epoch, on_step=on_step, on_start=on_start)
     return result

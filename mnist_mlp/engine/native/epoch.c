@@ -355,19 +355,114 @@ int train_epoch(const struct epoch_args *a) {
     return 0;
 }
 
+/* ---- The evaluation: the forward pass alone, in faster arithmetic than the training's ----
+ *
+ * What is evaluated after every epoch is each split's loss and confusion matrix, not weights:
+ * here the forward pass may round otherwise than the training's (which keeps libm's exp and its
+ * sums, so its weights stay those of every earlier version). The evaluation differs from the
+ * dense one (Engine.dense_evaluate) by rounding only: an image whose two largest outputs are
+ * within a rounding of each other may change its predicted class. */
+
+/* σ of BLOCK units at once, exp computed in vector registers (Cephes' exp, an ulp or two from
+ * libm's: a polynomial in float, a rational function in double, times 2ⁿ made from its bits). */
+#define float_IS_FLOAT 1
+#define double_IS_FLOAT 0
+#define PASTE(a, b) a##b
+#define IS_FLOAT(real) PASTE(real, _IS_FLOAT)
+#if IS_FLOAT(REAL)
+typedef int32_t iblock __attribute__((vector_size(BLOCK * sizeof(REAL))));
+#define EXP_LIMIT 88.0f /* exp(±88) is a normal float: σ(∓88) is as exact as σ needs */
+#define EXP_BIAS 127
+#define EXP_SHIFT 23
+#else
+typedef int64_t iblock __attribute__((vector_size(BLOCK * sizeof(REAL))));
+#define EXP_LIMIT 708.0
+#define EXP_BIAS 1023
+#define EXP_SHIFT 52
+#endif
+
+/* where ``mask``, ``a``, else ``b`` (C has no ?: for vectors; a NaN stays a NaN) */
+static inline block pick(iblock mask, block a, block b) {
+    return (block)((mask & (iblock)a) | (~mask & (iblock)b));
+}
+
+static inline block exp_block(block x) {
+    const block limit = (block){0} + EXP_LIMIT;
+    x = pick(x > limit, limit, x);
+    x = pick(x < -limit, -limit, x);
+    const block t = x * (REAL)1.44269504088896341 + (REAL)0.5;
+    iblock n = __builtin_convertvector(t, iblock);
+    n += __builtin_convertvector(n, block) > t; /* −1 where the conversion rounded up: ⌊t⌋ */
+    const block k = __builtin_convertvector(n, block);
+#if IS_FLOAT(REAL)
+    const block r = x - k * 0.693359375f + k * 2.12194440e-4f; /* x − k ln 2, in two parts */
+    block p = 1.9875691500E-4f * r + 1.3981999507E-3f;
+    p = p * r + 8.3334519073E-3f;
+    p = p * r + 4.1665795894E-2f;
+    p = p * r + 1.6666665459E-1f;
+    p = p * r + 5.0000001201E-1f;
+    const block e = p * r * r + r + 1.0f;
+#else
+    const block r = x - k * 6.93145751953125E-1 - k * 1.42860682030941723212E-6;
+    const block rr = r * r;
+    const block px = r * ((1.26177193074810590878E-4 * rr + 3.02994407707441961300E-2) * rr
+                          + 9.99999999999999999910E-1);
+    const block qx = ((3.00198505138664455042E-6 * rr + 2.52448340349684104192E-3) * rr
+                      + 2.27265548208155028766E-1) * rr + 2.00000000000000000009E0;
+    const block e = 1.0 + 2.0 * px / (qx - px);
+#endif
+    return e * (block)((n + EXP_BIAS) << EXP_SHIFT); /* 2ⁿ, as the bits of a REAL */
+}
+
+/* a¹ = φ(W¹x + b¹) of image i (ld units); the sigmoid BLOCK units at a time by exp_block
+ * (padding units too: never read). */
+static void eval_hidden(const struct unpacked *u, int hidden, const int64_t *restrict row_start,
+                        const int32_t *restrict pixel, const REAL *restrict value, int64_t i,
+                        REAL *restrict h) {
+    hidden_weighted_input(u->w1t, u->ld, pixel, value, row_start[i], row_start[i + 1], h);
+    if (hidden != HIDDEN_SIGMOID) {
+        for (int64_t j = 0; j < u->l; j++) h[j] = hidden_forward(hidden, h[j] + u->bias1[j]);
+        return;
+    }
+    for (int64_t j0 = 0; j0 < u->ld; j0 += BLOCK)
+        *(block *)(h + j0) = 1 / (1 + exp_block(-(AT(h + j0) + AT(u->bias1 + j0))));
+}
+
+/* Ten outputs at once: the columns of W² laid out one per hidden unit (w2t[j] = W²_·j, padded
+ * to 16 classes), z² = Σ_j a¹_j w2t[j] + b², summed in one register with no sum across it (the
+ * training's `dot` sums each output apart, in another order). */
+#define LANES 16
+typedef REAL classes __attribute__((vector_size(LANES * sizeof(REAL))));
+
+static void eval_output_input(const REAL *restrict w2t, const REAL *restrict h, int64_t l,
+                              const REAL *b2, REAL *restrict z2) {
+    classes sum[4] = {{0}};  /* four sums: an addition need not wait for the one before it */
+    int64_t j = 0;
+    for (; j + 3 < l; j += 4)
+        for (int s = 0; s < 4; s++) sum[s] += h[j + s] * *(const classes *)(w2t + (j + s) * LANES);
+    for (; j < l; j++) sum[0] += h[j] * *(const classes *)(w2t + j * LANES);
+    const classes total = (sum[0] + sum[1]) + (sum[2] + sum[3]);
+    for (int c = 0; c < CLASSES; c++) z2[c] = total[c] + b2[c];
+}
+
 /* The forward pass of the network a->W1, … over the n images of a split: the loss summed over
  * them (in double) into *a->loss_sum, and the confusion matrix of its predictions (the class of
  * the largest output, the first at a tie) into a->confusion. Returns 0, or −1 when memory could
  * not be allocated. */
 int evaluate(const struct eval_args *a) {
     struct unpacked u;
-    if (unpack(a->W1, a->b1, a->W2, a->l, (size_t)(a->l + BLOCK - 1) / BLOCK * BLOCK, &u))
-        return -1;
+    const int64_t ld = (a->l + BLOCK - 1) / BLOCK * BLOCK;
+    if (unpack(a->W1, a->b1, a->W2, a->l, (size_t)ld + LANES * ld, &u)) return -1;
+    REAL *h = u.extra, *w2t = u.extra + ld;  /* a¹ (ld), and W² as (ld, 16) */
+    for (int64_t j = 0; j < a->l; j++)
+        for (int c = 0; c < CLASSES; c++) w2t[j * LANES + c] = a->W2[c * a->l + j];
     double total = 0;
     for (int k = 0; k < CLASSES * CLASSES; k++) a->confusion[k] = 0;
     for (int64_t i = 0; i < a->n; i++) {
-        REAL F[CLASSES];
-        forward(&u, a->hidden, a->output, a->b2, a->row_start, a->pixel, a->value, i, u.extra, F);
+        REAL z2[CLASSES], F[CLASSES];
+        eval_hidden(&u, a->hidden, a->row_start, a->pixel, a->value, i, h);
+        eval_output_input(w2t, h, a->l, a->b2, z2);
+        output_forward(a->output, z2, F);
         total += sample_loss(a->loss, F, a->targets + i * CLASSES, a->floor);
         int best = 0;
         for (int c = 1; c < CLASSES; c++) best = F[c] > F[best] ? c : best;
