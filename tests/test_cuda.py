@@ -19,6 +19,7 @@ from mnist_mlp.experiments.claims import ClaimSettings, run_claims
 from mnist_mlp.experiments.configurations import Settings
 from mnist_mlp.experiments.costs import evaluation_cost, peak_memory
 from mnist_mlp.experiments.reproduce import reproduce
+from mnist_mlp.experiments.stats import summarize
 from mnist_mlp.inference import evaluate_checkpoint
 from mnist_mlp.training import resume_config
 from mnist_mlp.training.checkpoint import LAST, build_model, load_checkpoint
@@ -100,6 +101,16 @@ def test_train_many_on_cuda_equals_train_many_on_the_cpu(gpu_config):
         for a, b in zip(ours.history, theirs.history, strict=True):
             assert a.test_accuracy == pytest.approx(b.test_accuracy, abs=0.011)
             assert a.train_loss == pytest.approx(b.train_loss, rel=1e-4)
+
+
+def test_a_network_with_nan_weights_on_cuda_graphs_is_recorded_as_diverged(gpu_config, wreck):
+    """250 digits in mini-batches of 5: one graph replay of 50 steps an epoch."""
+    wreck(1, "output")
+    with pytest.warns(UserWarning, match=r"lr 0\.5 and seed 1 diverged in epoch 1"):
+        results = train_many(replace(gpu_config, batch_size=5), seeds=[0, 1, 2])
+    assert [result.history[-1].diverged for result in results] == [False, True, False]
+    summary = summarize([result.history for result in results])
+    assert summary["diverged"] == 1 and summary["final"].n == 2
 
 
 def test_reference_run_on_cuda_resumes_exactly(gpu_config, tmp_path):

@@ -1,6 +1,7 @@
 """The fast engine equals the reference trainer: same weights, same history, K at once."""
 
 import copy
+import math
 from dataclasses import replace
 
 import pytest
@@ -10,6 +11,7 @@ from helpers import needs_compiler, needs_cuda, random_digits
 from mnist_mlp import MLP, TrainConfig, train, train_many
 from mnist_mlp.data import batches
 from mnist_mlp.engine import Engine
+from mnist_mlp.experiments.stats import summarize
 from mnist_mlp.inference import evaluate_checkpoint
 from mnist_mlp.textbook.losses import get_loss
 from mnist_mlp.textbook.metrics import confusion_matrix
@@ -137,12 +139,58 @@ def test_train_many_divergence(tiny_config):
 
 def test_train_many_keeps_going_when_some_diverge(tiny_config):
     with pytest.warns(UserWarning, match=r"the network with lr 1e\+30 and seed 0 diverged in "
-                                         r"epoch 1 \(training loss nan\); it has no checkpoint"):
+                                         r"epoch 1 \(training loss nan(, weights NaN or "
+                                         r"infinite)?\); it has no checkpoint"):
         results = train_many(replace(tiny_config, epochs=2, loss="mse",
                                      output_activation="sigmoid", activation="relu"),
                              lrs=[0.5, 1e30])
     assert torch.isfinite(torch.tensor(results[0].history[-1].train_loss))
     assert not torch.isfinite(torch.tensor(results[1].history[-1].train_loss))
+
+
+@pytest.mark.parametrize("compiled", NATIVE, ids=["tensor-ops", "native"])
+@pytest.mark.parametrize("where", ["output", "pixel 0"])
+def test_a_network_with_nan_weights_is_recorded_as_diverged(tiny_config, tmp_path, wreck,
+                                                           compiled, where):
+    """Under the cross-entropy (35) on a softmax, whether or not the loop's loss sees the NaN
+    weights (the compiled loop never reads pixel 0, always 0 here): the network is recorded as
+    diverged, named with its lr and seed, counted and kept out of the means, and leaves no
+    checkpoint; the others train on."""
+    wreck(1, where)
+    config = replace(tiny_config, epochs=2, log_dir=str(tmp_path))
+    with pytest.warns(UserWarning, match=r"the network with lr 0\.5 and seed 1 diverged in epoch "
+                                         r"1 \(training loss .*, weights NaN or infinite\)"):
+        results = train_many(config, seeds=[0, 1, 2], native=compiled)
+    assert [[r.diverged for r in result.history] for result in results] == [
+        [False, False], [True, True], [False, False]]
+    if where == "output":  # NaN outputs give a NaN loss, also through the clamped logarithm
+        assert math.isnan(results[1].history[0].minibatch_loss)
+        assert math.isnan(results[1].history[0].train_loss)
+    summary = summarize([result.history for result in results])
+    assert summary["diverged"] == 1 and summary["final"].n == 2
+    assert summary["final"].mean == pytest.approx(
+        (results[0].history[-1].test_accuracy + results[2].history[-1].test_accuracy) / 2)
+    assert not list(results[1].run_dir.glob("*.pt"))
+    assert load_checkpoint(results[0].run_dir, prefer=(LAST,)).epoch == 2
+
+
+def test_the_compiled_loss_of_a_nan_output_is_nan():
+    """The clamped logarithm of the compiled loop lets a NaN through, as torch's clamp does."""
+    data = random_digits(30, torch.float32)
+    torch.manual_seed(0)
+    model = MLP(5)
+    with torch.no_grad():
+        model.output.weight[:, 0] = float("nan")
+    for loss in ("binary_cross_entropy", "log_likelihood"):
+        engines = [Engine([copy.deepcopy(model)], [0.1], loss, native=native)
+                   for native in (False, True)]
+        if engines[1].backend.name != "native":
+            pytest.skip("no C compiler")
+        for engine in engines:
+            assert math.isnan(engine.evaluate(data)[0].item())
+            losses = engine.epoch(data.images, torch.nn.functional.one_hot(data.labels, 10).float(),
+                                  10, [torch.Generator().manual_seed(0)])
+            assert losses.isnan().all()
 
 
 def test_train_many_logs_each_network(tiny_config, tmp_path):

@@ -2,6 +2,7 @@
 
 import os
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,6 +11,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from mnist_mlp import MLP, TrainConfig, train
 from mnist_mlp.cli.train import main as train_main
 from mnist_mlp.textbook.sgd import sgd_step
+from mnist_mlp.training.checkpoint import load_checkpoint
 
 
 def test_sgd_step_is_theta_minus_lr_grad():
@@ -107,6 +109,40 @@ def test_divergence_is_reported(config, on_sgd_step):
     with pytest.raises(DivergenceError, match="smaller --lr"):
         train(replace(config, lr=1e30, loss="mse", output_activation="sigmoid",
                       activation="relu", epochs=2, log_dir=None))
+
+
+@pytest.mark.parametrize(("output_activation", "loss"), [
+    ("softmax", "binary_cross_entropy"), ("softmax", "log_likelihood"),
+    ("sigmoid", "binary_cross_entropy")])
+def test_a_log_loss_divergence_stops_the_reference_loop(config, on_sgd_step, output_activation,
+                                                       loss):
+    """A NaN step in epoch 2 (25 steps an epoch) under a logarithmic loss: the run stops there,
+    naming its lr, and keeps epoch 1 as its last good checkpoint."""
+    from mnist_mlp.training import DivergenceError
+    on_sgd_step(lambda step, lr: lr if step <= 25 else float("nan"))
+    with pytest.raises(DivergenceError, match=r"in epoch 2 \(lr 0\.5\).*last good checkpoint"):
+        train(replace(config, output_activation=output_activation, loss=loss))
+    (run,) = Path(config.log_dir).iterdir()
+    assert load_checkpoint(run, prefer=("last.pt",)).epoch == 1
+
+
+def test_nan_weights_stop_the_reference_loop_even_where_its_loss_is_finite(config, wreck):
+    from mnist_mlp.training import DivergenceError
+    wreck(0, "pixel 0")
+    with pytest.raises(DivergenceError, match="epoch 1"):
+        train(replace(config, log_dir=None))
+
+
+def test_cli_summary_counts_a_diverged_network_and_leaves_it_out(tiny_data, wreck, capsys):
+    wreck(1, "pixel 0")
+    code = train_main(["--engine", "fast", "--seeds", "3", "--hidden", "8", "--epochs", "1",
+                       "--device", "cpu", "--data-dir", str(tiny_data), "--quiet",
+                       "--validation-size", "50", "--log-dir", ""])
+    out, err = capsys.readouterr()
+    assert code == 0 and "the network with lr 0.5 and seed 1 diverged in epoch 1" in err
+    assert "3 networks, 1 diverged" in out
+    assert "lr 0.5, seeds 0…2: 3 runs, 1 diverged" in out
+    assert "n = 2)" in out and "n = 3)" not in out
 
 
 def test_cli_trains_and_prints(tiny_data, tmp_path, capsys):

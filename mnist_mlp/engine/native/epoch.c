@@ -138,8 +138,9 @@ static void output_forward(int kind, const REAL *z, REAL *F) {
 /* d ln F / dF with ln clamped at F_floor (mnist_mlp/textbook/losses.py: clamped_log_grad). */
 static REAL clamped_log_grad(REAL F, REAL floor) { return F >= floor ? 1 / F : 0; }
 
-/* ln max(F, F_floor): mnist_mlp.textbook.losses.clamped_log. */
-static REAL clamped_log(REAL F, REAL floor) { return log(F > floor ? F : floor); }
+/* ln max(F, F_floor): mnist_mlp.textbook.losses.clamped_log. A NaN F stays NaN (as torch's
+ * clamp keeps it), so that a diverged network's loss says so. */
+static REAL clamped_log(REAL F, REAL floor) { return log(F < floor ? floor : F); }
 
 /* ℓ(F, y) of one sample: as the losses of mnist_mlp/textbook/losses.py. A term whose weight
  * y_c or 1 − y_c is 0 adds nothing and is not computed (one logarithm per sample for the
