@@ -5,6 +5,10 @@
             L = (1/m) Σ ℓ(F(x), y)       (the chosen loss, mini-batch mean)
             θ ← θ − η ∂L/∂θ              (plain SGD: ``textbook.sgd.sgd_step``)
 
+ℓ(F(x), y) is computed from the output layer's weighted input z, F = ψ(z)
+(``textbook.losses.network_loss``): the same number, and for the cross-entropy (35) on a softmax
+a gradient that float32 can hold.
+
 ``train_epoch`` is that loop, and nothing else: no logging, checkpoints or progress bars, which
 the driver (``driver.py``) adds around it for this trainer and the fast engine alike. ``train``
 is the public entry point: one network, trained by this loop under the driver.
@@ -16,11 +20,11 @@ import os
 from collections.abc import Callable, Iterable
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..data import DigitTensors, batches
-from ..textbook.losses import get_loss
-from ..textbook.model import MLP
+from ..textbook.losses import network_loss
+from ..textbook.model import MLP, WeightedInput
 from ..textbook.sgd import sgd_step
 from .config import TrainConfig
 from .driver import Network, fit
@@ -29,11 +33,14 @@ from .records import EpochRecord, StepInfo, TrainResult
 from .threads import cpu_threads, step_threads
 
 
-def train_epoch(model: MLP, loss_fn: Callable[..., Tensor], loader: Iterable[tuple[Tensor, Tensor]],
-                lr: float, on_step: Callable[[Tensor], None] | None = None,
+def train_epoch(model: nn.Module, loss_fn: Callable[..., Tensor],
+                loader: Iterable[tuple[Tensor, Tensor]], lr: float,
+                on_step: Callable[[Tensor], None] | None = None,
                 threads: int | None = None) -> Tensor:
-    """One pass over the (reshuffled) training set, one SGD step per mini-batch; returns the
-    mini-batch losses (steps,), each as it was before its step.
+    """One pass over the (reshuffled) training set, one SGD step per mini-batch, L =
+    ``loss_fn(model(x), y)``; returns the mini-batch losses (steps,), each as it was before its
+    step. The trainer passes the network up to its output layer's weighted input z
+    (``WeightedInput``) and the loss computed from z (``network_loss``).
 
     ``threads``: CPU threads for torch during the pass (None: as they are; see
     ``step_threads``)."""
@@ -65,12 +72,13 @@ class ReferenceTrainer:
         (network,) = networks
         self.config = network.config
         self.model = network.model.to(device)
-        self.loss_fn = get_loss(self.config.loss).fn
+        self.up_to_z = WeightedInput(self.model)  # the loss is taken of z, F = ψ(z)
+        self.loss_fn = network_loss(self.config.loss, self.model.output_activation)
         self.loader = batches(train.with_target_vectors(), self.config.batch_size,
                               generator=network.shuffle)
 
     def epoch(self, on_step: Callable[[Tensor], None]) -> Tensor:
-        losses = train_epoch(self.model, self.loss_fn, self.loader, self.config.lr, on_step,
+        losses = train_epoch(self.up_to_z, self.loss_fn, self.loader, self.config.lr, on_step,
                              step_threads(self.config.batch_size))
         return losses.unsqueeze(0).cpu()
 
