@@ -160,20 +160,3 @@ def test_json_reads_back_into_the_same_report(saved, claims, load_script, tmp_pa
     with pytest.raises(ValueError, match=r"not a claims\.json"):
         load(bad)
 
-
-def test_the_recipe_row_says_what_its_widest_networks_did():
-    """The recipe's row counts the networks at the largest l that diverged and gives the mean of
-    the others, from the numbers: a change in them changes it."""
-    from types import SimpleNamespace
-
-    from mnist_mlp.experiments import claims_rows
-
-    def row(finals):
-        point = sweeps.Point(300, finals, [], 1, 100, 1.0, 10)
-        return claims_rows.recipe(SimpleNamespace(reproduction=None, recipe_widest=point))
-
-    assert row([0.90, math.nan, 0.92]).endswith(
-        "1 of 3 networks diverged in their first epoch; the other 2 reach 91.00 %.")
-    assert row([0.90, 0.94]).endswith("0 of 2 networks diverged in their first epoch; 2 reach "
-                                      "92.00 %.")
-    assert row([math.nan, math.nan]).endswith("2 of 2 networks diverged in their first epoch.")

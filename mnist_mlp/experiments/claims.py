@@ -10,12 +10,12 @@ figures are ``claims_report`` and ``claims_plots``; ``scripts/claims.py`` is the
 The sweeps start from the reproduction's ``l30-softmax`` protocol — sigmoid hidden layer,
 softmax output with the chapter's softmax cross-entropy, weights and biases from N(0, 1), η =
 0.5, mini-batches of 10, 30 epochs, the first 50,000 training images — and change one setting.
-The sweeps use the first term of (35) alone, the form the chapter itself calls the appropriate
-one for softmax. The chapter's own recipe keeps both terms of (35) on the softmax output (its
-gradient, computed in float32 by the fused form of ``textbook.backprop.output_error``, has no
-1/F to overflow). The recipe is measured at l = 30 and 100 by the reproduction; here it is
-trained for one epoch at the largest l of the sweep (``recipe_widest``), from N(0, 1) weights:
-how many of its networks diverge, and what the others reach.
+The chapter's own recipe keeps both terms of (35) on the softmax output; its float32 gradient
+carries 1/F, which overflows once an output falls below 1/(float32's largest number), about
+3e-39, so the sweeps use the first term alone, the form the chapter itself calls the appropriate
+one for softmax. The recipe is measured at l = 30 and 100 by the reproduction; here it is
+trained for one epoch at the largest l of the sweep (``recipe_widest``), to count how many of
+its networks diverge.
 """
 
 from __future__ import annotations
