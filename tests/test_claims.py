@@ -159,4 +159,3 @@ def test_json_reads_back_into_the_same_report(saved, claims, load_script, tmp_pa
     bad.write_text('{"settings": {}}')
     with pytest.raises(ValueError, match=r"not a claims\.json"):
         load(bad)
-
