@@ -73,3 +73,31 @@ def load_script():
         return module
 
     return load
+
+
+@pytest.fixture
+def wreck(monkeypatch):
+    """``wreck(seed, where)``: from now on the network that the training driver initialises with
+    ``seed`` gets NaN weights — ``where="output"``: the output weights of hidden unit 0 (every
+    output NaN); ``"pixel 0"``: the hidden weights of pixel 0, which is 0 in every tiny digit
+    (NaN weights that only a loop reading the zero pixels turns into NaN outputs). What a huge
+    η does, without depending on how a machine rounds one."""
+    import torch
+
+    driver = importlib.import_module("mnist_mlp.training.driver")
+    real = driver.MLP
+
+    def install(seed: int, where: str = "output") -> None:
+        def make(*args, **kwargs):
+            model = real(*args, **kwargs)
+            if torch.initial_seed() == seed:  # the driver seeds torch before it initialises
+                with torch.no_grad():
+                    if where == "output":
+                        model.output.weight[:, 0] = float("nan")
+                    else:
+                        model.hidden.weight[:, 0] = float("nan")
+            return model
+
+        monkeypatch.setattr(driver, "MLP", make)
+
+    return install

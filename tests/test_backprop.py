@@ -2,14 +2,15 @@
 (mnist_mlp.textbook.backprop), equals autograd, for every loss, output and hidden activation."""
 
 import itertools
+from functools import partial
 
 import pytest
 import torch
 
 from mnist_mlp import MLP
-from mnist_mlp.textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
-from mnist_mlp.textbook.backprop import gradients
-from mnist_mlp.textbook.losses import LOSSES, get_loss
+from mnist_mlp.textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, Softmax
+from mnist_mlp.textbook.backprop import gradients, softmax_cross_entropy_error
+from mnist_mlp.textbook.losses import LOSSES, binary_cross_entropy_of_softmax, get_loss
 
 COMBINATIONS = list(itertools.product(LOSSES, OUTPUT_ACTIVATIONS, HIDDEN_ACTIVATIONS))
 
@@ -82,3 +83,71 @@ def test_bad_reduction():
     model, x, labels = setup(3, "softmax", "sigmoid")
     with pytest.raises(ValueError, match="reduction"):
         gradients(model, x, labels, reduction="none")
+
+
+# --- (BP1) for a softmax and the cross-entropy (35), in float32 ----------------------------------
+
+
+def saturated_rows(dtype=torch.float64):
+    """Weighted inputs z of 10 outputs and one-hot targets, each row a case the product form
+    (1/F times the softmax Jacobian) cannot take in float32: the label's F between e^(−100) and
+    2.9·10⁻³⁹ (1/F = ∞), below e^(−100) (clamped), a wrong output so far ahead that 1 − F is
+    subnormal or 0, the label so far ahead that F rounds to 1; and one ordinary row."""
+    rest = torch.linspace(-3.0, 3.0, 9, dtype=torch.float64)
+    rows, labels = [], []
+    for ahead, label in [(95.0, 9), (120.0, 9), (20.0, 9), (0.0, 9)]:  # label at −ahead
+        rows.append(torch.cat([rest, torch.tensor([-ahead], dtype=torch.float64)]))
+        labels.append(label)
+    for gap in (20.0, 92.0, 99.0, 105.0, 300.0):  # output 0 ahead of all the others by gap
+        rows.append(torch.cat([torch.tensor([gap], dtype=torch.float64), rest]))
+        labels.append(4)
+    rows.append(torch.cat([torch.tensor([95.0], dtype=torch.float64), rest]))  # the label
+    labels.append(0)
+    z = torch.stack(rows)
+    return z.to(dtype), torch.nn.functional.one_hot(torch.tensor(labels), 10).to(dtype)
+
+
+def autograd_error(z, loss_of_z):
+    z = z.clone().requires_grad_()
+    loss_of_z(z).backward()
+    return z.grad
+
+
+def test_the_fused_softmax_error_is_the_gradient_of_35():
+    """In float64, where (35) of F can still be differentiated as written (1 − F ≥ 10⁻⁸, F down
+    to e^(−95)), the fused form is autograd's gradient of it; everywhere, also where 1 − F
+    rounds to 0, it is autograd's gradient of (35) computed from z. Soft targets too."""
+    g = torch.Generator().manual_seed(0)
+    z = torch.cat([saturated_rows()[0], 12 * torch.randn(100, 10, generator=g,
+                                                          dtype=torch.float64)])
+    targets = [torch.nn.functional.one_hot(torch.randint(0, 10, (len(z),), generator=g), 10),
+               torch.softmax(torch.randn(len(z), 10, generator=g, dtype=torch.float64), 1)]
+    for y in (target.double() for target in targets):
+        fused = softmax_cross_entropy_error(z, torch.softmax(z, -1), y)
+        of_z = autograd_error(z, partial(binary_cross_entropy_of_softmax, target=y,
+                                         reduction="sum"))
+        torch.testing.assert_close(fused, of_z, rtol=1e-12, atol=1e-15)
+        of_F = autograd_error(z, lambda z, y=y: get_loss("binary_cross_entropy").fn(
+            torch.softmax(z, -1), y, "sum"))
+        fit = (1 - torch.softmax(z, -1)).min(dim=1).values >= 1e-8
+        assert fit.sum() > 50
+        torch.testing.assert_close(fused[fit], of_F[fit], rtol=1e-7, atol=1e-12)
+
+
+def test_the_fused_softmax_error_is_finite_in_float32_at_saturated_outputs():
+    """On every saturated row the product form gives ∞ or NaN in float32, or (1 − F = 0) a zero
+    gradient where (35) has one; the fused form in float32 gives the float64 numbers, to float32
+    rounding of outputs of size up to 2."""
+    z, y = saturated_rows(torch.float32)
+    F = torch.softmax(z, -1)
+    product = Softmax().backward(F, get_loss("binary_cross_entropy").grad(F, y))
+    fused = softmax_cross_entropy_error(z, F, y)
+    exact = softmax_cross_entropy_error(z.double(), torch.softmax(z.double(), -1), y.double())
+    assert not product[[0, 5, 6]].isfinite().all(dim=1).any()  # 1/F = ∞
+    assert fused.isfinite().all()
+    torch.testing.assert_close(fused.double(), exact, rtol=0, atol=1e-6)
+    # F_0 ≈ 1 is wrong: F_0 − y_0 through the label's term, F_0 through −ln(1 − F_0), which
+    # the product form loses where 1 − F_0 rounds to 0
+    assert exact[4, 0] == pytest.approx(2.0) and product[4, 0] == pytest.approx(1.0)
+    assert abs(exact[1, 9]) < 1e-40  # the label's ln F clamped: no pull up (not −1)
+    assert exact.sum(dim=1).abs().max() < 1e-12  # a softmax's δ sums to 0

@@ -182,6 +182,20 @@ def test_a_learning_rate_that_diverges_everywhere_is_a_result(monkeypatch, claim
     assert point.still_descending() is None
 
 
+def test_a_point_with_one_nan_network_averages_the_others(tiny_data, wreck):
+    """A network with NaN weights is counted as diverged and its accuracy left out of the mean,
+    which is the other networks' (the networks of a point train independently)."""
+    config = quick_settings(train_size=200, validation_size=50, data_dir=str(tiny_data),
+                            epochs=1, device="cpu").base()
+    [healthy] = sweeps.train_point(config, [0, 1, 2], 0.5)
+    wreck(1, "pixel 0")  # finite outputs in the compiled loop: only the weights say so
+    with pytest.warns(UserWarning, match="seed 1 diverged"):
+        [point] = sweeps.train_point(config, [0, 1, 2], 0.5)
+    assert point.diverged == 1 and math.isnan(point.final[1])
+    assert point.kept == [healthy.final[0], healthy.final[2]]
+    assert point.mean == pytest.approx((healthy.final[0] + healthy.final[2]) / 2)
+
+
 def test_settings_are_checked():
     with pytest.raises(ValueError, match="seeds"):
         ClaimSettings(seeds=0).validate()

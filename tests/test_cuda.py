@@ -23,6 +23,7 @@ from mnist_mlp.experiments.claims import ClaimSettings, run_claims
 from mnist_mlp.experiments.configurations import Settings
 from mnist_mlp.experiments.costs import evaluation_cost, peak_memory
 from mnist_mlp.experiments.reproduce import reproduce
+from mnist_mlp.experiments.stats import summarize
 from mnist_mlp.inference import evaluate_checkpoint
 from mnist_mlp.textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from mnist_mlp.textbook.losses import LOSSES, get_loss
@@ -77,6 +78,32 @@ def test_graph_replays_equal_eager_steps_on_the_gpu():
         torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-14)
 
 
+def test_the_softmax_and_35_at_saturated_outputs_on_cuda():
+    """l = 300 from N(0, 1), the cross-entropy (35) on a softmax, float32, outputs tens of
+    e-folds apart: three eager steps equal the CPU's (these dynamics amplify rounding by about
+    e^0.55 a step, so only a few steps can be held to it), and 300 steps through CUDA graphs
+    keep every weight and loss finite."""
+    data = random_digits(3000, torch.float32, zeros=0.8)
+    targets = torch.nn.functional.one_hot(data.labels, 10).float()
+
+    def engine(device, cuda_graph=True):
+        torch.manual_seed(0)
+        return Engine([MLP(300, "sigmoid", "softmax", init="normal")], [0.5],
+                      "binary_cross_entropy", device=device, cuda_graph=cuda_graph)
+
+    gpu, cpu = engine(DEVICE, cuda_graph=False), engine("cpu")
+    for ours, images, labels in ((gpu, data.images[:30].to(DEVICE), targets[:30].to(DEVICE)),
+                                 (cpu, data.images[:30], targets[:30])):
+        ours.epoch(images, labels, 10, [torch.Generator().manual_seed(1)])
+    for ours, theirs in zip(weights(gpu), weights(cpu), strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
+    graphs = engine(DEVICE)
+    losses = graphs.epoch(data.images.to(DEVICE), targets.to(DEVICE), 10,
+                          [torch.Generator().manual_seed(0)])
+    assert graphs.backend.graphs, "no CUDA graph was captured"
+    assert losses.isfinite().all() and all(t.isfinite().all() for t in weights(graphs))
+
+
 @pytest.mark.parametrize("k", [1, 3])
 def test_batched_evaluation_on_cuda_equals_the_cpu(k):
     """The GPU's evaluation (batched products over the whole split) gives the CPU's loss and
@@ -109,6 +136,16 @@ def test_train_many_on_cuda_equals_train_many_on_the_cpu(gpu_config):
         for a, b in zip(ours.history, theirs.history, strict=True):
             assert a.test_accuracy == pytest.approx(b.test_accuracy, abs=0.011)
             assert a.train_loss == pytest.approx(b.train_loss, rel=1e-4)
+
+
+def test_a_network_with_nan_weights_on_cuda_graphs_is_recorded_as_diverged(gpu_config, wreck):
+    """250 digits in mini-batches of 5: one graph replay of 50 steps an epoch."""
+    wreck(1, "output")
+    with pytest.warns(UserWarning, match=r"lr 0\.5 and seed 1 diverged in epoch 1"):
+        results = train_many(replace(gpu_config, batch_size=5), seeds=[0, 1, 2])
+    assert [result.history[-1].diverged for result in results] == [False, True, False]
+    summary = summarize([result.history for result in results])
+    assert summary["diverged"] == 1 and summary["final"].n == 2
 
 
 @pytest.mark.parametrize("batch_size", [10, 12], ids=["full batches", "last batch smaller"])

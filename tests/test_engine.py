@@ -1,6 +1,7 @@
 """The fast engine equals the reference trainer: same weights, same history, K at once."""
 
 import copy
+import math
 from dataclasses import replace
 
 import pytest
@@ -10,9 +11,12 @@ from helpers import needs_compiler, needs_cuda, random_digits
 from mnist_mlp import MLP, TrainConfig, train, train_many
 from mnist_mlp.data import batches
 from mnist_mlp.engine import Engine
+from mnist_mlp.experiments.stats import summarize
 from mnist_mlp.inference import evaluate_checkpoint
-from mnist_mlp.textbook.losses import get_loss
+from mnist_mlp.textbook.losses import get_loss, network_loss
 from mnist_mlp.textbook.metrics import confusion_matrix
+from mnist_mlp.textbook.model import WeightedInput
+from mnist_mlp.textbook.sgd import sgd_step
 from mnist_mlp.training import DivergenceError, resume_config
 from mnist_mlp.training.checkpoint import LAST, build_model, load_checkpoint
 from mnist_mlp.training.reference import train_epoch
@@ -27,9 +31,9 @@ NATIVE = [False, pytest.param(True, marks=needs_compiler)]
 
 
 def reference_epoch(model, data, loss, lr, batch_size, seed):
-    train_epoch(model, get_loss(loss).fn, batches(data, batch_size,
-                                                  generator=torch.Generator().manual_seed(seed)),
-                lr)
+    """An epoch of the reference loop as its trainer runs it: the loss taken of z."""
+    train_epoch(WeightedInput(model), network_loss(loss, model.output_activation),
+                batches(data, batch_size, generator=torch.Generator().manual_seed(seed)), lr)
     return model
 
 
@@ -57,6 +61,67 @@ def test_one_epoch_equals_reference(loss, output_activation, activation, dtype, 
     data = random_digits(dtype=dtype)  # 95 samples: the last mini-batch has 5
     (fast,) = engine_epoch([copy.deepcopy(model)], data, loss, [0.3], 10, [4], dtype, compiled)
     assert_same_weights(reference_epoch(model, data, loss, 0.3, 10, 4), fast, rtol)
+
+
+def saturated_network(scale: float = 1.0) -> MLP:
+    """l = 300, weights and biases from N(0, 1) (the output weights times ``scale``): outputs so
+    far apart that 1/F and 1/(1 − F) of (35) overflow in float32."""
+    torch.manual_seed(0)
+    model = MLP(300, "sigmoid", "softmax", init="normal")
+    with torch.no_grad():
+        model.output.weight.mul_(scale)
+    return model
+
+
+def product_form_overflows(model: MLP, data) -> bool:
+    """Whether ∂ℓ/∂F of (35) times the softmax Jacobian is infinite or NaN on some digit."""
+    with torch.no_grad():
+        F = model(data.images)
+        error = model.output_activation.backward(F, get_loss("binary_cross_entropy").grad(
+            F, data.labels))
+    return not bool(error.isfinite().all())
+
+
+@pytest.mark.parametrize("compiled", NATIVE, ids=["tensor-ops", "native"])
+def test_the_softmax_and_35_at_saturated_outputs_equal_the_reference(compiled):
+    """float32, outputs tens of e-folds apart (where the product form overflows): the engine's
+    fused (BP1) and the reference loop's autograd of (35) from z take the same steps. Three
+    steps, because these dynamics amplify any rounding, by about e^0.55 a step (two float64
+    runs of them part to 10⁻⁴ within 50 steps): rounding of 10⁻⁷ stays below 10⁻⁵."""
+    model, data = saturated_network(scale=4.0), random_digits(30, torch.float32, zeros=0.8)
+    assert product_form_overflows(model, data)
+    (fast,) = engine_epoch([copy.deepcopy(model)], data, "binary_cross_entropy", [0.5], 10, [1],
+                           torch.float32, compiled)
+    reference = reference_epoch(model, data, "binary_cross_entropy", 0.5, 10, 1)
+    assert all(p.isfinite().all() for p in fast.parameters())
+    assert_same_weights(reference, fast, 1e-5)
+
+
+def test_the_reference_loop_trains_the_softmax_and_35_from_n01_at_l300():
+    """300 steps of l = 300 from N(0, 1) in float32 on random digits: the product form of (35)
+    would overflow on the way (on 9 of these mini-batches, from step 8 on); the reference loop's
+    autograd of (35) from z keeps the weights finite."""
+    model, data = saturated_network(), random_digits(3000, torch.float32, zeros=0.8)
+    loss_of_z = network_loss("binary_cross_entropy", model.output_activation)
+    overflowed = []
+    for step, (x, labels) in enumerate(zip(data.images.split(10), data.labels.split(10),
+                                           strict=True)):
+        if product_form_overflows(model, type(data)(x, labels)):
+            overflowed.append(step)
+        assert sgd_step(WeightedInput(model), loss_of_z, x, labels, 0.5).isfinite()
+    assert len(overflowed) >= 5
+    assert all(p.isfinite().all() for p in model.parameters())
+
+
+@pytest.mark.parametrize("compiled", NATIVE, ids=["tensor-ops", "native"])
+def test_the_engine_trains_the_softmax_and_35_from_n01_at_l300(compiled):
+    """The same 300 steps (in another order) on the engine: finite weights and losses."""
+    engine = Engine([saturated_network()], [0.5], "binary_cross_entropy", native=compiled)
+    data = random_digits(3000, torch.float32, zeros=0.8)
+    targets = torch.nn.functional.one_hot(data.labels, 10).float()
+    losses = engine.epoch(data.images, targets, 10, [torch.Generator().manual_seed(0)])
+    assert losses.isfinite().all()
+    assert all(p.isfinite().all() for p in engine.models()[0].parameters())
 
 
 @pytest.mark.parametrize("compiled", NATIVE, ids=["tensor-ops", "native"])
@@ -137,12 +202,58 @@ def test_train_many_divergence(tiny_config):
 
 def test_train_many_keeps_going_when_some_diverge(tiny_config):
     with pytest.warns(UserWarning, match=r"the network with lr 1e\+30 and seed 0 diverged in "
-                                         r"epoch 1 \(training loss nan\); it has no checkpoint"):
+                                         r"epoch 1 \(training loss nan(, weights NaN or "
+                                         r"infinite)?\); it has no checkpoint"):
         results = train_many(replace(tiny_config, epochs=2, loss="mse",
                                      output_activation="sigmoid", activation="relu"),
                              lrs=[0.5, 1e30])
     assert torch.isfinite(torch.tensor(results[0].history[-1].train_loss))
     assert not torch.isfinite(torch.tensor(results[1].history[-1].train_loss))
+
+
+@pytest.mark.parametrize("compiled", NATIVE, ids=["tensor-ops", "native"])
+@pytest.mark.parametrize("where", ["output", "pixel 0"])
+def test_a_network_with_nan_weights_is_recorded_as_diverged(tiny_config, tmp_path, wreck,
+                                                           compiled, where):
+    """Under the cross-entropy (35) on a softmax, whether or not the loop's loss sees the NaN
+    weights (the compiled loop never reads pixel 0, always 0 here): the network is recorded as
+    diverged, named with its lr and seed, counted and kept out of the means, and leaves no
+    checkpoint; the others train on."""
+    wreck(1, where)
+    config = replace(tiny_config, epochs=2, log_dir=str(tmp_path))
+    with pytest.warns(UserWarning, match=r"the network with lr 0\.5 and seed 1 diverged in epoch "
+                                         r"1 \(training loss .*, weights NaN or infinite\)"):
+        results = train_many(config, seeds=[0, 1, 2], native=compiled)
+    assert [[r.diverged for r in result.history] for result in results] == [
+        [False, False], [True, True], [False, False]]
+    if where == "output":  # NaN outputs give a NaN loss, also through the clamped logarithm
+        assert math.isnan(results[1].history[0].minibatch_loss)
+        assert math.isnan(results[1].history[0].train_loss)
+    summary = summarize([result.history for result in results])
+    assert summary["diverged"] == 1 and summary["final"].n == 2
+    assert summary["final"].mean == pytest.approx(
+        (results[0].history[-1].test_accuracy + results[2].history[-1].test_accuracy) / 2)
+    assert not {"last.pt", "best.pt"} & {p.name for p in results[1].run_dir.glob("*.pt")}
+    assert load_checkpoint(results[0].run_dir, prefer=(LAST,)).epoch == 2
+
+
+def test_the_compiled_loss_of_a_nan_output_is_nan():
+    """The clamped logarithm of the compiled loop lets a NaN through, as torch's clamp does."""
+    data = random_digits(30, torch.float32)
+    torch.manual_seed(0)
+    model = MLP(5)
+    with torch.no_grad():
+        model.output.weight[:, 0] = float("nan")
+    for loss in ("binary_cross_entropy", "log_likelihood"):
+        engines = [Engine([copy.deepcopy(model)], [0.1], loss, native=native)
+                   for native in (False, True)]
+        if engines[1].backend.name != "native":
+            pytest.skip("no C compiler")
+        for engine in engines:
+            assert math.isnan(engine.evaluate(data)[0].item())
+            losses = engine.epoch(data.images, torch.nn.functional.one_hot(data.labels, 10).float(),
+                                  10, [torch.Generator().manual_seed(0)])
+            assert losses.isnan().all()
 
 
 def test_train_many_logs_each_network(tiny_config, tmp_path):
@@ -214,7 +325,8 @@ def test_mini_batch_losses_summed_up_as_the_epoch_runs_are_the_reference_loops(c
                           [torch.Generator().manual_seed(k) for k in range(3)])
     assert losses.shape == (3, 5)  # 45 digits: 4 mini-batches of 10 and one of 5
     for k, model in enumerate(models):
-        reference = train_epoch(model, get_loss("log_likelihood").fn,
+        reference = train_epoch(WeightedInput(model),
+                                network_loss("log_likelihood", model.output_activation),
                                 batches(data, 10, generator=torch.Generator().manual_seed(k)),
                                 0.5)
         torch.testing.assert_close(losses[k], reference, rtol=1e-5, atol=0)

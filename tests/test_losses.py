@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as tf
 
 from mnist_mlp.textbook import losses
+from mnist_mlp.textbook.activations import OUTPUT_ACTIVATIONS, make_activation
 from mnist_mlp.textbook.losses import LOSSES, get_loss
 
 
@@ -167,3 +168,41 @@ def test_log_floor_in_float32():
     # e^(−100) is subnormal in float32: the floor is −99.98 rather than torch's −100.
     ours = losses.binary_cross_entropy(F, y, "sum").item()
     assert ours == pytest.approx(tf.binary_cross_entropy(F, y, reduction="sum").item(), rel=1e-3)
+
+
+# --- The loss of the network's output, from z ---------------------------------------------------
+
+
+@pytest.mark.parametrize("output", list(OUTPUT_ACTIVATIONS))
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_network_loss_is_the_loss_of_the_output(name, output):
+    """ℓ from the weighted input z equals ℓ(ψ(z), y) in value, in float64: for outputs far
+    from 0 and 1, and for outputs down to about e^(−60) and up to 1 − 10⁻⁸ (where 1 − F, formed
+    by ℓ(ψ(z), y), is still good to 8 digits: the tolerance)."""
+    activation = make_activation(output, OUTPUT_ACTIVATIONS, "output")
+    loss_of_z = losses.network_loss(name, activation)
+    g = torch.Generator().manual_seed(0)
+    z = torch.cat([torch.randn(50, 10, generator=g, dtype=torch.float64),
+                   15 * torch.randn(200, 10, generator=g, dtype=torch.float64)])
+    F = activation(z)
+    fit = (1 - F).min(dim=1).values >= 1e-8
+    z, F = z[fit], F[fit]
+    y = torch.randint(0, 10, (len(z),), generator=g)
+    assert len(z) > 100 and F.min() < 1e-20
+    for reduction in ("none", "sum", "mean"):
+        expected = get_loss(name).fn(F, y, reduction)
+        torch.testing.assert_close(loss_of_z(z, y, reduction), expected, rtol=1e-8, atol=0)
+        torch.testing.assert_close(loss_of_z(z, y, reduction, F), expected, rtol=1e-8, atol=0)
+
+
+def test_the_cross_entropy_of_a_softmax_from_z_is_right_where_one_minus_f_is_not():
+    """Where F_j rounds to 1, 1 − F_j is 0 and (35) of F clamps its logarithm at −100; from z,
+    ln(1 − F_j) = ln Σ_{i≠j} e^(z_i) − ln Σ_i e^(z_i) comes out right (here −40), in float32 as
+    in float64; and the clamp at −100 stays where (35) puts it."""
+    for dtype in (torch.float32, torch.float64):
+        z = torch.tensor([[0.0, -40.0, -1000.0], [0.0, -150.0, -150.0]], dtype=dtype)
+        y = torch.tensor([1, 1])
+        # row 0: −ln F_1 = 40, −ln(1 − F_0) = 40, −ln(1 − F_2) = 0; row 1: both clamped at 100
+        value = losses.binary_cross_entropy_of_softmax(z, y, "none")
+        torch.testing.assert_close(value, torch.tensor([80.0, 200.0], dtype=dtype))
+        assert losses.binary_cross_entropy(torch.softmax(z, -1), y, "none")[0] > 139

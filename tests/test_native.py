@@ -13,8 +13,8 @@ from helpers import needs_compiler, random_digits
 
 from mnist_mlp import MLP
 from mnist_mlp.engine import Engine, native
-from mnist_mlp.textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
-from mnist_mlp.textbook.losses import LOSSES
+from mnist_mlp.textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, softmax_log_odds
+from mnist_mlp.textbook.losses import LOG_FLOOR, LOSSES
 
 
 @pytest.fixture
@@ -64,6 +64,38 @@ def test_native_epoch_equals_tensor_operations(hidden_size, dtype):
     for name in ("W1", "b1", "W2", "b2"):
         ops, compiled = getattr(engines[0], name), getattr(engines[1], name)
         assert ((compiled - ops).abs().max() / ops.abs().max()).item() <= rtol, name
+
+
+@needs_compiler
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_the_softmax_and_35_of_the_loop_equal_the_tensor_operations(dtype):
+    """The loop's fused (BP1) for a softmax and (35), the largest output's row taken from z, and
+    its loss taken of F: those of the tensor operations, for outputs close together and for
+    outputs so far apart that 1 − F of the largest is subnormal (output weights × 1, 5, 20);
+    three steps of 10 and the evaluation of 203 digits."""
+    images = sparse_digits(30).to(dtype)
+    targets = torch.nn.functional.one_hot(torch.arange(30) % 10, 10).to(dtype)
+    torch.manual_seed(0)
+    models = [MLP(37, "sigmoid", "softmax", init="normal").to(dtype) for _ in range(3)]
+    with torch.no_grad():
+        for model, scale in zip(models, (1.0, 5.0, 20.0), strict=True):
+            model.output.weight.mul_(scale)
+    engines = [Engine(copy.deepcopy(models), [0.5] * 3, "binary_cross_entropy", dtype=dtype,
+                      native=compiled) for compiled in (False, True)]
+    data = random_digits(203, dtype, zeros=0.8)
+    evaluations = [engine.evaluate(data) for engine in engines]
+    losses = [engine.epoch(images, targets, 10, [torch.Generator().manual_seed(s)
+                                                 for s in range(3)]) for engine in engines]
+    rtol = 1e-12 if dtype == torch.float64 else 1e-5
+    torch.testing.assert_close(losses[1], losses[0], rtol=rtol, atol=0)
+    torch.testing.assert_close(evaluations[1][0], evaluations[0][0], rtol=rtol, atol=0)
+    assert torch.equal(evaluations[1][1], evaluations[0][1])
+    for name in ("W1", "b1", "W2", "b2"):
+        ops, compiled = getattr(engines[0], name), getattr(engines[1], name)
+        assert ((compiled - ops).abs().max() / ops.abs().max()).item() <= rtol, name
+    with torch.no_grad():  # ln(1 − F) of the largest output, below −88: subnormal in float32
+        for x in (images, data.images):
+            assert softmax_log_odds(models[2].logits(x)).max() > 88
 
 
 @needs_compiler
@@ -204,11 +236,14 @@ MOVED = 2
 @needs_compiler
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_the_c_enum_tables_name_every_activation_and_loss(dtype):
-    """epoch.c's enums, read from its tables of names, cover the package's names exactly."""
+    """epoch.c's enums, read from its tables of names, cover the package's names exactly (its
+    losses: as ``c_loss`` names them), and its clamp of ln is the textbook's."""
     lib = native.library(dtype)
     assert set(lib.enums["hidden"]) == set(HIDDEN_ACTIVATIONS)
     assert set(lib.enums["output"]) == set(OUTPUT_ACTIVATIONS)
-    assert set(lib.enums["loss"]) == set(LOSSES)
+    assert set(lib.enums["loss"]) == {native.c_loss(output, loss) for output in OUTPUT_ACTIVATIONS
+                                      for loss in LOSSES}
+    assert ctypes.c_double.in_dll(lib, "LOG_FLOOR").value == LOG_FLOOR
     assert [list(values.values()) for values in lib.enums.values()] == [
         list(range(len(values))) for values in lib.enums.values()]
 

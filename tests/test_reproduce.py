@@ -354,6 +354,22 @@ def test_stalled_runs_are_counted_and_explained():
     assert "Late escapes" not in text
 
 
+def test_a_network_with_nan_weights_is_counted_not_averaged_in(tmp_path):
+    """A run whose last record says it diverged (NaN weights; its losses finite, its accuracy
+    that of chance) is counted in the table and left out of its spreads, also once read back
+    from the JSON."""
+    reproduction = synthetic_reproduction()
+    wrecked = history([0.9, 0.95, 0.098])
+    wrecked[-1] = replace(wrecked[-1], diverged=True)
+    reproduction.results[0].runs.append(Run(4, wrecked))
+    again = load(save(reproduction, tmp_path)["json"])
+    for report in (reproduction, again):
+        row = next(line for line in markdown(report).splitlines()
+                   if line.startswith("| `l100-quadratic`"))
+        assert row.rstrip().endswith("| 1 of 5 (+1 diverged) |")
+        assert "9.80" not in row and "80.00–96.70" in row
+
+
 def test_late_escapes_are_healthy_runs_long_below_the_stall_line():
     conf = configuration("l30-quadratic")
     histories = [history([0.90] * 8), history([0.85] * 6 + [0.95] * 2),

@@ -1,9 +1,10 @@
 """Spreads over runs and the three readings of a run's test accuracy."""
 
 import math
+from dataclasses import replace
 
 import pytest
-from helpers import history
+from helpers import history, record
 
 from mnist_mlp.experiments.stats import (
     best_accuracy,
@@ -13,6 +14,7 @@ from mnist_mlp.experiments.stats import (
     summarize,
     validated_accuracy,
 )
+from mnist_mlp.training.records import EpochRecord
 
 RUN = history([0.90, 0.95, 0.93, 0.94], validation=[0.91, 0.92, 0.96, 0.96])
 
@@ -50,3 +52,20 @@ def test_no_validation():
     assert "validated" not in summary
     with pytest.raises(ValueError, match="validation"):
         validated_accuracy(history([0.9]))
+
+
+def test_a_record_carries_its_divergence_and_reads_old_records():
+    """The driver's flag (NaN weights, here with finite losses) survives the trip through a
+    file; a record written before the flag existed has it computed from its training losses;
+    a NaN training loss is divergence whatever the flag says."""
+    flagged = replace(record(), diverged=True)
+    assert EpochRecord.from_dict(flagged.to_dict()).diverged
+    assert not EpochRecord.from_dict(record().to_dict()).diverged
+    old = {k: v for k, v in record(loss=math.nan).to_dict().items() if k != "diverged"}
+    assert EpochRecord.from_dict(old).diverged
+    assert not EpochRecord.from_dict(record().to_dict() | {"diverged": False}).diverged
+    assert record(loss=math.inf).diverged
+    with pytest.raises(TypeError, match="diverged"):
+        EpochRecord.from_dict(record().to_dict() | {"diverged": "no"})
+    runs = [history([0.9]), [flagged]]
+    assert summarize(runs)["diverged"] == 1 and summarize(runs)["final"].n == 1

@@ -15,6 +15,7 @@ from mnist_mlp.engine import Engine
 from mnist_mlp.errors import ConfigError
 from mnist_mlp.textbook.sgd import sgd_step
 from mnist_mlp.training import resolve_device
+from mnist_mlp.training.checkpoint import load_checkpoint
 from mnist_mlp.training.config import why_device
 from mnist_mlp.training.fast import BACKEND_WORDS
 
@@ -142,6 +143,40 @@ def test_divergence_is_reported(config, on_sgd_step):
                       activation="relu", epochs=2, log_dir=None))
 
 
+@pytest.mark.parametrize(("output_activation", "loss"), [
+    ("softmax", "binary_cross_entropy"), ("softmax", "log_likelihood"),
+    ("sigmoid", "binary_cross_entropy")])
+def test_a_log_loss_divergence_stops_the_reference_loop(config, on_sgd_step, output_activation,
+                                                       loss):
+    """A NaN step in epoch 2 (25 steps an epoch) under a logarithmic loss: the run stops there,
+    naming its lr, and keeps epoch 1 as its last good checkpoint."""
+    from mnist_mlp.training import DivergenceError
+    on_sgd_step(lambda step, lr: lr if step <= 25 else float("nan"))
+    with pytest.raises(DivergenceError, match=r"in epoch 2 \(lr 0\.5\).*last good checkpoint"):
+        train(replace(config, output_activation=output_activation, loss=loss))
+    (run,) = Path(config.log_dir).iterdir()
+    assert load_checkpoint(run, prefer=("last.pt",)).epoch == 1
+
+
+def test_nan_weights_stop_the_reference_loop_even_where_its_loss_is_finite(config, wreck):
+    from mnist_mlp.training import DivergenceError
+    wreck(0, "pixel 0")
+    with pytest.raises(DivergenceError, match="epoch 1"):
+        train(replace(config, log_dir=None))
+
+
+def test_cli_summary_counts_a_diverged_network_and_leaves_it_out(tiny_data, wreck, capsys):
+    wreck(1, "pixel 0")
+    code = train_main(["--engine", "fast", "--seeds", "3", "--hidden", "8", "--epochs", "1",
+                       "--device", "cpu", "--data-dir", str(tiny_data), "--quiet",
+                       "--validation-size", "50", "--log-dir", ""])
+    out, err = capsys.readouterr()
+    assert code == 0 and "the network with lr 0.5 and seed 1 diverged in epoch 1" in err
+    assert "3 networks, 1 diverged" in out
+    assert "lr 0.5, seeds 0…2: 3 runs, 1 diverged" in out
+    assert "n = 2)" in out and "n = 3)" not in out
+
+
 def test_cli_trains_and_prints(tiny_data, tmp_path, capsys):
     code = train_main(["--hidden", "8", "--epochs", "2", "--device", "cpu",
                        "--data-dir", str(tiny_data), "--validation-size", "50",
@@ -174,6 +209,18 @@ def test_cli_refuses_impossible_values(argv, capsys):
 def test_one_epoch_on_real_mnist(tmp_path):
     result = train(TrainConfig(epochs=1, device="cpu", log_dir=None))
     assert result.history[0].test_accuracy >= 0.90
+
+
+@pytest.mark.skipif(not os.environ.get("MNIST_DATA"), reason="MNIST_DATA not set")
+@pytest.mark.parametrize("engine", ["reference", "fast"])
+def test_the_chapters_recipe_from_n01_at_l300_trains_on_real_digits(engine):
+    """Softmax and (35), l = 300, weights from N(0, 1), η = 0.5: one epoch of 3,000 digits in
+    float32 stays finite and learns, on both trainers (the product form of (35) went NaN)."""
+    config = TrainConfig(hidden_size=300, init="normal", epochs=1, train_size=3000,
+                         device="cpu", log_dir=None)
+    result = train(config) if engine == "reference" else train_many(config)[0]
+    assert not result.history[0].diverged
+    assert result.history[0].test_accuracy > 0.5
 
 
 def test_cli_fast_engine_grid(tiny_data, tmp_path, capsys):

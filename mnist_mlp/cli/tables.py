@@ -136,7 +136,10 @@ def epoch_line(record: EpochRecord) -> str:
 
 
 def epoch_of_many_line(epoch: int, records: list[EpochRecord]) -> str:
-    """One epoch of a sweep as a line: the spread of test accuracy over its networks, time."""
-    accuracy = spread(r.test_accuracy for r in records)
-    return (f"epoch {epoch:3d}  {len(records)} networks  test {accuracy.percent()}"
+    """One epoch of a sweep as a line: the spread of test accuracy over the networks that have
+    not diverged (the diverged ones counted, not averaged in), time."""
+    kept = [r.test_accuracy for r in records if not r.diverged]
+    diverged = f", {len(records) - len(kept)} diverged" if len(kept) < len(records) else ""
+    accuracy = spread(kept).percent() if kept else "—"
+    return (f"epoch {epoch:3d}  {len(records)} networks{diverged}  test {accuracy}"
             f"  ({records[0].seconds:.1f} s)")

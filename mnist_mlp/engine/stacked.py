@@ -10,8 +10,8 @@ import torch
 from torch import Tensor
 
 from ..data import DigitTensors, epoch_order
-from ..textbook.activations import Sigmoid, Softmax
-from ..textbook.losses import get_loss
+from ..textbook.backprop import MATCHED_PAIRS, output_error
+from ..textbook.losses import get_loss, network_loss
 from ..textbook.metrics import confusion_matrices
 from ..textbook.model import MLP, NUM_CLASSES
 from . import fused as fused_kernel
@@ -21,10 +21,7 @@ from .eager import TensorOps
 from .fused import FusedKernel
 from .native import NativeLoop
 
-MATCHED_PAIRS = {(Sigmoid, "binary_cross_entropy"), (Softmax, "log_likelihood")}
-"""Output activation and loss whose output error simplifies to δ² = F − y (Nielsen ch. 3, eq. 81).
-
-For these the engine skips ``∂ℓ/∂F`` and the Jacobian: the same number, fewer operations."""
+__all__ = ["MATCHED_PAIRS", "Backend", "Engine"]
 
 class Backend(Protocol):
     """How the engine runs an epoch and an evaluation: ``TensorOps``, ``CudaGraphs``,
@@ -68,7 +65,8 @@ class Engine:
         self.activation = type(first.activation)()
         self.output_activation = type(first.output_activation)()
         self.loss, self.loss_name = get_loss(loss), loss
-        self.matched = (type(self.output_activation), loss) in MATCHED_PAIRS
+        self.network_loss = network_loss(loss, self.output_activation)  # ℓ(ψ(z), y) from z
+        self.matched = (type(self.output_activation), loss) in MATCHED_PAIRS  # δ² = F − y
         self.device, self.dtype = torch.device(device), dtype
         self.lr_values = [float(lr) for lr in lrs]
         self.lrs = torch.tensor(self.lr_values, dtype=dtype, device=self.device).view(-1, 1, 1)
@@ -134,20 +132,23 @@ class Engine:
         """K, the number of networks."""
         return self.W1.shape[0]
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """a¹ and F for inputs x of shape (K, m, 784): one batched product per layer."""
+    def layers(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """a¹, z² and F for inputs x of shape (K, m, 784): one batched product per layer."""
         a1 = self.activation(torch.baddbmm(self.b1, x, self.W1.mT))
-        return a1, self.output_activation(torch.baddbmm(self.b2, a1, self.W2.mT))
+        z2 = torch.baddbmm(self.b2, a1, self.W2.mT)
+        return a1, z2, self.output_activation(z2)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """a¹ and F for inputs x of shape (K, m, 784)."""
+        a1, _, F = self.layers(x)
+        return a1, F
 
     def step(self, x: Tensor, y: Tensor, batch_losses: Tensor) -> None:
         """One SGD step of every network on its mini-batch x (K, m, 784), y (K, m, 10); the
         mean loss of each network's mini-batch, before the step, into ``batch_losses`` (K,)."""
-        a1, F = self.forward(x)
-        batch_losses.copy_(self.loss.fn(F, y, reduction="none").mean(dim=1))
-        if self.matched:
-            delta2 = F - y                                                 # (BP1), simplified
-        else:
-            delta2 = self.output_activation.backward(F, self.loss.grad(F, y))  # (BP1)
+        a1, z2, F = self.layers(x)
+        batch_losses.copy_(self.network_loss(z2, y, "none", F).mean(dim=1))
+        delta2 = output_error(self.output_activation, self.loss_name, z2, F, y)  # (BP1)
         delta2 = delta2 * (self.lrs / x.shape[1])       # η/m: the mean, and the step size
         delta1 = self.activation.backward(a1, torch.bmm(delta2, self.W2))  # (BP2)
         self.W2.baddbmm_(delta2.mT, a1, alpha=-1)       # W² ← W² − η ∂L/∂W²   (BP4)
@@ -196,8 +197,8 @@ class Engine:
             x = data.images[start:start + chunk].to(self.dtype)
             labels = data.labels[start:start + chunk]
             y = torch.nn.functional.one_hot(labels, NUM_CLASSES).to(self.dtype)
-            _, F = self.forward(x.expand(k, *x.shape))
-            loss_sum += self.loss.fn(F, y.expand(k, *y.shape), "none").sum(1).double()
+            _, z2, F = self.layers(x.expand(k, *x.shape))
+            loss_sum += self.network_loss(z2, y.expand(k, *y.shape), "none", F).sum(1).double()
             confusions += confusion_matrices(F.argmax(dim=-1), labels)
         return (loss_sum / n).cpu(), confusions
 

@@ -49,7 +49,7 @@ def run_configuration(conf: Configuration, settings: Settings, test: DigitTensor
     start = time.perf_counter()
     if settings.engine == "fast":
         def on_epoch(epoch: int, records: list[EpochRecord]) -> None:
-            accuracy = summarize_line([r.test_accuracy for r in records])
+            accuracy = summarize_line([r.test_accuracy for r in records if not r.diverged])
             say(f"{conf.name:18s} epoch {epoch:3d}/{settings.epochs}  test {accuracy}"
                 f"  ({records[0].seconds:.1f} s)")
             if progress is not None:
@@ -77,7 +77,8 @@ def run_configuration(conf: Configuration, settings: Settings, test: DigitTensor
 
 
 def summarize_line(values: Sequence[float]) -> str:
-    """``95.12 ± 0.20 % (94.80–95.41)`` of accuracies given as fractions."""
+    """``95.12 ± 0.20 % (94.80–95.41)`` of accuracies given as fractions (of the networks that
+    have not diverged: the caller leaves those out)."""
     finite = [v for v in values if math.isfinite(v)]
     if not finite:
         return "—"
@@ -122,8 +123,9 @@ def reproduce(settings: Settings, report: Report | None = None, command: str = "
         results.append(result)
         if conf.name == "l30-softmax" and mine[:1] == [0] and not result.runs[0].diverged:
             trained_softmax = models[0]
-        say(f"{conf.name}: final {summarize_line([final_accuracy(r.history) for r in result.runs])}"
-            f", {len(result.stalled)} stalled  ({result.seconds:.0f} s)")
+        finals = [final_accuracy(r.history) for r in result.runs if not r.diverged]
+        say(f"{conf.name}: final {summarize_line(finals)}, {len(result.stalled)} stalled, "
+            f"{len(result.runs) - len(finals)} diverged  ({result.seconds:.0f} s)")
 
     checks = [{"network": "freshly initialised l = 30 softmax, seed 0"}
               | softmax_bias_gradient_check(data.train.images, data.train.labels)]

@@ -70,6 +70,27 @@ class Softmax(nn.Module):
         return a * (grad_a - (grad_a * a).sum(dim=-1, keepdim=True))
 
 
+def leave_one_out(values: Tensor, fill: float = -torch.inf) -> Tensor:
+    """Row j holds ``values`` with entry j left out (``fill`` in its place): shape (…, n, n).
+
+    For the weighted inputs z of a softmax F = softmax(z) (fill −∞), over the last dimension of
+    row j: ``torch.logsumexp`` gives ``ln Σ_{i≠j} e^(z_i)``, and ``torch.softmax`` the softmax of
+    the other outputs, ``e^(z_k) / Σ_{i≠j} e^(z_i) = F_k / (1 − F_j)`` (0 at k = j). For the
+    outputs F (fill 0), ``sum`` gives ``Σ_{i≠j} F_i = 1 − F_j``, with no cancellation when F_j
+    is close to 1.
+    """
+    n = values.shape[-1]
+    left_out = torch.eye(n, dtype=torch.bool, device=values.device)
+    return values.unsqueeze(-2).expand(*values.shape[:-1], n, n).masked_fill(left_out, fill)
+
+
+def softmax_log_odds(z: Tensor) -> Tensor:
+    """``d_j = z_j − ln Σ_{i≠j} e^(z_i) = ln(F_j / (1 − F_j))``, the log-odds of each output of
+    F = softmax(z), from z: ``F_j = σ(d_j)`` and ``1 − F_j = σ(−d_j)``. Every softmax output is
+    the sigmoid of its weighted input against the others'."""
+    return z - torch.logsumexp(leave_one_out(z), dim=-1)
+
+
 HIDDEN_ACTIVATIONS: dict[str, type[nn.Module]] = {
     "sigmoid": Sigmoid,
     "tanh": Tanh,

@@ -21,6 +21,11 @@ Each ``*_grad(output, target)`` returns the per-sample gradient ``∂ℓ/∂F`` 
 ``∇L`` with which the chapter's backpropagation algorithm starts (Nielsen's (BP1),
 ``δᴸ = ∇_F ℓ ⊙ σ'(zᴸ)``). ``LOSSES`` pairs each loss with its gradient under the names used
 everywhere else in the package.
+
+``network_loss(name, output_activation)`` is the loss of a network's output ``F = ψ(z)`` as a
+function of the output layer's weighted input z: the same number as the loss of F, computed so
+that autograd's gradient is finite in float32 where the loss of F would give 1/F = ∞ (the cross-
+entropy (35) on a softmax: ``binary_cross_entropy_of_softmax``). The trainers use it.
 """
 
 from __future__ import annotations
@@ -30,8 +35,9 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
+from .activations import Softmax, softmax_log_odds
 from .names import AMBIGUOUS, LOSS_DESCRIPTIONS
 
 LOG_FLOOR = -100.0
@@ -202,6 +208,57 @@ LOSSES: dict[str, Loss] = {
 }
 """The losses by name (``names.LOSS_NAMES``, in order); the first is the chapter's recipe for
 MNIST, the default."""
+
+
+# --- The loss of a network's output, from the output layer's weighted input z ---------------
+
+
+def binary_cross_entropy_of_softmax(z: Tensor, target: Tensor, reduction: str = "mean"
+                                    ) -> Tensor:
+    """The cross-entropy (35) of the softmax outputs ``F = softmax(z)``, computed from z.
+
+    The same number as ``binary_cross_entropy(softmax(z), target, reduction)``: with the
+    log-odds ``d_j = z_j − ln Σ_{i≠j} e^(z_i)`` (``activations.softmax_log_odds``), F_j = σ(d_j)
+    and 1 − F_j = σ(−d_j), so that (35) is the cross-entropy of sigmoid outputs of d,
+
+        ℓ = −Σ_j [y_j ln σ(d_j) + (1 − y_j) ln σ(−d_j)],
+
+    both logarithms taken by ``logsigmoid`` and clamped at −100 as in ``binary_cross_entropy``.
+    Autograd's gradient of it is then the fused output error of
+    ``mnist_mlp.textbook.backprop.softmax_cross_entropy_error`` — finite in float32, where through
+    the loss of F it is 1/F_j times the softmax Jacobian: infinite once F_j is below
+    2.9·10⁻³⁹, which e^(−100) (a subnormal float32) is far below.
+    """
+    y = one_hot(target, z)
+    d = softmax_log_odds(z)
+    log_F, log_one_minus_F = nn.functional.logsigmoid(d), nn.functional.logsigmoid(-d)
+    per_output = y * log_F.clamp(min=LOG_FLOOR) + (1 - y) * log_one_minus_F.clamp(min=LOG_FLOOR)
+    return reduce(-per_output.sum(dim=-1), reduction)
+
+
+def network_loss(name: str, output_activation: nn.Module) -> Callable[..., Tensor]:
+    """The loss ``name`` of a network's output ``F = ψ(z)``, ψ being ``output_activation``, as a
+    function ``loss(z, target, reduction="mean", F=None)`` of the output layer's weighted input
+    z (``F``: ψ(z) where the caller has it already, not to compute it again).
+
+    Its value is ``get_loss(name).fn(ψ(z), target, reduction)``. For the cross-entropy (35) on a
+    softmax it is ``binary_cross_entropy_of_softmax``, computed from z in log space, so that
+    its gradient stays finite in float32. Every other loss is computed from ψ(z) as written,
+    its arithmetic as it always was. (For the sigmoid + (35) and softmax + log-likelihood pairs
+    autograd still forms ∂ℓ/∂F = −y/F, infinite in float32 for an F_y between e^(−100) and
+    2.9·10⁻³⁹, where the engine's δ = F − y is finite.)
+    """
+    if name == "binary_cross_entropy" and isinstance(output_activation, Softmax):
+        return lambda z, target, reduction="mean", F=None: binary_cross_entropy_of_softmax(
+            z, target, reduction)
+    fn = get_loss(name).fn
+
+    def loss_of_output(z: Tensor, target: Tensor, reduction: str = "mean",
+                       F: Tensor | None = None) -> Tensor:
+        return fn(output_activation(z) if F is None else F, target, reduction)
+
+    return loss_of_output
+
 
 
 def get_loss(name: str) -> Loss:

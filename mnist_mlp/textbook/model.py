@@ -98,3 +98,17 @@ class MLP(nn.Module):
 
     def extra_repr(self) -> str:
         return f"init={self.init!r}"
+
+
+class WeightedInput(nn.Module):
+    """A network up to its output layer's weighted input: x ↦ z² = W²a¹ + b² (``MLP.logits``),
+    with the network's own parameters. A loss computed from z (``losses.network_loss``) is
+    differentiated through it: ``sgd_step(WeightedInput(model), loss_of_z, x, y, η)`` is a step
+    of ``model``."""
+
+    def __init__(self, model: MLP) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.model.logits(x)

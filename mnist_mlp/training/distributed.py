@@ -25,8 +25,8 @@ from torch.nn.parallel import DistributedDataParallel
 
 from ..data import DigitTensors, epoch_order
 from ..errors import ConfigError
-from ..textbook.losses import get_loss
-from ..textbook.model import MLP
+from ..textbook.losses import network_loss
+from ..textbook.model import MLP, WeightedInput
 from ..textbook.sgd import descend
 from .config import TrainConfig
 from .driver import Network, fit
@@ -42,16 +42,18 @@ def slice_of(batch: Tensor, launch: Launch) -> Tensor:
     return batch.tensor_split(launch.world_size)[launch.rank]
 
 
-def data_parallel_step(model: DistributedDataParallel, loss_name: str, x: Tensor, y: Tensor,
-                       lr: float, batch: int, world_size: int) -> Tensor:
-    """One SGD step of a mini-batch of ``batch`` samples, of which this rank holds x, y.
+def data_parallel_step(model: DistributedDataParallel, loss_fn: Callable[..., Tensor], x: Tensor,
+                       y: Tensor, lr: float, batch: int, world_size: int) -> Tensor:
+    """One SGD step of a mini-batch of ``batch`` samples, of which this rank holds x, y;
+    ``model`` gives the weighted input z of the output layer, ``loss_fn(z, y, reduction)`` the
+    loss (``network_loss``).
 
     L = (1/m) Σᵢ ℓᵢ over the whole mini-batch: this rank weighs its partial sum by W/m, DDP
     averages the ranks' gradients (÷ W), so every rank steps θ ← θ − η ∂L/∂θ with exactly the
     mini-batch's gradient. Returns this rank's W/m-weighted partial loss (their mean over the
     ranks is L).
     """
-    partial = get_loss(loss_name).fn(model(x), y, reduction="sum") * (world_size / batch)
+    partial = loss_fn(model(x), y, reduction="sum") * (world_size / batch)
     return descend(model, partial, lr)  # θ ← θ − η ∂L/∂θ, DDP averaging the gradients
 
 
@@ -71,7 +73,9 @@ class DataParallelTrainer:
         self.model: MLP = network.model.to(device)
         self.description = f"reference loop, data-parallel over {launch.world_size} ranks"
         self.parallel = DistributedDataParallel(
-            self.model, device_ids=[device.index] if device.type == "cuda" else None)
+            WeightedInput(self.model), device_ids=[device.index] if device.type == "cuda"
+            else None)
+        self.loss_fn = network_loss(self.config.loss, self.model.output_activation)
         self.train = train.with_target_vectors()
 
     def epoch(self, on_step: Callable[[Tensor], None]) -> Tensor:
@@ -83,7 +87,7 @@ class DataParallelTrainer:
         with cpu_threads(step_threads(m)):
             for batch in order.split(m):
                 x, y = self.train[slice_of(batch, self.launch)]
-                losses.append(data_parallel_step(self.parallel, self.config.loss, x, y,
+                losses.append(data_parallel_step(self.parallel, self.loss_fn, x, y,
                                                  self.config.lr, len(batch),
                                                  self.launch.world_size))
                 on_step(losses[-1])

@@ -3,7 +3,7 @@
     check the settings ─ device ─ log folder ─ data ─ networks (seed, initialise, resume)
     for each epoch:
         trainer.epoch()                    SGD over the reshuffled training set, every network
-        divergence                         a NaN or infinite loss or weight
+        divergence                         a NaN or infinite loss, output or weight
         evaluate every split               loss, accuracy, confusion matrix
         record, checkpoint, TensorBoard    for each network
     the final test report
@@ -91,9 +91,9 @@ class Trainer(Protocol):
     """The trainer in words, for a run's first line: "reference loop", "fast engine (compiled
     CPU loop)", …"""
     stops_at_first_divergence: bool
-    """True: a NaN or infinite loss ends the run at once, before its epoch is recorded. False:
-    a network that diverges is recorded as it is and the others go on; the run ends when all
-    have diverged."""
+    """True: a NaN or infinite loss or weight ends the run at once, before its epoch is
+    recorded. False: a network that diverges is recorded as it is and the others go on; the run
+    ends when all have diverged."""
     logs_figures: bool
     """Whether TensorBoard gets, every epoch, weight and gradient histograms and the hidden
     units' weights as images, and at the end the test confusion matrix and misclassified
@@ -336,11 +336,12 @@ def _epoch(epoch: int, trainer: Trainer, networks: list[Network],
     with signals_held():  # the epoch is recorded and kept for every network, or for none
         for k, (network, model) in enumerate(zip(networks, models, strict=True)):
             record = _record(epoch, minibatch_losses[k], seconds,
-                             {split: evaluation[k] for split, evaluation in evaluations.items()})
+                             {split: evaluation[k] for split, evaluation in evaluations.items()},
+                             weights_finite=finite[k])
             network.result.history.append(record)
-            _keep(network, model, finite[k])
+            _keep(network, model, not record.diverged)
             if record.diverged and not any(r.diverged for r in network.result.history[:-1]):
-                _warn_diverged(network, record)
+                _warn_diverged(network, record, finite[k])
             if network.log is not None:
                 network.log.epoch(record)
                 network.log.running_loss(losses[k].tolist(), epoch, network.config.log_every)
@@ -368,11 +369,14 @@ def _write_checkpoints(networks: list[Network]) -> None:
 
 
 def _record(epoch: int, minibatch_loss: float, seconds: float,
-            evaluations: dict[str, Evaluation]) -> EpochRecord:
-    """The epoch's record of one network, from its evaluation on each split."""
+            evaluations: dict[str, Evaluation], weights_finite: bool) -> EpochRecord:
+    """The epoch's record of one network, from its evaluation on each split: diverged when a
+    weight or the loss of any split (its outputs) is NaN or infinite."""
     measured = {f"{split}_{kind}": getattr(evaluation, kind)
                 for split, evaluation in evaluations.items() for kind in ("loss", "accuracy")}
-    return EpochRecord(epoch, minibatch_loss, seconds, **measured)
+    outputs_finite = all(math.isfinite(e.loss) for e in evaluations.values())
+    return EpochRecord(epoch, minibatch_loss, seconds, **measured,
+                       diverged=not (weights_finite and outputs_finite))
 
 
 def _step_callback(network: Network, epoch: int, steps: int,
@@ -406,21 +410,22 @@ def _divergence(network: Network, loss: float, epoch: int) -> DivergenceError:
                            f"--lr{kept}")
 
 
-def _warn_diverged(network: Network, record: EpochRecord) -> None:
+def _warn_diverged(network: Network, record: EpochRecord, weights_finite: bool) -> None:
     """Say which network diverged, and what it keeps (the others go on)."""
     kept = (f"its run folder keeps the checkpoint of epoch {network.kept.epoch} "
             f"({network.kept.path})" if network.kept.path else "it has no checkpoint")
+    weights = "" if weights_finite else ", weights NaN or infinite"
     warnings.warn(f"the network with lr {network.config.lr:g} and seed {network.config.seed} "
-                  f"diverged in epoch {record.epoch} (training loss {record.train_loss}); {kept}",
-                  stacklevel=2)
+                  f"diverged in epoch {record.epoch} (training loss {record.train_loss}"
+                  f"{weights}); {kept}", stacklevel=2)
 
 
 def _stop_if_all_diverged(networks: list[Network], epoch: int) -> None:
-    """``DivergenceError`` when no network is left whose training loss is finite."""
+    """``DivergenceError`` when no network is left that has not diverged."""
     if all(network.result.history[-1].diverged for network in networks):
         lrs = ", ".join(f"{lr:g}" for lr in dict.fromkeys(n.config.lr for n in networks))
-        raise DivergenceError(f"the training loss of every network became NaN or infinite in "
-                              f"epoch {epoch} (lr {lrs}): try a smaller --lr")
+        raise DivergenceError(f"every network diverged in epoch {epoch} (a NaN or infinite "
+                              f"loss or weight; lr {lrs}): try a smaller --lr")
 
 
 def _finish(networks: list[Network], trainer: Trainer, test: list[Evaluation],

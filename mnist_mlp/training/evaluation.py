@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from ..data import DigitTensors
-from ..textbook.losses import get_loss
+from ..textbook.losses import network_loss
 from ..textbook.metrics import confusion_matrix
 from ..textbook.model import MLP
 
@@ -31,12 +31,13 @@ class Evaluation:
 @torch.no_grad()
 def evaluate(model: MLP, data: DigitTensors, loss: str, batch_size: int = 10_000) -> Evaluation:
     """Mean loss and confusion matrix of ``model`` on ``data``, in large batches."""
-    loss_fn = get_loss(loss).fn
+    loss_fn = network_loss(loss, model.output_activation)
     total, predictions = 0.0, []
     for start in range(0, len(data), batch_size):
         x, y = data[start:start + batch_size]
-        output = model(x)
-        total += loss_fn(output, y, reduction="sum").item()
+        z = model.logits(x)
+        output = model.output_activation(z)
+        total += loss_fn(z, y, "sum", output).item()
         predictions.append(output.argmax(dim=1))
     predicted = torch.cat(predictions)
     return Evaluation(total / len(data), confusion_matrix(predicted, data.labels), predicted)

@@ -7,6 +7,10 @@ An epoch has two training losses, and they are different numbers:
   before its step (the running loss of the progress bar);
 * ``train_loss``: the loss on the whole training set with the weights at the end of the epoch,
   measured like the validation and test losses.
+
+A record also says whether its network ``diverged``: a weight, an output or a loss that is NaN or
+infinite. The driver sets it from the weights and every loss; a record read from a file written
+before the flag existed has it computed from its training losses.
 """
 
 from __future__ import annotations
@@ -52,13 +56,15 @@ class EpochRecord:
     test_accuracy: float
     validation_loss: float | None = None  # None: no validation set
     validation_accuracy: float | None = None
+    diverged: bool = False  # a weight, output or loss NaN or infinite (see __post_init__)
 
-    @property
-    def diverged(self) -> bool:
-        """Whether a training loss is NaN or infinite."""
+    def __post_init__(self) -> None:
+        # a record whose training loss is not finite has diverged whatever it was told: so is
+        # a record read from a file written before the flag existed
         losses = [self.train_loss] + ([] if self.minibatch_loss is None
                                       else [self.minibatch_loss])
-        return not all(math.isfinite(loss) for loss in losses)
+        if not all(math.isfinite(loss) for loss in losses):
+            object.__setattr__(self, "diverged", True)
 
     def loss(self, split: str) -> float | None:
         """The loss on ``split`` ("train", "validation" or "test")."""
@@ -84,9 +90,12 @@ class EpochRecord:
         values = {k: data[k] for k in known if k in data} | {
             "minibatch_loss": data.get("minibatch_loss")}
         record = cls(**values)
+        if not isinstance(record.diverged, bool):
+            raise TypeError(f"epoch record entry diverged is {record.diverged!r}, not true or "
+                            "false")
         for f in fields(cls):
             value = getattr(record, f.name)
-            if value is None:
+            if value is None or f.name == "diverged":
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise TypeError(f"epoch record entry {f.name} is {value!r}, not a number")

@@ -5,6 +5,10 @@
             L = (1/m) Σ ℓ(F(x), y)       (the chosen loss, mini-batch mean)
             θ ← θ − η ∂L/∂θ              (plain SGD: ``textbook.sgd.sgd_step``)
 
+ℓ(F(x), y) is computed from the output layer's weighted input z, F = ψ(z)
+(``textbook.losses.network_loss``): the same number, and for the cross-entropy (35) on a softmax
+a gradient that float32 can hold.
+
 ``train_epoch`` is that loop, and nothing else: no logging, checkpoints or progress bars, which
 the driver (``driver.py``) adds around it for this trainer and the fast engine alike. ``train``
 is the public entry point: one network, trained by this loop under the driver.
@@ -16,11 +20,11 @@ import os
 from collections.abc import Callable, Iterable
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..data import DigitTensors, batches
-from ..textbook.losses import get_loss
-from ..textbook.model import MLP
+from ..textbook.losses import network_loss
+from ..textbook.model import MLP, WeightedInput
 from ..textbook.sgd import sgd_step
 from .captured import CapturedStep
 from .config import TrainConfig
@@ -29,7 +33,7 @@ from .evaluation import Evaluation, evaluate
 from .records import EpochRecord, RunStart, StepInfo, TrainResult
 from .threads import cpu_threads, step_threads
 
-Step = Callable[[MLP, Callable[..., Tensor], Tensor, Tensor, float], Tensor]
+Step = Callable[[nn.Module, Callable[..., Tensor], Tensor, Tensor, float], Tensor]
 """A step of SGD on one mini-batch, ``step(model, loss_fn, x, y, lr)`` → its loss before it."""
 
 
@@ -39,11 +43,14 @@ def step_for(device: torch.device, batch_size: int) -> Step:
     return CapturedStep(batch_size) if device.type == "cuda" else sgd_step
 
 
-def train_epoch(model: MLP, loss_fn: Callable[..., Tensor], loader: Iterable[tuple[Tensor, Tensor]],
-                lr: float, on_step: Callable[[Tensor], None] | None = None,
+def train_epoch(model: nn.Module, loss_fn: Callable[..., Tensor],
+                loader: Iterable[tuple[Tensor, Tensor]], lr: float,
+                on_step: Callable[[Tensor], None] | None = None,
                 threads: int | None = None, step: Step = sgd_step) -> Tensor:
-    """One pass over the (reshuffled) training set, one SGD step per mini-batch; returns the
-    mini-batch losses (steps,), each as it was before its step.
+    """One pass over the (reshuffled) training set, one SGD step per mini-batch, L =
+    ``loss_fn(model(x), y)``; returns the mini-batch losses (steps,), each as it was before its
+    step. The trainer passes the network up to its output layer's weighted input z
+    (``WeightedInput``) and the loss computed from z (``network_loss``).
 
     ``threads``: CPU threads for torch during the pass (None: as they are; see
     ``step_threads``). ``step``: how a step is taken, ``sgd_step`` or, on a GPU, the same step
@@ -77,7 +84,8 @@ class ReferenceTrainer:
         (network,) = networks
         self.config = network.config
         self.model = network.model.to(device)
-        self.loss_fn = get_loss(self.config.loss).fn
+        self.up_to_z = WeightedInput(self.model)  # the loss is taken of z, F = ψ(z)
+        self.loss_fn = network_loss(self.config.loss, self.model.output_activation)
         self.loader = batches(train.with_target_vectors(), self.config.batch_size,
                               generator=network.shuffle, device=device)
         self.step = step_for(device, self.config.batch_size)
@@ -85,7 +93,7 @@ class ReferenceTrainer:
                             if isinstance(self.step, CapturedStep) else "reference loop")
 
     def epoch(self, on_step: Callable[[Tensor], None]) -> Tensor:
-        losses = train_epoch(self.model, self.loss_fn, self.loader, self.config.lr, on_step,
+        losses = train_epoch(self.up_to_z, self.loss_fn, self.loader, self.config.lr, on_step,
                              step_threads(self.config.batch_size), self.step)
         return losses.unsqueeze(0).cpu()
 

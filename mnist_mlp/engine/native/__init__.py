@@ -32,8 +32,9 @@ from .build import ENUMS, FLAG_SETS, REALS, compiler, describe, library, library
 if TYPE_CHECKING:
     from ..stacked import Engine
 
-__all__ = ["FLAG_SETS", "Functions", "NativeLoop", "SparseRows", "Stacked", "build", "compiler",
-           "describe", "evaluate_networks", "library", "library_name", "train_epochs"]
+__all__ = ["FLAG_SETS", "Functions", "NativeLoop", "SparseRows", "Stacked", "build", "c_loss",
+           "compiler", "describe", "evaluate_networks", "library", "library_name",
+           "train_epochs"]
 
 
 class SparseRows(NamedTuple):
@@ -60,14 +61,24 @@ class SparseRows(NamedTuple):
 
 
 class Functions(NamedTuple):
-    """What the loop computes: the hidden and output activations and the loss (by name),
-    whether δ² = F − y (a matched output and loss), and the floor under ln's argument."""
+    """What the loop computes: the hidden and output activations and the loss (by name, as
+    ``c_loss`` gives it), whether δ² = F − y (a matched output and loss), and the floor under
+    ln's argument."""
 
     hidden: str
     output: str
     loss: str
     matched: bool
     floor: float
+
+
+def c_loss(output: str, loss: str) -> str:
+    """The loss as epoch.c names it: the package's name, but for the cross-entropy (35) of a
+    softmax output, a loss of its own there (``binary_cross_entropy_of_softmax``, as the
+    textbook's function of z): its loss is taken of F alone, without the activation."""
+    if (output, loss) == ("softmax", "binary_cross_entropy"):
+        return "binary_cross_entropy_of_softmax"
+    return loss
 
 
 class Stacked(NamedTuple):
@@ -203,7 +214,8 @@ class NativeLoop:
 
     def functions(self) -> Functions:
         e = self.engine
-        return Functions(e.config["activation"], e.config["output_activation"], e.loss_name,
+        output = e.config["output_activation"]
+        return Functions(e.config["activation"], output, c_loss(output, e.loss_name),
                          e.matched, F_FLOOR)
 
     def params(self) -> Stacked:

@@ -5,7 +5,8 @@
  * x of a mini-batch of m:
  *
  *     z¹ = W¹x + b¹,   a¹ = φ(z¹),   z² = W²a¹ + b²,   F = ψ(z²)            (forward pass)
- *     δ² = J_ψᵀ ∂ℓ/∂F                       (BP1; δ² = F − y for the matched pairs)
+ *     δ² = J_ψᵀ ∂ℓ/∂F                       (BP1; δ² = F − y for the matched pairs, and
+ *                                            the fused form for a softmax and (35))
  *     δ¹ = (W²ᵀ δ²) ⊙ φ'(z¹)                (BP2)
  *
  * and then, with the weights the mini-batch saw,
@@ -42,14 +43,23 @@
 
 enum hidden_activation { HIDDEN_SIGMOID, HIDDEN_TANH, HIDDEN_RELU };
 enum output_activation { OUTPUT_SIGMOID, OUTPUT_SOFTMAX };
-enum loss { LOSS_MSE, LOSS_MAE, LOSS_BINARY_CROSS_ENTROPY, LOSS_LOG_LIKELIHOOD };
+/* The last loss is the cross-entropy (35) of a softmax output: a loss of its own here, since
+ * sample_loss sees F and not the activation (it takes ln(1 − F_j) of Σ_{i≠j} F_i), and its
+ * (BP1) is the fused form of softmax_cross_entropy_error. */
+enum loss { LOSS_MSE, LOSS_MAE, LOSS_BINARY_CROSS_ENTROPY, LOSS_LOG_LIKELIHOOD,
+            LOSS_BINARY_CROSS_ENTROPY_OF_SOFTMAX };
 
 /* The enums' values by name, in order, each list ending with 0: the Python caller maps the
  * package's names (mnist_mlp/textbook: activations, losses) to these indices, and a test checks
  * that every name is here. */
 const char *const HIDDEN_NAMES[] = {"sigmoid", "tanh", "relu", 0};
 const char *const OUTPUT_NAMES[] = {"sigmoid", "softmax", 0};
-const char *const LOSS_NAMES[] = {"mse", "mae", "binary_cross_entropy", "log_likelihood", 0};
+const char *const LOSS_NAMES[] = {"mse", "mae", "binary_cross_entropy", "log_likelihood",
+                                  "binary_cross_entropy_of_softmax", 0};
+
+/* ln is clamped at −100 in log space by the cross-entropy of a softmax output:
+ * mnist_mlp.textbook.losses.LOG_FLOOR (a test reads it here). */
+const double LOG_FLOOR = -100;
 
 /* Everything one epoch of one network needs. The Python caller builds the same struct with
  * ctypes and checks its layout against epoch_args_layout before the first call. */
@@ -138,12 +148,30 @@ static void output_forward(int kind, const REAL *z, REAL *F) {
 /* d ln F / dF with ln clamped at F_floor (mnist_mlp/textbook/losses.py: clamped_log_grad). */
 static REAL clamped_log_grad(REAL F, REAL floor) { return F >= floor ? 1 / F : 0; }
 
-/* ln max(F, F_floor): mnist_mlp.textbook.losses.clamped_log. */
-static REAL clamped_log(REAL F, REAL floor) { return log(F > floor ? F : floor); }
+/* ln max(F, F_floor): mnist_mlp.textbook.losses.clamped_log. A NaN F stays NaN (as torch's
+ * clamp keeps it), so that a diverged network's loss says so. */
+static REAL clamped_log(REAL F, REAL floor) { return log(F < floor ? floor : F); }
+
+/* max(ln x, −100): the clamp in log space of mnist_mlp.textbook.losses
+ * (binary_cross_entropy_of_softmax). ln 0 = −∞ becomes −100; a NaN stays NaN. */
+static REAL log_clamped(REAL x) {
+    const REAL l = log(x);
+    return l < LOG_FLOOR ? (REAL)LOG_FLOOR : l;
+}
+
+/* Σ_{i≠j} F_i: 1 − F_j of a softmax output, without the cancellation of 1 − F_j at F_j ≈ 1. */
+static REAL others_sum(const REAL *F, int j) {
+    REAL sum = 0;
+    for (int i = 0; i < CLASSES; i++) sum += i == j ? 0 : F[i];
+    return sum;
+}
 
 /* ℓ(F, y) of one sample: as the losses of mnist_mlp/textbook/losses.py. A term whose weight
  * y_c or 1 − y_c is 0 adds nothing and is not computed (one logarithm per sample for the
- * cross-entropy of one-hot targets, not ten). */
+ * cross-entropy of one-hot targets, not ten). The cross-entropy of a softmax output is
+ * binary_cross_entropy_of_softmax there, which takes the logarithms from z: from F they are the
+ * same numbers but where an output is a subnormal float (below about e^(−87)), whose digits
+ * are fewer. */
 static REAL sample_loss(int kind, const REAL *F, const REAL *y, REAL floor) {
     REAL sum = 0;
     for (int c = 0; c < CLASSES; c++) {
@@ -155,6 +183,10 @@ static REAL sample_loss(int kind, const REAL *F, const REAL *y, REAL floor) {
             if (y[c] != 0) sum -= y[c] * clamped_log(F[c], floor);
             if (y[c] != 1) sum -= (1 - y[c]) * clamped_log(1 - F[c], floor);
             break;
+        case LOSS_BINARY_CROSS_ENTROPY_OF_SOFTMAX:
+            if (y[c] != 0) sum -= y[c] * log_clamped(F[c]);
+            if (y[c] != 1) sum -= (1 - y[c]) * log_clamped(others_sum(F, c));
+            break;
         default:
             if (y[c] != 0) sum -= y[c] * clamped_log(F[c], floor);
         }
@@ -162,7 +194,8 @@ static REAL sample_loss(int kind, const REAL *F, const REAL *y, REAL floor) {
     return kind == LOSS_MSE || kind == LOSS_MAE ? (REAL)0.5 * sum : sum;
 }
 
-/* ∂ℓ/∂F_c for one output: as the *_grad functions of mnist_mlp/textbook/losses.py. */
+/* ∂ℓ/∂F_c for one output: as the *_grad functions of mnist_mlp/textbook/losses.py (the
+ * cross-entropy of a softmax output never needs it: see softmax_cross_entropy_error). */
 static REAL loss_grad(int kind, REAL F, REAL y, REAL floor) {
     switch (kind) {
     case LOSS_MSE: return F - y;
@@ -173,11 +206,46 @@ static REAL loss_grad(int kind, REAL F, REAL y, REAL floor) {
     }
 }
 
-/* (BP1) δ² = J_ψ(z²)ᵀ ∂ℓ/∂F, or F − y when output and loss are a matched pair. */
-static void output_error(int output, int loss, int matched, REAL floor, const REAL *F,
-                         const REAL *y, REAL *delta) {
+/* (BP1) for a softmax output and the cross-entropy (35): the fused form of
+ * mnist_mlp/textbook/backprop.py (softmax_cross_entropy_error), which derives it,
+ *
+ *     δ_k = c_k − Σ_j c_j P_jk,   c_j = b_j F_j − a_j (1 − F_j)   (F_j − y_j, unclamped),
+ *
+ * a_j = y_j [ln F_j ≥ −100], b_j = (1 − y_j) [ln(1 − F_j) ≥ −100], 1 − F_j = Σ_{i≠j} F_i, and
+ * P_jk = F_k / (1 − F_j) (k ≠ j; P_jj = 0), the softmax of the outputs other than j. For every j
+ * but the largest output t, 1 − F_j ≥ F_t ≥ 1/10: its row is taken of F and needs no bracket b.
+ * Row t is taken of z, as e^(z_k − s) / Σ_{i≠t} e^(z_i − s) with s the second largest z, since
+ * there 1 − F_t may be a subnormal float or 0. */
+static void softmax_cross_entropy_error(const REAL *z, const REAL *F, const REAL *y,
+                                        REAL *delta) {
+    int t = 0;
+    for (int k = 1; k < CLASSES; k++) t = z[k] > z[t] ? k : t;
+    REAL second = -INFINITY, row_t_sum = 0, row_t[CLASSES], c[CLASSES];
+    for (int k = 0; k < CLASSES; k++) second = k != t && z[k] > second ? z[k] : second;
+    for (int k = 0; k < CLASSES; k++) row_t_sum += row_t[k] = k == t ? 0 : exp(z[k] - second);
+    const REAL lse = z[t] - log(F[t]);             /* ln Σ_i e^(z_i), as F_t = e^(z_t − lse) */
+    for (int k = 0; k < CLASSES; k++) delta[k] = 0;                 /* Σ_j c_j P_jk, first */
+    for (int j = 0; j < CLASSES; j++) {
+        const REAL one_minus_F = others_sum(F, j);
+        const REAL a = z[j] - lse >= LOG_FLOOR ? y[j] : 0;
+        const REAL b = j != t || second + log(row_t_sum) - lse >= LOG_FLOOR ? 1 - y[j] : 0;
+        c[j] = b * F[j] - a * one_minus_F;                          /* ∂ℓ/∂d_j */
+        const REAL *row = j == t ? row_t : F, scale = 1 / (j == t ? row_t_sum : one_minus_F);
+        for (int k = 0; k < CLASSES; k++) delta[k] += k == j ? 0 : c[j] * (row[k] * scale);
+    }
+    for (int k = 0; k < CLASSES; k++) delta[k] = c[k] - delta[k];
+}
+
+/* (BP1) δ² = J_ψ(z²)ᵀ ∂ℓ/∂F: mnist_mlp/textbook/backprop.py (output_error); F − y when output
+ * and loss are a matched pair, the fused form for a softmax and the cross-entropy (35). */
+static void output_error(int output, int loss, int matched, REAL floor, const REAL *z,
+                         const REAL *F, const REAL *y, REAL *delta) {
     if (matched) {
         for (int c = 0; c < CLASSES; c++) delta[c] = F[c] - y[c];
+        return;
+    }
+    if (loss == LOSS_BINARY_CROSS_ENTROPY_OF_SOFTMAX) {
+        softmax_cross_entropy_error(z, F, y, delta);
         return;
     }
     REAL g[CLASSES], dot = 0;
@@ -272,15 +340,23 @@ static void pack(struct unpacked *u, REAL *W1, REAL *b1, REAL *W2) {
     free(u->w1t);
 }
 
-/* The forward pass of image i: h = a¹ = φ(W¹x + b¹) (ld units), F = ψ(W²a¹ + b²). */
-static void forward(const struct unpacked *u, int hidden, int output, const REAL *b2,
-                    const int64_t *restrict row_start, const int32_t *restrict pixel,
-                    const REAL *restrict value, int64_t i, REAL *restrict h, REAL *restrict F) {
-    REAL z2[CLASSES];
+/* The forward pass of image i: h = a¹ = φ(W¹x + b¹) (ld units), z2 = W²a¹ + b², F = ψ(z²). */
+static void forward_layers(const struct unpacked *u, int hidden, int output, const REAL *b2,
+                           const int64_t *restrict row_start, const int32_t *restrict pixel,
+                           const REAL *restrict value, int64_t i, REAL *restrict h,
+                           REAL *restrict z2, REAL *restrict F) {
     hidden_weighted_input(u->w1t, u->ld, pixel, value, row_start[i], row_start[i + 1], h);
     for (int64_t j = 0; j < u->l; j++) h[j] = hidden_forward(hidden, h[j] + u->bias1[j]);
     for (int c = 0; c < CLASSES; c++) z2[c] = dot(u->w2 + c * u->ld, h, u->ld) + b2[c];
     output_forward(output, z2, F);
+}
+
+/* The forward pass of image i: h and F. */
+static void forward(const struct unpacked *u, int hidden, int output, const REAL *b2,
+                    const int64_t *restrict row_start, const int32_t *restrict pixel,
+                    const REAL *restrict value, int64_t i, REAL *restrict h, REAL *restrict F) {
+    REAL z2[CLASSES];
+    forward_layers(u, hidden, output, b2, row_start, pixel, value, i, h, z2, F);
 }
 
 /* (BP2) for one sample: d1 = (W²ᵀ d2) ⊙ φ'(z¹), with h = a¹. */
@@ -340,10 +416,11 @@ int train_epoch(const struct epoch_args *a) {
         for (int64_t b = 0; b < size; b++) {
             const int64_t i = a->order[start + b];
             const REAL *y = a->targets + i * CLASSES;
-            REAL *h = a1 + b * ld, *d2 = delta2 + b * CLASSES, F[CLASSES];
-            forward(&u, a->hidden, a->output, a->b2, a->row_start, a->pixel, a->value, i, h, F);
+            REAL *h = a1 + b * ld, *d2 = delta2 + b * CLASSES, z2[CLASSES], F[CLASSES];
+            forward_layers(&u, a->hidden, a->output, a->b2, a->row_start, a->pixel, a->value, i,
+                           h, z2, F);
             loss += sample_loss(a->loss, F, y, a->floor);
-            output_error(a->output, a->loss, a->matched, a->floor, F, y, d2);      /* (BP1) */
+            output_error(a->output, a->loss, a->matched, a->floor, z2, F, y, d2);  /* (BP1) */
             for (int c = 0; c < CLASSES; c++) d2[c] *= step;
             hidden_error(&u, a->hidden, h, d2, delta1 + b * ld);                    /* (BP2) */
         }
