@@ -1,6 +1,6 @@
 """Files: folders checked before work starts, and files written so that neither a crash nor a
-signal ever leaves half of one (a temporary file, then a rename, with Ctrl-C and SIGTERM held
-until the file is whole)."""
+signal ever leaves half of one (a temporary file, then a rename, with Ctrl-C, SIGTERM and SIGHUP
+held until the file is whole)."""
 
 from __future__ import annotations
 
@@ -52,9 +52,15 @@ def _umask() -> int:
     return mask
 
 
+STOPPING = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                 if hasattr(signal, name))
+"""The signals that stop a command (Ctrl-C, a scheduler, a closed terminal)."""
+
+
 @contextmanager
-def signals_held(signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM while the block runs, then act on them as they would have acted.
+def signals_held(signals: tuple[int, ...] = STOPPING) -> Iterator[None]:
+    """Hold Ctrl-C, SIGTERM and SIGHUP while the block runs, then act on them as they would have
+    acted.
 
     Only the main thread receives signals; elsewhere, and for a signal whose handler was not set
     from Python, nothing is held.
@@ -78,8 +84,8 @@ def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object
     """Call ``write(file)`` on a temporary file beside ``path``, then rename it into place.
 
     The file at ``path`` is always either the old one or the complete new one: the temporary
-    file is removed if anything fails, and Ctrl-C or SIGTERM take effect only once the write is
-    done (``signals_held``).
+    file is removed if anything fails, and Ctrl-C, SIGTERM or SIGHUP take effect only once the
+    write is done (``signals_held``).
     """
     path = Path(path)
     with signals_held():

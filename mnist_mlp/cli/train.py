@@ -147,7 +147,8 @@ def command_name() -> str:
 
 
 def interrupted_message(stop: TrainingInterrupted) -> str:
-    """One line after Ctrl-C or SIGTERM: what was saved, and the command that resumes from it."""
+    """One line after Ctrl-C, SIGTERM or SIGHUP: what was saved, and the command that resumes
+    from it."""
     if stop.checkpoint is None:
         return "interrupted before any epoch was saved; nothing to resume"
     if stop.epoch >= stop.epochs:

@@ -63,11 +63,11 @@ class DivergenceError(UserError):
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C or SIGTERM during training. ``checkpoint`` is the ``last.pt`` of the last completed
-    epoch (None when no epoch was completed or there is no run folder; of the first network when
-    there are several), ``epoch`` that epoch, ``epochs`` the epochs asked for (``epoch ==
-    epochs``: the run is complete), ``networks`` how many networks were training,
-    ``exit_status`` 130 for Ctrl-C and 143 for SIGTERM."""
+    """Ctrl-C, SIGTERM or SIGHUP during training. ``checkpoint`` is the ``last.pt`` of the last
+    completed epoch (None when no epoch was completed or there is no run folder; of the first
+    network when there are several), ``epoch`` that epoch, ``epochs`` the epochs asked for
+    (``epoch == epochs``: the run is complete), ``networks`` how many networks were training,
+    ``exit_status`` 130 for Ctrl-C, 143 for SIGTERM and 129 for SIGHUP."""
 
     def __init__(self, checkpoint: Path | None, epoch: int, epochs: int, networks: int = 1,
                  exit_status: int = 130) -> None:
