@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..experiments.report import save, table
 from ..experiments.results import combine, from_dict
+from ..files import FOLDER, examine
 from ..training.shards import NAME, ShardError, merge, result_from_dict
 from .common import OneLineParser, one_line_errors
 from .parallel import network_ids
@@ -41,6 +42,8 @@ def kind_of(folder: Path) -> str:
 @one_line_errors
 def main(argv: Sequence[str] | None = None) -> int:
     args = merge_parser().parse_args(argv)
+    examine(args.folder, "the shards' folder", "give the folder the --shard runs wrote their "
+            "files to", FOLDER, ShardError)
     kind = kind_of(args.folder)
     if kind == "reproduction":
         _, _, extras = merge(args.folder, "reproduction", reproduction_ids)

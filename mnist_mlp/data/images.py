@@ -25,6 +25,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
 from ..errors import UserError
+from ..files import FILE, examine
 from ..textbook.model import IMAGE_SIDE
 from .digits import PIXEL_SCALE
 
@@ -60,6 +61,8 @@ def read_grayscale(source: str | os.PathLike | IO[bytes], name: str | None = Non
     is checked from its header, before it is decoded.
     """
     name = name or describe(source)
+    if isinstance(source, (str, os.PathLike)):  # a file, not a FIFO: opening one would wait
+        examine(source, "image", "give a PNG or JPEG of a digit", FILE, ImageError)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

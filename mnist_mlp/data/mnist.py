@@ -22,6 +22,7 @@ import http.client
 import math
 import os
 import shutil
+import stat
 import struct
 import zlib
 from pathlib import Path
@@ -29,7 +30,7 @@ from pathlib import Path
 import torch
 
 from ..errors import ConfigError, UserError
-from ..files import write_atomically
+from ..files import FILE, FOLDER, examine, write_atomically
 from ..textbook.model import IMAGE_SIDE, NUM_CLASSES
 from .digits import DigitTensors, MNISTSplits, to_digits
 
@@ -97,9 +98,16 @@ def _torchvision_root(folder: Path) -> Path:
     """Map a path to ``.../MNIST`` or ``.../MNIST/raw`` to the root above ``MNIST``."""
     if folder.name == "raw" and folder.parent.name == "MNIST":
         return folder.parent.parent
-    if folder.name == "MNIST" and (folder / "raw").is_dir() and not (folder / "MNIST").is_dir():
+    if folder.name == "MNIST" and _is_folder(folder / "raw") and not _is_folder(folder / "MNIST"):
         return folder.parent
     return folder
+
+
+def _is_folder(path: Path) -> bool:
+    """Whether ``path`` is a folder; ``DataError`` if it cannot be examined (a folder on the way
+    that may not be entered, a name too long)."""
+    status = examine(path, "the data folder", HOW_TO_FIX, error=DataError)
+    return status is not None and stat.S_ISDIR(status.st_mode)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -192,13 +200,18 @@ def _ensure_files(root: Path, download: bool, names: tuple[str, ...] = RAW_FILES
 
 def _check_readable(root: Path, names: tuple[str, ...]) -> None:
     """``DataError`` for a folder or file on the way to the data that exists but cannot be read
-    (so that it is not called missing, or corrupt)."""
+    (so that it is not called missing, or corrupt), or is not a folder or a file where one
+    belongs (a FIFO in place of a data file is refused, never opened: reading it would wait)."""
     raw = _raw_folder(root)
-    for path in (root, raw.parent, raw, *(raw / name for name in names)):
+    folders, files = (root, raw.parent, raw), tuple(raw / name for name in names)
+    for path in (*folders, *files):
+        want = FOLDER if path in folders else FILE
+        if examine(path, f"the MNIST {want}", HOW_TO_FIX, want, DataError) is None:
+            continue
         try:
-            if path.is_dir():
+            if want == FOLDER:
                 os.listdir(path)
-            elif path.exists():
+            else:
                 with path.open("rb"):
                     pass
         except OSError as error:
