@@ -21,11 +21,11 @@ import gzip
 import http.client
 import math
 import os
-import shutil
 import stat
 import struct
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import torch
 
@@ -221,14 +221,17 @@ def _check_readable(root: Path, names: tuple[str, ...]) -> None:
 
 def _decompress(raw: Path, missing: list[str]) -> None:
     """Decompress ``name.gz`` into ``name`` for each missing file whose original gzip file is
-    in ``raw`` (as MNIST is distributed), atomically; no network needed."""
+    in ``raw`` (as MNIST is distributed), atomically; no network needed. Only as many bytes as
+    the IDX header promises are decompressed (``_copy_promised``): a ``.gz`` that holds more, or
+    less, is refused, and nothing of it is left in ``raw``."""
     for name in missing:
         packed = raw / f"{name}.gz"
         if not packed.is_file():
             continue
         try:
             with gzip.open(packed) as source:
-                write_atomically(raw / name, lambda target, s=source: shutil.copyfileobj(s, target))
+                write_atomically(raw / name, lambda target, s=source, p=packed:
+                                 _copy_promised(s, target, p))
         except (gzip.BadGzipFile, EOFError, zlib.error) as error:
             raise DataError(_corrupt_message(raw, f"{packed.name} cannot be decompressed: "
                                                   f"{_reason(error)}")) from None
@@ -236,6 +239,32 @@ def _decompress(raw: Path, missing: list[str]) -> None:
             raise DataError(f"found {packed} but cannot decompress it there: "
                             f"{error.strerror or error}; decompress the files yourself "
                             f"(gunzip -k {raw}/*.gz) where you can write. {HOW_TO_FIX}") from None
+
+
+def _copy_promised(source: BinaryIO, target: BinaryIO, packed: Path) -> None:
+    """Copy the IDX file decompressing from ``source`` (of the gzip file ``packed``) to
+    ``target``: its header, then the bytes the header promises, read as a stream and no further
+    than one byte past them — a ``.gz`` of a few megabytes may decompress to a disk's worth."""
+    name = packed.name.removesuffix(".gz")
+    magic, ndim = (LABEL_MAGIC, 1) if "labels" in name else (IMAGE_MAGIC, 3)
+    header = source.read(4 * (1 + ndim))
+    problem = None
+    if len(header) < 4 * (1 + ndim):
+        problem = f"{packed.name} decompresses to {len(header)} bytes, less than an IDX header"
+    elif (found := struct.unpack_from(">I", header)[0]) != magic:
+        problem = f"{packed.name} holds magic number {found}, expected {magic}"
+    if problem:
+        raise DataError(_corrupt_message(packed.parent, problem))
+    promised = math.prod(struct.unpack_from(f">{ndim}I", header, 4))
+    target.write(header)
+    left = promised
+    while left and (chunk := source.read(min(left, 1 << 20))):
+        target.write(chunk)
+        left -= len(chunk)
+    if left or source.read(1):
+        problem = (f"{packed.name} decompresses to {'fewer' if left else 'more'} bytes than its "
+                   f"header promises ({len(header) + promised}); nothing of it was kept")
+        raise DataError(_corrupt_message(packed.parent, problem))
 
 
 def _not_found_message(root: Path, missing: list[str], why: str) -> str:
