@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..demo.server import DEFAULT_HOST, DEFAULT_PORT, DemoServer, is_loopback, start_server
 from ..files import FILE, check_writable, examine, write_atomically
-from .common import OneLineParser, non_negative_int, one_line_errors
+from .common import OneLineParser, one_line_errors
 
 
 def demo_parser() -> argparse.ArgumentParser:
@@ -24,12 +24,21 @@ def demo_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=DEFAULT_HOST,
                    help="address to listen on; anything but 127.0.0.1 (or localhost) opens the "
                         "page to other machines")
-    p.add_argument("--port", type=non_negative_int, default=DEFAULT_PORT,
-                   help="port to listen on (0: any free port)")
+    p.add_argument("--port", type=port_number, default=DEFAULT_PORT,
+                   help="port to listen on, 1 to 65535 (0: any free port)")
     p.add_argument("--screenshot", metavar="PNG",
                    help="instead of serving: draw a 7 on the page in headless Chromium and "
                         "save the page as this PNG (needs chromium, chromedriver, selenium)")
     return p
+
+
+def port_number(text: str) -> int:
+    """``--port``: a TCP port, 1 to 65535, or 0 for any free one."""
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port, 1 to 65535 (0: any free port), got "
+                                         f"{text}")
+    return port
 
 
 def save_screenshot(server: DemoServer, path: str) -> None:
