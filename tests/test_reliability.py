@@ -2,6 +2,7 @@
 checkpoint write, while starting, after the last epoch), a reader that goes away, a full disk."""
 
 import errno
+import io
 import os
 import shlex
 import signal
@@ -284,6 +285,38 @@ def test_evaluate_with_a_closed_stdout_in_process(tiny_data, tmp_path, capsys, m
 
     monkeypatch.setattr(sys, "stdout", Gone())
     assert evaluate_main([str(only_run(run)), "--data-dir", str(tiny_data)]) == 0
+
+
+# --- an odd locale ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("encoding", "spread"), [("ascii", "+/-"), ("latin-1", "±")])
+def test_a_sweep_prints_in_any_locale(tiny_data, tmp_path, encoding, spread):
+    """stdout and stderr that cannot encode ``±`` (LANG=C, an ASCII or Latin-1 stream): the
+    sweep runs to its end, its summary in what the stream can hold."""
+    command = [sys.executable, str(ROOT / "scripts" / "train.py"), "--engine", "fast",
+               "--seeds", "2", *argv(tiny_data, tmp_path / "runs", 1)]
+    done = subprocess.run(command, capture_output=True, cwd=tmp_path, check=False,
+                          env=os.environ | {"PYTHONIOENCODING": encoding, "LC_ALL": "C",
+                                            "OMP_NUM_THREADS": "1"})
+    out, err = done.stdout.decode(encoding), done.stderr.decode(encoding)
+    assert done.returncode == 0 and err == "", err
+    assert "test accuracy, final epoch" in out and f" {spread} " in out
+    help_text = subprocess.run([*command[:2], "--help"], capture_output=True, check=True,
+                               env=os.environ | {"PYTHONIOENCODING": encoding}).stdout
+    assert f"mean {spread} std" in help_text.decode(encoding)
+
+
+def test_what_a_stream_cannot_encode_is_written_in_plain_ascii():
+    from mnist_mlp.cli.common import MayClose
+
+    for encoding, expected in (("ascii", "eta <= 0.5 +/- 0.1 - x ... ?"),
+                               ("latin-1", "eta <= 0.5 ± 0.1 - x ... ?")):
+        buffer = io.BytesIO()
+        stream = MayClose(io.TextIOWrapper(buffer, encoding=encoding))
+        stream.write("η ≤ 0.5 ± 0.1 – x … ☃")
+        stream.flush()
+        assert buffer.getvalue().decode(encoding) == expected
 
 
 # --- a full disk ------------------------------------------------------------------------------
