@@ -3,8 +3,11 @@
 It is compiled on first use with the system's C compiler (``$CC``, else ``cc``) into a cache
 folder (``$MNIST_MLP_CACHE``, else ``~/.cache/mnist-mlp``), once per source, flags and CPU, and
 loaded with ``ctypes`` — only from a folder, and only a file, that belong to this user and that
-nobody else can write (``_cache_dir``). Where no compiler works, ``library`` returns None and
-says why in ``unavailable_reason``. ``MNIST_MLP_NATIVE=0`` turns the loop off.
+nobody else can write (``_cache_dir``). A library is checked as it is loaded (its structs and
+enums against the Python caller's): a cached one that fails is built again, once, and a new one
+enters the cache only once it has passed. Where no compiler works, or its library fails,
+``library`` returns None and says why in ``unavailable_reason``. ``MNIST_MLP_NATIVE=0`` turns
+the loop off.
 
 The arguments travel to C in one struct per function, whose layout is checked against the
 compiled one; the C enums are read from the library's tables of names.
@@ -24,6 +27,9 @@ import warnings
 from pathlib import Path
 
 import torch
+
+from ...textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+from ...textbook.losses import LOSSES
 
 SOURCE = Path(__file__).with_name("epoch.c")
 FLAG_SETS = (("-O3", "-march=native"), ("-O3",))
@@ -102,9 +108,16 @@ def library_name(cc: str, flags: tuple[str, ...], real: str) -> str:
     return f"epoch-{real}-{digest}.so"
 
 
-def _build(real: str) -> tuple[Path, tuple[str, ...]]:
-    """Compile ``epoch.c`` with REAL = ``real``, for this CPU if the compiler can, else
-    portably; once: later calls find the cached library. Returns it and its flags."""
+class BrokenLibraryError(RuntimeError):
+    """A compiled loop that cannot be loaded, or whose structs or enums are not those its Python
+    caller passes: calling it would put arguments in the wrong places."""
+
+
+def _built(real: str, c_real: type) -> ctypes.CDLL:
+    """The loop with REAL = ``real``, loaded and checked (``_loaded``): the cached library, else
+    ``epoch.c`` compiled for this CPU if the compiler can, else portably. A cached library that
+    fails its check is removed and built again, once; a new one is checked under a temporary
+    name and only then renamed into the cache, so that nothing broken is ever kept there."""
     cc = compiler()
     if cc is None:
         raise OSError("no C compiler found (install gcc, or set $CC)")
@@ -115,7 +128,10 @@ def _build(real: str) -> tuple[Path, tuple[str, ...]]:
             folder = _private_folder(f"the cached library {target} {why}")
             target = folder / target.name
         if target.exists():
-            return target, flags
+            try:
+                return _loaded(target, flags, c_real)
+            except BrokenLibraryError:
+                target.unlink(missing_ok=True)  # and built again below
         fd, temporary = tempfile.mkstemp(suffix=".so", dir=folder)
         os.close(fd)
         try:
@@ -123,13 +139,36 @@ def _build(real: str) -> tuple[Path, tuple[str, ...]]:
                                    temporary, str(SOURCE), "-lm"],
                                   capture_output=True, text=True, timeout=300)
             if done.returncode == 0:
+                lib = _loaded(Path(temporary), flags, c_real)  # raises if it is broken
                 os.replace(temporary, target)  # atomic: a concurrent build finds a whole file
-                return target, flags
+                return lib
             failure = done.stderr.strip()[-500:] or f"exit status {done.returncode}"
         finally:
             if os.path.exists(temporary):
                 os.unlink(temporary)
     raise OSError(f"{cc} failed: {failure}")
+
+
+def _loaded(path: Path, flags: tuple[str, ...], c_real: type) -> ctypes.CDLL:
+    """The library at ``path``, loaded, its structs and enums checked against the Python
+    caller's, its functions typed; ``BrokenLibraryError`` if any of that fails."""
+    try:
+        lib = ctypes.CDLL(str(path))
+    except OSError as error:
+        raise BrokenLibraryError(f"the library {path.name} cannot be loaded ({error})") from None
+    lib.flags = flags
+    lib.args_type, lib.eval_args_type = _args_types(c_real)
+    try:
+        _check_layout(lib)
+        lib.enums = {kind: enum_names(lib, table) for kind, table in ENUMS.items()}
+        lib.train_epoch.argtypes = [ctypes.POINTER(lib.args_type)]
+        lib.evaluate.argtypes = [ctypes.POINTER(lib.eval_args_type)]
+    except (AttributeError, ValueError) as error:  # a function or table it does not hold
+        raise BrokenLibraryError(f"the library {path.name} is not the loop's: {error}"
+                                 ) from None
+    lib.train_epoch.restype = lib.evaluate.restype = ctypes.c_int
+    _check_enums(lib)
+    return lib
 
 
 def describe() -> str:
@@ -158,20 +197,10 @@ def library(dtype: torch.dtype) -> ctypes.CDLL | None:
         return None
     real, c_real = REALS[dtype]
     try:
-        path, flags = _build(real)
-        lib = ctypes.CDLL(str(path))
-        lib.flags = flags
-    except (OSError, subprocess.SubprocessError) as error:
+        return _built(real, c_real)
+    except (OSError, subprocess.SubprocessError, BrokenLibraryError) as error:
         unavailable_reason = f"the native CPU loop could not be built: {error}"
         return None
-    lib.args_type, lib.eval_args_type = _args_types(c_real)
-    _check_layout(lib)
-    lib.train_epoch.argtypes = [ctypes.POINTER(lib.args_type)]
-    lib.train_epoch.restype = ctypes.c_int
-    lib.evaluate.argtypes = [ctypes.POINTER(lib.eval_args_type)]
-    lib.evaluate.restype = ctypes.c_int
-    lib.enums = {kind: enum_names(lib, table) for kind, table in ENUMS.items()}
-    return lib
 
 
 def _args_types(c_real: type) -> tuple[type[ctypes.Structure], type[ctypes.Structure]]:
@@ -205,8 +234,18 @@ def _check_layout(lib: ctypes.CDLL) -> None:
         size = lib.args_layout(ctypes.c_int(which), offsets, ctypes.c_int64(len(fields)))
         ours = [getattr(struct, name).offset for name, _ in fields]
         if list(offsets) != ours or size != ctypes.sizeof(struct):
-            raise RuntimeError(f"epoch.c's {struct.__name__} (offsets {list(offsets)}, size "
+            raise BrokenLibraryError(f"epoch.c's {struct.__name__} (offsets {list(offsets)}, size "
                                f"{size}) does not match its Python caller (offsets {ours})")
+
+
+def _check_enums(lib: ctypes.CDLL) -> None:
+    """Refuse a library whose enums do not name exactly the package's activations and losses:
+    a function would be called by a number that means another."""
+    for kind, names in (("hidden", HIDDEN_ACTIVATIONS), ("output", OUTPUT_ACTIVATIONS),
+                        ("loss", LOSSES)):
+        if set(lib.enums[kind]) != set(names):
+            raise BrokenLibraryError(f"epoch.c's {kind} names {sorted(lib.enums[kind])} are not "
+                                     f"the package's {sorted(names)}")
 
 
 def enum_names(lib: ctypes.CDLL, table: str) -> dict[str, int]:
