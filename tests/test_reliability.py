@@ -184,6 +184,38 @@ def test_ctrl_c_while_torch_is_still_loading_is_one_line(tmp_path):
     assert done.returncode == 130 and done.stderr == "interrupted\n"
 
 
+# --- commands printed for the user to run -----------------------------------------------------
+
+
+def printed_command(out: str, start: str) -> list[str]:
+    """The words of the command in ``out`` that begins with ``start`` and ends the line (or at
+    the closing parenthesis around it), as a shell would split them."""
+    line = next(line for line in out.splitlines() if start in line)
+    return shlex.split(line[line.index(start):].removesuffix(")"))
+
+
+def test_printed_commands_are_shell_quoted(tiny_data, tmp_path, capsys, on_sgd_step,
+                                           monkeypatch):
+    """A folder with a space and a quote in its name: every command printed for the user to run
+    next — tensorboard, evaluate, the resume line, merge — names it as one word."""
+    log_dir = tmp_path / "my runs" / "Bob's"
+    assert train_main(argv(tiny_data, log_dir, 1)) == 0
+    out = capsys.readouterr().out
+    run_dir = only_run(log_dir)
+    assert printed_command(out, "tensorboard --logdir") == ["tensorboard", "--logdir",
+                                                            str(log_dir)]
+    assert printed_command(out, "mnist-mlp-evaluate") == ["mnist-mlp-evaluate", str(run_dir)]
+    on_sgd_step(sigterm_at(STEPS + 3))
+    assert train_main(argv(tiny_data, log_dir, 3)) == 143
+    resume = printed_command(capsys.readouterr().err, "--resume")
+    assert Path(resume[1]).name == LAST and Path(resume[1]).parent.parent == log_dir
+    monkeypatch.undo()
+    assert train_main(argv(tiny_data, log_dir, 1, "--engine", "fast", "--seeds", "2",
+                           "--shard", "1/2")) == 0
+    assert printed_command(capsys.readouterr().out, "mnist-mlp-merge") == [
+        "mnist-mlp-merge", str(log_dir)]
+
+
 # --- a reader that goes away ------------------------------------------------------------------
 
 

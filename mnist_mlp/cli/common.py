@@ -16,6 +16,7 @@ import functools
 import io
 import math
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -202,6 +203,12 @@ def _null(fd: int) -> TextIO:
 def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
     """Show a warning to a command's user as one line, without the source line."""
     print(f"warning: {message}", file=sys.stderr)
+
+
+def quoted(path: str | os.PathLike) -> str:
+    """A path as a command printed for the user to run takes it: shell-quoted, so that a folder
+    with a space or a quote in its name is pasted as one word (``shlex.quote``)."""
+    return shlex.quote(str(path))
 
 
 def positive_int(text: str) -> int:

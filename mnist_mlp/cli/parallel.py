@@ -22,6 +22,7 @@ from ..training.distributed import train_data_parallel
 from ..training.launch import Launch, Shard, gather_json
 from ..training.progress import ProgressBars, SweepBar, bars_wanted
 from ..training.shards import result_from_dict, result_to_dict, write_shard
+from .common import quoted
 from .tables import epoch_line
 
 
@@ -73,7 +74,7 @@ def train_shard(config: TrainConfig, args: argparse.Namespace, launch: Launch,
     if not launch.distributed:
         path = write_shard(Path(args.log_dir), shard, "train", sweep, items)
         print(f"\nshard {shard} of the sweep: {len(items)} networks; results in {path}; once "
-              f"every shard is done: mnist-mlp-merge {args.log_dir}")
+              f"every shard is done: mnist-mlp-merge {quoted(args.log_dir)}")
         return results
     gathered = gather_json(items, launch)
     if gathered is None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import shlex
 import sys
 from collections.abc import Sequence
 from dataclasses import fields, replace
@@ -38,6 +37,7 @@ from .common import (
     parse_noting_given,
     positive_float,
     positive_int,
+    quoted,
     shard_option,
 )
 from .tables import epoch_line, epoch_of_many_line, format_report
@@ -142,7 +142,7 @@ def command_name() -> str:
     """How to run the train command again: ``python scripts/train.py`` or ``mnist-mlp-train``."""
     program = sys.argv[0] if sys.argv else ""
     if program.endswith(".py") and not program.endswith("__main__.py"):
-        return f"python {shlex.quote(program)}"
+        return f"python {quoted(program)}"
     return "mnist-mlp-train"
 
 
@@ -158,7 +158,7 @@ def interrupted_message(stop: TrainingInterrupted) -> str:
         return (f"interrupted: each network's run folder keeps the checkpoint of its last "
                 f"completed epoch (epoch {stop.epoch})")
     return (f"interrupted: epoch {stop.epoch} is saved in {stop.checkpoint}; resume with: "
-            f"{command_name()} --resume {shlex.quote(str(stop.checkpoint))}")
+            f"{command_name()} --resume {quoted(stop.checkpoint)}")
 
 
 def train_reference(config: TrainConfig, args: argparse.Namespace) -> list[TrainResult]:
@@ -217,11 +217,12 @@ def print_results(results: list[TrainResult]) -> None:
     run_dirs = [r.run_dir for r in results if r.run_dir is not None]
     if run_dirs:
         print(f"\nTensorBoard logs in {run_dirs[0].parent}  (tensorboard --logdir "
-              f"{run_dirs[0].parent})")
+              f"{quoted(run_dirs[0].parent)})")
     if len(run_dirs) == 1:
         best = " and best.pt" if (run_dirs[0] / BEST).exists() else ""
-        print(f"checkpoints {LAST}{best} in {run_dirs[0]}  (mnist-mlp-evaluate {run_dirs[0]})")
+        print(f"checkpoints {LAST}{best} in {run_dirs[0]}  (mnist-mlp-evaluate "
+              f"{quoted(run_dirs[0])})")
     elif run_dirs:
         best = f" and {BEST}" if (run_dirs[0] / BEST).exists() else ""
         print(f"checkpoints {LAST}{best} in each run folder  (mnist-mlp-evaluate "
-              f"{run_dirs[0].parent}/<run>)")
+              f"{quoted(run_dirs[0].parent)}/<run>)")

@@ -21,6 +21,7 @@ import gzip
 import http.client
 import math
 import os
+import shlex
 import stat
 import struct
 import zlib
@@ -238,7 +239,8 @@ def _decompress(raw: Path, missing: list[str]) -> None:
         except OSError as error:
             raise DataError(f"found {packed} but cannot decompress it there: "
                             f"{error.strerror or error}; decompress the files yourself "
-                            f"(gunzip -k {raw}/*.gz) where you can write. {HOW_TO_FIX}") from None
+                            f"(gunzip -k {shlex.quote(str(raw))}/*.gz) where you can write. "
+                            f"{HOW_TO_FIX}") from None
 
 
 def _copy_promised(source: BinaryIO, target: BinaryIO, packed: Path) -> None:
@@ -280,7 +282,7 @@ def _layout_hint(root: Path, missing: list[str]) -> str:
     """A hint when the files are there but compressed or in the wrong folder ("" if not)."""
     raw = _raw_folder(root)
     if any((raw / f"{name}.gz").is_file() for name in missing):
-        return f" Found gzip files in {raw}: decompress them (gunzip {raw}/*.gz)."
+        return f" Found gzip files in {raw}: decompress them (gunzip {shlex.quote(str(raw))}/*.gz)."
     for folder in (root, root / "raw"):
         if folder != raw and (folder / missing[0]).is_file():
             return f" Found MNIST files in {folder}: move them to {raw}."
