@@ -7,7 +7,8 @@ a checkpoint that does not fit, an unwritable folder, a diverged run — raises 
 traceback: a ``ValueError`` raised by a mistake in the code is not caught as a user's error.
 
 Ctrl-C is a ``KeyboardInterrupt`` (exit status 130); SIGTERM, what a scheduler sends to preempt a
-job, is taken the same way as ``Terminated`` (exit status 143), once a command has asked for it.
+job, is taken the same way as ``Terminated`` (exit status 143), and SIGHUP, what a closed terminal
+sends, as ``HungUp`` (exit status 129), once a command has asked for it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,14 @@ class Terminated(KeyboardInterrupt):
     exit_status = 143
 
 
+class HungUp(KeyboardInterrupt):
+    """SIGHUP (a closed terminal, a dropped ssh session), taken exactly like Ctrl-C: the last
+    completed epoch is kept, exit status 129."""
+
+    exit_status = 129
+
+
 def exit_status(interrupt: KeyboardInterrupt) -> int:
-    """The exit status for an interruption: 130 for Ctrl-C (128 + SIGINT), 143 for SIGTERM."""
+    """The exit status for an interruption: 130 for Ctrl-C (128 + SIGINT), 143 for SIGTERM, 129
+    for SIGHUP."""
     return getattr(interrupt, "exit_status", 130)

@@ -1,6 +1,6 @@
-"""Files: folders checked before work starts, and files written so that neither a crash nor a
-signal ever leaves half of one (a temporary file, then a rename, with Ctrl-C and SIGTERM held
-until the file is whole)."""
+"""Files: the paths a user gives, examined before they are opened; folders checked before work
+starts; and files written so that neither a crash nor a signal ever leaves half of one (a
+temporary file, then a rename, with Ctrl-C, SIGTERM and SIGHUP held until the file is whole)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,49 @@ from typing import Any, BinaryIO
 from .errors import UserError
 
 
-class FolderError(UserError):
+class PathError(UserError):
+    """A path the user gave that cannot be examined or is not what it should be; the message
+    names it and says what to do."""
+
+
+class FolderError(PathError):
     """A folder that cannot be created or written; the message says which and what to do."""
+
+
+FILE, FOLDER = "file", "folder"
+KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+         (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+         (stat.S_ISSOCK, "a socket"), (stat.S_ISREG, "a file"))
+
+
+def kind_of(status: os.stat_result) -> str:
+    """What a path is, in words: "a folder", "a FIFO (named pipe)", "a file", …"""
+    return next((name for test, name in KINDS if test(status.st_mode)), "a special file")
+
+
+def examine(path: str | os.PathLike, what: str, fix: str, want: str | None = None,
+            error: type[UserError] = PathError) -> os.stat_result | None:
+    """The status of ``path``, a path the user gave (``what`` names it in messages, e.g. "the
+    checkpoint"); None if nothing is there (nor a folder on the way to it).
+
+    Every path a command is given is examined here before it is opened: one that cannot be
+    examined (permission denied, a name longer than the file system allows, a loop of links)
+    raises ``error`` (a ``UserError``: ``PathError``, or the caller's own kind, such as
+    ``DataError``) naming it and ending with ``fix``, what the user should do; so does one that
+    is not what is wanted (``want``): ``FILE`` is a regular file — never a folder, nor a FIFO or
+    a device, whose reading could wait forever or never end — and ``FOLDER`` a folder.
+    """
+    try:
+        status = _status(path)
+    except OSError as problem:
+        raise error(f"cannot examine {what} {path}: {problem.strerror or problem}; {fix}"
+                    ) from None
+    if status is None:
+        return None
+    wanted = {FILE: stat.S_ISREG, FOLDER: stat.S_ISDIR}.get(want)
+    if wanted is not None and not wanted(status.st_mode):
+        raise error(f"{what} {path} is {kind_of(status)}, not a {want}; {fix}")
+    return status
 
 
 def check_writable(folder: str | os.PathLike, what: str, fix: str) -> Path:
@@ -34,10 +75,10 @@ def check_writable(folder: str | os.PathLike, what: str, fix: str) -> Path:
     be a writable folder.
     """
     path = existing = Path(folder)
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
     try:
-        if not existing.is_dir():
+        while (status := _status(existing)) is None and existing != existing.parent:
+            existing = existing.parent
+        if status is None or not stat.S_ISDIR(status.st_mode):
             raise NotADirectoryError(errno.ENOTDIR, f"{existing} is not a folder")
         probe = tempfile.NamedTemporaryFile(dir=existing)  # raises if not writable
         probe.close()
@@ -47,15 +88,30 @@ def check_writable(folder: str | os.PathLike, what: str, fix: str) -> Path:
     return path
 
 
+def _status(path: str | os.PathLike) -> os.stat_result | None:
+    """``os.stat(path)``, None where nothing is; other errors (permission denied, a name too
+    long) raise ``OSError`` for the caller to put in words."""
+    try:
+        return os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
 
 
+STOPPING = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                 if hasattr(signal, name))
+"""The signals that stop a command (Ctrl-C, a scheduler, a closed terminal)."""
+
+
 @contextmanager
-def signals_held(signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM while the block runs, then act on them as they would have acted.
+def signals_held(signals: tuple[int, ...] = STOPPING) -> Iterator[None]:
+    """Hold Ctrl-C, SIGTERM and SIGHUP while the block runs, then act on them as they would have
+    acted.
 
     Only the main thread receives signals; elsewhere, and for a signal whose handler was not set
     from Python, nothing is held.
@@ -79,8 +135,8 @@ def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object
     """Call ``write(file)`` on a temporary file beside ``path``, then rename it into place.
 
     The file at ``path`` is always either the old one or the complete new one: the temporary
-    file is removed if anything fails, and Ctrl-C or SIGTERM take effect only once the write is
-    done (``signals_held``).
+    file is removed if anything fails, and Ctrl-C, SIGTERM or SIGHUP take effect only once the
+    write is done (``signals_held``).
     """
     path = Path(path)
     with signals_held():

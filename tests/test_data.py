@@ -173,6 +173,63 @@ def test_a_damaged_gzip_file_is_called_so(tiny, tmp_path):
         load_mnist(tmp_path)
 
 
+def gzip_all(raw: Path, extra: bytes = b"", cut: int = 0) -> None:
+    """Replace the four files by their .gz; the training images' with ``extra`` bytes after
+    what its header promises, or ``cut`` bytes fewer."""
+    for name in FILE_NAMES.values():
+        content = (raw / name).read_bytes()
+        if name == TRAIN_IMAGES:
+            content = content[:len(content) - cut] + extra
+        with gzip.open(raw / f"{name}.gz", "wb") as packed:
+            packed.write(content)
+        (raw / name).unlink()
+
+
+@pytest.mark.parametrize(("extra", "cut", "words"), [
+    (bytes(50_000_000), 0, "more bytes than its header promises"),
+    (b"", 100, "fewer bytes than its header promises")])
+def test_a_gzip_file_is_decompressed_only_as_far_as_its_header_promises(
+        tiny, tmp_path, monkeypatch, extra, cut, words):
+    """A .gz that holds more than its IDX header promises (50 MB of zeros in 50 kB here; a disk's
+    worth in a few MB, elsewhere) is refused after one byte more than the promise was read, and
+    leaves nothing in the data folder; one that holds less, too."""
+    raw = tiny.raw_folder
+    promised = len((raw / TRAIN_IMAGES).read_bytes()) - cut
+    gzip_all(raw, extra, cut)
+    read = []
+    real_open = gzip.open
+
+    def counted(path, *args, **kwargs):
+        stream = real_open(path, *args, **kwargs)
+        real_read = stream.read
+
+        def read_counted(size=-1):
+            data = real_read(size)
+            if Path(path).name == f"{TRAIN_IMAGES}.gz":
+                read.append(len(data))
+            return data
+
+        stream.read = read_counted
+        return stream
+
+    monkeypatch.setattr("mnist_mlp.data.mnist.gzip.open", counted)
+    with pytest.raises(DataError, match=f"{TRAIN_IMAGES}.gz decompresses to {words}"):
+        load_mnist(tmp_path, download=False)
+    assert sum(read) <= promised + 1
+    # neither the file nor a temporary one (.train-images-idx3-ubyte.….tmp) is left
+    assert [p.name for p in raw.iterdir() if TRAIN_IMAGES in p.name] == [f"{TRAIN_IMAGES}.gz"]
+
+
+def test_a_gzip_file_that_holds_no_idx_file_is_called_so(tiny, tmp_path):
+    raw = tiny.raw_folder
+    gzip_all(raw)
+    with gzip.open(raw / f"{TEST_IMAGES}.gz", "wb") as packed:
+        packed.write(b"<html>not found</html>")
+    with pytest.raises(DataError, match=f"{TEST_IMAGES}.gz holds magic number"):
+        load_mnist(tmp_path, download=False)
+    assert not (raw / TEST_IMAGES).exists() and not list(raw.glob("*.tmp"))
+
+
 def test_an_unreadable_file_is_called_unreadable(tiny, tmp_path, monkeypatch):
     real_open = Path.open
 

@@ -167,6 +167,56 @@ def test_an_oversized_upload_is_refused_unread(server):
     assert request(server, "POST", "/elsewhere", b"x")[0] == 404
 
 
+def raw_post(server, headers: dict[str, str], body: bytes = b"") -> tuple[int, dict]:
+    """Status and answer of a POST to /predict with ``headers`` (and Host, unless given)."""
+    connection = http.client.HTTPConnection(*server.server_address[:2], timeout=10)
+    try:
+        connection.putrequest("POST", "/predict?source=upload", skip_host=True,
+                              skip_accept_encoding=True)
+        headers = {"Host": f"127.0.0.1:{server.server_address[1]}"} | headers
+        for name, value in headers.items():
+            connection.putheader(name, value)
+        connection.endheaders(body or None)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(("length", "status"), [
+    ("²", 400), ("-5", 400), ("0x10", 400), ("", 400), ("1e3", 400), ("½", 400),
+    ("9" * 5000, 413), (str(2**64), 413)])
+def test_a_malformed_content_length_is_answered_400_or_413(server, capsys, length, status):
+    """Lengths that are no number of bytes — digits to ``str.isdigit`` (superscripts,
+    fractions) that ``int()`` refuses, negative ones — and lengths too long to be parsed at all:
+    one answer, no traceback, and the server goes on."""
+    answer_status, answer = raw_post(server, {"Content-Length": length})
+    assert answer_status == status and "error" in answer
+    assert request(server, "GET", "/info")[0] == 200
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_only_the_pages_own_posts_are_answered(server):
+    """A page on another site, open in the same browser, may post to the demo: the browser
+    names it in ``Origin``, and it gets 403 without its image being read. The page itself
+    (``Origin`` the address it was served from), and programs that send no ``Origin``, are
+    answered."""
+    host = f"127.0.0.1:{server.server_address[1]}"
+    image = vertical_bar()
+    for origin, status in ((None, 200), (f"http://{host}", 200), ("https://evil.example", 403),
+                           ("null", 403), (f"http://{host}.evil.example", 403),
+                           (f"http://localhost:{server.server_address[1]}", 403)):
+        headers = {"Host": host, "Content-Length": str(len(image))}
+        if origin is not None:
+            headers["Origin"] = origin
+        answer_status, answer = raw_post(server, headers, image)
+        assert answer_status == status, origin
+        assert ("digit" in answer) == (status == 200)
+    localhost = f"localhost:{server.server_address[1]}"  # opened as localhost: its own origin
+    assert raw_post(server, {"Host": localhost, "Origin": f"http://{localhost}",
+                             "Content-Length": str(len(image))}, image)[0] == 200
+
+
 def test_an_image_in_memory_is_prepared_as_its_file_and_named_in_messages(tmp_path):
     path = tmp_path / "one.png"
     path.write_bytes(vertical_bar())
@@ -194,6 +244,15 @@ def test_a_missing_or_invalid_checkpoint_is_one_line(tmp_path, capsys):
         assert demo_main([str(path)]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("error: ") and text in err
+
+
+@pytest.mark.parametrize("port", ["70000", "-1", "65536", "http"])
+def test_a_port_that_is_no_port_is_one_line(tiny_run, capsys, port):
+    with pytest.raises(SystemExit) as exit_info:
+        demo_main([str(tiny_run), "--port", port])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count("\n") == 1 and "--port" in err
+    assert "Traceback" not in err
 
 
 def test_a_taken_port_is_one_line(server, tiny_run, capsys):

@@ -17,8 +17,9 @@ from mnist_mlp import TrainConfig, train, train_many
 from mnist_mlp.cli.merge import main as merge_main
 from mnist_mlp.cli.reproduce import command_line
 from mnist_mlp.cli.train import main as train_main
+from mnist_mlp.errors import ConfigError
 from mnist_mlp.training.checkpoint import LAST, load_checkpoint
-from mnist_mlp.training.launch import Launch, Shard
+from mnist_mlp.training.launch import Launch, Shard, timeout
 
 ROOT = Path(__file__).resolve().parents[1]
 TORCHRUN = shutil.which("torchrun", path=str(Path(sys.executable).parent))
@@ -266,6 +267,78 @@ def test_the_reference_loop_data_parallel_equals_one_process(tiny_data, tmp_path
         torch.testing.assert_close(parallel.model_state[name], value, rtol=1e-5, atol=1e-6)
     assert [r["test_accuracy"] for r in parallel.history] == [r.test_accuracy
                                                                for r in one.history]
+
+
+HANG_AT_THE_GATHER = """\
+# Rank 1 of the launch stops answering once it has trained its shard, before the gather.
+import os
+if os.environ.get("RANK") == "1":
+    import time
+    import torch.distributed as dist
+    gather_object = dist.gather_object
+    def hang(*args, **kwargs):
+        time.sleep(300)
+        return gather_object(*args, **kwargs)
+    dist.gather_object = hang
+"""
+
+
+@needs_torchrun
+def test_a_rank_that_stops_answering_ends_the_others_in_one_line(tiny_data, tmp_path):
+    """With MNIST_MLP_DIST_TIMEOUT=3, rank 0 waits 3 s at the gather for a rank that hangs, then
+    stops with one line and exit status 2 (torchrun then stops the hung rank)."""
+    (tmp_path / "hook").mkdir()
+    (tmp_path / "hook" / "sitecustomize.py").write_text(HANG_AT_THE_GATHER)
+    env = os.environ | {"OMP_NUM_THREADS": "1", "MNIST_MLP_DIST_TIMEOUT": "3",
+                        "PYTHONPATH": os.pathsep.join([str(tmp_path / "hook"), str(ROOT)])}
+    done = subprocess.run([TORCHRUN, "--standalone", "--nproc-per-node", "2", "--log-dir",
+                           str(tmp_path / "logs"), "--redirects", "3",
+                           str(ROOT / "scripts" / "train.py"),
+                           *sweep_argv(tiny_data, "", "--seeds", "2", "--lr", "0.5")],
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=200,
+                          check=False)
+    assert done.returncode != 0
+    (rank_0,) = (tmp_path / "logs").glob("*/attempt_0/0/stderr.log")
+    assert rank_0.read_text() == (
+        "error: rank 0 of 2 waited 3 s for the others: a rank stopped answering (crashed, hung, "
+        "or far behind: its own output says which); if it is only slow, set "
+        "MNIST_MLP_DIST_TIMEOUT to more seconds\n")
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "soon", "inf"])
+def test_a_timeout_that_is_no_number_of_seconds_is_one_line(monkeypatch, value):
+    monkeypatch.setenv("MNIST_MLP_DIST_TIMEOUT", value)
+    with pytest.raises(ConfigError, match=r"MNIST_MLP_DIST_TIMEOUT=.* is not a number of seconds"):
+        timeout()
+    monkeypatch.setenv("MNIST_MLP_DIST_TIMEOUT", "2.5")
+    assert timeout().total_seconds() == 2.5
+
+
+@pytest.mark.parametrize(("env", "words"), [
+    ({"RANK": "1", "WORLD_SIZE": "4"}, "RANK=1 WORLD_SIZE=4 as a launcher would, but not "
+                                       "MASTER_ADDR or MASTER_PORT"),
+    ({"RANK": "0", "WORLD_SIZE": "2", "MASTER_ADDR": "node1"}, "but not MASTER_PORT"),
+    ({"RANK": "4", "WORLD_SIZE": "4"}, "which are no ranks of a launch"),
+    ({"RANK": "one", "WORLD_SIZE": "4"}, "which are no ranks of a launch"),
+])
+def test_a_launchers_variables_without_a_launcher_are_one_line(monkeypatch, capsys, tiny_data,
+                                                               env, words):
+    """RANK and WORLD_SIZE left in the environment (an old job script, a shell that ran
+    torchrun's command by hand): one line that says what to unset, before anything starts."""
+    for name in ("MASTER_ADDR", "MASTER_PORT", "LOCAL_RANK", "LOCAL_WORLD_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert train_main(["--epochs", "1", "--data-dir", str(tiny_data), "--log-dir", ""]) == 2
+    err = one_line(capsys)
+    assert words in err and "env -u RANK -u WORLD_SIZE" in err
+
+
+def test_a_world_of_one_is_one_process(monkeypatch):
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    monkeypatch.delenv("MASTER_ADDR", raising=False)
+    assert Launch.from_environment() == Launch()
 
 
 def reproduction_argv(tiny_data, out, *more):

@@ -271,6 +271,69 @@ def test_a_struct_laid_out_otherwise_is_refused(monkeypatch, struct, change):
         native.build._check_layout(lib)
 
 
+def cached_library(folder, real="double"):
+    """Where the loop for ``real`` is cached in ``folder`` (the first flags'), folder made."""
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder / native.library_name(native.compiler(), native.FLAG_SETS[0], real)
+
+
+@needs_compiler
+@pytest.mark.parametrize("broken", ["empty", "another layout", "not the loop"])
+def test_a_broken_cached_library_is_built_again(fresh_library, tmp_path, recwarn, broken):
+    """A cached library that cannot be loaded (an empty file: a full disk, a killed build), is
+    laid out otherwise (built for float, under double's name) or holds no loop: removed and
+    built again, once, without a word; the loop works."""
+    target = cached_library(fresh_library)
+    if broken == "empty":
+        target.write_bytes(b"")
+    else:
+        source = tmp_path / "other.c"
+        source.write_text("int nothing(void) { return 0; }\n")
+        real, code = ("float", native.build.SOURCE) if broken == "another layout" else (
+            "double", source)
+        subprocess.run([native.compiler(), "-shared", "-fPIC", f"-DREAL={real}", "-o",
+                        str(target), str(code), "-lm"], check=True)
+    lib = native.library(torch.float64)
+    assert lib is not None and lib.enums["loss"] and not recwarn.list
+    assert target.stat().st_size > 0 and [p.name for p in fresh_library.iterdir()] == [
+        target.name]
+    native.library.cache_clear()
+    assert native.library(torch.float64) is not None  # the next process loads it as it is
+
+
+def compiler_wrapper(tmp_path, body: str) -> str:
+    """A "compiler" that runs ``body`` (sh), where $out is the library to write and $src the
+    source, and the real compiler is $CC_REAL."""
+    wrapper = tmp_path / "cc-wrapper"
+    wrapper.write_text('#!/bin/sh\nout=; src=; prev=\nfor a in "$@"; do [ "$prev" = -o ] && '
+                       'out=$a; case $a in *.c) src=$a;; esac; prev=$a; done\n'
+                       f'CC_REAL={native.compiler()}\n{body}\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+@needs_compiler
+@pytest.mark.parametrize("build", ["an empty library", "other enums"])
+def test_a_compiler_that_builds_a_broken_library_falls_back(fresh_library, tmp_path,
+                                                             monkeypatch, build):
+    """A compiler that exits 0 but writes an empty library, or builds a loop whose enums name
+    other functions: the engine warns once and uses tensor operations; nothing is cached."""
+    if build == "an empty library":
+        body = ': > "$out"'
+    else:  # "tanh" renamed: every later hidden activation would be called by another's number
+        body = ('sed \'s/"tanh"/"tanh2"/\' "$src" > "$out.c"\n'
+                'for a in "$@"; do shift; case $a in *.c) set -- "$@" "$out.c";; '
+                '*) set -- "$@" "$a";; esac; done\n'
+                '"$CC_REAL" "$@"; status=$?; rm -f "$out.c"; exit $status')
+    monkeypatch.setenv("CC", compiler_wrapper(tmp_path, body))
+    with pytest.warns(UserWarning, match="could not be built.*tensor operations") as caught:
+        engine = Engine([MLP(3)], [0.1], "mse")
+    assert len(caught) == 1 and engine.backend.name == "tensor-ops"
+    reason = native.build.unavailable_reason
+    assert ("cannot be loaded" if build == "an empty library" else "tanh2") in reason
+    assert not list(fresh_library.iterdir())  # nothing broken is cached
+
+
 def plant_library(folder, marker, tmp_path):
     """A library under the name the loop would have in ``folder``, whose code, if loaded,
     creates the file ``marker``."""

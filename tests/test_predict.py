@@ -80,6 +80,21 @@ def test_an_mnist_digit_is_left_almost_as_it_is(tmp_path):
     assert (prepare_image(path) - first).abs().max() < 0.05
 
 
+@pytest.mark.parametrize("mode", ["I;16", "I"])
+def test_a_16_bit_image_is_read_as_its_8_bit_copy(tmp_path, mode):
+    """A 16-bit grayscale PNG (Pillow's I;16) or an image of 32-bit levels 0…65535 (I, as a TIFF
+    holds it): the same digit as the 8-bit image, not its levels clipped at 255 — which would
+    leave two grey levels, the bright ink read at half its brightness."""
+    seven = a_seven(ink=60, paper=200)  # grey ink on grey paper: the levels matter
+    reference = prepare_image(_save(tmp_path / "eight.png", seven))
+    levels = seven.astype(np.uint16 if mode == "I;16" else np.int32) * 257
+    path = tmp_path / ("sixteen.png" if mode == "I;16" else "levels.tif")
+    Image.fromarray(levels).save(path)
+    assert Image.open(path).mode == mode
+    assert torch.equal(prepare_image(path), reference)
+    assert reference.max() > 0.9
+
+
 def test_white_ink_on_a_transparent_canvas_is_read(tmp_path):
     """As a drawing program exports a white stroke on a transparent canvas."""
     seven = a_seven()

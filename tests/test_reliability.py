@@ -2,6 +2,7 @@
 checkpoint write, while starting, after the last epoch), a reader that goes away, a full disk."""
 
 import errno
+import io
 import os
 import shlex
 import signal
@@ -70,6 +71,62 @@ def test_sigterm_keeps_the_last_epoch_and_says_how_to_resume(tiny_data, tmp_path
     assert signal.getsignal(signal.SIGTERM) is handler  # put back as it was
 
 
+def signal_at(at: int, signum: int):
+    """A hook for ``on_sgd_step``: the process gets ``signum`` at step ``at``."""
+
+    def hook(step: int, lr: float) -> float:
+        if step == at:
+            os.kill(os.getpid(), signum)
+        return lr
+
+    return hook
+
+
+@pytest.mark.parametrize("every", [1, 3])
+def test_sighup_is_sigterm_and_keeps_the_last_epoch(tiny_data, tmp_path, capsys, on_sgd_step,
+                                                    every):
+    """A closed terminal (SIGHUP) in epoch 2: epoch 1 saved — also with --checkpoint-every 3,
+    where epoch 1 was not due yet — the resume line, exit status 129."""
+    handler = signal.getsignal(signal.SIGHUP)
+    on_sgd_step(signal_at(STEPS + 3, signal.SIGHUP))
+    assert train_main(argv(tiny_data, tmp_path / "runs", 4, "--checkpoint-every",
+                           str(every))) == 129
+    err = one_line(capsys)
+    run_dir = only_run(tmp_path / "runs")
+    assert f"epoch 1 is saved in {run_dir / LAST}" in err and "resume with:" in err
+    assert load_checkpoint(run_dir / LAST).epoch == 1
+    assert signal.getsignal(signal.SIGHUP) is handler
+
+
+def test_a_sighup_ignored_from_the_start_stays_ignored(tiny_data, tmp_path, capsys,
+                                                       on_sgd_step):
+    """Under ``nohup`` the terminal's SIGHUP is ignored: the run goes on to its end."""
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        on_sgd_step(signal_at(STEPS + 3, signal.SIGHUP))
+        assert train_main(argv(tiny_data, tmp_path / "runs", 2)) == 0
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+    assert load_checkpoint(only_run(tmp_path / "runs") / LAST).epoch == 2
+
+
+def test_sighup_to_a_training_process_after_epoch_1(tiny_data, tmp_path):
+    """A real process and a real SIGHUP once epoch 1 is printed, with --checkpoint-every 3: the
+    epoch the message names is in last.pt, exit status 129."""
+    command = [sys.executable, str(ROOT / "scripts" / "train.py"),
+               *argv(tiny_data, tmp_path / "runs", 200, "--checkpoint-every", "3")]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          cwd=tmp_path, env=os.environ | {"OMP_NUM_THREADS": "1"}) as process:
+        assert process.stdout.readline().startswith("training ")  # the run's first line
+        assert process.stdout.readline().startswith("epoch   1")
+        process.send_signal(signal.SIGHUP)
+        err = process.communicate(timeout=120)[1]
+    assert process.returncode == 129 and "Traceback" not in err, err
+    saved = int(err.split("interrupted: epoch ")[1].split()[0])
+    assert 1 <= saved < 200
+    assert load_checkpoint(only_run(tmp_path / "runs") / LAST).epoch == saved
+
+
 def test_a_signal_during_a_checkpoint_write_waits_for_it(tiny_data, tmp_path, capsys,
                                                         monkeypatch):
     """SIGTERM while last.pt and best.pt are being written: both are written whole, then the
@@ -128,6 +185,38 @@ def test_ctrl_c_while_torch_is_still_loading_is_one_line(tmp_path):
     assert done.returncode == 130 and done.stderr == "interrupted\n"
 
 
+# --- commands printed for the user to run -----------------------------------------------------
+
+
+def printed_command(out: str, start: str) -> list[str]:
+    """The words of the command in ``out`` that begins with ``start`` and ends the line (or at
+    the closing parenthesis around it), as a shell would split them."""
+    line = next(line for line in out.splitlines() if start in line)
+    return shlex.split(line[line.index(start):].removesuffix(")"))
+
+
+def test_printed_commands_are_shell_quoted(tiny_data, tmp_path, capsys, on_sgd_step,
+                                           monkeypatch):
+    """A folder with a space and a quote in its name: every command printed for the user to run
+    next — tensorboard, evaluate, the resume line, merge — names it as one word."""
+    log_dir = tmp_path / "my runs" / "Bob's"
+    assert train_main(argv(tiny_data, log_dir, 1)) == 0
+    out = capsys.readouterr().out
+    run_dir = only_run(log_dir)
+    assert printed_command(out, "tensorboard --logdir") == ["tensorboard", "--logdir",
+                                                            str(log_dir)]
+    assert printed_command(out, "mnist-mlp-evaluate") == ["mnist-mlp-evaluate", str(run_dir)]
+    on_sgd_step(sigterm_at(STEPS + 3))
+    assert train_main(argv(tiny_data, log_dir, 3)) == 143
+    resume = printed_command(capsys.readouterr().err, "--resume")
+    assert Path(resume[1]).name == LAST and Path(resume[1]).parent.parent == log_dir
+    monkeypatch.undo()
+    assert train_main(argv(tiny_data, log_dir, 1, "--engine", "fast", "--seeds", "2",
+                           "--shard", "1/2")) == 0
+    assert printed_command(capsys.readouterr().out, "mnist-mlp-merge") == [
+        "mnist-mlp-merge", str(log_dir)]
+
+
 # --- a reader that goes away ------------------------------------------------------------------
 
 
@@ -136,9 +225,10 @@ def shell(command: str, cwd: Path) -> subprocess.CompletedProcess:
                           check=False, env=os.environ | {"OMP_NUM_THREADS": "1"})
 
 
-@pytest.mark.parametrize("output", ["| head -1", ">&-"])
+@pytest.mark.parametrize("output", ["| head -1", ">&-", ">/dev/full", ">/dev/full 2>&1"])
 def test_training_outlives_a_closed_output(tiny_data, tmp_path, output):
-    """``train … | head -1`` or a closed stdout: every epoch is still trained and saved."""
+    """``train … | head -1``, a closed stdout, or a full disk under stdout (and stderr): every
+    epoch is still trained and saved, status 0."""
     command = shlex.join([sys.executable, str(ROOT / "scripts" / "train.py"),
                           *argv(tiny_data, tmp_path / "runs", 3)])
     done = shell(f"set -o pipefail; {command} {output}", tmp_path)
@@ -147,6 +237,48 @@ def test_training_outlives_a_closed_output(tiny_data, tmp_path, output):
     assert load_checkpoint(only_run(tmp_path / "runs") / LAST).epoch == 3
     if output == "| head -1":
         assert done.stdout.startswith("training 784-") and done.stdout.count("\n") == 1
+
+
+def test_training_outlives_a_hung_up_terminal(tiny_data, tmp_path):
+    """stdout on a terminal that went away (a pty whose other end is closed: every write fails
+    with EIO, as after a dropped ssh session with SIGHUP ignored): the run ends, saved, status 0."""
+    import pty
+
+    leader, follower = pty.openpty()
+    command = [sys.executable, str(ROOT / "scripts" / "train.py"),
+               *argv(tiny_data, tmp_path / "runs", 3)]
+    with subprocess.Popen(command, stdout=follower, stderr=subprocess.PIPE, text=True,
+                          cwd=tmp_path, env=os.environ | {"OMP_NUM_THREADS": "1"}) as process:
+        os.close(follower)
+        os.close(leader)  # the terminal is gone before the first epoch line
+        err = process.communicate(timeout=300)[1]
+    assert process.returncode == 0 and "Traceback" not in err, err
+    assert load_checkpoint(only_run(tmp_path / "runs") / LAST).epoch == 3
+
+
+class HungUpStream:
+    """A stream whose every write fails as on a terminal that hung up (EIO)."""
+
+    encoding = "utf-8"
+
+    def write(self, text):
+        raise OSError(errno.EIO, "Input/output error")
+
+    def flush(self):
+        raise OSError(errno.EIO, "Input/output error")
+
+    def fileno(self):
+        raise OSError("no descriptor")
+
+    def isatty(self):
+        return True
+
+
+def test_training_outlives_outputs_that_fail_with_eio(tiny_data, tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "stdout", HungUpStream())
+    monkeypatch.setattr(sys, "stderr", HungUpStream())
+    assert train_main(argv(tiny_data, tmp_path / "runs", 2)) == 0
+    assert load_checkpoint(only_run(tmp_path / "runs") / LAST).epoch == 2
 
 
 @pytest.mark.parametrize("command", ["evaluate", "predict"])
@@ -186,6 +318,38 @@ def test_evaluate_with_a_closed_stdout_in_process(tiny_data, tmp_path, capsys, m
 
     monkeypatch.setattr(sys, "stdout", Gone())
     assert evaluate_main([str(only_run(run)), "--data-dir", str(tiny_data)]) == 0
+
+
+# --- an odd locale ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("encoding", "spread"), [("ascii", "+/-"), ("latin-1", "±")])
+def test_a_sweep_prints_in_any_locale(tiny_data, tmp_path, encoding, spread):
+    """stdout and stderr that cannot encode ``±`` (LANG=C, an ASCII or Latin-1 stream): the
+    sweep runs to its end, its summary in what the stream can hold."""
+    command = [sys.executable, str(ROOT / "scripts" / "train.py"), "--engine", "fast",
+               "--seeds", "2", *argv(tiny_data, tmp_path / "runs", 1)]
+    done = subprocess.run(command, capture_output=True, cwd=tmp_path, check=False,
+                          env=os.environ | {"PYTHONIOENCODING": encoding, "LC_ALL": "C",
+                                            "OMP_NUM_THREADS": "1"})
+    out, err = done.stdout.decode(encoding), done.stderr.decode(encoding)
+    assert done.returncode == 0 and err == "", err
+    assert "test accuracy, final epoch" in out and f" {spread} " in out
+    help_text = subprocess.run([*command[:2], "--help"], capture_output=True, check=True,
+                               env=os.environ | {"PYTHONIOENCODING": encoding}).stdout
+    assert f"mean {spread} std" in help_text.decode(encoding)
+
+
+def test_what_a_stream_cannot_encode_is_written_in_plain_ascii():
+    from mnist_mlp.cli.common import MayClose
+
+    for encoding, expected in (("ascii", "eta <= 0.5 +/- 0.1 - x ... ?"),
+                               ("latin-1", "eta <= 0.5 ± 0.1 - x ... ?")):
+        buffer = io.BytesIO()
+        stream = MayClose(io.TextIOWrapper(buffer, encoding=encoding))
+        stream.write("η ≤ 0.5 ± 0.1 – x … ☃")
+        stream.flush()
+        assert buffer.getvalue().decode(encoding) == expected
 
 
 # --- a full disk ------------------------------------------------------------------------------

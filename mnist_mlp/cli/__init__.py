@@ -21,8 +21,9 @@ def run(command: str) -> int:
     """
     try:
         parser = importlib.import_module(f"{__name__}.options").PARSERS.get(command)
-        if parser is not None:
-            parser().parse_args()
+        if parser is not None:  # help in any locale, to a closed pipe: as the command prints
+            with importlib.import_module(f"{__name__}.common").outputs_that_may_close():
+                parser().parse_args()
         main = importlib.import_module(f"{__name__}.{command}").main
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -1,19 +1,22 @@
 """What every command shares: one-line errors, argument types, and parsing helpers.
 
 A problem the user can fix (``mnist_mlp.errors.UserError``) is printed as one line, ``error: …``
-saying what to do, with exit status 2 and no traceback; Ctrl-C exits with 130 and SIGTERM with
-143; a reader that goes away (``… | head``) only loses the output. Anything else is a bug and
-keeps its traceback.
+saying what to do, with exit status 2 and no traceback; Ctrl-C exits with 130, SIGTERM with 143
+and SIGHUP with 129; output that goes away (``… | head``, a full disk, a hung-up terminal) is
+only lost, and text a stream cannot encode (an ASCII or Latin-1 locale) is written in plain
+ASCII. Anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import functools
 import io
 import math
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -22,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import NoReturn, TextIO
 
-from ..errors import ConfigError, Terminated, UserError, exit_status
+from ..errors import ConfigError, HungUp, Terminated, UserError, exit_status
 from ..training.launch import Shard
 
 _NOT_GIVEN = object()
@@ -55,14 +58,14 @@ def one_line_errors(main: Callable[..., int]) -> Callable[..., int]:
     """Wrap a command's ``main`` for a person, a pipe or a scheduler.
 
     A user error prints one ``error: …`` line and exits 2; Ctrl-C prints ``interrupted`` and exits
-    130, SIGTERM the same with 143 — never a traceback; a warning is one ``warning: …`` line. A
-    reader that goes away (``… | head -1``, a pager that quits, a closed stdout) loses what is
-    printed after, quietly: the work itself runs to its end.
+    130, SIGTERM the same with 143 and SIGHUP with 129 — never a traceback; a warning is one
+    ``warning: …`` line. Output that cannot be written (a reader gone, ``… | head -1``, a full
+    disk, a hung-up terminal) is dropped, quietly: the work itself runs to its end.
     """
 
     @functools.wraps(main)
     def guarded(argv: Sequence[str] | None = None) -> int:
-        with warnings.catch_warnings(), sigterm_as_interrupt(), outputs_that_may_close():
+        with warnings.catch_warnings(), signals_as_interrupts(), outputs_that_may_close():
             warnings.showwarning = _warning_line
             try:
                 return main(argv)
@@ -76,46 +79,87 @@ def one_line_errors(main: Callable[..., int]) -> Callable[..., int]:
     return guarded
 
 
-def _raise_terminated(signum: int, frame: object) -> None:
-    raise Terminated()
+INTERRUPTIONS = {signal.SIGTERM: Terminated,
+                 **({signal.SIGHUP: HungUp} if hasattr(signal, "SIGHUP") else {})}
+"""The signals taken as Ctrl-C is, and what each raises: a scheduler's SIGTERM, a closed
+terminal's SIGHUP."""
+
+
+def _raise_interruption(signum: int, frame: object) -> None:
+    raise INTERRUPTIONS[signum]()
 
 
 @contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """While the block runs, SIGTERM raises ``Terminated``, which is handled as Ctrl-C is."""
+def signals_as_interrupts() -> Iterator[None]:
+    """While the block runs, SIGTERM raises ``Terminated`` and SIGHUP ``HungUp``, which are
+    handled as Ctrl-C is (the last completed epoch saved). A SIGHUP ignored from the start
+    (``nohup``) stays ignored."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous = {signum: signal.getsignal(signum) for signum in INTERRUPTIONS}
+    for signum, handler in previous.items():
+        if handler is not signal.SIG_IGN or signum == signal.SIGTERM:
+            signal.signal(signum, _raise_interruption)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+PLAIN = {"±": "+/-", "–": "-", "—": "-", "−": "-", "η": "eta", "≤": "<=", "≥": ">=", "…": "...",
+         "×": "x", "·": "*", "→": "->", "←": "<-", "²": "^2", "¹": "^1", "σ": "sigma",
+         "Σ": "sum", "∂": "d", "ℓ": "l", "θ": "theta", "φ": "phi", "ψ": "psi", "δ": "delta",
+         "‘": "'", "’": "'", "“": '"', "”": '"', "≈": "~"}
+"""Plain ASCII for the characters the commands print, where a stream cannot encode them."""
+
+
+def _plain(error: UnicodeError) -> tuple[str, int]:
+    """A codecs error handler: each character that cannot be encoded in its ASCII form from
+    ``PLAIN``, else ``?``."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    return "".join(PLAIN.get(c, "?") for c in error.object[error.start:error.end]), error.end
+
+
+codecs.register_error("mnist-mlp-plain", _plain)
 
 
 class MayClose(io.TextIOBase):
-    """A text stream that drops what its reader is no longer there to read, instead of failing:
-    the first broken pipe (or write to a closed file) sends everything after it to the null
-    device."""
+    """A text stream that drops what nobody can read any more, instead of failing: the first
+    error writing it (a broken pipe, a full disk, the EIO of a hung-up terminal, a closed file)
+    sends everything after it to the null device. Text its encoding cannot hold (``±`` on an
+    ASCII stream) is written in plain ASCII (``PLAIN``)."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream, self.gone = stream, False
 
     def write(self, text: str) -> int:
-        self._quietly(lambda: self.stream.write(text))
+        self._quietly(lambda: self.stream.write(self._encodable(text)))
         return len(text)
 
     def flush(self) -> None:
         self._quietly(self.stream.flush)
+
+    def _encodable(self, text: str) -> str:
+        """``text`` with what the stream's encoding cannot hold replaced by plain ASCII."""
+        try:
+            text.encode(self.encoding)
+        except UnicodeEncodeError:
+            return text.encode(self.encoding, "mnist-mlp-plain").decode(self.encoding)
+        except LookupError:  # an encoding Python does not know: the stream will say so
+            pass
+        return text
 
     def _quietly(self, act: Callable[[], object]) -> None:
         if self.gone:
             return
         try:
             act()
-        except (BrokenPipeError, ValueError) as error:
+        except (OSError, ValueError) as error:
             if isinstance(error, ValueError) and not getattr(self.stream, "closed", False):
-                raise  # not a closed file: e.g. text the stream cannot encode, a bug
+                raise  # not a closed file: a bug
             self.gone = True
             with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
                 os.dup2(os.open(os.devnull, os.O_WRONLY), self.stream.fileno())
@@ -128,7 +172,7 @@ class MayClose(io.TextIOBase):
 
     @property
     def encoding(self) -> str:  # type: ignore[override]
-        return getattr(self.stream, "encoding", "utf-8")
+        return getattr(self.stream, "encoding", None) or "utf-8"
 
 
 @contextmanager
@@ -159,6 +203,12 @@ def _null(fd: int) -> TextIO:
 def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
     """Show a warning to a command's user as one line, without the source line."""
     print(f"warning: {message}", file=sys.stderr)
+
+
+def quoted(path: str | os.PathLike) -> str:
+    """A path as a command printed for the user to run takes it: shell-quoted, so that a folder
+    with a space or a quote in its name is pasted as one word (``shlex.quote``)."""
+    return shlex.quote(str(path))
 
 
 def positive_int(text: str) -> int:

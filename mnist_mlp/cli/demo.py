@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..demo.server import DemoServer, is_loopback, start_server
-from ..files import check_writable, write_atomically
+from ..files import FILE, check_writable, examine, write_atomically
 from .common import one_line_errors
 from .options import demo_parser
 
@@ -45,8 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``mnist-mlp-demo``: serve the page until Ctrl-C, or save a screenshot of it."""
     args = demo_parser().parse_args(argv)
     if args.screenshot:
-        check_writable(Path(args.screenshot).parent, "the screenshot",
-                       "choose another --screenshot path")
+        fix = "choose another --screenshot path"
+        examine(args.screenshot, "the screenshot", fix, FILE)  # a file to replace, if any
+        check_writable(Path(args.screenshot).parent, "the screenshot", fix)
     server = start_server(args.checkpoint, args.host, 0 if args.screenshot else args.port)
     info = server.info
     print(f"{info.architecture}, epoch {info.epoch} ({info.checkpoint})")

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 from ..experiments.report import save, table
 from ..experiments.results import combine
-from ..training.shards import TRAIN, merge, network_ids, result_from_dict
+from ..files import FOLDER, examine
+from ..training.shards import TRAIN, ShardError, merge, network_ids, result_from_dict
 from .common import one_line_errors
 from .options import merge_parser
 from .reproduce import REPRODUCTION, reproduction_parts
@@ -20,6 +21,8 @@ from .train import print_results
 @one_line_errors
 def main(argv: Sequence[str] | None = None) -> int:
     args = merge_parser().parse_args(argv)
+    examine(args.folder, "the shards' folder", "give the folder the --shard runs wrote their "
+            "files to", FOLDER, ShardError)
     kind, grid, items, extras = merge(args.folder, {"train": TRAIN,
                                                     "reproduction": REPRODUCTION})
     if kind is REPRODUCTION:

@@ -31,7 +31,7 @@ from ..files import FolderError, check_writable
 from ..training.launch import ONE_PROCESS, WHOLE, Launch, Shard, process_group
 from ..training.progress import CountBar, bars_wanted
 from ..training.shards import Kind, ShardError, write_shard
-from .common import one_line_errors, positive_int, shard_option
+from .common import one_line_errors, positive_int, quoted, shard_option
 from .options import command_parser
 from .parallel import slurm_shard
 
@@ -127,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.shard is not None:
             path = write_reproduction_shard(args.out, args.shard, reproduction)
             print(f"\nshard {args.shard} of the reproduction in {path}; once every shard is "
-                  f"done: mnist-mlp-merge {args.out}")
+                  f"done: mnist-mlp-merge {quoted(args.out)}")
             return 0
         return render(args, reproduction)
 

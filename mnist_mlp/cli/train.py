@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import shlex
 import sys
 from collections.abc import Sequence
 from dataclasses import fields, replace
@@ -33,7 +32,7 @@ from ..training.progress import ProgressBars, SweepBar, bars_wanted
 from ..training.records import RunStart
 from ..training.sweep import find_manifest, sweep_state
 from . import parallel
-from .common import one_line_errors, parse_noting_given
+from .common import one_line_errors, parse_noting_given, quoted
 from .options import train_parser
 from .tables import epoch_line, epoch_of_many_line, format_report, start_printer
 
@@ -121,16 +120,17 @@ def command_name() -> str:
     """How to run the train command again: ``python scripts/train.py`` or ``mnist-mlp-train``."""
     program = sys.argv[0] if sys.argv else ""
     if program.endswith(".py") and not program.endswith("__main__.py"):
-        return f"python {shlex.quote(program)}"
+        return f"python {quoted(program)}"
     return "mnist-mlp-train"
 
 
 def interrupted_message(stop: TrainingInterrupted) -> str:
-    """One line after Ctrl-C or SIGTERM: what was saved, and the command that resumes from it."""
+    """One line after Ctrl-C, SIGTERM or SIGHUP: what was saved, and the command that resumes
+    from it."""
     if stop.sweep is not None and 0 < stop.saved < stop.epochs:
         return (f"interrupted: every network of the sweep keeps its epoch {stop.saved} in its "
                 f"run folder; resume the sweep with: {command_name()} --resume "
-                f"{shlex.quote(str(stop.sweep))}")
+                f"{quoted(stop.sweep)}")
     if stop.checkpoint is None:
         return "interrupted before any epoch was saved; nothing to resume"
     if stop.epoch >= stop.epochs:
@@ -140,7 +140,7 @@ def interrupted_message(stop: TrainingInterrupted) -> str:
         return (f"interrupted: each network's run folder keeps the checkpoint of its last "
                 f"completed epoch (epoch {stop.epoch})")
     return (f"interrupted: epoch {stop.epoch} is saved in {stop.checkpoint}; resume with: "
-            f"{command_name()} --resume {shlex.quote(str(stop.checkpoint))}")
+            f"{command_name()} --resume {quoted(stop.checkpoint)}")
 
 
 def train_reference(config: TrainConfig, args: argparse.Namespace) -> list[TrainResult]:
@@ -212,11 +212,12 @@ def print_results(results: list[TrainResult]) -> None:
     run_dirs = [r.run_dir for r in results if r.run_dir is not None]
     if run_dirs:
         print(f"\nTensorBoard logs in {run_dirs[0].parent}  (tensorboard --logdir "
-              f"{run_dirs[0].parent})")
+              f"{quoted(run_dirs[0].parent)})")
     if len(run_dirs) == 1:
         best = " and best.pt" if (run_dirs[0] / BEST).exists() else ""
-        print(f"checkpoints {LAST}{best} in {run_dirs[0]}  (mnist-mlp-evaluate {run_dirs[0]})")
+        print(f"checkpoints {LAST}{best} in {run_dirs[0]}  (mnist-mlp-evaluate "
+              f"{quoted(run_dirs[0])})")
     elif run_dirs:
         best = f" and {BEST}" if (run_dirs[0] / BEST).exists() else ""
         print(f"checkpoints {LAST}{best} in each run folder  (mnist-mlp-evaluate "
-              f"{run_dirs[0].parent}/<run>)")
+              f"{quoted(run_dirs[0].parent)}/<run>)")

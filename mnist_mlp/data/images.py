@@ -4,7 +4,8 @@ digit.
 An image is made to look like an MNIST digit before the network sees it (LeCun et al.'s
 preparation of MNIST):
 
-1. grayscale (transparent pixels count as paper: white, or black under white ink);
+1. grayscale, 8-bit (16-bit levels scaled to 8 bits; transparent pixels count as paper: white,
+   or black under white ink);
 2. white digit on black: inverted when the background, judged from the border pixels, is light;
    the background level is then subtracted and the contrast stretched so the brightest ink is 255;
 3. cropped to the digit's bounding box and scaled, keeping the aspect ratio, so that the
@@ -25,6 +26,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
 from ..errors import UserError
+from ..files import FILE, examine
 from ..textbook.model import IMAGE_SIDE
 from .digits import PIXEL_SCALE
 
@@ -60,12 +62,14 @@ def read_grayscale(source: str | os.PathLike | IO[bytes], name: str | None = Non
     is checked from its header, before it is decoded.
     """
     name = name or describe(source)
+    if isinstance(source, (str, os.PathLike)):  # a file, not a FIFO: opening one would wait
+        examine(source, "image", "give a PNG or JPEG of a digit", FILE, ImageError)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(source) as image:
                 _check_size(image, name)
-                image = ImageOps.exif_transpose(image)  # photos: upright as shown
+                image = _eight_bit(ImageOps.exif_transpose(image))  # photos: upright as shown
                 if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
                     image = _on_paper(image.convert("RGBA"))
                 return np.asarray(image.convert("L"), dtype=np.float64)
@@ -81,6 +85,23 @@ def read_grayscale(source: str | os.PathLike | IO[bytes], name: str | None = Non
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ImageError(f"cannot read {name}: {reason}; give a PNG or JPEG of a digit"
                          ) from None
+
+
+SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+"""Pillow's modes of 16-bit grayscale (a 16-bit PNG is ``I;16``; some readers give ``I``)."""
+
+
+def _eight_bit(image: Image.Image) -> Image.Image:
+    """A 16-bit grayscale image as the 8-bit one it would be saved as: levels 0…65535 to
+    0…255 (÷ 257). Pillow's own ``convert("L")`` clips them at 255 instead, which leaves a
+    digit two grey levels. Any other image is returned as it is."""
+    if image.mode not in SIXTEEN_BIT:
+        return image
+    levels = np.clip(np.asarray(image, dtype=np.float64), 0, 65535)
+    eight = Image.fromarray(np.rint(levels / 257).astype(np.uint8))
+    if isinstance(image.info.get("transparency"), int):  # the level that stands for "none"
+        eight.info["transparency"] = round(image.info["transparency"] / 257)
+    return eight
 
 
 def _pixel_limit() -> int:

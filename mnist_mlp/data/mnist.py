@@ -21,15 +21,17 @@ import gzip
 import http.client
 import math
 import os
-import shutil
+import shlex
+import stat
 import struct
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import torch
 
 from ..errors import ConfigError, UserError
-from ..files import write_atomically
+from ..files import FILE, FOLDER, examine, write_atomically
 from ..textbook.model import IMAGE_SIDE, NUM_CLASSES
 from .digits import DigitTensors, MNISTSplits, to_digits
 
@@ -97,9 +99,16 @@ def _torchvision_root(folder: Path) -> Path:
     """Map a path to ``.../MNIST`` or ``.../MNIST/raw`` to the root above ``MNIST``."""
     if folder.name == "raw" and folder.parent.name == "MNIST":
         return folder.parent.parent
-    if folder.name == "MNIST" and (folder / "raw").is_dir() and not (folder / "MNIST").is_dir():
+    if folder.name == "MNIST" and _is_folder(folder / "raw") and not _is_folder(folder / "MNIST"):
         return folder.parent
     return folder
+
+
+def _is_folder(path: Path) -> bool:
+    """Whether ``path`` is a folder; ``DataError`` if it cannot be examined (a folder on the way
+    that may not be entered, a name too long)."""
+    status = examine(path, "the data folder", HOW_TO_FIX, error=DataError)
+    return status is not None and stat.S_ISDIR(status.st_mode)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -192,13 +201,18 @@ def _ensure_files(root: Path, download: bool, names: tuple[str, ...] = RAW_FILES
 
 def _check_readable(root: Path, names: tuple[str, ...]) -> None:
     """``DataError`` for a folder or file on the way to the data that exists but cannot be read
-    (so that it is not called missing, or corrupt)."""
+    (so that it is not called missing, or corrupt), or is not a folder or a file where one
+    belongs (a FIFO in place of a data file is refused, never opened: reading it would wait)."""
     raw = _raw_folder(root)
-    for path in (root, raw.parent, raw, *(raw / name for name in names)):
+    folders, files = (root, raw.parent, raw), tuple(raw / name for name in names)
+    for path in (*folders, *files):
+        want = FOLDER if path in folders else FILE
+        if examine(path, f"the MNIST {want}", HOW_TO_FIX, want, DataError) is None:
+            continue
         try:
-            if path.is_dir():
+            if want == FOLDER:
                 os.listdir(path)
-            elif path.exists():
+            else:
                 with path.open("rb"):
                     pass
         except OSError as error:
@@ -208,21 +222,51 @@ def _check_readable(root: Path, names: tuple[str, ...]) -> None:
 
 def _decompress(raw: Path, missing: list[str]) -> None:
     """Decompress ``name.gz`` into ``name`` for each missing file whose original gzip file is
-    in ``raw`` (as MNIST is distributed), atomically; no network needed."""
+    in ``raw`` (as MNIST is distributed), atomically; no network needed. Only as many bytes as
+    the IDX header promises are decompressed (``_copy_promised``): a ``.gz`` that holds more, or
+    less, is refused, and nothing of it is left in ``raw``."""
     for name in missing:
         packed = raw / f"{name}.gz"
         if not packed.is_file():
             continue
         try:
             with gzip.open(packed) as source:
-                write_atomically(raw / name, lambda target, s=source: shutil.copyfileobj(s, target))
+                write_atomically(raw / name, lambda target, s=source, p=packed:
+                                 _copy_promised(s, target, p))
         except (gzip.BadGzipFile, EOFError, zlib.error) as error:
             raise DataError(_corrupt_message(raw, f"{packed.name} cannot be decompressed: "
                                                   f"{_reason(error)}")) from None
         except OSError as error:
             raise DataError(f"found {packed} but cannot decompress it there: "
                             f"{error.strerror or error}; decompress the files yourself "
-                            f"(gunzip -k {raw}/*.gz) where you can write. {HOW_TO_FIX}") from None
+                            f"(gunzip -k {shlex.quote(str(raw))}/*.gz) where you can write. "
+                            f"{HOW_TO_FIX}") from None
+
+
+def _copy_promised(source: BinaryIO, target: BinaryIO, packed: Path) -> None:
+    """Copy the IDX file decompressing from ``source`` (of the gzip file ``packed``) to
+    ``target``: its header, then the bytes the header promises, read as a stream and no further
+    than one byte past them — a ``.gz`` of a few megabytes may decompress to a disk's worth."""
+    name = packed.name.removesuffix(".gz")
+    magic, ndim = (LABEL_MAGIC, 1) if "labels" in name else (IMAGE_MAGIC, 3)
+    header = source.read(4 * (1 + ndim))
+    problem = None
+    if len(header) < 4 * (1 + ndim):
+        problem = f"{packed.name} decompresses to {len(header)} bytes, less than an IDX header"
+    elif (found := struct.unpack_from(">I", header)[0]) != magic:
+        problem = f"{packed.name} holds magic number {found}, expected {magic}"
+    if problem:
+        raise DataError(_corrupt_message(packed.parent, problem))
+    promised = math.prod(struct.unpack_from(f">{ndim}I", header, 4))
+    target.write(header)
+    left = promised
+    while left and (chunk := source.read(min(left, 1 << 20))):
+        target.write(chunk)
+        left -= len(chunk)
+    if left or source.read(1):
+        problem = (f"{packed.name} decompresses to {'fewer' if left else 'more'} bytes than its "
+                   f"header promises ({len(header) + promised}); nothing of it was kept")
+        raise DataError(_corrupt_message(packed.parent, problem))
 
 
 def _not_found_message(root: Path, missing: list[str], why: str) -> str:
@@ -238,7 +282,7 @@ def _layout_hint(root: Path, missing: list[str]) -> str:
     """A hint when the files are there but compressed or in the wrong folder ("" if not)."""
     raw = _raw_folder(root)
     if any((raw / f"{name}.gz").is_file() for name in missing):
-        return f" Found gzip files in {raw}: decompress them (gunzip {raw}/*.gz)."
+        return f" Found gzip files in {raw}: decompress them (gunzip {shlex.quote(str(raw))}/*.gz)."
     for folder in (root, root / "raw"):
         if folder != raw and (folder / missing[0]).is_file():
             return f" Found MNIST files in {folder}: move them to {raw}."

@@ -8,8 +8,9 @@ Standard library only (``http.server``). Routes:
   limit;
 * ``POST /predict[?source=drawing|upload]``: the body is an image file (the page sends its
   canvas as PNG, or the uploaded file as it is); the answer is a ``Reading`` as JSON, or
-  ``{"error": "…"}`` with status 400 (not an image, or a blank one), 411 (no length) or 413
-  (more than ``MAX_UPLOAD`` bytes, refused before reading it).
+  ``{"error": "…"}`` with status 400 (not an image, a blank one, or a malformed length), 411
+  (no length) or 413 (more than ``MAX_UPLOAD`` bytes, refused before reading it). A post from
+  any page but its own (an ``Origin`` other than the one the request is addressed to) gets 403.
 
 It listens on 127.0.0.1 unless told otherwise, and there answers only requests addressed to this
 machine (``Host``: localhost, 127.x.x.x or ::1; else 403). The checkpoint is read with
@@ -167,6 +168,11 @@ class DemoHandler(BaseHTTPRequestHandler):
         if url.path != "/predict":
             self.send_json(HTTPStatus.NOT_FOUND, {"error": f"nothing to post to at {url.path}"})
             return
+        if not self.from_own_page():
+            self.close_connection = True
+            self.send_json(HTTPStatus.FORBIDDEN, {"error": (
+                f"this page reads images posted from its own page only: open {self.server.url}")})
+            return
         body = self.read_body()
         if body is None:
             return
@@ -179,20 +185,33 @@ class DemoHandler(BaseHTTPRequestHandler):
             return
         self.send_json(HTTPStatus.OK, reading.to_dict())
 
+    def from_own_page(self) -> bool:
+        """Whether a POST comes from this server's own page: a browser names the page that
+        posts (``Origin``), and any page the user has open may post to a local server; only an
+        ``Origin`` that is the address the request was sent to (``Host``) is this page. Programs
+        such as curl send none, and are answered."""
+        origin = self.headers.get("Origin")
+        return origin is None or origin.lower() == f"http://{self.headers.get('Host', '')}".lower()
+
     def read_body(self) -> bytes | None:
-        """The request's body; None (the error already answered) if its length is missing or
-        over ``MAX_UPLOAD``, in which case nothing of it is read and the connection closes."""
-        length = self.headers.get("Content-Length", "")
-        if not length.isdigit():
+        """The request's body; None (the error already answered) if its length is missing,
+        malformed or over ``MAX_UPLOAD``, in which case nothing of it is read and the connection
+        closes."""
+        length = self.headers.get("Content-Length")
+        problem = None
+        if length is None:
+            problem = HTTPStatus.LENGTH_REQUIRED, "send the image with a Content-Length"
+        elif not (length.isascii() and length.isdigit()):  # "²".isdigit(), yet int("²") fails
+            problem = HTTPStatus.BAD_REQUEST, (f"Content-Length {length[:20]!r} is not a number "
+                                               "of bytes")
+        elif len(length) > 12 or int(length) > MAX_UPLOAD:  # 12 digits: no huge int parsed
+            size = f"{int(length) / 2**20:.1f} MB" if len(length) <= 12 else "over a terabyte"
+            problem = HTTPStatus.REQUEST_ENTITY_TOO_LARGE, (
+                f"the image is {size}; the page reads images up to {MAX_UPLOAD / 2**20:.0f} MB: "
+                "give a smaller one")
+        if problem is not None:
             self.close_connection = True
-            self.send_json(HTTPStatus.LENGTH_REQUIRED, {"error": "send the image with a "
-                                                        "Content-Length"})
-            return None
-        if int(length) > MAX_UPLOAD:
-            self.close_connection = True
-            self.send_json(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": (
-                f"the image is {int(length) / 2**20:.1f} MB; the page reads images up to "
-                f"{MAX_UPLOAD / 2**20:.0f} MB: give a smaller one")})
+            self.send_json(problem[0], {"error": problem[1]})
             return None
         return self.rfile.read(int(length))
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ import torch
 from torch import Tensor
 
 from ..errors import UserError
-from ..files import write_atomically
+from ..files import FILE, examine, write_atomically
 from ..textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from ..textbook.model import INITS, INPUT_SIZE, MLP, NUM_CLASSES
 from ..textbook.names import RENAMED
@@ -311,16 +312,18 @@ def save_epoch(checkpoint: Checkpoint, run_dir: Path, best: bool) -> Path:
 
 def find_checkpoint(path: str | os.PathLike, prefer: tuple[str, ...] = (BEST, LAST)) -> Path:
     """``path`` itself if it is a file; for a run folder, the first of ``prefer`` in it."""
-    path = Path(path)
-    if path.is_dir():
+    path, fix = Path(path), "give a run folder (e.g. runs/<name>) or its last.pt or best.pt"
+    status = examine(path, "the checkpoint", fix, error=CheckpointError)
+    if status is None:
+        raise CheckpointError(f"no checkpoint at {path}: no such file or folder; {fix}")
+    if stat.S_ISDIR(status.st_mode):
         for name in prefer:
-            if (path / name).is_file():
+            if examine(path / name, "the checkpoint", fix, FILE, CheckpointError) is not None:
                 return path / name
         raise CheckpointError(f"no checkpoint in {path} (looked for {' and '.join(prefer)}); "
                               "give a run folder written by training (runs/<name>) or a .pt file")
-    if not path.exists():
-        raise CheckpointError(f"no checkpoint at {path}: no such file or folder; give a run "
-                              "folder (e.g. runs/<name>) or its last.pt or best.pt")
+    # a file, not a FIFO or a device: nothing whose reading could hang or never end
+    examine(path, "the checkpoint", fix, FILE, CheckpointError)
     return path
 
 

@@ -66,13 +66,13 @@ class DivergenceError(UserError):
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C or SIGTERM during training. ``checkpoint`` is the ``last.pt`` of the last completed
-    epoch (None when no epoch was completed or there is no run folder; of the first network when
-    there are several), ``epoch`` that epoch, ``epochs`` the epochs asked for (``epoch ==
-    epochs``: the run is complete), ``networks`` how many networks were training,
-    ``exit_status`` 130 for Ctrl-C and 143 for SIGTERM, ``saved`` the epoch whose state every
-    network keeps in its run folder (``last.pt`` or ``diverged.pt``; 0: none), and ``sweep``
-    the manifest of a sweep that resumes as one (``sweep.py``; None: none)."""
+    """Ctrl-C, SIGTERM or SIGHUP during training. ``checkpoint`` is the ``last.pt`` of the last
+    completed epoch (None when no epoch was completed or there is no run folder; of the first
+    network when there are several), ``epoch`` that epoch, ``epochs`` the epochs asked for
+    (``epoch == epochs``: the run is complete), ``networks`` how many networks were training,
+    ``exit_status`` 130 for Ctrl-C, 143 for SIGTERM and 129 for SIGHUP, ``saved`` the epoch whose
+    state every network keeps in its run folder (``last.pt`` or ``diverged.pt``; 0: none), and
+    ``sweep`` the manifest of a sweep that resumes as one (``sweep.py``; None: none)."""
 
     def __init__(self, checkpoint: Path | None, epoch: int, epochs: int, networks: int = 1,
                  exit_status: int = 130, saved: int = 0, sweep: Path | None = None) -> None:

@@ -41,8 +41,10 @@ class EventFile:
     BINS = default_bins()
 
     def __init__(self, folder: Path) -> None:
+        # TensorBoard reads a folder's files in the order of their names: the count is padded,
+        # so that a resumed run's file (say number 10) sorts after its first one (number 9)
         self.path = folder / (f"events.out.tfevents.{int(time.time()):010d}."
-                              f"{socket.gethostname()}.{os.getpid()}.{next(_FILES)}")
+                              f"{socket.gethostname()}.{os.getpid()}.{next(_FILES):06d}")
         self.pending: list[bytes] = []
         self._add(event_pb2.Event(file_version="brain.Event:2"))
         self.flush()

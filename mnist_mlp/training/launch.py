@@ -14,6 +14,7 @@ exchange import ``torch.distributed`` when called.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -21,11 +22,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
 
-from ..errors import ConfigError
+from ..errors import ConfigError, UserError
 
-TIMEOUT = timedelta(seconds=float(os.environ.get("MNIST_MLP_DIST_TIMEOUT", 600)))
-"""How long a rank waits for the others at an exchange before the run fails (10 minutes;
-``$MNIST_MLP_DIST_TIMEOUT`` seconds)."""
+TIMEOUT_VARIABLE = "MNIST_MLP_DIST_TIMEOUT"
+DEFAULT_TIMEOUT = 600.0
+"""How long, in seconds, a rank waits for the others — to start, at an exchange — before it
+stops with one line, unless ``$MNIST_MLP_DIST_TIMEOUT`` says otherwise. Ten minutes: at the
+gather, the ranks that finish their shard first wait for the others to finish theirs."""
+LAUNCHER_VARIABLES = ("MASTER_ADDR", "MASTER_PORT")
+"""What a launcher (torchrun, or a job script for srun) sets beside RANK and WORLD_SIZE: where
+the ranks meet."""
 
 Item = TypeVar("Item")
 
@@ -95,12 +101,31 @@ class Launch:
 
     @classmethod
     def from_environment(cls) -> Launch:
-        """The ranks torchrun (or srun with its variables) set; one process without them."""
+        """The ranks torchrun (or srun with its variables) set; one process without them.
+        ``ConfigError`` for ranks that make no sense, or that no launcher set (a ``RANK`` and
+        ``WORLD_SIZE`` left in the environment, without ``MASTER_ADDR`` and ``MASTER_PORT``)."""
         env = os.environ
         if "RANK" not in env or "WORLD_SIZE" not in env:
             return cls()
-        return cls(int(env["RANK"]), int(env["WORLD_SIZE"]), int(env.get("LOCAL_RANK", 0)),
-                   int(env.get("LOCAL_WORLD_SIZE", env["WORLD_SIZE"])))
+        given = " ".join(f"{name}={env[name]}" for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK",
+                                                              "LOCAL_WORLD_SIZE") if name in env)
+        try:
+            launch = cls(int(env["RANK"]), int(env["WORLD_SIZE"]), int(env.get("LOCAL_RANK", 0)),
+                         int(env.get("LOCAL_WORLD_SIZE", env["WORLD_SIZE"])))
+        except ValueError:
+            launch = None
+        if launch is None or not (0 <= launch.rank < launch.world_size
+                                  and 0 <= launch.local_rank < launch.local_world_size):
+            raise ConfigError(f"the environment sets {given}, which are no ranks of a launch; "
+                              "unset them (env -u RANK -u WORLD_SIZE …) to train in one "
+                              "process, or start the command with torchrun")
+        missing = [name for name in LAUNCHER_VARIABLES if not env.get(name)]
+        if launch.distributed and missing:
+            raise ConfigError(f"the environment sets {given} as a launcher would, but not "
+                              f"{' or '.join(missing)}: no launcher started this process; unset "
+                              "them (env -u RANK -u WORLD_SIZE …) to train in one process, or "
+                              "start the command with torchrun")
+        return launch
 
     @property
     def distributed(self) -> bool:
@@ -133,10 +158,30 @@ ONE_PROCESS = Launch()
 """A process on its own."""
 
 
+class NoAnswerError(UserError):
+    """The other ranks did not answer within the timeout; one-line message."""
+
+
+def timeout() -> timedelta:
+    """How long a rank waits for the others: ``$MNIST_MLP_DIST_TIMEOUT`` seconds, else
+    ``DEFAULT_TIMEOUT``; ``ConfigError`` for a value that is not a positive number."""
+    text = os.environ.get(TIMEOUT_VARIABLE, "").strip()
+    try:
+        seconds = float(text) if text else DEFAULT_TIMEOUT
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ConfigError(f"{TIMEOUT_VARIABLE}={text} is not a number of seconds; set it to "
+                          "how long a rank may wait for the others, e.g. 600")
+    return timedelta(seconds=seconds)
+
+
 @contextmanager
 def process_group(launch: Launch, device: str) -> Iterator[None]:
     """The process group of a torchrun launch (gloo on the CPU, nccl on GPUs), for the block;
-    nothing for one process. On the CPU each rank keeps its share of the threads."""
+    nothing for one process. On the CPU each rank keeps its share of the threads. A rank that
+    waits longer than ``timeout()`` for the others — to start, at an exchange — stops with one
+    line (``NoAnswerError``)."""
     if not launch.distributed:
         yield
         return
@@ -145,12 +190,30 @@ def process_group(launch: Launch, device: str) -> Iterator[None]:
     from .threads import cpu_threads
 
     backend = "nccl" if device.startswith("cuda") else "gloo"
-    dist.init_process_group(backend, timeout=TIMEOUT)
+    wait = timeout()
+    with answered(launch, wait):
+        dist.init_process_group(backend, timeout=wait)
+        try:
+            with cpu_threads(launch.threads()):
+                yield
+        finally:
+            dist.destroy_process_group()
+
+
+@contextmanager
+def answered(launch: Launch, wait: timedelta) -> Iterator[None]:
+    """``NoAnswerError`` for torch.distributed's timeout in the block. Its backends say so only in
+    words (gloo raises a plain ``RuntimeError``: "Timed out waiting …ms"), so that is what is
+    looked for; any other error keeps its traceback."""
     try:
-        with cpu_threads(launch.threads()):
-            yield
-    finally:
-        dist.destroy_process_group()
+        yield
+    except RuntimeError as error:
+        if not any(words in str(error).lower() for words in ("timed out", "timeout")):
+            raise
+        raise NoAnswerError(f"rank {launch.rank} of {launch.world_size} waited "
+                       f"{wait.total_seconds():g} s for the others: a rank stopped answering "
+                       "(crashed, hung, or far behind: its own output says which); if it is "
+                       f"only slow, set {TIMEOUT_VARIABLE} to more seconds") from None
 
 
 def gather_json(value: object, launch: Launch) -> list[object] | None:

@@ -3,8 +3,11 @@
 It is compiled on first use with the system's C compiler (``$CC``, else ``cc``) into a cache
 folder (``$MNIST_MLP_CACHE``, else ``~/.cache/mnist-mlp``), once per source, flags and CPU, and
 loaded with ``ctypes`` — only from a folder, and only a file, that belong to this user and that
-nobody else can write (``_cache_dir``). Where no compiler works, ``library`` returns None and
-says why in ``unavailable_reason``. ``MNIST_MLP_NATIVE=0`` turns the loop off.
+nobody else can write (``_cache_dir``). A library is checked as it is loaded (its structs and
+enums against the Python caller's): a cached one that fails is built again, once, and a new one
+enters the cache only once it has passed. Where no compiler works, or its library fails,
+``library`` returns None and says why in ``unavailable_reason``. ``MNIST_MLP_NATIVE=0`` turns
+the loop off.
 
 The arguments travel to C in one struct per function, whose layout is checked against the
 compiled one; the C enums are read from the library's tables of names.
@@ -25,6 +28,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+
+from ...textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+from ...textbook.losses import LOSSES
 
 SOURCE = Path(__file__).with_name("epoch.c")
 FLAG_SETS = (("-O3", "-march=native"), ("-O3",))
@@ -78,22 +84,32 @@ def _private_folder(reason: str) -> Path:
     return _private
 
 
-def cached(name: str, make: Callable[[Path], None]) -> Path:
+def cached(name: str, make: Callable[[Path], None],
+           check: Callable[[Path], object] | None = None) -> Path:
     """The file ``name`` of the cache folder (``_cache_dir``), made first if it is not there:
-    ``make(path)`` writes a temporary file in that folder, which is then renamed (atomic: a
-    concurrent build finds a whole file or none). A file there that is not this user's alone
-    gives way to one made in a private temporary folder. Whatever ``make`` raises is raised,
-    and nothing half-written is left."""
+    ``make(path)`` writes a temporary file in that folder, which ``check(path)`` (if given)
+    accepts or refuses by raising ``BrokenLibraryError``, and which is then renamed (atomic: a
+    concurrent build finds a whole file or none). A cached file that ``check`` refuses is
+    removed and made again, once; nothing that fails its check is ever kept. A file there that
+    is not this user's alone gives way to one made in a private temporary folder. Whatever
+    ``make`` or ``check`` raise is raised, and nothing half-written is left."""
     folder = _cache_dir()
     target = folder / name
     if target.exists() and (why := _not_private(target)):
         target = _private_folder(f"the cached file {target} {why}") / name
     if target.exists():
-        return target
+        try:
+            if check is not None:
+                check(target)
+            return target
+        except BrokenLibraryError:
+            target.unlink(missing_ok=True)  # and made again below
     fd, temporary = tempfile.mkstemp(suffix=target.suffix, dir=target.parent)
     os.close(fd)
     try:
         make(Path(temporary))
+        if check is not None:
+            check(Path(temporary))
         os.replace(temporary, target)
     finally:
         if os.path.exists(temporary):
@@ -126,20 +142,58 @@ def library_name(cc: str, flags: tuple[str, ...], real: str) -> str:
     return f"epoch-{real}-{digest}.so"
 
 
-def _build(real: str) -> tuple[Path, tuple[str, ...]]:
-    """Compile ``epoch.c`` with REAL = ``real``, for this CPU if the compiler can, else
-    portably; once: later calls find the cached library. Returns it and its flags."""
+class BrokenLibraryError(RuntimeError):
+    """A compiled loop that cannot be loaded, or whose structs or enums are not those its Python
+    caller passes: calling it would put arguments in the wrong places."""
+
+
+def _built(real: str, c_real: type) -> ctypes.CDLL:
+    """The loop with REAL = ``real``, loaded and checked (``_loaded``): the cached library, else
+    ``epoch.c`` compiled for this CPU if the compiler can, else portably. A cached library that
+    fails its check is removed and built again, once; a new one is checked under a temporary
+    name and only then renamed into the cache, so that nothing broken is ever kept there."""
     cc = compiler()
     if cc is None:
         raise OSError("no C compiler found (install gcc, or set $CC)")
-    failure = ""
+    failure, accepted = "", []
+
+    def check(path: Path, flags: tuple[str, ...]) -> None:
+        # the library that passed is the one used: loaded again from its cached name, a broken
+        # one loaded there before would be found instead (the loader knows it by that name)
+        accepted.append(_loaded(path, flags, c_real))
+
     for flags in FLAG_SETS:
         try:
-            return cached(library_name(cc, flags, real), functools.partial(
-                compile_c, cc, [*flags, f"-DREAL={real}"], SOURCE)), flags
+            cached(library_name(cc, flags, real), functools.partial(
+                compile_c, cc, [*flags, f"-DREAL={real}"], SOURCE),
+                functools.partial(check, flags=flags))
         except OSError as error:
             failure = str(error)
+            continue
+        return accepted[-1]
     raise OSError(f"{cc} failed: {failure}")
+
+
+def _loaded(path: Path, flags: tuple[str, ...], c_real: type) -> ctypes.CDLL:
+    """The library at ``path``, loaded, its structs and enums checked against the Python
+    caller's, its functions typed; ``BrokenLibraryError`` if any of that fails."""
+    try:
+        lib = ctypes.CDLL(str(path))
+    except OSError as error:
+        raise BrokenLibraryError(f"the library {path.name} cannot be loaded ({error})") from None
+    lib.flags = flags
+    lib.args_type, lib.eval_args_type = _args_types(c_real)
+    try:
+        _check_layout(lib)
+        lib.enums = {kind: enum_names(lib, table) for kind, table in ENUMS.items()}
+        lib.train_epoch.argtypes = [ctypes.POINTER(lib.args_type)]
+        lib.evaluate.argtypes = [ctypes.POINTER(lib.eval_args_type)]
+    except (AttributeError, ValueError) as error:  # a function or table it does not hold
+        raise BrokenLibraryError(f"the library {path.name} is not the loop's: {error}"
+                                 ) from None
+    lib.train_epoch.restype = lib.evaluate.restype = ctypes.c_int
+    _check_enums(lib)
+    return lib
 
 
 def compile_c(cc: str, flags: list[str], source: Path, target: Path) -> None:
@@ -177,20 +231,10 @@ def library(dtype: torch.dtype) -> ctypes.CDLL | None:
         return None
     real, c_real = REALS[dtype]
     try:
-        path, flags = _build(real)
-        lib = ctypes.CDLL(str(path))
-        lib.flags = flags
-    except (OSError, subprocess.SubprocessError) as error:
+        return _built(real, c_real)
+    except (OSError, subprocess.SubprocessError, BrokenLibraryError) as error:
         unavailable_reason = f"the native CPU loop could not be built: {error}"
         return None
-    lib.args_type, lib.eval_args_type = _args_types(c_real)
-    _check_layout(lib)
-    lib.train_epoch.argtypes = [ctypes.POINTER(lib.args_type)]
-    lib.train_epoch.restype = ctypes.c_int
-    lib.evaluate.argtypes = [ctypes.POINTER(lib.eval_args_type)]
-    lib.evaluate.restype = ctypes.c_int
-    lib.enums = {kind: enum_names(lib, table) for kind, table in ENUMS.items()}
-    return lib
 
 
 def _args_types(c_real: type) -> tuple[type[ctypes.Structure], type[ctypes.Structure]]:
@@ -224,8 +268,20 @@ def _check_layout(lib: ctypes.CDLL) -> None:
         size = lib.args_layout(ctypes.c_int(which), offsets, ctypes.c_int64(len(fields)))
         ours = [getattr(struct, name).offset for name, _ in fields]
         if list(offsets) != ours or size != ctypes.sizeof(struct):
-            raise RuntimeError(f"epoch.c's {struct.__name__} (offsets {list(offsets)}, size "
-                               f"{size}) does not match its Python caller (offsets {ours})")
+            raise BrokenLibraryError(f"epoch.c's {struct.__name__} (offsets {list(offsets)}, "
+                                     f"size {size}) does not match its Python caller (offsets "
+                                     f"{ours})")
+
+
+def _check_enums(lib: ctypes.CDLL) -> None:
+    """Refuse a library whose enums do not name every one of the package's activations and
+    losses: a function would be called by a number that means another. (It may name more: the
+    loop's own ``binary_cross_entropy_of_softmax``.)"""
+    for kind, names in (("hidden", HIDDEN_ACTIVATIONS), ("output", OUTPUT_ACTIVATIONS),
+                        ("loss", LOSSES)):
+        if not set(names) <= set(lib.enums[kind]):
+            raise BrokenLibraryError(f"epoch.c's {kind} names {sorted(lib.enums[kind])} are not "
+                                     f"the package's {sorted(names)}")
 
 
 def enum_names(lib: ctypes.CDLL, table: str) -> dict[str, int]:

@@ -1,0 +1,283 @@
+"""Every path a command is given is examined inside its one-line error handling: a folder that may
+not be entered, a name longer than the file system allows, a FIFO or a device where a file
+belongs, a folder where a file belongs, a file where a folder belongs — one line, exit status 2,
+in every command, and no command waits on a FIFO."""
+
+import os
+import shutil
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+from idx import FILE_NAMES
+from PIL import Image
+
+from mnist_mlp import files
+from mnist_mlp.cli.demo import main as demo_main
+from mnist_mlp.cli.evaluate import main as evaluate_main
+from mnist_mlp.cli.merge import main as merge_main
+from mnist_mlp.cli.predict import main as predict_main
+from mnist_mlp.cli.train import main as train_main
+from mnist_mlp.files import FILE, FOLDER, PathError, examine
+
+TOO_LONG = "x" * 300  # a file name of more than 255 bytes: ENAMETOOLONG
+
+
+@pytest.fixture(scope="module")
+def run(tiny_data, tmp_path_factory):
+    """The run folder of a one-epoch run."""
+    log_dir = tmp_path_factory.mktemp("runs")
+    assert train_main(["--hidden", "8", "--epochs", "1", "--device", "cpu", "--data-dir",
+                       str(tiny_data), "--validation-size", "50", "--log-dir",
+                       str(log_dir)]) == 0
+    (run_dir,) = log_dir.iterdir()
+    return run_dir
+
+
+@pytest.fixture
+def image(tmp_path):
+    digit = np.full((40, 30), 255, dtype=np.uint8)
+    digit[5:35, 12:18] = 0
+    Image.fromarray(digit).save(tmp_path / "one.png")
+    return tmp_path / "one.png"
+
+
+@contextmanager
+def fifo_at(path: Path):
+    """A FIFO at ``path``. Should a command open it, a writer that closes at once lets the
+    command read an end of file instead of waiting forever (and the test sees it read it)."""
+    os.mkfifo(path)
+    writer = threading.Thread(target=lambda: os.close(os.open(path, os.O_WRONLY)), daemon=True)
+    writer.start()
+    try:
+        yield path
+    finally:
+        reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # the writer's open can now return
+        writer.join()
+        os.close(reader)
+
+
+@pytest.fixture
+def locked(tmp_path, monkeypatch):
+    """A folder that may not be entered: its contents cannot even be examined (EACCES). Tests
+    may run as root, for whom chmod 000 changes nothing: then examining is refused as the
+    kernel would refuse it anyone else."""
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0)
+        yield folder
+        folder.chmod(0o700)
+        return
+    real = files._status
+
+    def refuse(path):
+        if Path(os.path.abspath(path)).is_relative_to(folder) and Path(path) != folder:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(files, "_status", refuse)
+    yield folder
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err, err
+    return err
+
+
+# --- the helper -------------------------------------------------------------------------------
+
+
+def test_examine_names_the_path_and_what_it_is(tmp_path):
+    assert examine(tmp_path / "nothing", "the thing", "fix it") is None
+    assert examine(tmp_path / "a" / "b", "the thing", "fix it", FILE) is None
+    assert examine(tmp_path, "the thing", "fix it", FOLDER).st_mode
+    with pytest.raises(PathError, match=r"cannot examine the thing .*: File name too long; fix"):
+        examine(tmp_path / TOO_LONG, "the thing", "fix it")
+    with pytest.raises(PathError, match=r"the thing .* is a folder, not a file; fix it"):
+        examine(tmp_path, "the thing", "fix it", FILE)
+    with fifo_at(tmp_path / "fifo") as fifo, \
+            pytest.raises(PathError, match=r"is a FIFO \(named pipe\), not a file"):
+        examine(fifo, "the thing", "fix it", FILE)
+    with pytest.raises(PathError, match="is a character device, not a file"):
+        examine("/dev/zero", "the thing", "fix it", FILE)
+    (tmp_path / "plain").write_text("")
+    with pytest.raises(PathError, match="is a file, not a folder"):
+        examine(tmp_path / "plain", "the thing", "fix it", FOLDER)
+
+
+def test_a_locked_folder_cannot_be_examined(locked):
+    with pytest.raises(PathError, match="Permission denied"):
+        examine(locked / "last.pt", "the checkpoint", "fix it")
+
+
+# --- checkpoints: evaluate, predict, demo, train --resume -------------------------------------
+
+
+def checkpoint_commands(path, image, tiny_data):
+    return [(evaluate_main, [str(path), "--data-dir", str(tiny_data)]),
+            (predict_main, [str(path), str(image)]),
+            (demo_main, [str(path), "--port", "0"]),
+            (train_main, ["--resume", str(path), "--epochs", "3"])]
+
+
+@pytest.mark.parametrize("problem", ["too long", "locked", "fifo", "device", "locked run"])
+def test_a_checkpoint_path_that_cannot_be_used(problem, tmp_path, image, tiny_data, capsys,
+                                               request):
+    words = {"too long": "File name too long", "locked": "Permission denied",
+             "locked run": "Permission denied", "fifo": "is a FIFO (named pipe), not a file",
+             "device": "is a character device, not a file"}[problem]
+    with contextlib_for(problem, tmp_path, request) as path:
+        for main, argv in checkpoint_commands(path, image, tiny_data):
+            assert main(argv) == 2, main.__module__
+            err = one_line_error(capsys)
+            assert words in err and "give a run folder" in err, err
+
+
+@contextmanager
+def contextlib_for(problem, tmp_path, request):
+    """The path of a checkpoint with ``problem``."""
+    if problem == "too long":
+        yield tmp_path / TOO_LONG / "last.pt"
+    elif problem == "locked":
+        yield request.getfixturevalue("locked") / "last.pt"
+    elif problem == "locked run":  # a run folder that may not be entered
+        yield request.getfixturevalue("locked")
+    elif problem == "fifo":
+        with fifo_at(tmp_path / "last.pt") as fifo:
+            yield fifo
+    else:
+        yield Path("/dev/zero")
+
+
+def test_a_checkpoint_in_a_run_folder_that_is_a_fifo(run, tmp_path, image, capsys):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    shutil.copy(run / "last.pt", folder / "last.pt")
+    with fifo_at(folder / "best.pt"):
+        assert predict_main([str(folder), str(image)]) == 2
+        assert "best.pt is a FIFO (named pipe), not a file" in one_line_error(capsys)
+
+
+# --- images: predict --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("problem", ["too long", "locked", "fifo", "device", "folder"])
+def test_an_image_path_that_cannot_be_used(problem, run, tmp_path, capsys, request):
+    words = {"too long": "File name too long", "locked": "Permission denied",
+             "fifo": "is a FIFO (named pipe), not a file",
+             "device": "is a character device, not a file",
+             "folder": "is a folder, not a file"}[problem]
+    if problem == "fifo":
+        with fifo_at(tmp_path / "digit.png") as fifo:
+            assert predict_main([str(run), str(fifo)]) == 2
+    else:
+        path = {"too long": tmp_path / f"{TOO_LONG}.png", "device": Path("/dev/zero"),
+                "folder": tmp_path}.get(problem) or request.getfixturevalue("locked") / "a.png"
+        assert predict_main([str(run), str(path)]) == 2
+    err = one_line_error(capsys)
+    assert words in err and "give a PNG or JPEG" in err
+
+
+# --- data: train, evaluate --------------------------------------------------------------------
+
+
+def data_commands(data_dir, run, log_dir):
+    return [(train_main, ["--epochs", "1", "--hidden", "4", "--device", "cpu", "--data-dir",
+                          str(data_dir), "--log-dir", str(log_dir), "--validation-size", "50"]),
+            (evaluate_main, [str(run), "--data-dir", str(data_dir)])]
+
+
+@pytest.mark.parametrize("problem", ["too long", "locked", "a file", "fifo"])
+def test_a_data_folder_that_cannot_be_used(problem, run, tmp_path, capsys, request):
+    words = {"too long": "File name too long", "locked": "Permission denied",
+             "a file": "is a file, not a folder", "fifo": "is a FIFO (named pipe), not a folder"}
+    with data_folder(problem, tmp_path, request) as data_dir:
+        for main, argv in data_commands(data_dir, run, tmp_path / "runs"):
+            assert main(argv) == 2
+            err = one_line_error(capsys)
+            assert words[problem] in err and "--data-dir" in err, err
+    assert not (tmp_path / "runs").exists()
+
+
+@contextmanager
+def data_folder(problem, tmp_path, request):
+    if problem == "too long":
+        yield tmp_path / TOO_LONG
+    elif problem == "locked":
+        yield request.getfixturevalue("locked") / "mnist"
+    elif problem == "a file":
+        (tmp_path / "mnist").write_text("")
+        yield tmp_path / "mnist"
+    else:
+        with fifo_at(tmp_path / "mnist") as fifo:
+            yield fifo
+
+
+@pytest.mark.parametrize("problem", ["fifo", "folder", "device"])
+def test_a_data_file_that_is_no_file_is_refused_not_waited_on(problem, tiny_data, run, tmp_path,
+                                                              capsys):
+    """A FIFO (or a folder, or a device) in place of an MNIST file: refused in one line, never
+    opened (a FIFO would make the command wait for a writer forever)."""
+    shutil.copytree(tiny_data / "MNIST", tmp_path / "data" / "MNIST")
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    target = raw / FILE_NAMES["test", "labels"]
+    target.unlink()
+    words = {"fifo": "is a FIFO (named pipe), not a file", "folder": "is a folder, not a file",
+             "device": "is a character device, not a file"}[problem]
+    with contextlib_file(problem, target):
+        for main, argv in data_commands(tmp_path / "data", run, tmp_path / "runs"):
+            assert main(argv) == 2
+            err = one_line_error(capsys)
+            assert f"{target} {words}" in err and "--data-dir" in err, err
+
+
+@contextmanager
+def contextlib_file(problem, target):
+    if problem == "fifo":
+        with fifo_at(target):
+            yield
+    elif problem == "folder":
+        target.mkdir()
+        yield
+    else:
+        target.symlink_to("/dev/zero")
+        yield
+
+
+# --- the log folder: train --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("problem", ["too long", "locked", "a file", "fifo"])
+def test_a_log_folder_that_cannot_be_used(problem, tiny_data, tmp_path, capsys, request):
+    words = {"too long": "File name too long", "locked": "Permission denied",
+             "a file": "is not a folder", "fifo": "is not a folder"}[problem]
+    with data_folder(problem, tmp_path, request) as log_dir:
+        assert train_main(["--epochs", "1", "--hidden", "4", "--device", "cpu", "--data-dir",
+                           str(tiny_data), "--log-dir", str(log_dir)]) == 2
+        err = one_line_error(capsys)
+        assert words in err and "--log-dir" in err, err
+
+
+# --- the demo's screenshot, the merge's folder ------------------------------------------------
+
+
+@pytest.mark.parametrize("problem", ["too long", "locked", "folder"])
+def test_a_screenshot_path_that_cannot_be_used(problem, run, tmp_path, capsys, request):
+    words = {"too long": "File name too long", "locked": "Permission denied",
+             "folder": "is a folder, not a file"}[problem]
+    path = {"too long": tmp_path / f"{TOO_LONG}.png", "folder": tmp_path}.get(problem) \
+        or request.getfixturevalue("locked") / "page.png"
+    assert demo_main([str(run), "--screenshot", str(path)]) == 2
+    err = one_line_error(capsys)
+    assert words in err and "--screenshot" in err
+
+
+@pytest.mark.parametrize("problem", ["too long", "a file", "fifo", "locked"])
+def test_a_merge_folder_that_cannot_be_used(problem, tmp_path, capsys, request):
+    with data_folder(problem, tmp_path, request) as folder:
+        assert merge_main([str(folder)]) == 2
+        assert str(folder) in one_line_error(capsys)
