@@ -2,8 +2,11 @@
 the lines of the file it quotes as that file is now (``scripts/quotes.py`` refreshes them)."""
 
 import importlib.util
+import json
+import re
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -117,6 +120,113 @@ def test_a_broken_marker_is_one_line(tmp_path, capsys):
     assert "names no lines" in capsys.readouterr().err
     assert quotes.main(["--root", str(tmp_path / "nowhere")]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def pages_text() -> dict[Path, str]:
+    return {page: page.read_text() for page in quotes.pages(ROOT)}
+
+
+def outside_fences(text: str) -> list[str]:
+    """The page's lines that are not inside a fenced code block."""
+    lines, fenced = [], False
+    for line in text.splitlines():
+        if line.strip().startswith("```"):
+            fenced = not fenced
+        elif not fenced:
+            lines.append(line)
+    return lines
+
+
+def anchors(text: str) -> Iterator[str]:
+    """GitHub's anchors of a page's headings: lower case, punctuation dropped, spaces as
+    hyphens, a repeated one numbered."""
+    seen: dict[str, int] = {}
+    for line in outside_fences(text):
+        if re.match(r"#{1,6} ", line):
+            slug = re.sub(r"[^\w\- ]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+            seen[slug] = seen.get(slug, -1) + 1
+            yield slug if seen[slug] == 0 else f"{slug}-{seen[slug]}"
+
+
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def test_every_relative_link_points_at_a_file_and_heading_that_exist():
+    texts = pages_text()
+    checked = 0
+    for page, text in texts.items():
+        for line in outside_fences(text):
+            for target in LINK.findall(line):
+                if re.match(r"[a-z]+:", target):  # https:, mailto:
+                    continue
+                path, _, anchor = target.partition("#")
+                file = (page.parent / path).resolve() if path else page
+                assert file.exists(), f"{page.name} links to {target}, which does not exist"
+                if anchor:
+                    assert file.suffix == ".md", f"{page.name}: an anchor into {path}"
+                    assert anchor in set(anchors(file.read_text())), (
+                        f"{page.name} links to {target}: no such heading")
+                checked += 1
+    assert checked >= 30
+
+
+def test_the_pages_name_no_issue_and_no_build_machines_path():
+    """Outside the quoted blocks (which are the scripts' own records) no page cites an issue
+    a reader cannot open or gives the build machine's data folder as the way to run."""
+    for page, text in pages_text().items():
+        quoted = set()
+        for quote in quotes.find_quotes(text.splitlines()):
+            quoted.update(range(quote.start, quote.end))
+        for number, line in enumerate(text.splitlines()):
+            if number not in quoted:
+                assert not re.search(r"\bissues? \d", line, re.I), f"{page.name}:{number + 1}"
+                assert "shared/data" not in line, f"{page.name}:{number + 1}"
+
+
+def test_readme_is_a_front_door():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 200
+    for page in ("training", "speed", "reproduction", "claims", "guarantees", "scaling", "lab",
+                 "layout"):
+        assert f"(docs/{page}.md)" in readme
+
+
+def chapter_map() -> list[tuple[str, str, str]]:
+    """README's table of the chapter → code → test, as (chapter, code, test) cells."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("\n## The chapter in code\n"):]
+    section = section[:section.index("\n## ", 1)]
+    rows = [line for line in section.splitlines() if line.startswith("| ")][2:]
+    return [tuple(cell.strip() for cell in row.strip("|").split(" | ")) for row in rows]
+
+
+def test_the_chapter_map_names_functions_and_tests_that_exist():
+    rows = chapter_map()
+    assert len(rows) >= 15
+    for chapter, code, test in rows:
+        pieces = re.split(r"\[`[^`]+`\]\(([^)]+)\)", code)[1:]  # path, names, path, names…
+        assert pieces, f"no code linked for {chapter}"
+        for path, names in zip(pieces[::2], pieces[1::2], strict=True):
+            source = (ROOT / path).read_text()
+            for name in re.findall(r"`([\w.]+)`", names):
+                assert re.search(rf"^\s*(def|class) {name.split('.')[-1]}\b", source, re.M), (
+                    f"{path} defines no {name} ({chapter})")
+        test_file = None
+        for named in re.findall(r"`([^`]*::\w+)`", test):
+            file, name = named.split("::")
+            test_file = ROOT / file if file else test_file
+            assert f"def {name}(" in test_file.read_text(), f"no test {named} ({chapter})"
+
+
+def test_the_slowdown_sentence_is_the_slowdowns_json():
+    runs = json.loads((ROOT / "results" / "slowdown.json").read_text())["runs"]
+    run = {r["cost"]: r for r in runs if r["start"] == "saturated"}
+    quadratic, cross_entropy = run["quadratic"], run["cross_entropy"]
+    fallen = 100 * (1 - quadratic["loss"][50] / quadratic["loss"][0])
+    sentence = (f"after 50 epochs the quadratic cost has fallen by {fallen:.1f} % (output "
+                f"{quadratic['output'][50]:.3f}) while cross-entropy's output is already "
+                f"{cross_entropy['output'][50]:.3f}.")
+    assert sentence in " ".join((ROOT / "docs" / "reproduction.md").read_text().split())
 
 
 def test_the_reproduction_over_two_ranks_has_the_table_of_one_process():
