@@ -183,6 +183,49 @@ def test_the_pages_name_no_issue_and_no_build_machines_path():
                 assert "shared/data" not in line, f"{page.name}:{number + 1}"
 
 
+PATH = re.compile(r"`((?:mnist_mlp\w*|tests|scripts|examples|notebooks|results)/[\w./-]*\w"
+                  r"\.(?:py|c|cu|h|sh|md|json|png|txt|ipynb))(?:::\w+)?`")
+
+
+def named_paths() -> dict[str, set[str]]:
+    """The files README and docs/ name in code spans (outside quotes), each with its pages."""
+    named: dict[str, set[str]] = {}
+    for page, text in pages_text().items():
+        lines = text.splitlines()
+        for quote in quotes.find_quotes(lines):
+            lines[quote.start:quote.end] = [""] * (quote.end - quote.start)
+        for path in PATH.findall("\n".join(lines)):
+            named.setdefault(path, set()).add(page.name)
+    return named
+
+
+@pytest.mark.skipif(not (ROOT / "mnist_mlp_lab").is_dir(),
+                    reason="the pages describe the library, lab and demo as three folders; "
+                           "checked once mnist_mlp_lab/ exists")
+def test_every_file_the_pages_name_exists():
+    named = named_paths()
+    assert len(named) >= 40
+    missing = {path: pages for path, pages in named.items() if not (ROOT / path).exists()}
+    assert not missing, f"the pages name files that do not exist: {missing}"
+
+
+@pytest.mark.skipif(not (ROOT / "mnist_mlp_lab").is_dir(),
+                    reason="the layout is the library, lab and demo as three folders; "
+                           "checked once mnist_mlp_lab/ exists")
+def test_the_layout_names_the_modules_there_are():
+    """docs/layout.md: each module listed under a folder's row is in that folder."""
+    folder, listed = None, 0
+    for row in (ROOT / "docs" / "layout.md").read_text().splitlines():
+        first = row.split(" | ")[0].removeprefix("| ")
+        if re.fullmatch(r"\*\*`[\w/]+/`\*\*", first):
+            folder = ROOT / first.strip("*`")
+        elif first.startswith("`  ") and folder is not None:
+            for name in re.findall(r"`\s*([^`]+?)`", first):
+                assert (folder / name).exists(), f"layout.md lists {name} in {folder.name}/"
+                listed += 1
+    assert listed >= 40
+
+
 def test_readme_is_a_front_door():
     readme = (ROOT / "README.md").read_text()
     assert len(readme.splitlines()) <= 200
