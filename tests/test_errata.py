@@ -1,7 +1,7 @@
 """The chapter's errata, shown: its softmax-gradient derivation against autograd on a real
 mini-batch (mnist_mlp.textbook.softmax_gradient, mnist_mlp.experiments.errata), its "about 1 in
 14", the backpropagation box's loop, (35) as a likelihood, the L1 loss's 1/(2m), the backward
-engineering's reference, saddle points, recall in words; and the list itself, in README.
+engineering's reference, saddle points, recall in words; and the list itself, in docs/claims.md.
 
 With MNIST_DATA set (as in CI) the mini-batch is the first 10 real training digits; without it,
 10 digits of the tiny generated MNIST."""
@@ -193,11 +193,12 @@ def test_every_erratum_names_tests_that_exist_or_says_why_not():
             assert f"def {name}(" in (ROOT / path).read_text(), test
 
 
-def test_readme_errata_are_the_generated_list():
-    """README's Errata section is ``errata_markdown()``, word for word."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("\n## Errata\n"):]
-    section = section[:section.index("\n## ", 1)]
+def test_the_docs_errata_are_the_generated_list():
+    """The Errata of docs/claims.md are ``errata_markdown()``, word for word."""
+    page = (ROOT / "docs" / "claims.md").read_text()
+    section = page[page.index("\n## Errata\n"):]
+    end = section.find("\n## ", 1)  # the next section, if any
+    section = section if end < 0 else section[:end]
     bullets = "\n".join(line for line in section.splitlines() if line.startswith("* "))
     assert bullets == errata_markdown()
     assert re.search(r"errata\.py", section)
