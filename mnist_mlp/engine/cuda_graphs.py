@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from ..data import DigitTensors
-from .eager import TensorOps
+from .tensor_ops import TensorOps
 
 if TYPE_CHECKING:
     from .stacked import Engine

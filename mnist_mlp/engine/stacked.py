@@ -9,19 +9,20 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
-from ..data import DigitTensors, epoch_order
+from ..data import DigitTensors, epoch_order, steps_per_epoch
 from ..textbook.backprop import MATCHED_PAIRS, output_error
-from ..textbook.losses import get_loss, network_loss
+from ..textbook.losses import network_loss
 from ..textbook.metrics import confusion_matrices
 from ..textbook.model import MLP, NUM_CLASSES
 from . import fused as fused_kernel
 from . import native as native_loop
 from .cuda_graphs import CudaGraphs
-from .eager import TensorOps
 from .fused import FusedKernel
-from .native import NativeLoop
+from .native import NativeLoop, Stacked
+from .tensor_ops import TensorOps
 
-__all__ = ["MATCHED_PAIRS", "Backend", "Engine"]
+__all__ = ["Backend", "Engine"]
+
 
 class Backend(Protocol):
     """How the engine runs an epoch and an evaluation: ``TensorOps``, ``CudaGraphs``,
@@ -64,12 +65,12 @@ class Engine:
         self.config = first.config()
         self.activation = type(first.activation)()
         self.output_activation = type(first.output_activation)()
-        self.loss, self.loss_name = get_loss(loss), loss
+        self.loss_name = loss
         self.network_loss = network_loss(loss, self.output_activation)  # ℓ(ψ(z), y) from z
         self.matched = (type(self.output_activation), loss) in MATCHED_PAIRS  # δ² = F − y
         self.device, self.dtype = torch.device(device), dtype
-        self.lr_values = [float(lr) for lr in lrs]
-        self.lrs = torch.tensor(self.lr_values, dtype=dtype, device=self.device).view(-1, 1, 1)
+        self.lrs = torch.tensor([float(lr) for lr in lrs], dtype=dtype,  # η of each network
+                                device=self.device).view(-1, 1, 1)
 
         def stack(get: Callable[[MLP], Tensor]) -> Tensor:
             return torch.stack([get(m).detach() for m in models]).to(self.device, dtype)
@@ -138,23 +139,34 @@ class Engine:
         z2 = torch.baddbmm(self.b2, a1, self.W2.mT)
         return a1, z2, self.output_activation(z2)
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """a¹ and F for inputs x of shape (K, m, 784)."""
-        a1, _, F = self.layers(x)
-        return a1, F
+    def parameters(self) -> Stacked:
+        """W¹, b¹, W², b² of the K networks (the tensors themselves: updated in place)."""
+        return Stacked(self.W1, self.b1, self.W2, self.b2)
 
     def step(self, x: Tensor, y: Tensor, batch_losses: Tensor) -> None:
-        """One SGD step of every network on its mini-batch x (K, m, 784), y (K, m, 10); the
-        mean loss of each network's mini-batch, before the step, into ``batch_losses`` (K,)."""
+        """One step of mini-batch SGD of every network on its mini-batch x (K, m, 784), y (K, m,
+        10): the forward pass, the gradients (BP1)–(BP4), the update. The mean loss of each
+        network's mini-batch, before the step, into ``batch_losses`` (K,)."""
         a1, z2, F = self.layers(x)
         batch_losses.copy_(self.network_loss(z2, y, "none", F).mean(dim=1))
+        self.update(self.gradients(x, a1, z2, F, y))
+
+    def gradients(self, x: Tensor, a1: Tensor, z2: Tensor, F: Tensor, y: Tensor) -> Stacked:
+        """∂L/∂θ of every network, L the mean loss of its mini-batch (x, y), by backpropagation
+        (``mnist_mlp.textbook.backprop``) from the forward pass's a¹, z² and F."""
         delta2 = output_error(self.output_activation, self.loss_name, z2, F, y)  # (BP1)
-        delta2 = delta2 * (self.lrs / x.shape[1])       # η/m: the mean, and the step size
+        delta2 = delta2 / x.shape[1]                                   # L the mean over m
         delta1 = self.activation.backward(a1, torch.bmm(delta2, self.W2))  # (BP2)
-        self.W2.baddbmm_(delta2.mT, a1, alpha=-1)       # W² ← W² − η ∂L/∂W²   (BP4)
-        self.b2.sub_(delta2.sum(dim=1, keepdim=True))   # b² ← b² − η ∂L/∂b²   (BP3)
-        self.W1.baddbmm_(delta1.mT, x, alpha=-1)        # W¹ ← W¹ − η ∂L/∂W¹   (BP4)
-        self.b1.sub_(delta1.sum(dim=1, keepdim=True))   # b¹ ← b¹ − η ∂L/∂b¹   (BP3)
+        return Stacked(W1=torch.bmm(delta1.mT, x),                     # (BP4)
+                       b1=delta1.sum(dim=1, keepdim=True),             # (BP3)
+                       W2=torch.bmm(delta2.mT, a1),                    # (BP4)
+                       b2=delta2.sum(dim=1, keepdim=True))             # (BP3)
+
+    def update(self, gradients: Stacked) -> None:
+        """The chapter's rule θ ← θ − η ∂L/∂θ for every parameter of every network, network k
+        with its own η (``lrs[k]``). A rule with state (momentum, say) replaces this method."""
+        for theta, gradient in zip(self.parameters(), gradients, strict=True):
+            theta.addcmul_(self.lrs, gradient, value=-1)
 
     def epoch(self, images: Tensor, targets: Tensor, batch_size: int,
               generators: Sequence[torch.Generator]) -> Tensor:
@@ -165,7 +177,7 @@ class Engine:
         visits them in the order ``epoch_order(N, generators[k])``, in mini-batches. Nothing of
         size K × N is kept: the losses are summed up step by step.
         """
-        steps = -(-images.shape[0] // batch_size)
+        steps = steps_per_epoch(images.shape[0], batch_size)
         batch_losses = torch.empty(self.size, steps, dtype=self.dtype, device=self.device)
         self.backend.run(images, targets, generators, batch_size, batch_losses)
         return batch_losses

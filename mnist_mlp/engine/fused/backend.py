@@ -17,9 +17,9 @@ from ...data import DigitTensors, epoch_order
 from ...textbook.losses import F_FLOOR
 from ...textbook.model import INPUT_SIZE, NUM_CLASSES
 from ..cuda_graphs import CudaGraphs
-from ..eager import TensorOps
 from ..native import Functions, SparseRows, Stacked
 from ..native import _each_network as each_network
+from ..tensor_ops import TensorOps
 from . import source
 from .source import FLOAT, Args
 
@@ -163,7 +163,7 @@ class FusedKernel:
                                                       device=self.device)
         inputs = Inputs(self.sparse(images), targets.contiguous(),
                         self.orders(images.shape[0], generators), e.lrs.view(-1),
-                        Stacked(e.W1, e.b1, e.W2, e.b2), w1t, batch_losses)
+                        e.parameters(), w1t, batch_losses)
         check(inputs, self.device)
         self.launcher.launch(arguments(inputs, functions(e), batch_size), e.size, plan.threads,
                              plan.shared_bytes)

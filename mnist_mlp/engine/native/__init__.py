@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, NamedTuple, TypeVar
 import torch
 from torch import Tensor
 
-from ...data import DigitTensors, epoch_order
+from ...data import DigitTensors, epoch_order, steps_per_epoch
 from ...textbook.losses import F_FLOOR
 from ...textbook.model import INPUT_SIZE, NUM_CLASSES
 from . import build
@@ -82,8 +82,8 @@ def c_loss(output: str, loss: str) -> str:
 
 
 class Stacked(NamedTuple):
-    """The parameters of K networks, stacked: W1 (K, l, 784), b1 (K, 1, l), W2 (K, 10, l),
-    b2 (K, 1, 10)."""
+    """The parameters of K networks, stacked, or their gradients: W1 (K, l, 784), b1 (K, 1, l),
+    W2 (K, 10, l), b2 (K, 1, 10)."""
 
     W1: Tensor
     b1: Tensor
@@ -151,7 +151,7 @@ def train_epochs(lib: ctypes.CDLL, rows: SparseRows, targets: Tensor,
     its mini-batches into ``batch_losses[k]`` (steps,).
     """
     k, n = len(lrs), targets.shape[0]
-    steps = -(-n // batch_size)
+    steps = steps_per_epoch(n, batch_size)
     _check(rows, targets, params, {"batch_losses": (batch_losses, rows.value.dtype,
                                                     (k, steps))}, k)
 
@@ -218,21 +218,17 @@ class NativeLoop:
         return Functions(e.config["activation"], output, c_loss(output, e.loss_name),
                          e.matched, F_FLOOR)
 
-    def params(self) -> Stacked:
-        e = self.engine
-        return Stacked(e.W1, e.b1, e.W2, e.b2)
-
     def run(self, images: Tensor, targets: Tensor, generators: Sequence[torch.Generator],
             batch_size: int, batch_losses: Tensor) -> None:
         """See ``Backend.run``."""
         train_epochs(self.lib, self.sparse(images), targets.contiguous(), generators,
-                     batch_size, self.engine.lr_values, self.functions(), self.params(),
-                     batch_losses)
+                     batch_size, self.engine.lrs.view(-1).tolist(), self.functions(),
+                     self.engine.parameters(), batch_losses)
 
     def evaluate(self, data: DigitTensors) -> tuple[Tensor, Tensor]:
         """See ``Backend.evaluate``."""
         targets = torch.nn.functional.one_hot(data.labels, NUM_CLASSES).to(self.engine.dtype)
         loss_sums, confusions = evaluate_networks(
             self.lib, self.sparse(data.images), targets, data.labels.contiguous(),
-            self.functions(), self.params())
+            self.functions(), self.engine.parameters())
         return loss_sums / len(data), confusions
