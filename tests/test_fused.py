@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import torch
-from helpers import needs_compiler, random_digits
+from helpers import add_in_python_only, needs_compiler, random_digits
 
 from mnist_mlp import MLP
 from mnist_mlp.engine import Engine, native
@@ -120,7 +120,7 @@ def test_the_kernel_tables_name_every_activation_and_loss(monkeypatch):
         assert host.library().enums == names
     assert f"#define MAX_THREADS {source.MAX_THREADS}\n" in source.SOURCE.read_text()
     monkeypatch.setattr(source, "enums", lambda: {**names, "loss": {"mse": 0}})
-    assert "no loss 'mae'" in uncovered(Engine([MLP(3)], [0.1], "mae"))
+    assert uncovered(Engine([MLP(3)], [0.1], "mae")) == "the fused kernel has no loss 'mae'"
 
 
 @needs_compiler
@@ -262,6 +262,28 @@ def test_a_mini_batch_too_large_for_shared_memory_falls_back_with_one_warning():
         fused_losses = train(fused, data, 2, batch_size=30)
     assert fused.backend.fallback.name == "tensor-ops"
     torch.testing.assert_close(fused_losses, train(ops, data, 2, batch_size=30))
+
+
+@needs_compiler
+@pytest.mark.parametrize(("activation", "loss", "missing"), [
+    ("softplus", "mse", "hidden activation 'softplus'"), ("tanh", "huber", "loss 'huber'")])
+def test_a_function_added_in_python_only_falls_back_with_one_warning(monkeypatch, activation,
+                                                                      loss, missing):
+    """An activation or a loss the kernel has no case for: the engine never picks the kernel
+    (``uncovered`` says why), and a kernel given such networks all the same warns once and
+    trains them on the tensor operations."""
+    add_in_python_only(monkeypatch)
+    data = random_digits(60, torch.float32, zeros=0.8)
+    torch.manual_seed(0)
+    models = [MLP(6, activation, "sigmoid") for _ in range(2)]
+    ops, fused = engines(models, [0.1, 0.5], loss, host.HostKernel())
+    assert uncovered(fused) == f"the fused kernel has no {missing}"
+    with pytest.warns(UserWarning) as caught:
+        fused_losses = train(fused, data, 2)
+    assert [str(w.message) for w in caught] == [
+        f"the fused kernel has no {missing}; the engine uses tensor operations instead (slower)"]
+    assert fused.backend.fallback.name == "tensor-ops"
+    torch.testing.assert_close(fused_losses, train(ops, data, 2))
 
 
 @needs_compiler

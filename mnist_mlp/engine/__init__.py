@@ -33,6 +33,11 @@ How an epoch runs is a *backend*, chosen once per engine:
 * ``NativeLoop`` (``native/``): the compiled C loop, one call per network and epoch, on a CPU;
 * ``FusedKernel`` (``fused/``): the CUDA kernel, one launch per epoch for all networks.
 
+The compiled loop and the kernel are accelerators, never requirements: each has its tables of
+the activations and losses it has cases for, and the engine leaves anything else (an activation
+or a loss added in Python only) to the tensor operations, saying so in one warning. Where a
+new one is written is one list, in CONTRIBUTING.md ("Adding a loss or an activation").
+
 The engine knows nothing of data files, run folders or checkpoints: ``mnist_mlp.training.fast``
 trains with it under the training driver.
 """

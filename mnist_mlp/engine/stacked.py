@@ -18,7 +18,7 @@ from . import fused as fused_kernel
 from . import native as native_loop
 from .cuda_graphs import CudaGraphs
 from .fused import FusedKernel
-from .native import NativeLoop, Stacked
+from .native import Functions, NativeLoop, Stacked
 from .tensor_ops import TensorOps
 
 __all__ = ["Backend", "Engine"]
@@ -41,6 +41,16 @@ class Backend(Protocol):
 
     def evaluate(self, data: DigitTensors) -> tuple[Tensor, Tensor]:
         """Every network's mean loss (K,) and confusion matrix (K, 10, 10) on ``data``."""
+
+
+def _instead(why: str, required: bool | None, slower: str, switch: str) -> None:
+    """A faster backend cannot run the engine, for the reason ``why``: an error when it was
+    ``required``, else one warning naming the ``slower`` one used instead — none when it was
+    turned off by the environment variable ``switch``."""
+    if required:
+        raise RuntimeError(why)
+    if switch not in why:
+        warnings.warn(f"{why}; the engine uses {slower} instead (slower)", stacklevel=6)
 
 
 class Engine:
@@ -84,8 +94,8 @@ class Engine:
 
     def _backend(self, cuda_graph: bool, native: bool | None, fused: bool | None) -> Backend:
         """The compiled loop on a CPU where it can be built, the fused kernel on CUDA where it
-        can be built, else CUDA graphs on CUDA (unless ``cuda_graph`` is False), else tensor
-        operations."""
+        can be built, each where it has this engine's activations and loss; else CUDA graphs on
+        CUDA (unless ``cuda_graph`` is False), else tensor operations."""
         if self.device.type != "cpu":
             if native:
                 raise ValueError("the native loop runs on the CPU only")
@@ -100,13 +110,11 @@ class Engine:
         if native is False:
             return TensorOps(self)
         lib = native_loop.library(self.dtype)
-        if lib is not None:
+        why = (native_loop.build.unavailable_reason if lib is None
+               else Functions.of(self).missing(lib.enums, "the native CPU loop"))
+        if why is None:
             return NativeLoop(self, lib)
-        if native:
-            raise RuntimeError(native_loop.build.unavailable_reason)
-        if "MNIST_MLP_NATIVE" not in (native_loop.build.unavailable_reason or ""):
-            warnings.warn(f"{native_loop.build.unavailable_reason}; the engine uses tensor "
-                          "operations instead (slower)", stacklevel=4)
+        _instead(why, native, "tensor operations", "MNIST_MLP_NATIVE")
         return TensorOps(self)
 
     def _fused(self, fused: bool | None) -> FusedKernel | None:
@@ -122,10 +130,7 @@ class Engine:
             if launcher is not None:
                 return FusedKernel(self, launcher)
             why = fused_kernel.device.unavailable_reason or "the fused kernel is unavailable"
-        if fused:
-            raise RuntimeError(why)
-        if "MNIST_MLP_FUSED" not in why:
-            warnings.warn(f"{why}; the engine uses CUDA graphs instead (slower)", stacklevel=5)
+        _instead(why, fused, "CUDA graphs", "MNIST_MLP_FUSED")
         return None
 
     @property

@@ -68,11 +68,7 @@ def uncovered(engine: Engine) -> str | None:
     """Why the kernel cannot train ``engine``'s networks, or None when it can."""
     if engine.dtype != torch.float32:
         return f"the fused kernel trains in float32 only, not {engine.dtype}"
-    f, names = functions(engine), source.enums()
-    for kind, name in (("hidden", f.hidden), ("output", f.output), ("loss", f.loss)):
-        if name not in names[kind]:
-            return f"the fused kernel has no {kind} {name!r}"
-    return None
+    return functions(engine).missing(source.enums(), "the fused kernel")
 
 
 def check(inputs: Inputs, device: torch.device) -> None:
@@ -154,9 +150,11 @@ class FusedKernel:
             batch_size: int, batch_losses: Tensor) -> None:
         """See ``Backend.run``: one launch, the visiting orders drawn here first."""
         plan = self.plan(batch_size)
-        if plan is None:
-            self.fall_back(batch_size).run(images, targets, generators, batch_size,
-                                           batch_losses)
+        why = uncovered(self.engine) or (None if plan else (
+            f"mini-batches of {batch_size} do not fit the fused kernel's shared memory "
+            f"({self.launcher.max_shared_bytes} bytes a block)"))
+        if why or plan is None:
+            self.fall_back(why).run(images, targets, generators, batch_size, batch_losses)
             return
         e = self.engine
         w1t = None if plan.w1_shared else torch.empty(e.size, INPUT_SIZE, e.W1.shape[1],
@@ -178,14 +176,15 @@ class FusedKernel:
         each_network(len(generators), lambda k: order[k].copy_(epoch_order(n, generators[k])))
         return order.to(self.device, non_blocking=cuda)
 
-    def fall_back(self, batch_size: int) -> Backend:
-        """Today's path, for a mini-batch too large for a block's shared memory (said once)."""
+    def fall_back(self, why: str | None) -> Backend:
+        """Today's path where the kernel cannot run the engine, for the reason ``why`` (said
+        once): a function it has no case for, a mini-batch too large for a block's shared
+        memory."""
         if self.fallback is None:
             cuda = self.device.type == "cuda"
-            warnings.warn(f"mini-batches of {batch_size} do not fit the fused kernel's shared "
-                          f"memory ({self.launcher.max_shared_bytes} bytes a block); the engine "
-                          f"uses {'CUDA graphs' if cuda else 'tensor operations'} instead "
-                          "(slower)", stacklevel=4)
+            warnings.warn(f"{why}; the engine uses "
+                          f"{'CUDA graphs' if cuda else 'tensor operations'} instead (slower)",
+                          stacklevel=4)
             self.fallback = CudaGraphs(self.engine) if cuda else TensorOps(self.engine)
         return self.fallback
 

@@ -33,7 +33,7 @@ def library() -> ctypes.CDLL:
     out = (ctypes.c_int64 * (len(Args._fields_) + 1))()
     lib.args_layout(out)
     source.check_layout(list(out), "host")
-    lib.enums = {kind: build.enum_names(lib, table) for kind, table in source.ENUM_TABLES.items()}
+    lib.enums = {kind: build.enum_names(lib, table) for kind, table in build.ENUMS.items()}
     return lib
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import ctypes
 import functools
 import hashlib
-import re
 from pathlib import Path
 
 from ...textbook.model import INPUT_SIZE, NUM_CLASSES
+from ..native import build
 
 FOLDER = Path(__file__).parent
 SOURCE = FOLDER / "epoch.cu"
@@ -17,7 +17,6 @@ HEADERS = ("functions.h", "phases.h")
 """The files epoch.cu includes (NVRTC is handed them by name)."""
 MAX_THREADS = 256
 """epoch.cu's ``MAX_THREADS``: the most threads a block is launched with."""
-ENUM_TABLES = {"hidden": "HIDDEN_NAMES", "output": "OUTPUT_NAMES", "loss": "LOSS_NAMES"}
 FLOAT = 4
 """Bytes of a float32: the kernel's only real type."""
 
@@ -40,15 +39,7 @@ def digest(*parts: bytes | str) -> str:
 def enums() -> dict[str, dict[str, int]]:
     """epoch.cu's enums by name (``{"loss": {"mse": 0, …}, …}``), read from its tables of names
     (a CUDA module has no host tables; the host build's are compared with these in a test)."""
-    text = SOURCE.read_text()
-    found = {}
-    for kind, table in ENUM_TABLES.items():
-        match = re.search(rf"\b{table}\[\] = \{{([^}}]*)\}}", text)
-        if match is None:
-            raise RuntimeError(f"{SOURCE} has no table {table}")
-        found[kind] = {name: value for value, name in
-                       enumerate(re.findall(r'"(\w+)"', match.group(1)))}
-    return found
+    return build.tables(SOURCE.read_text())
 
 
 class Args(ctypes.Structure):

@@ -16,7 +16,7 @@ own thread, so that no K × N array is ever held. How the library is built and l
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
@@ -70,6 +70,23 @@ class Functions(NamedTuple):
     loss: str
     matched: bool
     floor: float
+
+    @classmethod
+    def of(cls, engine: Engine) -> Functions:
+        """The engine's activations and loss, as the compiled loop and the kernel name them."""
+        output = engine.config["output_activation"]
+        return cls(engine.config["activation"], output, c_loss(output, engine.loss_name),
+                   engine.matched, F_FLOOR)
+
+    def missing(self, names: Mapping[str, Collection[str]], where: str) -> str | None:
+        """Why ``where`` (the compiled loop, the kernel), whose tables of names are ``names``
+        (``{"hidden": …, "output": …, "loss": …}``), cannot compute these functions: the first
+        it has no case for (one added in Python only, say). None when it has them all."""
+        for kind, words in (("hidden", "hidden activation"), ("output", "output activation"),
+                            ("loss", "loss")):
+            if getattr(self, kind) not in names[kind]:
+                return f"{where} has no {words} {getattr(self, kind)!r}"
+        return None
 
 
 def c_loss(output: str, loss: str) -> str:
@@ -212,17 +229,11 @@ class NativeLoop:
         """Read ``images`` as sparse rows now (out of any timing)."""
         self.sparse(images)
 
-    def functions(self) -> Functions:
-        e = self.engine
-        output = e.config["output_activation"]
-        return Functions(e.config["activation"], output, c_loss(output, e.loss_name),
-                         e.matched, F_FLOOR)
-
     def run(self, images: Tensor, targets: Tensor, generators: Sequence[torch.Generator],
             batch_size: int, batch_losses: Tensor) -> None:
         """See ``Backend.run``."""
         train_epochs(self.lib, self.sparse(images), targets.contiguous(), generators,
-                     batch_size, self.engine.lrs.view(-1).tolist(), self.functions(),
+                     batch_size, self.engine.lrs.view(-1).tolist(), Functions.of(self.engine),
                      self.engine.parameters(), batch_losses)
 
     def evaluate(self, data: DigitTensors) -> tuple[Tensor, Tensor]:
@@ -230,5 +241,5 @@ class NativeLoop:
         targets = torch.nn.functional.one_hot(data.labels, NUM_CLASSES).to(self.engine.dtype)
         loss_sums, confusions = evaluate_networks(
             self.lib, self.sparse(data.images), targets, data.labels.contiguous(),
-            self.functions(), self.engine.parameters())
+            Functions.of(self.engine), self.engine.parameters())
         return loss_sums / len(data), confusions

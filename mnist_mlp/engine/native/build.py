@@ -3,11 +3,11 @@
 It is compiled on first use with the system's C compiler (``$CC``, else ``cc``) into a cache
 folder (``$MNIST_MLP_CACHE``, else ``~/.cache/mnist-mlp``), once per source, flags and CPU, and
 loaded with ``ctypes`` — only from a folder, and only a file, that belong to this user and that
-nobody else can write (``_cache_dir``). A library is checked as it is loaded (its structs and
-enums against the Python caller's): a cached one that fails is built again, once, and a new one
-enters the cache only once it has passed. Where no compiler works, or its library fails,
-``library`` returns None and says why in ``unavailable_reason``. ``MNIST_MLP_NATIVE=0`` turns
-the loop off.
+nobody else can write (``_cache_dir``). A library is checked as it is loaded (its structs
+against the Python caller's, its tables of names against epoch.c's): a cached one that fails
+is built again, once, and a new one enters the cache only once it has passed. Where no compiler
+works, or its library fails, ``library`` returns None and says why in ``unavailable_reason``.
+``MNIST_MLP_NATIVE=0`` turns the loop off.
 
 The arguments travel to C in one struct per function, whose layout is checked against the
 compiled one; the C enums are read from the library's tables of names.
@@ -20,6 +20,7 @@ import functools
 import hashlib
 import os
 import platform
+import re
 import shutil
 import subprocess
 import tempfile
@@ -28,9 +29,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-
-from ...textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
-from ...textbook.losses import LOSSES
 
 SOURCE = Path(__file__).with_name("epoch.c")
 FLAG_SETS = (("-O3", "-march=native"), ("-O3",))
@@ -274,14 +272,23 @@ def _check_layout(lib: ctypes.CDLL) -> None:
 
 
 def _check_enums(lib: ctypes.CDLL) -> None:
-    """Refuse a library whose enums do not name every one of the package's activations and
-    losses: a function would be called by a number that means another. (It may name more: the
-    loop's own ``binary_cross_entropy_of_softmax``.)"""
-    for kind, names in (("hidden", HIDDEN_ACTIVATIONS), ("output", OUTPUT_ACTIVATIONS),
-                        ("loss", LOSSES)):
-        if not set(names) <= set(lib.enums[kind]):
-            raise BrokenLibraryError(f"epoch.c's {kind} names {sorted(lib.enums[kind])} are not "
-                                     f"the package's {sorted(names)}")
+    """Refuse a library whose tables of names are not those of epoch.c as it stands: a function
+    would be called by a number that means another."""
+    if lib.enums != (ours := tables(SOURCE.read_text())):
+        raise BrokenLibraryError(f"the library's names {lib.enums} are not epoch.c's {ours}")
+
+
+def tables(text: str) -> dict[str, dict[str, int]]:
+    """The C source ``text``'s tables of names (``HIDDEN_NAMES``, … of ``ENUMS``), each name
+    with its index, which is its enum value (``{"loss": {"mse": 0, …}, …}``)."""
+    found = {}
+    for kind, table in ENUMS.items():
+        match = re.search(rf"\b{table}\[\] = \{{([^}}]*)\}}", text)
+        if match is None:
+            raise BrokenLibraryError(f"the C source has no table {table}")
+        found[kind] = {name: value for value, name in
+                       enumerate(re.findall(r'"(\w+)"', match.group(1)))}
+    return found
 
 
 def enum_names(lib: ctypes.CDLL, table: str) -> dict[str, int]:
