@@ -14,7 +14,7 @@ from mnist_mlp.engine import Engine, native
 from mnist_mlp.engine.fused import FusedKernel, device, host, source, uncovered
 from mnist_mlp.engine.fused.backend import Inputs, check
 from mnist_mlp.textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
-from mnist_mlp.textbook.losses import LOSSES
+from mnist_mlp.textbook.losses import LOG_FLOOR, LOSSES
 
 
 def nvrtc_version():
@@ -111,14 +111,17 @@ def test_the_fused_kernel_is_for_cuda_and_float32():
 
 def test_the_kernel_tables_name_every_activation_and_loss(monkeypatch):
     """The enums the Python caller reads from epoch.cu's text are the host build's, and cover
-    the package's names; a name the kernel lacks is a reason not to use it."""
+    the package's names (its losses: as ``c_loss`` names them, epoch.c's); a name the kernel
+    lacks is a reason not to use it."""
     names = source.enums()
     assert set(names["hidden"]) == set(HIDDEN_ACTIVATIONS)
     assert set(names["output"]) == set(OUTPUT_ACTIVATIONS)
-    assert set(names["loss"]) == set(LOSSES)
+    assert set(names["loss"]) == {native.c_loss(output, loss) for output in OUTPUT_ACTIVATIONS
+                                  for loss in LOSSES}
     if native.compiler():
         assert host.library().enums == names
     assert f"#define MAX_THREADS {source.MAX_THREADS}\n" in source.SOURCE.read_text()
+    assert f"#define LOG_FLOOR ({LOG_FLOOR}f)\n" in (source.FOLDER / "functions.h").read_text()
     monkeypatch.setattr(source, "enums", lambda: {**names, "loss": {"mse": 0}})
     assert uncovered(Engine([MLP(3)], [0.1], "mae")) == "the fused kernel has no loss 'mae'"
 

@@ -14,7 +14,6 @@ import torch
 from torch import Tensor
 
 from ...data import DigitTensors, epoch_order
-from ...textbook.losses import F_FLOOR
 from ...textbook.model import INPUT_SIZE, NUM_CLASSES
 from ..cuda_graphs import CudaGraphs
 from ..native import Functions, SparseRows, Stacked
@@ -58,17 +57,11 @@ class Inputs(NamedTuple):
     batch_losses: Tensor  # (K, steps)
 
 
-def functions(engine: Engine) -> Functions:
-    """The engine's activations and loss, as the kernel computes them."""
-    return Functions(engine.config["activation"], engine.config["output_activation"],
-                     engine.loss_name, engine.matched, F_FLOOR)
-
-
 def uncovered(engine: Engine) -> str | None:
     """Why the kernel cannot train ``engine``'s networks, or None when it can."""
     if engine.dtype != torch.float32:
         return f"the fused kernel trains in float32 only, not {engine.dtype}"
-    return functions(engine).missing(source.enums(), "the fused kernel")
+    return Functions.of(engine).missing(source.enums(), "the fused kernel")
 
 
 def check(inputs: Inputs, device: torch.device) -> None:
@@ -163,7 +156,7 @@ class FusedKernel:
                         self.orders(images.shape[0], generators), e.lrs.view(-1),
                         e.parameters(), w1t, batch_losses)
         check(inputs, self.device)
-        self.launcher.launch(arguments(inputs, functions(e), batch_size), e.size, plan.threads,
+        self.launcher.launch(arguments(inputs, Functions.of(e), batch_size), e.size, plan.threads,
                              plan.shared_bytes)
 
     def orders(self, n: int, generators: Sequence[torch.Generator]) -> Tensor:

@@ -5,7 +5,8 @@
  * in the textbook's notation (Nielsen, ch. 2), for every sample x of a mini-batch of m:
  *
  *     z¹ = W¹x + b¹,   a¹ = φ(z¹),   z² = W²a¹ + b²,   F = ψ(z²)            (forward pass)
- *     δ² = J_ψᵀ ∂ℓ/∂F                       (BP1; δ² = F − y for the matched pairs)
+ *     δ² = J_ψᵀ ∂ℓ/∂F                       (BP1; δ² = F − y for the matched pairs, and
+ *                                            the log-odds form for a softmax and (35))
  *     δ¹ = (W²ᵀ δ²) ⊙ φ'(z¹)                (BP2)
  *
  * and then the chapter's update θ ← θ − η ∂L/∂θ, L the mini-batch mean, with the weights the
@@ -68,7 +69,9 @@ typedef int i32;
 
 enum hidden_activation { HIDDEN_SIGMOID, HIDDEN_TANH, HIDDEN_RELU };
 enum output_activation { OUTPUT_SIGMOID, OUTPUT_SOFTMAX };
-enum loss { LOSS_MSE, LOSS_MAE, LOSS_BINARY_CROSS_ENTROPY, LOSS_LOG_LIKELIHOOD };
+/* The last loss is the cross-entropy (35) of a softmax output, a loss of its own as in epoch.c. */
+enum loss { LOSS_MSE, LOSS_MAE, LOSS_BINARY_CROSS_ENTROPY, LOSS_LOG_LIKELIHOOD,
+            LOSS_BINARY_CROSS_ENTROPY_OF_SOFTMAX };
 
 /* The enums' values by name, in order, each list ending with 0. The Python caller reads these
  * three lines from this file (a CUDA module has no host tables); the host build exports them,
@@ -76,7 +79,8 @@ enum loss { LOSS_MSE, LOSS_MAE, LOSS_BINARY_CROSS_ENTROPY, LOSS_LOG_LIKELIHOOD }
 #ifndef __CUDACC__
 const char *const HIDDEN_NAMES[] = {"sigmoid", "tanh", "relu", 0};
 const char *const OUTPUT_NAMES[] = {"sigmoid", "softmax", 0};
-const char *const LOSS_NAMES[] = {"mse", "mae", "binary_cross_entropy", "log_likelihood", 0};
+const char *const LOSS_NAMES[] = {"mse", "mae", "binary_cross_entropy", "log_likelihood",
+                                  "binary_cross_entropy_of_softmax", 0};
 #endif
 
 /* Everything an epoch of K networks needs; network k's slices start at k times their size. The
