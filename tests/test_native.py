@@ -316,6 +316,23 @@ def test_a_struct_laid_out_otherwise_is_refused(monkeypatch, struct, change):
         native.build._check_layout(lib)
 
 
+@needs_compiler
+def test_a_field_added_to_a_c_struct_is_one_line_of_c(tmp_path, monkeypatch):
+    """A field added to epoch.c's list EPOCH_ARGS, one line, is a field of the Python caller's
+    struct too, at the offset the compiler gives it: the library passes its layout check."""
+    source = tmp_path / "epoch.c"
+    line = "    FIELD(REAL, lr)"
+    source.write_text(native.build.SOURCE.read_text().replace(
+        line, "    FIELD(int32_t, extra) /* new */ \\\n" + line, 1))
+    monkeypatch.setattr(native.build, "SOURCE", source)
+    library = tmp_path / "epoch.so"
+    native.build.compile_c(native.compiler(), ["-DREAL=float"], source, library)
+    lib = native.build._loaded(library, (), ctypes.c_float)
+    assert [name for name, _ in lib.args_type._fields_][7:10] == ["order", "extra", "lr"]
+    with pytest.raises(ValueError, match="a type Python does not know: size_t"):
+        native.build.struct_fields("#define ARGS(FIELD) FIELD(size_t, n)", "ARGS")
+
+
 def cached_library(folder, real="double"):
     """Where the loop for ``real`` is cached in ``folder`` (the first flags'), folder made."""
     folder.mkdir(mode=0o700, exist_ok=True)

@@ -43,15 +43,10 @@ def enums() -> dict[str, dict[str, int]]:
 
 
 class Args(ctypes.Structure):
-    """epoch.cu's ``struct fused_args``: the same fields in the same order (the host build and
-    the device each report their offsets, and a mismatch is refused)."""
+    """epoch.cu's ``struct fused_args``, its fields read from epoch.cu's list ``FUSED_ARGS`` (the
+    host build and the device each report their offsets, and a mismatch is refused)."""
 
-    _fields_ = [(name, ctypes.c_int64) for name in ("n", "l", "m", "k")] + [
-        (name, ctypes.c_void_p) for name in ("row_start", "pixel", "value", "targets", "order",
-                                             "lr", "W1", "b1", "W2", "b2", "w1t",
-                                             "batch_losses")] + [
-        ("floor", ctypes.c_float)] + [
-        (name, ctypes.c_int32) for name in ("hidden", "output", "loss", "matched")]
+    _fields_ = build.struct_fields(SOURCE.read_text(), "FUSED_ARGS")
 
 
 def layout() -> list[int]:

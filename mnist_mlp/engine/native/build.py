@@ -9,8 +9,10 @@ is built again, once, and a new one enters the cache only once it has passed. Wh
 works, or its library fails, ``library`` returns None and says why in ``unavailable_reason``.
 ``MNIST_MLP_NATIVE=0`` turns the loop off.
 
-The arguments travel to C in one struct per function, whose layout is checked against the
-compiled one; the C enums are read from the library's tables of names.
+The arguments travel to C in one struct per function, declared in epoch.c from a list of its
+fields (``EPOCH_ARGS``), which Python reads too (``struct_fields``): adding a field is one line
+of C, and its use. Its layout is checked against the compiled one; the C enums are read from the
+library's tables of names.
 """
 
 from __future__ import annotations
@@ -236,24 +238,39 @@ def library(dtype: torch.dtype) -> ctypes.CDLL | None:
 
 
 def _args_types(c_real: type) -> tuple[type[ctypes.Structure], type[ctypes.Structure]]:
-    """epoch.c's ``struct epoch_args`` and ``struct eval_args``, for REAL = ``c_real``: the same
-    fields in the same order (``_check_layout`` compares the offsets with the compiled ones)."""
-    p, i64, i32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32
+    """epoch.c's ``struct epoch_args`` and ``struct eval_args``, for REAL = ``c_real``: their
+    fields read from its lists ``EPOCH_ARGS`` and ``EVAL_ARGS`` (``_check_layout`` compares the
+    offsets with the compiled ones)."""
+    text = SOURCE.read_text()
 
     class EpochArgs(ctypes.Structure):
-        _fields_ = [("n", i64), ("l", i64), ("m", i64), ("row_start", p), ("pixel", p),
-                    ("value", p), ("targets", p), ("order", p), ("lr", c_real),
-                    ("hidden", i32), ("output", i32), ("loss", i32), ("matched", i32),
-                    ("floor", c_real), ("W1", p), ("b1", p), ("W2", p), ("b2", p),
-                    ("batch_losses", p)]
+        _fields_ = struct_fields(text, "EPOCH_ARGS", c_real)
 
     class EvalArgs(ctypes.Structure):
-        _fields_ = [("n", i64), ("l", i64), ("row_start", p), ("pixel", p), ("value", p),
-                    ("targets", p), ("hidden", i32), ("output", i32), ("loss", i32),
-                    ("floor", c_real), ("W1", p), ("b1", p), ("W2", p), ("b2", p),
-                    ("labels", p), ("loss_sum", p), ("confusion", p)]
+        _fields_ = struct_fields(text, "EVAL_ARGS", c_real)
 
     return EpochArgs, EvalArgs
+
+
+C_TYPES = {"int64_t": ctypes.c_int64, "i64": ctypes.c_int64, "int32_t": ctypes.c_int32,
+           "i32": ctypes.c_int32, "float": ctypes.c_float, "double": ctypes.c_double}
+"""The C types of a struct's fields, as ctypes has them (any pointer is a ``c_void_p``)."""
+
+
+def struct_fields(text: str, macro: str, real: type = ctypes.c_float) -> list[tuple[str, type]]:
+    """The fields of a struct declared in the C source ``text`` from its list ``macro`` (one
+    ``FIELD(type, name)`` a line), as ctypes ``_fields_``; REAL is ``real``."""
+    match = re.search(rf"#define {macro}\(FIELD\)((?:[^\n]*\\\n)*[^\n]*)", text)
+    if match is None:
+        raise ValueError(f"the C source has no list {macro}")
+    fields = []
+    for kind, name in re.findall(r"FIELD\(([^,]+),\s*(\w+)\)", match.group(1)):
+        base = kind.replace("const", "").strip()
+        if "*" not in base and base not in {*C_TYPES, "REAL"}:
+            raise ValueError(f"{macro}.{name} is of a type Python does not know: {kind}")
+        fields.append((name, ctypes.c_void_p if "*" in base else
+                       real if base == "REAL" else C_TYPES[base]))
+    return fields
 
 
 def _check_layout(lib: ctypes.CDLL) -> None:
