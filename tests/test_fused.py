@@ -5,13 +5,14 @@ engine's tensor operations for every activation and loss. (On a GPU: tests/test_
 import copy
 import sys
 
+import fused_host as host
 import pytest
 import torch
 from helpers import add_in_python_only, needs_compiler, random_digits
 
 from mnist_mlp import MLP
 from mnist_mlp.engine import Engine, native
-from mnist_mlp.engine.fused import FusedKernel, device, host, source, uncovered
+from mnist_mlp.engine.fused import FusedKernel, device, source, uncovered
 from mnist_mlp.engine.fused.backend import Inputs, check
 from mnist_mlp.textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from mnist_mlp.textbook.losses import LOG_FLOOR, LOSSES

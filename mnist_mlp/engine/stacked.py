@@ -1,4 +1,5 @@
-"""The K stacked networks of the engine: their parameters, one SGD step, evaluation."""
+"""The K stacked networks of the engine: their parameters, the SGD step (the gradients, the
+update), evaluation; which backend runs their epochs."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
-from ..data import DigitTensors, epoch_order, steps_per_epoch
+from ..data import DigitTensors, steps_per_epoch
 from ..textbook.backprop import MATCHED_PAIRS, output_error
 from ..textbook.losses import network_loss
 from ..textbook.metrics import confusion_matrices
@@ -50,11 +51,12 @@ def _instead(why: str, required: bool | None, slower: str, switch: str) -> None:
     if required:
         raise RuntimeError(why)
     if switch not in why:
-        warnings.warn(f"{why}; the engine uses {slower} instead (slower)", stacklevel=6)
+        warnings.warn(f"{why}; the engine uses {slower} instead (slower)", stacklevel=4)
 
 
 class Engine:
-    """K networks of one architecture with stacked parameters, trained by fused SGD steps."""
+    """K networks of one architecture with stacked parameters, trained by mini-batch SGD at
+    once."""
 
     def __init__(self, models: Sequence[MLP], lrs: Sequence[float], loss: str,
                  device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
@@ -93,16 +95,20 @@ class Engine:
         self._models: list[MLP] = []
 
     def _backend(self, cuda_graph: bool, native: bool | None, fused: bool | None) -> Backend:
-        """The compiled loop on a CPU where it can be built, the fused kernel on CUDA where it
-        can be built, each where it has this engine's activations and loss; else CUDA graphs on
-        CUDA (unless ``cuda_graph`` is False), else tensor operations."""
+        """The compiled loop on a CPU, the fused kernel on CUDA in float32, each where it can
+        be built and has this engine's activations and loss; else CUDA graphs on CUDA (unless
+        ``cuda_graph`` is False), else tensor operations."""
         if self.device.type != "cpu":
             if native:
                 raise ValueError("the native loop runs on the CPU only")
             # cuda_graph=False asks for tensor operations step by step, unless fused=True
-            kernel = self._fused(fused if cuda_graph else bool(fused))
-            if kernel is not None:
-                return kernel
+            fused = fused if cuda_graph else bool(fused)
+            wanted = self.device.type == "cuda" and self.dtype == torch.float32
+            if fused or (fused is None and wanted):
+                kernel = self._fused()
+                if isinstance(kernel, FusedKernel):
+                    return kernel
+                _instead(kernel, fused, "CUDA graphs", "MNIST_MLP_FUSED")
             graphs = cuda_graph and self.device.type == "cuda"
             return CudaGraphs(self) if graphs else TensorOps(self)
         if fused:
@@ -117,12 +123,8 @@ class Engine:
         _instead(why, native, "tensor operations", "MNIST_MLP_NATIVE")
         return TensorOps(self)
 
-    def _fused(self, fused: bool | None) -> FusedKernel | None:
-        """The fused kernel for this engine, or None: said in one warning when it was wanted
-        (float32 on CUDA) but cannot be had, unless turned off by ``MNIST_MLP_FUSED=0``."""
-        wanted = self.device.type == "cuda" and self.dtype == torch.float32
-        if fused is False or (fused is None and not wanted):
-            return None
+    def _fused(self) -> FusedKernel | str:
+        """The fused kernel for this engine, or why there is none."""
         why = ("the fused kernel runs on CUDA only" if self.device.type != "cuda"
                else fused_kernel.uncovered(self))
         if why is None:
@@ -130,8 +132,7 @@ class Engine:
             if launcher is not None:
                 return FusedKernel(self, launcher)
             why = fused_kernel.device.unavailable_reason or "the fused kernel is unavailable"
-        _instead(why, fused, "CUDA graphs", "MNIST_MLP_FUSED")
-        return None
+        return why
 
     @property
     def size(self) -> int:
@@ -186,11 +187,6 @@ class Engine:
         batch_losses = torch.empty(self.size, steps, dtype=self.dtype, device=self.device)
         self.backend.run(images, targets, generators, batch_size, batch_losses)
         return batch_losses
-
-    def orders(self, n: int, generators: Sequence[torch.Generator]) -> Tensor:
-        """Every network's visiting order of ``n`` images for this epoch, (K, n), on the
-        device (what the tensor-operation backends index with)."""
-        return torch.stack([epoch_order(n, g) for g in generators]).to(self.device)
 
     def prepare(self, images: Tensor) -> None:
         """Get ready to train on ``images`` (``epoch`` does it; call it first to keep it out of

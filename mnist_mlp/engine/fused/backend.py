@@ -1,7 +1,7 @@
 """The engine's fused backend: every network's epoch in one launch of epoch.cu's kernel.
 
 What the launch needs is made and checked here, the same for both builds; a *launcher* runs it:
-``device.DeviceKernel`` on a GPU, ``host.HostKernel`` (for the tests) on the CPU.
+``device.DeviceKernel`` on a GPU, ``HostKernel`` of tests/fused_host.py on the CPU.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from torch import Tensor
 from ...data import DigitTensors, epoch_order
 from ...textbook.model import INPUT_SIZE, NUM_CLASSES
 from ..cuda_graphs import CudaGraphs
-from ..native import Functions, SparseRows, Stacked
+from ..native import Functions, SparseRows, Stacked, check_tensors
 from ..native import _each_network as each_network
 from ..tensor_ops import TensorOps
 from . import source
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 
 class Launcher(Protocol):
-    """Runs the kernel: ``DeviceKernel`` or ``HostKernel``."""
+    """Runs the kernel: ``DeviceKernel``, or the tests' ``HostKernel``."""
 
     max_shared_bytes: int
     max_threads: int
@@ -81,11 +81,7 @@ def check(inputs: Inputs, device: torch.device) -> None:
                 "batch_losses": (inputs.batch_losses, f32, (k, steps))}
     if inputs.w1t is not None:
         expected["w1t"] = (inputs.w1t, f32, (k, INPUT_SIZE, hidden))
-    for name, (tensor, dtype, shape) in expected.items():
-        if not (tensor.is_contiguous() and tensor.device == device and tensor.dtype == dtype
-                and tuple(tensor.shape) == tuple(shape)):
-            raise ValueError(f"the fused kernel got an unfit {name}: {tuple(tensor.shape)} "
-                             f"{tensor.dtype} on {tensor.device}")
+    check_tensors(expected, device, "the fused kernel")
     if n >= 2**31 or k >= 2**31:
         raise ValueError("the fused kernel takes fewer than 2³¹ images and networks")
 

@@ -19,7 +19,7 @@
  *  - each step is a few phases; in a phase the block's threads share out its items (a sample
  *    and a hidden unit, say), each item computed whole by one thread; a barrier between phases;
  *  - nothing a thread computes outlives its phase in a register: what the next phase needs is
- *    in shared memory. So the same source builds for the host (host.py, for the tests): there
+ *    in shared memory. So the same source builds for the host (tests/fused_host.py): there
  *    a phase is a loop over the block's threads, and a barrier is nothing;
  *  - W¹ is kept pixel-major, w1t[p·l + j] = W¹_jp, so that one pixel's weights are contiguous:
  *    in shared memory where it fits (784·l floats, 94 KB at l = 30, beside the rest; the limit

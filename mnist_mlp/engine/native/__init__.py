@@ -108,23 +108,31 @@ class Stacked(NamedTuple):
     b2: Tensor
 
 
+def check_tensors(expected: dict[str, tuple[Tensor, torch.dtype, tuple | None]],
+                  device: torch.device, who: str) -> None:
+    """C trusts its pointers: refuse (ValueError) any of the ``expected`` tensors, by name, that
+    is not contiguous on ``device`` with its dtype and (unless None) shape, before ``who`` sees
+    it."""
+    for name, (tensor, dtype, shape) in expected.items():
+        if not (tensor.is_contiguous() and tensor.device == device and tensor.dtype == dtype
+                and (shape is None or tuple(tensor.shape) == tuple(shape))):
+            raise ValueError(f"{who} got an unfit {name}: {tuple(tensor.shape)} "
+                             f"{tensor.dtype} on {tensor.device}")
+
+
 def _check(rows: SparseRows, targets: Tensor, params: Stacked, out: dict[str, tuple], k: int
            ) -> None:
-    """C trusts its pointers: refuse what does not fit before calling it. ``out`` names the
-    output tensors with the shapes they must have."""
+    """Refuse what does not fit the loop before calling it. ``out`` names the output tensors
+    with the dtypes and shapes they must have."""
     real, images = rows.value.dtype, targets.shape[0]
     hidden = params.W1.shape[-2]
-    expected = {"row_start": (rows.row_start, torch.int64, (images + 1,)),
-                "pixel": (rows.pixel, torch.int32, None),
-                "targets": (targets, real, (images, NUM_CLASSES)),
-                "W1": (params.W1, real, (k, hidden, INPUT_SIZE)), "b1": (params.b1, real, None),
-                "W2": (params.W2, real, (k, NUM_CLASSES, hidden)), "b2": (params.b2, real, None),
-                **out}
-    for name, (tensor, dtype, shape) in expected.items():
-        if not (tensor.is_contiguous() and tensor.device.type == "cpu"
-                and tensor.dtype == dtype and (shape is None or tuple(tensor.shape) == shape)):
-            raise ValueError(f"the native loop got an unfit {name}: {tuple(tensor.shape)} "
-                             f"{tensor.dtype} on {tensor.device}")
+    check_tensors({"row_start": (rows.row_start, torch.int64, (images + 1,)),
+                   "pixel": (rows.pixel, torch.int32, None),
+                   "targets": (targets, real, (images, NUM_CLASSES)),
+                   "W1": (params.W1, real, (k, hidden, INPUT_SIZE)),
+                   "b1": (params.b1, real, None),
+                   "W2": (params.W2, real, (k, NUM_CLASSES, hidden)),
+                   "b2": (params.b2, real, None), **out}, torch.device("cpu"), "the native loop")
     if (params.b1.numel() != k * hidden or params.b2.numel() != k * NUM_CLASSES
             or real not in REALS or rows.row_start[-1] != rows.pixel.numel()):
         raise ValueError("the native loop got unfit biases, sparse rows or dtype")
