@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 class TensorOps:
     """Steps one by one, each a handful of batched tensor operations for all K networks: on any
-    device, and on a CPU where the compiled loop cannot be built."""
+    device, for any activation and loss; on a CPU where the compiled loop cannot be built or
+    has no case for the engine's functions."""
 
     name = "tensor-ops"
 
