@@ -69,3 +69,41 @@ def wreck_in_engine(monkeypatch, lr: float, seed: int, after_epoch: int = 1) -> 
 
     monkeypatch.setattr(FastTrainer, "__init__", init)
     monkeypatch.setattr(FastTrainer, "epoch", epoch)
+
+
+def huber_loss(output: torch.Tensor, target: torch.Tensor, reduction: str = "mean"
+               ) -> torch.Tensor:
+    """A loss the package does not have (nor its compiled loop, nor its kernel): per sample
+    Σ_j h(F_j − y_j), h(d) = d²/2 where |d| ≤ 1, else |d| − 1/2."""
+    from mnist_mlp.textbook.losses import one_hot, reduce
+
+    d = (output - one_hot(target, output)).abs()
+    return reduce(torch.where(d <= 1, 0.5 * d * d, d - 0.5).sum(dim=-1), reduction)
+
+
+def huber_grad(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """∂ℓ/∂F of ``huber_loss``: F − y, clipped to [−1, 1]."""
+    from mnist_mlp.textbook.losses import one_hot
+
+    return (output - one_hot(target, output)).clamp(-1, 1)
+
+
+class Softplus(torch.nn.Module):
+    """An activation the package does not have: ln(1 + e^z), whose derivative σ(z) is
+    1 − e^(−a) of its value a."""
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.softplus(z)
+
+    def backward(self, a: torch.Tensor, grad_a: torch.Tensor) -> torch.Tensor:
+        return grad_a * -torch.expm1(-a)
+
+
+def add_in_python_only(monkeypatch) -> None:
+    """Add the loss "huber" and the hidden activation "softplus" as a contributor would in
+    Python only (textbook/losses.py, textbook/activations.py), without their C cases."""
+    from mnist_mlp.textbook import activations, losses
+
+    monkeypatch.setitem(losses.LOSSES, "huber", losses.Loss(huber_loss, huber_grad,
+                                                            "the Huber loss"))
+    monkeypatch.setitem(activations.HIDDEN_ACTIVATIONS, "softplus", Softplus)

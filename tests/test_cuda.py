@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import needs_cuda, random_digits
+from helpers import add_in_python_only, needs_cuda, random_digits
 
 from mnist_mlp import MLP, TrainConfig, train, train_many
 from mnist_mlp.cli.bench import main as bench_main
@@ -102,6 +102,27 @@ def test_the_softmax_and_35_at_saturated_outputs_on_cuda():
                           [torch.Generator().manual_seed(0)])
     assert graphs.backend.graphs, "no CUDA graph was captured"
     assert losses.isfinite().all() and all(t.isfinite().all() for t in weights(graphs))
+
+
+def test_a_loss_added_in_python_only_trains_on_cuda_graphs(monkeypatch):
+    """A loss the fused kernel has no case for: one warning, CUDA graphs instead, the CPU's
+    numbers."""
+    add_in_python_only(monkeypatch)
+    data = random_digits(1003, torch.float32)
+    targets = torch.nn.functional.one_hot(data.labels, 10).float()
+    torch.manual_seed(0)
+    model = MLP(7, "softplus", "sigmoid")
+    with pytest.warns(UserWarning) as caught:
+        gpu = Engine([copy.deepcopy(model)], [0.5], "huber", device=DEVICE)
+    assert [str(w.message) for w in caught] == [
+        "the fused kernel has no hidden activation 'softplus'; the engine uses CUDA graphs "
+        "instead (slower)"]
+    assert gpu.backend.name == "cuda-graphs"
+    cpu = Engine([model], [0.5], "huber", native=False)
+    gpu.epoch(data.images.to(DEVICE), targets.to(DEVICE), 10, [torch.Generator().manual_seed(0)])
+    cpu.epoch(data.images, targets, 10, [torch.Generator().manual_seed(0)])
+    for ours, theirs in zip(weights(gpu), weights(cpu), strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("k", [1, 3])

@@ -72,8 +72,9 @@ def test_sharded_networks_are_those_of_one_sweep(config, native):
                 expected = alone.model.state_dict()[name]
                 if native is None:
                     assert torch.equal(value, expected), name
-                else:
-                    torch.testing.assert_close(value, expected, rtol=1e-5, atol=1e-7)
+                else:  # batched products round by K: within 1e-5 of the largest weight
+                    scale = expected.abs().max()
+                    assert (value - expected).abs().max() <= 1e-5 * scale, name
 
 
 def sweep_argv(tiny_data, log_dir, *more):

@@ -8,9 +8,9 @@
 It knows nothing of training; of the network it knows only the input and output sizes.
 """
 
-from .batches import batches, epoch_order
+from .batches import batches, epoch_order, steps_per_epoch
 from .digits import DigitTensors, MNISTSplits
 from .mnist import DataError, load_mnist, load_test_digits, resolve_data_dir
 
 __all__ = ["DataError", "DigitTensors", "MNISTSplits", "batches", "epoch_order", "load_mnist",
-           "load_test_digits", "resolve_data_dir"]
+           "load_test_digits", "resolve_data_dir", "steps_per_epoch"]

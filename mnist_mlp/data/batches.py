@@ -26,6 +26,12 @@ def epoch_order(n: int, generator: torch.Generator | None = None) -> torch.Tenso
     return torch.randperm(n, generator=generator)
 
 
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    """The mini-batches of an epoch over ``n`` samples: ⌈n / batch_size⌉, the last one smaller
+    where ``batch_size`` does not divide ``n``."""
+    return -(-n // batch_size)
+
+
 class ShuffledBatches(Sampler[torch.Tensor]):
     """Index tensors of the mini-batches of one epoch, in a new order at every pass.
 

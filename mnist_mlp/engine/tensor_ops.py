@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from ..data import DigitTensors
+from ..data import DigitTensors, epoch_order
 
 if TYPE_CHECKING:
     from .stacked import Engine
@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 class TensorOps:
     """Steps one by one, each a handful of batched tensor operations for all K networks: on any
-    device, and on a CPU where the compiled loop cannot be built."""
+    device, for any activation and loss; on a CPU where the compiled loop cannot be built or
+    has no case for the engine's functions."""
 
     name = "tensor-ops"
 
@@ -29,8 +30,13 @@ class TensorOps:
     def run(self, images: Tensor, targets: Tensor, generators: Sequence[torch.Generator],
             batch_size: int, batch_losses: Tensor) -> None:
         """See ``Backend.run``."""
-        order = self.engine.orders(images.shape[0], generators)
-        self.steps(images, targets, order, batch_size, batch_losses)
+        self.steps(images, targets, self.orders(images.shape[0], generators), batch_size,
+                   batch_losses)
+
+    def orders(self, n: int, generators: Sequence[torch.Generator]) -> Tensor:
+        """Every network's visiting order of ``n`` images for this epoch, (K, n), on the
+        engine's device: what the steps index the images with."""
+        return torch.stack([epoch_order(n, g) for g in generators]).to(self.engine.device)
 
     def steps(self, images: Tensor, targets: Tensor, order: Tensor, batch_size: int,
               batch_losses: Tensor, first_step: int = 0) -> None:

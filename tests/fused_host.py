@@ -1,16 +1,17 @@
-"""epoch.cu built for the host, so that a CPU can test the kernel's logic: the same source
-compiled by the C compiler, where each phase of a block is a loop over its threads (in order,
-or in reverse to expose a phase whose threads depend on each other) and the blocks run one
-after another. Built and loaded as the native loop is (``native.build``: a private cache)."""
+"""The engine's fused kernel (``mnist_mlp/engine/fused/epoch.cu``) built for the host, so that a
+CPU can test its logic: the same source compiled by the C compiler, where each phase of a block
+is a loop over its threads (in order, or in reverse to expose a phase whose threads depend on
+each other) and the blocks run one after another. Built and loaded as the native loop is
+(``native.build``: a private cache). Test support: ``from fused_host import …``."""
 
 from __future__ import annotations
 
 import ctypes
 import functools
 
-from ..native import build
-from . import source
-from .source import MAX_THREADS, SOURCE, Args
+from mnist_mlp.engine.fused import source
+from mnist_mlp.engine.fused.source import MAX_THREADS, SOURCE, Args
+from mnist_mlp.engine.native import build
 
 H100_SHARED_BYTES = 227 * 1024
 """The opt-in shared memory of a block on an H100 or H200, the host build's default limit."""
@@ -33,7 +34,7 @@ def library() -> ctypes.CDLL:
     out = (ctypes.c_int64 * (len(Args._fields_) + 1))()
     lib.args_layout(out)
     source.check_layout(list(out), "host")
-    lib.enums = {kind: build.enum_names(lib, table) for kind, table in source.ENUM_TABLES.items()}
+    lib.enums = {kind: build.enum_names(lib, table) for kind, table in build.ENUMS.items()}
     return lib
 
 
