@@ -32,7 +32,7 @@ def test_benchmark_table(tmp_path):
     timings = run_benchmark(str(tmp_path), [8], [1, 3], ["cpu"], warmup=20, report=lambda t: None)
     expected = [("naive", 1), ("reference", 1), ("engine", 1), ("engine", 3)]
     if OPS:
-        expected += [("engine-ops", 1), ("engine-ops", 3)]
+        expected += [("tensor-ops", 1), ("tensor-ops", 3)]
     assert [(t.method, t.networks) for t in timings] == expected
     assert all(t.images == 60 and t.seconds > 0 for t in timings)
     text = table(timings)

@@ -4,7 +4,7 @@
     ``DataLoader(batch_size=10, shuffle=True)``, ``nn.Sequential`` and ``optim.SGD``;
 (b) ``reference``: this package's readable loop (``mnist_mlp.training.reference``);
 (c, d) ``engine``: the fused engine (``mnist_mlp.engine``) with K networks at once; on a CPU
-    its compiled loop (``mnist_mlp.engine.native``), and ``engine-ops`` its tensor operations;
+    its compiled loop (``mnist_mlp.engine.native``), and ``tensor-ops`` its tensor operations;
     on CUDA its steps captured in CUDA graphs, and ``engine-fused`` its fused kernel
     (``mnist_mlp.engine.fused``: a whole epoch of all K networks in one launch), where it can
     be built.
@@ -137,11 +137,11 @@ def engine_epoch(data: DigitTensors, hidden_size: int, device: torch.device, net
 
 def methods(device: torch.device, networks: list[int]) -> list[tuple[str, int]]:
     """The (method, K) pairs timed on ``device``: on a CPU with the compiled loop, the
-    engine's tensor operations too (``engine-ops``), to show what the loop buys; on CUDA with
+    engine's tensor operations too (``tensor-ops``), to show what the loop buys; on CUDA with
     the fused kernel, that kernel too (``engine-fused``) beside the CUDA graphs (``engine``)."""
     pairs = [("naive", 1), ("reference", 1), *(("engine", k) for k in networks)]
     if device.type == "cpu" and native_loop.library(torch.float32) is not None:
-        pairs += [("engine-ops", k) for k in networks]
+        pairs += [("tensor-ops", k) for k in networks]
     if device.type == "cuda" and fused_kernel.kernel(cuda_index(device)) is not None:
         pairs += [("engine-fused", k) for k in networks]
     return pairs
@@ -154,14 +154,14 @@ def cuda_index(device: torch.device) -> int:
 
 def prepare(method: str, data: DigitTensors, hidden_size: int, device: torch.device,
             networks: int, data_dir: str | None) -> Callable[[], int]:
-    """One epoch of ``method`` ("naive", "reference", "engine", "engine-ops" or
+    """One epoch of ``method`` ("naive", "reference", "engine", "tensor-ops" or
     "engine-fused") on ``data``, ready to run: only the training itself is timed."""
     if method == "naive":
         return naive_epoch(data_dir, hidden_size, device, limit=len(data))
     if method == "reference":
         return reference_epoch(data, hidden_size, device)
     return engine_epoch(data, hidden_size, device, networks,
-                        native=False if method == "engine-ops" else None,
+                        native=False if method == "tensor-ops" else None,
                         fused=method == "engine-fused")
 
 
