@@ -5,11 +5,19 @@
 * ``server``: a small HTTP server on 127.0.0.1 (standard library only) that serves the static
   page (``page.html``, ``page.css``, ``page.js``) and answers ``POST /predict`` with JSON;
 * ``browser``: a headless Chromium driving the page (Selenium), for the tests and the README's
-  screenshot.
+  screenshot;
+* ``options`` and ``command``: the command ``mnist-mlp-demo`` (``scripts/demo.py``), ``main``.
 
-The command is ``mnist-mlp-demo`` (``mnist_mlp.cli.demo``).
+It uses the library ``mnist_mlp`` through its public API only (``tests/test_layers.py``).
 """
 
-DEFAULT_HOST = "127.0.0.1"
-"""Where the page is served unless told otherwise: this machine only."""
-DEFAULT_PORT = 7860
+from __future__ import annotations
+
+
+def main() -> int:
+    """``mnist-mlp-demo``: its options parsed before torch loads (``--help``, ``--version``)."""
+    from mnist_mlp.cli import run_command
+
+    from .options import demo_parser
+
+    return run_command(f"{__name__}.command", demo_parser)

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import UserError
+from mnist_mlp.errors import UserError
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 INSTALL = "apt-get install chromium chromium-driver, and pip install selenium"

@@ -7,15 +7,16 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..demo.server import DemoServer, is_loopback, start_server
-from ..files import FILE, check_writable, examine, write_atomically
-from .common import one_line_errors
+from mnist_mlp.cli import one_line_errors
+from mnist_mlp.files import FILE, check_writable, examine, write_atomically
+
 from .options import demo_parser
+from .server import DemoServer, is_loopback, start_server
 
 
 def save_screenshot(server: DemoServer, path: str) -> None:
     """Serve in a thread while a headless Chromium draws on the page, and save what it shows."""
-    from ..demo.browser import screenshot
+    from .browser import screenshot
 
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -10,9 +10,9 @@ from typing import Any
 
 import torch
 
-from ..data.images import prepare_image
-from ..inference import predict
-from ..textbook.model import MLP
+from mnist_mlp.data import prepare_image
+from mnist_mlp.inference import predict
+from mnist_mlp.textbook import MLP
 
 
 @dataclass(frozen=True)

@@ -32,11 +32,12 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ..data.images import ImageError
-from ..errors import UserError
-from ..textbook.model import MLP
-from ..training.checkpoint import BEST, LAST, Checkpoint, build_model, load_checkpoint
-from . import DEFAULT_HOST, DEFAULT_PORT
+from mnist_mlp.data import ImageError
+from mnist_mlp.errors import UserError
+from mnist_mlp.textbook import MLP
+from mnist_mlp.training import BEST, LAST, Checkpoint, build_model, load_checkpoint
+
+from .options import DEFAULT_HOST, DEFAULT_PORT
 from .reading import read_digit
 
 MAX_UPLOAD = 8 * 1024 * 1024

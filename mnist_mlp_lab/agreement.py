@@ -15,9 +15,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..errors import UserError
+from mnist_mlp.errors import UserError
+from mnist_mlp.training import Spread, final_accuracy, spread
+
 from .results import ConfigurationResult, Reproduction
-from .stats import Spread, final_accuracy, spread
 
 AGREEMENT_SE = 2.0
 """The engines agree on a configuration when the mean paired difference of final accuracy lies

@@ -24,15 +24,11 @@ import torch
 import torchvision
 from torch import nn
 
-from ..data import DigitTensors, batches, load_mnist, resolve_data_dir
-from ..engine import Engine
-from ..engine import native as native_loop
-from ..engine.fused import device as fused_kernel
-from ..textbook.losses import log_likelihood
-from ..textbook.model import MLP
-from ..training import TrainConfig
-from ..training.reference import step_for, train_epoch
-from ..training.threads import cpu_threads, step_threads
+from mnist_mlp.data import DigitTensors, batches, load_mnist, resolve_data_dir
+from mnist_mlp.engine import Engine, describe_native_loop, fused_kernel, native_library
+from mnist_mlp.textbook import MLP, log_likelihood
+from mnist_mlp.training import TrainConfig, cpu_threads, step_for, step_threads, train_epoch
+
 from .machine import machine
 
 LR, BATCH_SIZE = TrainConfig.lr, TrainConfig.batch_size
@@ -140,9 +136,9 @@ def methods(device: torch.device, networks: list[int]) -> list[tuple[str, int]]:
     engine's tensor operations too (``engine-ops``), to show what the loop buys; on CUDA with
     the fused kernel, that kernel too (``engine-fused``) beside the CUDA graphs (``engine``)."""
     pairs = [("naive", 1), ("reference", 1), *(("engine", k) for k in networks)]
-    if device.type == "cpu" and native_loop.library(torch.float32) is not None:
+    if device.type == "cpu" and native_library(torch.float32) is not None:
         pairs += [("engine-ops", k) for k in networks]
-    if device.type == "cuda" and fused_kernel.kernel(cuda_index(device)) is not None:
+    if device.type == "cuda" and fused_kernel(cuda_index(device)) is not None:
         pairs += [("engine-fused", k) for k in networks]
     return pairs
 
@@ -274,7 +270,7 @@ def phase_table(phases: dict[int, dict[str, float]]) -> str:
 
 def as_json(timings: list[Timing],
             phases: dict[int, dict[str, float]] | None = None) -> dict[str, object]:
-    result: dict[str, object] = {"machine": machine(), "native_loop": native_loop.describe(),
+    result: dict[str, object] = {"machine": machine(), "native_loop": describe_native_loop(),
                                  "timings": [asdict(t) | {
         "seconds_per_network": t.seconds_per_network,
         "images_per_second_per_network": t.images_per_second} for t in timings]}

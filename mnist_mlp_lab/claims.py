@@ -26,16 +26,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..data import load_mnist
-from ..errors import ConfigError, UserError
-from ..training import EpochRecord, TrainConfig, resolve_device
+from mnist_mlp.data import load_mnist
+from mnist_mlp.errors import ConfigError, UserError
+from mnist_mlp.training import (
+    EpochRecord,
+    TrainConfig,
+    best_accuracy,
+    final_accuracy,
+    resolve_device,
+)
+
 from .configurations import Settings, configuration
 from .errata import DerivationCheck, OneIn, chapter_one_in, softmax_derivation_check
 from .loss_claims import Integral, LineFit, Regression, backward_engineering, l1_l2_fits
 from .machine import machine
 from .results import ConfigurationResult
 from .results import load as load_reproduction
-from .stats import best_accuracy, final_accuracy
 from .sweeps import (
     BatchSweep,
     Point,

@@ -10,7 +10,8 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 
-from ..files import write_atomically, write_json
+from mnist_mlp.files import write_atomically, write_json
+
 from . import claims_rows as v
 from . import claims_rules as rule
 from .claims import BASE, Claims
@@ -22,9 +23,9 @@ from .sweeps import Point
 
 TEXTBOOK = "mnist_mlp/textbook"
 L = f"{TEXTBOOK}/losses.py"
-X = "mnist_mlp/experiments"
-R = "tests/test_claims.py::test_rule_"
-RULE = "`mnist_mlp/experiments/claims_rules.py`"
+X = "mnist_mlp_lab"
+R = "tests/lab/test_claims.py::test_rule_"
+RULE = "`mnist_mlp_lab/claims_rules.py`"
 BEYOND = ("No computation here can check it (beyond a test): a statement about {what}.")
 
 @dataclass(frozen=True)
@@ -74,21 +75,21 @@ def _loss_rows(c: Claims, png: dict[str, str]) -> dict[str, Where]:
                         _t(R + "loss_choice"), "`reproduction.png`", v.loss_choice(c)),
         "mse": (f"`{L}` mse_loss", _t("tests/test_losses.py::test_mse_by_hand"), "—",
                 TESTED + ": reduction \"mean\""),
-        "l2-smooth": (f"`{L}` mse_loss", _t("tests/test_claims.py::test_the_l2_loss_is_smooth_"
+        "l2-smooth": (f"`{L}` mse_loss", _t("tests/lab/test_claims.py::test_the_l2_loss_is_smooth_"
                                             "where_the_l1_loss_has_a_kink"), "—",
                       f"{TESTED}: its gradient F − y is continuous; the L1 loss's jumps."),
-        "mae": (f"`{L}` mae_loss", _t("tests/test_losses.py::test_mae_by_hand", "tests/test_"
-                                      "errata.py::test_the_chapters_l1_loss_has_half_the_"
+        "mae": (f"`{L}` mae_loss", _t("tests/test_losses.py::test_mae_by_hand", "tests/lab/"
+                                      "test_errata.py::test_the_chapters_l1_loss_has_half_the_"
                                       "gradient_of_the_mean_absolute_error"), "—", v.mae(c)),
         "outliers": (f"`{X}/loss_claims.py` l1_l2_fits",
-                     _t("tests/test_claims.py::test_l1_fit_resists_outliers_l2_fit_does_not",
+                     _t("tests/lab/test_claims.py::test_l1_fit_resists_outliers_l2_fit_does_not",
                         R + "outliers"), png["l1_l2"], v.l1_l2(c)),
         "common-losses": ("—", "—", "—", BEYOND.format(what="common practice")),
         "eq35": (f"`{L}` binary_cross_entropy", _t("tests/test_losses.py::test_cross_entropies_"
                                                    "are_the_chapters_sums_over_samples"), "—",
                  TESTED + ": reduction \"sum\""),
         "eq35-nll": (f"`{X}/errata.py` likelihood_check", _t(
-            "tests/test_errata.py::test_eq35_is_a_negative_log_likelihood_only_for_independent_"
+            "tests/lab/test_errata.py::test_eq35_is_a_negative_log_likelihood_only_for_independent_"
             "sigmoids", R + "erratum"), "—", v.eq35_nll(c)),
         "eq35-sigmoid-output": (f"`{X}/sweeps.py` output_sweep", _t(R + "preferable"),
                                 png["choices"], v.eq35_sigmoid_output(c)),
@@ -100,22 +101,22 @@ def _slowdown_rows(c: Claims, png: dict[str, str]) -> dict[str, Where]:
     neuron, derivation = f"`{TEXTBOOK}/neuron.py`", f"`{TEXTBOOK}/softmax_gradient.py`"
     return {
         "speed-of-learning": (f"`{X}/slowdown.py` run_all", _t(
-            "tests/test_slowdown.py::test_the_slowdown_saturated_start",
-            "tests/test_slowdown.py::test_quadratic_gradient_is_smaller_when_more_wrong"),
+            "tests/test_neuron.py::test_the_slowdown_saturated_start",
+            "tests/test_neuron.py::test_quadratic_gradient_is_smaller_when_more_wrong"),
             "`slowdown.png`", TESTED + " (one neuron); \"learning rate\" for this speed: Errata."),
         "slowdown-neuron": (f"{neuron} quadratic_gradients", _t(
             "tests/test_gradients.py::test_sigmoid_neuron_quadratic_cost",
             "tests/test_gradients.py::test_learning_slowdown"), "`slowdown.png`", TESTED + "."),
         "slowdown-network": (f"`{X}/evidence.py` saturation_evidence", _t(
-            "tests/test_reproduce.py::test_saturation_evidence_finds_an_output_stuck_at_zero",
+            "tests/lab/test_reproduce.py::test_saturation_evidence_finds_an_output_stuck_at_zero",
             R + "slowdown_network"), "`reproduction.png`", v.network_slowdown(c)),
         "eq36-37": (f"{neuron} cross_entropy_gradients",
                     _t("tests/test_gradients.py::test_sigmoid_neuron_cross_entropy"),
                     "`slowdown.png`", TESTED + "."),
         "backward-engineering": (f"`{X}/loss_claims.py` backward_engineering", _t(
-            "tests/test_claims.py::test_integrated_gradient_is_the_cross_entropy",
+            "tests/lab/test_claims.py::test_integrated_gradient_is_the_cross_entropy",
             R + "backward_engineering",
-            "tests/test_errata.py::test_backward_engineering_compares_with_37_not_36"),
+            "tests/lab/test_errata.py::test_backward_engineering_compares_with_37_not_36"),
             png["backward_engineering"], v.backward(c)),
         "softmax-first-term": (f"`{X}/sweeps.py` output_sweep", _t(R + "preferable"),
                                png["choices"], v.softmax_first_term(c)),
@@ -124,13 +125,13 @@ def _slowdown_rows(c: Claims, png: dict[str, str]) -> dict[str, Where]:
                                                    "samples"), "—",
                        TESTED + ": reduction \"sum\""),
         "softmax-ll-minimum": (f"`{L}` log_likelihood", _t(
-            "tests/test_claims.py::test_the_first_term_is_smallest_as_the_labels_output_nears_1"),
+            "tests/lab/test_claims.py::test_the_first_term_is_smallest_as_the_labels_output_nears_1"),
             "—", TESTED + ": −ln F_nᵢ ≥ 0, falling to 0 as F_nᵢ → 1."),
         "softmax-bias-gradient": (derivation, _t(
-            "tests/test_errata.py::test_printed_result_differs_from_autograd_and_corrected_"
+            "tests/lab/test_errata.py::test_printed_result_differs_from_autograd_and_corrected_"
             "equals_it", R + "erratum"), "—", v.derivation(c, "bias")),
         "softmax-weight-gradient": (derivation, _t(
-            "tests/test_errata.py::test_the_weights_claim_holds_only_corrected", R + "erratum"),
+            "tests/lab/test_errata.py::test_the_weights_claim_holds_only_corrected", R + "erratum"),
             "—", v.derivation(c, "weight")),
     }
 
@@ -148,17 +149,17 @@ def _training_rows(c: Claims, png: dict[str, str]) -> dict[str, Where]:
         "eta": (f"{sweeps} learning_rate_sweep", _t(R + "eta"), png["learning_rate"],
                 v.learning_rate(c)),
         "extremum": (f"`{X}/errata.py` saddle_descent", _t(
-            "tests/test_errata.py::test_gradient_descent_converges_to_a_saddle_point",
+            "tests/lab/test_errata.py::test_gradient_descent_converges_to_a_saddle_point",
             R + "erratum"), "—", v.extremum(c)),
         "backprop": (f"`{TEXTBOOK}/backprop.py` gradients",
                      _t("tests/test_backprop.py::test_backprop_equals_autograd"), "—",
                      TESTED + ": equal to autograd."),
         "backprop-box": (f"`{X}/errata.py` jacobian_chain", _t(
-            "tests/test_errata.py::test_the_box_makes_quadratically_many_jacobian_products",
+            "tests/lab/test_errata.py::test_the_box_makes_quadratically_many_jacobian_products",
             R + "erratum"), "—", v.backprop_box(c)),
         "autodiff": (f"`{TEXTBOOK}/backprop.py` gradients", _t(
             "tests/test_backprop.py::test_backprop_equals_autograd",
-            "tests/test_claims.py::test_autograd_takes_derivatives_of_any_order"), "—",
+            "tests/lab/test_claims.py::test_autograd_takes_derivatives_of_any_order"), "—",
             TESTED + ": backpropagation by hand equals reverse-mode autograd, which also "
             "differentiates its own derivatives."),
         "batch-middle": (f"{sweeps} batch_size_sweep", _t(R + "batch_middle"), batches,
@@ -202,7 +203,7 @@ def _mnist_rows(c: Claims, png: dict[str, str]) -> dict[str, Where]:
         "measures": (f"`{TEXTBOOK}/metrics.py` classification_report",
                      _t("tests/test_metrics.py::test_report_hand_example"), "—", TESTED + "."),
         "recall-prose": (f"`{X}/errata.py` recall_readings", _t(
-            "tests/test_errata.py::test_recall_is_the_share_of_actual_positives_found",
+            "tests/lab/test_errata.py::test_recall_is_the_share_of_actual_positives_found",
             R + "erratum"), "—", v.recall_prose(c)),
         "unbalanced": (f"`{X}/unbalanced.py`", _t(
             "tests/test_metrics.py::test_unbalanced_data_mislead_accuracy_and_specificity_not_"
@@ -215,17 +216,17 @@ def _figure_rows(c: Claims) -> dict[str, Where]:
     """The chapter's MNIST figures and what it says of them."""
     conf, figure = f"`{X}/configurations.py`", "`reproduction.png`"
     return {
-        "figures": (conf, _t("tests/test_reproduce.py::test_the_configurations_with_the_"
+        "figures": (conf, _t("tests/lab/test_reproduce.py::test_the_configurations_with_the_"
                              "textbook_figures", R + "figures"), figure, v.figures(c)),
         "quadratic-figures": (f"{conf} `l30-`/`l100-quadratic_eta0.5`", _t(
-            "tests/test_reproduce.py::test_the_configurations_with_the_textbook_figures",
+            "tests/lab/test_reproduce.py::test_the_configurations_with_the_textbook_figures",
             R + "figures"), figure, v.quadratic_figures(c)),
         "slightly-worse": (f"{RULE} slightly_worse", _t(R + "slightly_worse"), figure,
                            v.slightly_worse(c)),
         "considerable": (f"{RULE} considerable", _t(R + "considerable"), figure,
                          v.considerable(c)),
         "one-in-14": (f"`{X}/errata.py` chapter_one_in", _t(
-            "tests/test_errata.py::test_one_in_fourteen_is_one_in_fourteen_point_eight",
+            "tests/lab/test_errata.py::test_one_in_fourteen_is_one_in_fourteen_point_eight",
             R + "erratum"), "—", v.one_in(c)),
         "not-state-of-the-art": ("—", "—", "—", BEYOND.format(what="the state of the art")),
     }
@@ -244,8 +245,8 @@ def kinds_line(table: list[Row]) -> str:
     kinds = [statement.kind for statement in STATEMENTS]
     words = {ERRATUM: "errata", AS_WRITTEN: "as written (tested)"}
     counts = ", ".join(f"{kinds.count(kind)} {words.get(kind, kind)}" for kind in KINDS)
-    return (f"{len(table)} statements, every one the chapter makes (`mnist_mlp/experiments/"
-            f"statements.py`): {counts}.")
+    return (f"{len(table)} statements, every one the chapter makes (`{X}/statements.py`): "
+            f"{counts}.")
 
 
 def legend(table: list[Row]) -> str:
@@ -256,7 +257,7 @@ def legend(table: list[Row]) -> str:
              "counted apart, never averaged in; stalled ones stay in the mean. *As written "
              "(tested)*: the named test checks the code against the statement. *Beyond a "
              "test*: said so in the row. The thresholds are named in "
-             "`mnist_mlp/experiments/claims_rules.py`.", ""]
+             f"{RULE}.", ""]
     lines += [f"- **{i}** (`{r.id}`): {rule.RULES[r.id]}"
               for i, r in enumerate(table, start=1) if r.id in rule.RULES]
     return "\n".join(lines)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from ..training import TrainConfig
+from mnist_mlp.errors import ConfigError
+from mnist_mlp.training import TrainConfig
 
 STALL_MARGIN = 0.05
 """A run stalls when its final test accuracy is this far (5 points) below its configuration's

@@ -22,9 +22,10 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from ..data import load_mnist
-from ..engine import Engine
-from ..textbook.model import MLP
+from mnist_mlp.data import load_mnist
+from mnist_mlp.engine import Engine
+from mnist_mlp.textbook import MLP
+
 from .benchmark import synchronize
 from .configurations import Settings
 from .reproduce import reproduce

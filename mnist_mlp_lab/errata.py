@@ -27,16 +27,19 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..textbook import softmax_gradient as derivation
-from ..textbook.losses import (
+from mnist_mlp.textbook import (
+    MLP,
     binary_cross_entropy,
     binary_cross_entropy_grad,
+    classification_report,
+    cross_entropy_gradients,
     log_likelihood,
     mae_loss,
+    sigmoid,
+    sigmoid_prime,
 )
-from ..textbook.metrics import classification_report
-from ..textbook.model import MLP
-from ..textbook.neuron import cross_entropy_gradients, sigmoid, sigmoid_prime
+from mnist_mlp.textbook import softmax_gradient as derivation
+
 from .configurations import configuration
 
 BIAS_LINES = {
@@ -290,7 +293,7 @@ class Erratum:
     untested: str = ""  # why there is no test: a slip of words or symbols
 
 
-T = "tests/test_errata.py::"
+T = "tests/lab/test_errata.py::"
 ERRATA: tuple[Erratum, ...] = (
     Erratum("mae", "The L1 loss's 1/(2m).",
             "The ½ of the L2 loss cancels the 2 of the square's derivative; the L1 loss has no "
@@ -349,14 +352,14 @@ ERRATA: tuple[Erratum, ...] = (
             "The figures quoted beside the MNIST recipe (softmax output, cross-entropy (35)) "
             "were made with sigmoid outputs (Nielsen's runs); the recipe itself is the "
             "reproduction's `softmax_eq35` rows, for which the chapter gives no figure.",
-            ("tests/test_reproduce.py::test_the_configurations_with_the_textbook_figures",)),
+            ("tests/lab/test_reproduce.py::test_the_configurations_with_the_textbook_figures",)),
     Erratum("quadratic-figures", "The quadratic figures' η.",
             "The sentence that quotes the MNIST figures sets η = 0.5 for both costs; the "
             "quadratic cost's 95.42 % and 96.59 % come from Nielsen's runs at η = 3.0 (his "
             "ch. 1). The reproduction runs the quadratic cost at both (`quadratic` and "
             "`quadratic_eta0.5`).",
-            ("tests/test_reproduce.py::test_the_configurations_with_the_textbook_figures",
-             "tests/test_claims.py::test_the_costs_are_compared_at_both_etas_stalls_counted")),
+            ("tests/lab/test_reproduce.py::test_the_configurations_with_the_textbook_figures",
+             "tests/lab/test_claims.py::test_the_costs_are_compared_at_both_etas_stalls_counted")),
     Erratum("one-in-14", "\"About 1 in 14\".",
             "Going from 96.59 % to 96.82 % removes (3.41 − 3.18) / 3.41 of the wrongly "
             "classified pictures: 1 in 14.8, nearer 15.",

@@ -19,13 +19,19 @@ from typing import TYPE_CHECKING, Any, TypedDict
 import torch
 from torch import Tensor
 
-from ..data import DigitTensors
-from ..textbook.losses import get_loss, log_likelihood, one_hot
-from ..textbook.metrics import classification_report, confusion_matrix
-from ..textbook.model import MLP, NUM_CLASSES
-from ..training import EpochRecord
+from mnist_mlp.data import DigitTensors
+from mnist_mlp.textbook import (
+    MLP,
+    NUM_CLASSES,
+    classification_report,
+    confusion_matrix,
+    get_loss,
+    log_likelihood,
+    one_hot,
+)
+from mnist_mlp.training import EpochRecord, diverged, final_accuracy
+
 from .configurations import STALL_MARGIN
-from .stats import diverged, final_accuracy
 
 if TYPE_CHECKING:
     from .results import Run

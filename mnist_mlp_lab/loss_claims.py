@@ -18,8 +18,13 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ..textbook.losses import binary_cross_entropy, binary_cross_entropy_grad, mae_loss, mse_loss
-from ..textbook.sgd import sgd_step
+from mnist_mlp.textbook import (
+    binary_cross_entropy,
+    binary_cross_entropy_grad,
+    mae_loss,
+    mse_loss,
+    sgd_step,
+)
 
 TRUE_LINE = (2.0, 1.0)
 """Slope and intercept of the line the points lie on."""

@@ -1,6 +1,6 @@
 """The reproduction's report: the Markdown tables and paragraphs, the files.
 
-``mnist_mlp.experiments.reproduce`` measures; this module shows what it measured.
+``mnist_mlp_lab.reproduce`` measures; this module shows what it measured.
 ``save(reproduction, out)`` writes ``reproduction.md`` (``markdown``: the table and what the
 stalls show), ``reproduction.json`` (everything) and ``reproduction.png`` (``plot``, from
 ``reproduction_plot``: test accuracy against epoch), atomically.
@@ -16,7 +16,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from ..files import write_atomically, write_json
+from mnist_mlp.files import write_atomically, write_json
+from mnist_mlp.training import Spread, final_accuracy
+
 from .configurations import (
     NIELSEN_QUADRATIC_ETA,
     Settings,
@@ -27,7 +29,6 @@ from .configurations import (
 from .evidence import LOST_RECALL, SATURATION, STUCK_FRACTION, GroupEvidence
 from .reproduction_plot import plot
 from .results import READINGS, ConfigurationResult, Reproduction, Run, stall_rule
-from .stats import Spread, final_accuracy
 
 __all__ = ["markdown", "plot", "save", "table"]
 
@@ -348,7 +349,7 @@ def _gradient_checks(reproduction: Reproduction) -> list[str]:
     lines = ["**Softmax gradient check.** For a softmax output with the log-likelihood cost "
              "summed over a mini-batch, the output-bias gradient from autograd equals "
              "Σᵢ (F(xᵢ) − yᵢ) (Nielsen eq. 81–82; the chapter's softmax gradient, corrected — "
-             "see tests/test_errata.py):", ""]
+             "see tests/lab/test_errata.py):", ""]
     for check in reproduction.gradient_checks:
         lines.append(f"- {check['network']}, {check['batches']} mini-batches of "
                      f"{check['batch_size']} real training images, float64: max |difference| "

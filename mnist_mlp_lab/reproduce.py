@@ -23,15 +23,27 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from ..data import DigitTensors, load_mnist
-from ..textbook.model import MLP
-from ..training import EpochRecord, TrainResult, resolve_device, train, train_many
-from ..training.launch import ONE_PROCESS, WHOLE, Launch, Shard, first_then_others, gather_json
+from mnist_mlp.data import DigitTensors, load_mnist
+from mnist_mlp.textbook import MLP
+from mnist_mlp.training import (
+    ONE_PROCESS,
+    WHOLE,
+    EpochRecord,
+    Launch,
+    Shard,
+    TrainResult,
+    final_accuracy,
+    first_then_others,
+    gather_json,
+    resolve_device,
+    train,
+    train_many,
+)
+
 from .configurations import Configuration, Settings
 from .evidence import saturation_evidence, softmax_bias_gradient_check
 from .machine import machine
 from .results import ConfigurationResult, Reproduction, Run, combine, from_dict, mark_stalls
-from .stats import final_accuracy
 
 Report = Callable[[str], None]
 

@@ -12,8 +12,18 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import UserError
-from ..training import EpochRecord
+from mnist_mlp.errors import UserError
+from mnist_mlp.training import (
+    EpochRecord,
+    Spread,
+    best_accuracy,
+    diverged,
+    final_accuracy,
+    summarize,
+    validated_accuracy,
+    validated_epoch,
+)
+
 from .configurations import STALL_MARGIN, Configuration, Settings, train_images
 from .evidence import (
     LOST_RECALL,
@@ -23,15 +33,6 @@ from .evidence import (
     GroupEvidence,
     group_evidence,
     stalled_flags,
-)
-from .stats import (
-    Spread,
-    best_accuracy,
-    diverged,
-    final_accuracy,
-    summarize,
-    validated_accuracy,
-    validated_epoch,
 )
 
 
@@ -167,7 +168,7 @@ class Reproduction:
         s = self.settings
         return {
             "description": "Nielsen's MNIST figures reproduced over seeds; accuracies are "
-                           "fractions of the test set. See mnist_mlp/reproduce.py.",
+                           "fractions of the test set. See mnist_mlp_lab/reproduce.py.",
             "command": self.command, "started": self.started, "wall_seconds": self.wall_seconds,
             "machine": self.machine,
             "settings": asdict(s) | {"train_images": train_images(s)},

@@ -16,14 +16,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from ..files import write_atomically, write_json
-from ..textbook.neuron import (
-    COSTS,
-    SATURATED_START,
-    UNSATURATED_START,
-    NeuronRun,
-    train_neuron,
-)
+from mnist_mlp.files import write_atomically, write_json
+from mnist_mlp.textbook import COSTS, SATURATED_START, UNSATURATED_START, NeuronRun, train_neuron
 
 STARTS: dict[str, tuple[float, float]] = {
     "saturated": SATURATED_START,

@@ -18,8 +18,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..training import DivergenceError, EpochRecord, TrainConfig, TrainResult, train_many
-from .stats import final_accuracy
+from mnist_mlp.training import (
+    DivergenceError,
+    EpochRecord,
+    TrainConfig,
+    TrainResult,
+    final_accuracy,
+    train_many,
+)
 
 Say = Callable[[str], None]
 

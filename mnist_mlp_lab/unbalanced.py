@@ -14,8 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..textbook.metrics import classification_report, confusion_matrix
-from ..textbook.model import NUM_CLASSES
+from mnist_mlp.textbook import NUM_CLASSES, classification_report, confusion_matrix
 
 MEASURES = ("accuracy", "precision", "recall", "specificity", "balanced accuracy")
 

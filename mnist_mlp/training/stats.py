@@ -16,7 +16,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ..training.records import EpochRecord
+from .records import EpochRecord
 
 History = Sequence[EpochRecord]
 

@@ -19,30 +19,15 @@ from pathlib import Path
 
 import torch
 
-from ..engine import native
-from ..engine.fused import device as fused_device
-from ..errors import ConfigError
-from ..experiments.benchmark import (
-    Timing,
-    as_json,
-    cuda_index,
-    phase_table,
-    run_benchmark,
-    run_phases,
-    table,
-)
-from ..experiments.configurations import Settings
-from ..experiments.costs import (
-    EvaluationCost,
-    evaluation_cost,
-    peak_memory,
-    reproduction_cost,
-    sweep_hours,
-)
-from ..experiments.machine import machine
-from ..files import write_atomically, write_json
-from .common import one_line_errors, positive_int
-from .options import command_parser
+from mnist_mlp.cli import command_parser, one_line_errors, positive_int
+from mnist_mlp.engine import describe_fused_kernel, describe_native_loop
+from mnist_mlp.errors import ConfigError
+from mnist_mlp.files import write_atomically, write_json
+
+from ..benchmark import Timing, as_json, cuda_index, phase_table, run_benchmark, run_phases, table
+from ..configurations import Settings
+from ..costs import EvaluationCost, evaluation_cost, peak_memory, reproduction_cost, sweep_hours
+from ..machine import machine
 
 
 def parser() -> argparse.ArgumentParser:
@@ -81,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return save_report(args.from_json.with_suffix(".md"), report(result))
     devices = args.device or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     print("machine:", ", ".join(f"{k} {v}" for k, v in machine().items()), flush=True)
-    print("native loop:", native.describe(), flush=True)
+    print("native loop:", describe_native_loop(), flush=True)
     fused = fused_kernel_line(devices)
     if fused:
         print("fused kernel:", fused, flush=True)
@@ -111,7 +96,7 @@ def fused_kernel_line(devices: list[str]) -> str | None:
     """What the engine's fused kernel is built with on the first CUDA device of ``devices``, or
     why it is not there; None when no CUDA device is timed."""
     cuda = [torch.device(name) for name in devices if torch.device(name).type == "cuda"]
-    return fused_device.describe(cuda_index(cuda[0])) if cuda else None
+    return describe_fused_kernel(cuda_index(cuda[0])) if cuda else None
 
 
 def report(result: dict) -> str:

@@ -3,7 +3,7 @@
 Writes ``OUT/claims.md`` (the table: statement, code, test, figure, verdict; how each verdict is
 computed; the errata), ``OUT/claims.json`` (every number) and one ``OUT/claims_<name>.png`` per
 figure; ``--quick`` writes ``OUT/claims-quick.*`` instead. The work is done by
-``mnist_mlp.experiments.claims`` (measuring) and ``mnist_mlp.experiments.claims_report``
+``mnist_mlp_lab.claims`` (measuring) and ``mnist_mlp_lab.claims_report``
 (table, figures, files).
 """
 
@@ -14,11 +14,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..experiments.claims import QUICK, ClaimSettings, load, quick_settings, run_claims
-from ..experiments.claims_report import save
-from ..files import check_writable
-from .common import one_line_errors, positive_int
-from .options import command_parser
+from mnist_mlp.cli import command_parser, one_line_errors, positive_int
+from mnist_mlp.files import check_writable
+
+from ..claims import QUICK, ClaimSettings, load, quick_settings, run_claims
+from ..claims_report import save
 from .reproduce import cannot, command_line
 
 

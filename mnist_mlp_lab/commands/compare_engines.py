@@ -8,7 +8,7 @@
 
 Prints (and with ``--out`` writes) a table of the final test accuracy under each engine and
 their paired differences, seed by seed. The work is done by
-``mnist_mlp.experiments.agreement``.
+``mnist_mlp_lab.agreement``.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..experiments.agreement import compare, markdown
-from ..experiments.results import load
-from ..files import write_atomically
-from .common import one_line_errors
-from .options import command_parser
+from mnist_mlp.cli import command_parser, one_line_errors
+from mnist_mlp.files import write_atomically
+
+from ..agreement import compare, markdown
+from ..results import load
 
 
 def parser() -> argparse.ArgumentParser:

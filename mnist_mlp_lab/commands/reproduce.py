@@ -5,9 +5,10 @@ latter at Nielsen's η = 3.0 and at the chapter's stated η = 0.5, softmax with 
 and the chapter's recipe: softmax with the cross-entropy (35)) × 10 seeds × 30 epochs, on the
 reference split (50,000 training, 10,000 validation, 10,000 test images). Writes
 ``OUT/reproduction.md`` (the table), ``OUT/reproduction.json`` (everything) and
-``OUT/reproduction.png``; ``--quick`` writes ``OUT/reproduction-quick.*`` instead. The work is
-done by ``mnist_mlp.experiments.reproduce`` (training, measuring) and
-``mnist_mlp.experiments.report`` (tables, plot, files).
+``OUT/reproduction.png``; ``--quick`` writes ``OUT/reproduction-quick.*`` instead. Run in
+shards (``--shard I/N``), it is merged by ``--merge FOLDER``. The work is done by
+``mnist_mlp_lab.reproduce`` (training, measuring) and ``mnist_mlp_lab.report`` (tables, plot,
+files).
 """
 
 from __future__ import annotations
@@ -22,18 +23,34 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from ..errors import ConfigError
-from ..experiments.configurations import ENGINES, NAMES, QUICK, Settings, quick_settings
-from ..experiments.report import save, table
-from ..experiments.reproduce import reproduce
-from ..experiments.results import Reproduction, from_dict, load
-from ..files import FolderError, check_writable
-from ..training.launch import ONE_PROCESS, WHOLE, Launch, Shard, process_group
-from ..training.progress import CountBar, bars_wanted
-from ..training.shards import Kind, ShardError, write_shard
-from .common import one_line_errors, positive_int, quoted, shard_option
-from .options import command_parser
-from .parallel import slurm_shard
+from mnist_mlp.cli import (
+    command_parser,
+    one_line_errors,
+    positive_int,
+    quoted,
+    shard_option,
+    slurm_shard,
+)
+from mnist_mlp.errors import ConfigError
+from mnist_mlp.files import FOLDER, FolderError, check_writable, examine
+from mnist_mlp.training import (
+    ONE_PROCESS,
+    WHOLE,
+    CountBar,
+    Kind,
+    Launch,
+    Shard,
+    ShardError,
+    bars_wanted,
+    merge_shards,
+    process_group,
+    write_shard,
+)
+
+from ..configurations import ENGINES, NAMES, QUICK, Settings, quick_settings
+from ..report import save, table
+from ..reproduce import reproduce
+from ..results import Reproduction, combine, from_dict, load
 
 
 def parser() -> argparse.ArgumentParser:
@@ -69,20 +86,32 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--shard", type=shard_option, metavar="I/N",
                    help="train only shard I of N (a share of every configuration's seeds; e.g. "
                         "one task of a job array) and write it to OUT/shard-I-of-N.json; "
-                        "mnist-mlp-merge OUT then writes the report (default: under a Slurm job "
+                        "--merge OUT then writes the report (default: under a Slurm job "
                         "array, the task's shard; else all of it)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--from-json", type=Path, metavar="PATH",
-                   help="train nothing: render the .md, .json and .png again from an earlier "
-                        "reproduction.json (into --out)")
+    train_nothing = p.add_mutually_exclusive_group()
+    train_nothing.add_argument(
+        "--from-json", type=Path, metavar="PATH",
+        help="train nothing: render the .md, .json and .png again from an earlier "
+             "reproduction.json (into --out)")
+    train_nothing.add_argument(
+        "--merge", type=Path, metavar="FOLDER",
+        help="train nothing: merge the shard files of a reproduction run in shards (--shard "
+             "I/N, all N of them in FOLDER) into the one report, written into FOLDER")
     return p
+
+
+def python() -> str:
+    """The Python that runs this command, as typed here: a virtual environment's in this
+    folder by its path (``.venv/bin/python``), else ``python``."""
+    return (os.path.relpath(sys.executable) if sys.executable.startswith(os.getcwd())
+            else "python")
 
 
 def command_line(argv: Sequence[str], launch: Launch = ONE_PROCESS) -> str:
     """The command as typed, with ``MNIST_DATA`` when it says where the data is (under
     torchrun: its launcher, with the ranks it started)."""
-    launcher = [os.path.relpath(sys.executable) if sys.executable.startswith(os.getcwd())
-                else "python"]
+    launcher = [python()]
     if launch.distributed:
         nodes = launch.world_size // launch.local_world_size
         launcher = ["torchrun", *(["--standalone"] if nodes == 1 else ["--nnodes", str(nodes)]),
@@ -104,6 +133,10 @@ def cannot(what: str, error: OSError) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
+    if args.merge is not None:
+        if args.shard is not None:
+            raise ConfigError("--merge merges the shards and trains none: drop --shard")
+        return merge(args.merge)
     launch = Launch.from_environment()
     if not args.from_json:
         args.shard = slurm_shard(args.shard, launch)
@@ -127,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.shard is not None:
             path = write_reproduction_shard(args.out, args.shard, reproduction)
             print(f"\nshard {args.shard} of the reproduction in {path}; once every shard is "
-                  f"done: mnist-mlp-merge {quoted(args.out)}")
+                  f"done: {merge_command(args.out)}")
             return 0
         return render(args, reproduction)
 
@@ -204,6 +237,31 @@ def reproduction_size(settings: dict) -> int:
 REPRODUCTION = Kind("reproduction", reproduction_size, reproduction_ids,
                     check_item=lambda item, grid: None)
 """The shards of ``reproduce.py --shard I/N`` (what each measured is in its extra)."""
+
+
+def merge_command(folder: Path) -> str:
+    """The command that merges the reproduction's shards in ``folder`` (this one's ``--merge``),
+    as typed here."""
+    script = sys.argv[0] if sys.argv and sys.argv[0].endswith(".py") else "scripts/reproduce.py"
+    return f"{python()} {quoted(os.path.relpath(script))} --merge {quoted(folder)}"
+
+
+def merge(folder: Path) -> int:
+    """``--merge FOLDER``: the reproduction's N shard files in ``folder`` checked and merged
+    into the one report (as one process would have written it), written into ``folder``."""
+    examine(folder, "the shards' folder", "give the folder the --shard runs wrote their files "
+            "to", FOLDER, ShardError)
+    _, _, _, extras = merge_shards(folder, {"reproduction": REPRODUCTION},
+                                   {"train": f"mnist-mlp-merge {quoted(folder)}"})
+    parts = reproduction_parts(folder, extras)
+    whole = combine(parts, max(part.wall_seconds for part in parts))
+    try:
+        paths = save(whole, folder)
+    except OSError as e:
+        return cannot(f"write to {folder}", e)
+    print(table(whole))
+    print(f"\nmerged {len(parts)} shards; wrote {', '.join(str(p) for p in paths.values())}")
+    return 0
 
 
 def reproduction_parts(folder: Path, extras: list) -> list[Reproduction]:

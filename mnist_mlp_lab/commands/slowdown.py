@@ -1,7 +1,7 @@
 """``scripts/slowdown.py``: the learning slowdown of one sigmoid neuron, plotted and tabled.
 
 Writes ``OUT/slowdown.png`` (cost and ∂C/∂w against epoch) and ``OUT/slowdown.json`` (the four
-runs), and prints a short table; the work is done by ``mnist_mlp.experiments.slowdown``.
+runs), and prints a short table; the work is done by ``mnist_mlp_lab.slowdown``.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..experiments.slowdown import run_all, save, table
-from .common import one_line_errors, positive_float, positive_int
-from .options import command_parser
+from mnist_mlp.cli import command_parser, one_line_errors, positive_float, positive_int
+
+from ..slowdown import run_all, save, table
 
 
 def parser() -> argparse.ArgumentParser:

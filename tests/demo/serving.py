@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from mnist_mlp import TrainConfig, train_many
-from mnist_mlp.demo.server import DemoServer, start_server
+from mnist_mlp_demo.server import DemoServer, start_server
 
 MNIST_DATA = os.environ.get("MNIST_DATA")
 needs_mnist = pytest.mark.skipif(not MNIST_DATA, reason="MNIST_DATA not set")

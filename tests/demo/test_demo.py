@@ -19,14 +19,14 @@ import torch
 from PIL import Image
 from serving import mnist_run, needs_mnist, png, serving, train_run, vertical_bar
 
-from mnist_mlp.cli.demo import main as demo_main
 from mnist_mlp.data import load_mnist
 from mnist_mlp.data.images import ImageError, prepare_image
-from mnist_mlp.demo.server import MAX_UPLOAD, is_loopback
 from mnist_mlp.inference import predict
 from mnist_mlp.training.checkpoint import build_model, load_checkpoint
+from mnist_mlp_demo.command import main as demo_main
+from mnist_mlp_demo.server import MAX_UPLOAD, is_loopback
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_the_page_and_only_the_page_is_served(server):
         assert status == 200 and headers["Content-Type"].startswith(kind)
         assert "default-src 'self'" in headers["Content-Security-Policy"]
         assert body == resources.files("mnist_mlp.demo").joinpath(name).read_bytes()
-    for path in ("/README.md", "/pyproject.toml", "/../pyproject.toml", "/mnist_mlp/demo/server.py",
+    for path in ("/README.md", "/pyproject.toml", "/../pyproject.toml", "/mnist_mlp_demo/server.py",
                  "/page.html/..", "//etc/passwd"):
         status, _, body = request(server, "GET", path)
         assert status == 404 and "error" in json.loads(body), path

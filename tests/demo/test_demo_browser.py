@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 from serving import mnist_run, needs_mnist, serving, train_run, vertical_bar
 
-from mnist_mlp.cli.demo import main as demo_main
-from mnist_mlp.demo.browser import (
+from mnist_mlp.training.checkpoint import build_model, load_checkpoint
+from mnist_mlp_demo.browser import (
     STROKES,
     draw,
     headless_chromium,
@@ -17,8 +17,8 @@ from mnist_mlp.demo.browser import (
     page_state,
     wait_for_answer,
 )
-from mnist_mlp.demo.reading import read_digit
-from mnist_mlp.training.checkpoint import build_model, load_checkpoint
+from mnist_mlp_demo.command import main as demo_main
+from mnist_mlp_demo.reading import read_digit
 
 # without the browser extra (pip install -e '.[browser]') the file is skipped, not an error
 WebDriverWait = pytest.importorskip("selenium.webdriver.support.wait",

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from helpers import record
 
-from mnist_mlp.experiments.agreement import compare, markdown
-from mnist_mlp.experiments.configurations import Settings, configuration
-from mnist_mlp.experiments.report import save
-from mnist_mlp.experiments.results import ConfigurationResult, Reproduction, Run
+from mnist_mlp_lab.agreement import compare, markdown
+from mnist_mlp_lab.configurations import Settings, configuration
+from mnist_mlp_lab.report import save
+from mnist_mlp_lab.results import ConfigurationResult, Reproduction, Run
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def reproduction(finals: dict[int, float], first: float = 0.9,

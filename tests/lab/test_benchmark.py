@@ -11,9 +11,9 @@ import torch
 from idx import write_idx_mnist
 
 from mnist_mlp.engine import native
-from mnist_mlp.experiments.benchmark import PHASES, phase_table, run_benchmark, run_phases, table
-from mnist_mlp.experiments.configurations import Settings
-from mnist_mlp.experiments.costs import (
+from mnist_mlp_lab.benchmark import PHASES, phase_table, run_benchmark, run_phases, table
+from mnist_mlp_lab.configurations import Settings
+from mnist_mlp_lab.costs import (
     PRINT_PEAK,
     EvaluationCost,
     evaluation_cost,
@@ -24,7 +24,7 @@ from mnist_mlp.experiments.costs import (
 
 OPS = native.library(torch.float32) is not None  # the compiled loop, and its fallback
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_benchmark_table(tmp_path):

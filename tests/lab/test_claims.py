@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_mlp.experiments import claims_rows, sweeps
-from mnist_mlp.experiments import claims_rules as rule
-from mnist_mlp.experiments.claims import (
+from mnist_mlp.textbook.losses import log_likelihood, mae_loss, mse_loss
+from mnist_mlp.training import DivergenceError
+from mnist_mlp_lab import claims_rows, sweeps
+from mnist_mlp_lab import claims_rules as rule
+from mnist_mlp_lab.claims import (
     ClaimSettings,
     Reproduced,
     ReproductionLink,
@@ -22,16 +24,14 @@ from mnist_mlp.experiments.claims import (
     quick_settings,
     run_claims,
 )
-from mnist_mlp.experiments.claims_plots import FIGURES
-from mnist_mlp.experiments.claims_report import markdown, rows, save
-from mnist_mlp.experiments.errata import ERRATA
-from mnist_mlp.experiments.loss_claims import TRUE_LINE, backward_engineering, l1_l2_fits
-from mnist_mlp.experiments.statements import BEYOND, ERRATUM, IDS, MEASURED, STATEMENTS
-from mnist_mlp.experiments.sweeps import Point
-from mnist_mlp.textbook.losses import log_likelihood, mae_loss, mse_loss
-from mnist_mlp.training import DivergenceError
+from mnist_mlp_lab.claims_plots import FIGURES
+from mnist_mlp_lab.claims_report import markdown, rows, save
+from mnist_mlp_lab.errata import ERRATA
+from mnist_mlp_lab.loss_claims import TRUE_LINE, backward_engineering, l1_l2_fits
+from mnist_mlp_lab.statements import BEYOND, ERRATUM, IDS, MEASURED, STATEMENTS
+from mnist_mlp_lab.sweeps import Point
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PNG = {name: f"`claims_{name}.png`" for name in FIGURES}
 
@@ -124,8 +124,8 @@ def test_the_table_is_the_chapters_list_of_statements(claims):
         if statement.kind == BEYOND:
             assert row.test == "—" and "beyond a test" in row.verdict
             continue
-        assert row.code.startswith("`mnist_mlp/")
-        assert all((ROOT / path).is_file() for path in re.findall(r"`(mnist_mlp/[\w/]+\.py)`",
+        assert row.code.startswith("`mnist_mlp")
+        assert all((ROOT / path).is_file() for path in re.findall(r"`(mnist_mlp\w*/[\w/]+\.py)`",
                                                                    row.code))
         tests = named_tests(row.test)
         assert tests, row.id
@@ -146,7 +146,9 @@ def test_every_rule_is_in_the_legend(claims):
 
 
 def test_every_code_path_the_table_names_exists(saved):
-    for path in set(re.findall(r"`(mnist_mlp/[\w/]+\.py)`", saved["md"].read_text())):
+    paths = set(re.findall(r"`(mnist_mlp\w*/[\w/]+\.py)`", saved["md"].read_text()))
+    assert {path.split("/")[0] for path in paths} == {"mnist_mlp", "mnist_mlp_lab"}
+    for path in paths:
         assert (ROOT / path).is_file(), path
 
 

@@ -13,7 +13,7 @@ import torch
 
 from mnist_mlp import MLP
 from mnist_mlp.data import DigitTensors, load_mnist
-from mnist_mlp.experiments.configurations import (
+from mnist_mlp_lab.configurations import (
     CONFIGURATIONS,
     NAMES,
     QUICK,
@@ -23,14 +23,14 @@ from mnist_mlp.experiments.configurations import (
     is_quadratic_at_stated_eta,
     quick_settings,
 )
-from mnist_mlp.experiments.evidence import (
+from mnist_mlp_lab.evidence import (
     saturation_evidence,
     softmax_bias_gradient_check,
     stalled_flags,
 )
-from mnist_mlp.experiments.report import markdown, plot, save
-from mnist_mlp.experiments.reproduce import reproduce
-from mnist_mlp.experiments.results import ConfigurationResult, Reproduction, Run, load
+from mnist_mlp_lab.report import markdown, plot, save
+from mnist_mlp_lab.reproduce import reproduce
+from mnist_mlp_lab.results import ConfigurationResult, Reproduction, Run, load
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TEXTBOOK = {"l30-cross_entropy": "95.49", "l30-quadratic": "95.42",
