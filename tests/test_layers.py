@@ -119,7 +119,7 @@ PLANTED = [
 ]
 
 
-@pytest.mark.parametrize(("line", "words"), PLANTED)
+@pytest.mark.parametrize(("line", "words"), PLANTED, ids=range(1, len(PLANTED) + 1))
 def test_a_planted_import_past_the_public_api_is_caught(line, words):
     (problem,) = beside_problems(line, "mnist_mlp_lab.planted")
     assert words in problem and problem.startswith("mnist_mlp_lab.planted:")
@@ -136,7 +136,7 @@ def test_a_planted_import_past_the_public_api_is_caught(line, words):
      "the mnist_mlp.textbook layer imports mnist_mlp.training.records"),
     ("from ..data import load_mnist", "mnist_mlp.textbook.model", "layer imports mnist_mlp.data"),
     ("from ..engine import Engine", "mnist_mlp.data.batches", "layer imports mnist_mlp.engine"),
-])
+], ids=range(1, 8))
 def test_a_planted_import_across_the_layers_is_caught(line, module, words):
     problems = library_problems(line, module)
     assert (problems == []) if words is None else (words in problems[0])

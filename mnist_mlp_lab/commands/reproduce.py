@@ -242,8 +242,10 @@ REPRODUCTION = Kind("reproduction", reproduction_size, reproduction_ids,
 def merge_command(folder: Path) -> str:
     """The command that merges the reproduction's shards in ``folder`` (this one's ``--merge``),
     as typed here."""
-    script = sys.argv[0] if sys.argv and sys.argv[0].endswith(".py") else "scripts/reproduce.py"
-    return f"{python()} {quoted(os.path.relpath(script))} --merge {quoted(folder)}"
+    program = sys.argv[0] if sys.argv else ""
+    script = (os.path.relpath(program) if program.endswith(".py")
+              and not program.endswith("__main__.py") else "scripts/reproduce.py")
+    return f"{python()} {quoted(script)} --merge {quoted(folder)}"
 
 
 def merge(folder: Path) -> int:

@@ -50,7 +50,7 @@ def test_the_reproduction_in_shards_merges_into_the_one_report(tiny_data, tmp_pa
     shards = tmp_path / "shards"
     for shard in ("1/2", "2/2"):
         assert reproduce_main(reproduction_argv(tiny_data, shards, "--shard", shard)) == 0
-    assert capsys.readouterr().out.rstrip().endswith(f"--merge {shards}")
+    assert capsys.readouterr().out.rstrip().endswith(f"scripts/reproduce.py --merge {shards}")
     assert not (shards / "reproduction.md").exists()
     assert merge_main([str(shards)]) == 2  # the library's merge names the lab's
     assert f"merge them with: python scripts/reproduce.py --merge {shards}" in one_line(capsys)
