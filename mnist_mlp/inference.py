@@ -20,6 +20,9 @@ from .training.checkpoint import BEST, LAST, Checkpoint, build_model, load_check
 from .training.config import resolve_device
 from .training.evaluation import Evaluation, evaluate
 
+__all__ = ["CheckpointEvaluation", "Prediction", "checkpoint_summary", "evaluate_checkpoint",
+           "predict", "predict_files"]
+
 
 @dataclass(frozen=True)
 class Prediction:

@@ -11,7 +11,6 @@ from helpers import add_in_python_only, needs_compiler, needs_cuda, random_digit
 from mnist_mlp import MLP, TrainConfig, train, train_many
 from mnist_mlp.data import batches
 from mnist_mlp.engine import Engine
-from mnist_mlp.experiments.stats import summarize
 from mnist_mlp.inference import evaluate_checkpoint
 from mnist_mlp.textbook.losses import get_loss, network_loss
 from mnist_mlp.textbook.metrics import confusion_matrix
@@ -20,6 +19,7 @@ from mnist_mlp.textbook.sgd import sgd_step
 from mnist_mlp.training import DivergenceError, resume_config
 from mnist_mlp.training.checkpoint import LAST, build_model, load_checkpoint
 from mnist_mlp.training.reference import train_epoch
+from mnist_mlp.training.stats import summarize
 
 SETUPS = [("log_likelihood", "softmax", "sigmoid"), ("binary_cross_entropy", "sigmoid", "sigmoid"),
           ("mse", "sigmoid", "sigmoid"), ("mse", "softmax", "tanh"),

@@ -14,7 +14,6 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 from ..errors import ConfigError, exit_status
-from ..experiments.stats import summarize
 from ..training import (
     EpochRecord,
     TrainConfig,
@@ -30,6 +29,7 @@ from ..training.config import config_of
 from ..training.launch import Launch, process_group
 from ..training.progress import ProgressBars, SweepBar, bars_wanted
 from ..training.records import RunStart
+from ..training.stats import summarize
 from ..training.sweep import find_manifest, sweep_state
 from . import parallel
 from .common import one_line_errors, parse_noting_given, quoted

@@ -10,7 +10,9 @@ It knows nothing of training; of the network it knows only the input and output 
 
 from .batches import batches, epoch_order, steps_per_epoch
 from .digits import DigitTensors, MNISTSplits
+from .images import ImageError, prepare_image
 from .mnist import DataError, load_mnist, load_test_digits, resolve_data_dir
 
-__all__ = ["DataError", "DigitTensors", "MNISTSplits", "batches", "epoch_order", "load_mnist",
-           "load_test_digits", "resolve_data_dir", "steps_per_epoch"]
+__all__ = ["DataError", "DigitTensors", "ImageError", "MNISTSplits", "batches", "epoch_order",
+           "load_mnist", "load_test_digits", "prepare_image", "resolve_data_dir",
+           "steps_per_epoch"]

@@ -42,6 +42,14 @@ The engine knows nothing of data files, run folders or checkpoints: ``mnist_mlp.
 trains with it under the training driver.
 """
 
+from .fused.device import describe as describe_fused_kernel
+from .fused.device import kernel as fused_kernel
+from .native import describe as describe_native_loop
+from .native import library as native_library
 from .stacked import Engine
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "describe_fused_kernel", "describe_native_loop", "fused_kernel",
+           "native_library"]
+"""``Engine``, and what the benchmark reports of the two compiled backends: whether each can
+run here (``native_library(dtype)``, ``fused_kernel(cuda_index)``: None where not) and what it
+is built with (``describe_native_loop()``, ``describe_fused_kernel(cuda_index)``)."""

@@ -6,18 +6,19 @@ each with an ``id`` naming its network). A network that diverged keeps its NaN a
 losses as the JSON tokens ``NaN`` and ``Infinity`` (as Python's ``json`` writes and reads
 them), so that the merged sweep counts it as the unsharded sweep does.
 
-``merge`` reads the N files of a folder and gives the grid and every item — refusing a missing
-shard, a shard twice, shards of different sweeps, and a network found twice or never. Each file
-is checked as data before anything is built from it (``read_json``: a regular file of at most
-``MAX_BYTES``, nested at most ``MAX_DEPTH``; then its layout, its shard numbers, its counts and
-every item), so that a damaged or hostile file is one line naming it and what is wrong.
+``merge_shards`` reads the N files of a folder and gives the grid and every item — refusing a
+missing shard, a shard twice, shards of different sweeps, and a network found twice or never.
+Each file is checked as data before anything is built from it (``read_json``: a regular file of
+at most ``MAX_BYTES``, nested at most ``MAX_DEPTH``; then its layout, its shard numbers, its
+counts and every item), so that a damaged or hostile file is one line naming it and what is
+wrong.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,7 @@ class ShardError(UserError):
 
 @dataclass(frozen=True)
 class Kind:
-    """What the shards of one kind of sweep ("train", "reproduction") hold, for ``merge``.
+    """What the shards of one kind of sweep ("train", "reproduction") hold, for ``merge_shards``.
 
     Each function reads plain data from a file and raises ``KeyError``, ``TypeError`` or
     ``ValueError`` (``ConfigError`` included) for anything malformed."""
@@ -79,17 +80,24 @@ def write_shard(folder: Path, shard: Shard, kind: str, grid: dict[str, Any],
     return path
 
 
-def merge(folder: Path, kinds: dict[str, Kind]
-          ) -> tuple[Kind, dict[str, Any], list[dict[str, Any]], list[Any]]:
+def merge_shards(folder: Path, kinds: dict[str, Kind],
+                 elsewhere: Mapping[str, str] | None = None
+                 ) -> tuple[Kind, dict[str, Any], list[dict[str, Any]], list[Any]]:
     """The kind, the grid, the items and the extras (in shard order) of the N shards of a sweep
     in ``folder``, checked: all N shards, each once, of one sweep of one of ``kinds``, whose
-    items together are those the grid asks for, each exactly once."""
+    items together are those the grid asks for, each exactly once. Shards of a kind in
+    ``elsewhere`` are merged by another command, which ``elsewhere`` names: the error says so."""
     files = sorted(p for p in folder.glob("shard-*-of-*.json") if NAME.fullmatch(p.name))
     if not files:
         raise ShardError(f"no readable shard files (shard-I-of-N.json) in {folder}; give the "
                          "folder the --shard runs wrote them to")
-    shards = [(path, _read(path, kinds)) for path in files]
-    kind = kinds[shards[0][1]["kind"]]
+    elsewhere = elsewhere or {}
+    shards = [(path, _read(path, [*kinds, *elsewhere])) for path in files]
+    name = shards[0][1]["kind"]
+    if name in elsewhere:
+        raise ShardError(f"the shards in {folder} are a {name}'s, which this command does not "
+                         f"merge; merge them with: {elsewhere[name]}")
+    kind = kinds[name]
     if any(data["kind"] != kind.name for _, data in shards):
         raise ShardError(f"the shard files in {folder} are of different kinds of sweep; "
                          "merge one sweep's shards at a time")
@@ -113,7 +121,7 @@ def merge(folder: Path, kinds: dict[str, Kind]
     return kind, grid, items, [data.get("extra") for _, data in shards]
 
 
-def _read(path: Path, kinds: dict[str, Kind]) -> dict[str, Any]:
+def _read(path: Path, kinds: Sequence[str]) -> dict[str, Any]:
     """The data of one shard file, its layout checked (not yet its items)."""
     try:
         data = read_json(path, MAX_BYTES)
@@ -130,7 +138,7 @@ def _read(path: Path, kinds: dict[str, Kind]) -> dict[str, Any]:
     return data
 
 
-def _layout_problem(data: Any, kinds: dict[str, Kind]) -> str | None:
+def _layout_problem(data: Any, kinds: Sequence[str]) -> str | None:
     """What is wrong with the layout of a shard file's data (None: nothing)."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         return f"it has no {FORMAT!r} marker"
