@@ -30,7 +30,7 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
-from ..data import DigitTensors, load_mnist
+from ..data import DigitTensors, load_mnist, steps_per_epoch
 from ..errors import ConfigError, UserError, exit_status
 from ..files import check_writable, signals_held
 from ..textbook.metrics import classification_report
@@ -322,7 +322,7 @@ def _epoch(epoch: int, trainer: Trainer, networks: list[Network],
            ) -> dict[str, list[Evaluation]]:
     """Train one epoch, then evaluate, record, checkpoint and log each network; returns the
     evaluations on every split."""
-    steps = math.ceil(len(splits["train"]) / networks[0].config.batch_size)
+    steps = steps_per_epoch(len(splits["train"]), networks[0].config.batch_size)
     start = time.perf_counter()
     losses = trainer.epoch(_step_callback(networks[0], epoch, steps, on_step))
     seconds = time.perf_counter() - start  # the losses are on the CPU: the epoch is done
