@@ -217,6 +217,27 @@ def test_printed_commands_are_shell_quoted(tiny_data, tmp_path, capsys, on_sgd_s
         "mnist-mlp-merge", str(log_dir)]
 
 
+def test_a_printed_command_works_when_pasted_outside_the_venv(tiny_data, tmp_path, capsys,
+                                                              monkeypatch):
+    """Run from a virtual environment that is not activated (its bin folder off PATH), training
+    prints the evaluate command with the environment's path, and that command, pasted into a
+    shell with that PATH, evaluates the run."""
+    scripts = Path(sys.prefix, "bin")
+    if sys.prefix == sys.base_prefix or not (scripts / "mnist-mlp-evaluate").exists():
+        pytest.skip("not run from a virtual environment with the commands installed")
+    monkeypatch.setenv("PATH", os.pathsep.join(
+        folder for folder in os.environ["PATH"].split(os.pathsep)
+        if folder and not (os.path.isdir(folder) and os.path.samefile(folder, scripts))))
+    assert train_main(argv(tiny_data, tmp_path / "runs", 1)) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if "mnist-mlp-eval" in line)
+    pasted = line.split("  (", 1)[1].removesuffix(")")
+    assert shlex.split(pasted)[0] != "mnist-mlp-evaluate"
+    done = subprocess.run(["bash", "-c", pasted], capture_output=True, text=True, check=False,
+                          env=os.environ | {"MNIST_DATA": str(tiny_data), "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr
+    assert "accuracy:" in done.stdout
+
+
 # --- a reader that goes away ------------------------------------------------------------------
 
 

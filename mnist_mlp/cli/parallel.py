@@ -31,7 +31,7 @@ from ..training.shards import (
     result_to_dict,
     write_shard,
 )
-from .common import quoted
+from .common import command
 from .tables import epoch_line, start_printer
 
 
@@ -128,7 +128,7 @@ def write_shard_results(folder: Path, shard: Shard, sweep: dict[str, Any],
              for r in results]
     path = write_shard(folder, shard, "train", sweep, items)
     print(f"\nshard {shard} of the sweep: {len(items)} networks; results in {path}; once "
-          f"every shard is done: mnist-mlp-merge {quoted(folder)}")
+          f"every shard is done: {command('mnist-mlp-merge', folder)}")
 
 
 def train_data_parallel_run(config: TrainConfig, args: argparse.Namespace,

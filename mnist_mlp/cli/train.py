@@ -32,7 +32,7 @@ from ..training.progress import ProgressBars, SweepBar, bars_wanted
 from ..training.records import RunStart
 from ..training.sweep import find_manifest, sweep_state
 from . import parallel
-from .common import one_line_errors, parse_noting_given, quoted
+from .common import command, one_line_errors, parse_noting_given, program, python, quoted
 from .options import train_parser
 from .tables import epoch_line, epoch_of_many_line, format_report, start_printer
 
@@ -117,11 +117,12 @@ def train_config(args: argparse.Namespace, given: set[str]) -> TrainConfig:
 
 
 def command_name() -> str:
-    """How to run the train command again: ``python scripts/train.py`` or ``mnist-mlp-train``."""
-    program = sys.argv[0] if sys.argv else ""
-    if program.endswith(".py") and not program.endswith("__main__.py"):
-        return f"python {quoted(program)}"
-    return "mnist-mlp-train"
+    """How to run the train command again, as it was run: ``python scripts/train.py`` or
+    ``mnist-mlp-train`` (each as ``common.program`` names it)."""
+    script = sys.argv[0] if sys.argv else ""
+    if script.endswith(".py") and not script.endswith("__main__.py"):
+        return f"{python()} {quoted(script)}"
+    return program("mnist-mlp-train")
 
 
 def interrupted_message(stop: TrainingInterrupted) -> str:
@@ -211,13 +212,13 @@ def print_results(results: list[TrainResult]) -> None:
         print_summary(results)
     run_dirs = [r.run_dir for r in results if r.run_dir is not None]
     if run_dirs:
-        print(f"\nTensorBoard logs in {run_dirs[0].parent}  (tensorboard --logdir "
-              f"{quoted(run_dirs[0].parent)})")
+        print(f"\nTensorBoard logs in {run_dirs[0].parent}  "
+              f"({command('tensorboard', '--logdir', run_dirs[0].parent)})")
     if len(run_dirs) == 1:
         best = " and best.pt" if (run_dirs[0] / BEST).exists() else ""
-        print(f"checkpoints {LAST}{best} in {run_dirs[0]}  (mnist-mlp-evaluate "
-              f"{quoted(run_dirs[0])})")
+        print(f"checkpoints {LAST}{best} in {run_dirs[0]}  "
+              f"({command('mnist-mlp-evaluate', run_dirs[0])})")
     elif run_dirs:
         best = f" and {BEST}" if (run_dirs[0] / BEST).exists() else ""
-        print(f"checkpoints {LAST}{best} in each run folder  (mnist-mlp-evaluate "
-              f"{quoted(run_dirs[0].parent)}/<run>)")
+        print(f"checkpoints {LAST}{best} in each run folder  "
+              f"({command('mnist-mlp-evaluate', run_dirs[0].parent)}/<run>)")
