@@ -2,7 +2,7 @@
 N shard files are in FOLDER — a train command's sweep (its summary printed) or the reproduction
 (its report written into FOLDER). A network that diverged is counted as the unsharded sweep
 counts it; a shard missing, twice, of another sweep, damaged or hostile is refused in one line
-naming it (``mnist_mlp.training.shards``)."""
+naming it (``mnist_mlp.training.parallel``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from ..experiments.report import save, table
 from ..experiments.results import combine
 from ..files import FOLDER, examine
-from ..training.shards import TRAIN, ShardError, merge, network_ids, result_from_dict
+from ..training.parallel import TRAIN, ShardError, merge, network_ids, result_from_dict
 from .common import one_line_errors
 from .options import merge_parser
 from .reproduce import REPRODUCTION, reproduction_parts

@@ -23,14 +23,14 @@ from ..errors import ConfigError
 from ..training import EpochRecord, TrainConfig, TrainResult, train_many
 from ..training.distributed import train_data_parallel
 from ..training.launch import Launch, Shard, gather_json
-from ..training.progress import ProgressBars, SweepBar, bars_wanted
-from ..training.shards import (
+from ..training.parallel import (
     network_id,
     network_ids,
     result_from_dict,
     result_to_dict,
     write_shard,
 )
+from ..training.progress import ProgressBars, SweepBar, bars_wanted
 from .common import command
 from .tables import epoch_line, start_printer
 

@@ -29,8 +29,8 @@ from ..experiments.reproduce import reproduce
 from ..experiments.results import Reproduction, from_dict, load
 from ..files import FolderError, check_writable
 from ..training.launch import ONE_PROCESS, WHOLE, Launch, Shard, process_group
+from ..training.parallel import Kind, ShardError, write_shard
 from ..training.progress import CountBar, bars_wanted
-from ..training.shards import Kind, ShardError, write_shard
 from .common import one_line_errors, positive_int, quoted, shard_option
 from .options import command_parser
 from .parallel import slurm_shard

@@ -6,7 +6,7 @@
 * ``reference``: the reference trainer, the SGD loop people read, and ``train``;
 * ``fast``: the fast trainer on the fused engine, ``train_many`` and ``resume_sweep``;
 * ``sweep``: a sweep's manifest, which makes it resume as one; ``lock``: one writer per run
-  folder; ``shards``: the files of a sweep in shards, merged;
+  folder; ``parallel``: the files of a sweep in shards, merged;
 * ``records``: ``EpochRecord``, ``StepInfo``, ``TrainResult``;
 * ``evaluation``: a network's loss, predictions and confusion matrix on a split;
 * ``checkpoint``: ``last.pt`` / ``best.pt``, written atomically, read with ``weights_only``;
