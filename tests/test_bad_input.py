@@ -17,7 +17,7 @@ from mnist_mlp.cli.evaluate import main as evaluate_main
 from mnist_mlp.cli.predict import main as predict_main
 from mnist_mlp.cli.train import main as train_main
 from mnist_mlp.errors import ConfigError
-from mnist_mlp.training.checkpoint import BEST, LAST, load_checkpoint, save_checkpoint
+from mnist_mlp.training.checkpoints import BEST, LAST, load_checkpoint, save_checkpoint
 
 UNPICKLED = []
 

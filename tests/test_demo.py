@@ -24,7 +24,7 @@ from mnist_mlp.data import load_mnist
 from mnist_mlp.data.images import ImageError, prepare_image
 from mnist_mlp.demo.server import MAX_UPLOAD, is_loopback
 from mnist_mlp.inference import predict
-from mnist_mlp.training.checkpoint import build_model, load_checkpoint
+from mnist_mlp.training.checkpoints import build_model, load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,7 +18,7 @@ from mnist_mlp.demo.browser import (
     wait_for_answer,
 )
 from mnist_mlp.demo.reading import read_digit
-from mnist_mlp.training.checkpoint import build_model, load_checkpoint
+from mnist_mlp.training.checkpoints import build_model, load_checkpoint
 
 # without the browser extra (pip install -e '.[browser]') the file is skipped, not an error
 WebDriverWait = pytest.importorskip("selenium.webdriver.support.wait",

@@ -17,9 +17,9 @@ from PIL import Image
 
 from mnist_mlp.cli.evaluate import main as evaluate_main
 from mnist_mlp.cli.train import main as train_main
-from mnist_mlp.training import checkpoint as checkpoint_module
-from mnist_mlp.training import runs as runs_module
-from mnist_mlp.training.checkpoint import BEST, LAST, load_checkpoint
+from mnist_mlp.training import checkpoints as checkpoint_module
+from mnist_mlp.training import tensorboard as runs_module
+from mnist_mlp.training.checkpoints import BEST, LAST, load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = 25  # mini-batches per epoch: 250 training images in batches of 10

@@ -15,9 +15,8 @@ import pytest
 import torch
 
 from mnist_mlp.cli.train import main as train_main
-from mnist_mlp.training import checkpoint as checkpoint_module
-from mnist_mlp.training.checkpoint import BEST, LAST, load_checkpoint
-from mnist_mlp.training.lock import LOCK
+from mnist_mlp.training import checkpoints as checkpoint_module
+from mnist_mlp.training.checkpoints import BEST, LAST, LOCK, load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 

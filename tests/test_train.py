@@ -15,7 +15,7 @@ from mnist_mlp.engine import Engine
 from mnist_mlp.errors import ConfigError
 from mnist_mlp.textbook.sgd import sgd_step
 from mnist_mlp.training import resolve_device
-from mnist_mlp.training.checkpoint import load_checkpoint
+from mnist_mlp.training.checkpoints import load_checkpoint
 from mnist_mlp.training.config import why_device
 from mnist_mlp.training.fast import BACKEND_WORDS
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from ..errors import ConfigError, HungUp, Terminated, UserError, exit_status
-from ..training.launch import Shard
+from ..training.parallel import Shard
 
 _NOT_GIVEN = object()
 

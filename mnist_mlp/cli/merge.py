@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from ..experiments.report import save, table
 from ..experiments.results import combine
 from ..files import FOLDER, examine
-from ..training.parallel import TRAIN, ShardError, merge, network_ids, result_from_dict
+from ..training.parallel import TRAIN, ShardError, merge, network_ids
+from ..training.records import TrainResult
 from .common import one_line_errors
 from .options import merge_parser
 from .reproduce import REPRODUCTION, reproduction_parts
@@ -33,5 +34,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\nmerged {len(parts)} shards; wrote {', '.join(str(p) for p in paths.values())}")
         return 0
     by_id = {item["id"]: item for item in items}
-    print_results([result_from_dict(by_id[i]) for i in network_ids(grid)])
+    print_results([TrainResult.from_dict(by_id[i]) for i in network_ids(grid)])
     return 0

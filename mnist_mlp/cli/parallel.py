@@ -21,17 +21,10 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..training import EpochRecord, TrainConfig, TrainResult, train_many
-from ..training.distributed import train_data_parallel
-from ..training.launch import Launch, Shard, gather_json
-from ..training.parallel import (
-    network_id,
-    network_ids,
-    result_from_dict,
-    result_to_dict,
-    write_shard,
-)
-from ..training.progress import ProgressBars, SweepBar, bars_wanted
+from ..training.parallel import Launch, Shard, gather_json, network_id, network_ids, write_shard
+from ..training.reference import train_data_parallel
 from .common import command
+from .progress import ProgressBars, SweepBar, bars_wanted
 from .tables import epoch_line, start_printer
 
 
@@ -108,12 +101,12 @@ def train_shard(config: TrainConfig, args: argparse.Namespace, launch: Launch,
     if not launch.distributed:
         write_shard_results(Path(args.log_dir), shard, sweep, results)
         return results
-    gathered = gather_json([{"id": network_id(r.config.lr, r.config.seed)} | result_to_dict(r)
+    gathered = gather_json([{"id": network_id(r.config.lr, r.config.seed)} | r.to_dict()
                             for r in results], launch)
     if gathered is None:
         return None
     by_id = {item["id"]: item for part in gathered for item in part}
-    return [result_from_dict(by_id[i]) for i in network_ids(sweep)]
+    return [TrainResult.from_dict(by_id[i]) for i in network_ids(sweep)]
 
 
 def shard_line(shard: Shard) -> Callable[[int, list[EpochRecord]], str]:
@@ -124,7 +117,7 @@ def shard_line(shard: Shard) -> Callable[[int, list[EpochRecord]], str]:
 def write_shard_results(folder: Path, shard: Shard, sweep: dict[str, Any],
                         results: list[TrainResult]) -> None:
     """The shard's file of results in ``folder``, and what to do once every shard is done."""
-    items = [{"id": network_id(r.config.lr, r.config.seed)} | result_to_dict(r)
+    items = [{"id": network_id(r.config.lr, r.config.seed)} | r.to_dict()
              for r in results]
     path = write_shard(folder, shard, "train", sweep, items)
     print(f"\nshard {shard} of the sweep: {len(items)} networks; results in {path}; once "

@@ -28,12 +28,20 @@ from ..experiments.report import save, table
 from ..experiments.reproduce import reproduce
 from ..experiments.results import Reproduction, from_dict, load
 from ..files import FolderError, check_writable
-from ..training.launch import ONE_PROCESS, WHOLE, Launch, Shard, process_group
-from ..training.parallel import Kind, ShardError, write_shard
-from ..training.progress import CountBar, bars_wanted
+from ..training.parallel import (
+    ONE_PROCESS,
+    WHOLE,
+    Kind,
+    Launch,
+    Shard,
+    ShardError,
+    process_group,
+    write_shard,
+)
 from .common import one_line_errors, positive_int, quoted, shard_option
 from .options import command_parser
 from .parallel import slurm_shard
+from .progress import CountBar, bars_wanted
 
 
 def parser() -> argparse.ArgumentParser:

@@ -25,15 +25,14 @@ from ..training import (
     train,
     train_many,
 )
-from ..training.checkpoint import BEST, LAST
-from ..training.config import config_of
-from ..training.launch import Launch, process_group
-from ..training.progress import ProgressBars, SweepBar, bars_wanted
+from ..training.checkpoints import BEST, LAST, config_of
+from ..training.fast import find_manifest, sweep_state
+from ..training.parallel import Launch, process_group
 from ..training.records import RunStart
-from ..training.sweep import find_manifest, sweep_state
 from . import parallel
 from .common import command, one_line_errors, parse_noting_given, program, python, quoted
 from .options import train_parser
+from .progress import ProgressBars, SweepBar, bars_wanted
 from .tables import epoch_line, epoch_of_many_line, format_report, start_printer
 
 CONFIG_NAMES = frozenset(f.name for f in fields(TrainConfig))

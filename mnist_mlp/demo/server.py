@@ -35,7 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 from ..data.images import ImageError
 from ..errors import UserError
 from ..textbook.model import MLP
-from ..training.checkpoint import BEST, LAST, Checkpoint, build_model, load_checkpoint
+from ..training.checkpoints import BEST, LAST, Checkpoint, build_model, load_checkpoint
 from . import DEFAULT_HOST, DEFAULT_PORT
 from .reading import read_digit
 

@@ -31,8 +31,8 @@ from ..engine.fused import device as fused_kernel
 from ..textbook.losses import log_likelihood
 from ..textbook.model import MLP
 from ..training import TrainConfig
+from ..training.config import cpu_threads, step_threads
 from ..training.reference import step_for, train_epoch
-from ..training.threads import cpu_threads, step_threads
 from .machine import machine
 
 LR, BATCH_SIZE = TrainConfig.lr, TrainConfig.batch_size

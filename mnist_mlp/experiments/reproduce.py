@@ -26,7 +26,7 @@ from datetime import datetime
 from ..data import DigitTensors, load_mnist
 from ..textbook.model import MLP
 from ..training import EpochRecord, TrainResult, resolve_device, train, train_many
-from ..training.launch import ONE_PROCESS, WHOLE, Launch, Shard, first_then_others, gather_json
+from ..training.parallel import ONE_PROCESS, WHOLE, Launch, Shard, first_then_others, gather_json
 from .configurations import Configuration, Settings
 from .evidence import saturation_evidence, softmax_bias_gradient_check
 from .machine import machine

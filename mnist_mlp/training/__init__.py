@@ -1,16 +1,22 @@
 """The training layer: one driver, two trainers, and what a run leaves behind.
 
-* ``config``: ``TrainConfig``, its checks, the device;
+* ``config``: ``TrainConfig`` (a run, a grid of networks included), its checks, the device and
+  the CPU threads;
 * ``driver``: the one training driver (``fit``) — data, seeding, resume, run folders,
   checkpoints, TensorBoard, divergence, Ctrl-C, evaluation and records — for either trainer;
-* ``reference``: the reference trainer, the SGD loop people read, and ``train``;
-* ``fast``: the fast trainer on the fused engine, ``train_many`` and ``resume_sweep``;
-* ``sweep``: a sweep's manifest, which makes it resume as one; ``lock``: one writer per run
-  folder; ``parallel``: the files of a sweep in shards, merged;
-* ``records``: ``EpochRecord``, ``StepInfo``, ``TrainResult``;
-* ``evaluation``: a network's loss, predictions and confusion matrix on a split;
-* ``checkpoint``: ``last.pt`` / ``best.pt``, written atomically, read with ``weights_only``;
-* ``runs``, ``figures``: run folders and TensorBoard logs; ``progress``: the progress bars.
+* ``reference``: the reference trainer, the SGD loop people read, and ``train``; its step on a
+  GPU (one CUDA graph) and split over the ranks of torchrun (``train_data_parallel``);
+* ``fast``: the fast trainer on the fused engine, ``train_many``, a sweep's manifest and
+  ``resume_sweep``;
+* ``records``: ``RunStart``, ``EpochRecord``, ``StepInfo``, ``Evaluation``, ``TrainResult``;
+* ``checkpoints``: ``last.pt`` / ``best.pt`` / ``diverged.pt``, written atomically, read with
+  ``weights_only``; the run folder's lock;
+* ``tensorboard``: run folders and their TensorBoard logs, with the pictures of a network;
+* ``parallel``: where a process stands among several (torchrun), a sweep's shards and their
+  files, merged.
+
+The dependencies go one way: ``config`` ← ``records`` ← ``checkpoints`` ← ``tensorboard`` ←
+``driver`` ← the trainers (``parallel`` needs only ``config`` and ``records``).
 """
 
 from __future__ import annotations
@@ -19,16 +25,18 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .config import TrainConfig, resolve_device, resume_config
+    from .checkpoints import resume_config
+    from .config import TrainConfig, cpu_threads, resolve_device, step_threads
     from .driver import DivergenceError, TrainingInterrupted
     from .fast import resume_sweep, train_many
     from .records import EpochRecord, StepInfo, TrainResult
     from .reference import train
 
 __all__ = ["DivergenceError", "EpochRecord", "StepInfo", "TrainConfig", "TrainResult",
-           "TrainingInterrupted", "resolve_device", "resume_config", "resume_sweep", "train",
-           "train_many"]
-_HOME = {"TrainConfig": "config", "resolve_device": "config", "resume_config": "config",
+           "TrainingInterrupted", "cpu_threads", "resolve_device", "resume_config",
+           "resume_sweep", "step_threads", "train", "train_many"]
+_HOME = {"TrainConfig": "config", "resolve_device": "config", "step_threads": "config",
+         "cpu_threads": "config", "resume_config": "checkpoints",
          "DivergenceError": "driver", "TrainingInterrupted": "driver", "train_many": "fast",
          "resume_sweep": "fast",
          "EpochRecord": "records", "StepInfo": "records", "TrainResult": "records",
@@ -36,8 +44,9 @@ _HOME = {"TrainConfig": "config", "resolve_device": "config", "resume_config": "
 
 
 def __getattr__(name: str) -> Any:
-    """``train``, ``TrainConfig``… on first use: ``config`` and ``launch`` load without torch, so
-    that the commands parse their options (``--help``, ``--version``) before torch loads."""
+    """``train``, ``TrainConfig``… on first use: ``config``, ``records`` and ``parallel`` load
+    without torch, so that the commands parse their options (``--help``, ``--version``) before
+    torch loads."""
     if name not in _HOME:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)

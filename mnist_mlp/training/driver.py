@@ -35,24 +35,25 @@ from ..errors import ConfigError, UserError, exit_status
 from ..files import check_writable, signals_held
 from ..textbook.metrics import classification_report
 from ..textbook.model import MLP
-from .checkpoint import (
+from .checkpoints import (
     BEST,
     DIVERGED,
     LAST,
     Checkpoint,
+    Keeper,
+    Kept,
+    RunLock,
     capture,
     check_resumable,
+    in_own_run_folder,
     is_new_best,
     load_checkpoint,
     restore,
 )
 from .config import TrainConfig, check_batch_size, check_memory, resolve_device, why_device
-from .evaluation import Evaluation
-from .keeper import Keeper, Kept
-from .launch import ONE_PROCESS, Launch, first_then_others
-from .lock import RunLock
-from .records import EpochRecord, RunStart, StepInfo, TrainResult
-from .runs import RunLog, create_run_dir, in_own_run_folder, run_name
+from .parallel import ONE_PROCESS, Launch, first_then_others
+from .records import EpochRecord, Evaluation, RunStart, StepInfo, TrainResult
+from .tensorboard import RunLog, create_run_dir, run_name
 
 DIVERGENCE_CHECK_STEPS = 100
 """Every this many mini-batches the reference loop's loss is checked for NaN, so that a diverged
@@ -72,7 +73,7 @@ class TrainingInterrupted(KeyboardInterrupt):
     (``epoch == epochs``: the run is complete), ``networks`` how many networks were training,
     ``exit_status`` 130 for Ctrl-C, 143 for SIGTERM and 129 for SIGHUP, ``saved`` the epoch whose
     state every network keeps in its run folder (``last.pt`` or ``diverged.pt``; 0: none), and
-    ``sweep`` the manifest of a sweep that resumes as one (``sweep.py``; None: none)."""
+    ``sweep`` the manifest of a sweep that resumes as one (``fast.py``; None: none)."""
 
     def __init__(self, checkpoint: Path | None, epoch: int, epochs: int, networks: int = 1,
                  exit_status: int = 130, saved: int = 0, sweep: Path | None = None) -> None:
@@ -154,7 +155,7 @@ def fit(configs: Sequence[TrainConfig], make_trainer: MakeTrainer, *, model: MLP
     where (``RunStart``), both before the first epoch. ``launch``: where
     this process stands among several (the data is fetched by rank 0 first); ``write_runs``
     False: no run folder (the ranks of a data-parallel run but rank 0). Each run folder is
-    locked (``lock.py``) while it is written.
+    locked (``checkpoints.RunLock``) while it is written.
     """
     configs, checkpoints = _checked(configs, model, resume)
     first = configs[0]

@@ -15,7 +15,7 @@ from typing import IO
 
 from tqdm import tqdm
 
-from .records import EpochRecord, StepInfo
+from ..training.records import EpochRecord, StepInfo
 
 REFRESH_STEPS = 50
 """The step bar and its running loss are updated every this many mini-batches."""
