@@ -165,7 +165,10 @@ def test_impossible_settings_in_python():
 
 
 @pytest.mark.parametrize(("change", "words"), [
-    ({"lr": "0.5"}, "lr must be int or float, got '0.5'"),
+    ({"lr": "0.5"}, "lr must be int or float (or a tuple of them), got '0.5'"),
+    ({"lr": (0.5, "1")}, "lr must be int or float (or a tuple of them), got '1'"),
+    ({"lr": ()}, "lr must be int or float (or a tuple of them), got ()"),
+    ({"seeds": 2.0}, "seeds must be int, got 2.0"),
     ({"epochs": 1.5}, "epochs must be int, got 1.5"),
     ({"hidden_size": True}, "hidden_size must be int, got True"),
     ({"data_dir": 7}, "data_dir must be str or None, got 7"),

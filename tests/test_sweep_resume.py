@@ -24,7 +24,7 @@ from mnist_mlp.training.checkpoints import LAST, LOCK, load_checkpoint
 from mnist_mlp.training.fast import sweep_state
 
 pytestmark = needs_compiler
-GRID = {"lrs": [0.5, 1.0], "seeds": [0, 1, 2]}
+GRID = {"lr": (0.5, 1.0), "seed": 0, "seeds": 3}
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +60,8 @@ def assert_same_sweep(resumed, straight) -> None:
 
 
 def sweep(config, log_dir, **more):
-    return train_many(replace(config, log_dir=str(log_dir)), GRID["seeds"], GRID["lrs"],
-                      native=True, manifest=GRID, **more)
+    return train_many(replace(config, log_dir=str(log_dir), **GRID), native=True, manifest=True,
+                      **more)
 
 
 def test_a_sweep_stopped_after_epoch_1_resumes_to_the_uninterrupted_sweep(config, tmp_path,

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING
+from dataclasses import asdict, dataclass, fields, replace
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ..textbook.names import (
@@ -30,20 +30,30 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that defines a run. The defaults are the chapter's recipe for MNIST: l = 30
-    sigmoid hidden neurons, a softmax output and the cross-entropy (35) with both terms; with
-    η = 0.5, mini-batches of 10 and 30 epochs on the first 50,000 training images, as the
-    chapter states beside its figures (after Nielsen's runs)."""
+    """Everything that defines a run: the network, the data, SGD's settings and where it runs —
+    one network, or a grid of them: every learning rate of ``lr`` (a tuple of values) with each
+    of ``seeds`` seeds. The networks of a grid share every other setting; ``networks()`` gives
+    each one's own configuration (one η, one seed), which is what its run folder and checkpoints
+    keep.
+
+    The defaults are the chapter's recipe for MNIST: l = 30 sigmoid hidden neurons, a softmax
+    output and the cross-entropy (35) with both terms; with η = 0.5, mini-batches of 10 and 30
+    epochs on the first 50,000 training images, as the chapter states beside its figures (after
+    Nielsen's runs)."""
 
     hidden_size: int = 30
     activation: str = "sigmoid"
     output_activation: str = "softmax"
     loss: str = "binary_cross_entropy"
     init: str = "pytorch"
-    lr: float = 0.5
+    lr: float | tuple[float, ...] = 0.5
+    """The learning rate η; a tuple of values: a network for each (with each seed)."""
     batch_size: int = 10
     epochs: int = 30
     seed: int = 0
+    """The seed of the (first) network: it initialises the weights and draws the mini-batches."""
+    seeds: int = 1
+    """How many networks for each learning rate, seeded ``seed``, ``seed + 1``, …"""
     device: str = "auto"
     data_dir: str | None = None
     train_size: int | None = None
@@ -53,22 +63,57 @@ class TrainConfig:
     checkpoint_every: int = 1
     """Write last.pt and best.pt every this many epochs (and at the last, and when stopped)."""
 
+    @property
+    def lrs(self) -> tuple[float, ...]:
+        """The learning rates of the run."""
+        return self.lr if isinstance(self.lr, tuple) else (self.lr,)
+
+    @property
+    def seed_range(self) -> range:
+        """The seeds of the networks of each learning rate."""
+        return range(self.seed, self.seed + self.seeds)
+
+    def networks(self) -> list[TrainConfig]:
+        """Each network's own configuration (its η, its seed; ``seeds`` 1), learning rate by
+        learning rate, seed by seed."""
+        return [replace(self, lr=lr, seed=seed, seeds=1)
+                for lr in self.lrs for seed in self.seed_range]
+
+    def shared(self) -> dict[str, Any]:
+        """The settings that the networks of the run share (all but ``PER_NETWORK``), as plain
+        data."""
+        return {k: v for k, v in asdict(self).items() if k not in PER_NETWORK}
+
+    def grid(self, lrs: Sequence[float] | None = None,
+             seeds: Sequence[int] | None = None) -> dict[str, Any]:
+        """The run's networks as plain data, as a sweep's manifest and shard files record them:
+        the settings they share, the learning rates and the seeds (``lrs``, ``seeds``: these
+        instead of the run's own)."""
+        return {"config": self.shared(), "lrs": list(self.lrs if lrs is None else lrs),
+                "seeds": list(self.seed_range if seeds is None else seeds)}
+
     def validate(self) -> None:
         """Raise ``ConfigError`` naming the first impossible setting (checked before any data is
         loaded or memory allocated)."""
         self._check_types()
-        for name in ("hidden_size", "batch_size", "epochs", "log_every", "checkpoint_every"):
+        for name in ("hidden_size", "batch_size", "epochs", "seeds", "log_every",
+                     "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.train_size is not None and self.train_size < 1:
             raise ConfigError(f"train_size must be at least 1, got {self.train_size}")
         if self.validation_size < 0:
             raise ConfigError(f"validation_size must be 0 or more, got {self.validation_size}")
-        if not 0 <= self.seed < SEEDS:
-            raise ConfigError(f"seed must lie between 0 and 2**64 − 1, got {self.seed}")
-        if not (math.isfinite(self.lr) and 0 < self.lr <= LARGEST_LR):
-            raise ConfigError(f"lr must be a positive number no larger than {LARGEST_LR:.3g} "
-                              f"(the largest float32), got {self.lr:g}")
+        for seed in (self.seed, self.seed_range[-1]):
+            if not 0 <= seed < SEEDS:
+                raise ConfigError(f"seed must lie between 0 and 2**64 − 1, got {seed}")
+        for lr in self.lrs:
+            if not (math.isfinite(lr) and 0 < lr <= LARGEST_LR):
+                raise ConfigError(f"lr must be a positive number no larger than "
+                                  f"{LARGEST_LR:.3g} (the largest float32), got {lr:g}")
+        if len(set(self.lrs)) < len(self.lrs):
+            raise ConfigError(f"lr lists a learning rate twice ({', '.join(map(str, self.lrs))})"
+                              "; give each once")
         if self.train_size is not None:
             check_batch_size(self.batch_size, self.train_size)
         for name, choices in (("activation", HIDDEN_ACTIVATION_NAMES),
@@ -83,18 +128,27 @@ class TrainConfig:
         ``epochs=1.5``."""
         for f in fields(self):
             value, kinds = getattr(self, f.name), _KINDS[f.name]
-            if isinstance(value, bool) or not isinstance(value, kinds):
+            if f.name == "lr" and isinstance(value, tuple) and value:
+                value = next((v for v in value if _wrong(v, kinds)), value[0])
+            if _wrong(value, kinds):
                 wanted = " or ".join("None" if k is type(None) else k.__name__ for k in kinds)
-                raise ConfigError(f"{f.name} must be {wanted}, got {value!r}")
+                plural = " (or a tuple of them)" if f.name == "lr" else ""
+                raise ConfigError(f"{f.name} must be {wanted}{plural}, got {value!r}")
+
+
+def _wrong(value: Any, kinds: tuple[type, ...]) -> bool:
+    return isinstance(value, bool) or not isinstance(value, kinds)
 
 
 _KINDS: dict[str, tuple[type, ...]] = {
     "hidden_size": (int,), "activation": (str,), "output_activation": (str,), "loss": (str,),
     "init": (str,), "lr": (int, float), "batch_size": (int,), "epochs": (int,), "seed": (int,),
-    "device": (str,), "data_dir": (str, type(None)), "train_size": (int, type(None)),
-    "validation_size": (int,), "log_dir": (str, type(None)), "log_every": (int,),
-    "checkpoint_every": (int,)}
-"""The types each setting may have."""
+    "seeds": (int,), "device": (str,), "data_dir": (str, type(None)),
+    "train_size": (int, type(None)), "validation_size": (int,), "log_dir": (str, type(None)),
+    "log_every": (int,), "checkpoint_every": (int,)}
+"""The types each setting may have (``lr``: each of its values)."""
+PER_NETWORK = ("lr", "seed", "seeds")
+"""The settings in which the networks of one run differ; they share all others."""
 SEEDS = 2**64
 """Seeds are 0 … 2**64 − 1, the range of torch's generators."""
 LARGEST_LR = float.fromhex("0x1.fffffep+127")

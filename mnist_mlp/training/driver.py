@@ -23,7 +23,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -50,7 +50,14 @@ from .checkpoints import (
     load_checkpoint,
     restore,
 )
-from .config import TrainConfig, check_batch_size, check_memory, resolve_device, why_device
+from .config import (
+    PER_NETWORK,
+    TrainConfig,
+    check_batch_size,
+    check_memory,
+    resolve_device,
+    why_device,
+)
 from .parallel import ONE_PROCESS, Launch, first_then_others
 from .records import EpochRecord, Evaluation, RunStart, StepInfo, TrainResult
 from .tensorboard import RunLog, create_run_dir, run_name
@@ -58,8 +65,6 @@ from .tensorboard import RunLog, create_run_dir, run_name
 DIVERGENCE_CHECK_STEPS = 100
 """Every this many mini-batches the reference loop's loss is checked for NaN, so that a diverged
 run stops soon."""
-SHARED = frozenset(f.name for f in fields(TrainConfig)) - {"lr", "seed"}
-"""The settings that the networks of one run share: all but the learning rate and the seed."""
 
 
 class DivergenceError(UserError):
@@ -142,8 +147,9 @@ def fit(configs: Sequence[TrainConfig], make_trainer: MakeTrainer, *, model: MLP
         write_runs: bool = True,
         on_folders: Callable[[list[TrainResult]], None] | None = None,
         on_start: Callable[[RunStart], None] | None = None) -> list[TrainResult]:
-    """Train one network per configuration (they may differ in ``lr`` and ``seed`` only) with
-    the trainer that ``make_trainer`` builds, and return their results in the same order.
+    """Train the networks that ``configs`` describe (each one network, or a grid of them: see
+    ``TrainConfig.networks``; they may differ in ``lr`` and ``seed`` only) with the trainer that
+    ``make_trainer`` builds, and return their results in the same order.
 
     Network s is initialised by ``torch.manual_seed(seed)`` and shuffled by its own generator
     seeded alike, whichever the trainer. ``model``: continue this network (one configuration);
@@ -219,7 +225,9 @@ def _checked(configs: Sequence[TrainConfig], model: MLP | None,
              ) -> tuple[list[TrainConfig], list[Checkpoint | None]]:
     """The configurations, checked (a given model brings its own architecture), and the
     checkpoint each resumes from (None: none), checked against it."""
-    configs = list(configs)
+    for config in configs:
+        config.validate()
+    configs = [network for config in configs for network in config.networks()]
     if not configs:
         raise ValueError("no configuration to train")
     if model is not None and resume is not None:
@@ -227,15 +235,14 @@ def _checked(configs: Sequence[TrainConfig], model: MLP | None,
     if model is not None and len(configs) > 1:
         raise ValueError("a model continues one network: give one configuration")
     if model is not None:
-        architecture = {k: v for k, v in model.config().items() if k in SHARED}
+        architecture = {k: v for k, v in model.config().items() if k in configs[0].shared()}
         configs = [replace(configs[0], **architecture)]
-    for config in configs:
-        config.validate()
-    differing = sorted(name for name in SHARED
-                       if len({getattr(config, name) for config in configs}) > 1)
+        configs[0].validate()
+    differing = sorted(name for name, value in configs[0].shared().items()
+                       if any(getattr(config, name) != value for config in configs))
     if differing:
-        raise ValueError(f"the networks of one run differ only in lr and seed, not in "
-                         f"{', '.join(differing)}")
+        raise ValueError(f"the networks of one run differ only in {', '.join(PER_NETWORK)}, "
+                         f"not in {', '.join(differing)}")
     if resume is None:
         return configs, [None] * len(configs)
     paths = [resume] if isinstance(resume, (str, os.PathLike)) else list(resume)

@@ -102,35 +102,36 @@ def train_many(config: TrainConfig, seeds: Sequence[int] | None = None,
                dtype: torch.dtype = torch.float32, cuda_graph: bool = True,
                native: bool | None = None, networks: Sequence[tuple[float, int]] | None = None,
                launch: Launch = ONE_PROCESS, fused: bool | None = None,
-               manifest: dict[str, Any] | None = None, shard: Shard = WHOLE,
+               manifest: bool = False, shard: Shard = WHOLE,
                on_start: Callable[[RunStart], None] | None = None) -> list[TrainResult]:
-    """Train the grid ``lrs × seeds`` of networks described by ``config``, all at once.
+    """Train the networks that ``config`` describes — its learning rates × its seeds — all at
+    once (``shard``: only this shard's part of them).
 
     Network (η, s) is initialised and shuffled exactly as ``train(replace(config, lr=η,
-    seed=s))`` would do, and its result has the same history and metrics. Its ``seconds`` is
-    the wall time of the whole grid's epoch. A network whose loss becomes NaN or infinite is
-    kept (its history shows it); if every network diverges, ``DivergenceError`` is raised.
-    ``on_epoch(epoch, records)`` is called with the K records of each epoch. With a
+    seed=s, seeds=1))`` would do, and its result has the same history and metrics. Its
+    ``seconds`` is the wall time of the whole grid's epoch. A network whose loss becomes NaN or
+    infinite is kept (its history shows it); if every network diverges, ``DivergenceError`` is
+    raised. ``on_epoch(epoch, records)`` is called with the K records of each epoch. With a
     ``log_dir``, each network gets its own run folder with TensorBoard logs and checkpoints.
-    ``dtype``, ``cuda_graph``, ``native``, ``fused``: as for ``Engine``. ``networks``: the
-    (η, s) pairs to train instead of the grid (a shard of one, say); ``launch``: as for
-    ``fit``. ``manifest``: with a ``log_dir`` (and one process), write the sweep's manifest,
-    recording this grid of the whole sweep (plain data) and ``shard``, the part trained here
-    (``sweep.py``), so that ``resume_sweep`` continues it; an interruption then names it.
-    ``on_start``: as for ``fit``.
+
+    ``seeds``, ``lrs``: the grid of these (any seeds) instead of the config's; ``networks``:
+    these (η, s) pairs instead (not sharded again). ``dtype``, ``cuda_graph``, ``native``,
+    ``fused``: as for ``Engine``; ``launch``: as for ``fit``. ``manifest``: with a ``log_dir``
+    (and one process), write the sweep's manifest, recording the grid of the whole sweep and
+    ``shard``, the part trained here, so that ``resume_sweep`` continues it; an interruption
+    then names it. ``on_start``: as for ``fit``.
     """
+    grid = config.grid(lrs, seeds)
     if networks is None:
-        seeds = [config.seed] if seeds is None else list(seeds)
-        lrs = [config.lr] if lrs is None else list(lrs)
-        networks = [(lr, seed) for lr in lrs for seed in seeds]
-    configs = [replace(config, lr=lr, seed=seed) for lr, seed in networks]
+        networks = shard.take([[(lr, seed) for lr in grid["lrs"] for seed in grid["seeds"]]])[0]
+    configs = [replace(config, lr=lr, seed=seed, seeds=1) for lr, seed in networks]
     written: list[Path] = []
 
     def write(results: list[TrainResult]) -> None:
-        written.append(write_manifest(config.log_dir, manifest, shard, [
+        written.append(write_manifest(config.log_dir, grid, shard, [
             Member(r.config.lr, r.config.seed, r.run_dir) for r in results]))
 
-    resumable = manifest is not None and bool(config.log_dir) and not launch.distributed
+    resumable = manifest and bool(config.log_dir) and not launch.distributed
     try:
         return fit(configs, _trainer(dtype, cuda_graph, native, fused), on_epoch=on_epoch,
                    launch=launch, on_folders=write if resumable else None, on_start=on_start)

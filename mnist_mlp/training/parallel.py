@@ -37,7 +37,7 @@ import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -465,8 +465,8 @@ def _check_train_item(item: dict[str, Any], grid: dict[str, Any]) -> None:
     from .records import TrainResult  # here: the module loads without torch
 
     result = TrainResult.from_dict(item)
-    shared = {k: v for k, v in asdict(result.config).items() if k not in ("lr", "seed")}
-    if _train_same({"config": shared}) != _train_same({"config": grid["config"]}):
+    if (_train_same({"config": result.config.shared()})
+            != _train_same({"config": grid["config"]})):
         raise ValueError("its settings are not the sweep's")
     if item["id"] != network_id(result.config.lr, result.config.seed):
         raise ValueError(f"its settings are not those of network {item['id']}")

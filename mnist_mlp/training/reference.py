@@ -128,6 +128,12 @@ def train(config: TrainConfig, model: MLP | None = None,
     ``TrainingInterrupted``, naming the checkpoint to resume from. ``on_start``: as for
     ``fit``.
     """
+    config.validate()
+    if len(config.networks()) > 1:
+        raise ConfigError(f"train trains one network, and this configuration describes "
+                          f"{len(config.networks())} ({config.seeds} seeds for each lr of "
+                          f"{config.lr}); train each of config.networks(), or all at once with "
+                          "train_many")
     each_epoch = None if on_epoch is None else lambda _, records: on_epoch(records[0])
     (result,) = fit([config], ReferenceTrainer, model=model, resume=resume,
                     on_epoch=each_epoch, on_step=on_step, on_start=on_start)
