@@ -47,7 +47,7 @@ def test_checkpoint_is_plain_data_loadable_with_weights_only(straight):
     assert data["format"] == "mnist-mlp checkpoint" and data["epoch"] == 4
     assert data["optimizer"] == {"lr": 0.5}
     assert data["config"]["hidden_size"] == 16 and data["config"]["epochs"] == 4
-    assert data["model"]["config"] == straight.model.config()
+    assert data["model"]["config"] == straight.model.architecture()
     assert set(data["model"]["state"]) == set(straight.model.state_dict())
     assert isinstance(data["rng"]["torch"], torch.Tensor)
     assert isinstance(data["rng"]["shuffle"], torch.Tensor)

@@ -17,6 +17,15 @@
 
 The dependencies go one way: ``config`` ← ``records`` ← ``checkpoints`` ← ``tensorboard`` ←
 ``driver`` ← the trainers (``parallel`` needs only ``config`` and ``records``).
+
+Names, one per concept: a *config* is a ``TrainConfig`` (as plain data: a run folder's
+``config.json``, a checkpoint's ``config``); a network's *architecture* is what
+``MLP.architecture()`` gives (l, φ, ψ, the initialisation; a checkpoint keeps it under
+``model``); a *run* trains the networks of one config — one, or a *grid* of learning rates ×
+seeds, each network with its own run folder; a *sweep* is a grid trained at once by the fast
+trainer, resumable from its *manifest* and splittable into *shards*. The two *trainers* are the
+*reference* trainer (the reference loop) and the *fast* trainer (on ``mnist_mlp.engine``),
+chosen by ``--engine reference|fast``.
 """
 
 from __future__ import annotations

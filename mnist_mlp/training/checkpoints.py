@@ -224,7 +224,7 @@ def capture(model: MLP, config: dict[str, Any], history: list[EpochRecord],
     """
     state = {name: value.detach().to("cpu", copy=True)
              for name, value in model.state_dict().items()}
-    return Checkpoint(epoch=len(history), model_config=model.config(), model_state=state,
+    return Checkpoint(epoch=len(history), model_config=model.architecture(), model_state=state,
                       lr=config["lr"], rng={"torch": torch.get_rng_state(),
                                             "shuffle": shuffle.get_state()},
                       history=[record.to_dict() for record in history], config=dict(config))
@@ -246,13 +246,13 @@ def load_weights(model: MLP, checkpoint: Checkpoint) -> None:
     if they do not fit."""
     expected = {name: tuple(value.shape) for name, value in model.state_dict().items()}
     found = {name: tuple(value.shape) for name, value in checkpoint.model_state.items()}
-    here, saved = model.config(), checkpoint.model_config
+    here, saved = model.architecture(), checkpoint.model_config
     if expected != found or any(here[name] != saved.get(name) for name in ARCHITECTURE):
         held = describe_weights(checkpoint.model_state)
         if found == expected:
             held = describe_architecture(checkpoint.model_config)
         raise CheckpointError(f"{checkpoint.path} holds the weights of a {held} network, but "
-                              f"the network here is {describe_architecture(model.config())}; "
+                              f"the network here is {describe_architecture(model.architecture())}; "
                               "use a checkpoint of this architecture")
     model.load_state_dict(checkpoint.model_state)
 

@@ -235,7 +235,7 @@ def _checked(configs: Sequence[TrainConfig], model: MLP | None,
     if model is not None and len(configs) > 1:
         raise ValueError("a model continues one network: give one configuration")
     if model is not None:
-        architecture = {k: v for k, v in model.config().items() if k in configs[0].shared()}
+        architecture = {k: v for k, v in model.architecture().items() if k in configs[0].shared()}
         configs = [replace(configs[0], **architecture)]
         configs[0].validate()
     differing = sorted(name for name, value in configs[0].shared().items()

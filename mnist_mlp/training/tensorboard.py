@@ -122,9 +122,6 @@ class RunLog:
         with self._writing():
             self.events.flush()
 
-    def scalar(self, tag: str, value: float, step: int) -> None:
-        self.events.scalar(tag, value, step)
-
     def epoch(self, record: EpochRecord) -> None:
         """The per-epoch scalars of one record: ``loss/<split>``, ``accuracy/<split>`` and the
         mean of the epoch's mini-batch losses, ``loss/minibatch_mean``."""
