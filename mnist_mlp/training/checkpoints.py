@@ -418,16 +418,20 @@ def _refusal(file: Path) -> str:
 
 
 def config_of(saved: Checkpoint) -> TrainConfig:
-    """The configuration saved with a checkpoint, checked."""
+    """The configuration saved with a checkpoint — its network's own — checked."""
     unknown = set(saved.config) - {f.name for f in fields(TrainConfig)}
     if unknown:
         raise CheckpointError(f"{saved.path} has settings this mnist-mlp does not know: "
                               f"{', '.join(sorted(unknown))}")
+    config = TrainConfig(**saved.config)
     try:
-        TrainConfig(**saved.config).validate()
+        config.validate()
     except ConfigError as error:
         raise CheckpointError(f"{saved.path} holds an impossible setting: {error}") from None
-    return TrainConfig(**saved.config)
+    if len(config.networks()) != 1:
+        raise CheckpointError(f"{saved.path} holds the settings of {len(config.networks())} "
+                              "networks, not of the one network it keeps")
+    return config.networks()[0]
 
 
 def resume_config(path: str | os.PathLike, **changes) -> TrainConfig:

@@ -145,7 +145,7 @@ def resume_sweep(state: SweepState, changes: dict[str, Any] | None = None,
                  dtype: torch.dtype = torch.float32, cuda_graph: bool = True,
                  native: bool | None = None, fused: bool | None = None,
                  on_start: Callable[[RunStart], None] | None = None) -> list[TrainResult]:
-    """Continue a sweep that was stopped (``sweep_state(manifest)``, ``sweep.py``): every
+    """Continue a sweep that was stopped (``sweep_state(manifest)``): every
     network from the checkpoint of its last completed epoch, in its run folder, on the engine —
     to exactly the weights and histories of the sweep had it not stopped (bitwise on the CPU's
     compiled loop). A network that had diverged is restored as it was (``diverged.pt``) and
@@ -173,6 +173,7 @@ def resume_sweep(state: SweepState, changes: dict[str, Any] | None = None,
 def _trainer(dtype: torch.dtype, cuda_graph: bool, native: bool | None,
              fused: bool | None) -> MakeTrainer:
     return partial(FastTrainer, dtype=dtype, cuda_graph=cuda_graph, native=native, fused=fused)
+
 
 # ---------------------------------------------------------------------------------------------
 # A sweep's manifest: which run folders make up a sweep, so that it resumes as one

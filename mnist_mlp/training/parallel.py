@@ -259,6 +259,7 @@ def first_then_others(launch: Launch, work: Callable[[], Item]) -> Item:
         result = work()
     return result
 
+
 # ---------------------------------------------------------------------------------------------
 # The files of a sweep run in shards, and merging them
 

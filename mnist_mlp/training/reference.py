@@ -139,6 +139,7 @@ def train(config: TrainConfig, model: MLP | None = None,
                     on_epoch=each_epoch, on_step=on_step, on_start=on_start)
     return result
 
+
 # ---------------------------------------------------------------------------------------------
 # The reference loop's step on a GPU: ``sgd_step``, unchanged, captured whole in a CUDA graph
 #
@@ -228,6 +229,7 @@ class CapturedStep:
             with torch.no_grad():
                 for parameter, value in zip(model.parameters(), saved, strict=True):
                     parameter.copy_(value)  # undo the warm-up's steps
+
 
 # ---------------------------------------------------------------------------------------------
 # The textbook's step, data-parallel: one network's mini-batches split over the ranks

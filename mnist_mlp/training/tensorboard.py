@@ -96,7 +96,7 @@ def create_run_dir(log_dir: str | os.PathLike, name: str) -> Path:
 
 
 class RunLog:
-    """The TensorBoard log of one run folder (written by ``events.EventFile``, flushed after
+    """The TensorBoard log of one run folder (written by ``EventFile``, flushed after
     each epoch), and its ``config.json``."""
 
     def __init__(self, run_dir: Path, config: dict[str, Any]) -> None:
@@ -197,6 +197,7 @@ class RunLog:
         with contextlib.suppress(OSError):
             self.events.flush()
 
+
 # ---------------------------------------------------------------------------------------------
 # Event files, written without a thread and without a file held open between writes
 #
@@ -276,6 +277,7 @@ class EventFile:
             for data in self.pending:
                 writer.write(data)
         self.pending.clear()
+
 
 # ---------------------------------------------------------------------------------------------
 # Pictures of a network: its hidden neurons' weights, its confusion matrix, the test digits it
