@@ -1,5 +1,6 @@
 """The commands as a user meets them first: ``--help`` with every default, ``--version`` from the
-one version in pyproject.toml, both without loading torch."""
+one version in pyproject.toml, both without loading torch; the commands they print for the user to
+run next, as they work when pasted."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 import torch
 
 import mnist_mlp
+from mnist_mlp.cli import common
 from mnist_mlp.cli.options import PARSERS
 from mnist_mlp.textbook import names
 from mnist_mlp.textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
@@ -203,3 +205,53 @@ def test_install_sizes_count_each_file_once_and_install_as_readme_says(tmp_path)
     readme = (ROOT / "README.md").read_text()
     for commands in lines.values():
         assert " && ".join(f".venv/bin/pip install {' '.join(c)}" for c in commands) in readme
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands printed for the user to run next
+
+
+@pytest.fixture
+def venv(tmp_path, monkeypatch):
+    """A virtual environment ``project/.venv`` running this process, not activated (its bin
+    folder not on PATH), the current folder ``project``."""
+    project = tmp_path / "project"
+    (project / ".venv" / "bin").mkdir(parents=True)
+    monkeypatch.setattr(sys, "prefix", str(project / ".venv"))
+    monkeypatch.setattr(sys, "base_prefix", "/usr")
+    monkeypatch.setenv("PATH", os.pathsep.join(["/usr/local/bin", "/usr/bin"]))
+    monkeypatch.chdir(project)
+    return project / ".venv"
+
+
+def test_a_venv_not_activated_is_named_by_its_path(venv, monkeypatch):
+    assert common.program("tensorboard") == ".venv/bin/tensorboard"
+    assert common.command("mnist-mlp-evaluate", "runs/my run") == (
+        ".venv/bin/mnist-mlp-evaluate 'runs/my run'")
+    monkeypatch.chdir(venv / "bin")  # inside the bin folder itself: still a path
+    assert common.program("tensorboard") == "./tensorboard"
+    (venv.parent.parent / "elsewhere").mkdir()
+    monkeypatch.chdir(venv.parent.parent / "elsewhere")  # not below: the absolute path
+    assert common.program("tensorboard") == str(venv / "bin" / "tensorboard")
+
+
+def test_a_venv_in_a_folder_with_a_space_is_quoted(tmp_path, venv, monkeypatch):
+    spaced = tmp_path / "my envs" / "ml"
+    monkeypatch.setattr(sys, "prefix", str(spaced))
+    assert common.command("tensorboard", "--logdir", "runs") == (
+        f"'{spaced}/bin/tensorboard' --logdir runs")
+
+
+def test_an_activated_venv_or_none_is_named_by_the_bare_name(venv, monkeypatch):
+    monkeypatch.setenv("PATH", os.pathsep.join([str(venv / "bin"), "/usr/bin"]))
+    assert common.command("tensorboard", "--logdir", "runs") == "tensorboard --logdir runs"
+    monkeypatch.setenv("PATH", "/usr/bin")
+    monkeypatch.setattr(sys, "base_prefix", sys.prefix)  # no virtual environment
+    assert common.program("mnist-mlp-merge") == "mnist-mlp-merge"
+
+
+def test_the_python_of_a_venv_is_its_own(venv, monkeypatch):
+    monkeypatch.setattr(sys, "executable", str(venv / "bin" / "python3"))
+    assert common.python() == ".venv/bin/python3"
+    monkeypatch.setattr(sys, "base_prefix", sys.prefix)
+    assert common.python() == "python3"

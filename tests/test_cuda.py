@@ -22,9 +22,8 @@ from mnist_mlp.textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATION
 from mnist_mlp.textbook.losses import LOSSES, get_loss
 from mnist_mlp.textbook.sgd import sgd_step
 from mnist_mlp.training import DivergenceError, resolve_device, resume_config
-from mnist_mlp.training.captured import CapturedStep
-from mnist_mlp.training.checkpoint import LAST, build_model, load_checkpoint
-from mnist_mlp.training.reference import train_epoch
+from mnist_mlp.training.checkpoints import LAST, build_model, load_checkpoint
+from mnist_mlp.training.reference import CapturedStep, train_epoch
 from mnist_mlp.training.stats import summarize
 
 DEVICE = "cuda"

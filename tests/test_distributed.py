@@ -18,8 +18,8 @@ from mnist_mlp import TrainConfig, train, train_many
 from mnist_mlp.cli.merge import main as merge_main
 from mnist_mlp.cli.train import main as train_main
 from mnist_mlp.errors import ConfigError
-from mnist_mlp.training.checkpoint import LAST, load_checkpoint
-from mnist_mlp.training.launch import Launch, Shard, timeout
+from mnist_mlp.training.checkpoints import LAST, load_checkpoint
+from mnist_mlp.training.parallel import Launch, Shard, timeout
 
 ROOT = Path(__file__).resolve().parents[1]
 TORCHRUN = shutil.which("torchrun", path=str(Path(sys.executable).parent))

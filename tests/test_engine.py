@@ -17,7 +17,7 @@ from mnist_mlp.textbook.metrics import confusion_matrix
 from mnist_mlp.textbook.model import WeightedInput
 from mnist_mlp.textbook.sgd import sgd_step
 from mnist_mlp.training import DivergenceError, resume_config
-from mnist_mlp.training.checkpoint import LAST, build_model, load_checkpoint
+from mnist_mlp.training.checkpoints import LAST, build_model, load_checkpoint
 from mnist_mlp.training.reference import train_epoch
 from mnist_mlp.training.stats import summarize
 

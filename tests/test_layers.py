@@ -111,7 +111,7 @@ def modules(package: str) -> list[str]:
 
 
 PLANTED = [
-    ("from mnist_mlp.training.shards import write_shard", "is not public"),
+    ("from mnist_mlp.training.parallel import write_shard", "is not public"),
     ("from mnist_mlp.training import _HOME", "is not in mnist_mlp.training.__all__"),
     ("from mnist_mlp.textbook import neuron", "is not in mnist_mlp.textbook.__all__"),
     ("import mnist_mlp.engine.native", "import mnist_mlp.engine.native"),

@@ -1,7 +1,7 @@
 """``mnist-mlp-merge FOLDER``: the summary of a train command's sweep run in shards
 (``--shard I/N``), once all N shard files are in FOLDER. A network that diverged is counted as
 the unsharded sweep counts it; a shard missing, twice, of another sweep, damaged or hostile is
-refused in one line naming it (``mnist_mlp.training.shards``). The reproduction's shards are the
+refused in one line naming it (``mnist_mlp.training.parallel``). The reproduction's shards are the
 lab's: one line says which command merges them."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..files import FOLDER, examine
-from ..training.shards import TRAIN, ShardError, merge_shards, network_ids, result_from_dict
+from ..training.parallel import TRAIN, ShardError, merge_shards, network_ids
+from ..training.records import TrainResult
 from .common import one_line_errors, quoted
 from .options import merge_parser
 from .train import print_results
@@ -27,5 +28,5 @@ def main(argv: Sequence[str] | None = None) -> int:
                  for kind, command in MERGED_ELSEWHERE.items()}
     _, grid, items, _ = merge_shards(args.folder, {"train": TRAIN}, elsewhere)
     by_id = {item["id"]: item for item in items}
-    print_results([result_from_dict(by_id[i]) for i in network_ids(grid)])
+    print_results([TrainResult.from_dict(by_id[i]) for i in network_ids(grid)])
     return 0

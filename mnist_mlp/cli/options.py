@@ -86,7 +86,7 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=positive_int, default=d.epochs,
                    help="passes over the training images")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of the first network")
-    p.add_argument("--seeds", type=positive_int, default=1,
+    p.add_argument("--seeds", type=positive_int, default=d.seeds,
                    help="train N networks, seeds SEED … SEED+N−1, and report mean ± std")
     p.add_argument("--engine", choices=["reference", "fast"], default="reference",
                    help="reference: the readable autograd loop, one network at a time; "

@@ -2,7 +2,8 @@
 
 * ``mnist``: finding, downloading, checking and reading the four MNIST files (``load_mnist``);
 * ``digits``: digits as tensors (``DigitTensors``) and the splits (``MNISTSplits``);
-* ``batches``: one random order per epoch (``epoch_order``), mini-batches from a ``DataLoader``;
+* ``batches``: one random order per epoch (``epoch_order``), mini-batches from a ``DataLoader``,
+  and how many there are (``steps_per_epoch``);
 * ``images``: an image file of a digit, prepared as MNIST was (``prepare_image``).
 
 It knows nothing of training; of the network it knows only the input and output sizes.

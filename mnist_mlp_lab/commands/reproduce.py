@@ -24,6 +24,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from mnist_mlp.cli import (
+    CountBar,
+    bars_wanted,
     command_parser,
     one_line_errors,
     positive_int,
@@ -36,12 +38,10 @@ from mnist_mlp.files import FOLDER, FolderError, check_writable, examine
 from mnist_mlp.training import (
     ONE_PROCESS,
     WHOLE,
-    CountBar,
     Kind,
     Launch,
     Shard,
     ShardError,
-    bars_wanted,
     merge_shards,
     process_group,
     write_shard,

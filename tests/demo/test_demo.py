@@ -22,7 +22,7 @@ from serving import mnist_run, needs_mnist, png, serving, train_run, vertical_ba
 from mnist_mlp.data import load_mnist
 from mnist_mlp.data.images import ImageError, prepare_image
 from mnist_mlp.inference import predict
-from mnist_mlp.training.checkpoint import build_model, load_checkpoint
+from mnist_mlp.training.checkpoints import build_model, load_checkpoint
 from mnist_mlp_demo.command import main as demo_main
 from mnist_mlp_demo.server import MAX_UPLOAD, is_loopback
 

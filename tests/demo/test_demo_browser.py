@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from serving import mnist_run, needs_mnist, serving, train_run, vertical_bar
 
-from mnist_mlp.training.checkpoint import build_model, load_checkpoint
+from mnist_mlp.training.checkpoints import build_model, load_checkpoint
 from mnist_mlp_demo.browser import (
     STROKES,
     draw,

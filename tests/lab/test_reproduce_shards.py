@@ -12,7 +12,7 @@ from helpers import job_array
 
 from mnist_mlp.cli.merge import main as merge_main
 from mnist_mlp.cli.train import main as train_main
-from mnist_mlp.training.launch import Launch
+from mnist_mlp.training.parallel import Launch
 from mnist_mlp_lab.commands.reproduce import command_line
 from mnist_mlp_lab.commands.reproduce import main as reproduce_main
 

@@ -1,4 +1,12 @@
-"""Checkpoints: all that a run needs to continue exactly where it stopped, as plain data.
+"""What a run keeps in its run folder to continue exactly where it stopped: its checkpoints,
+and the lock that lets one process at a time write the folder.
+
+* ``Checkpoint``, ``save_checkpoint``, ``load_checkpoint``: a checkpoint file, written atomically,
+  read with ``weights_only`` and checked before anything is allocated from it;
+* ``build_model``, ``restore``, ``check_resumable``, ``resume_config``: a network, a run or its
+  configuration back from a checkpoint; ``in_own_run_folder``: whether it continues in place;
+* ``Keeper``: ``last.pt``, ``best.pt`` and ``diverged.pt`` of one network as its run goes;
+* ``RunLock``: one writer per run folder, the file ``RUN/.lock``.
 
 A checkpoint file (``.pt``) holds one dict of tensors and plain Python values only, so that
 ``torch.load(path, weights_only=True)`` reads it without unpickling any object — and that is the
@@ -12,34 +20,46 @@ only way this package loads one::
      "rng": {"torch": Tensor,                       # torch's global generator (uint8 state)
              "shuffle": Tensor},                    # the generator that shuffles each epoch
      "history": [{"epoch": 1, "train_loss": …}, …],
-     "config": {"hidden_size": 30, "lr": 0.5, …}}   # the TrainConfig as a dict
+     "config": {"hidden_size": 30, "lr": 0.5, …}}   # the network's TrainConfig as a dict
 
-The reference trainer writes ``last.pt`` into the run folder after every epoch and ``best.pt``
-whenever the validation accuracy is the best so far, each atomically: a temporary file in the
-same folder, then ``os.replace``, so a crash or Ctrl-C never leaves a half-written checkpoint.
-With the RNG states restored, a resumed run ends with exactly the weights of an uninterrupted one
-(on the same device). Problems a user can fix raise ``CheckpointError`` with a one-line message.
+Each write is atomic (a temporary file in the same folder, then ``os.replace``), so a crash or
+Ctrl-C never leaves a half-written checkpoint. With the RNG states restored, a resumed run ends
+with exactly the weights of an uninterrupted one (on the same device). Problems a user can fix
+raise ``CheckpointError`` (or ``RunLockedError``) with a one-line message.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
 import os
+import socket
 import stat
 import warnings
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from ..errors import UserError
-from ..files import FILE, examine, write_atomically
+from ..errors import ConfigError, UserError
+from ..files import (
+    FILE,
+    FolderError,
+    JSONFileError,
+    examine,
+    read_json,
+    signals_held,
+    write_atomically,
+)
 from ..textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from ..textbook.model import INITS, INPUT_SIZE, MLP, NUM_CLASSES
 from ..textbook.names import RENAMED
+from .config import TrainConfig
 from .records import EpochRecord
 
 FORMAT = "mnist-mlp checkpoint"
@@ -204,7 +224,7 @@ def capture(model: MLP, config: dict[str, Any], history: list[EpochRecord],
     """
     state = {name: value.detach().to("cpu", copy=True)
              for name, value in model.state_dict().items()}
-    return Checkpoint(epoch=len(history), model_config=model.config(), model_state=state,
+    return Checkpoint(epoch=len(history), model_config=model.architecture(), model_state=state,
                       lr=config["lr"], rng={"torch": torch.get_rng_state(),
                                             "shuffle": shuffle.get_state()},
                       history=[record.to_dict() for record in history], config=dict(config))
@@ -226,13 +246,13 @@ def load_weights(model: MLP, checkpoint: Checkpoint) -> None:
     if they do not fit."""
     expected = {name: tuple(value.shape) for name, value in model.state_dict().items()}
     found = {name: tuple(value.shape) for name, value in checkpoint.model_state.items()}
-    here, saved = model.config(), checkpoint.model_config
+    here, saved = model.architecture(), checkpoint.model_config
     if expected != found or any(here[name] != saved.get(name) for name in ARCHITECTURE):
         held = describe_weights(checkpoint.model_state)
         if found == expected:
             held = describe_architecture(checkpoint.model_config)
         raise CheckpointError(f"{checkpoint.path} holds the weights of a {held} network, but "
-                              f"the network here is {describe_architecture(model.config())}; "
+                              f"the network here is {describe_architecture(model.architecture())}; "
                               "use a checkpoint of this architecture")
     model.load_state_dict(checkpoint.model_state)
 
@@ -303,13 +323,6 @@ def save_checkpoint(checkpoint: Checkpoint, path: str | os.PathLike) -> Path:
     return path
 
 
-def save_epoch(checkpoint: Checkpoint, run_dir: Path, best: bool) -> Path:
-    """Write the epoch's checkpoint as ``run_dir/last.pt``, and as ``best.pt`` if ``best``."""
-    if best:
-        save_checkpoint(checkpoint, run_dir / BEST)
-    return save_checkpoint(checkpoint, run_dir / LAST)
-
-
 def find_checkpoint(path: str | os.PathLike, prefer: tuple[str, ...] = (BEST, LAST)) -> Path:
     """``path`` itself if it is a file; for a run folder, the first of ``prefer`` in it."""
     path, fix = Path(path), "give a run folder (e.g. runs/<name>) or its last.pt or best.pt"
@@ -348,13 +361,10 @@ def _read(file: Path) -> Checkpoint:
         with warnings.catch_warnings():  # e.g. on the pickle protocol: not for the user
             warnings.simplefilter("ignore")
             data = torch.load(file, map_location="cpu", weights_only=True)
-    except OSError as error:
-        if not _readable(file):
+    except Exception as error:  # refused by weights_only, or bytes torch.load cannot parse
+        if isinstance(error, OSError) and not _readable(file):
             raise CheckpointError(f"cannot read checkpoint {file}: {error.strerror or error}"
                                   ) from None
-        raise CheckpointError(f"{file} is not a valid mnist-mlp checkpoint: {_refusal(file)}; "
-                              "give a last.pt or best.pt of a run") from None
-    except Exception:  # refused by weights_only, or bytes torch.load cannot parse at all
         raise CheckpointError(f"{file} is not a valid mnist-mlp checkpoint: {_refusal(file)}; "
                               "give a last.pt or best.pt of a run") from None
     return Checkpoint.from_dict(data, file)
@@ -401,3 +411,260 @@ def _refusal(file: Path) -> str:
     if start == LEGACY_MAGIC:
         return f"it is in torch.save's legacy format and holds {objects}"
     return "it is not a file written by torch.save (nothing in it was loaded)"
+
+
+# ---------------------------------------------------------------------------------------------
+# The configuration of a checkpoint's run, and its run folder
+
+
+def config_of(saved: Checkpoint) -> TrainConfig:
+    """The configuration saved with a checkpoint — its network's own — checked."""
+    unknown = set(saved.config) - {f.name for f in fields(TrainConfig)}
+    if unknown:
+        raise CheckpointError(f"{saved.path} has settings this mnist-mlp does not know: "
+                              f"{', '.join(sorted(unknown))}")
+    config = TrainConfig(**saved.config)
+    try:
+        config.validate()
+    except ConfigError as error:
+        raise CheckpointError(f"{saved.path} holds an impossible setting: {error}") from None
+    if len(config.networks()) != 1:
+        raise CheckpointError(f"{saved.path} holds the settings of {len(config.networks())} "
+                              "networks, not of the one network it keeps")
+    return config.networks()[0]
+
+
+def resume_config(path: str | os.PathLike, **changes) -> TrainConfig:
+    """The configuration saved with the checkpoint at ``path`` (a run folder: its ``last.pt``,
+    else its ``best.pt``), with ``changes``, e.g. ``resume_config("runs/…", epochs=40)``."""
+    return replace(config_of(load_checkpoint(path, prefer=(LAST, BEST))), **changes)
+
+
+CONFIG = "config.json"
+"""The run's configuration, in its run folder."""
+
+
+def in_own_run_folder(checkpoint: Checkpoint) -> bool:
+    """Whether ``checkpoint`` lies in the folder of its own run: one whose ``config.json``
+    holds the checkpoint's settings (but those a resumed run may change). A checkpoint copied
+    elsewhere — a ``best.pt`` handed out, kept in Downloads — does not."""
+    if checkpoint.path is None:
+        return False
+    try:
+        written = read_json(checkpoint.path.parent / CONFIG, 1 << 20)
+    except JSONFileError:
+        return False
+    written = renamed(written)  # a run of before 0.2 may say cross_entropy
+    return isinstance(written, dict) and all(
+        written.get(name) == value for name, value in checkpoint.config.items()
+        if name not in FREE_ON_RESUME)
+
+
+# ---------------------------------------------------------------------------------------------
+# Keeping the checkpoints of a run as it goes
+#
+# The state of every completed epoch is captured in memory (weights, RNG states, history: a copy
+# on the CPU, cheap); it is written to disk every ``checkpoint_every`` epochs, at the last epoch,
+# and whenever the run stops early (Ctrl-C, SIGTERM, a divergence) — so that for a sweep of many
+# networks the files cost little, and yet ``last.pt`` always ends as the last completed epoch and
+# ``best.pt`` as the epoch with the best validation accuracy. A network of a sweep that diverged
+# keeps ``last.pt`` at its last good epoch; its state after each later epoch is kept on the same
+# schedule as ``diverged.pt``, so that every network's last completed epoch is on disk. A write
+# is never cut in half by a signal: Ctrl-C and SIGTERM wait until it is done.
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A checkpoint on disk: its path (None: none yet) and its epoch."""
+
+    path: Path | None = None
+    epoch: int = 0
+
+
+class Keeper:
+    """The checkpoints of one network in ``run_dir``; ``kept`` is its ``last.pt`` on disk."""
+
+    def __init__(self, run_dir: Path, every: int, kept: Kept = Kept(), saved: int = 0) -> None:
+        self.run_dir, self.every, self.kept = run_dir, every, kept
+        self.saved = saved  # the epoch of the latest state written (last.pt or diverged.pt)
+        self.last: Checkpoint | None = None  # captured, not yet written…
+        self.best: Checkpoint | None = None  # …and the best epoch's, not yet written
+        self.lost: Checkpoint | None = None  # …and a diverged network's state
+
+    def after_epoch(self, checkpoint: Checkpoint, best: bool, final: bool,
+                    finite: bool = True) -> None:
+        """Take the checkpoint of a completed epoch (``best``: the best so far by validation
+        accuracy; ``finite`` False: its weights are not, as ``diverged.pt``); write it if it is
+        due (``final``: the run's last epoch)."""
+        if not finite:
+            self.lost = checkpoint
+        else:
+            self.last = checkpoint
+            if best:
+                self.best = checkpoint
+        if final or checkpoint.epoch % self.every == 0:
+            self.write()
+
+    @property
+    def latest(self) -> Kept:
+        """The last good epoch, written or about to be (``write`` runs before a run stops)."""
+        if self.last is not None:
+            return Kept(self.run_dir / LAST, self.last.epoch)
+        return self.kept
+
+    def write(self) -> None:
+        """Write what is captured and not written yet: ``best.pt``, ``last.pt``, then
+        ``diverged.pt``."""
+        if self.last is None and self.best is None and self.lost is None:
+            return
+        with signals_held():
+            try:
+                if self.best is not None:
+                    save_checkpoint(self.best, self.run_dir / BEST)
+                if self.last is not None:
+                    self.kept = Kept(save_checkpoint(self.last, self.run_dir / LAST),
+                                     self.last.epoch)
+                    self.saved = self.last.epoch
+                if self.lost is not None:
+                    save_checkpoint(self.lost, self.run_dir / DIVERGED)
+                    self.saved = self.lost.epoch
+            except CheckpointError as error:  # a full disk, a folder gone read-only
+                raise CheckpointError(f"{error}; {kept_in(self.run_dir)}; free some space or "
+                                      f"make {self.run_dir} writable, then resume the run in it "
+                                      "with --resume") from None
+            self.last = self.best = self.lost = None
+
+
+def kept_in(run_dir: Path) -> str:
+    """What a run folder keeps, in words (after a checkpoint could not be written)."""
+    kept = []
+    for name in (LAST, BEST):
+        try:
+            kept.append(f"{name} (epoch {load_checkpoint(run_dir / name).epoch})")
+        except CheckpointError:
+            pass
+    return f"{run_dir} keeps {' and '.join(kept) if kept else 'no checkpoint'}"
+
+
+# ---------------------------------------------------------------------------------------------
+# One writer per run folder: the lock file ``RUN/.lock``
+#
+# A run that writes a run folder — a new run, a resumed one, each network of a sweep — first
+# creates ``.lock`` in it with ``O_CREAT | O_EXCL`` (which only one process can do), recording its
+# process id and host, and removes it when it stops, however it stops (the end, Ctrl-C, SIGTERM,
+# a divergence, an error). A second writer finds the file and stops with one line naming the
+# holder. A process killed outright (SIGKILL, a lost node) leaves its lock behind: when its
+# process is gone — same host, ``os.kill(pid, 0)`` finds no such process — the next writer takes
+# the lock over and says so once. A lock held on another host cannot be checked from here, nor
+# one that cannot be read: they are never taken over, and the message says how to remove them.
+#
+# No file is held open (a sweep of a thousand networks holds a thousand locks), and a take-over
+# is itself exclusive (``.lock.takeover``), so that two writers finding the same stale lock never
+# both take it.
+
+
+LOCK = ".lock"
+"""The lock file in a run folder."""
+
+
+class RunLockedError(UserError):
+    """Another process writes the run folder; the message names it and what to do."""
+
+
+class RunLock:
+    """The lock of one run folder, held by this process (``release`` lets it go)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / LOCK
+        self.mine = {"pid": os.getpid(), "host": socket.gethostname(),
+                     "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        if not _create(self.path, self.mine):
+            self._take_over()
+
+    def _take_over(self) -> None:
+        """Take the lock from a process that is gone, said once; else ``RunLockedError``."""
+        holder = _holder(self.path)
+        if holder is None:  # being written this very moment, or damaged: never taken
+            raise RunLockedError(f"{self.path.parent} is locked by another writer, whose lock "
+                                 "cannot be read; if no run writes this folder, remove "
+                                 f"{self.path}")
+        if _alive(holder):
+            raise RunLockedError(f"{self.path.parent} is being written by {_who(holder)}; "
+                                 "wait until it ends (or stop it) before writing the run "
+                                 f"folder again (if no such run is going on, remove {self.path})")
+        guard = self.path.with_name(LOCK + ".takeover")
+        if not _create(guard, self.mine):
+            raise RunLockedError(f"another process is taking over the lock of "
+                                 f"{self.path.parent} ({guard} exists); try again, or remove "
+                                 f"{guard} if no process is")
+        try:
+            if _holder(self.path) == holder:  # nobody took it meanwhile
+                self.path.unlink(missing_ok=True)
+            if not _create(self.path, self.mine):
+                raise RunLockedError(f"{self.path.parent} was just locked by "
+                                     f"{_who(_holder(self.path))}; wait until it ends")
+        finally:
+            guard.unlink(missing_ok=True)
+        warnings.warn(f"took over the lock of {self.path.parent} from {_who(holder)}, which is "
+                      "gone (stopped without removing it)", stacklevel=3)
+
+    def release(self) -> None:
+        """Remove the lock file, if it is still this process's."""
+        if _holder(self.path) == self.mine:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+
+
+def _create(path: Path, record: dict[str, Any]) -> bool:
+    """Create ``path`` holding ``record`` if it does not exist (False if it does);
+    ``FolderError`` if it cannot be written."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return False
+    except OSError as error:
+        raise FolderError(f"cannot lock the run folder {path.parent}: "
+                          f"{error.strerror or error}; make it writable") from None
+    try:
+        with os.fdopen(fd, "w") as file:
+            json.dump(record, file)
+    except OSError as error:  # a full disk: no empty lock left behind
+        path.unlink(missing_ok=True)
+        raise FolderError(f"cannot lock the run folder {path.parent}: "
+                          f"{error.strerror or error}; free some space") from None
+    return True
+
+
+def _holder(path: Path) -> dict[str, Any] | None:
+    """The record of the lock at ``path`` (None: none, or not one that can be read)."""
+    try:
+        record = read_json(path, 4096)
+    except JSONFileError:
+        return None
+    if not (isinstance(record, dict) and type(record.get("pid")) is int
+            and isinstance(record.get("host"), str)):
+        return None
+    return record
+
+
+def _alive(holder: dict[str, Any]) -> bool:
+    """Whether the lock's process may still run: on this host, whether it exists; on another
+    host it cannot be told, so yes."""
+    if holder["host"] != socket.gethostname():
+        return True
+    try:
+        os.kill(holder["pid"], 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, as another user's
+        return True
+    except (OverflowError, ValueError):  # not a process id at all
+        return False
+    return True
+
+
+def _who(holder: dict[str, Any] | None) -> str:
+    if holder is None:
+        return "another process"
+    since = f" since {str(holder.get('since'))[:40]}" if holder.get("since") else ""
+    return f"process {holder['pid']} on {holder['host'][:100]}{since}"

@@ -1,5 +1,6 @@
-"""Progress bars for the train command: one over the epochs, one over the current epoch's
-mini-batches with its running loss (tqdm, on stderr).
+"""Progress bars for the commands (tqdm, on stderr): for one network, one over the epochs and
+one over the current epoch's mini-batches with its running loss (``ProgressBars``); for a sweep,
+one over its network-epochs (``SweepBar``); for any count of work, ``CountBar``.
 
 The training loop knows nothing of them: ``ProgressBars.step`` and ``ProgressBars.epoch`` are
 passed to ``train`` as its ``on_step`` and ``on_epoch`` callbacks. The per-epoch line is printed
@@ -15,7 +16,7 @@ from typing import IO
 
 from tqdm import tqdm
 
-from .records import EpochRecord, StepInfo
+from ..training.records import EpochRecord, StepInfo
 
 REFRESH_STEPS = 50
 """The step bar and its running loss are updated every this many mini-batches."""
@@ -25,6 +26,16 @@ def bars_wanted(quiet: bool) -> bool:
     """Bars only for a person watching: not with ``--quiet``, and only when both stdout and
     stderr are terminals (not when output goes to a file, a pipe or a test's capture)."""
     return not quiet and sys.stdout.isatty() and sys.stderr.isatty()
+
+
+def print_above(line: str, bars: bool) -> None:
+    """Print ``line`` to stdout: above the bars (``tqdm.write``) where ``bars`` are shown, so
+    that they are not garbled; else as a plain print."""
+    if bars:
+        tqdm.write(line, file=sys.stdout)
+        sys.stdout.flush()
+    else:
+        print(line, flush=True)
 
 
 class ProgressBars:
@@ -74,11 +85,7 @@ class ProgressBars:
 
     def write(self, line: str) -> None:
         """Print ``line`` to stdout, above the bars when they are shown."""
-        if self.enabled and self.epoch_bar is not None:
-            tqdm.write(line, file=sys.stdout)
-            sys.stdout.flush()
-        else:
-            print(line, flush=True)
+        print_above(line, self.enabled and self.epoch_bar is not None)
 
     def close(self) -> None:
         """Close the bars (they leave the epoch bar's last state on screen)."""
@@ -109,11 +116,7 @@ class CountBar:
 
     def write(self, line: str) -> None:
         """Print ``line`` to stdout, above the bar when it is shown."""
-        if self.bar is not None:
-            tqdm.write(line, file=sys.stdout)
-            sys.stdout.flush()
-        else:
-            print(line, flush=True)
+        print_above(line, self.bar is not None)
 
     def close(self) -> None:
         if self.bar is not None:
