@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from mnist_mlp.textbook import MLP, sgd_step
 from mnist_mlp.textbook.losses import binary_cross_entropy
 from mnist_mlp.textbook.metrics import accuracy
-from mnist_mlp.training.threads import step_threads
+from mnist_mlp.training import step_threads
 
 
 def digits(root: str, train: bool) -> TensorDataset:

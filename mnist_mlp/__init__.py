@@ -7,8 +7,11 @@ The package is in layers, each calling only those below it:
 * ``engine``: K networks trained at once (tensor operations, CUDA graphs, a C loop);
 * ``training``: one driver for both trainers, ``train`` and ``train_many``, checkpoints, logs;
 * ``inference``: a trained network evaluated on the test set, or reading digits in images;
-* ``experiments``: the reproduction of the chapter's figures, the benchmark, statistics;
-* ``cli``: the commands.
+* ``cli``: the commands train, evaluate, predict and merge.
+
+Beside it, using only its public API (each subpackage's ``__all__``), are the lab that writes
+``results/`` (``mnist_mlp_lab``: the reproduction, the claims, the benchmark) and the demo page
+(``mnist_mlp_demo``).
 """
 
 from __future__ import annotations

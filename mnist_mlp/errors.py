@@ -13,6 +13,8 @@ sends, as ``HungUp`` (exit status 129), once a command has asked for it.
 
 from __future__ import annotations
 
+__all__ = ["ConfigError", "HungUp", "Terminated", "UserError", "exit_status"]
+
 
 class UserError(Exception):
     """A problem the user can fix; the message is one line (whitespace runs are collapsed)."""

@@ -19,6 +19,9 @@ from typing import Any, BinaryIO
 
 from .errors import UserError
 
+__all__ = ["FILE", "FOLDER", "FolderError", "JSONFileError", "PathError", "check_writable",
+           "examine", "read_json", "signals_held", "write_atomically", "write_json"]
+
 
 class PathError(UserError):
     """A path the user gave that cannot be examined or is not what it should be; the message

@@ -1,6 +1,6 @@
 """Using a trained network: its report on the test set, and the digit in image files.
 
-A checkpoint (``mnist_mlp.training.checkpoint``) gives the network; ``evaluate_checkpoint``
+A checkpoint (``mnist_mlp.training.checkpoints``) gives the network; ``evaluate_checkpoint``
 measures it on the 10,000 test digits, ``predict_files`` reads the digit in each image, after
 preparing the image as MNIST was prepared (``mnist_mlp.data.images``).
 """
@@ -16,9 +16,12 @@ from torch import Tensor
 
 from .data import load_test_digits
 from .data.images import ImageError, prepare_image
-from .training.checkpoint import BEST, LAST, Checkpoint, build_model, load_checkpoint
+from .training.checkpoints import BEST, LAST, Checkpoint, build_model, load_checkpoint
 from .training.config import resolve_device
-from .training.evaluation import Evaluation, evaluate
+from .training.records import Evaluation, evaluate
+
+__all__ = ["CheckpointEvaluation", "Prediction", "checkpoint_summary", "evaluate_checkpoint",
+           "predict", "predict_files"]
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,8 @@ step() {  # step NAME SECONDS LOG COMMAND…: run COMMAND bounded, its output al
     echo "$name: exit ${PIPESTATUS[0]}" | tee -a "$out/steps.txt"
 }
 step tests 110 "$out/tests.log" "$python" -m pytest -q -p no:cacheprovider -rs \
-    tests/test_cuda.py tests/test_fused.py tests/test_engine.py tests/test_metrics.py
+    tests/test_cuda.py tests/lab/test_lab_cuda.py tests/test_fused.py tests/test_engine.py \
+    tests/test_metrics.py
 step bench 140 "$out/bench.log" "$python" scripts/bench.py --device cuda --hidden 30 100 \
     --networks 1 10 100 1000 --repeat 2 --json "$out/bench.json"
 step train-fast 35 "$out/train-fast.txt" "$python" scripts/train.py --engine fast \

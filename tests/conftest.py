@@ -1,12 +1,14 @@
-"""Fixtures shared by the tests: a tiny learnable MNIST, a configuration for it, the scripts."""
+"""Fixtures shared by the tests: a tiny learnable MNIST, a configuration for it, the scripts, a
+folder that may not be entered."""
 
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
 from idx import write_idx_mnist
 
-from mnist_mlp import TrainConfig
+from mnist_mlp import TrainConfig, files
 
 
 @pytest.fixture(autouse=True)
@@ -58,14 +60,16 @@ def on_sgd_step(monkeypatch):
 @pytest.fixture(scope="session")
 def load_script():
     """``load_script(name)``: the command behind ``scripts/<name>.py`` (the module
-    ``mnist_mlp.cli.<name>``, which the script only runs), to call its ``main`` in-process;
-    ``load_script(name, folder="examples")``: ``examples/<name>.py`` as a module."""
+    ``mnist_mlp.cli.<name>`` or the lab's ``mnist_mlp_lab.commands.<name>``, which the script
+    only runs), to call its ``main`` in-process; ``load_script(name, folder="examples")``:
+    ``examples/<name>.py`` as a module."""
 
     def load(name: str, folder: str = "scripts"):
         if folder == "scripts":
-            script = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
-            assert f'run("{name}")' in script.read_text()
-            return importlib.import_module(f"mnist_mlp.cli.{name}")
+            script = (Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py").read_text()
+            assert f'run("{name}")' in script
+            package = "mnist_mlp_lab.commands" if "mnist_mlp_lab" in script else "mnist_mlp.cli"
+            return importlib.import_module(f"{package}.{name}")
         path = Path(__file__).resolve().parents[1] / folder / f"{name}.py"
         spec = importlib.util.spec_from_file_location(f"{folder}_{name}", path)
         module = importlib.util.module_from_spec(spec)
@@ -101,3 +105,26 @@ def wreck(monkeypatch):
         monkeypatch.setattr(driver, "MLP", make)
 
     return install
+
+
+@pytest.fixture
+def locked(tmp_path, monkeypatch):
+    """A folder that may not be entered: its contents cannot even be examined (EACCES). Tests
+    may run as root, for whom chmod 000 changes nothing: then examining is refused as the
+    kernel would refuse it anyone else."""
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0)
+        yield folder
+        folder.chmod(0o700)
+        return
+    real = files._status
+
+    def refuse(path):
+        if Path(os.path.abspath(path)).is_relative_to(folder) and Path(path) != folder:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(files, "_status", refuse)
+    yield folder

@@ -17,7 +17,7 @@ from mnist_mlp.cli.evaluate import main as evaluate_main
 from mnist_mlp.cli.predict import main as predict_main
 from mnist_mlp.cli.train import main as train_main
 from mnist_mlp.errors import ConfigError
-from mnist_mlp.training.checkpoint import BEST, LAST, load_checkpoint, save_checkpoint
+from mnist_mlp.training.checkpoints import BEST, LAST, load_checkpoint, save_checkpoint
 
 UNPICKLED = []
 
@@ -165,7 +165,10 @@ def test_impossible_settings_in_python():
 
 
 @pytest.mark.parametrize(("change", "words"), [
-    ({"lr": "0.5"}, "lr must be int or float, got '0.5'"),
+    ({"lr": "0.5"}, "lr must be int or float (or a tuple of them), got '0.5'"),
+    ({"lr": (0.5, "1")}, "lr must be int or float (or a tuple of them), got '1'"),
+    ({"lr": ()}, "lr must be int or float (or a tuple of them), got ()"),
+    ({"seeds": 2.0}, "seeds must be int, got 2.0"),
     ({"epochs": 1.5}, "epochs must be int, got 1.5"),
     ({"hidden_size": True}, "hidden_size must be int, got True"),
     ({"data_dir": 7}, "data_dir must be str or None, got 7"),
@@ -291,12 +294,13 @@ def edited_checkpoint(run, path, edit):
     (lambda d: d["history"].append({"epoch": 3}), "does not match its history of 3 epochs"),
     (lambda d: d["rng"].update(torch=torch.zeros(3)), "RNG states are not byte tensors"),
     (lambda d: d["config"].update(lr="0.5"), "holds an impossible setting: lr must be"),
+    (lambda d: d["config"].update(seeds=3), "holds the settings of 3 networks, not of the one"),
 ])
 def test_an_edited_checkpoint_is_refused_before_anything_is_built(run, tmp_path, capsys, image,
                                                                  edit, words):
     path = edited_checkpoint(run, tmp_path / "last.pt", edit)
     commands = [(train_main, ["--resume", str(path)])]
-    if "impossible setting" not in words:  # the training settings matter only to resume
+    if not words.startswith("holds"):  # the training settings matter only to resume
         commands.append((predict_main, [str(path), str(image)]))
     for main, argv in commands:
         assert main(argv) == 2

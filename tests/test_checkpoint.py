@@ -11,8 +11,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from mnist_mlp import TrainConfig, train
 from mnist_mlp.cli.train import main as train_main
 from mnist_mlp.training import EpochRecord, TrainingInterrupted, resume_config
-from mnist_mlp.training import checkpoint as checkpoint_module
-from mnist_mlp.training.checkpoint import (
+from mnist_mlp.training import checkpoints as checkpoint_module
+from mnist_mlp.training.checkpoints import (
     BEST,
     LAST,
     CheckpointError,
@@ -47,7 +47,7 @@ def test_checkpoint_is_plain_data_loadable_with_weights_only(straight):
     assert data["format"] == "mnist-mlp checkpoint" and data["epoch"] == 4
     assert data["optimizer"] == {"lr": 0.5}
     assert data["config"]["hidden_size"] == 16 and data["config"]["epochs"] == 4
-    assert data["model"]["config"] == straight.model.config()
+    assert data["model"]["config"] == straight.model.architecture()
     assert set(data["model"]["state"]) == set(straight.model.state_dict())
     assert isinstance(data["rng"]["torch"], torch.Tensor)
     assert isinstance(data["rng"]["shuffle"], torch.Tensor)
@@ -182,7 +182,7 @@ def test_checkpoints_every_few_epochs_keep_last_and_best_right(config, straight,
         written.append((checkpoint.epoch, path.name))
         return real_save(checkpoint, path)
 
-    monkeypatch.setattr("mnist_mlp.training.keeper.save_checkpoint", save)
+    monkeypatch.setattr("mnist_mlp.training.checkpoints.save_checkpoint", save)
     result = train(replace(config, checkpoint_every=3))
     assert {epoch for epoch, _ in written} <= {1, 2, 3, 4}
     assert sorted({epoch for epoch, name in written if name == LAST}) == [3, 4]

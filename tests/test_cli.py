@@ -1,5 +1,6 @@
 """The commands as a user meets them first: ``--help`` with every default, ``--version`` from the
-one version in pyproject.toml, both without loading torch."""
+one version in pyproject.toml, both without loading torch; the commands they print for the user to
+run next, as they work when pasted."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 import torch
 
 import mnist_mlp
+from mnist_mlp.cli import common
 from mnist_mlp.cli.options import PARSERS
 from mnist_mlp.textbook import names
 from mnist_mlp.textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
@@ -26,13 +28,18 @@ from mnist_mlp.training.config import LARGEST_LR
 
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = (ROOT / "pyproject.toml").read_text()
-CONSOLE = dict(re.findall(r'^(mnist-mlp-\w+) = "mnist_mlp\.cli:(\w+)"$', PYPROJECT, re.M))
-"""Each console command of pyproject.toml and the function in ``mnist_mlp.cli`` it runs."""
+CONSOLE = {command: (module, function) for command, module, function in re.findall(
+    r'^(mnist-mlp-\w+) = "(mnist_mlp\w*(?:\.\w+)*):(\w+)"$', PYPROJECT, re.M)}
+"""Each console command of pyproject.toml: the module and the function it runs."""
 SCRIPTS = sorted(path.stem for path in (ROOT / "scripts").glob("*.py")
-                 if f'run("{path.stem}")' in path.read_text())
-"""The scripts that run a command of ``mnist_mlp.cli``."""
+                 if f'run("{path.stem}")' in path.read_text()
+                 or "from mnist_mlp_demo import main" in path.read_text())
+"""The scripts that run a command: the library's, the lab's, the demo's."""
 LIBRARY = sorted(PARSERS)
-"""The commands whose options load no torch."""
+"""The library's commands, whose options load no torch."""
+WITHOUT_TORCH = [*LIBRARY, "demo"]
+"""The commands whose options load no torch: the library's and the demo's, each a console
+command."""
 
 
 def run(code: str, *argv: str, importtime: bool = False) -> subprocess.CompletedProcess:
@@ -46,8 +53,9 @@ def run(code: str, *argv: str, importtime: bool = False) -> subprocess.Completed
 
 def console(command: str) -> str:
     """Code that runs the console command ``command`` as its entry point does."""
-    return f"import sys; sys.argv[0] = {command!r}; from mnist_mlp.cli import {CONSOLE[command]}" \
-           f"; sys.exit({CONSOLE[command]}())"
+    module, function = CONSOLE[command]
+    return f"import sys; sys.argv[0] = {command!r}; from {module} import {function}" \
+           f"; sys.exit({function}())"
 
 
 def script(name: str) -> str:
@@ -57,8 +65,9 @@ def script(name: str) -> str:
 
 
 def test_every_console_command_is_a_command_with_a_script():
-    assert set(CONSOLE) == {f"mnist-mlp-{name}" for name in LIBRARY}
-    assert set(CONSOLE.values()) <= set(SCRIPTS)
+    assert set(CONSOLE) == {f"mnist-mlp-{name}" for name in WITHOUT_TORCH}
+    assert set(WITHOUT_TORCH) <= set(SCRIPTS)
+    assert {module for module, _ in CONSOLE.values()} == {"mnist_mlp.cli", "mnist_mlp_demo"}
 
 
 def test_the_names_without_torch_are_the_textbook_tables():
@@ -75,7 +84,7 @@ def loaded_torch(importtime: str) -> bool:
 
 
 @pytest.mark.parametrize("flag", ["--help", "--version"])
-@pytest.mark.parametrize("command", LIBRARY)
+@pytest.mark.parametrize("command", WITHOUT_TORCH)
 def test_help_and_version_answer_without_torch(command, flag):
     for code in (console(f"mnist-mlp-{command}"), script(command)):
         done = run(code, flag, importtime=True)
@@ -99,10 +108,13 @@ def test_a_mistyped_option_is_one_line_before_torch():
 
 
 def parsers():
-    """Each command's parser: the library's from ``options``, the lab's from its module."""
-    lab = [name for name in SCRIPTS if name not in PARSERS]
+    """Each command's parser: the library's from ``options``, the demo's from its ``options``,
+    the lab's from its module."""
+    lab = [name for name in SCRIPTS if name not in WITHOUT_TORCH]
     return {**{name: PARSERS[name]() for name in LIBRARY},
-            **{name: importlib.import_module(f"mnist_mlp.cli.{name}").parser() for name in lab}}
+            "demo": importlib.import_module("mnist_mlp_demo.options").demo_parser(),
+            **{name: importlib.import_module(f"mnist_mlp_lab.commands.{name}").parser()
+               for name in lab}}
 
 
 def help_blocks(text: str) -> dict[str, str]:
@@ -193,3 +205,53 @@ def test_install_sizes_count_each_file_once_and_install_as_readme_says(tmp_path)
     readme = (ROOT / "README.md").read_text()
     for commands in lines.values():
         assert " && ".join(f".venv/bin/pip install {' '.join(c)}" for c in commands) in readme
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands printed for the user to run next
+
+
+@pytest.fixture
+def venv(tmp_path, monkeypatch):
+    """A virtual environment ``project/.venv`` running this process, not activated (its bin
+    folder not on PATH), the current folder ``project``."""
+    project = tmp_path / "project"
+    (project / ".venv" / "bin").mkdir(parents=True)
+    monkeypatch.setattr(sys, "prefix", str(project / ".venv"))
+    monkeypatch.setattr(sys, "base_prefix", "/usr")
+    monkeypatch.setenv("PATH", os.pathsep.join(["/usr/local/bin", "/usr/bin"]))
+    monkeypatch.chdir(project)
+    return project / ".venv"
+
+
+def test_a_venv_not_activated_is_named_by_its_path(venv, monkeypatch):
+    assert common.program("tensorboard") == ".venv/bin/tensorboard"
+    assert common.command("mnist-mlp-evaluate", "runs/my run") == (
+        ".venv/bin/mnist-mlp-evaluate 'runs/my run'")
+    monkeypatch.chdir(venv / "bin")  # inside the bin folder itself: still a path
+    assert common.program("tensorboard") == "./tensorboard"
+    (venv.parent.parent / "elsewhere").mkdir()
+    monkeypatch.chdir(venv.parent.parent / "elsewhere")  # not below: the absolute path
+    assert common.program("tensorboard") == str(venv / "bin" / "tensorboard")
+
+
+def test_a_venv_in_a_folder_with_a_space_is_quoted(tmp_path, venv, monkeypatch):
+    spaced = tmp_path / "my envs" / "ml"
+    monkeypatch.setattr(sys, "prefix", str(spaced))
+    assert common.command("tensorboard", "--logdir", "runs") == (
+        f"'{spaced}/bin/tensorboard' --logdir runs")
+
+
+def test_an_activated_venv_or_none_is_named_by_the_bare_name(venv, monkeypatch):
+    monkeypatch.setenv("PATH", os.pathsep.join([str(venv / "bin"), "/usr/bin"]))
+    assert common.command("tensorboard", "--logdir", "runs") == "tensorboard --logdir runs"
+    monkeypatch.setenv("PATH", "/usr/bin")
+    monkeypatch.setattr(sys, "base_prefix", sys.prefix)  # no virtual environment
+    assert common.program("mnist-mlp-merge") == "mnist-mlp-merge"
+
+
+def test_the_python_of_a_venv_is_its_own(venv, monkeypatch):
+    monkeypatch.setattr(sys, "executable", str(venv / "bin" / "python3"))
+    assert common.python() == ".venv/bin/python3"
+    monkeypatch.setattr(sys, "base_prefix", sys.prefix)
+    assert common.python() == "python3"

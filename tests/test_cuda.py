@@ -1,40 +1,32 @@
 """On a GPU: the engine's fused kernel and CUDA-graph backend, its batched evaluation, the
-reference loop's captured step and every command that takes ``--device cuda`` give what the CPU
-(or the eager step) gives. Each test is skipped where CUDA is absent (and a test of the fused
-kernel where it cannot be built, saying why)."""
+reference loop's captured step and every command of the library that takes ``--device cuda``
+give what the CPU (or the eager step) gives (the lab's on CUDA: tests/lab/test_lab_cuda.py).
+Each test is skipped where CUDA is absent (and a test of the fused kernel where it cannot be
+built, saying why)."""
 
 import copy
-import json
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 import torch
-from helpers import needs_cuda, random_digits
+from helpers import add_in_python_only, needs_cuda, random_digits
 
 from mnist_mlp import MLP, TrainConfig, train, train_many
-from mnist_mlp.cli.bench import main as bench_main
 from mnist_mlp.cli.evaluate import main as evaluate_main
 from mnist_mlp.cli.train import main as train_main
 from mnist_mlp.data import batches
 from mnist_mlp.engine import Engine
 from mnist_mlp.engine.fused import device as fused_device
-from mnist_mlp.experiments.claims import ClaimSettings, run_claims
-from mnist_mlp.experiments.configurations import Settings
-from mnist_mlp.experiments.costs import evaluation_cost, peak_memory
-from mnist_mlp.experiments.reproduce import reproduce
-from mnist_mlp.experiments.stats import summarize
 from mnist_mlp.inference import evaluate_checkpoint
 from mnist_mlp.textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from mnist_mlp.textbook.losses import LOSSES, get_loss
 from mnist_mlp.textbook.sgd import sgd_step
 from mnist_mlp.training import DivergenceError, resolve_device, resume_config
-from mnist_mlp.training.captured import CapturedStep
-from mnist_mlp.training.checkpoint import LAST, build_model, load_checkpoint
-from mnist_mlp.training.reference import train_epoch
+from mnist_mlp.training.checkpoints import LAST, build_model, load_checkpoint
+from mnist_mlp.training.reference import CapturedStep, train_epoch
+from mnist_mlp.training.stats import summarize
 
 DEVICE = "cuda"
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = needs_cuda
 
 
@@ -102,6 +94,27 @@ def test_the_softmax_and_35_at_saturated_outputs_on_cuda():
                           [torch.Generator().manual_seed(0)])
     assert graphs.backend.graphs, "no CUDA graph was captured"
     assert losses.isfinite().all() and all(t.isfinite().all() for t in weights(graphs))
+
+
+def test_a_loss_added_in_python_only_trains_on_cuda_graphs(monkeypatch):
+    """A loss the fused kernel has no case for: one warning, CUDA graphs instead, the CPU's
+    numbers."""
+    add_in_python_only(monkeypatch)
+    data = random_digits(1003, torch.float32)
+    targets = torch.nn.functional.one_hot(data.labels, 10).float()
+    torch.manual_seed(0)
+    model = MLP(7, "softplus", "sigmoid")
+    with pytest.warns(UserWarning) as caught:
+        gpu = Engine([copy.deepcopy(model)], [0.5], "huber", device=DEVICE)
+    assert [str(w.message) for w in caught] == [
+        "the fused kernel has no hidden activation 'softplus'; the engine uses CUDA graphs "
+        "instead (slower)"]
+    assert gpu.backend.name == "cuda-graphs"
+    cpu = Engine([model], [0.5], "huber", native=False)
+    gpu.epoch(data.images.to(DEVICE), targets.to(DEVICE), 10, [torch.Generator().manual_seed(0)])
+    cpu.epoch(data.images, targets, 10, [torch.Generator().manual_seed(0)])
+    for ours, theirs in zip(weights(gpu), weights(cpu), strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("k", [1, 3])
@@ -187,26 +200,6 @@ def test_the_train_command_on_cuda(engine, tiny_data, tmp_path, capsys):
     assert "epoch   2" in capsys.readouterr().out
 
 
-def test_the_reproduction_on_cuda(tiny_data, tmp_path):
-    settings = Settings(seeds=2, epochs=2, train_size=200, validation_size=50,
-                        data_dir=str(tiny_data), device=DEVICE, only=("l30-softmax",),
-                        log_dir=str(tmp_path))
-    result = reproduce(settings)
-    (configuration,) = result.results
-    assert len(configuration.runs) == 2
-    assert all(len(run.history) == 2 for run in configuration.runs)
-
-
-def test_the_benchmark_on_cuda(tiny_data, tmp_path, capsys):
-    out = tmp_path / "bench.json"
-    assert bench_main(["--data-dir", str(tiny_data), "--hidden", "4", "--networks", "2",
-                       "--device", DEVICE, "--warmup", "10", "--repeat", "1",
-                       "--json", str(out)]) == 0
-    devices = {t["device"] for t in json.loads(out.read_text())["timings"]}
-    assert devices == {DEVICE}
-    assert f"| {DEVICE} | 4 | engine | 2 |" in capsys.readouterr().out
-
-
 def test_models_of_a_cuda_engine_are_on_the_gpu_and_independent():
     engine, _ = stacked_epochs(DEVICE, random_digits(100), epochs=1)
     models = engine.models()
@@ -233,26 +226,6 @@ def test_a_graph_is_not_replayed_on_other_targets():
         engines[device] = engine
     for ours, theirs in zip(weights(engines[DEVICE]), weights(engines["cpu"]), strict=True):
         torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-12)
-
-
-def test_what_a_sweep_costs_on_cuda(tiny_data):
-    cost = evaluation_cost(str(tiny_data), 8, networks=2, validation_size=50, device=DEVICE)
-    assert cost.training > 0 and cost.evaluation > 0
-    assert 0 < peak_memory(2, 8, str(tiny_data), validation_size=50, device=DEVICE) < 2e9
-
-
-def test_the_claims_on_cuda(tiny_data):
-    """The chapter's claims, measured on the GPU: every sweep (the learning rates with one that
-    diverges, the hidden sizes, batches of 1 to 100) and the derivation checks."""
-    settings = ClaimSettings(seeds=2, epochs=2, train_size=200, validation_size=50,
-                             lrs=(0.01, 0.5, 100.0), hidden_sizes=(10, 30),
-                             batch_sizes=(1, 10, 100), updates=20, data_dir=str(tiny_data),
-                             device=DEVICE, reproduction=str(ROOT / "results/reproduction.json"))
-    claims = run_claims(settings, lambda line: None, "python scripts/claims.py")
-    assert [p.value for p in claims.learning_rate] == [0.01, 0.5, 100.0]
-    assert all(len(p.final) == 2 for p in claims.hidden_size + claims.batch_size.epochs)
-    assert [p.updates for p in claims.batch_size.updates] == [20, 20, 20]
-    assert claims.derivation.bias["line 3 corrected, Σᵢ[F_j − y_ij]"] < 1e-12
 
 
 # --- the fused kernel (mnist_mlp/engine/fused/epoch.cu) -----------------------------------------
@@ -380,18 +353,6 @@ def test_fused_training_sees_divergence_as_the_cpu_does(fused_kernel, fused_conf
     assert not torch.isfinite(torch.tensor(results[1].history[-1].train_loss))
     with pytest.raises(DivergenceError, match="smaller --lr"), pytest.warns(UserWarning):
         train_many(replace(diverging, lr=1e30), seeds=[0, 1], fused=True)
-
-
-def test_the_benchmark_times_the_fused_kernel_beside_the_cuda_graphs(fused_kernel, tiny_data,
-                                                                     tmp_path, capsys):
-    out = tmp_path / "bench.json"
-    assert bench_main(["--data-dir", str(tiny_data), "--hidden", "4", "--networks", "2",
-                       "--device", DEVICE, "--warmup", "10", "--repeat", "1",
-                       "--json", str(out)]) == 0
-    methods = {t["method"] for t in json.loads(out.read_text())["timings"]}
-    assert {"engine", "engine-fused"} <= methods
-    printed = capsys.readouterr().out
-    assert "fused kernel: NVRTC" in printed and f"| {DEVICE} | 4 | engine-fused | 2 |" in printed
 
 
 def reference_epochs(step, n: int, epochs: int = 2):

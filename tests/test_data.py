@@ -21,6 +21,7 @@ from mnist_mlp.data import (
     load_mnist,
     load_test_digits,
     resolve_data_dir,
+    steps_per_epoch,
 )
 from mnist_mlp.data.mnist import ENV_VAR
 
@@ -439,6 +440,14 @@ def test_batches_have_the_requested_size():
     assert images.shape == (5, 784) and images.dtype == torch.float32
     assert labels.dtype == torch.int64
     assert torch.equal(images[:, 0], labels.float())  # images and labels stay paired
+
+
+def test_steps_per_epoch_counts_the_batches_the_loader_serves():
+    assert [steps_per_epoch(n, m) for n, m in ((50_000, 10), (50_000, 3), (1, 10))] == [
+        5000, 16_667, 1]
+    for n, m in ((23, 5), (20, 5), (3, 10)):
+        loader = batches(CountingDigits(n), m)
+        assert steps_per_epoch(n, m) == len(loader) == len(list(loader))
 
 
 def test_each_batch_is_one_tensor_index():

@@ -6,20 +6,20 @@ from dataclasses import replace
 
 import pytest
 import torch
-from helpers import needs_compiler, needs_cuda, random_digits
+from helpers import add_in_python_only, needs_compiler, needs_cuda, random_digits
 
 from mnist_mlp import MLP, TrainConfig, train, train_many
 from mnist_mlp.data import batches
 from mnist_mlp.engine import Engine
-from mnist_mlp.experiments.stats import summarize
 from mnist_mlp.inference import evaluate_checkpoint
 from mnist_mlp.textbook.losses import get_loss, network_loss
 from mnist_mlp.textbook.metrics import confusion_matrix
 from mnist_mlp.textbook.model import WeightedInput
 from mnist_mlp.textbook.sgd import sgd_step
 from mnist_mlp.training import DivergenceError, resume_config
-from mnist_mlp.training.checkpoint import LAST, build_model, load_checkpoint
+from mnist_mlp.training.checkpoints import LAST, build_model, load_checkpoint
 from mnist_mlp.training.reference import train_epoch
+from mnist_mlp.training.stats import summarize
 
 SETUPS = [("log_likelihood", "softmax", "sigmoid"), ("binary_cross_entropy", "sigmoid", "sigmoid"),
           ("mse", "sigmoid", "sigmoid"), ("mse", "softmax", "tanh"),
@@ -138,6 +138,27 @@ def test_networks_trained_together_equal_networks_trained_alone(compiled):
         (alone,) = engine_epoch([model], data, "log_likelihood", [lr], 10, [seed], torch.float64,
                                 compiled)
         assert_same_weights(alone, trained, 1e-12)
+
+
+@needs_compiler
+@pytest.mark.parametrize(("activation", "loss", "missing"), [
+    ("softplus", "mse", "hidden activation 'softplus'"), ("tanh", "huber", "loss 'huber'")])
+def test_a_function_added_in_python_only_trains_on_the_tensor_operations(
+        monkeypatch, activation, loss, missing):
+    """An activation or a loss added in Python only, without its C case: the engine says so in
+    one warning and trains on the tensor operations, the weights the reference loop's."""
+    add_in_python_only(monkeypatch)
+    torch.manual_seed(1)
+    model = MLP(7, activation, "sigmoid", init="scaled_normal").double()
+    data = random_digits()
+    with pytest.warns(UserWarning) as caught:
+        (fast,) = engine_epoch([copy.deepcopy(model)], data, loss, [0.3], 10, [4], torch.float64)
+    assert [str(w.message) for w in caught] == [
+        f"the native CPU loop has no {missing}; the engine uses tensor operations instead "
+        "(slower)"]
+    assert_same_weights(reference_epoch(model, data, loss, 0.3, 10, 4), fast, 1e-10)
+    with pytest.raises(RuntimeError, match=f"the native CPU loop has no {missing}"):
+        Engine([model], [0.3], loss, dtype=torch.float64, native=True)
 
 
 def test_engine_rejects_mixed_architectures():

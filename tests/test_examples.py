@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_mlp.training.threads import step_threads
+from mnist_mlp.training import step_threads
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "minimal.py"
 
@@ -24,7 +24,7 @@ def test_it_fits_on_one_screen_and_uses_only_the_textbook_layer():
                 if isinstance(node, ast.ImportFrom)}
     assert {m for m in imported if m.startswith("mnist_mlp")} <= {
         "mnist_mlp.textbook", "mnist_mlp.textbook.losses", "mnist_mlp.textbook.metrics",
-        "mnist_mlp.training.threads"}
+        "mnist_mlp.training"}
 
 
 @pytest.fixture

@@ -5,16 +5,17 @@ engine's tensor operations for every activation and loss. (On a GPU: tests/test_
 import copy
 import sys
 
+import fused_host as host
 import pytest
 import torch
-from helpers import needs_compiler, random_digits
+from helpers import add_in_python_only, needs_compiler, random_digits
 
 from mnist_mlp import MLP
 from mnist_mlp.engine import Engine, native
-from mnist_mlp.engine.fused import FusedKernel, device, host, source, uncovered
+from mnist_mlp.engine.fused import FusedKernel, device, source, uncovered
 from mnist_mlp.engine.fused.backend import Inputs, check
 from mnist_mlp.textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
-from mnist_mlp.textbook.losses import LOSSES
+from mnist_mlp.textbook.losses import LOG_FLOOR, LOSSES
 
 
 def nvrtc_version():
@@ -111,16 +112,19 @@ def test_the_fused_kernel_is_for_cuda_and_float32():
 
 def test_the_kernel_tables_name_every_activation_and_loss(monkeypatch):
     """The enums the Python caller reads from epoch.cu's text are the host build's, and cover
-    the package's names; a name the kernel lacks is a reason not to use it."""
+    the package's names (its losses: as ``c_loss`` names them, epoch.c's); a name the kernel
+    lacks is a reason not to use it."""
     names = source.enums()
     assert set(names["hidden"]) == set(HIDDEN_ACTIVATIONS)
     assert set(names["output"]) == set(OUTPUT_ACTIVATIONS)
-    assert set(names["loss"]) == set(LOSSES)
+    assert set(names["loss"]) == {native.c_loss(output, loss) for output in OUTPUT_ACTIVATIONS
+                                  for loss in LOSSES}
     if native.compiler():
         assert host.library().enums == names
     assert f"#define MAX_THREADS {source.MAX_THREADS}\n" in source.SOURCE.read_text()
+    assert f"#define LOG_FLOOR ({LOG_FLOOR}f)\n" in (source.FOLDER / "functions.h").read_text()
     monkeypatch.setattr(source, "enums", lambda: {**names, "loss": {"mse": 0}})
-    assert "no loss 'mae'" in uncovered(Engine([MLP(3)], [0.1], "mae"))
+    assert uncovered(Engine([MLP(3)], [0.1], "mae")) == "the fused kernel has no loss 'mae'"
 
 
 @needs_compiler
@@ -262,6 +266,28 @@ def test_a_mini_batch_too_large_for_shared_memory_falls_back_with_one_warning():
         fused_losses = train(fused, data, 2, batch_size=30)
     assert fused.backend.fallback.name == "tensor-ops"
     torch.testing.assert_close(fused_losses, train(ops, data, 2, batch_size=30))
+
+
+@needs_compiler
+@pytest.mark.parametrize(("activation", "loss", "missing"), [
+    ("softplus", "mse", "hidden activation 'softplus'"), ("tanh", "huber", "loss 'huber'")])
+def test_a_function_added_in_python_only_falls_back_with_one_warning(monkeypatch, activation,
+                                                                      loss, missing):
+    """An activation or a loss the kernel has no case for: the engine never picks the kernel
+    (``uncovered`` says why), and a kernel given such networks all the same warns once and
+    trains them on the tensor operations."""
+    add_in_python_only(monkeypatch)
+    data = random_digits(60, torch.float32, zeros=0.8)
+    torch.manual_seed(0)
+    models = [MLP(6, activation, "sigmoid") for _ in range(2)]
+    ops, fused = engines(models, [0.1, 0.5], loss, host.HostKernel())
+    assert uncovered(fused) == f"the fused kernel has no {missing}"
+    with pytest.warns(UserWarning) as caught:
+        fused_losses = train(fused, data, 2)
+    assert [str(w.message) for w in caught] == [
+        f"the fused kernel has no {missing}; the engine uses tensor operations instead (slower)"]
+    assert fused.backend.fallback.name == "tensor-ops"
+    torch.testing.assert_close(fused_losses, train(ops, data, 2))
 
 
 @needs_compiler

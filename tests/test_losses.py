@@ -157,7 +157,7 @@ def test_cross_entropy_is_refused_as_ambiguous_and_read_in_old_files():
     term."""
     with pytest.raises(ValueError, match=r"binary_cross_entropy.*log_likelihood"):
         get_loss("cross_entropy")
-    from mnist_mlp.training.checkpoint import renamed
+    from mnist_mlp.training.checkpoints import renamed
     assert renamed({"loss": "cross_entropy", "lr": 0.5}) == {"loss": "log_likelihood", "lr": 0.5}
     assert renamed({"loss": "binary_cross_entropy"}) == {"loss": "binary_cross_entropy"}
 

@@ -81,7 +81,7 @@ def test_same_seed_same_network():
 
 def test_config_rebuilds():
     model = MLP(12, "tanh", "sigmoid", "normal")
-    assert MLP(**model.config()).config() == model.config()
+    assert MLP(**model.architecture()).architecture() == model.architecture()
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [

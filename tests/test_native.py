@@ -5,7 +5,9 @@ loss and activation, is in test_engine.py.)"""
 import copy
 import ctypes
 import os
+import re
 import subprocess
+from pathlib import Path
 
 import pytest
 import torch
@@ -237,7 +239,8 @@ MOVED = 2
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_the_c_enum_tables_name_every_activation_and_loss(dtype):
     """epoch.c's enums, read from its tables of names, cover the package's names exactly (its
-    losses: as ``c_loss`` names them), and its clamp of ln is the textbook's."""
+    losses: as ``c_loss`` names them; a name added in Python only fails here until its C cases
+    are written, CONTRIBUTING.md), and its clamp of ln is the textbook's."""
     lib = native.library(dtype)
     assert set(lib.enums["hidden"]) == set(HIDDEN_ACTIVATIONS)
     assert set(lib.enums["output"]) == set(OUTPUT_ACTIVATIONS)
@@ -246,6 +249,48 @@ def test_the_c_enum_tables_name_every_activation_and_loss(dtype):
     assert ctypes.c_double.in_dll(lib, "LOG_FLOOR").value == LOG_FLOOR
     assert [list(values.values()) for values in lib.enums.values()] == [
         list(range(len(values))) for values in lib.enums.values()]
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def without_comments(code: str) -> str:
+    """C or Python ``code`` without its comments and docstrings (roughly: enough to tell a name
+    used from a name mentioned)."""
+    code = re.sub(r"/\*.*?\*/|//[^\n]*", " ", code, flags=re.S)
+    return re.sub(r'""".*?"""|#[^\n]*', " ", code, flags=re.S)
+
+
+def test_the_checklist_for_adding_a_loss_or_an_activation_names_the_code():
+    """CONTRIBUTING.md's list of where a loss or an activation is written: every file it names
+    exists (under mnist_mlp/, or tests/), and every name it gives after a file is in that
+    file's code."""
+    text = (ROOT / "CONTRIBUTING.md").read_text()
+    checklist = text[text.index("## Adding a loss or an activation"):]
+    named, where = 0, None
+    for token in re.findall(r"`([^`]+)`", checklist):
+        if re.fullmatch(r"[\w/]+\.(py|c|cu|h)", token):
+            where = ROOT / token if token.startswith("tests/") else ROOT / "mnist_mlp" / token
+            assert where.is_file(), token
+            code = without_comments(where.read_text())
+        elif where is not None and re.fullmatch(r"(enum )?\w+", token):
+            assert re.search(rf"\b{token}\b", code), f"{token} is not in {where}"
+            named += 1
+    assert named >= 30  # the list was read
+
+
+@pytest.mark.parametrize("source", ["native/epoch.c", "fused/epoch.cu"])
+def test_each_c_enum_and_its_table_of_names_agree(source):
+    """In each C source, an enum's constants and its table of names are one list: the constant
+    HIDDEN_TANH is named "tanh", at the same place."""
+    code = without_comments((ROOT / "mnist_mlp/engine" / source).read_text())
+    for enum, prefix, table in (("hidden_activation", "HIDDEN_", "HIDDEN_NAMES"),
+                                ("output_activation", "OUTPUT_", "OUTPUT_NAMES"),
+                                ("loss", "LOSS_", "LOSS_NAMES")):
+        constants = re.search(rf"enum {enum} {{([^}}]*)}}", code).group(1)
+        names = re.search(rf"{table}\[\] = {{([^}}]*)}}", code).group(1)
+        assert [c.removeprefix(prefix).lower() for c in re.findall(r"\w+", constants)] == \
+            re.findall(r'"(\w+)"', names)
 
 
 @needs_compiler
@@ -269,6 +314,23 @@ def test_a_struct_laid_out_otherwise_is_refused(monkeypatch, struct, change):
     monkeypatch.setattr(lib, struct, Shifted)
     with pytest.raises(RuntimeError, match="does not match its Python caller"):
         native.build._check_layout(lib)
+
+
+@needs_compiler
+def test_a_field_added_to_a_c_struct_is_one_line_of_c(tmp_path, monkeypatch):
+    """A field added to epoch.c's list EPOCH_ARGS, one line, is a field of the Python caller's
+    struct too, at the offset the compiler gives it: the library passes its layout check."""
+    source = tmp_path / "epoch.c"
+    line = "    FIELD(REAL, lr)"
+    source.write_text(native.build.SOURCE.read_text().replace(
+        line, "    FIELD(int32_t, extra) /* new */ \\\n" + line, 1))
+    monkeypatch.setattr(native.build, "SOURCE", source)
+    library = tmp_path / "epoch.so"
+    native.build.compile_c(native.compiler(), ["-DREAL=float"], source, library)
+    lib = native.build._loaded(library, (), ctypes.c_float)
+    assert [name for name, _ in lib.args_type._fields_][7:10] == ["order", "extra", "lr"]
+    with pytest.raises(ValueError, match="a type Python does not know: size_t"):
+        native.build.struct_fields("#define ARGS(FIELD) FIELD(size_t, n)", "ARGS")
 
 
 def cached_library(folder, real="double"):

@@ -33,7 +33,7 @@ def test_its_code_is_the_packages_with_plotting_around_it():
     modules = {alias.name for n in nodes if isinstance(n, ast.Import) for alias in n.names}
     modules |= {n.module for n in nodes if isinstance(n, ast.ImportFrom)}
     assert {m.split(".")[0] for m in modules} <= {"os", "pathlib", "matplotlib", "torch",
-                                                 "tensorboard", "mnist_mlp"}
+                                                 "tensorboard", "mnist_mlp", "mnist_mlp_lab"}
 
 
 def test_quick_settings_at_the_top_and_the_chapters_one_edit_away():

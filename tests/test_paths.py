@@ -1,28 +1,23 @@
 """Every path a command is given is examined inside its one-line error handling: a folder that may
 not be entered, a name longer than the file system allows, a FIFO or a device where a file
 belongs, a folder where a file belongs, a file where a folder belongs — one line, exit status 2,
-in every command, and no command waits on a FIFO."""
+in every command, and no command waits on a FIFO (the demo's: tests/demo/test_demo_paths.py)."""
 
-import os
 import shutil
-import threading
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import TOO_LONG, fifo_at, one_line_error, unusable_checkpoint
 from idx import FILE_NAMES
 from PIL import Image
 
-from mnist_mlp import files
-from mnist_mlp.cli.demo import main as demo_main
 from mnist_mlp.cli.evaluate import main as evaluate_main
 from mnist_mlp.cli.merge import main as merge_main
 from mnist_mlp.cli.predict import main as predict_main
 from mnist_mlp.cli.train import main as train_main
 from mnist_mlp.files import FILE, FOLDER, PathError, examine
-
-TOO_LONG = "x" * 300  # a file name of more than 255 bytes: ENAMETOOLONG
 
 
 @pytest.fixture(scope="module")
@@ -42,50 +37,6 @@ def image(tmp_path):
     digit[5:35, 12:18] = 0
     Image.fromarray(digit).save(tmp_path / "one.png")
     return tmp_path / "one.png"
-
-
-@contextmanager
-def fifo_at(path: Path):
-    """A FIFO at ``path``. Should a command open it, a writer that closes at once lets the
-    command read an end of file instead of waiting forever (and the test sees it read it)."""
-    os.mkfifo(path)
-    writer = threading.Thread(target=lambda: os.close(os.open(path, os.O_WRONLY)), daemon=True)
-    writer.start()
-    try:
-        yield path
-    finally:
-        reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # the writer's open can now return
-        writer.join()
-        os.close(reader)
-
-
-@pytest.fixture
-def locked(tmp_path, monkeypatch):
-    """A folder that may not be entered: its contents cannot even be examined (EACCES). Tests
-    may run as root, for whom chmod 000 changes nothing: then examining is refused as the
-    kernel would refuse it anyone else."""
-    folder = tmp_path / "locked"
-    folder.mkdir()
-    if os.geteuid() != 0:
-        folder.chmod(0)
-        yield folder
-        folder.chmod(0o700)
-        return
-    real = files._status
-
-    def refuse(path):
-        if Path(os.path.abspath(path)).is_relative_to(folder) and Path(path) != folder:
-            raise PermissionError(13, "Permission denied", str(path))
-        return real(path)
-
-    monkeypatch.setattr(files, "_status", refuse)
-    yield folder
-
-
-def one_line_error(capsys) -> str:
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err, err
-    return err
 
 
 # --- the helper -------------------------------------------------------------------------------
@@ -114,13 +65,12 @@ def test_a_locked_folder_cannot_be_examined(locked):
         examine(locked / "last.pt", "the checkpoint", "fix it")
 
 
-# --- checkpoints: evaluate, predict, demo, train --resume -------------------------------------
+# --- checkpoints: evaluate, predict, train --resume ---- -------------------------------------
 
 
 def checkpoint_commands(path, image, tiny_data):
     return [(evaluate_main, [str(path), "--data-dir", str(tiny_data)]),
             (predict_main, [str(path), str(image)]),
-            (demo_main, [str(path), "--port", "0"]),
             (train_main, ["--resume", str(path), "--epochs", "3"])]
 
 
@@ -130,27 +80,11 @@ def test_a_checkpoint_path_that_cannot_be_used(problem, tmp_path, image, tiny_da
     words = {"too long": "File name too long", "locked": "Permission denied",
              "locked run": "Permission denied", "fifo": "is a FIFO (named pipe), not a file",
              "device": "is a character device, not a file"}[problem]
-    with contextlib_for(problem, tmp_path, request) as path:
+    with unusable_checkpoint(problem, tmp_path, request) as path:
         for main, argv in checkpoint_commands(path, image, tiny_data):
             assert main(argv) == 2, main.__module__
             err = one_line_error(capsys)
             assert words in err and "give a run folder" in err, err
-
-
-@contextmanager
-def contextlib_for(problem, tmp_path, request):
-    """The path of a checkpoint with ``problem``."""
-    if problem == "too long":
-        yield tmp_path / TOO_LONG / "last.pt"
-    elif problem == "locked":
-        yield request.getfixturevalue("locked") / "last.pt"
-    elif problem == "locked run":  # a run folder that may not be entered
-        yield request.getfixturevalue("locked")
-    elif problem == "fifo":
-        with fifo_at(tmp_path / "last.pt") as fifo:
-            yield fifo
-    else:
-        yield Path("/dev/zero")
 
 
 def test_a_checkpoint_in_a_run_folder_that_is_a_fifo(run, tmp_path, image, capsys):
@@ -262,18 +196,7 @@ def test_a_log_folder_that_cannot_be_used(problem, tiny_data, tmp_path, capsys, 
         assert words in err and "--log-dir" in err, err
 
 
-# --- the demo's screenshot, the merge's folder ------------------------------------------------
-
-
-@pytest.mark.parametrize("problem", ["too long", "locked", "folder"])
-def test_a_screenshot_path_that_cannot_be_used(problem, run, tmp_path, capsys, request):
-    words = {"too long": "File name too long", "locked": "Permission denied",
-             "folder": "is a folder, not a file"}[problem]
-    path = {"too long": tmp_path / f"{TOO_LONG}.png", "folder": tmp_path}.get(problem) \
-        or request.getfixturevalue("locked") / "page.png"
-    assert demo_main([str(run), "--screenshot", str(path)]) == 2
-    err = one_line_error(capsys)
-    assert words in err and "--screenshot" in err
+# --- the merge's folder ----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("problem", ["too long", "a file", "fifo", "locked"])

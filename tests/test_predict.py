@@ -14,7 +14,7 @@ from mnist_mlp.cli.predict import main as predict_main
 from mnist_mlp.data import load_mnist
 from mnist_mlp.data.images import ImageError, prepare_image
 from mnist_mlp.inference import predict
-from mnist_mlp.training.checkpoint import BEST, LAST
+from mnist_mlp.training.checkpoints import BEST, LAST
 
 
 @pytest.fixture(scope="module")

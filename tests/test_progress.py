@@ -6,9 +6,9 @@ from dataclasses import replace
 import torch
 from helpers import record
 
+from mnist_mlp.cli.progress import ProgressBars, SweepBar, bars_wanted
 from mnist_mlp.cli.tables import epoch_line
 from mnist_mlp.training import StepInfo
-from mnist_mlp.training.progress import ProgressBars, SweepBar, bars_wanted
 
 RECORD = record(2, 0.9, loss=0.5)
 

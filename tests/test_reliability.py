@@ -17,9 +17,9 @@ from PIL import Image
 
 from mnist_mlp.cli.evaluate import main as evaluate_main
 from mnist_mlp.cli.train import main as train_main
-from mnist_mlp.training import checkpoint as checkpoint_module
-from mnist_mlp.training import runs as runs_module
-from mnist_mlp.training.checkpoint import BEST, LAST, load_checkpoint
+from mnist_mlp.training import checkpoints as checkpoint_module
+from mnist_mlp.training import tensorboard as runs_module
+from mnist_mlp.training.checkpoints import BEST, LAST, load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = 25  # mini-batches per epoch: 250 training images in batches of 10
@@ -215,6 +215,27 @@ def test_printed_commands_are_shell_quoted(tiny_data, tmp_path, capsys, on_sgd_s
                            "--shard", "1/2")) == 0
     assert printed_command(capsys.readouterr().out, "mnist-mlp-merge") == [
         "mnist-mlp-merge", str(log_dir)]
+
+
+def test_a_printed_command_works_when_pasted_outside_the_venv(tiny_data, tmp_path, capsys,
+                                                              monkeypatch):
+    """Run from a virtual environment that is not activated (its bin folder off PATH), training
+    prints the evaluate command with the environment's path, and that command, pasted into a
+    shell with that PATH, evaluates the run."""
+    scripts = Path(sys.prefix, "bin")
+    if sys.prefix == sys.base_prefix or not (scripts / "mnist-mlp-evaluate").exists():
+        pytest.skip("not run from a virtual environment with the commands installed")
+    monkeypatch.setenv("PATH", os.pathsep.join(
+        folder for folder in os.environ["PATH"].split(os.pathsep)
+        if folder and not (os.path.isdir(folder) and os.path.samefile(folder, scripts))))
+    assert train_main(argv(tiny_data, tmp_path / "runs", 1)) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if "mnist-mlp-eval" in line)
+    pasted = line.split("  (", 1)[1].removesuffix(")")
+    assert shlex.split(pasted)[0] != "mnist-mlp-evaluate"
+    done = subprocess.run(["bash", "-c", pasted], capture_output=True, text=True, check=False,
+                          env=os.environ | {"MNIST_DATA": str(tiny_data), "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr
+    assert "accuracy:" in done.stdout
 
 
 # --- a reader that goes away ------------------------------------------------------------------

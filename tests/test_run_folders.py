@@ -15,9 +15,8 @@ import pytest
 import torch
 
 from mnist_mlp.cli.train import main as train_main
-from mnist_mlp.training import checkpoint as checkpoint_module
-from mnist_mlp.training.checkpoint import BEST, LAST, load_checkpoint
-from mnist_mlp.training.lock import LOCK
+from mnist_mlp.training import checkpoints as checkpoint_module
+from mnist_mlp.training.checkpoints import BEST, LAST, LOCK, load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,6 +71,23 @@ def test_a_run_folder_of_its_own_is_resumed_in_place(tiny_data, tmp_path, capsys
     assert capsys.readouterr().err == ""
     assert only_run(tmp_path / "runs") == run_dir and load_checkpoint(run_dir / LAST).epoch == 2
     assert not (run_dir / LOCK).exists()
+
+
+def test_a_run_folder_of_an_older_version_is_resumed_in_place(tiny_data, tmp_path, capsys):
+    """A run written before a setting existed (``seeds``: neither its config.json nor its
+    checkpoint name it) is still its own run's folder: resumed in place, said nothing."""
+    assert train_main(argv(tiny_data, tmp_path / "runs", 1)) == 0
+    run_dir = only_run(tmp_path / "runs")
+    written = json.loads((run_dir / "config.json").read_text())
+    del written["seeds"]
+    (run_dir / "config.json").write_text(json.dumps(written))
+    data = torch.load(run_dir / LAST, weights_only=True)
+    del data["config"]["seeds"]
+    torch.save(data, run_dir / LAST)
+    capsys.readouterr()
+    assert train_main(["--resume", str(run_dir), "--epochs", "2"]) == 0
+    assert capsys.readouterr().err == ""
+    assert only_run(tmp_path / "runs") == run_dir and load_checkpoint(run_dir / LAST).epoch == 2
 
 
 HOLDER = """

@@ -6,7 +6,8 @@ from dataclasses import replace
 import pytest
 from helpers import history, record
 
-from mnist_mlp.experiments.stats import (
+from mnist_mlp.training.records import EpochRecord
+from mnist_mlp.training.stats import (
     best_accuracy,
     diverged,
     final_accuracy,
@@ -14,7 +15,6 @@ from mnist_mlp.experiments.stats import (
     summarize,
     validated_accuracy,
 )
-from mnist_mlp.training.records import EpochRecord
 
 RUN = history([0.90, 0.95, 0.93, 0.94], validation=[0.91, 0.92, 0.96, 0.96])
 

@@ -17,15 +17,14 @@ from helpers import needs_compiler, wreck_in_engine
 
 from mnist_mlp import TrainConfig, train_many
 from mnist_mlp.cli.merge import main as merge_main
+from mnist_mlp.cli.progress import SweepBar
 from mnist_mlp.cli.train import main as train_main
 from mnist_mlp.training import TrainingInterrupted, resume_sweep
-from mnist_mlp.training.checkpoint import LAST, load_checkpoint
-from mnist_mlp.training.lock import LOCK
-from mnist_mlp.training.progress import SweepBar
-from mnist_mlp.training.sweep import sweep_state
+from mnist_mlp.training.checkpoints import LAST, LOCK, load_checkpoint
+from mnist_mlp.training.fast import sweep_state
 
 pytestmark = needs_compiler
-GRID = {"lrs": [0.5, 1.0], "seeds": [0, 1, 2]}
+GRID = {"lr": (0.5, 1.0), "seed": 0, "seeds": 3}
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +60,8 @@ def assert_same_sweep(resumed, straight) -> None:
 
 
 def sweep(config, log_dir, **more):
-    return train_many(replace(config, log_dir=str(log_dir)), GRID["seeds"], GRID["lrs"],
-                      native=True, manifest=GRID, **more)
+    return train_many(replace(config, log_dir=str(log_dir), **GRID), native=True, manifest=True,
+                      **more)
 
 
 def test_a_sweep_stopped_after_epoch_1_resumes_to_the_uninterrupted_sweep(config, tmp_path,

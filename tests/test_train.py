@@ -1,6 +1,7 @@
 """End to end: SGD on tiny generated IDX files, TensorBoard logs, determinism, the CLI."""
 
 import os
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from mnist_mlp.engine import Engine
 from mnist_mlp.errors import ConfigError
 from mnist_mlp.textbook.sgd import sgd_step
 from mnist_mlp.training import resolve_device
-from mnist_mlp.training.checkpoint import load_checkpoint
+from mnist_mlp.training.checkpoints import load_checkpoint
 from mnist_mlp.training.config import why_device
 from mnist_mlp.training.fast import BACKEND_WORDS
 
@@ -234,6 +235,42 @@ def test_cli_fast_engine_grid(tiny_data, tmp_path, capsys):
     assert "epoch chosen by validation" in out and " ± " in out
     assert len([p for p in (tmp_path / "runs").iterdir() if p.is_dir()]) == 6
     assert len(list((tmp_path / "runs").glob("sweep-*.json"))) == 1  # its manifest
+
+
+def test_a_config_describes_its_grid_and_each_network():
+    grid = TrainConfig(lr=(0.1, 0.5), seed=7, seeds=3, hidden_size=8)
+    grid.validate()
+    assert grid.lrs == (0.1, 0.5) and list(grid.seed_range) == [7, 8, 9]
+    networks = grid.networks()
+    assert [(n.lr, n.seed, n.seeds) for n in networks] == [
+        (lr, seed, 1) for lr in (0.1, 0.5) for seed in (7, 8, 9)]
+    assert all(n.hidden_size == 8 and n.networks() == [n] for n in networks)
+    assert grid.grid() == {"config": networks[0].shared(), "lrs": [0.1, 0.5], "seeds": [7, 8, 9]}
+    assert "lr" not in grid.shared() and "seeds" not in grid.shared()
+    assert TrainConfig(lr=(0.5,)).networks() == [TrainConfig()]
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    ({"lr": (0.5, 0.5)}, "lr lists a learning rate twice"),
+    ({"lr": (0.5, -1.0)}, "lr must be a positive number"),
+    ({"seeds": 0}, "seeds must be at least 1"),
+    ({"seed": 2**64 - 2, "seeds": 3}, f"2**64 − 1, got {2**64}"),
+])
+def test_an_impossible_grid_is_refused(change, words):
+    with pytest.raises(ConfigError, match=re.escape(words)):
+        replace(TrainConfig(), **change).validate()
+
+
+def test_train_many_trains_the_grid_its_config_describes(config):
+    grid = replace(config, lr=(0.5, 1.0), seeds=2, epochs=1, log_dir=None)
+    results = train_many(grid)
+    assert [(r.config.lr, r.config.seed, r.config.seeds) for r in results] == [
+        (0.5, 0, 1), (0.5, 1, 1), (1.0, 0, 1), (1.0, 1, 1)]
+    old_form = train_many(replace(grid, lr=0.5, seeds=1), [0, 1], [0.5, 1.0])
+    assert [r.history[0].train_loss for r in old_form] == [
+        r.history[0].train_loss for r in results]
+    with pytest.raises(ConfigError, match="train trains one network"):
+        train(grid)
 
 
 def test_cli_reference_engine_several_seeds(tiny_data, capsys):

@@ -23,10 +23,11 @@ import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import NoReturn, TextIO
 
 from ..errors import ConfigError, HungUp, Terminated, UserError, exit_status
-from ..training.launch import Shard
+from ..training.parallel import Shard
 
 _NOT_GIVEN = object()
 
@@ -209,6 +210,43 @@ def quoted(path: str | os.PathLike) -> str:
     """A path as a command printed for the user to run takes it: shell-quoted, so that a folder
     with a space or a quote in its name is pasted as one word (``shlex.quote``)."""
     return shlex.quote(str(path))
+
+
+def program(name: str) -> str:
+    """A program of this installation (``tensorboard``, ``mnist-mlp-evaluate``, ``python``) as
+    a command printed for the user to run next names it, so that it works when pasted in the
+    same shell: by its path in the running virtual environment where that environment is not
+    activated (its ``bin`` folder not on ``PATH``) — relative to the current folder where it
+    lies inside it, e.g. ``.venv/bin/tensorboard`` — else by its bare name."""
+    scripts = Path(sys.prefix, "Scripts" if os.name == "nt" else "bin")
+    if sys.prefix == sys.base_prefix or _on_path(scripts):
+        return name
+    path = str(scripts / name)
+    with contextlib.suppress(ValueError):  # on another drive (Windows): the absolute path
+        inside = os.path.relpath(path)
+        if not inside.startswith(os.pardir):
+            path = inside if os.sep in inside else os.path.join(os.curdir, inside)
+    return quoted(path)
+
+
+def command(name: str, *arguments: str | os.PathLike) -> str:
+    """A command for the user to run next, as printed: ``program(name)`` and the arguments,
+    each shell-quoted (``quoted``)."""
+    return " ".join([program(name), *map(quoted, arguments)])
+
+
+def python() -> str:
+    """The running Python, as ``program`` names it (``python3`` where that is its name)."""
+    return program(Path(sys.executable).name or "python")
+
+
+def _on_path(folder: Path) -> bool:
+    """Whether ``folder`` is one of the folders of ``$PATH``."""
+    for entry in os.environ.get("PATH", "").split(os.pathsep):
+        with contextlib.suppress(OSError):
+            if entry and os.path.samefile(entry, folder):
+                return True
+    return False
 
 
 def positive_int(text: str) -> int:

@@ -1,21 +1,22 @@
-"""``mnist-mlp-merge FOLDER``: the summary of a sweep run in shards (``--shard I/N``), once all
-N shard files are in FOLDER — a train command's sweep (its summary printed) or the reproduction
-(its report written into FOLDER). A network that diverged is counted as the unsharded sweep
-counts it; a shard missing, twice, of another sweep, damaged or hostile is refused in one line
-naming it (``mnist_mlp.training.shards``)."""
+"""``mnist-mlp-merge FOLDER``: the summary of a train command's sweep run in shards
+(``--shard I/N``), once all N shard files are in FOLDER. A network that diverged is counted as
+the unsharded sweep counts it; a shard missing, twice, of another sweep, damaged or hostile is
+refused in one line naming it (``mnist_mlp.training.parallel``). The reproduction's shards are the
+lab's: one line says which command merges them."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..experiments.report import save, table
-from ..experiments.results import combine
 from ..files import FOLDER, examine
-from ..training.shards import TRAIN, ShardError, merge, network_ids, result_from_dict
-from .common import one_line_errors
+from ..training.parallel import TRAIN, ShardError, merge_shards, network_ids
+from ..training.records import TrainResult
+from .common import one_line_errors, quoted
 from .options import merge_parser
-from .reproduce import REPRODUCTION, reproduction_parts
 from .train import print_results
+
+MERGED_ELSEWHERE = {"reproduction": "python scripts/reproduce.py --merge"}
+"""The shards of other commands, by kind, and the command that merges them (given the folder)."""
 
 
 @one_line_errors
@@ -23,15 +24,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = merge_parser().parse_args(argv)
     examine(args.folder, "the shards' folder", "give the folder the --shard runs wrote their "
             "files to", FOLDER, ShardError)
-    kind, grid, items, extras = merge(args.folder, {"train": TRAIN,
-                                                    "reproduction": REPRODUCTION})
-    if kind is REPRODUCTION:
-        parts = reproduction_parts(args.folder, extras)
-        whole = combine(parts, max(part.wall_seconds for part in parts))
-        paths = save(whole, args.folder)
-        print(table(whole))
-        print(f"\nmerged {len(parts)} shards; wrote {', '.join(str(p) for p in paths.values())}")
-        return 0
+    elsewhere = {kind: f"{command} {quoted(args.folder)}"
+                 for kind, command in MERGED_ELSEWHERE.items()}
+    _, grid, items, _ = merge_shards(args.folder, {"train": TRAIN}, elsewhere)
     by_id = {item["id"]: item for item in items}
-    print_results([result_from_dict(by_id[i]) for i in network_ids(grid)])
+    print_results([TrainResult.from_dict(by_id[i]) for i in network_ids(grid)])
     return 0

@@ -1,4 +1,4 @@
-"""The options of the commands train, evaluate, predict, demo and merge, in a module that loads
+"""The options of the commands train, evaluate, predict and merge, in a module that loads
 no torch: ``cli.run`` parses the command line with these before it imports the command (and
 torch, a second or two), so that ``--help``, ``--version`` and a mistyped option answer at once.
 
@@ -13,7 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .. import __version__
-from ..demo import DEFAULT_HOST, DEFAULT_PORT
 from ..textbook.names import (
     AMBIGUOUS,
     HIDDEN_ACTIVATION_NAMES,
@@ -87,7 +86,7 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=positive_int, default=d.epochs,
                    help="passes over the training images")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of the first network")
-    p.add_argument("--seeds", type=positive_int, default=1,
+    p.add_argument("--seeds", type=positive_int, default=d.seeds,
                    help="train N networks, seeds SEED … SEED+N−1, and report mean ± std")
     p.add_argument("--engine", choices=["reference", "fast"], default="reference",
                    help="reference: the readable autograd loop, one network at a time; "
@@ -144,33 +143,6 @@ def predict_parser() -> argparse.ArgumentParser:
     return p
 
 
-def port_number(text: str) -> int:
-    """``--port``: a TCP port, 1 to 65535, or 0 for any free one."""
-    port = int(text)
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"must be a port, 1 to 65535 (0: any free port), got "
-                                         f"{text}")
-    return port
-
-
-def demo_parser() -> argparse.ArgumentParser:
-    p = command_parser("Serve a page on which to draw a digit (or upload an image) and see "
-                       "what a trained network reads: the 28x28 input after the MNIST "
-                       "preparation, the prediction, the ten outputs, the hidden neurons' "
-                       "activations.")
-    p.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT",
-                   help="a run folder (its best.pt, else last.pt) or a checkpoint (.pt)")
-    p.add_argument("--host", default=DEFAULT_HOST,
-                   help="address to listen on; anything but 127.0.0.1 (or localhost) opens the "
-                        "page to other machines")
-    p.add_argument("--port", type=port_number, default=DEFAULT_PORT,
-                   help="port to listen on, 1 to 65535 (0: any free port)")
-    p.add_argument("--screenshot", metavar="PNG",
-                   help="instead of serving: draw a 7 on the page in headless Chromium and "
-                        "save the page as this PNG (needs chromium, chromedriver, selenium)")
-    return p
-
-
 def merge_parser() -> argparse.ArgumentParser:
     p = command_parser("Merge the shards of a sweep (mnist-mlp-train --engine fast --shard "
                        "I/N) and print its summary.")
@@ -181,5 +153,5 @@ def merge_parser() -> argparse.ArgumentParser:
 
 PARSERS: dict[str, Callable[[], argparse.ArgumentParser]] = {
     "train": train_parser, "evaluate": evaluate_parser, "predict": predict_parser,
-    "demo": demo_parser, "merge": merge_parser}
+    "merge": merge_parser}
 """The parser of each command that ``cli.run`` parses before importing it."""

@@ -15,23 +15,16 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
 from ..training import EpochRecord, TrainConfig, TrainResult, train_many
-from ..training.distributed import train_data_parallel
-from ..training.launch import Launch, Shard, gather_json
-from ..training.progress import ProgressBars, SweepBar, bars_wanted
-from ..training.shards import (
-    network_id,
-    network_ids,
-    result_from_dict,
-    result_to_dict,
-    write_shard,
-)
-from .common import quoted
+from ..training.parallel import Launch, Shard, gather_json, network_id, network_ids, write_shard
+from ..training.reference import train_data_parallel
+from .common import command
+from .progress import ProgressBars, SweepBar, bars_wanted
 from .tables import epoch_line, start_printer
 
 
@@ -77,43 +70,31 @@ def slurm_default(args: argparse.Namespace, launch: Launch) -> None:
         args.shard = slurm_shard(args.shard, launch)
 
 
-def grid(config: TrainConfig, args: argparse.Namespace) -> dict[str, Any]:
-    """The whole sweep, as plain data: the shared settings, the learning rates and seeds."""
-    return sweep_grid(config, list(args.lr), list(range(args.seed, args.seed + args.seeds)))
-
-
-def sweep_grid(config: TrainConfig, lrs: list[float], seeds: list[int]) -> dict[str, Any]:
-    """A sweep of ``config``'s networks over ``lrs`` × ``seeds``, as plain data."""
-    shared = {k: v for k, v in asdict(config).items() if k not in ("lr", "seed")}
-    return {"config": shared, "lrs": lrs, "seeds": seeds}
-
-
 def train_shard(config: TrainConfig, args: argparse.Namespace, launch: Launch,
                 shard: Shard) -> list[TrainResult] | None:
-    """Train this shard's networks; under torchrun return everyone's results on rank 0 (None on
-    the others), with ``--shard`` write them to the shard's file and return them."""
-    sweep = grid(config, args)
-    pairs = [(lr, seed) for lr in sweep["lrs"] for seed in sweep["seeds"]]
-    mine = shard.take([pairs])[0]
+    """Train this shard's networks of ``config``; under torchrun return everyone's results on
+    rank 0 (None on the others), with ``--shard`` write them to the shard's file and return
+    them."""
+    count, mine = len(config.networks()), shard.take([config.networks()])[0]
     part = (f"rank {launch.rank} of {launch.world_size}" if launch.distributed
             else f"shard {shard}")
-    first_line = start_printer(prefix=f"{part}, its share of a sweep of {len(pairs)}: ")
+    first_line = start_printer(prefix=f"{part}, its share of a sweep of {count}: ")
     if not mine:
-        print(f"{part}: none of the sweep's {len(pairs)} networks falls to it", flush=True)
+        print(f"{part}: none of the sweep's {count} networks falls to it", flush=True)
     with SweepBar(config.epochs, len(mine), shard_line(shard),
                   bars_wanted(args.quiet) and launch.primary) as bar:
-        results = (train_many(config, networks=mine, on_epoch=bar.epoch, launch=launch,
-                              manifest=sweep, shard=shard, on_start=first_line)
+        results = (train_many(config, on_epoch=bar.epoch, launch=launch, manifest=True,
+                              shard=shard, on_start=first_line)
                    if mine else [])
     if not launch.distributed:
-        write_shard_results(Path(args.log_dir), shard, sweep, results)
+        write_shard_results(Path(args.log_dir), shard, config.grid(), results)
         return results
-    gathered = gather_json([{"id": network_id(r.config.lr, r.config.seed)} | result_to_dict(r)
+    gathered = gather_json([{"id": network_id(r.config.lr, r.config.seed)} | r.to_dict()
                             for r in results], launch)
     if gathered is None:
         return None
     by_id = {item["id"]: item for part in gathered for item in part}
-    return [result_from_dict(by_id[i]) for i in network_ids(sweep)]
+    return [TrainResult.from_dict(by_id[i]) for i in network_ids(config.grid())]
 
 
 def shard_line(shard: Shard) -> Callable[[int, list[EpochRecord]], str]:
@@ -124,11 +105,11 @@ def shard_line(shard: Shard) -> Callable[[int, list[EpochRecord]], str]:
 def write_shard_results(folder: Path, shard: Shard, sweep: dict[str, Any],
                         results: list[TrainResult]) -> None:
     """The shard's file of results in ``folder``, and what to do once every shard is done."""
-    items = [{"id": network_id(r.config.lr, r.config.seed)} | result_to_dict(r)
+    items = [{"id": network_id(r.config.lr, r.config.seed)} | r.to_dict()
              for r in results]
     path = write_shard(folder, shard, "train", sweep, items)
     print(f"\nshard {shard} of the sweep: {len(items)} networks; results in {path}; once "
-          f"every shard is done: mnist-mlp-merge {quoted(folder)}")
+          f"every shard is done: {command('mnist-mlp-merge', folder)}")
 
 
 def train_data_parallel_run(config: TrainConfig, args: argparse.Namespace,

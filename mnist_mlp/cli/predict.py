@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from ..data.images import ImageError
 from ..inference import Prediction, checkpoint_summary, predict_files
-from ..training.checkpoint import Checkpoint
+from ..training.checkpoints import Checkpoint
 from .common import one_line_errors
 from .options import predict_parser
 

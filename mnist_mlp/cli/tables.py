@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from ..experiments.stats import spread
 from ..textbook.metrics import ClassificationReport
 from ..textbook.model import INPUT_SIZE, NUM_CLASSES
 from ..textbook.names import LOSS_DESCRIPTIONS
 from ..training.config import TrainConfig, why_device
 from ..training.records import EpochRecord, RunStart
+from ..training.stats import spread
 
 
 def loss_words(name: str) -> str:

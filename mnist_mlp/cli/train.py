@@ -14,7 +14,6 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 from ..errors import ConfigError, exit_status
-from ..experiments.stats import summarize
 from ..training import (
     EpochRecord,
     TrainConfig,
@@ -25,15 +24,15 @@ from ..training import (
     train,
     train_many,
 )
-from ..training.checkpoint import BEST, LAST
-from ..training.config import config_of
-from ..training.launch import Launch, process_group
-from ..training.progress import ProgressBars, SweepBar, bars_wanted
+from ..training.checkpoints import BEST, LAST, config_of
+from ..training.fast import find_manifest, sweep_state
+from ..training.parallel import Launch, process_group
 from ..training.records import RunStart
-from ..training.sweep import find_manifest, sweep_state
+from ..training.stats import summarize
 from . import parallel
-from .common import one_line_errors, parse_noting_given, quoted
+from .common import command, one_line_errors, parse_noting_given, program, python, quoted
 from .options import train_parser
+from .progress import ProgressBars, SweepBar, bars_wanted
 from .tables import epoch_line, epoch_of_many_line, format_report, start_printer
 
 CONFIG_NAMES = frozenset(f.name for f in fields(TrainConfig))
@@ -44,18 +43,14 @@ def print_epoch(record: EpochRecord) -> None:
 
 
 def train_fast(config: TrainConfig, args: argparse.Namespace) -> list[TrainResult]:
-    """Train the grid of (lr, seed) all at once with the fast engine; for several networks, a
-    bar over network-epochs (on a terminal)."""
-    seeds = list(range(args.seed, args.seed + args.seeds))
-    sweep = parallel.grid(config, args)
-    if len(seeds) * len(args.lr) == 1:
-        return train_many(config, seeds, args.lr, manifest=sweep,
-                          on_epoch=lambda _, records: print_epoch(records[0]),
-                          on_start=start_printer())
-    with SweepBar(config.epochs, len(seeds) * len(args.lr), epoch_of_many_line,
-                  bars_wanted(args.quiet)) as bar:
-        return train_many(config, seeds, args.lr, on_epoch=bar.epoch, manifest=sweep,
-                          on_start=start_printer())
+    """Train the networks of ``config`` all at once with the fast engine; for several
+    networks, a bar over network-epochs (on a terminal)."""
+    count = len(config.networks())
+    if count == 1:
+        return train_many(config, manifest=True, on_start=start_printer(),
+                          on_epoch=lambda _, records: print_epoch(records[0]))
+    with SweepBar(config.epochs, count, epoch_of_many_line, bars_wanted(args.quiet)) as bar:
+        return train_many(config, manifest=True, on_epoch=bar.epoch, on_start=start_printer())
 
 
 def resume_fast(path: Path, args: argparse.Namespace, given: set[str]) -> list[TrainResult]:
@@ -81,8 +76,8 @@ def resume_fast(path: Path, args: argparse.Namespace, given: set[str]) -> list[T
         results = resume_sweep(state, changes, on_epoch=bar.epoch, on_start=start_printer())
     if shard.count > 1:
         grid = state.manifest.grid
-        parallel.write_shard_results(state.manifest.path.parent, shard, parallel.sweep_grid(
-            results[0].config, grid["lrs"], grid["seeds"]), results)
+        parallel.write_shard_results(state.manifest.path.parent, shard, results[0].config.grid(
+            grid["lrs"], grid["seeds"]), results)
     return results
 
 
@@ -101,10 +96,11 @@ def print_summary(results: list[TrainResult]) -> None:
 
 
 def train_config(args: argparse.Namespace, given: set[str]) -> TrainConfig:
-    """The configuration asked for; with ``--resume``, the run's own with the options given."""
+    """The run asked for, all its networks in one ``TrainConfig``; with ``--resume``, the run's
+    own configuration with the options given."""
     if args.resume is None:
         return TrainConfig(**{k: v for k, v in vars(args).items() if k in CONFIG_NAMES} | {
-            "lr": args.lr[0]})
+            "lr": args.lr[0] if len(args.lr) == 1 else tuple(args.lr)})
     if args.engine == "fast" or args.seeds > 1 or len(args.lr) > 1:
         raise ConfigError("--resume continues one run with the reference loop (a run of either "
                          "engine); drop --engine fast, --seeds and extra --lr values (a sweep "
@@ -117,11 +113,12 @@ def train_config(args: argparse.Namespace, given: set[str]) -> TrainConfig:
 
 
 def command_name() -> str:
-    """How to run the train command again: ``python scripts/train.py`` or ``mnist-mlp-train``."""
-    program = sys.argv[0] if sys.argv else ""
-    if program.endswith(".py") and not program.endswith("__main__.py"):
-        return f"python {quoted(program)}"
-    return "mnist-mlp-train"
+    """How to run the train command again, as it was run: ``python scripts/train.py`` or
+    ``mnist-mlp-train`` (each as ``common.program`` names it)."""
+    script = sys.argv[0] if sys.argv else ""
+    if script.endswith(".py") and not script.endswith("__main__.py"):
+        return f"{python()} {quoted(script)}"
+    return program("mnist-mlp-train")
 
 
 def interrupted_message(stop: TrainingInterrupted) -> str:
@@ -144,18 +141,15 @@ def interrupted_message(stop: TrainingInterrupted) -> str:
 
 
 def train_reference(config: TrainConfig, args: argparse.Namespace) -> list[TrainResult]:
-    """Train each (lr, seed) of the grid in turn with the reference loop, with progress bars;
-    the first line names the whole grid."""
-    lrs, seeds = args.lr, list(range(args.seed, args.seed + args.seeds))
-    if args.resume is not None:
-        lrs, seeds = [config.lr], [config.seed]
-    grid = [replace(config, lr=lr, seed=seed) for lr in lrs for seed in seeds]
-    first_line = start_printer(grid)
+    """Train each network of ``config`` in turn with the reference loop, with progress bars;
+    the first line names them all."""
+    networks = config.networks()
+    first_line = start_printer(networks)
     results = []
-    for network in grid:
+    for network in networks:
         def on_start(start: RunStart, network: TrainConfig = network) -> None:
             first_line(start)
-            if len(grid) > 1:
+            if len(networks) > 1:
                 print(f"--- lr {network.lr:g}, seed {network.seed}", flush=True)
 
         with ProgressBars(config.epochs, epoch_line, bars_wanted(args.quiet)) as bars:
@@ -167,7 +161,7 @@ def train_reference(config: TrainConfig, args: argparse.Namespace) -> list[Train
 @one_line_errors
 def main(argv: Sequence[str] | None = None) -> int:
     """``mnist-mlp-train``: train, print one line per epoch and the final metrics."""
-    args, given = parse_noting_given(train_parser(), argv, CONFIG_NAMES | {"engine", "seeds"})
+    args, given = parse_noting_given(train_parser(), argv, CONFIG_NAMES | {"engine"})
     launch = Launch.from_environment()
     parallel.slurm_default(args, launch)
     shard = parallel.check(args, launch)
@@ -211,13 +205,13 @@ def print_results(results: list[TrainResult]) -> None:
         print_summary(results)
     run_dirs = [r.run_dir for r in results if r.run_dir is not None]
     if run_dirs:
-        print(f"\nTensorBoard logs in {run_dirs[0].parent}  (tensorboard --logdir "
-              f"{quoted(run_dirs[0].parent)})")
+        print(f"\nTensorBoard logs in {run_dirs[0].parent}  "
+              f"({command('tensorboard', '--logdir', run_dirs[0].parent)})")
     if len(run_dirs) == 1:
         best = " and best.pt" if (run_dirs[0] / BEST).exists() else ""
-        print(f"checkpoints {LAST}{best} in {run_dirs[0]}  (mnist-mlp-evaluate "
-              f"{quoted(run_dirs[0])})")
+        print(f"checkpoints {LAST}{best} in {run_dirs[0]}  "
+              f"({command('mnist-mlp-evaluate', run_dirs[0])})")
     elif run_dirs:
         best = f" and {BEST}" if (run_dirs[0] / BEST).exists() else ""
-        print(f"checkpoints {LAST}{best} in each run folder  (mnist-mlp-evaluate "
-              f"{quoted(run_dirs[0].parent)}/<run>)")
+        print(f"checkpoints {LAST}{best} in each run folder  "
+              f"({command('mnist-mlp-evaluate', run_dirs[0].parent)}/<run>)")

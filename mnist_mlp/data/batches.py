@@ -16,6 +16,12 @@ from torch.utils.data import DataLoader, Sampler
 from .digits import DigitTensors
 
 
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    """The mini-batches of an epoch over ``n`` samples, one SGD step each: ⌈n / m⌉ (the last
+    one smaller when m does not divide n). Everything that counts steps asks this function."""
+    return -(-n // batch_size)
+
+
 def epoch_order(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """One epoch's random order of ``n`` samples: ``torch.randperm(n, generator=generator)``.
 
@@ -50,8 +56,9 @@ class ShuffledBatches(Sampler[torch.Tensor]):
                 yield batch
 
     def __len__(self) -> int:
-        full, rest = divmod(self.n, self.batch_size)
-        return full + (rest > 0 and not self.drop_last)
+        if self.drop_last:
+            return self.n // self.batch_size
+        return steps_per_epoch(self.n, self.batch_size)
 
 
 def batches(

@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from ..data import DigitTensors
-from .eager import TensorOps
+from .tensor_ops import TensorOps
 
 if TYPE_CHECKING:
     from .stacked import Engine
@@ -25,24 +24,21 @@ GRAPH_STEPS = 50
 """Mini-batch steps captured in one CUDA graph."""
 
 
-class CudaGraphs:
-    """The epoch's full chunks of ``GRAPH_STEPS`` steps as graph replays, the rest eagerly."""
+class CudaGraphs(TensorOps):
+    """The epoch's full chunks of ``GRAPH_STEPS`` steps as graph replays, the rest as the tensor
+    operations' steps (eagerly); a graph is captured at the first epoch on the images."""
 
     name = "cuda-graphs"
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.eager = TensorOps(engine)
+        super().__init__(engine)
         self.graphs: dict[tuple[int, ...], tuple[torch.cuda.CUDAGraph, Tensor, Tensor]] = {}
         self.failed = False
-
-    def prepare(self, images: Tensor) -> None:
-        """Nothing to prepare: a graph is captured at the first epoch on ``images``."""
 
     def run(self, images: Tensor, targets: Tensor, generators: Sequence[torch.Generator],
             batch_size: int, batch_losses: Tensor) -> None:
         """See ``Backend.run``. Falls back to eager steps (with a warning) if capture fails."""
-        order = self.engine.orders(images.shape[0], generators)
+        order = self.orders(images.shape[0], generators)
         chunks = 0 if self.failed else images.shape[0] // batch_size // GRAPH_STEPS
         # a graph reads the very tensors it was captured on: a slice of them starts at the
         # same address, so their sizes are part of the key too
@@ -59,11 +55,7 @@ class CudaGraphs:
             static_order.copy_(order[:, chunk * span:(chunk + 1) * span])
             graph.replay()
             batch_losses[:, chunk * GRAPH_STEPS:(chunk + 1) * GRAPH_STEPS].copy_(static_losses)
-        self.eager.steps(images, targets, order, batch_size, batch_losses, chunks * GRAPH_STEPS)
-
-    def evaluate(self, data: DigitTensors) -> tuple[Tensor, Tensor]:
-        """See ``Backend.evaluate``: batched matrix products."""
-        return self.engine.dense_evaluate(data)
+        self.steps(images, targets, order, batch_size, batch_losses, chunks * GRAPH_STEPS)
 
     def _capture(self, images: Tensor, targets: Tensor,
                  batch_size: int) -> tuple[torch.cuda.CUDAGraph, Tensor, Tensor]:
@@ -77,7 +69,7 @@ class CudaGraphs:
         saved = [t.clone() for t in parameters]
 
         def steps() -> None:
-            self.eager.steps(images, targets, static_order, batch_size, static_losses)
+            self.steps(images, targets, static_order, batch_size, static_losses)
 
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())

@@ -1,4 +1,5 @@
-"""The K stacked networks of the engine: their parameters, one SGD step, evaluation."""
+"""The K stacked networks of the engine: their parameters, the SGD step (the gradients, the
+update), evaluation; which backend runs their epochs."""
 
 from __future__ import annotations
 
@@ -9,19 +10,20 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
-from ..data import DigitTensors, epoch_order
+from ..data import DigitTensors, steps_per_epoch
 from ..textbook.backprop import MATCHED_PAIRS, output_error
-from ..textbook.losses import get_loss, network_loss
+from ..textbook.losses import network_loss
 from ..textbook.metrics import confusion_matrices
 from ..textbook.model import MLP, NUM_CLASSES
 from . import fused as fused_kernel
 from . import native as native_loop
 from .cuda_graphs import CudaGraphs
-from .eager import TensorOps
 from .fused import FusedKernel
-from .native import NativeLoop
+from .native import Functions, NativeLoop, Stacked
+from .tensor_ops import TensorOps
 
-__all__ = ["MATCHED_PAIRS", "Backend", "Engine"]
+__all__ = ["Backend", "Engine"]
+
 
 class Backend(Protocol):
     """How the engine runs an epoch and an evaluation: ``TensorOps``, ``CudaGraphs``,
@@ -42,8 +44,19 @@ class Backend(Protocol):
         """Every network's mean loss (K,) and confusion matrix (K, 10, 10) on ``data``."""
 
 
+def _instead(why: str, required: bool | None, slower: str, switch: str) -> None:
+    """A faster backend cannot run the engine, for the reason ``why``: an error when it was
+    ``required``, else one warning naming the ``slower`` one used instead — none when it was
+    turned off by the environment variable ``switch``."""
+    if required:
+        raise RuntimeError(why)
+    if switch not in why:
+        warnings.warn(f"{why}; the engine uses {slower} instead (slower)", stacklevel=4)
+
+
 class Engine:
-    """K networks of one architecture with stacked parameters, trained by fused SGD steps."""
+    """K networks of one architecture with stacked parameters, trained by mini-batch SGD at
+    once."""
 
     def __init__(self, models: Sequence[MLP], lrs: Sequence[float], loss: str,
                  device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
@@ -64,12 +77,12 @@ class Engine:
         self.config = first.config()
         self.activation = type(first.activation)()
         self.output_activation = type(first.output_activation)()
-        self.loss, self.loss_name = get_loss(loss), loss
+        self.loss_name = loss
         self.network_loss = network_loss(loss, self.output_activation)  # ℓ(ψ(z), y) from z
         self.matched = (type(self.output_activation), loss) in MATCHED_PAIRS  # δ² = F − y
         self.device, self.dtype = torch.device(device), dtype
-        self.lr_values = [float(lr) for lr in lrs]
-        self.lrs = torch.tensor(self.lr_values, dtype=dtype, device=self.device).view(-1, 1, 1)
+        self.lrs = torch.tensor([float(lr) for lr in lrs], dtype=dtype,  # η of each network
+                                device=self.device).view(-1, 1, 1)
 
         def stack(get: Callable[[MLP], Tensor]) -> Tensor:
             return torch.stack([get(m).detach() for m in models]).to(self.device, dtype)
@@ -82,16 +95,20 @@ class Engine:
         self._models: list[MLP] = []
 
     def _backend(self, cuda_graph: bool, native: bool | None, fused: bool | None) -> Backend:
-        """The compiled loop on a CPU where it can be built, the fused kernel on CUDA where it
-        can be built, else CUDA graphs on CUDA (unless ``cuda_graph`` is False), else tensor
-        operations."""
+        """The compiled loop on a CPU, the fused kernel on CUDA in float32, each where it can
+        be built and has this engine's activations and loss; else CUDA graphs on CUDA (unless
+        ``cuda_graph`` is False), else tensor operations."""
         if self.device.type != "cpu":
             if native:
                 raise ValueError("the native loop runs on the CPU only")
             # cuda_graph=False asks for tensor operations step by step, unless fused=True
-            kernel = self._fused(fused if cuda_graph else bool(fused))
-            if kernel is not None:
-                return kernel
+            fused = fused if cuda_graph else bool(fused)
+            wanted = self.device.type == "cuda" and self.dtype == torch.float32
+            if fused or (fused is None and wanted):
+                kernel = self._fused()
+                if isinstance(kernel, FusedKernel):
+                    return kernel
+                _instead(kernel, fused, "CUDA graphs", "MNIST_MLP_FUSED")
             graphs = cuda_graph and self.device.type == "cuda"
             return CudaGraphs(self) if graphs else TensorOps(self)
         if fused:
@@ -99,21 +116,15 @@ class Engine:
         if native is False:
             return TensorOps(self)
         lib = native_loop.library(self.dtype)
-        if lib is not None:
+        why = (native_loop.build.unavailable_reason if lib is None
+               else Functions.of(self).missing(lib.enums, "the native CPU loop"))
+        if why is None:
             return NativeLoop(self, lib)
-        if native:
-            raise RuntimeError(native_loop.build.unavailable_reason)
-        if "MNIST_MLP_NATIVE" not in (native_loop.build.unavailable_reason or ""):
-            warnings.warn(f"{native_loop.build.unavailable_reason}; the engine uses tensor "
-                          "operations instead (slower)", stacklevel=4)
+        _instead(why, native, "tensor operations", "MNIST_MLP_NATIVE")
         return TensorOps(self)
 
-    def _fused(self, fused: bool | None) -> FusedKernel | None:
-        """The fused kernel for this engine, or None: said in one warning when it was wanted
-        (float32 on CUDA) but cannot be had, unless turned off by ``MNIST_MLP_FUSED=0``."""
-        wanted = self.device.type == "cuda" and self.dtype == torch.float32
-        if fused is False or (fused is None and not wanted):
-            return None
+    def _fused(self) -> FusedKernel | str:
+        """The fused kernel for this engine, or why there is none."""
         why = ("the fused kernel runs on CUDA only" if self.device.type != "cuda"
                else fused_kernel.uncovered(self))
         if why is None:
@@ -121,11 +132,7 @@ class Engine:
             if launcher is not None:
                 return FusedKernel(self, launcher)
             why = fused_kernel.device.unavailable_reason or "the fused kernel is unavailable"
-        if fused:
-            raise RuntimeError(why)
-        if "MNIST_MLP_FUSED" not in why:
-            warnings.warn(f"{why}; the engine uses CUDA graphs instead (slower)", stacklevel=5)
-        return None
+        return why
 
     @property
     def size(self) -> int:
@@ -138,23 +145,34 @@ class Engine:
         z2 = torch.baddbmm(self.b2, a1, self.W2.mT)
         return a1, z2, self.output_activation(z2)
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """a¹ and F for inputs x of shape (K, m, 784)."""
-        a1, _, F = self.layers(x)
-        return a1, F
+    def parameters(self) -> Stacked:
+        """W¹, b¹, W², b² of the K networks (the tensors themselves: updated in place)."""
+        return Stacked(self.W1, self.b1, self.W2, self.b2)
 
     def step(self, x: Tensor, y: Tensor, batch_losses: Tensor) -> None:
-        """One SGD step of every network on its mini-batch x (K, m, 784), y (K, m, 10); the
-        mean loss of each network's mini-batch, before the step, into ``batch_losses`` (K,)."""
+        """One step of mini-batch SGD of every network on its mini-batch x (K, m, 784), y (K, m,
+        10): the forward pass, the gradients (BP1)–(BP4), the update. The mean loss of each
+        network's mini-batch, before the step, into ``batch_losses`` (K,)."""
         a1, z2, F = self.layers(x)
         batch_losses.copy_(self.network_loss(z2, y, "none", F).mean(dim=1))
+        self.update(self.gradients(x, a1, z2, F, y))
+
+    def gradients(self, x: Tensor, a1: Tensor, z2: Tensor, F: Tensor, y: Tensor) -> Stacked:
+        """∂L/∂θ of every network, L the mean loss of its mini-batch (x, y), by backpropagation
+        (``mnist_mlp.textbook.backprop``) from the forward pass's a¹, z² and F."""
         delta2 = output_error(self.output_activation, self.loss_name, z2, F, y)  # (BP1)
-        delta2 = delta2 * (self.lrs / x.shape[1])       # η/m: the mean, and the step size
+        delta2 = delta2 / x.shape[1]                                   # L the mean over m
         delta1 = self.activation.backward(a1, torch.bmm(delta2, self.W2))  # (BP2)
-        self.W2.baddbmm_(delta2.mT, a1, alpha=-1)       # W² ← W² − η ∂L/∂W²   (BP4)
-        self.b2.sub_(delta2.sum(dim=1, keepdim=True))   # b² ← b² − η ∂L/∂b²   (BP3)
-        self.W1.baddbmm_(delta1.mT, x, alpha=-1)        # W¹ ← W¹ − η ∂L/∂W¹   (BP4)
-        self.b1.sub_(delta1.sum(dim=1, keepdim=True))   # b¹ ← b¹ − η ∂L/∂b¹   (BP3)
+        return Stacked(W1=torch.bmm(delta1.mT, x),                     # (BP4)
+                       b1=delta1.sum(dim=1, keepdim=True),             # (BP3)
+                       W2=torch.bmm(delta2.mT, a1),                    # (BP4)
+                       b2=delta2.sum(dim=1, keepdim=True))             # (BP3)
+
+    def update(self, gradients: Stacked) -> None:
+        """The chapter's rule θ ← θ − η ∂L/∂θ for every parameter of every network, network k
+        with its own η (``lrs[k]``). A rule with state (momentum, say) replaces this method."""
+        for theta, gradient in zip(self.parameters(), gradients, strict=True):
+            theta.addcmul_(self.lrs, gradient, value=-1)
 
     def epoch(self, images: Tensor, targets: Tensor, batch_size: int,
               generators: Sequence[torch.Generator]) -> Tensor:
@@ -165,15 +183,10 @@ class Engine:
         visits them in the order ``epoch_order(N, generators[k])``, in mini-batches. Nothing of
         size K × N is kept: the losses are summed up step by step.
         """
-        steps = -(-images.shape[0] // batch_size)
+        steps = steps_per_epoch(images.shape[0], batch_size)
         batch_losses = torch.empty(self.size, steps, dtype=self.dtype, device=self.device)
         self.backend.run(images, targets, generators, batch_size, batch_losses)
         return batch_losses
-
-    def orders(self, n: int, generators: Sequence[torch.Generator]) -> Tensor:
-        """Every network's visiting order of ``n`` images for this epoch, (K, n), on the
-        device (what the tensor-operation backends index with)."""
-        return torch.stack([epoch_order(n, g) for g in generators]).to(self.device)
 
     def prepare(self, images: Tensor) -> None:
         """Get ready to train on ``images`` (``epoch`` does it; call it first to keep it out of

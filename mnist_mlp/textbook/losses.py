@@ -184,7 +184,7 @@ def log_likelihood_grad(output: Tensor, target: Tensor) -> Tensor:
     Through the softmax Jacobian this becomes ``δ = F − y`` (Nielsen eq. 81–82), so that the
     summed output-bias gradient is ``∂L/∂b_j = Σᵢ [F_j(xᵢ) − y_ij]``. The chapter's derivation
     of that gradient ends with ``Σᵢ [F_{nᵢ}(xᵢ) − y_{nᵢ}]`` instead, which does not depend on j:
-    an erratum, shown in ``mnist_mlp.textbook.softmax_gradient`` and tests/test_errata.py.
+    an erratum, shown in ``mnist_mlp.textbook.softmax_gradient`` and tests/lab/test_errata.py.
     """
     return -one_hot(target, output) * clamped_log_grad(output)
 

@@ -71,10 +71,14 @@ class MLP(nn.Module):
                 layer.weight.normal_(0.0, weight_std)
                 layer.bias.normal_(0.0, 1.0)
 
-    def config(self) -> dict[str, object]:
-        """The constructor's arguments, as plain data: ``MLP(**model.config())`` rebuilds it."""
+    def architecture(self) -> dict[str, object]:
+        """The network's architecture — the constructor's arguments — as plain data:
+        ``MLP(**model.architecture())`` rebuilds it. (A run's settings, data and SGD's among
+        them, are its ``TrainConfig``: "config" means that one.)"""
         return {"hidden_size": self.hidden_size, "activation": self.activation_name,
                 "output_activation": self.output_activation_name, "init": self.init}
+
+    config = architecture  # the former name, which engine/stacked.py still calls
 
     @staticmethod
     def flatten(x: Tensor) -> Tensor:

@@ -22,7 +22,7 @@ slowdown — holds for the corrected lines.
 
 Every function takes the softmax outputs ``F`` (m, 10), the labels ``labels`` (m,) and, for the
 weights, the hidden activations ``a1`` (m, l), and returns ∂L/∂b² (10,) or ∂L/∂W² (10, l).
-tests/test_errata.py compares each line with autograd on real MNIST digits.
+tests/lab/test_errata.py compares each line with autograd on real MNIST digits.
 """
 
 from __future__ import annotations

@@ -1,16 +1,33 @@
 """The training layer: one driver, two trainers, and what a run leaves behind.
 
-* ``config``: ``TrainConfig``, its checks, the device;
+* ``config``: ``TrainConfig`` (a run, a grid of networks included), its checks, the device and
+  the CPU threads;
 * ``driver``: the one training driver (``fit``) — data, seeding, resume, run folders,
   checkpoints, TensorBoard, divergence, Ctrl-C, evaluation and records — for either trainer;
-* ``reference``: the reference trainer, the SGD loop people read, and ``train``;
-* ``fast``: the fast trainer on the fused engine, ``train_many`` and ``resume_sweep``;
-* ``sweep``: a sweep's manifest, which makes it resume as one; ``lock``: one writer per run
-  folder; ``shards``: the files of a sweep in shards, merged;
-* ``records``: ``EpochRecord``, ``StepInfo``, ``TrainResult``;
-* ``evaluation``: a network's loss, predictions and confusion matrix on a split;
-* ``checkpoint``: ``last.pt`` / ``best.pt``, written atomically, read with ``weights_only``;
-* ``runs``, ``figures``: run folders and TensorBoard logs; ``progress``: the progress bars.
+* ``reference``: the reference trainer, the SGD loop people read, and ``train``; its step on a
+  GPU (one CUDA graph) and split over the ranks of torchrun (``train_data_parallel``);
+* ``fast``: the fast trainer on the fused engine, ``train_many``, a sweep's manifest and
+  ``resume_sweep``;
+* ``records``: ``RunStart``, ``EpochRecord``, ``StepInfo``, ``Evaluation``, ``TrainResult``;
+  ``stats``: the spread of the test accuracy over seeds, read three ways (final, best,
+  validation-chosen);
+* ``checkpoints``: ``last.pt`` / ``best.pt`` / ``diverged.pt``, written atomically, read with
+  ``weights_only``; the run folder's lock;
+* ``tensorboard``: run folders and their TensorBoard logs, with the pictures of a network;
+* ``parallel``: where a process stands among several (torchrun), a sweep's shards and their
+  files, merged.
+
+The dependencies go one way: ``config`` ← ``records`` ← ``checkpoints`` ← ``tensorboard`` ←
+``driver`` ← the trainers (``parallel`` needs only ``config`` and ``records``).
+
+Names, one per concept: a *config* is a ``TrainConfig`` (as plain data: a run folder's
+``config.json``, a checkpoint's ``config``); a network's *architecture* is what
+``MLP.architecture()`` gives (l, φ, ψ, the initialisation; a checkpoint keeps it under
+``model``); a *run* trains the networks of one config — one, or a *grid* of learning rates ×
+seeds, each network with its own run folder; a *sweep* is a grid trained at once by the fast
+trainer, resumable from its *manifest* and splittable into *shards*. The two *trainers* are the
+*reference* trainer (the reference loop) and the *fast* trainer (on ``mnist_mlp.engine``),
+chosen by ``--engine reference|fast``.
 """
 
 from __future__ import annotations
@@ -19,25 +36,104 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .config import TrainConfig, resolve_device, resume_config
+    from .checkpoints import BEST, LAST, Checkpoint, build_model, load_checkpoint, resume_config
+    from .config import TrainConfig, cpu_threads, resolve_device, step_threads
     from .driver import DivergenceError, TrainingInterrupted
     from .fast import resume_sweep, train_many
+    from .parallel import (
+        ONE_PROCESS,
+        WHOLE,
+        Kind,
+        Launch,
+        Shard,
+        ShardError,
+        first_then_others,
+        gather_json,
+        merge_shards,
+        process_group,
+        write_shard,
+    )
     from .records import EpochRecord, StepInfo, TrainResult
-    from .reference import train
+    from .reference import step_for, train, train_epoch
+    from .stats import (
+        Spread,
+        best_accuracy,
+        diverged,
+        final_accuracy,
+        spread,
+        summarize,
+        validated_accuracy,
+        validated_epoch,
+    )
 
-__all__ = ["DivergenceError", "EpochRecord", "StepInfo", "TrainConfig", "TrainResult",
-           "TrainingInterrupted", "resolve_device", "resume_config", "resume_sweep", "train",
-           "train_many"]
-_HOME = {"TrainConfig": "config", "resolve_device": "config", "resume_config": "config",
-         "DivergenceError": "driver", "TrainingInterrupted": "driver", "train_many": "fast",
-         "resume_sweep": "fast",
-         "EpochRecord": "records", "StepInfo": "records", "TrainResult": "records",
-         "train": "reference"}
+_HOME = {
+    # what a user who trains networks calls
+    "TrainConfig": "config", "resolve_device": "config", "resume_config": "checkpoints",
+    "DivergenceError": "driver", "TrainingInterrupted": "driver", "train": "reference",
+    "train_many": "fast", "resume_sweep": "fast",
+    "EpochRecord": "records", "StepInfo": "records", "TrainResult": "records",
+    "BEST": "checkpoints", "LAST": "checkpoints", "Checkpoint": "checkpoints",
+    "build_model": "checkpoints", "load_checkpoint": "checkpoints",
+    # statistics over seeds: final, best and validation-chosen accuracy
+    "Spread": "stats", "spread": "stats", "summarize": "stats", "diverged": "stats",
+    "final_accuracy": "stats", "best_accuracy": "stats", "validated_accuracy": "stats",
+    "validated_epoch": "stats",
+    # running past one process (torchrun, shards of a sweep)
+    "Launch": "parallel", "ONE_PROCESS": "parallel", "Shard": "parallel", "WHOLE": "parallel",
+    "first_then_others": "parallel", "gather_json": "parallel", "process_group": "parallel",
+    "Kind": "parallel", "ShardError": "parallel", "merge_shards": "parallel",
+    "write_shard": "parallel",
+    # the reference loop's epoch, step and threads (what the benchmark times)
+    "step_for": "reference", "train_epoch": "reference", "cpu_threads": "config",
+    "step_threads": "config",
+}
+__all__ = [
+    "BEST",
+    "LAST",
+    "ONE_PROCESS",
+    "WHOLE",
+    "Checkpoint",
+    "DivergenceError",
+    "EpochRecord",
+    "Kind",
+    "Launch",
+    "Shard",
+    "ShardError",
+    "Spread",
+    "StepInfo",
+    "TrainConfig",
+    "TrainResult",
+    "TrainingInterrupted",
+    "best_accuracy",
+    "build_model",
+    "cpu_threads",
+    "diverged",
+    "final_accuracy",
+    "first_then_others",
+    "gather_json",
+    "load_checkpoint",
+    "merge_shards",
+    "process_group",
+    "resolve_device",
+    "resume_config",
+    "resume_sweep",
+    "spread",
+    "step_for",
+    "step_threads",
+    "summarize",
+    "train",
+    "train_epoch",
+    "train_many",
+    "validated_accuracy",
+    "validated_epoch",
+    "write_shard",
+]
 
 
 def __getattr__(name: str) -> Any:
-    """``train``, ``TrainConfig``… on first use: ``config`` and ``launch`` load without torch, so
-    that the commands parse their options (``--help``, ``--version``) before torch loads."""
+    """``train``, ``TrainConfig``… on first use: ``config``, ``records`` and ``parallel`` load
+    without torch, so that the commands parse their options (``--help``, ``--version``) before
+    torch loads."""
     if name not in _HOME:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)

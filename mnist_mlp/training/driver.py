@@ -23,42 +23,48 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
 import torch
 from torch import Tensor
 
-from ..data import DigitTensors, load_mnist
+from ..data import DigitTensors, load_mnist, steps_per_epoch
 from ..errors import ConfigError, UserError, exit_status
 from ..files import check_writable, signals_held
 from ..textbook.metrics import classification_report
 from ..textbook.model import MLP
-from .checkpoint import (
+from .checkpoints import (
     BEST,
     DIVERGED,
     LAST,
     Checkpoint,
+    Keeper,
+    Kept,
+    RunLock,
     capture,
     check_resumable,
+    in_own_run_folder,
     is_new_best,
     load_checkpoint,
     restore,
 )
-from .config import TrainConfig, check_batch_size, check_memory, resolve_device, why_device
-from .evaluation import Evaluation
-from .keeper import Keeper, Kept
-from .launch import ONE_PROCESS, Launch, first_then_others
-from .lock import RunLock
-from .records import EpochRecord, RunStart, StepInfo, TrainResult
-from .runs import RunLog, create_run_dir, in_own_run_folder, run_name
+from .config import (
+    PER_NETWORK,
+    TrainConfig,
+    check_batch_size,
+    check_memory,
+    resolve_device,
+    why_device,
+)
+from .parallel import ONE_PROCESS, Launch, first_then_others
+from .records import EpochRecord, Evaluation, RunStart, StepInfo, TrainResult
+from .tensorboard import RunLog, create_run_dir, run_name
 
 DIVERGENCE_CHECK_STEPS = 100
 """Every this many mini-batches the reference loop's loss is checked for NaN, so that a diverged
 run stops soon."""
-SHARED = frozenset(f.name for f in fields(TrainConfig)) - {"lr", "seed"}
-"""The settings that the networks of one run share: all but the learning rate and the seed."""
 
 
 class DivergenceError(UserError):
@@ -72,7 +78,7 @@ class TrainingInterrupted(KeyboardInterrupt):
     (``epoch == epochs``: the run is complete), ``networks`` how many networks were training,
     ``exit_status`` 130 for Ctrl-C, 143 for SIGTERM and 129 for SIGHUP, ``saved`` the epoch whose
     state every network keeps in its run folder (``last.pt`` or ``diverged.pt``; 0: none), and
-    ``sweep`` the manifest of a sweep that resumes as one (``sweep.py``; None: none)."""
+    ``sweep`` the manifest of a sweep that resumes as one (``fast.py``; None: none)."""
 
     def __init__(self, checkpoint: Path | None, epoch: int, epochs: int, networks: int = 1,
                  exit_status: int = 130, saved: int = 0, sweep: Path | None = None) -> None:
@@ -141,8 +147,9 @@ def fit(configs: Sequence[TrainConfig], make_trainer: MakeTrainer, *, model: MLP
         write_runs: bool = True,
         on_folders: Callable[[list[TrainResult]], None] | None = None,
         on_start: Callable[[RunStart], None] | None = None) -> list[TrainResult]:
-    """Train one network per configuration (they may differ in ``lr`` and ``seed`` only) with
-    the trainer that ``make_trainer`` builds, and return their results in the same order.
+    """Train the networks that ``configs`` describe (each one network, or a grid of them: see
+    ``TrainConfig.networks``; they may differ in ``lr`` and ``seed`` only) with the trainer that
+    ``make_trainer`` builds, and return their results in the same order.
 
     Network s is initialised by ``torch.manual_seed(seed)`` and shuffled by its own generator
     seeded alike, whichever the trainer. ``model``: continue this network (one configuration);
@@ -154,7 +161,7 @@ def fit(configs: Sequence[TrainConfig], make_trainer: MakeTrainer, *, model: MLP
     where (``RunStart``), both before the first epoch. ``launch``: where
     this process stands among several (the data is fetched by rank 0 first); ``write_runs``
     False: no run folder (the ranks of a data-parallel run but rank 0). Each run folder is
-    locked (``lock.py``) while it is written.
+    locked (``checkpoints.RunLock``) while it is written.
     """
     configs, checkpoints = _checked(configs, model, resume)
     first = configs[0]
@@ -218,7 +225,9 @@ def _checked(configs: Sequence[TrainConfig], model: MLP | None,
              ) -> tuple[list[TrainConfig], list[Checkpoint | None]]:
     """The configurations, checked (a given model brings its own architecture), and the
     checkpoint each resumes from (None: none), checked against it."""
-    configs = list(configs)
+    for config in configs:
+        config.validate()
+    configs = [network for config in configs for network in config.networks()]
     if not configs:
         raise ValueError("no configuration to train")
     if model is not None and resume is not None:
@@ -226,15 +235,14 @@ def _checked(configs: Sequence[TrainConfig], model: MLP | None,
     if model is not None and len(configs) > 1:
         raise ValueError("a model continues one network: give one configuration")
     if model is not None:
-        architecture = {k: v for k, v in model.config().items() if k in SHARED}
+        architecture = {k: v for k, v in model.architecture().items() if k in configs[0].shared()}
         configs = [replace(configs[0], **architecture)]
-    for config in configs:
-        config.validate()
-    differing = sorted(name for name in SHARED
-                       if len({getattr(config, name) for config in configs}) > 1)
+        configs[0].validate()
+    differing = sorted(name for name, value in configs[0].shared().items()
+                       if any(getattr(config, name) != value for config in configs))
     if differing:
-        raise ValueError(f"the networks of one run differ only in lr and seed, not in "
-                         f"{', '.join(differing)}")
+        raise ValueError(f"the networks of one run differ only in {', '.join(PER_NETWORK)}, "
+                         f"not in {', '.join(differing)}")
     if resume is None:
         return configs, [None] * len(configs)
     paths = [resume] if isinstance(resume, (str, os.PathLike)) else list(resume)
@@ -322,7 +330,7 @@ def _epoch(epoch: int, trainer: Trainer, networks: list[Network],
            ) -> dict[str, list[Evaluation]]:
     """Train one epoch, then evaluate, record, checkpoint and log each network; returns the
     evaluations on every split."""
-    steps = math.ceil(len(splits["train"]) / networks[0].config.batch_size)
+    steps = steps_per_epoch(len(splits["train"]), networks[0].config.batch_size)
     start = time.perf_counter()
     losses = trainer.epoch(_step_callback(networks[0], epoch, steps, on_step))
     seconds = time.perf_counter() - start  # the losses are on the CPU: the epoch is done

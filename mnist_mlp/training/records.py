@@ -1,5 +1,7 @@
-"""What training reports: a ``RunStart`` when it begins, one ``EpochRecord`` per epoch, a
-``StepInfo`` per mini-batch, and the ``TrainResult`` of each network.
+"""What training measures and reports: a ``RunStart`` when it begins, one ``EpochRecord`` per
+epoch, a ``StepInfo`` per mini-batch, the ``Evaluation`` of a network on a split (``evaluate``:
+its loss, predictions and confusion matrix, from which ``textbook.metrics`` gives accuracy,
+precision, recall and specificity), and the ``TrainResult`` of each network.
 
 An epoch has two training losses, and they are different numbers:
 
@@ -18,16 +20,16 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import Tensor
 
-from ..textbook.metrics import ClassificationReport
+from ..data import DigitTensors
+from ..textbook.losses import network_loss
+from ..textbook.metrics import ClassificationReport, confusion_matrix
 from ..textbook.model import MLP
-
-if TYPE_CHECKING:  # config.py reads checkpoints, which hold records
-    from .config import TrainConfig
+from .config import TrainConfig
 
 SPLITS = ("train", "validation", "test")
 
@@ -112,6 +114,35 @@ class StepInfo:
     loss: Tensor  # the mini-batch loss L (detached; .item() waits for the device)
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """Mean loss, confusion matrix and predictions of a network on one data split."""
+
+    loss: float
+    confusion: Tensor
+    predictions: Tensor | None = None  # the predicted class of each digit
+
+    @property
+    def accuracy(self) -> float:
+        """Correct predictions over all predictions: trace(C) / sum(C)."""
+        return self.confusion.trace().item() / self.confusion.sum().item()
+
+
+@torch.no_grad()
+def evaluate(model: MLP, data: DigitTensors, loss: str, batch_size: int = 10_000) -> Evaluation:
+    """Mean loss and confusion matrix of ``model`` on ``data``, in large batches."""
+    loss_fn = network_loss(loss, model.output_activation)
+    total, predictions = 0.0, []
+    for start in range(0, len(data), batch_size):
+        x, y = data[start:start + batch_size]
+        z = model.logits(x)
+        output = model.output_activation(z)
+        total += loss_fn(z, y, "sum", output).item()
+        predictions.append(output.argmax(dim=1))
+    predicted = torch.cat(predictions)
+    return Evaluation(total / len(data), confusion_matrix(predicted, data.labels), predicted)
+
+
 @dataclass
 class TrainResult:
     """One trained network: its model, configuration, one record per epoch, the final test
@@ -123,3 +154,26 @@ class TrainResult:
     metrics: ClassificationReport | None = None
     run_dir: Path | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        """The result as plain data, without its model: configuration, history, final test
+        metrics and run folder (what a shard of a sweep sends or writes)."""
+        return {"config": asdict(self.config), "history": [r.to_dict() for r in self.history],
+                "metrics": None if self.metrics is None else self.metrics.to_dict(),
+                "run_dir": None if self.run_dir is None else str(self.run_dir)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainResult:
+        """The result of ``to_dict``, without its model and metrics; ``KeyError``,
+        ``TypeError`` or ``ValueError`` (``ConfigError``) for anything else."""
+        config = TrainConfig(**data["config"])
+        config.validate()
+        known = {f.name for f in fields(EpochRecord)}
+        if not isinstance(data["history"], list) or not all(
+                isinstance(r, dict) and set(r) <= known for r in data["history"]):
+            raise TypeError("its history is not a list of epoch records")
+        run_dir = data["run_dir"]
+        if not (run_dir is None or isinstance(run_dir, str)):
+            raise TypeError("its run folder is not a path")
+        return cls(model=None, config=config,  # type: ignore[arg-type]
+                   history=[EpochRecord.from_dict(r) for r in data["history"]],
+                   run_dir=None if run_dir is None else Path(run_dir))

@@ -11,27 +11,33 @@ a gradient that float32 can hold.
 
 ``train_epoch`` is that loop, and nothing else: no logging, checkpoints or progress bars, which
 the driver (``driver.py``) adds around it for this trainer and the fast engine alike. ``train``
-is the public entry point: one network, trained by this loop under the driver.
+is the public entry point: one network, trained by this loop under the driver. Here too:
+``CapturedStep``, the same step replayed from a CUDA graph on a GPU; and
+``train_data_parallel``, the same loop with each mini-batch split over the ranks of a torchrun
+launch.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Iterable
+from functools import partial
 
 import torch
+import torch.distributed as dist
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 
-from ..data import DigitTensors, batches
+from ..data import DigitTensors, batches, epoch_order
+from ..errors import ConfigError
 from ..textbook.losses import network_loss
 from ..textbook.model import MLP, WeightedInput
-from ..textbook.sgd import sgd_step
-from .captured import CapturedStep
-from .config import TrainConfig
+from ..textbook.sgd import descend, sgd_step
+from .config import TrainConfig, cpu_threads, step_threads
 from .driver import Network, fit
-from .evaluation import Evaluation, evaluate
-from .records import EpochRecord, RunStart, StepInfo, TrainResult
-from .threads import cpu_threads, step_threads
+from .parallel import Launch
+from .records import EpochRecord, Evaluation, RunStart, StepInfo, TrainResult, evaluate
 
 Step = Callable[[nn.Module, Callable[..., Tensor], Tensor, Tensor, float], Tensor]
 """A step of SGD on one mini-batch, ``step(model, loss_fn, x, y, lr)`` → its loss before it."""
@@ -122,7 +128,191 @@ def train(config: TrainConfig, model: MLP | None = None,
     ``TrainingInterrupted``, naming the checkpoint to resume from. ``on_start``: as for
     ``fit``.
     """
+    config.validate()
+    if len(config.networks()) > 1:
+        raise ConfigError(f"train trains one network, and this configuration describes "
+                          f"{len(config.networks())} ({config.seeds} seeds for each lr of "
+                          f"{config.lr}); train each of config.networks(), or all at once with "
+                          "train_many")
     each_epoch = None if on_epoch is None else lambda _, records: on_epoch(records[0])
     (result,) = fit([config], ReferenceTrainer, model=model, resume=resume,
                     on_epoch=each_epoch, on_step=on_step, on_start=on_start)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# The reference loop's step on a GPU: ``sgd_step``, unchanged, captured whole in a CUDA graph
+#
+# On a GPU a step of a mini-batch of 10 is a few dozen tiny kernels (forward, loss, autograd's
+# backward, the update), each launched from Python: launching them, not running them, sets the
+# pace. ``CapturedStep`` records the whole step once — ``textbook.sgd.sgd_step`` as the loop calls
+# it — in one CUDA graph, the idiom of ``torch.cuda.graphs`` ("whole network capture"), and then
+# replays it for every mini-batch: the batch is copied into the graph's static inputs, one call
+# replays every kernel. The graph runs the very kernels of the eager step, on the same numbers.
+# Only the loop's way of taking a step changes (``train_epoch`` is given this object in place of
+# ``sgd_step``); the module, the loss, autograd and the ``DataLoader`` stay the same.
+
+
+WARMUP_STEPS = 3
+"""Eager steps on a side stream before the capture, as ``torch.cuda.graphs`` asks (autograd and
+cuBLAS set themselves up there, not in the graph); their changes to the weights are undone."""
+
+
+class CapturedStep:
+    """``sgd_step(model, loss_fn, x, y, lr)``, replayed from a CUDA graph for mini-batches of
+    ``batch_size``; a mini-batch of another size (the last, smaller one of an epoch) takes the
+    eager ``sgd_step``.
+
+    The graph is captured at the first full mini-batch, and again only if the model, loss,
+    learning rate or the batch's shape, dtype or device change. Capturing changes nothing the
+    run keeps: the weights after the warm-up steps are put back, and no random number is drawn
+    (the CPU and CUDA generators and the shuffling generator are left as they were), so that a
+    resumed run continues exactly. If capture fails, every step is eager, with one warning.
+    """
+
+    def __init__(self, batch_size: int) -> None:
+        self.batch_size = batch_size
+        self.key: tuple | None = None
+        self.failed = False
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self.static_x = self.static_y = self.static_loss = None
+        self.grads: list[Tensor] = []
+
+    def __call__(self, model: nn.Module, loss_fn: Callable[..., Tensor], x: Tensor, y: Tensor,
+                 lr: float) -> Tensor:
+        """One SGD step on (x, y), as ``sgd_step``; returns the mini-batch's loss before it."""
+        if self.failed or len(x) != self.batch_size or x.device.type != "cuda":
+            return sgd_step(model, loss_fn, x, y, lr)
+        key = (id(model), loss_fn, lr, x.shape, x.dtype, y.shape, y.dtype, x.device)
+        if key != self.key:
+            self._capture(model, loss_fn, x, y, lr)
+            if self.failed:
+                return sgd_step(model, loss_fn, x, y, lr)
+            self.key = key
+        self.static_x.copy_(x)
+        self.static_y.copy_(y)
+        self.graph.replay()
+        # an eager step in between (the last, smaller batch) gave the parameters gradients of
+        # their own: point them back at the graph's, which hold this step's
+        for parameter, grad in zip(model.parameters(), self.grads, strict=True):
+            if parameter.grad is not grad:
+                parameter.grad = grad
+        return self.static_loss.clone()  # the next replay overwrites it
+
+    def _capture(self, model: nn.Module, loss_fn: Callable[..., Tensor], x: Tensor, y: Tensor,
+                 lr: float) -> None:
+        """Warm up on a side stream, capture one ``sgd_step`` on static copies of (x, y), and put
+        back the weights the warm-up changed."""
+        saved = [p.detach().clone() for p in model.parameters()]
+        self.static_x, self.static_y = x.clone(), y.clone()
+        try:
+            side = torch.cuda.Stream(device=x.device)
+            side.wait_stream(torch.cuda.current_stream(x.device))
+            with torch.cuda.stream(side):
+                for _ in range(WARMUP_STEPS):
+                    sgd_step(model, loss_fn, self.static_x, self.static_y, lr)
+            torch.cuda.current_stream(x.device).wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            # sgd_step sets the gradients to None first, so that backward allocates them in
+            # the graph's private memory, where every replay writes them; captured on the
+            # warm-up's stream, where cuBLAS has already set itself up
+            with torch.cuda.graph(graph, stream=side):
+                self.static_loss = sgd_step(model, loss_fn, self.static_x, self.static_y, lr)
+            self.graph = graph
+            self.grads = [p.grad for p in model.parameters()]
+        except RuntimeError as error:  # pragma: no cover - depends on the CUDA setup
+            warnings.warn(f"capturing the reference step in a CUDA graph failed ({error}); "
+                          "its steps run eagerly", stacklevel=4)
+            self.failed = True
+        finally:
+            torch.cuda.synchronize(x.device)  # the warm-up's steps are done, even after a failure
+            with torch.no_grad():
+                for parameter, value in zip(model.parameters(), saved, strict=True):
+                    parameter.copy_(value)  # undo the warm-up's steps
+
+
+# ---------------------------------------------------------------------------------------------
+# The textbook's step, data-parallel: one network's mini-batches split over the ranks
+# (a sweep's networks are split otherwise, whole networks to each shard: ``parallel.py``)
+#
+# The chapter's step descends the mean loss of a mini-batch, L = (1/m) Σᵢ ℓᵢ, whose gradient is a
+# sum over the samples: W ranks can each take a slice of every mini-batch and sum their
+# gradients. Each rank draws the same permutation of the training set (the project's
+# ``epoch_order``, seeded alike), takes its slice of each mini-batch of m, and weighs its partial
+# sum by W/m; ``DistributedDataParallel`` averages the ranks' gradients (a sum over ranks, divided
+# by W), which gives exactly ∂L/∂θ of the whole mini-batch — the last, smaller one included. For a
+# network this small one process is faster (every step waits for an exchange between processes);
+# it is here to show the step split, and for larger models.
+
+
+def slice_of(batch: Tensor, launch: Launch) -> Tensor:
+    """This rank's part of a mini-batch's indices (contiguous; a small batch may leave some
+    ranks none)."""
+    return batch.tensor_split(launch.world_size)[launch.rank]
+
+
+def data_parallel_step(model: DistributedDataParallel, loss_fn: Callable[..., Tensor], x: Tensor,
+                       y: Tensor, lr: float, batch: int, world_size: int) -> Tensor:
+    """One SGD step of a mini-batch of ``batch`` samples, of which this rank holds x, y;
+    ``model`` gives the weighted input z of the output layer, ``loss_fn(z, y, reduction)`` the
+    loss (``network_loss``).
+
+    L = (1/m) Σᵢ ℓᵢ over the whole mini-batch: this rank weighs its partial sum by W/m, DDP
+    averages the ranks' gradients (÷ W), so every rank steps θ ← θ − η ∂L/∂θ with exactly the
+    mini-batch's gradient. Returns this rank's W/m-weighted partial loss (their mean over the
+    ranks is L).
+    """
+    partial = loss_fn(model(x), y, reduction="sum") * (world_size / batch)
+    return descend(model, partial, lr)  # θ ← θ − η ∂L/∂θ, DDP averaging the gradients
+
+
+class DataParallelTrainer(ReferenceTrainer):
+    """The reference trainer's network, its mini-batches split over the ranks of a torchrun
+    launch (``DistributedDataParallel``); its evaluation and the rest are the reference
+    trainer's. Every rank holds the same weights after each step; rank 0 alone writes the run's
+    folder."""
+
+    def __init__(self, networks: list[Network], train: DigitTensors, device: torch.device,
+                 launch: Launch) -> None:
+        super().__init__(networks, train, device)
+        self.launch, self.shuffle = launch, networks[0].shuffle
+        self.train = train.with_target_vectors()  # each rank slices the mini-batches itself
+        self.description = f"reference loop, data-parallel over {launch.world_size} ranks"
+        self.parallel = DistributedDataParallel(
+            self.up_to_z, device_ids=[device.index] if device.type == "cuda" else None)
+
+    def epoch(self, on_step: Callable[[Tensor], None]) -> Tensor:
+        """One epoch: the same permutation on every rank, each rank its slice of each
+        mini-batch; the mini-batch losses, summed over the ranks."""
+        self.parallel.train()
+        losses, m = [], self.config.batch_size
+        order = epoch_order(len(self.train), self.shuffle)
+        with cpu_threads(step_threads(m)):
+            for batch in order.split(m):
+                x, y = self.train[slice_of(batch, self.launch)]
+                losses.append(data_parallel_step(self.parallel, self.loss_fn, x, y,
+                                                 self.config.lr, len(batch),
+                                                 self.launch.world_size))
+                on_step(losses[-1])
+        total = torch.stack(losses)
+        dist.all_reduce(total)
+        return (total / self.launch.world_size).unsqueeze(0).cpu()
+
+
+def train_data_parallel(config: TrainConfig, launch: Launch,
+                        on_epoch: Callable[[EpochRecord], None] | None = None,
+                        on_step: Callable[[StepInfo], None] | None = None,
+                        resume: str | os.PathLike | None = None,
+                        on_start: Callable[[RunStart], None] | None = None) -> TrainResult:
+    """``train``, each mini-batch split over the ranks of a torchrun ``launch`` (inside its
+    ``process_group``). Every rank returns the same result; rank 0 alone writes the run folder,
+    logs and checkpoints, and resumes from them like one process."""
+    if config.batch_size < launch.world_size:
+        raise ConfigError(f"mini-batches of {config.batch_size} cannot be split over "
+                          f"{launch.world_size} ranks (each needs a share of every mini-batch); "
+                          "use fewer ranks or a larger --batch-size")
+    each_epoch = None if on_epoch is None else lambda _, records: on_epoch(records[0])
+    (result,) = fit([config], partial(DataParallelTrainer, launch=launch), resume=resume,
+                    on_epoch=each_epoch, on_step=on_step, launch=launch,
+                    write_runs=launch.primary, on_start=on_start)
     return result

@@ -1,7 +1,7 @@
 """The engine's fused backend: every network's epoch in one launch of epoch.cu's kernel.
 
 What the launch needs is made and checked here, the same for both builds; a *launcher* runs it:
-``device.DeviceKernel`` on a GPU, ``host.HostKernel`` (for the tests) on the CPU.
+``device.DeviceKernel`` on a GPU, ``HostKernel`` of tests/fused_host.py on the CPU.
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ import torch
 from torch import Tensor
 
 from ...data import DigitTensors, epoch_order
-from ...textbook.losses import F_FLOOR
 from ...textbook.model import INPUT_SIZE, NUM_CLASSES
 from ..cuda_graphs import CudaGraphs
-from ..eager import TensorOps
-from ..native import Functions, SparseRows, Stacked
+from ..native import Functions, SparseRows, Stacked, check_tensors
 from ..native import _each_network as each_network
+from ..tensor_ops import TensorOps
 from . import source
 from .source import FLOAT, Args
 
@@ -28,7 +27,7 @@ if TYPE_CHECKING:
 
 
 class Launcher(Protocol):
-    """Runs the kernel: ``DeviceKernel`` or ``HostKernel``."""
+    """Runs the kernel: ``DeviceKernel``, or the tests' ``HostKernel``."""
 
     max_shared_bytes: int
     max_threads: int
@@ -58,21 +57,11 @@ class Inputs(NamedTuple):
     batch_losses: Tensor  # (K, steps)
 
 
-def functions(engine: Engine) -> Functions:
-    """The engine's activations and loss, as the kernel computes them."""
-    return Functions(engine.config["activation"], engine.config["output_activation"],
-                     engine.loss_name, engine.matched, F_FLOOR)
-
-
 def uncovered(engine: Engine) -> str | None:
     """Why the kernel cannot train ``engine``'s networks, or None when it can."""
     if engine.dtype != torch.float32:
         return f"the fused kernel trains in float32 only, not {engine.dtype}"
-    f, names = functions(engine), source.enums()
-    for kind, name in (("hidden", f.hidden), ("output", f.output), ("loss", f.loss)):
-        if name not in names[kind]:
-            return f"the fused kernel has no {kind} {name!r}"
-    return None
+    return Functions.of(engine).missing(source.enums(), "the fused kernel")
 
 
 def check(inputs: Inputs, device: torch.device) -> None:
@@ -92,11 +81,7 @@ def check(inputs: Inputs, device: torch.device) -> None:
                 "batch_losses": (inputs.batch_losses, f32, (k, steps))}
     if inputs.w1t is not None:
         expected["w1t"] = (inputs.w1t, f32, (k, INPUT_SIZE, hidden))
-    for name, (tensor, dtype, shape) in expected.items():
-        if not (tensor.is_contiguous() and tensor.device == device and tensor.dtype == dtype
-                and tuple(tensor.shape) == tuple(shape)):
-            raise ValueError(f"the fused kernel got an unfit {name}: {tuple(tensor.shape)} "
-                             f"{tensor.dtype} on {tensor.device}")
+    check_tensors(expected, device, "the fused kernel")
     if n >= 2**31 or k >= 2**31:
         raise ValueError("the fused kernel takes fewer than 2³¹ images and networks")
 
@@ -154,18 +139,20 @@ class FusedKernel:
             batch_size: int, batch_losses: Tensor) -> None:
         """See ``Backend.run``: one launch, the visiting orders drawn here first."""
         plan = self.plan(batch_size)
-        if plan is None:
-            self.fall_back(batch_size).run(images, targets, generators, batch_size,
-                                           batch_losses)
+        why = uncovered(self.engine) or (None if plan else (
+            f"mini-batches of {batch_size} do not fit the fused kernel's shared memory "
+            f"({self.launcher.max_shared_bytes} bytes a block)"))
+        if why or plan is None:
+            self.fall_back(why).run(images, targets, generators, batch_size, batch_losses)
             return
         e = self.engine
         w1t = None if plan.w1_shared else torch.empty(e.size, INPUT_SIZE, e.W1.shape[1],
                                                       device=self.device)
         inputs = Inputs(self.sparse(images), targets.contiguous(),
                         self.orders(images.shape[0], generators), e.lrs.view(-1),
-                        Stacked(e.W1, e.b1, e.W2, e.b2), w1t, batch_losses)
+                        e.parameters(), w1t, batch_losses)
         check(inputs, self.device)
-        self.launcher.launch(arguments(inputs, functions(e), batch_size), e.size, plan.threads,
+        self.launcher.launch(arguments(inputs, Functions.of(e), batch_size), e.size, plan.threads,
                              plan.shared_bytes)
 
     def orders(self, n: int, generators: Sequence[torch.Generator]) -> Tensor:
@@ -178,14 +165,15 @@ class FusedKernel:
         each_network(len(generators), lambda k: order[k].copy_(epoch_order(n, generators[k])))
         return order.to(self.device, non_blocking=cuda)
 
-    def fall_back(self, batch_size: int) -> Backend:
-        """Today's path, for a mini-batch too large for a block's shared memory (said once)."""
+    def fall_back(self, why: str | None) -> Backend:
+        """Today's path where the kernel cannot run the engine, for the reason ``why`` (said
+        once): a function it has no case for, a mini-batch too large for a block's shared
+        memory."""
         if self.fallback is None:
             cuda = self.device.type == "cuda"
-            warnings.warn(f"mini-batches of {batch_size} do not fit the fused kernel's shared "
-                          f"memory ({self.launcher.max_shared_bytes} bytes a block); the engine "
-                          f"uses {'CUDA graphs' if cuda else 'tensor operations'} instead "
-                          "(slower)", stacklevel=4)
+            warnings.warn(f"{why}; the engine uses "
+                          f"{'CUDA graphs' if cuda else 'tensor operations'} instead (slower)",
+                          stacklevel=4)
             self.fallback = CudaGraphs(self.engine) if cuda else TensorOps(self.engine)
         return self.fallback
 

@@ -5,7 +5,8 @@
  * in the textbook's notation (Nielsen, ch. 2), for every sample x of a mini-batch of m:
  *
  *     z¹ = W¹x + b¹,   a¹ = φ(z¹),   z² = W²a¹ + b²,   F = ψ(z²)            (forward pass)
- *     δ² = J_ψᵀ ∂ℓ/∂F                       (BP1; δ² = F − y for the matched pairs)
+ *     δ² = J_ψᵀ ∂ℓ/∂F                       (BP1; δ² = F − y for the matched pairs, and
+ *                                            the log-odds form for a softmax and (35))
  *     δ¹ = (W²ᵀ δ²) ⊙ φ'(z¹)                (BP2)
  *
  * and then the chapter's update θ ← θ − η ∂L/∂θ, L the mini-batch mean, with the weights the
@@ -18,7 +19,7 @@
  *  - each step is a few phases; in a phase the block's threads share out its items (a sample
  *    and a hidden unit, say), each item computed whole by one thread; a barrier between phases;
  *  - nothing a thread computes outlives its phase in a register: what the next phase needs is
- *    in shared memory. So the same source builds for the host (host.py, for the tests): there
+ *    in shared memory. So the same source builds for the host (tests/fused_host.py): there
  *    a phase is a loop over the block's threads, and a barrier is nothing;
  *  - W¹ is kept pixel-major, w1t[p·l + j] = W¹_jp, so that one pixel's weights are contiguous:
  *    in shared memory where it fits (784·l floats, 94 KB at l = 30, beside the rest; the limit
@@ -68,7 +69,9 @@ typedef int i32;
 
 enum hidden_activation { HIDDEN_SIGMOID, HIDDEN_TANH, HIDDEN_RELU };
 enum output_activation { OUTPUT_SIGMOID, OUTPUT_SOFTMAX };
-enum loss { LOSS_MSE, LOSS_MAE, LOSS_BINARY_CROSS_ENTROPY, LOSS_LOG_LIKELIHOOD };
+/* The last loss is the cross-entropy (35) of a softmax output: one of its own, as in epoch.c. */
+enum loss { LOSS_MSE, LOSS_MAE, LOSS_BINARY_CROSS_ENTROPY, LOSS_LOG_LIKELIHOOD,
+            LOSS_BINARY_CROSS_ENTROPY_OF_SOFTMAX };
 
 /* The enums' values by name, in order, each list ending with 0. The Python caller reads these
  * three lines from this file (a CUDA module has no host tables); the host build exports them,
@@ -76,43 +79,46 @@ enum loss { LOSS_MSE, LOSS_MAE, LOSS_BINARY_CROSS_ENTROPY, LOSS_LOG_LIKELIHOOD }
 #ifndef __CUDACC__
 const char *const HIDDEN_NAMES[] = {"sigmoid", "tanh", "relu", 0};
 const char *const OUTPUT_NAMES[] = {"sigmoid", "softmax", 0};
-const char *const LOSS_NAMES[] = {"mse", "mae", "binary_cross_entropy", "log_likelihood", 0};
+const char *const LOSS_NAMES[] = {"mse", "mae", "binary_cross_entropy", "log_likelihood",
+                                  "binary_cross_entropy_of_softmax", 0};
 #endif
 
-/* Everything an epoch of K networks needs; network k's slices start at k times their size. The
- * Python caller builds the same struct with ctypes and checks its layout (args_layout) on the
- * host and on the device. */
-struct fused_args {
-    i64 n, l, m, k;               /* images visited, hidden units, mini-batch size, networks */
-    const i64 *row_start;         /* image i: pixels pixel[row_start[i]..row_start[i+1]) */
-    const i32 *pixel;             /*   (its non-zero pixels)… */
-    const float *value;           /*   …and their values */
-    const float *targets;         /* (N, 10): the target y of each image */
-    const i32 *order;             /* (K, n): each network's images in visit order */
-    const float *lr;              /* (K): each network's η */
-    float *W1, *b1, *W2, *b2;     /* (K, l, 784), (K, l), (K, 10, l), (K, 10): in place */
-    float *w1t;                   /* (K, 784, l): W¹ pixel-major in global memory, or 0 */
-    float *batch_losses;          /* (K, ceil(n / m)): each mini-batch's mean loss (before it) */
-    float floor;                  /* ln is clamped at ln(floor) */
-    i32 hidden, output, loss;     /* the enums above */
-    i32 matched;                  /* δ² = F − y (the output and loss are a matched pair) */
-};
+/* Everything an epoch of K networks needs, one FIELD(type, name) a line; network k's slices
+ * start at k times their size. The struct is declared from this list, and the Python caller
+ * (source.py) reads the same lines to build the same struct with ctypes, whose layout it checks
+ * (args_layout) on the host and on the device. */
+#define FUSED_ARGS(FIELD)                                                                      \
+    FIELD(i64, n)                 /* images visited */                                       \
+    FIELD(i64, l)                 /* hidden units */                                         \
+    FIELD(i64, m)                 /* mini-batch size */                                      \
+    FIELD(i64, k)                 /* networks */                                             \
+    FIELD(const i64 *, row_start) /* image i: pixels pixel[row_start[i]..row_start[i+1]) */  \
+    FIELD(const i32 *, pixel)     /*   (its non-zero pixels)… */                             \
+    FIELD(const float *, value)   /*   …and their values */                                  \
+    FIELD(const float *, targets) /* (N, 10): the target y of each image */                  \
+    FIELD(const i32 *, order)     /* (K, n): each network's images in visit order */         \
+    FIELD(const float *, lr)      /* (K): each network's η */                                \
+    FIELD(float *, W1)            /* (K, l, 784), in place, as are… */                       \
+    FIELD(float *, b1)            /*   (K, l) */                                             \
+    FIELD(float *, W2)            /*   (K, 10, l) */                                         \
+    FIELD(float *, b2)            /*   (K, 10) */                                            \
+    FIELD(float *, w1t)           /* (K, 784, l): W¹ pixel-major in global memory, or 0 */   \
+    FIELD(float *, batch_losses)  /* (K, ⌈n / m⌉): each mini-batch's mean loss (before it) */ \
+    FIELD(float, floor)           /* ln is clamped at ln(floor) */                           \
+    FIELD(i32, hidden)            /* the enums above */                                      \
+    FIELD(i32, output)                                                                       \
+    FIELD(i32, loss)                                                                         \
+    FIELD(i32, matched)           /* δ² = F − y (the output and loss are a matched pair) */
 
-/* The offsets of struct fused_args's fields, in order, and its size last (21 + 1 numbers). */
+#define DECLARE(type, name) type name;
+struct fused_args { FUSED_ARGS(DECLARE) };
+
+/* The offsets of struct fused_args's fields, in order, and its size last. */
+#define OFFSET(type, name) (i64)((const char *)&s.name - (const char *)&s),
 static HOST_AND_DEVICE void fused_args_layout(i64 *out) {
     struct fused_args s;
-    const char *const base = (const char *)&s;
-    const char *const fields[] = {
-        (const char *)&s.n, (const char *)&s.l, (const char *)&s.m, (const char *)&s.k,
-        (const char *)&s.row_start, (const char *)&s.pixel, (const char *)&s.value,
-        (const char *)&s.targets, (const char *)&s.order, (const char *)&s.lr,
-        (const char *)&s.W1, (const char *)&s.b1, (const char *)&s.W2, (const char *)&s.b2,
-        (const char *)&s.w1t, (const char *)&s.batch_losses, (const char *)&s.floor,
-        (const char *)&s.hidden, (const char *)&s.output, (const char *)&s.loss,
-        (const char *)&s.matched};
-    const int count = (int)(sizeof fields / sizeof fields[0]);
-    for (int f = 0; f < count; f++) out[f] = (i64)(fields[f] - base);
-    out[count] = (i64)sizeof s;
+    const i64 layout[] = {FUSED_ARGS(OFFSET) (i64)sizeof s};
+    for (int f = 0; f < (int)(sizeof layout / sizeof layout[0]); f++) out[f] = layout[f];
 }
 
 /* One network's state in the block's shared memory (w1t possibly in global memory). */

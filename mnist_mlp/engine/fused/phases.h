@@ -67,15 +67,12 @@ DEVICE void output_forward_phase(const struct net *s, int size, int t, int threa
 DEVICE void output_error_phase(const struct net *s, const struct fused_args *a,
                                const i32 *batch, int size, float step, int t, int threads) {
     for (int b = t; b < size; b += threads) {
-        float *F = s->out + b * CLASSES, *d2 = s->d2 + b * CLASSES;
+        float *F = s->out + b * CLASSES, *d2 = s->d2 + b * CLASSES, z[CLASSES];
         const float *y = a->targets + (i64)batch[b] * CLASSES;
+        for (int c = 0; c < CLASSES; c++) z[c] = F[c];
         output_forward(a->output, F);
-        if (a->output == OUTPUT_SOFTMAX && a->loss == LOSS_BINARY_CROSS_ENTROPY) {
-            s->loss[b] = softmax_cross_entropy_35(F, y, a->floor, d2);
-        } else {
-            s->loss[b] = sample_loss(a->loss, F, y, a->floor);
-            output_error(a->output, a->loss, a->matched, a->floor, F, y, d2);
-        }
+        s->loss[b] = sample_loss(a->loss, F, y, a->floor);
+        output_error(a->output, a->loss, a->matched, a->floor, z, F, y, d2);
         for (int c = 0; c < CLASSES; c++) d2[c] *= step;
     }
 }

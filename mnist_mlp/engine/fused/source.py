@@ -6,10 +6,10 @@ from __future__ import annotations
 import ctypes
 import functools
 import hashlib
-import re
 from pathlib import Path
 
 from ...textbook.model import INPUT_SIZE, NUM_CLASSES
+from ..native import build
 
 FOLDER = Path(__file__).parent
 SOURCE = FOLDER / "epoch.cu"
@@ -17,7 +17,6 @@ HEADERS = ("functions.h", "phases.h")
 """The files epoch.cu includes (NVRTC is handed them by name)."""
 MAX_THREADS = 256
 """epoch.cu's ``MAX_THREADS``: the most threads a block is launched with."""
-ENUM_TABLES = {"hidden": "HIDDEN_NAMES", "output": "OUTPUT_NAMES", "loss": "LOSS_NAMES"}
 FLOAT = 4
 """Bytes of a float32: the kernel's only real type."""
 
@@ -40,27 +39,14 @@ def digest(*parts: bytes | str) -> str:
 def enums() -> dict[str, dict[str, int]]:
     """epoch.cu's enums by name (``{"loss": {"mse": 0, …}, …}``), read from its tables of names
     (a CUDA module has no host tables; the host build's are compared with these in a test)."""
-    text = SOURCE.read_text()
-    found = {}
-    for kind, table in ENUM_TABLES.items():
-        match = re.search(rf"\b{table}\[\] = \{{([^}}]*)\}}", text)
-        if match is None:
-            raise RuntimeError(f"{SOURCE} has no table {table}")
-        found[kind] = {name: value for value, name in
-                       enumerate(re.findall(r'"(\w+)"', match.group(1)))}
-    return found
+    return build.tables(SOURCE.read_text())
 
 
 class Args(ctypes.Structure):
-    """epoch.cu's ``struct fused_args``: the same fields in the same order (the host build and
-    the device each report their offsets, and a mismatch is refused)."""
+    """epoch.cu's ``struct fused_args``, its fields read from epoch.cu's list ``FUSED_ARGS`` (the
+    host build and the device each report their offsets, and a mismatch is refused)."""
 
-    _fields_ = [(name, ctypes.c_int64) for name in ("n", "l", "m", "k")] + [
-        (name, ctypes.c_void_p) for name in ("row_start", "pixel", "value", "targets", "order",
-                                             "lr", "W1", "b1", "W2", "b2", "w1t",
-                                             "batch_losses")] + [
-        ("floor", ctypes.c_float)] + [
-        (name, ctypes.c_int32) for name in ("hidden", "output", "loss", "matched")]
+    _fields_ = build.struct_fields(SOURCE.read_text(), "FUSED_ARGS")
 
 
 def layout() -> list[int]:

@@ -16,14 +16,14 @@ own thread, so that no K × N array is ever held. How the library is built and l
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 import torch
 from torch import Tensor
 
-from ...data import DigitTensors, epoch_order
+from ...data import DigitTensors, epoch_order, steps_per_epoch
 from ...textbook.losses import F_FLOOR
 from ...textbook.model import INPUT_SIZE, NUM_CLASSES
 from . import build
@@ -71,6 +71,23 @@ class Functions(NamedTuple):
     matched: bool
     floor: float
 
+    @classmethod
+    def of(cls, engine: Engine) -> Functions:
+        """The engine's activations and loss, as the compiled loop and the kernel name them."""
+        output = engine.config["output_activation"]
+        return cls(engine.config["activation"], output, c_loss(output, engine.loss_name),
+                   engine.matched, F_FLOOR)
+
+    def missing(self, names: Mapping[str, Collection[str]], where: str) -> str | None:
+        """Why ``where`` (the compiled loop, the kernel), whose tables of names are ``names``
+        (``{"hidden": …, "output": …, "loss": …}``), cannot compute these functions: the first
+        it has no case for (one added in Python only, say). None when it has them all."""
+        for kind, words in (("hidden", "hidden activation"), ("output", "output activation"),
+                            ("loss", "loss")):
+            if getattr(self, kind) not in names[kind]:
+                return f"{where} has no {words} {getattr(self, kind)!r}"
+        return None
+
 
 def c_loss(output: str, loss: str) -> str:
     """The loss as epoch.c names it: the package's name, but for the cross-entropy (35) of a
@@ -82,8 +99,8 @@ def c_loss(output: str, loss: str) -> str:
 
 
 class Stacked(NamedTuple):
-    """The parameters of K networks, stacked: W1 (K, l, 784), b1 (K, 1, l), W2 (K, 10, l),
-    b2 (K, 1, 10)."""
+    """The parameters of K networks, stacked, or their gradients: W1 (K, l, 784), b1 (K, 1, l),
+    W2 (K, 10, l), b2 (K, 1, 10)."""
 
     W1: Tensor
     b1: Tensor
@@ -91,23 +108,31 @@ class Stacked(NamedTuple):
     b2: Tensor
 
 
+def check_tensors(expected: dict[str, tuple[Tensor, torch.dtype, tuple | None]],
+                  device: torch.device, who: str) -> None:
+    """C trusts its pointers: refuse (ValueError) any of the ``expected`` tensors, by name, that
+    is not contiguous on ``device`` with its dtype and (unless None) shape, before ``who`` sees
+    it."""
+    for name, (tensor, dtype, shape) in expected.items():
+        if not (tensor.is_contiguous() and tensor.device == device and tensor.dtype == dtype
+                and (shape is None or tuple(tensor.shape) == tuple(shape))):
+            raise ValueError(f"{who} got an unfit {name}: {tuple(tensor.shape)} "
+                             f"{tensor.dtype} on {tensor.device}")
+
+
 def _check(rows: SparseRows, targets: Tensor, params: Stacked, out: dict[str, tuple], k: int
            ) -> None:
-    """C trusts its pointers: refuse what does not fit before calling it. ``out`` names the
-    output tensors with the shapes they must have."""
+    """Refuse what does not fit the loop before calling it. ``out`` names the output tensors
+    with the dtypes and shapes they must have."""
     real, images = rows.value.dtype, targets.shape[0]
     hidden = params.W1.shape[-2]
-    expected = {"row_start": (rows.row_start, torch.int64, (images + 1,)),
-                "pixel": (rows.pixel, torch.int32, None),
-                "targets": (targets, real, (images, NUM_CLASSES)),
-                "W1": (params.W1, real, (k, hidden, INPUT_SIZE)), "b1": (params.b1, real, None),
-                "W2": (params.W2, real, (k, NUM_CLASSES, hidden)), "b2": (params.b2, real, None),
-                **out}
-    for name, (tensor, dtype, shape) in expected.items():
-        if not (tensor.is_contiguous() and tensor.device.type == "cpu"
-                and tensor.dtype == dtype and (shape is None or tuple(tensor.shape) == shape)):
-            raise ValueError(f"the native loop got an unfit {name}: {tuple(tensor.shape)} "
-                             f"{tensor.dtype} on {tensor.device}")
+    check_tensors({"row_start": (rows.row_start, torch.int64, (images + 1,)),
+                   "pixel": (rows.pixel, torch.int32, None),
+                   "targets": (targets, real, (images, NUM_CLASSES)),
+                   "W1": (params.W1, real, (k, hidden, INPUT_SIZE)),
+                   "b1": (params.b1, real, None),
+                   "W2": (params.W2, real, (k, NUM_CLASSES, hidden)),
+                   "b2": (params.b2, real, None), **out}, torch.device("cpu"), "the native loop")
     if (params.b1.numel() != k * hidden or params.b2.numel() != k * NUM_CLASSES
             or real not in REALS or rows.row_start[-1] != rows.pixel.numel()):
         raise ValueError("the native loop got unfit biases, sparse rows or dtype")
@@ -151,7 +176,7 @@ def train_epochs(lib: ctypes.CDLL, rows: SparseRows, targets: Tensor,
     its mini-batches into ``batch_losses[k]`` (steps,).
     """
     k, n = len(lrs), targets.shape[0]
-    steps = -(-n // batch_size)
+    steps = steps_per_epoch(n, batch_size)
     _check(rows, targets, params, {"batch_losses": (batch_losses, rows.value.dtype,
                                                     (k, steps))}, k)
 
@@ -212,27 +237,17 @@ class NativeLoop:
         """Read ``images`` as sparse rows now (out of any timing)."""
         self.sparse(images)
 
-    def functions(self) -> Functions:
-        e = self.engine
-        output = e.config["output_activation"]
-        return Functions(e.config["activation"], output, c_loss(output, e.loss_name),
-                         e.matched, F_FLOOR)
-
-    def params(self) -> Stacked:
-        e = self.engine
-        return Stacked(e.W1, e.b1, e.W2, e.b2)
-
     def run(self, images: Tensor, targets: Tensor, generators: Sequence[torch.Generator],
             batch_size: int, batch_losses: Tensor) -> None:
         """See ``Backend.run``."""
         train_epochs(self.lib, self.sparse(images), targets.contiguous(), generators,
-                     batch_size, self.engine.lr_values, self.functions(), self.params(),
-                     batch_losses)
+                     batch_size, self.engine.lrs.view(-1).tolist(), Functions.of(self.engine),
+                     self.engine.parameters(), batch_losses)
 
     def evaluate(self, data: DigitTensors) -> tuple[Tensor, Tensor]:
         """See ``Backend.evaluate``."""
         targets = torch.nn.functional.one_hot(data.labels, NUM_CLASSES).to(self.engine.dtype)
         loss_sums, confusions = evaluate_networks(
             self.lib, self.sparse(data.images), targets, data.labels.contiguous(),
-            self.functions(), self.params())
+            Functions.of(self.engine), self.engine.parameters())
         return loss_sums / len(data), confusions

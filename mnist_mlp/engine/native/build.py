@@ -3,14 +3,16 @@
 It is compiled on first use with the system's C compiler (``$CC``, else ``cc``) into a cache
 folder (``$MNIST_MLP_CACHE``, else ``~/.cache/mnist-mlp``), once per source, flags and CPU, and
 loaded with ``ctypes`` — only from a folder, and only a file, that belong to this user and that
-nobody else can write (``_cache_dir``). A library is checked as it is loaded (its structs and
-enums against the Python caller's): a cached one that fails is built again, once, and a new one
-enters the cache only once it has passed. Where no compiler works, or its library fails,
-``library`` returns None and says why in ``unavailable_reason``. ``MNIST_MLP_NATIVE=0`` turns
-the loop off.
+nobody else can write (``_cache_dir``). A library is checked as it is loaded (its structs
+against the Python caller's, its tables of names against epoch.c's): a cached one that fails
+is built again, once, and a new one enters the cache only once it has passed. Where no compiler
+works, or its library fails, ``library`` returns None and says why in ``unavailable_reason``.
+``MNIST_MLP_NATIVE=0`` turns the loop off.
 
-The arguments travel to C in one struct per function, whose layout is checked against the
-compiled one; the C enums are read from the library's tables of names.
+The arguments travel to C in one struct per function, declared in epoch.c from a list of its
+fields (``EPOCH_ARGS``), which Python reads too (``struct_fields``): adding a field is one line
+of C, and its use. Its layout is checked against the compiled one; the C enums are read from the
+library's tables of names.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import functools
 import hashlib
 import os
 import platform
+import re
 import shutil
 import subprocess
 import tempfile
@@ -28,9 +31,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-
-from ...textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
-from ...textbook.losses import LOSSES
 
 SOURCE = Path(__file__).with_name("epoch.c")
 FLAG_SETS = (("-O3", "-march=native"), ("-O3",))
@@ -238,24 +238,39 @@ def library(dtype: torch.dtype) -> ctypes.CDLL | None:
 
 
 def _args_types(c_real: type) -> tuple[type[ctypes.Structure], type[ctypes.Structure]]:
-    """epoch.c's ``struct epoch_args`` and ``struct eval_args``, for REAL = ``c_real``: the same
-    fields in the same order (``_check_layout`` compares the offsets with the compiled ones)."""
-    p, i64, i32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32
+    """epoch.c's ``struct epoch_args`` and ``struct eval_args``, for REAL = ``c_real``: their
+    fields read from its lists ``EPOCH_ARGS`` and ``EVAL_ARGS`` (``_check_layout`` compares the
+    offsets with the compiled ones)."""
+    text = SOURCE.read_text()
 
     class EpochArgs(ctypes.Structure):
-        _fields_ = [("n", i64), ("l", i64), ("m", i64), ("row_start", p), ("pixel", p),
-                    ("value", p), ("targets", p), ("order", p), ("lr", c_real),
-                    ("hidden", i32), ("output", i32), ("loss", i32), ("matched", i32),
-                    ("floor", c_real), ("W1", p), ("b1", p), ("W2", p), ("b2", p),
-                    ("batch_losses", p)]
+        _fields_ = struct_fields(text, "EPOCH_ARGS", c_real)
 
     class EvalArgs(ctypes.Structure):
-        _fields_ = [("n", i64), ("l", i64), ("row_start", p), ("pixel", p), ("value", p),
-                    ("targets", p), ("hidden", i32), ("output", i32), ("loss", i32),
-                    ("floor", c_real), ("W1", p), ("b1", p), ("W2", p), ("b2", p),
-                    ("labels", p), ("loss_sum", p), ("confusion", p)]
+        _fields_ = struct_fields(text, "EVAL_ARGS", c_real)
 
     return EpochArgs, EvalArgs
+
+
+C_TYPES = {"int64_t": ctypes.c_int64, "i64": ctypes.c_int64, "int32_t": ctypes.c_int32,
+           "i32": ctypes.c_int32, "float": ctypes.c_float, "double": ctypes.c_double}
+"""The C types of a struct's fields, as ctypes has them (any pointer is a ``c_void_p``)."""
+
+
+def struct_fields(text: str, macro: str, real: type = ctypes.c_float) -> list[tuple[str, type]]:
+    """The fields of a struct declared in the C source ``text`` from its list ``macro`` (one
+    ``FIELD(type, name)`` a line), as ctypes ``_fields_``; REAL is ``real``."""
+    match = re.search(rf"#define {macro}\(FIELD\)((?:[^\n]*\\\n)*[^\n]*)", text)
+    if match is None:
+        raise ValueError(f"the C source has no list {macro}")
+    fields = []
+    for kind, name in re.findall(r"FIELD\(([^,]+),\s*(\w+)\)", match.group(1)):
+        base = kind.replace("const", "").strip()
+        if "*" not in base and base not in {*C_TYPES, "REAL"}:
+            raise ValueError(f"{macro}.{name} is of a type Python does not know: {kind}")
+        fields.append((name, ctypes.c_void_p if "*" in base else
+                       real if base == "REAL" else C_TYPES[base]))
+    return fields
 
 
 def _check_layout(lib: ctypes.CDLL) -> None:
@@ -274,14 +289,23 @@ def _check_layout(lib: ctypes.CDLL) -> None:
 
 
 def _check_enums(lib: ctypes.CDLL) -> None:
-    """Refuse a library whose enums do not name every one of the package's activations and
-    losses: a function would be called by a number that means another. (It may name more: the
-    loop's own ``binary_cross_entropy_of_softmax``.)"""
-    for kind, names in (("hidden", HIDDEN_ACTIVATIONS), ("output", OUTPUT_ACTIVATIONS),
-                        ("loss", LOSSES)):
-        if not set(names) <= set(lib.enums[kind]):
-            raise BrokenLibraryError(f"epoch.c's {kind} names {sorted(lib.enums[kind])} are not "
-                                     f"the package's {sorted(names)}")
+    """Refuse a library whose tables of names are not those of epoch.c as it stands: a function
+    would be called by a number that means another."""
+    if lib.enums != (ours := tables(SOURCE.read_text())):
+        raise BrokenLibraryError(f"the library's names {lib.enums} are not epoch.c's {ours}")
+
+
+def tables(text: str) -> dict[str, dict[str, int]]:
+    """The C source ``text``'s tables of names (``HIDDEN_NAMES``, … of ``ENUMS``), each name
+    with its index, which is its enum value (``{"loss": {"mse": 0, …}, …}``)."""
+    found = {}
+    for kind, table in ENUMS.items():
+        match = re.search(rf"\b{table}\[\] = \{{([^}}]*)\}}", text)
+        if match is None:
+            raise BrokenLibraryError(f"the C source has no table {table}")
+        found[kind] = {name: value for value, name in
+                       enumerate(re.findall(r'"(\w+)"', match.group(1)))}
+    return found
 
 
 def enum_names(lib: ctypes.CDLL, table: str) -> dict[str, int]:

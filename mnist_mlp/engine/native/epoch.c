@@ -61,53 +61,64 @@ const char *const LOSS_NAMES[] = {"mse", "mae", "binary_cross_entropy", "log_lik
  * mnist_mlp.textbook.losses.LOG_FLOOR (a test reads it here). */
 const double LOG_FLOOR = -100;
 
-/* Everything one epoch of one network needs. The Python caller builds the same struct with
- * ctypes and checks its layout against epoch_args_layout before the first call. */
-struct epoch_args {
-    int64_t n, l, m;              /* images visited, hidden units, mini-batch size */
-    const int64_t *row_start;     /* image i: pixels pixel[row_start[i]..row_start[i+1]) */
-    const int32_t *pixel;         /*   (its non-zero pixels)… */
-    const REAL *value;            /*   …and their values */
-    const REAL *targets;          /* (N, 10): the target y of each image */
-    const int64_t *order;         /* (n): the images in visit order */
-    REAL lr;                      /* η */
-    int32_t hidden, output, loss; /* the enums above */
-    int32_t matched;              /* δ² = F − y (the output and loss are a matched pair) */
-    REAL floor;                   /* ln is clamped at ln(floor) */
-    REAL *W1, *b1, *W2, *b2;      /* (l, 784), (l), (10, l), (10): updated in place */
-    REAL *batch_losses;           /* (ceil(n / m)): each mini-batch's mean loss, before its step */
-};
+/* The arguments of train_epoch and of evaluate, each struct one list of fields, FIELD(type,
+ * name) a line: the structs are declared from these lists below, and the Python caller
+ * (build.py) reads the same lines to build the same structs with ctypes, whose layout it checks
+ * against args_layout before the first call. */
+
+/* Everything one epoch of one network needs. */
+#define EPOCH_ARGS(FIELD)                                                                      \
+    FIELD(int64_t, n)                 /* images visited */                                   \
+    FIELD(int64_t, l)                 /* hidden units */                                     \
+    FIELD(int64_t, m)                 /* mini-batch size */                                  \
+    FIELD(const int64_t *, row_start) /* image i: pixels pixel[row_start[i]..row_start[i+1]) */\
+    FIELD(const int32_t *, pixel)     /*   (its non-zero pixels)… */                         \
+    FIELD(const REAL *, value)        /*   …and their values */                              \
+    FIELD(const REAL *, targets)      /* (N, 10): the target y of each image */              \
+    FIELD(const int64_t *, order)     /* (n): the images in visit order */                   \
+    FIELD(REAL, lr)                   /* η */                                                \
+    FIELD(int32_t, hidden)            /* the enums above */                                  \
+    FIELD(int32_t, output)                                                                   \
+    FIELD(int32_t, loss)                                                                     \
+    FIELD(int32_t, matched)           /* δ² = F − y (a matched output and loss) */           \
+    FIELD(REAL, floor)                /* ln is clamped at ln(floor) */                       \
+    FIELD(REAL *, W1)                 /* (l, 784), updated in place, as are… */              \
+    FIELD(REAL *, b1)                 /*   (l) */                                            \
+    FIELD(REAL *, W2)                 /*   (10, l) */                                        \
+    FIELD(REAL *, b2)                 /*   (10) */                                           \
+    FIELD(REAL *, batch_losses)       /* (⌈n / m⌉): each mini-batch's mean loss, before its step */
 
 /* Everything the evaluation of one network on one split needs. */
-struct eval_args {
-    int64_t n, l;                 /* images (all, in order), hidden units */
-    const int64_t *row_start;     /* the images as sparse rows, as in struct epoch_args */
-    const int32_t *pixel;
-    const REAL *value;
-    const REAL *targets;          /* (n, 10) */
-    int32_t hidden, output, loss; /* the enums above */
-    REAL floor;                   /* ln is clamped at ln(floor) */
-    const REAL *W1, *b1, *W2, *b2;
-    const int64_t *labels;        /* (n): each image's digit */
-    double *loss_sum;             /* out: the loss summed over the n images */
-    int64_t *confusion;           /* out (10, 10): counts, rows the digit, columns the prediction */
-};
+#define EVAL_ARGS(FIELD)                                                                       \
+    FIELD(int64_t, n)                 /* images (all, in order) */                           \
+    FIELD(int64_t, l)                 /* hidden units */                                     \
+    FIELD(const int64_t *, row_start) /* the images as sparse rows, as in struct epoch_args */\
+    FIELD(const int32_t *, pixel)                                                            \
+    FIELD(const REAL *, value)                                                               \
+    FIELD(const REAL *, targets)      /* (n, 10) */                                          \
+    FIELD(int32_t, hidden)            /* the enums above */                                  \
+    FIELD(int32_t, output)                                                                   \
+    FIELD(int32_t, loss)                                                                     \
+    FIELD(REAL, floor)                /* ln is clamped at ln(floor) */                       \
+    FIELD(const REAL *, W1)                                                                  \
+    FIELD(const REAL *, b1)                                                                  \
+    FIELD(const REAL *, W2)                                                                  \
+    FIELD(const REAL *, b2)                                                                  \
+    FIELD(const int64_t *, labels)    /* (n): each image's digit */                          \
+    FIELD(double *, loss_sum)         /* out: the loss summed over the n images */           \
+    FIELD(int64_t *, confusion)       /* out (10, 10): rows the digit, columns the prediction */
 
-#define EPOCH(name) offsetof(struct epoch_args, name)
-#define EVAL(name) offsetof(struct eval_args, name)
+#define DECLARE(type, name) type name;
+struct epoch_args { EPOCH_ARGS(DECLARE) };
+struct eval_args { EVAL_ARGS(DECLARE) };
+
+#define EPOCH_OFFSET(type, name) offsetof(struct epoch_args, name),
+#define EVAL_OFFSET(type, name) offsetof(struct eval_args, name),
 /* The offsets of the fields of struct epoch_args (which = 0) or struct eval_args (which = 1), in
  * order, into offsets[0..count); returns the struct's size, or −1 when it does not have `count`
  * fields. */
 int64_t args_layout(int which, int64_t *offsets, int64_t count) {
-    const size_t epoch[] = {EPOCH(n), EPOCH(l), EPOCH(m), EPOCH(row_start), EPOCH(pixel),
-                            EPOCH(value), EPOCH(targets), EPOCH(order), EPOCH(lr),
-                            EPOCH(hidden), EPOCH(output), EPOCH(loss), EPOCH(matched),
-                            EPOCH(floor), EPOCH(W1), EPOCH(b1), EPOCH(W2), EPOCH(b2),
-                            EPOCH(batch_losses)};
-    const size_t eval[] = {EVAL(n), EVAL(l), EVAL(row_start), EVAL(pixel), EVAL(value),
-                           EVAL(targets), EVAL(hidden), EVAL(output), EVAL(loss), EVAL(floor),
-                           EVAL(W1), EVAL(b1), EVAL(W2), EVAL(b2), EVAL(labels),
-                           EVAL(loss_sum), EVAL(confusion)};
+    const size_t epoch[] = {EPOCH_ARGS(EPOCH_OFFSET)}, eval[] = {EVAL_ARGS(EVAL_OFFSET)};
     const size_t *fields = which ? eval : epoch;
     const int64_t n = which ? (int64_t)(sizeof eval / sizeof eval[0])
                             : (int64_t)(sizeof epoch / sizeof epoch[0]);

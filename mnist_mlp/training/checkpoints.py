@@ -1,0 +1,670 @@
+"""What a run keeps in its run folder to continue exactly where it stopped: its checkpoints,
+and the lock that lets one process at a time write the folder.
+
+* ``Checkpoint``, ``save_checkpoint``, ``load_checkpoint``: a checkpoint file, written atomically,
+  read with ``weights_only`` and checked before anything is allocated from it;
+* ``build_model``, ``restore``, ``check_resumable``, ``resume_config``: a network, a run or its
+  configuration back from a checkpoint; ``in_own_run_folder``: whether it continues in place;
+* ``Keeper``: ``last.pt``, ``best.pt`` and ``diverged.pt`` of one network as its run goes;
+* ``RunLock``: one writer per run folder, the file ``RUN/.lock``.
+
+A checkpoint file (``.pt``) holds one dict of tensors and plain Python values only, so that
+``torch.load(path, weights_only=True)`` reads it without unpickling any object — and that is the
+only way this package loads one::
+
+    {"format": "mnist-mlp checkpoint", "version": 1,
+     "epoch": 4,                                    # epochs completed
+     "model": {"config": {"hidden_size": 30, …},    # MLP(**config) rebuilds the network
+               "state": {"hidden.weight": Tensor, …}},
+     "optimizer": {"lr": 0.5},                      # plain SGD keeps no state but η
+     "rng": {"torch": Tensor,                       # torch's global generator (uint8 state)
+             "shuffle": Tensor},                    # the generator that shuffles each epoch
+     "history": [{"epoch": 1, "train_loss": …}, …],
+     "config": {"hidden_size": 30, "lr": 0.5, …}}   # the network's TrainConfig as a dict
+
+Each write is atomic (a temporary file in the same folder, then ``os.replace``), so a crash or
+Ctrl-C never leaves a half-written checkpoint. With the RNG states restored, a resumed run ends
+with exactly the weights of an uninterrupted one (on the same device). Problems a user can fix
+raise ``CheckpointError`` (or ``RunLockedError``) with a one-line message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import socket
+import stat
+import warnings
+import zipfile
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ..errors import ConfigError, UserError
+from ..files import (
+    FILE,
+    FolderError,
+    JSONFileError,
+    examine,
+    read_json,
+    signals_held,
+    write_atomically,
+)
+from ..textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+from ..textbook.model import INITS, INPUT_SIZE, MLP, NUM_CLASSES
+from ..textbook.names import RENAMED
+from .config import TrainConfig
+from .records import EpochRecord
+
+FORMAT = "mnist-mlp checkpoint"
+VERSION = 1
+LAST = "last.pt"
+"""The checkpoint of the last completed epoch, in the run folder."""
+BEST = "best.pt"
+"""The checkpoint of the epoch with the best validation accuracy so far, in the run folder."""
+DIVERGED = "diverged.pt"
+"""A network of a sweep that diverged: its state after its last completed epoch, weights not
+finite (``last.pt`` keeps its last good epoch), so that a resumed sweep restores it as it was."""
+ARCHITECTURE = ("hidden_size", "activation", "output_activation")
+"""The settings that make the network's shape and functions: fixed for a run."""
+FREE_ON_RESUME = ("epochs", "device", "data_dir", "log_every", "checkpoint_every")
+"""The settings that a resumed run may change; all others must stay as they were."""
+
+
+class CheckpointError(UserError):
+    """A checkpoint that is missing, unreadable, invalid or does not fit; one-line message."""
+
+
+@dataclass
+class Checkpoint:
+    """The contents of one checkpoint file, and the path it was read from (None if not saved)."""
+
+    epoch: int
+    model_config: dict[str, Any]
+    model_state: dict[str, Tensor]
+    lr: float
+    rng: dict[str, Tensor]
+    history: list[dict[str, float]]
+    config: dict[str, Any]
+    path: Path | None = field(default=None, compare=False)
+
+    def records(self) -> list[EpochRecord]:
+        """The history as epoch records; ``CheckpointError`` if it is malformed."""
+        try:
+            records = [EpochRecord.from_dict(record) for record in self.history]
+            if [r.epoch for r in records] != list(range(1, len(records) + 1)):
+                raise ValueError("its epochs are not 1, 2, …")
+            return records
+        except (KeyError, TypeError, ValueError) as error:
+            raise CheckpointError(f"{self.path} is not a valid mnist-mlp checkpoint: its history "
+                                  f"is malformed ({error})") from None
+
+    @property
+    def architecture(self) -> str:
+        """The network in words, e.g. ``784-30-10 (sigmoid hidden, softmax output)``."""
+        return describe_architecture(self.model_config)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The checkpoint as the plain dict written to disk (see the module docstring)."""
+        return {"format": FORMAT, "version": VERSION, "epoch": self.epoch,
+                "model": {"config": self.model_config, "state": self.model_state},
+                "optimizer": {"lr": self.lr}, "rng": self.rng, "history": self.history,
+                "config": self.config}
+
+    @classmethod
+    def from_dict(cls, data: Any, path: Path | None = None) -> Checkpoint:
+        """Check that ``data`` has the layout of a checkpoint and return it as a ``Checkpoint``.
+
+        Raises ``CheckpointError`` saying what is missing or wrong.
+        """
+        where = path if path is not None else "the data"
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise CheckpointError(f"{where} is not a valid mnist-mlp checkpoint (no "
+                                  f"{FORMAT!r} marker); give a last.pt or best.pt of a run")
+        if data.get("version") != VERSION:
+            raise CheckpointError(f"{where} is a checkpoint of format version "
+                                  f"{data.get('version')!r}; this mnist-mlp reads version "
+                                  f"{VERSION}")
+        try:
+            model, optimizer, rng = data["model"], data["optimizer"], data["rng"]
+            checkpoint = cls(epoch=data["epoch"], model_config=model["config"],
+                             model_state=model["state"], lr=optimizer["lr"],
+                             rng={"torch": rng["torch"], "shuffle": rng["shuffle"]},
+                             history=data["history"], config=renamed(data["config"]),
+                             path=path)
+        except (KeyError, TypeError) as error:
+            raise CheckpointError(f"{where} is not a valid mnist-mlp checkpoint: its entry "
+                                  f"{error} is missing or malformed") from None
+        problem = _structure_problem(checkpoint) or _model_problem(checkpoint)
+        if problem:
+            raise CheckpointError(f"{where} is not a valid mnist-mlp checkpoint: {problem}")
+        checkpoint.records()  # the history, checked
+        return checkpoint
+
+
+def renamed(config: Any) -> Any:
+    """A saved training configuration with the names of today: a loss saved under an old name
+    (``RENAMED``, e.g. ``cross_entropy`` before version 0.2) gets its name now."""
+    if isinstance(config, dict) and isinstance(config.get("loss"), str):
+        return config | {"loss": RENAMED.get(config["loss"], config["loss"])}
+    return config
+
+
+PARAMETERS = ("hidden.weight", "hidden.bias", "output.weight", "output.bias")
+
+
+def _structure_problem(c: Checkpoint) -> str | None:
+    """What is malformed in a checkpoint's plain data (None: nothing), before any of it is used
+    to allocate memory."""
+    if not (isinstance(c.model_state, dict) and isinstance(c.model_config, dict)
+            and isinstance(c.config, dict) and isinstance(c.history, list)):
+        return "its model state, configuration or history is malformed"
+    if not (all(isinstance(v, Tensor) and v.dtype == torch.uint8 and v.dim() == 1
+                for v in c.rng.values())):
+        return "its RNG states are not byte tensors"
+    if isinstance(c.epoch, bool) or not isinstance(c.epoch, int) or c.epoch != len(c.history):
+        return f"its epoch {c.epoch!r} does not match its history of {len(c.history)} epochs"
+    if isinstance(c.lr, bool) or not isinstance(c.lr, (int, float)) or not 0 < c.lr < math.inf:
+        return f"its learning rate {c.lr!r} is not a positive number"
+    return None
+
+
+def _model_problem(c: Checkpoint) -> str | None:
+    """What does not fit in a checkpoint's network (None: nothing): its settings must be known
+    names and its weights the shapes those settings give, so that rebuilding it allocates no
+    more than the file holds."""
+    config, state = c.model_config, c.model_state
+    hidden = config.get("hidden_size")
+    if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
+        return f"its hidden_size {hidden!r} is not a positive integer"
+    for name, choices in (("activation", HIDDEN_ACTIVATIONS),
+                          ("output_activation", OUTPUT_ACTIVATIONS), ("init", INITS)):
+        if config.get(name) not in choices:
+            return f"its {name} {config.get(name)!r} is not one of {', '.join(choices)}"
+    shapes = dict(zip(PARAMETERS, [(hidden, INPUT_SIZE), (hidden,), (NUM_CLASSES, hidden),
+                                   (NUM_CLASSES,)], strict=True))
+    if sorted(state) != sorted(PARAMETERS) or not all(
+            isinstance(state[n], Tensor) and state[n].is_floating_point()
+            and tuple(state[n].shape) == shape for n, shape in shapes.items()):
+        return (f"its weights ({describe_weights(state)}) are not those of the 784-{hidden}-10 "
+                "network it claims")
+    return None
+
+
+def describe_architecture(config: dict[str, Any]) -> str:
+    """``784-l-10 (φ hidden, ψ output)`` from a model or training configuration."""
+    return (f"784-{config.get('hidden_size')}-10 ({config.get('activation')} hidden, "
+            f"{config.get('output_activation')} output)")
+
+
+def describe_weights(state: dict[str, Tensor]) -> str:
+    """The shape of the network that a state dict's weights belong to, in words."""
+    hidden, output = state.get("hidden.weight"), state.get("output.weight")
+    if hidden is not None and output is not None and hidden.dim() == output.dim() == 2:
+        return f"{hidden.shape[1]}-{hidden.shape[0]}-{output.shape[0]}"
+    names = ", ".join(list(state)[:4]) + (", …" if len(state) > 4 else "")
+    return f"another network (parameters {names or 'none'})"
+
+
+# ---------------------------------------------------------------------------------------------
+# Making and restoring
+
+
+def capture(model: MLP, config: dict[str, Any], history: list[EpochRecord],
+            shuffle: torch.Generator) -> Checkpoint:
+    """The state of a run at the end of an epoch: weights (on the CPU), RNG states, history.
+
+    ``config`` is the training configuration as plain data; its ``lr`` is the optimizer state.
+    """
+    state = {name: value.detach().to("cpu", copy=True)
+             for name, value in model.state_dict().items()}
+    return Checkpoint(epoch=len(history), model_config=model.architecture(), model_state=state,
+                      lr=config["lr"], rng={"torch": torch.get_rng_state(),
+                                            "shuffle": shuffle.get_state()},
+                      history=[record.to_dict() for record in history], config=dict(config))
+
+
+def build_model(checkpoint: Checkpoint) -> MLP:
+    """The checkpoint's network: ``MLP(**model_config)`` with its weights loaded (on the CPU)."""
+    try:
+        model = MLP(**checkpoint.model_config)
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"{checkpoint.path} is not a valid mnist-mlp checkpoint: its "
+                              f"network cannot be built ({error})") from None
+    load_weights(model, checkpoint)
+    return model
+
+
+def load_weights(model: MLP, checkpoint: Checkpoint) -> None:
+    """Copy the checkpoint's weights into ``model``; ``CheckpointError`` naming both networks
+    if they do not fit."""
+    expected = {name: tuple(value.shape) for name, value in model.state_dict().items()}
+    found = {name: tuple(value.shape) for name, value in checkpoint.model_state.items()}
+    here, saved = model.architecture(), checkpoint.model_config
+    if expected != found or any(here[name] != saved.get(name) for name in ARCHITECTURE):
+        held = describe_weights(checkpoint.model_state)
+        if found == expected:
+            held = describe_architecture(checkpoint.model_config)
+        raise CheckpointError(f"{checkpoint.path} holds the weights of a {held} network, but "
+                              f"the network here is {describe_architecture(model.architecture())}; "
+                              "use a checkpoint of this architecture")
+    model.load_state_dict(checkpoint.model_state)
+
+
+def restore(checkpoint: Checkpoint, model: MLP, shuffle: torch.Generator) -> None:
+    """Put a run back in the state the checkpoint recorded: weights and both RNG states."""
+    load_weights(model, checkpoint)
+    try:
+        torch.set_rng_state(checkpoint.rng["torch"])
+        shuffle.set_state(checkpoint.rng["shuffle"])
+    except (RuntimeError, TypeError) as error:
+        raise CheckpointError(f"{checkpoint.path} is not a valid mnist-mlp checkpoint: its RNG "
+                              f"states cannot be restored ({error})") from None
+
+
+def check_resumable(checkpoint: Checkpoint, config: dict[str, Any],
+                    also_free: tuple[str, ...] = ()) -> None:
+    """Refuse to resume with a configuration that would not continue the same run.
+
+    The architecture and every training setting but those in ``FREE_ON_RESUME`` (and
+    ``also_free``) must equal the saved ones, and ``epochs`` must be more than the epochs
+    already trained.
+    """
+    saved = checkpoint.config
+    if any(config.get(name) != saved.get(name) for name in ARCHITECTURE):
+        raise CheckpointError(f"{checkpoint.path} holds a {describe_architecture(saved)} "
+                              f"network, but the options ask for "
+                              f"{describe_architecture(config)}; resume without changing the "
+                              "architecture, or start a new run")
+    free = FREE_ON_RESUME + also_free
+    changed = [name for name in config
+               if name not in free and name in saved and config[name] != saved[name]]
+    if changed:
+        settings = ", ".join(f"{name} {saved[name]!r} (asked {config[name]!r})"
+                             for name in changed)
+        raise CheckpointError(f"cannot change settings of the run in {checkpoint.path} when "
+                              f"resuming: it was trained with {settings}; resume with its own "
+                              "settings (only --epochs, --device, --data-dir may change)")
+    if config["epochs"] <= checkpoint.epoch:
+        raise CheckpointError(f"{checkpoint.path} has already trained {checkpoint.epoch} of "
+                              f"{config['epochs']} epochs; to train longer, resume with "
+                              f"--epochs above {checkpoint.epoch}")
+
+
+def is_new_best(history: list[EpochRecord]) -> bool:
+    """Whether the last epoch's validation accuracy beats every earlier epoch's (False without
+    a validation set)."""
+    if not history or history[-1].validation_accuracy is None:
+        return False
+    earlier = [record.validation_accuracy for record in history[:-1]]
+    return not earlier or history[-1].validation_accuracy > max(earlier)
+
+
+# ---------------------------------------------------------------------------------------------
+# Files
+
+
+def save_checkpoint(checkpoint: Checkpoint, path: str | os.PathLike) -> Path:
+    """Write the checkpoint to ``path`` atomically: a temporary file in the same folder, then
+    ``os.replace``. The file at ``path`` is always either the old checkpoint or the new one."""
+    path = Path(path)
+    try:
+        write_atomically(path, lambda file: torch.save(checkpoint.to_dict(), file))
+    except OSError as error:
+        raise CheckpointError(f"cannot write checkpoint {path}: {error.strerror or error}"
+                              ) from None
+    checkpoint.path = path
+    return path
+
+
+def find_checkpoint(path: str | os.PathLike, prefer: tuple[str, ...] = (BEST, LAST)) -> Path:
+    """``path`` itself if it is a file; for a run folder, the first of ``prefer`` in it."""
+    path, fix = Path(path), "give a run folder (e.g. runs/<name>) or its last.pt or best.pt"
+    status = examine(path, "the checkpoint", fix, error=CheckpointError)
+    if status is None:
+        raise CheckpointError(f"no checkpoint at {path}: no such file or folder; {fix}")
+    if stat.S_ISDIR(status.st_mode):
+        for name in prefer:
+            if examine(path / name, "the checkpoint", fix, FILE, CheckpointError) is not None:
+                return path / name
+        raise CheckpointError(f"no checkpoint in {path} (looked for {' and '.join(prefer)}); "
+                              "give a run folder written by training (runs/<name>) or a .pt file")
+    # a file, not a FIFO or a device: nothing whose reading could hang or never end
+    examine(path, "the checkpoint", fix, FILE, CheckpointError)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, prefer: tuple[str, ...] = (BEST, LAST)
+                    ) -> Checkpoint:
+    """Read the checkpoint at ``path`` (a file, or a run folder: the first of ``prefer`` in it).
+
+    Loads with ``torch.load(weights_only=True)``: a file holding anything but tensors and plain
+    data is refused before any of its objects is built, and what is loaded is checked before
+    anything is allocated from it. Every problem raises ``CheckpointError``; when the file is
+    damaged and the run's other checkpoint is intact, the message names that one.
+    """
+    file = find_checkpoint(path, prefer)
+    try:
+        return _read(file)
+    except CheckpointError as error:
+        raise CheckpointError(f"{error}{_intact_sibling(file)}") from None
+
+
+def _read(file: Path) -> Checkpoint:
+    try:
+        with warnings.catch_warnings():  # e.g. on the pickle protocol: not for the user
+            warnings.simplefilter("ignore")
+            data = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as error:  # refused by weights_only, or bytes torch.load cannot parse
+        if isinstance(error, OSError) and not _readable(file):
+            raise CheckpointError(f"cannot read checkpoint {file}: {error.strerror or error}"
+                                  ) from None
+        raise CheckpointError(f"{file} is not a valid mnist-mlp checkpoint: {_refusal(file)}; "
+                              "give a last.pt or best.pt of a run") from None
+    return Checkpoint.from_dict(data, file)
+
+
+def _readable(file: Path) -> bool:
+    """Whether the bytes of ``file`` can be read at all (else torch's complaint is about the
+    file system, not the format)."""
+    try:
+        with file.open("rb") as opened:
+            while opened.read(1 << 20):
+                pass
+        return True
+    except OSError:
+        return False
+
+
+def _intact_sibling(file: Path) -> str:
+    """For a run's ``last.pt`` that cannot be read, a pointer to its ``best.pt`` if that one is
+    intact (and the other way round); else nothing."""
+    if file.name not in (LAST, BEST):
+        return ""
+    sibling = file.with_name(BEST if file.name == LAST else LAST)
+    try:
+        epoch = _read(sibling).epoch if sibling.is_file() else None
+    except CheckpointError:
+        epoch = None
+    return "" if epoch is None else f"; {sibling} (epoch {epoch}) is intact: give that one"
+
+
+LEGACY_MAGIC = b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19."
+"""How a file of ``torch.save``'s legacy (pre-1.6) format begins: its pickled magic number."""
+
+
+def _refusal(file: Path) -> str:
+    """Why ``torch.load(file, weights_only=True)`` failed, as far as can be told safely."""
+    with file.open("rb") as opened:
+        start = opened.read(len(LEGACY_MAGIC))
+    objects = "Python objects other than tensors and plain data, which are never loaded"
+    if zipfile.is_zipfile(file):  # torch.save's format, but with more than plain data inside
+        return f"it holds {objects}"
+    if start.startswith(b"PK\x03\x04"):
+        return "it is cut short or damaged (a torch.save file whose end is missing)"
+    if start == LEGACY_MAGIC:
+        return f"it is in torch.save's legacy format and holds {objects}"
+    return "it is not a file written by torch.save (nothing in it was loaded)"
+
+
+# ---------------------------------------------------------------------------------------------
+# The configuration of a checkpoint's run, and its run folder
+
+
+def config_of(saved: Checkpoint) -> TrainConfig:
+    """The configuration saved with a checkpoint — its network's own — checked."""
+    unknown = set(saved.config) - {f.name for f in fields(TrainConfig)}
+    if unknown:
+        raise CheckpointError(f"{saved.path} has settings this mnist-mlp does not know: "
+                              f"{', '.join(sorted(unknown))}")
+    config = TrainConfig(**saved.config)
+    try:
+        config.validate()
+    except ConfigError as error:
+        raise CheckpointError(f"{saved.path} holds an impossible setting: {error}") from None
+    if len(config.networks()) != 1:
+        raise CheckpointError(f"{saved.path} holds the settings of {len(config.networks())} "
+                              "networks, not of the one network it keeps")
+    return config.networks()[0]
+
+
+def resume_config(path: str | os.PathLike, **changes) -> TrainConfig:
+    """The configuration saved with the checkpoint at ``path`` (a run folder: its ``last.pt``,
+    else its ``best.pt``), with ``changes``, e.g. ``resume_config("runs/…", epochs=40)``."""
+    return replace(config_of(load_checkpoint(path, prefer=(LAST, BEST))), **changes)
+
+
+CONFIG = "config.json"
+"""The run's configuration, in its run folder."""
+
+
+def in_own_run_folder(checkpoint: Checkpoint) -> bool:
+    """Whether ``checkpoint`` lies in the folder of its own run: one whose ``config.json``
+    holds the checkpoint's settings (but those a resumed run may change). A checkpoint copied
+    elsewhere — a ``best.pt`` handed out, kept in Downloads — does not."""
+    if checkpoint.path is None:
+        return False
+    try:
+        written = read_json(checkpoint.path.parent / CONFIG, 1 << 20)
+    except JSONFileError:
+        return False
+    written = renamed(written)  # a run of before 0.2 may say cross_entropy
+    return isinstance(written, dict) and all(
+        written.get(name) == value for name, value in checkpoint.config.items()
+        if name not in FREE_ON_RESUME)
+
+
+# ---------------------------------------------------------------------------------------------
+# Keeping the checkpoints of a run as it goes
+#
+# The state of every completed epoch is captured in memory (weights, RNG states, history: a copy
+# on the CPU, cheap); it is written to disk every ``checkpoint_every`` epochs, at the last epoch,
+# and whenever the run stops early (Ctrl-C, SIGTERM, a divergence) — so that for a sweep of many
+# networks the files cost little, and yet ``last.pt`` always ends as the last completed epoch and
+# ``best.pt`` as the epoch with the best validation accuracy. A network of a sweep that diverged
+# keeps ``last.pt`` at its last good epoch; its state after each later epoch is kept on the same
+# schedule as ``diverged.pt``, so that every network's last completed epoch is on disk. A write
+# is never cut in half by a signal: Ctrl-C and SIGTERM wait until it is done.
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A checkpoint on disk: its path (None: none yet) and its epoch."""
+
+    path: Path | None = None
+    epoch: int = 0
+
+
+class Keeper:
+    """The checkpoints of one network in ``run_dir``; ``kept`` is its ``last.pt`` on disk."""
+
+    def __init__(self, run_dir: Path, every: int, kept: Kept = Kept(), saved: int = 0) -> None:
+        self.run_dir, self.every, self.kept = run_dir, every, kept
+        self.saved = saved  # the epoch of the latest state written (last.pt or diverged.pt)
+        self.last: Checkpoint | None = None  # captured, not yet written…
+        self.best: Checkpoint | None = None  # …and the best epoch's, not yet written
+        self.lost: Checkpoint | None = None  # …and a diverged network's state
+
+    def after_epoch(self, checkpoint: Checkpoint, best: bool, final: bool,
+                    finite: bool = True) -> None:
+        """Take the checkpoint of a completed epoch (``best``: the best so far by validation
+        accuracy; ``finite`` False: its weights are not, as ``diverged.pt``); write it if it is
+        due (``final``: the run's last epoch)."""
+        if not finite:
+            self.lost = checkpoint
+        else:
+            self.last = checkpoint
+            if best:
+                self.best = checkpoint
+        if final or checkpoint.epoch % self.every == 0:
+            self.write()
+
+    @property
+    def latest(self) -> Kept:
+        """The last good epoch, written or about to be (``write`` runs before a run stops)."""
+        if self.last is not None:
+            return Kept(self.run_dir / LAST, self.last.epoch)
+        return self.kept
+
+    def write(self) -> None:
+        """Write what is captured and not written yet: ``best.pt``, ``last.pt``, then
+        ``diverged.pt``."""
+        if self.last is None and self.best is None and self.lost is None:
+            return
+        with signals_held():
+            try:
+                if self.best is not None:
+                    save_checkpoint(self.best, self.run_dir / BEST)
+                if self.last is not None:
+                    self.kept = Kept(save_checkpoint(self.last, self.run_dir / LAST),
+                                     self.last.epoch)
+                    self.saved = self.last.epoch
+                if self.lost is not None:
+                    save_checkpoint(self.lost, self.run_dir / DIVERGED)
+                    self.saved = self.lost.epoch
+            except CheckpointError as error:  # a full disk, a folder gone read-only
+                raise CheckpointError(f"{error}; {kept_in(self.run_dir)}; free some space or "
+                                      f"make {self.run_dir} writable, then resume the run in it "
+                                      "with --resume") from None
+            self.last = self.best = self.lost = None
+
+
+def kept_in(run_dir: Path) -> str:
+    """What a run folder keeps, in words (after a checkpoint could not be written)."""
+    kept = []
+    for name in (LAST, BEST):
+        try:
+            kept.append(f"{name} (epoch {load_checkpoint(run_dir / name).epoch})")
+        except CheckpointError:
+            pass
+    return f"{run_dir} keeps {' and '.join(kept) if kept else 'no checkpoint'}"
+
+
+# ---------------------------------------------------------------------------------------------
+# One writer per run folder: the lock file ``RUN/.lock``
+#
+# A run that writes a run folder — a new run, a resumed one, each network of a sweep — first
+# creates ``.lock`` in it with ``O_CREAT | O_EXCL`` (which only one process can do), recording its
+# process id and host, and removes it when it stops, however it stops (the end, Ctrl-C, SIGTERM,
+# a divergence, an error). A second writer finds the file and stops with one line naming the
+# holder. A process killed outright (SIGKILL, a lost node) leaves its lock behind: when its
+# process is gone — same host, ``os.kill(pid, 0)`` finds no such process — the next writer takes
+# the lock over and says so once. A lock held on another host cannot be checked from here, nor
+# one that cannot be read: they are never taken over, and the message says how to remove them.
+#
+# No file is held open (a sweep of a thousand networks holds a thousand locks), and a take-over
+# is itself exclusive (``.lock.takeover``), so that two writers finding the same stale lock never
+# both take it.
+
+
+LOCK = ".lock"
+"""The lock file in a run folder."""
+
+
+class RunLockedError(UserError):
+    """Another process writes the run folder; the message names it and what to do."""
+
+
+class RunLock:
+    """The lock of one run folder, held by this process (``release`` lets it go)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / LOCK
+        self.mine = {"pid": os.getpid(), "host": socket.gethostname(),
+                     "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        if not _create(self.path, self.mine):
+            self._take_over()
+
+    def _take_over(self) -> None:
+        """Take the lock from a process that is gone, said once; else ``RunLockedError``."""
+        holder = _holder(self.path)
+        if holder is None:  # being written this very moment, or damaged: never taken
+            raise RunLockedError(f"{self.path.parent} is locked by another writer, whose lock "
+                                 "cannot be read; if no run writes this folder, remove "
+                                 f"{self.path}")
+        if _alive(holder):
+            raise RunLockedError(f"{self.path.parent} is being written by {_who(holder)}; "
+                                 "wait until it ends (or stop it) before writing the run "
+                                 f"folder again (if no such run is going on, remove {self.path})")
+        guard = self.path.with_name(LOCK + ".takeover")
+        if not _create(guard, self.mine):
+            raise RunLockedError(f"another process is taking over the lock of "
+                                 f"{self.path.parent} ({guard} exists); try again, or remove "
+                                 f"{guard} if no process is")
+        try:
+            if _holder(self.path) == holder:  # nobody took it meanwhile
+                self.path.unlink(missing_ok=True)
+            if not _create(self.path, self.mine):
+                raise RunLockedError(f"{self.path.parent} was just locked by "
+                                     f"{_who(_holder(self.path))}; wait until it ends")
+        finally:
+            guard.unlink(missing_ok=True)
+        warnings.warn(f"took over the lock of {self.path.parent} from {_who(holder)}, which is "
+                      "gone (stopped without removing it)", stacklevel=3)
+
+    def release(self) -> None:
+        """Remove the lock file, if it is still this process's."""
+        if _holder(self.path) == self.mine:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+
+
+def _create(path: Path, record: dict[str, Any]) -> bool:
+    """Create ``path`` holding ``record`` if it does not exist (False if it does);
+    ``FolderError`` if it cannot be written."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return False
+    except OSError as error:
+        raise FolderError(f"cannot lock the run folder {path.parent}: "
+                          f"{error.strerror or error}; make it writable") from None
+    try:
+        with os.fdopen(fd, "w") as file:
+            json.dump(record, file)
+    except OSError as error:  # a full disk: no empty lock left behind
+        path.unlink(missing_ok=True)
+        raise FolderError(f"cannot lock the run folder {path.parent}: "
+                          f"{error.strerror or error}; free some space") from None
+    return True
+
+
+def _holder(path: Path) -> dict[str, Any] | None:
+    """The record of the lock at ``path`` (None: none, or not one that can be read)."""
+    try:
+        record = read_json(path, 4096)
+    except JSONFileError:
+        return None
+    if not (isinstance(record, dict) and type(record.get("pid")) is int
+            and isinstance(record.get("host"), str)):
+        return None
+    return record
+
+
+def _alive(holder: dict[str, Any]) -> bool:
+    """Whether the lock's process may still run: on this host, whether it exists; on another
+    host it cannot be told, so yes."""
+    if holder["host"] != socket.gethostname():
+        return True
+    try:
+        os.kill(holder["pid"], 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, as another user's
+        return True
+    except (OverflowError, ValueError):  # not a process id at all
+        return False
+    return True
+
+
+def _who(holder: dict[str, Any] | None) -> str:
+    if holder is None:
+        return "another process"
+    since = f" since {str(holder.get('since'))[:40]}" if holder.get("since") else ""
+    return f"process {holder['pid']} on {holder['host'][:100]}{since}"

@@ -1,0 +1,497 @@
+"""Training past one process: where a process stands among several, and a sweep split into
+shards whose files are merged back into one.
+
+* ``Launch``: this process's rank among those torchrun started (one process: rank 0 of 1), the
+  process group (``process_group``) and what the ranks exchange (``gather_json``,
+  ``first_then_others``), each wait bounded by ``timeout()``;
+* ``Shard``: which part of a sweep this process trains (``--shard I/N``, a Slurm job array's task,
+  or a torchrun rank). A sweep's networks are independent — each initialised from its own seed
+  and shuffled by its own generator — so a grid of networks is dealt out over N shards, each
+  network to exactly one, each architecture spread evenly; a shard trains its networks exactly
+  as one process would;
+* the shard files: each shard writes ``shard-I-of-N.json`` (``write_shard``) and
+  ``merge_shards`` reads the N files of a folder back as one sweep (format below).
+
+(One network's mini-batches split over the ranks is the reference trainer's:
+``reference.train_data_parallel``.)
+
+Each shard file holds what the whole sweep is (``grid``: the same in every shard), and the
+results of its own networks (``items``, each with an ``id`` naming its network). A network that
+diverged keeps its NaN and infinite losses as the JSON tokens ``NaN`` and ``Infinity`` (as
+Python's ``json`` writes and reads them), so that the merged sweep counts it as the unsharded
+sweep does. ``merge_shards`` refuses a missing shard, a shard twice, shards of different
+sweeps, and a network found twice or never. Each file is checked as data before anything is
+built from it (``read_json``: a regular file of at most ``MAX_BYTES``; then its layout, its shard
+numbers, its counts and every item), so that a damaged or hostile file is one line naming it
+and what is wrong.
+
+The module loads without torch (``--shard`` is parsed before torch loads); the functions that
+exchange import ``torch.distributed`` when called.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..errors import ConfigError, UserError
+from ..files import JSONFileError, read_json, write_json
+from .config import TrainConfig, cpu_threads
+
+TIMEOUT_VARIABLE = "MNIST_MLP_DIST_TIMEOUT"
+DEFAULT_TIMEOUT = 600.0
+"""How long, in seconds, a rank waits for the others — to start, at an exchange — before it
+stops with one line, unless ``$MNIST_MLP_DIST_TIMEOUT`` says otherwise. Ten minutes: at the
+gather, the ranks that finish their shard first wait for the others to finish theirs."""
+LAUNCHER_VARIABLES = ("MASTER_ADDR", "MASTER_PORT")
+"""What a launcher (torchrun, or a job script for srun) sets beside RANK and WORLD_SIZE: where
+the ranks meet."""
+
+Item = TypeVar("Item")
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard ``index`` of ``count`` (0-based): which part of a sweep this process trains."""
+
+    index: int = 0
+    count: int = 1
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """``"I/N"`` (1-based, as a job array numbers its tasks) → ``Shard(I − 1, N)``."""
+        try:
+            number, count = (int(part) for part in text.split("/"))
+        except ValueError:
+            raise ConfigError(f"--shard takes I/N, e.g. 1/4, got {text!r}") from None
+        if not 1 <= number <= count:
+            raise ConfigError(f"--shard I/N needs 1 <= I <= N, got {text!r}")
+        return cls(number - 1, count)
+
+    @classmethod
+    def from_slurm(cls, env: Mapping[str, str] = os.environ) -> Shard | None:
+        """This task's shard of a Slurm job array (None outside one): the array's tasks,
+        numbered from ``SLURM_ARRAY_TASK_MIN`` (0 or 1, as the array was declared) in steps of
+        ``SLURM_ARRAY_TASK_STEP``, are shards 1 … ``SLURM_ARRAY_TASK_COUNT`` in order."""
+        if "SLURM_ARRAY_TASK_ID" not in env or "SLURM_ARRAY_TASK_COUNT" not in env:
+            return None
+        try:
+            task = int(env["SLURM_ARRAY_TASK_ID"])
+            count = int(env["SLURM_ARRAY_TASK_COUNT"])
+            first = int(env.get("SLURM_ARRAY_TASK_MIN", 0))
+            step = int(env.get("SLURM_ARRAY_TASK_STEP", 1))
+        except ValueError:
+            raise ConfigError("the SLURM_ARRAY_TASK_* variables are not whole numbers; give "
+                              "the shard with --shard I/N") from None
+        index, off = divmod(task - first, step) if step > 0 else (-1, 0)
+        if off or not 0 <= index < count:
+            raise ConfigError(f"cannot tell the shard of task {task} of this Slurm job array "
+                              f"({count} tasks from {first} in steps of {step}); give it with "
+                              "--shard I/N")
+        return cls(index, count)
+
+    def __str__(self) -> str:
+        return f"{self.index + 1}/{self.count}"
+
+    def take(self, groups: Sequence[Sequence[Item]]) -> list[list[Item]]:
+        """This shard's part of each group (e.g. the seeds of each architecture): item j of a
+        group goes to shard j mod N, so that every shard gets its share of every group and
+        all shards together take each item exactly once."""
+        return [list(group[self.index::self.count]) for group in groups]
+
+
+WHOLE = Shard()
+"""All of a sweep: the one shard of one."""
+
+
+@dataclass(frozen=True)
+class Launch:
+    """Where this process stands among those torchrun started (one process: rank 0 of 1)."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    local_world_size: int = 1
+
+    @classmethod
+    def from_environment(cls) -> Launch:
+        """The ranks torchrun (or srun with its variables) set; one process without them.
+        ``ConfigError`` for ranks that make no sense, or that no launcher set (a ``RANK`` and
+        ``WORLD_SIZE`` left in the environment, without ``MASTER_ADDR`` and ``MASTER_PORT``)."""
+        env = os.environ
+        if "RANK" not in env or "WORLD_SIZE" not in env:
+            return cls()
+        given = " ".join(f"{name}={env[name]}" for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK",
+                                                              "LOCAL_WORLD_SIZE") if name in env)
+        try:
+            launch = cls(int(env["RANK"]), int(env["WORLD_SIZE"]), int(env.get("LOCAL_RANK", 0)),
+                         int(env.get("LOCAL_WORLD_SIZE", env["WORLD_SIZE"])))
+        except ValueError:
+            launch = None
+        if launch is None or not (0 <= launch.rank < launch.world_size
+                                  and 0 <= launch.local_rank < launch.local_world_size):
+            raise ConfigError(f"the environment sets {given}, which are no ranks of a launch; "
+                              "unset them (env -u RANK -u WORLD_SIZE …) to train in one "
+                              "process, or start the command with torchrun")
+        missing = [name for name in LAUNCHER_VARIABLES if not env.get(name)]
+        if launch.distributed and missing:
+            raise ConfigError(f"the environment sets {given} as a launcher would, but not "
+                              f"{' or '.join(missing)}: no launcher started this process; unset "
+                              "them (env -u RANK -u WORLD_SIZE …) to train in one process, or "
+                              "start the command with torchrun")
+        return launch
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def primary(self) -> bool:
+        """Rank 0: the one that prints, gathers and writes the summary."""
+        return self.rank == 0
+
+    @property
+    def shard(self) -> Shard:
+        return Shard(self.rank, self.world_size)
+
+    def device(self, name: str) -> str:
+        """This rank's device: ``cuda:LOCAL_RANK`` where there are GPUs, else the CPU (for
+        ``name`` "auto"); any other name as it is."""
+        if name == "auto" and self.distributed:
+            import torch
+
+            return f"cuda:{self.local_rank}" if torch.cuda.is_available() else "cpu"
+        return name
+
+    def threads(self) -> int:
+        """This rank's share of the machine's CPU threads."""
+        return max(1, (os.cpu_count() or 1) // self.local_world_size)
+
+
+ONE_PROCESS = Launch()
+"""A process on its own."""
+
+
+class NoAnswerError(UserError):
+    """The other ranks did not answer within the timeout; one-line message."""
+
+
+def timeout() -> timedelta:
+    """How long a rank waits for the others: ``$MNIST_MLP_DIST_TIMEOUT`` seconds, else
+    ``DEFAULT_TIMEOUT``; ``ConfigError`` for a value that is not a positive number."""
+    text = os.environ.get(TIMEOUT_VARIABLE, "").strip()
+    try:
+        seconds = float(text) if text else DEFAULT_TIMEOUT
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ConfigError(f"{TIMEOUT_VARIABLE}={text} is not a number of seconds; set it to "
+                          "how long a rank may wait for the others, e.g. 600")
+    return timedelta(seconds=seconds)
+
+
+@contextmanager
+def process_group(launch: Launch, device: str) -> Iterator[None]:
+    """The process group of a torchrun launch (gloo on the CPU, nccl on GPUs), for the block;
+    nothing for one process. On the CPU each rank keeps its share of the threads. A rank that
+    waits longer than ``timeout()`` for the others — to start, at an exchange — stops with one
+    line (``NoAnswerError``)."""
+    if not launch.distributed:
+        yield
+        return
+    import torch.distributed as dist
+
+    backend = "nccl" if device.startswith("cuda") else "gloo"
+    wait = timeout()
+    with answered(launch, wait):
+        dist.init_process_group(backend, timeout=wait)
+        try:
+            with cpu_threads(launch.threads()):
+                yield
+        finally:
+            dist.destroy_process_group()
+
+
+@contextmanager
+def answered(launch: Launch, wait: timedelta) -> Iterator[None]:
+    """``NoAnswerError`` for torch.distributed's timeout in the block. Its backends say so only in
+    words (gloo raises a plain ``RuntimeError``: "Timed out waiting …ms"), so that is what is
+    looked for; any other error keeps its traceback."""
+    try:
+        yield
+    except RuntimeError as error:
+        if not any(words in str(error).lower() for words in ("timed out", "timeout")):
+            raise
+        raise NoAnswerError(f"rank {launch.rank} of {launch.world_size} waited "
+                       f"{wait.total_seconds():g} s for the others: a rank stopped answering "
+                       "(crashed, hung, or far behind: its own output says which); if it is "
+                       f"only slow, set {TIMEOUT_VARIABLE} to more seconds") from None
+
+
+def gather_json(value: object, launch: Launch) -> list[object] | None:
+    """Every rank's ``value`` (plain data) on rank 0, in rank order; None on the others."""
+    if not launch.distributed:
+        return [value]
+    import torch.distributed as dist
+
+    gathered: list[str] | None = [""] * launch.world_size if launch.primary else None
+    dist.gather_object(json.dumps(value), gathered, dst=0)
+    return None if gathered is None else [json.loads(text) for text in gathered]
+
+
+def first_then_others(launch: Launch, work: Callable[[], Item]) -> Item:
+    """``work()`` on rank 0 first (say, a download), then on the others once it is done."""
+    if launch.primary:
+        result = work()
+    if launch.distributed:
+        import torch.distributed as dist
+
+        dist.barrier()
+    if not launch.primary:
+        result = work()
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# The files of a sweep run in shards, and merging them
+
+
+FORMAT, VERSION = "mnist-mlp shard", 1
+NAME = re.compile(r"shard-(\d+)-of-(\d+)\.json")
+MAX_BYTES = 64 << 20
+"""The largest shard file read: some thousand networks of a hundred epochs each."""
+MAX_SHARDS = 100_000
+"""The most shards a sweep may be split in (a job array's tasks)."""
+MAX_ID = 200
+"""The longest id of a network."""
+RESUMABLE = ("data_dir", "log_dir", "log_every", "checkpoint_every")
+"""Settings that shards of one sweep may differ in: where and how often they write, not what
+they train (e.g. a shard resumed with another ``--data-dir``)."""
+
+
+class ShardError(UserError):
+    """Shard files that do not make one whole sweep; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What the shards of one kind of sweep ("train", "reproduction") hold, for
+    ``merge_shards``.
+
+    Each function reads plain data from a file and raises ``KeyError``, ``TypeError`` or
+    ``ValueError`` (``ConfigError`` included) for anything malformed."""
+
+    name: str
+    size: Callable[[dict[str, Any]], int]
+    """How many networks a grid asks for, without listing them."""
+    ids: Callable[[dict[str, Any]], list[str]]
+    """The id of each network of a grid, in the order of the sweep's results."""
+    check_item: Callable[[dict[str, Any], dict[str, Any]], None]
+    """Check one item of a shard against the grid."""
+    same: Callable[[dict[str, Any]], dict[str, Any]] = lambda grid: grid
+    """What of a grid must be the same in every shard."""
+
+
+def shard_path(folder: Path, shard: Shard) -> Path:
+    return folder / f"shard-{shard.index + 1}-of-{shard.count}.json"
+
+
+def write_shard(folder: Path, shard: Shard, kind: str, grid: dict[str, Any],
+                items: Sequence[dict[str, Any]], extra: Any = None) -> Path:
+    """Write this shard's file (``extra``: anything more the shard has to say); returns its
+    path. NaN and infinities are kept (``write_json(strict=False)``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = shard_path(folder, shard)
+    write_json(path, {"format": FORMAT, "version": VERSION, "kind": kind,
+                      "shard": [shard.index + 1, shard.count], "grid": grid,
+                      "items": list(items), "extra": extra}, strict=False)
+    return path
+
+
+def merge_shards(folder: Path, kinds: dict[str, Kind],
+                 elsewhere: Mapping[str, str] | None = None
+                 ) -> tuple[Kind, dict[str, Any], list[dict[str, Any]], list[Any]]:
+    """The kind, the grid, the items and the extras (in shard order) of the N shards of a sweep
+    in ``folder``, checked: all N shards, each once, of one sweep of one of ``kinds``, whose
+    items together are those the grid asks for, each exactly once. Shards of a kind in
+    ``elsewhere`` are merged by another command, which ``elsewhere`` names: the error says so."""
+    files = sorted(p for p in folder.glob("shard-*-of-*.json") if NAME.fullmatch(p.name))
+    if not files:
+        raise ShardError(f"no readable shard files (shard-I-of-N.json) in {folder}; give the "
+                         "folder the --shard runs wrote them to")
+    elsewhere = elsewhere or {}
+    shards = [(path, _read(path, [*kinds, *elsewhere])) for path in files]
+    name = shards[0][1]["kind"]
+    if name in elsewhere:
+        raise ShardError(f"the shards in {folder} are a {name}'s, which this command does not "
+                         f"merge; merge them with: {elsewhere[name]}")
+    kind = kinds[name]
+    if any(data["kind"] != kind.name for _, data in shards):
+        raise ShardError(f"the shard files in {folder} are of different kinds of sweep; "
+                         "merge one sweep's shards at a time")
+    _check_whole(folder, [data["shard"] for _, data in shards])
+    grids = {json.dumps(kind.same(data["grid"]), sort_keys=True) for _, data in shards}
+    if len(grids) != 1:
+        raise ShardError(f"the shard files in {folder} belong to different sweeps (their "
+                         "settings differ); merge one sweep's shards at a time")
+    shards.sort(key=lambda shard: shard[1]["shard"][0])
+    first, grid = shards[0][0], shards[0][1]["grid"]
+    items = [item for _, data in shards for item in data["items"]]
+    size = _checked(first, "its grid", lambda: kind.size(grid))
+    if size > len(items):  # before the ids are listed: a grid may claim 10¹² networks
+        raise ShardError(f"the sweep in {folder} has {size} networks, but its shards hold "
+                         f"{len(items)}; rerun the sweep's shards with the same settings")
+    _check_ids([item["id"] for item in items], _checked(first, "its grid",
+                                                        lambda: kind.ids(grid)), folder)
+    for path, data in shards:
+        for k, item in enumerate(data["items"], start=1):
+            _checked(path, f"its network {k}", lambda item=item: kind.check_item(item, grid))
+    return kind, grid, items, [data.get("extra") for _, data in shards]
+
+
+def _read(path: Path, kinds: Sequence[str]) -> dict[str, Any]:
+    """The data of one shard file, its layout checked (not yet its items)."""
+    try:
+        data = read_json(path, MAX_BYTES)
+    except JSONFileError as error:
+        raise ShardError(f"{path} is not a shard file of mnist-mlp: {error.problem}; rerun "
+                         "its shard") from None
+    problem = _layout_problem(data, kinds)
+    if problem:
+        raise ShardError(f"{path} is not a whole shard file of mnist-mlp: {problem}; rerun "
+                         "its shard")
+    if NAME.fullmatch(path.name).groups() != tuple(str(n) for n in data["shard"]):
+        raise ShardError(f"{path} holds shard {data['shard'][0]}/{data['shard'][1]}, not the "
+                         "one its name says")
+    return data
+
+
+def _layout_problem(data: Any, kinds: Sequence[str]) -> str | None:
+    """What is wrong with the layout of a shard file's data (None: nothing)."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        return f"it has no {FORMAT!r} marker"
+    if not _is_int(data.get("version")) or data["version"] != VERSION:
+        return f"it is not of format version {VERSION}"
+    if not isinstance(data.get("kind"), str) or data["kind"] not in kinds:
+        return f"its kind is not one of {', '.join(kinds)}"
+    shard = data.get("shard")
+    if not (isinstance(shard, list) and len(shard) == 2 and all(map(_is_int, shard))
+            and 1 <= shard[0] <= shard[1] <= MAX_SHARDS):
+        return f"its shard is not I/N with 1 <= I <= N <= {MAX_SHARDS}"
+    if not isinstance(data.get("grid"), dict) or not isinstance(data.get("items"), list):
+        return "its grid or its items are missing"
+    for k, item in enumerate(data["items"], start=1):
+        if not (isinstance(item, dict) and isinstance(item.get("id"), str)
+                and len(item["id"]) <= MAX_ID):
+            return f"its network {k} has no id (a text of at most {MAX_ID} characters)"
+    return None
+
+
+def _check_whole(folder: Path, shards: list[list[int]]) -> None:
+    """All N shards of one split, each once (the file names are unique)."""
+    counts = sorted({count for _, count in shards})
+    if len(counts) != 1:
+        raise ShardError(f"the shard files in {folder} split sweeps in different numbers of "
+                         f"shards ({', '.join(map(str, counts))}); keep one sweep's")
+    (count,) = counts
+    found = {number for number, _ in shards}
+    missing = []
+    for number in range(1, count + 1):  # at most MAX_SHARDS
+        if number not in found:
+            missing.append(number)
+    if missing:
+        listed = ", ".join(f"{i}/{count}" for i in missing[:3])
+        more = f" (and {len(missing) - 3} more)" if len(missing) > 3 else ""
+        raise ShardError(f"shard {listed}{more} missing in {folder}; run it (--shard "
+                         f"I/{count}) before merging")
+
+
+def _checked(path: Path, what: str, check: Callable[[], Any]) -> Any:
+    """``check()``, with what it raises for malformed data as one line naming the file."""
+    try:
+        return check()
+    except (KeyError, TypeError, ValueError) as error:  # ConfigError too
+        problem = (f"{what} lacks the entry {str(error)[:100]}" if isinstance(error, KeyError)
+                   else f"{what} is malformed ({str(error)[:200]})")
+        raise ShardError(f"{path} is not a whole shard file of mnist-mlp: {problem}; rerun its "
+                         "shard") from None
+
+
+def _check_ids(found: list[str], expected: Sequence[str], folder: Path) -> None:
+    seen, twice = set(), set()
+    for item in found:
+        (twice if item in seen else seen).add(item)
+    never = [item for item in expected if item not in seen]
+    extra = sorted(seen - set(expected))
+    for what, ids in (("twice", sorted(twice)), ("never", never), ("unasked for", extra)):
+        if ids:
+            raise ShardError(f"the shards in {folder} hold network {ids[0]} {what}"
+                             f"{f' (and {len(ids) - 1} more)' if len(ids) > 1 else ''}; "
+                             "rerun the sweep's shards with the same settings")
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int
+
+
+# ---------------------------------------------------------------------------------------------
+# The shards of a train command's sweep (``--engine fast --shard I/N``)
+
+
+def network_id(lr: float, seed: int) -> str:
+    """The id of network (η, seed) of a sweep."""
+    return f"lr={lr!r},seed={seed}"
+
+
+def network_ids(sweep: dict[str, Any]) -> list[str]:
+    """The id of each network of a sweep, in the order of its results."""
+    return [network_id(lr, seed) for lr in sweep["lrs"] for seed in sweep["seeds"]]
+
+
+def _train_size(grid: dict[str, Any]) -> int:
+    """How many networks a train sweep's grid asks for, its shared settings checked (each
+    network's own η and seed are checked with its item)."""
+    lrs, seeds = grid["lrs"], grid["seeds"]
+    if not (isinstance(lrs, list) and isinstance(seeds, list) and lrs and seeds):
+        raise TypeError("its learning rates and seeds are not lists of numbers")
+    if not isinstance(grid["config"], dict):
+        raise TypeError("its settings are not a dict")
+    TrainConfig(**grid["config"], lr=lrs[0], seed=seeds[0]).validate()
+    return len(lrs) * len(seeds)
+
+
+def _check_train_item(item: dict[str, Any], grid: dict[str, Any]) -> None:
+    """A network of a train sweep: its settings the grid's with its own η and seed, its history
+    one record per epoch."""
+    from .records import TrainResult  # here: the module loads without torch
+
+    result = TrainResult.from_dict(item)
+    if (_train_same({"config": result.config.shared()})
+            != _train_same({"config": grid["config"]})):
+        raise ValueError("its settings are not the sweep's")
+    if item["id"] != network_id(result.config.lr, result.config.seed):
+        raise ValueError(f"its settings are not those of network {item['id']}")
+    if [r.epoch for r in result.history] != list(range(1, result.config.epochs + 1)):
+        raise ValueError(f"its history is not one record for each of its "
+                         f"{result.config.epochs} epochs")
+    if not (item["metrics"] is None or isinstance(item["metrics"], dict)):
+        raise TypeError("its metrics are not a dict")
+
+
+def _train_same(grid: dict[str, Any]) -> dict[str, Any]:
+    """What every shard of a train sweep shares: its grid but the settings in ``RESUMABLE``."""
+    if not isinstance(grid.get("config"), dict):
+        return grid
+    return grid | {"config": {k: v for k, v in grid["config"].items() if k not in RESUMABLE}}
+
+
+TRAIN = Kind("train", _train_size, network_ids, _check_train_item, _train_same)
+"""The shards of ``mnist-mlp-train --engine fast --shard I/N``."""

@@ -1,0 +1,93 @@
+"""Statistics over runs: the spread of test accuracy over seeds, three honest ways to read it.
+
+A run's history has one ``EpochRecord`` per epoch (``mnist_mlp.training.records``). Its test
+accuracy can be read as
+
+* ``final``: at the last epoch — what the training procedure delivers;
+* ``best``: the best epoch on the test set — the textbook's figures are read this way, which
+  picks the epoch on the very data it reports on and so flatters the result;
+* ``validated``: at the epoch with the best *validation* accuracy (first such epoch) — the
+  honest number, chosen without looking at the test set.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from .records import EpochRecord
+
+History = Sequence[EpochRecord]
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Mean, sample standard deviation, minimum and maximum of n values."""
+
+    mean: float
+    std: float
+    min: float
+    max: float
+    n: int
+
+    def percent(self) -> str:
+        """``95.49 ± 0.21 % (95.10–95.80, n = 10)`` for fractions in [0, 1]."""
+        return (f"{100 * self.mean:.2f} ± {100 * self.std:.2f} % "
+                f"({100 * self.min:.2f}–{100 * self.max:.2f}, n = {self.n})")
+
+    def contains(self, value: float) -> bool:
+        """Whether ``value`` lies within [min, max]."""
+        return self.min <= value <= self.max
+
+
+def spread(values: Iterable[float]) -> Spread:
+    """The ``Spread`` of ``values`` (standard deviation with n − 1; 0 for a single value)."""
+    values = list(values)
+    if not values:
+        raise ValueError("spread of no values")
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return Spread(statistics.fmean(values), std, min(values), max(values), len(values))
+
+
+def diverged(history: History) -> bool:
+    """Whether the training loss became NaN or infinite at some epoch."""
+    return any(record.diverged for record in history)
+
+
+def final_accuracy(history: History) -> float:
+    """Test accuracy at the last epoch."""
+    return history[-1].test_accuracy
+
+
+def best_accuracy(history: History) -> float:
+    """Best test accuracy over the epochs (the textbook's reading)."""
+    return max(record.test_accuracy for record in history)
+
+
+def validated_epoch(history: History) -> EpochRecord:
+    """The record of the first epoch with the best validation accuracy."""
+    if history[0].validation_accuracy is None:
+        raise ValueError("these runs have no validation set (validation_size=0)")
+    return max(history, key=lambda record: record.validation_accuracy)
+
+
+def validated_accuracy(history: History) -> float:
+    """Test accuracy at the epoch chosen by validation accuracy (the honest reading)."""
+    return validated_epoch(history).test_accuracy
+
+
+def summarize(histories: Sequence[History]) -> dict[str, Spread | int]:
+    """Spreads of final, best and (with validation) validated test accuracy over runs.
+
+    Diverged runs are left out of the spreads and counted under ``"diverged"``.
+    """
+    kept = [h for h in histories if not diverged(h)]
+    summary: dict[str, Spread | int] = {"runs": len(histories),
+                                        "diverged": len(histories) - len(kept)}
+    if kept:
+        summary["final"] = spread(final_accuracy(h) for h in kept)
+        summary["best"] = spread(best_accuracy(h) for h in kept)
+        if kept[0][0].validation_accuracy is not None:
+            summary["validated"] = spread(validated_accuracy(h) for h in kept)
+    return summary

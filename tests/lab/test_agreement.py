@@ -1,0 +1,73 @@
+"""The engines compared over seeds: paired differences, and whether they agree."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import record
+
+from mnist_mlp_lab.agreement import compare, markdown
+from mnist_mlp_lab.configurations import Settings, configuration
+from mnist_mlp_lab.report import save
+from mnist_mlp_lab.results import ConfigurationResult, Reproduction, Run
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def reproduction(finals: dict[int, float], first: float = 0.9,
+                 name: str = "l30-cross_entropy") -> Reproduction:
+    runs = [Run(seed, [record(1, first, first, loss=0.5), record(2, final, final, loss=0.4)])
+            for seed, final in finals.items()]
+    return Reproduction(Settings(seeds=len(finals), epochs=2, only=(name,)),
+                        [ConfigurationResult(configuration(name), runs, 1.0)])
+
+
+def test_paired_differences_seed_by_seed():
+    fast = reproduction({0: 0.95, 1: 0.96, 2: 0.94, 3: 0.95})
+    reference = reproduction({0: 0.951, 1: 0.957, 2: 0.942, 3: 0.95, 9: 0.5})  # seed 9: unpaired
+    (c,) = compare(fast, reference)
+    assert c.name == "l30-cross_entropy" and c.difference.n == 4
+    assert c.difference.mean == pytest.approx((-0.001 + 0.003 - 0.002 + 0.0) / 4)
+    assert c.difference.min == pytest.approx(-0.002) and c.difference.max == pytest.approx(0.003)
+    assert c.reference.n == 4 and c.first_epoch_difference == 0.0
+    assert c.agree
+
+
+def test_a_systematic_difference_does_not_agree():
+    fast = reproduction({0: 0.95, 1: 0.96, 2: 0.94, 3: 0.95})
+    reference = reproduction({0: 0.93, 1: 0.945, 2: 0.925, 3: 0.93}, first=0.8)
+    (c,) = compare(fast, reference)
+    assert not c.agree and c.first_epoch_difference == pytest.approx(0.1)
+    row = markdown([c]).splitlines()[2]
+    assert row.startswith("| `l30-cross_entropy` | 4 |") and row.endswith("| no |")
+    assert "+1.75 ± 0.14 points (+1.50 to +2.00)" in row  # s.e. = std 0.29 / √4
+
+
+def test_only_configurations_run_by_both_are_compared():
+    fast = reproduction({0: 0.95}, name="l30-softmax")
+    assert compare(fast, reproduction({0: 0.95})) == []
+
+
+def test_script_writes_the_table(tmp_path):
+    for name, finals in (("fast", {0: 0.95, 1: 0.96}), ("reference", {0: 0.95, 1: 0.955})):
+        save(reproduction(finals), tmp_path / name)
+    out = tmp_path / "engines.md"
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "compare_engines.py"),
+                           str(tmp_path / "fast" / "reproduction.json"),
+                           str(tmp_path / "reference" / "reproduction.json"), "--out", str(out)],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert out.read_text().strip() == done.stdout.strip()
+    assert "| `l30-cross_entropy` | 2 |" in done.stdout
+
+
+def test_script_says_what_is_wrong_in_one_line(tmp_path):
+    (tmp_path / "bad.json").write_text(json.dumps({"not": "a reproduction"}))
+    for files in ([tmp_path / "missing.json", tmp_path / "bad.json"],
+                  [tmp_path / "bad.json", tmp_path / "bad.json"]):
+        done = subprocess.run([sys.executable, str(ROOT / "scripts" / "compare_engines.py"),
+                               *map(str, files)], capture_output=True, text=True, check=False)
+        assert done.returncode == 2 and done.stderr.startswith("error: ")
+        assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr

@@ -1,0 +1,127 @@
+"""The benchmark runs end to end on tiny data (its numbers are not asserted: speed is no test)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from idx import write_idx_mnist
+
+from mnist_mlp.engine import native
+from mnist_mlp_lab.benchmark import PHASES, phase_table, run_benchmark, run_phases, table
+from mnist_mlp_lab.configurations import Settings
+from mnist_mlp_lab.costs import (
+    PRINT_PEAK,
+    EvaluationCost,
+    evaluation_cost,
+    peak_memory,
+    reproduction_cost,
+    sweep_hours,
+)
+
+OPS = native.library(torch.float32) is not None  # the compiled loop, and its fallback
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_benchmark_table(tmp_path):
+    write_idx_mnist(tmp_path, n_train=60, n_test=20)
+    timings = run_benchmark(str(tmp_path), [8], [1, 3], ["cpu"], warmup=20, report=lambda t: None)
+    expected = [("naive", 1), ("reference", 1), ("engine", 1), ("engine", 3)]
+    if OPS:
+        expected += [("tensor-ops", 1), ("tensor-ops", 3)]
+    assert [(t.method, t.networks) for t in timings] == expected
+    assert all(t.images == 60 and t.seconds > 0 for t in timings)
+    text = table(timings)
+    assert text.count("\n") == 1 + len(timings) and "× naive" in text
+
+
+def test_bench_script_writes_json(tmp_path):
+    write_idx_mnist(tmp_path, n_train=40, n_test=20)
+    out = tmp_path / "bench.json"
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench.py"), "--data-dir",
+                             str(tmp_path), "--hidden", "4", "--networks", "2", "--device", "cpu",
+                             "--warmup", "10", "--json", str(out)],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "| cpu | 4 | engine | 2 |" in result.stdout
+    data = json.loads(out.read_text())
+    assert data["machine"]["cores"] >= 1 and len(data["timings"]) == 3 + OPS
+    assert data["reference_phases_us"]["4"].keys() == set(PHASES)
+    assert "Where a step of the reference loop spends its time" in result.stdout
+    # the report beside the JSON, and the same report again from the JSON alone
+    report = out.with_suffix(".md").read_text()
+    assert "| cpu | 4 | engine | 2 |" in report and report in result.stdout
+    out.with_suffix(".md").unlink()
+    again = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench.py"), "--from-json",
+                            str(out)], capture_output=True, text=True, check=False)
+    assert again.returncode == 0 and out.with_suffix(".md").read_text() == report
+
+
+@pytest.mark.parametrize("content", ["", "[1]", '{"machine": {}, "native_loop": "", '
+                                     '"timings": [{"method": "naive"}]}'])
+def test_bench_from_a_bad_json_says_so_in_one_line(tmp_path, content):
+    (tmp_path / "bench.json").write_text(content)
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench.py"), "--from-json",
+                             str(tmp_path / "bench.json")], capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 2 and result.stderr.startswith("error: ")
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_reference_phases_time_every_phase_of_the_step(tmp_path):
+    write_idx_mnist(tmp_path, n_train=50, n_test=20)
+    phases = run_phases(str(tmp_path), [3])[3]
+    assert list(phases) == list(PHASES) and all(us > 0 for us in phases.values())
+    assert phase_table({3: phases}).splitlines()[2].startswith("| 3 | ")
+
+
+def test_bench_script_missing_data(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench.py"), "--data-dir",
+                             str(tmp_path / "nowhere")], capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: MNIST not found") and "Traceback" not in result.stderr
+
+
+def test_the_costs_of_a_sweep_are_measured(tiny_data):
+    """Evaluation against training per network, a fresh process's peak memory, and the
+    reproduction's wall time against its training time (on the tiny digits)."""
+    cost = evaluation_cost(str(tiny_data), 8, networks=2, validation_size=50)
+    assert cost.training > 0 and cost.evaluation > 0 and cost.networks == 2
+    assert 50e6 < peak_memory(2, 8, str(tiny_data), validation_size=50) < 8e9
+    settings = Settings(seeds=2, epochs=2, train_size=200, validation_size=50,
+                        data_dir=str(tiny_data), device="cpu", only=("l30-softmax",))
+    reproduction = reproduction_cost(settings)
+    assert 0 < reproduction.training < reproduction.wall and reproduction.ratio > 1
+
+
+def test_peak_memory_is_the_childs_own_not_its_parents():
+    # ru_maxrss survives fork and exec: a child of this (now larger) process would report our
+    # peak. VmHWM is the child's own.
+    ballast = bytearray(400 * 2**20)
+    ballast[:: 4096] = b"\1" * len(ballast[:: 4096])  # touch every page: resident
+    done = subprocess.run([sys.executable, "-c", f"import json\n{PRINT_PEAK}"],
+                          capture_output=True, text=True, check=True)
+    assert int(done.stdout) < 200 * 2**20  # a bare Python: some 10 MB
+    del ballast
+
+
+def test_a_sweep_on_paper_is_paced_by_its_fullest_shard():
+    cost = EvaluationCost(30, 10, training=2.0, evaluation=1.0)
+    assert sweep_hours(cost, networks=10, workers=3, epochs=4) == 4 * 4 * 3.0 / 3600
+    assert sweep_hours(cost, networks=12, workers=3, epochs=4) == 4 * 4 * 3.0 / 3600
+    assert sweep_hours(cost, networks=1, workers=8, epochs=30) == 30 * 3.0 / 3600
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is here: the script would run")
+def test_the_gpu_check_without_a_gpu_is_one_line(tmp_path):
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_check.sh"), str(tmp_path)],
+                          capture_output=True, text=True, check=False,
+                          env=os.environ | {"PYTHON": sys.executable})
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == "error: no CUDA device here; run this script on a machine with a GPU\n"
+    assert list(tmp_path.iterdir()) == []
