@@ -81,8 +81,9 @@ def test_a_stale_quote_is_named_then_refreshed(project_copy, capsys):
     run_file = project_copy / "results" / "train-reference.txt"
     text = run_file.read_text()
     old = next(line for line in text.splitlines() if line.startswith("accuracy:"))
-    run_file.write_text("trains a 784-30-10 network\n"
-                        + text.replace(old, "accuracy: 97.00% (9700/10000)"))
+    first = text.splitlines()[0]  # the run's first line: what it trains, and where
+    run_file.write_text(text.replace(first, "trains a 784-30-10 network", 1)
+                        .replace(old, "accuracy: 97.00% (9700/10000)"))
     assert quotes.main(["--check", "--root", str(project_copy)]) == 1
     stale = capsys.readouterr().out.splitlines()
     assert stale and all("the quote of results/train-reference.txt is stale" in line

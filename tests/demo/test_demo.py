@@ -68,7 +68,7 @@ def test_the_page_and_only_the_page_is_served(server):
         status, headers, body = request(server, "GET", path)
         assert status == 200 and headers["Content-Type"].startswith(kind)
         assert "default-src 'self'" in headers["Content-Security-Policy"]
-        assert body == resources.files("mnist_mlp.demo").joinpath(name).read_bytes()
+        assert body == resources.files("mnist_mlp_demo").joinpath(name).read_bytes()
     for path in ("/README.md", "/pyproject.toml", "/../pyproject.toml", "/mnist_mlp_demo/server.py",
                  "/page.html/..", "//etc/passwd"):
         status, _, body = request(server, "GET", path)
