@@ -259,6 +259,39 @@ def table(timings: list[Timing]) -> str:
     return "\n".join(lines)
 
 
+TARGETS = {"engine, one network": 20.0, "engine, per network at K >= 10": 40.0,
+           "reference loop": 3.0}
+"""What each trainer was built to reach, in times the naive loop's epoch (per network)."""
+
+
+def best_ratio(timings: list[Timing], naive: Timing, method: str, least: int = 1,
+               most: int | None = None) -> float | None:
+    """The best per-network speed of ``method`` with least…most networks, in times ``naive``."""
+    ratios = [naive.seconds_per_network / t.seconds_per_network for t in timings
+              if t.method == method and least <= t.networks <= (most or t.networks)]
+    return max(ratios) if ratios else None
+
+
+def target_lines(timings: list[Timing]) -> str:
+    """For each device and l: each target of ``TARGETS`` against what was measured, met or
+    missed — computed from the timings, never written by hand."""
+    lines = []
+    for device, hidden in dict.fromkeys((t.device, t.hidden_size) for t in timings):
+        mine = [t for t in timings if t.device == device and t.hidden_size == hidden]
+        naive = next((t for t in mine if t.method == "naive"), None)
+        if naive is None:
+            continue
+        measured = {"engine, one network": best_ratio(mine, naive, "engine", 1, 1),
+                    "engine, per network at K >= 10": best_ratio(mine, naive, "engine", 10),
+                    "reference loop": best_ratio(mine, naive, "reference")}
+        parts = [f"{what} {ratio:.1f}x (target {TARGETS[what]:g}x: "
+                 f"{'met' if ratio >= TARGETS[what] else 'missed'})"
+                 for what, ratio in measured.items() if ratio is not None]
+        lines.append(f"Targets on {device}, l = {hidden}, in times the naive loop: "
+                     + "; ".join(parts) + ".")
+    return "\n\n".join(lines)
+
+
 def phase_table(phases: dict[int, dict[str, float]]) -> str:
     """A Markdown table of ``reference_phases`` for each hidden size: µs per mini-batch."""
     lines = ["| l | " + " | ".join(PHASES) + " | total |", "|---:|" + "---:|" * (len(PHASES) + 1)]

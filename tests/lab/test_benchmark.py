@@ -11,7 +11,16 @@ import torch
 from idx import write_idx_mnist
 
 from mnist_mlp.engine import native
-from mnist_mlp_lab.benchmark import PHASES, phase_table, run_benchmark, run_phases, table
+from mnist_mlp_lab.benchmark import (
+    PHASES,
+    Timing,
+    phase_table,
+    run_benchmark,
+    run_phases,
+    table,
+    target_lines,
+)
+from mnist_mlp_lab.commands.bench import costs_text
 from mnist_mlp_lab.configurations import Settings
 from mnist_mlp_lab.costs import (
     PRINT_PEAK,
@@ -37,6 +46,30 @@ def test_benchmark_table(tmp_path):
     assert all(t.images == 60 and t.seconds > 0 for t in timings)
     text = table(timings)
     assert text.count("\n") == 1 + len(timings) and "× naive" in text
+
+
+def timings(naive: float, reference: float, one: float, ten: float) -> list[Timing]:
+    """Epochs of 60,000 images on the CPU at l = 30: seconds of each method (``ten``: K = 10)."""
+    return [Timing(method, "cpu", 30, k, seconds, 60_000) for method, k, seconds in
+            (("naive", 1, naive), ("reference", 1, reference), ("engine", 1, one),
+             ("engine", 10, ten))]
+
+
+def test_the_targets_are_met_or_missed_as_the_timings_say():
+    met = target_lines(timings(6.0, 1.5, 0.1, 1.0))  # 4x, 60x, 60x per network
+    assert met == ("Targets on cpu, l = 30, in times the naive loop: engine, one network 60.0x "
+                   "(target 20x: met); engine, per network at K >= 10 60.0x (target 40x: met); "
+                   "reference loop 4.0x (target 3x: met).")
+    missed = target_lines(timings(6.0, 3.0, 0.5, 2.0))  # 2x, 12x, 30x per network
+    assert missed.count("missed") == 3 and "12.0x (target 20x: missed)" in missed
+
+
+def test_the_reproductions_target_is_met_or_missed_as_measured():
+    costs = {"evaluation_per_network": [], "peak_memory_bytes_l30": {"1": 1e9},
+             "reproduction": {"wall": 120.0, "training": 100.0, "ratio": 1.2}}
+    assert "wall / training = 1.20 (target 1.3: met)" in costs_text(costs)
+    costs["reproduction"] = {"wall": 167.0, "training": 100.0, "ratio": 1.67}
+    assert "wall / training = 1.67 (target 1.3: missed)" in costs_text(costs)
 
 
 def test_bench_script_writes_json(tmp_path):
