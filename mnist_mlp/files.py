@@ -62,7 +62,7 @@ def examine(path: str | os.PathLike, what: str, fix: str, want: str | None = Non
                     ) from None
     if status is None:
         return None
-    wanted = {FILE: stat.S_ISREG, FOLDER: stat.S_ISDIR}.get(want)
+    wanted = None if want is None else {FILE: stat.S_ISREG, FOLDER: stat.S_ISDIR}.get(want)
     if wanted is not None and not wanted(status.st_mode):
         raise error(f"{what} {path} is {kind_of(status)}, not a {want}; {fix}")
     return status

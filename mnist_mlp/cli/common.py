@@ -80,7 +80,7 @@ def one_line_errors(main: Callable[..., int]) -> Callable[..., int]:
     return guarded
 
 
-INTERRUPTIONS = {signal.SIGTERM: Terminated,
+INTERRUPTIONS: dict[int, type[KeyboardInterrupt]] = {signal.SIGTERM: Terminated,
                  **({signal.SIGHUP: HungUp} if hasattr(signal, "SIGHUP") else {})}
 """The signals taken as Ctrl-C is, and what each raises: a scheduler's SIGTERM, a closed
 terminal's SIGHUP."""
@@ -171,7 +171,7 @@ class MayClose(io.TextIOBase):
     def fileno(self) -> int:
         return self.stream.fileno()
 
-    @property
+    @property  # (typeshed's TextIOBase has a writable attribute; this one is the stream's)
     def encoding(self) -> str:  # type: ignore[override]
         return getattr(self.stream, "encoding", None) or "utf-8"
 

@@ -89,7 +89,7 @@ def train_shard(config: TrainConfig, args: argparse.Namespace, launch: Launch,
     if not launch.distributed:
         write_shard_results(Path(args.log_dir), shard, config.grid(), results)
         return results
-    gathered = gather_json([{"id": network_id(r.config.lr, r.config.seed)} | r.to_dict()
+    gathered = gather_json([{"id": network_id(r.config.network_lr, r.config.seed)} | r.to_dict()
                             for r in results], launch)
     if gathered is None:
         return None
@@ -105,7 +105,7 @@ def shard_line(shard: Shard) -> Callable[[int, list[EpochRecord]], str]:
 def write_shard_results(folder: Path, shard: Shard, sweep: dict[str, Any],
                         results: list[TrainResult]) -> None:
     """The shard's file of results in ``folder``, and what to do once every shard is done."""
-    items = [{"id": network_id(r.config.lr, r.config.seed)} | r.to_dict()
+    items = [{"id": network_id(r.config.network_lr, r.config.seed)} | r.to_dict()
              for r in results]
     path = write_shard(folder, shard, "train", sweep, items)
     print(f"\nshard {shard} of the sweep: {len(items)} networks; results in {path}; once "

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from tqdm import tqdm
 
 from ..training.records import EpochRecord, StepInfo
+
+if TYPE_CHECKING:
+    from torch import Tensor
+    from typing_extensions import Self
 
 REFRESH_STEPS = 50
 """The step bar and its running loss are updated every this many mini-batches."""
@@ -54,7 +58,7 @@ class ProgressBars:
         self.refresh_steps = refresh_steps
         self.epoch_bar: tqdm | None = None
         self.step_bar: tqdm | None = None
-        self.loss_sum = 0.0
+        self.loss_sum: float | Tensor = 0.0
         self.shown_steps = 0
 
     def step(self, info: StepInfo) -> None:
@@ -123,7 +127,7 @@ class CountBar:
             self.bar.close()
             self.bar = None
 
-    def __enter__(self) -> CountBar:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -28,7 +28,7 @@ from ..training.checkpoints import BEST, LAST, config_of
 from ..training.fast import find_manifest, sweep_state
 from ..training.parallel import Launch, process_group
 from ..training.records import RunStart
-from ..training.stats import summarize
+from ..training.stats import Spread, summarize
 from . import parallel
 from .common import command, one_line_errors, parse_noting_given, program, python, quoted
 from .options import train_parser
@@ -91,8 +91,8 @@ def print_summary(results: list[TrainResult]) -> None:
               f"{summary['diverged']} diverged")
         for key, label in (("final", "final epoch"), ("best", "best epoch (on test)"),
                            ("validated", "epoch chosen by validation")):
-            if key in summary:
-                print(f"  test accuracy, {label:28s} {summary[key].percent()}")
+            if isinstance(accuracies := summary.get(key), Spread):
+                print(f"  test accuracy, {label:28s} {accuracies.percent()}")
 
 
 def train_config(args: argparse.Namespace, given: set[str]) -> TrainConfig:
@@ -167,6 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     shard = parallel.check(args, launch)
     with process_group(launch, launch.device(args.device)), \
             contextlib.redirect_stdout(sys.stdout if launch.primary else io.StringIO()):
+        results: list[TrainResult] | None
         try:
             sweep = None if args.resume is None else find_manifest(args.resume, args.shard)
             if sweep is not None:

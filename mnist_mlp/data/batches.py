@@ -83,7 +83,9 @@ def batches(
                               drop_last=drop_last, device=device)
     # The loader draws a seed for worker processes at every pass; a private generator keeps
     # that draw from touching the shuffling generator or the global RNG.
-    return DataLoader(dataset, sampler=sampler, batch_size=None, collate_fn=_as_is,
+    # (torch types collate_fn for automatic batching, given a list; with it off it gets a batch)
+    return DataLoader(dataset, sampler=sampler, batch_size=None,
+                      collate_fn=_as_is,  # type: ignore[arg-type]
                       generator=torch.Generator())
 
 

@@ -35,7 +35,7 @@ class DigitTensors(Dataset):
         return self.labels.shape[0]
 
     def __getitem__(
-        self, index: int | Sequence[int] | torch.Tensor
+        self, index: int | slice | Sequence[int] | torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Return ``(images[index], labels[index])``; a list of indices gives a batch."""
         if isinstance(index, Sequence):

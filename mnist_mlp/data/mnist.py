@@ -17,6 +17,7 @@ raise ``DataError``, whose message is one line meant to be printed without a tra
 
 from __future__ import annotations
 
+import functools
 import gzip
 import http.client
 import math
@@ -231,8 +232,8 @@ def _decompress(raw: Path, missing: list[str]) -> None:
             continue
         try:
             with gzip.open(packed) as source:
-                write_atomically(raw / name, lambda target, s=source, p=packed:
-                                 _copy_promised(s, target, p))
+                write_atomically(raw / name, functools.partial(_copy_promised, source,
+                                                               packed=packed))
         except (gzip.BadGzipFile, EOFError, zlib.error) as error:
             raise DataError(_corrupt_message(raw, f"{packed.name} cannot be decompressed: "
                                                   f"{_reason(error)}")) from None
@@ -243,7 +244,7 @@ def _decompress(raw: Path, missing: list[str]) -> None:
                             f"{HOW_TO_FIX}") from None
 
 
-def _copy_promised(source: BinaryIO, target: BinaryIO, packed: Path) -> None:
+def _copy_promised(source: gzip.GzipFile, target: BinaryIO, packed: Path) -> None:
     """Copy the IDX file decompressing from ``source`` (of the gzip file ``packed``) to
     ``target``: its header, then the bytes the header promises, read as a stream and no further
     than one byte past them — a ``.gz`` of a few megabytes may decompress to a disk's worth."""

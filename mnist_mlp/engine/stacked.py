@@ -116,10 +116,12 @@ class Engine:
         if native is False:
             return TensorOps(self)
         lib = native_loop.library(self.dtype)
-        why = (native_loop.build.unavailable_reason if lib is None
-               else Functions.of(self).missing(lib.enums, "the native CPU loop"))
-        if why is None:
-            return NativeLoop(self, lib)
+        if lib is not None:
+            why = Functions.of(self).missing(lib.enums, "the native CPU loop")
+            if why is None:
+                return NativeLoop(self, lib)
+        else:
+            why = native_loop.build.unavailable_reason or "the native CPU loop is unavailable"
         _instead(why, native, "tensor operations", "MNIST_MLP_NATIVE")
         return TensorOps(self)
 

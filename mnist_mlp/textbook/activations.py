@@ -1,6 +1,6 @@
 """Activation functions, each with its derivative written beside it.
 
-Every activation is a small ``nn.Module`` with two methods:
+Every activation is a small ``nn.Module``, an ``Activation``, with two methods:
 
 * ``forward(z) -> a``: the activation ``a = φ(z)`` of a layer's weighted input ``z``;
 * ``backward(a, grad_a) -> grad_z``: backpropagation through it, the vector–Jacobian product
@@ -20,7 +20,17 @@ import torch
 from torch import Tensor, nn
 
 
-class Sigmoid(nn.Module):
+class Activation(nn.Module):
+    """What every activation has: ``forward(z) -> a`` and ``backward(a, grad_a) -> grad_z``."""
+
+    def forward(self, z: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def backward(self, a: Tensor, grad_a: Tensor) -> Tensor:
+        raise NotImplementedError
+
+
+class Sigmoid(Activation):
     """σ(z) = 1 / (1 + e^(−z)), with σ'(z) = σ(z)(1 − σ(z))."""
 
     def forward(self, z: Tensor) -> Tensor:
@@ -31,7 +41,7 @@ class Sigmoid(nn.Module):
         return grad_a * a * (1 - a)
 
 
-class Tanh(nn.Module):
+class Tanh(Activation):
     """tanh(z), with tanh'(z) = 1 − tanh²(z)."""
 
     def forward(self, z: Tensor) -> Tensor:
@@ -42,7 +52,7 @@ class Tanh(nn.Module):
         return grad_a * (1 - a * a)
 
 
-class ReLU(nn.Module):
+class ReLU(Activation):
     """max(0, z), with derivative 1 where z > 0 and 0 elsewhere (0 at z = 0, as torch)."""
 
     def forward(self, z: Tensor) -> Tensor:
@@ -53,7 +63,7 @@ class ReLU(nn.Module):
         return grad_a * (a > 0).to(grad_a.dtype)
 
 
-class Softmax(nn.Module):
+class Softmax(Activation):
     """F_j(z) = e^(z_j) / Σ_k e^(z_k), over the last dimension.
 
     Its Jacobian is ∂F_j/∂z_k = F_j(δ_jk − F_k), i.e. ``J = diag(F) − F Fᵀ`` (symmetric). The
@@ -91,18 +101,18 @@ def softmax_log_odds(z: Tensor) -> Tensor:
     return z - torch.logsumexp(leave_one_out(z), dim=-1)
 
 
-HIDDEN_ACTIVATIONS: dict[str, type[nn.Module]] = {
+HIDDEN_ACTIVATIONS: dict[str, type[Activation]] = {
     "sigmoid": Sigmoid,
     "tanh": Tanh,
     "relu": ReLU,
 }
-OUTPUT_ACTIVATIONS: dict[str, type[nn.Module]] = {
+OUTPUT_ACTIVATIONS: dict[str, type[Activation]] = {
     "softmax": Softmax,
     "sigmoid": Sigmoid,
 }
 
 
-def make_activation(name: str, choices: dict[str, type[nn.Module]], what: str) -> nn.Module:
+def make_activation(name: str, choices: dict[str, type[Activation]], what: str) -> Activation:
     """Build the activation called ``name`` from ``choices``; an unknown name is a ValueError."""
     if name not in choices:
         raise ValueError(f"unknown {what} {name!r}; choose one of {', '.join(choices)}")

@@ -34,7 +34,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .activations import Sigmoid, Softmax, leave_one_out
+from .activations import Activation, Sigmoid, Softmax, leave_one_out
 from .losses import LOG_FLOOR, get_loss, one_hot
 from .model import MLP
 
@@ -43,7 +43,7 @@ MATCHED_PAIRS = {(Sigmoid, "binary_cross_entropy"), (Softmax, "log_likelihood")}
 and its softmax gradient (corrected), Nielsen ch. 3, eq. 61 and 81."""
 
 
-def output_error(output_activation: nn.Module, loss: str, z: Tensor, F: Tensor,
+def output_error(output_activation: Activation, loss: str, z: Tensor, F: Tensor,
                  target: Tensor) -> Tensor:
     """(BP1), the output error δ = ∂ℓ/∂z = J_ψ(z)ᵀ ∇_F ℓ of every sample (rows).
 

@@ -10,6 +10,7 @@ training; ``mnist_mlp.textbook.backprop`` differentiates it by hand.
 from __future__ import annotations
 
 import math
+from typing import TypedDict
 
 import torch
 from torch import Tensor, nn
@@ -25,6 +26,15 @@ NUM_CLASSES = 10
 """10 output neurons, one per digit (one-hot)."""
 INITS = INIT_NAMES
 """The initialisations ``MLP`` knows (``reset_parameters``)."""
+
+
+class Architecture(TypedDict):
+    """A network's architecture, ``MLP``'s arguments by name (``MLP.architecture``)."""
+
+    hidden_size: int
+    activation: str
+    output_activation: str
+    init: str
 
 
 class MLP(nn.Module):
@@ -71,7 +81,7 @@ class MLP(nn.Module):
                 layer.weight.normal_(0.0, weight_std)
                 layer.bias.normal_(0.0, 1.0)
 
-    def architecture(self) -> dict[str, object]:
+    def architecture(self) -> Architecture:
         """The network's architecture — the constructor's arguments — as plain data:
         ``MLP(**model.architecture())`` rebuilds it. (A run's settings, data and SGD's among
         them, are its ``TrainConfig``: "config" means that one.)"""

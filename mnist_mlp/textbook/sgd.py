@@ -40,5 +40,6 @@ def descend(model: nn.Module, loss: Tensor, lr: float) -> Tensor:
     loss.backward()
     with torch.no_grad():
         for theta in model.parameters():
+            assert theta.grad is not None, "a parameter the loss does not depend on"
             theta.add_(theta.grad, alpha=-lr)  # θ ← θ − η ∂L/∂θ
     return loss.detach()

@@ -38,6 +38,7 @@ import socket
 import stat
 import warnings
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -197,7 +198,7 @@ def _model_problem(c: Checkpoint) -> str | None:
     return None
 
 
-def describe_architecture(config: dict[str, Any]) -> str:
+def describe_architecture(config: Mapping[str, Any]) -> str:
     """``784-l-10 (φ hidden, ψ output)`` from a model or training configuration."""
     return (f"784-{config.get('hidden_size')}-10 ({config.get('activation')} hidden, "
             f"{config.get('output_activation')} output)")
@@ -224,9 +225,9 @@ def capture(model: MLP, config: dict[str, Any], history: list[EpochRecord],
     """
     state = {name: value.detach().to("cpu", copy=True)
              for name, value in model.state_dict().items()}
-    return Checkpoint(epoch=len(history), model_config=model.architecture(), model_state=state,
-                      lr=config["lr"], rng={"torch": torch.get_rng_state(),
-                                            "shuffle": shuffle.get_state()},
+    return Checkpoint(epoch=len(history), model_config=dict(model.architecture()),
+                      model_state=state, lr=config["lr"],
+                      rng={"torch": torch.get_rng_state(), "shuffle": shuffle.get_state()},
                       history=[record.to_dict() for record in history], config=dict(config))
 
 
@@ -246,7 +247,8 @@ def load_weights(model: MLP, checkpoint: Checkpoint) -> None:
     if they do not fit."""
     expected = {name: tuple(value.shape) for name, value in model.state_dict().items()}
     found = {name: tuple(value.shape) for name, value in checkpoint.model_state.items()}
-    here, saved = model.architecture(), checkpoint.model_config
+    here: Mapping[str, object] = model.architecture()
+    saved = checkpoint.model_config
     if expected != found or any(here[name] != saved.get(name) for name in ARCHITECTURE):
         held = describe_weights(checkpoint.model_state)
         if found == expected:
@@ -300,10 +302,12 @@ def check_resumable(checkpoint: Checkpoint, config: dict[str, Any],
 def is_new_best(history: list[EpochRecord]) -> bool:
     """Whether the last epoch's validation accuracy beats every earlier epoch's (False without
     a validation set)."""
-    if not history or history[-1].validation_accuracy is None:
+    last = history[-1].validation_accuracy if history else None
+    if last is None:
         return False
-    earlier = [record.validation_accuracy for record in history[:-1]]
-    return not earlier or history[-1].validation_accuracy > max(earlier)
+    earlier = [accuracy for record in history[:-1]  # (a run validates every epoch, or none)
+               if (accuracy := record.validation_accuracy) is not None]
+    return not earlier or last > max(earlier)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -69,6 +69,13 @@ class TrainConfig:
         return self.lr if isinstance(self.lr, tuple) else (self.lr,)
 
     @property
+    def network_lr(self) -> float:
+        """The learning rate of a configuration of one (as ``networks()`` gives each network
+        its own); a grid of several has none (ValueError)."""
+        (lr,) = self.lrs
+        return lr
+
+    @property
     def seed_range(self) -> range:
         """The seeds of the networks of each learning rate."""
         return range(self.seed, self.seed + self.seeds)
@@ -235,7 +242,7 @@ def _memory(device: torch.device) -> int | None:
         return None
 
 
-def _size(count: int) -> str:
+def _size(count: float) -> str:
     """Bytes in words: ``23 GB``, ``9.4 TB``."""
     for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
         if count < 1000 or unit == "PB":

@@ -171,7 +171,7 @@ def fit(configs: Sequence[TrainConfig], make_trainer: MakeTrainer, *, model: MLP
         configs = [replace(config, log_dir=None) for config in configs]
         first = configs[0]
     with contextlib.ExitStack() as locks:
-        homes = [None] * len(configs)
+        homes: list[Path | None] = [None] * len(configs)
         if write_runs:  # before the data: a run folder that cannot be written fails at once
             homes, checkpoints = _run_folders(configs, checkpoints, locks)
         data = first_then_others(launch, lambda: load_mnist(
@@ -222,7 +222,7 @@ def _train(networks: list[Network], trainer: Trainer, splits: dict[str, DigitTen
 
 def _checked(configs: Sequence[TrainConfig], model: MLP | None,
              resume: Resume | Sequence[Resume] | None
-             ) -> tuple[list[TrainConfig], list[Checkpoint | None]]:
+             ) -> tuple[list[TrainConfig], Sequence[Checkpoint | None]]:
     """The configurations, checked (a given model brings its own architecture), and the
     checkpoint each resumes from (None: none), checked against it."""
     for config in configs:
@@ -235,8 +235,7 @@ def _checked(configs: Sequence[TrainConfig], model: MLP | None,
     if model is not None and len(configs) > 1:
         raise ValueError("a model continues one network: give one configuration")
     if model is not None:
-        architecture = {k: v for k, v in model.architecture().items() if k in configs[0].shared()}
-        configs = [replace(configs[0], **architecture)]
+        configs = [replace(configs[0], **model.architecture())]
         configs[0].validate()
     differing = sorted(name for name, value in configs[0].shared().items()
                        if any(getattr(config, name) != value for config in configs))
@@ -264,7 +263,7 @@ def _resumable(path: Resume, config: TrainConfig) -> Checkpoint:
     return checkpoint
 
 
-def _run_folders(configs: list[TrainConfig], checkpoints: list[Checkpoint | None],
+def _run_folders(configs: list[TrainConfig], checkpoints: Sequence[Checkpoint | None],
                  locks: contextlib.ExitStack
                  ) -> tuple[list[Path | None], list[Checkpoint | None]]:
     """Where each network continues — its checkpoint's run folder if that is its own run's,
@@ -272,6 +271,7 @@ def _run_folders(configs: list[TrainConfig], checkpoints: list[Checkpoint | None
     None: a new run folder, made once the data has loaded (so that a data error leaves no
     empty run behind) — and the checkpoints. Every folder is checked to be writable."""
     homes: list[Path | None] = []
+    resumed = list(checkpoints)
     for k, (config, checkpoint) in enumerate(zip(configs, checkpoints, strict=True)):
         if checkpoint is None or not in_own_run_folder(checkpoint):
             if config.log_dir and None not in homes:  # once
@@ -279,12 +279,13 @@ def _run_folders(configs: list[TrainConfig], checkpoints: list[Checkpoint | None
                                "choose another folder with --log-dir")
             homes.append(None)
             continue
+        assert checkpoint.path is not None  # in its own run folder: it was read from a file
         home = check_writable(checkpoint.path.parent, "logs and checkpoints",
                               "make the run folder writable to resume in it")
         locks.callback(RunLock(home).release)
-        checkpoints[k] = _resumable(checkpoint.path, config)
+        resumed[k] = _resumable(checkpoint.path, config)
         homes.append(home)
-    return homes, checkpoints
+    return homes, resumed
 
 
 def _network(config: TrainConfig, model: MLP | None, checkpoint: Checkpoint | None) -> Network:
@@ -446,6 +447,7 @@ def _finish(networks: list[Network], trainer: Trainer, test: list[Evaluation],
         if network.log is None:
             continue
         if trainer.logs_figures:
+            assert evaluation.predictions is not None  # this trainer's evaluations keep them
             network.log.test_figures(test_data.images, test_data.labels, evaluation.predictions,
                                      evaluation.confusion, network.config.epochs)
         network.log.finish({"test_accuracy": result.metrics.accuracy,

@@ -75,7 +75,7 @@ class FastTrainer:
                  dtype: torch.dtype = torch.float32, cuda_graph: bool = True,
                  native: bool | None = None, fused: bool | None = None) -> None:
         self.config = networks[0].config
-        self.engine = Engine([n.model for n in networks], [n.config.lr for n in networks],
+        self.engine = Engine([n.model for n in networks], [n.config.network_lr for n in networks],
                              self.config.loss, device, dtype, cuda_graph, native, fused)
         backend = self.engine.backend.name
         self.description = f"fast engine ({BACKEND_WORDS.get(backend, backend)})"
@@ -128,8 +128,9 @@ def train_many(config: TrainConfig, seeds: Sequence[int] | None = None,
     written: list[Path] = []
 
     def write(results: list[TrainResult]) -> None:
-        written.append(write_manifest(config.log_dir, grid, shard, [
-            Member(r.config.lr, r.config.seed, r.run_dir) for r in results]))
+        assert config.log_dir is not None  # fit calls it only where resumable: with a log_dir
+        written.append(write_manifest(config.log_dir, grid, shard,
+                                      [Member.of(r) for r in results]))
 
     resumable = manifest and bool(config.log_dir) and not launch.distributed
     try:
@@ -160,14 +161,20 @@ def resume_sweep(state: SweepState, changes: dict[str, Any] | None = None,
         for epoch in sorted({checkpoint.epoch for checkpoint in checkpoints}):
             group = [k for k, checkpoint in enumerate(checkpoints) if checkpoint.epoch == epoch]
             part = fit([configs[k] for k in group], _trainer(dtype, cuda_graph, native, fused),
-                       resume=[checkpoints[k].path for k in group], on_epoch=on_epoch,
+                       resume=[_file(checkpoints[k]) for k in group], on_epoch=on_epoch,
                        on_start=on_start)
             for k, result in zip(group, part, strict=True):
                 results[k] = result
     except TrainingInterrupted as stop:
         stop.sweep = state.manifest.path
         raise
-    return results  # type: ignore[return-value]
+    return results  # type: ignore[return-value]  # (every network's place filled by its group)
+
+
+def _file(checkpoint: Checkpoint) -> Path:
+    """The file a checkpoint of a sweep was read from."""
+    assert checkpoint.path is not None  # read from a file, not captured in memory
+    return checkpoint.path
 
 
 def _trainer(dtype: torch.dtype, cuda_graph: bool, native: bool | None,
@@ -197,6 +204,12 @@ class Member:
     lr: float
     seed: int
     run_dir: Path
+
+    @classmethod
+    def of(cls, result: TrainResult) -> Member:
+        """The network of ``result``, once it has its run folder."""
+        assert result.run_dir is not None
+        return cls(result.config.network_lr, result.config.seed, result.run_dir)
 
 
 @dataclass(frozen=True)
@@ -252,7 +265,7 @@ def find_manifest(path: str | os.PathLike, shard: Shard | None = None) -> Path |
                          "folder, a checkpoint or a sweep's manifest you can read") from None
     if shard is not None:
         part = (None, None) if shard.count == 1 else (str(shard.index + 1), str(shard.count))
-        found = [p for p in found if NAME.fullmatch(p.name).groups() == part]
+        found = [p for p in found if (m := NAME.fullmatch(p.name)) and m.groups() == part]
     if len(found) > 1:
         raise SweepError(f"{path} holds {len(found)} sweeps ({found[0].name}, "
                          f"{found[1].name}…); give the one to resume: --resume {found[-1]}")

@@ -31,6 +31,7 @@ exchange import ``torch.distributed`` when called.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -236,7 +237,7 @@ def answered(launch: Launch, wait: timedelta) -> Iterator[None]:
                        f"only slow, set {TIMEOUT_VARIABLE} to more seconds") from None
 
 
-def gather_json(value: object, launch: Launch) -> list[object] | None:
+def gather_json(value: object, launch: Launch) -> list[Any] | None:
     """Every rank's ``value`` (plain data) on rank 0, in rank order; None on the others."""
     if not launch.distributed:
         return [value]
@@ -353,7 +354,7 @@ def merge_shards(folder: Path, kinds: dict[str, Kind],
                                                         lambda: kind.ids(grid)), folder)
     for path, data in shards:
         for k, item in enumerate(data["items"], start=1):
-            _checked(path, f"its network {k}", lambda item=item: kind.check_item(item, grid))
+            _checked(path, f"its network {k}", functools.partial(kind.check_item, item, grid))
     return kind, grid, items, [data.get("extra") for _, data in shards]
 
 
@@ -368,7 +369,8 @@ def _read(path: Path, kinds: Sequence[str]) -> dict[str, Any]:
     if problem:
         raise ShardError(f"{path} is not a whole shard file of mnist-mlp: {problem}; rerun "
                          "its shard")
-    if NAME.fullmatch(path.name).groups() != tuple(str(n) for n in data["shard"]):
+    named = match.groups() if (match := NAME.fullmatch(path.name)) else None
+    if named != tuple(str(n) for n in data["shard"]):
         raise ShardError(f"{path} holds shard {data['shard'][0]}/{data['shard'][1]}, not the "
                          "one its name says")
     return data
@@ -426,7 +428,8 @@ def _checked(path: Path, what: str, check: Callable[[], Any]) -> Any:
 
 
 def _check_ids(found: list[str], expected: Sequence[str], folder: Path) -> None:
-    seen, twice = set(), set()
+    seen: set[str] = set()
+    twice: set[str] = set()
     for item in found:
         (twice if item in seen else seen).add(item)
     never = [item for item in expected if item not in seen]
@@ -477,7 +480,7 @@ def _check_train_item(item: dict[str, Any], grid: dict[str, Any]) -> None:
     if (_train_same({"config": result.config.shared()})
             != _train_same({"config": grid["config"]})):
         raise ValueError("its settings are not the sweep's")
-    if item["id"] != network_id(result.config.lr, result.config.seed):
+    if item["id"] != network_id(result.config.network_lr, result.config.seed):
         raise ValueError(f"its settings are not those of network {item['id']}")
     if [r.epoch for r in result.history] != list(range(1, result.config.epochs + 1)):
         raise ValueError(f"its history is not one record for each of its "

@@ -174,6 +174,7 @@ class TrainResult:
         run_dir = data["run_dir"]
         if not (run_dir is None or isinstance(run_dir, str)):
             raise TypeError("its run folder is not a path")
+        # (a result read back has no model: to_dict leaves it out)
         return cls(model=None, config=config,  # type: ignore[arg-type]
                    history=[EpochRecord.from_dict(r) for r in data["history"]],
                    run_dir=None if run_dir is None else Path(run_dir))

@@ -99,8 +99,8 @@ class ReferenceTrainer:
                             if isinstance(self.step, CapturedStep) else "reference loop")
 
     def epoch(self, on_step: Callable[[Tensor], None]) -> Tensor:
-        losses = train_epoch(self.up_to_z, self.loss_fn, self.loader, self.config.lr, on_step,
-                             step_threads(self.config.batch_size), self.step)
+        losses = train_epoch(self.up_to_z, self.loss_fn, self.loader, self.config.network_lr,
+                             on_step, step_threads(self.config.batch_size), self.step)
         return losses.unsqueeze(0).cpu()
 
     def evaluate(self, data: DigitTensors) -> list[Evaluation]:
@@ -175,8 +175,10 @@ class CapturedStep:
         self.key: tuple | None = None
         self.failed = False
         self.graph: torch.cuda.CUDAGraph | None = None
-        self.static_x = self.static_y = self.static_loss = None
-        self.grads: list[Tensor] = []
+        self.static_x: Tensor | None = None
+        self.static_y: Tensor | None = None
+        self.static_loss: Tensor | None = None
+        self.grads: list[Tensor | None] = []
 
     def __call__(self, model: nn.Module, loss_fn: Callable[..., Tensor], x: Tensor, y: Tensor,
                  lr: float) -> Tensor:
@@ -189,6 +191,9 @@ class CapturedStep:
             if self.failed:
                 return sgd_step(model, loss_fn, x, y, lr)
             self.key = key
+        # all four set together by the capture, which did not fail
+        assert self.static_x is not None and self.static_y is not None
+        assert self.graph is not None and self.static_loss is not None
         self.static_x.copy_(x)
         self.static_y.copy_(y)
         self.graph.replay()
@@ -291,7 +296,7 @@ class DataParallelTrainer(ReferenceTrainer):
             for batch in order.split(m):
                 x, y = self.train[slice_of(batch, self.launch)]
                 losses.append(data_parallel_step(self.parallel, self.loss_fn, x, y,
-                                                 self.config.lr, len(batch),
+                                                 self.config.network_lr, len(batch),
                                                  self.launch.world_size))
                 on_step(losses[-1])
         total = torch.stack(losses)

@@ -67,9 +67,14 @@ def best_accuracy(history: History) -> float:
 
 def validated_epoch(history: History) -> EpochRecord:
     """The record of the first epoch with the best validation accuracy."""
-    if history[0].validation_accuracy is None:
+    return max(history, key=_validation_accuracy)
+
+
+def _validation_accuracy(record: EpochRecord) -> float:
+    """The record's validation accuracy; a ValueError for a run without a validation set."""
+    if record.validation_accuracy is None:
         raise ValueError("these runs have no validation set (validation_size=0)")
-    return max(history, key=lambda record: record.validation_accuracy)
+    return record.validation_accuracy
 
 
 def validated_accuracy(history: History) -> float:

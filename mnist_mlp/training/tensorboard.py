@@ -48,12 +48,12 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from tensorboard.compat.proto import event_pb2, summary_pb2
 from tensorboard.summary.writer.record_writer import RecordWriter
-from torch import Tensor, nn
+from torch import Tensor
 from torch.utils.tensorboard import summary as summaries
 from torch.utils.tensorboard.summary import hparams
 
 from ..files import FolderError, write_json
-from ..textbook.model import IMAGE_SIDE
+from ..textbook.model import IMAGE_SIDE, MLP
 from .checkpoints import CONFIG
 from .records import SPLITS, EpochRecord
 
@@ -126,9 +126,10 @@ class RunLog:
         """The per-epoch scalars of one record: ``loss/<split>``, ``accuracy/<split>`` and the
         mean of the epoch's mini-batch losses, ``loss/minibatch_mean``."""
         for split in SPLITS:
-            if record.loss(split) is not None:
-                self.events.scalar(f"loss/{split}", record.loss(split), record.epoch)
-                self.events.scalar(f"accuracy/{split}", record.accuracy(split), record.epoch)
+            loss, accuracy = record.loss(split), record.accuracy(split)
+            if loss is not None and accuracy is not None:  # (None both: no validation set)
+                self.events.scalar(f"loss/{split}", loss, record.epoch)
+                self.events.scalar(f"accuracy/{split}", accuracy, record.epoch)
         if record.minibatch_loss is not None:
             self.events.scalar("loss/minibatch_mean", record.minibatch_loss, record.epoch)
 
@@ -141,7 +142,7 @@ class RunLog:
             self.events.scalar("loss/train_running", losses[step - 1],
                                (epoch - 1) * steps + step)
 
-    def model(self, model: nn.Module, epoch: int) -> None:
+    def model(self, model: MLP, epoch: int) -> None:
         """Histograms of every parameter and of its gradient, and the hidden weights as images.
 
         The gradients are those of the epoch's last mini-batch (what ``.grad`` holds after the

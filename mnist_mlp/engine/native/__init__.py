@@ -108,7 +108,7 @@ class Stacked(NamedTuple):
     b2: Tensor
 
 
-def check_tensors(expected: dict[str, tuple[Tensor, torch.dtype, tuple | None]],
+def check_tensors(expected: Mapping[str, tuple[Tensor, torch.dtype, Sequence[int] | None]],
                   device: torch.device, who: str) -> None:
     """C trusts its pointers: refuse (ValueError) any of the ``expected`` tensors, by name, that
     is not contiguous on ``device`` with its dtype and (unless None) shape, before ``who`` sees
@@ -143,7 +143,7 @@ def _at(t: Tensor, network: int) -> int:
     return t.data_ptr() + network * t.stride(0) * t.element_size()
 
 
-def _common(lib: ctypes.CDLL, rows: SparseRows, targets: Tensor, functions: Functions,
+def _common(lib: build.LoopLibrary, rows: SparseRows, targets: Tensor, functions: Functions,
             params: Stacked, network: int) -> dict[str, object]:
     """The fields both of epoch.c's structs share, for one network."""
     return dict(l=params.W1.shape[-2], row_start=rows.row_start.data_ptr(),
@@ -165,7 +165,7 @@ def _each_network(k: int, one: Callable[[int], Result]) -> list[Result]:
         return list(pool.map(one, range(k)))
 
 
-def train_epochs(lib: ctypes.CDLL, rows: SparseRows, targets: Tensor,
+def train_epochs(lib: build.LoopLibrary, rows: SparseRows, targets: Tensor,
                  generators: Sequence[torch.Generator], batch_size: int, lrs: list[float],
                  functions: Functions, params: Stacked, batch_losses: Tensor) -> None:
     """One epoch of each of K networks, in place, on up to ``torch.get_num_threads()`` threads.
@@ -192,7 +192,7 @@ def train_epochs(lib: ctypes.CDLL, rows: SparseRows, targets: Tensor,
     _each_network(k, one)
 
 
-def evaluate_networks(lib: ctypes.CDLL, rows: SparseRows, targets: Tensor, labels: Tensor,
+def evaluate_networks(lib: build.LoopLibrary, rows: SparseRows, targets: Tensor, labels: Tensor,
                       functions: Functions, params: Stacked) -> tuple[Tensor, Tensor]:
     """The loss summed over the images (K,) float64 and the confusion matrix (K, 10, 10) of each
     of K networks on the images of ``rows``, with ``targets`` (N, 10) and ``labels`` (N,)."""
@@ -221,7 +221,7 @@ class NativeLoop:
 
     name = "native"
 
-    def __init__(self, engine: Engine, lib: ctypes.CDLL) -> None:
+    def __init__(self, engine: Engine, lib: build.LoopLibrary) -> None:
         self.engine, self.lib = engine, lib
         self.rows: dict[tuple[int, ...], SparseRows] = {}
 

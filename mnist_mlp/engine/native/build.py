@@ -84,7 +84,7 @@ def _private_folder(reason: str) -> Path:
     return _private
 
 
-def cached(name: str, make: Callable[[Path], None],
+def cached(name: str, make: Callable[[Path], object],
            check: Callable[[Path], object] | None = None) -> Path:
     """The file ``name`` of the cache folder (``_cache_dir``), made first if it is not there:
     ``make(path)`` writes a temporary file in that folder, which ``check(path)`` (if given)
@@ -147,7 +147,17 @@ class BrokenLibraryError(RuntimeError):
     caller passes: calling it would put arguments in the wrong places."""
 
 
-def _built(real: str, c_real: type) -> ctypes.CDLL:
+class LoopLibrary(ctypes.CDLL):
+    """The compiled loop as loaded: a ``ctypes.CDLL`` with what ``_loaded`` found out beside it
+    — the flags it was built with, its argument structs, its tables of names."""
+
+    flags: tuple[str, ...]
+    args_type: type[ctypes.Structure]
+    eval_args_type: type[ctypes.Structure]
+    enums: dict[str, dict[str, int]]
+
+
+def _built(real: str, c_real: type) -> LoopLibrary:
     """The loop with REAL = ``real``, loaded and checked (``_loaded``): the cached library, else
     ``epoch.c`` compiled for this CPU if the compiler can, else portably. A cached library that
     fails its check is removed and built again, once; a new one is checked under a temporary
@@ -174,11 +184,11 @@ def _built(real: str, c_real: type) -> ctypes.CDLL:
     raise OSError(f"{cc} failed: {failure}")
 
 
-def _loaded(path: Path, flags: tuple[str, ...], c_real: type) -> ctypes.CDLL:
+def _loaded(path: Path, flags: tuple[str, ...], c_real: type) -> LoopLibrary:
     """The library at ``path``, loaded, its structs and enums checked against the Python
     caller's, its functions typed; ``BrokenLibraryError`` if any of that fails."""
     try:
-        lib = ctypes.CDLL(str(path))
+        lib = LoopLibrary(str(path))
     except OSError as error:
         raise BrokenLibraryError(f"the library {path.name} cannot be loaded ({error})") from None
     lib.flags = flags
@@ -210,16 +220,17 @@ def describe() -> str:
     lib = library(torch.float32)
     if lib is None:
         return unavailable_reason or "unavailable"
+    cc = compiler() or "cc"  # None only if the compiler went away after the build
     try:
-        version = subprocess.run([compiler(), "--version"], capture_output=True, text=True,
+        version = subprocess.run([cc, "--version"], capture_output=True, text=True,
                                  timeout=30).stdout.splitlines()[0]
     except (OSError, subprocess.SubprocessError, IndexError):
-        version = compiler()
+        version = cc
     return f"{version} {' '.join(lib.flags)}"
 
 
 @functools.cache
-def library(dtype: torch.dtype) -> ctypes.CDLL | None:
+def library(dtype: torch.dtype) -> LoopLibrary | None:
     """The compiled loop for ``dtype`` (float32 or float64), or None (see
     ``unavailable_reason``)."""
     global unavailable_reason
@@ -273,7 +284,7 @@ def struct_fields(text: str, macro: str, real: type = ctypes.c_float) -> list[tu
     return fields
 
 
-def _check_layout(lib: ctypes.CDLL) -> None:
+def _check_layout(lib: LoopLibrary) -> None:
     """Refuse a library whose structs are not laid out as ``lib.args_type`` and
     ``lib.eval_args_type``: an argument would land in the wrong field."""
     lib.args_layout.restype = ctypes.c_int64
@@ -281,14 +292,14 @@ def _check_layout(lib: ctypes.CDLL) -> None:
         fields = struct._fields_
         offsets = (ctypes.c_int64 * len(fields))()
         size = lib.args_layout(ctypes.c_int(which), offsets, ctypes.c_int64(len(fields)))
-        ours = [getattr(struct, name).offset for name, _ in fields]
+        ours = [getattr(struct, field[0]).offset for field in fields]
         if list(offsets) != ours or size != ctypes.sizeof(struct):
             raise BrokenLibraryError(f"epoch.c's {struct.__name__} (offsets {list(offsets)}, "
                                      f"size {size}) does not match its Python caller (offsets "
                                      f"{ours})")
 
 
-def _check_enums(lib: ctypes.CDLL) -> None:
+def _check_enums(lib: LoopLibrary) -> None:
     """Refuse a library whose tables of names are not those of epoch.c as it stands: a function
     would be called by a number that means another."""
     if lib.enums != (ours := tables(SOURCE.read_text())):
@@ -311,7 +322,8 @@ def tables(text: str) -> dict[str, dict[str, int]]:
 def enum_names(lib: ctypes.CDLL, table: str) -> dict[str, int]:
     """The names of one of epoch.c's enums (``HIDDEN_NAMES``, …) and their values."""
     first = ctypes.c_char_p.in_dll(lib, table)  # the table is an array of char *, 0 last
-    entries, names = ctypes.cast(ctypes.addressof(first), ctypes.POINTER(ctypes.c_char_p)), {}
-    while entries[len(names)] is not None:
-        names[entries[len(names)].decode()] = len(names)
+    entries = ctypes.cast(ctypes.addressof(first), ctypes.POINTER(ctypes.c_char_p))
+    names: dict[str, int] = {}
+    while (entry := entries[len(names)]) is not None:
+        names[entry.decode()] = len(names)
     return names
