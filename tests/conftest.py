@@ -128,3 +128,16 @@ def locked(tmp_path, monkeypatch):
 
     monkeypatch.setattr(files, "_status", refuse)
     yield folder
+
+
+@pytest.fixture(scope="module")
+def one_epoch_run(tiny_data, tmp_path_factory):
+    """The run folder of a one-epoch run of the train command (l = 8, on the CPU)."""
+    from mnist_mlp.cli.train import main as train_main
+
+    log_dir = tmp_path_factory.mktemp("runs")
+    assert train_main(["--hidden", "8", "--epochs", "1", "--device", "cpu", "--data-dir",
+                       str(tiny_data), "--validation-size", "50", "--log-dir",
+                       str(log_dir)]) == 0
+    (run_dir,) = log_dir.iterdir()
+    return run_dir

@@ -21,14 +21,8 @@ from mnist_mlp.files import FILE, FOLDER, PathError, examine
 
 
 @pytest.fixture(scope="module")
-def run(tiny_data, tmp_path_factory):
-    """The run folder of a one-epoch run."""
-    log_dir = tmp_path_factory.mktemp("runs")
-    assert train_main(["--hidden", "8", "--epochs", "1", "--device", "cpu", "--data-dir",
-                       str(tiny_data), "--validation-size", "50", "--log-dir",
-                       str(log_dir)]) == 0
-    (run_dir,) = log_dir.iterdir()
-    return run_dir
+def run(one_epoch_run):
+    return one_epoch_run
 
 
 @pytest.fixture

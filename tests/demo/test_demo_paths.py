@@ -5,19 +5,12 @@ written — one line, exit status 2, and no waiting on a FIFO."""
 import pytest
 from helpers import TOO_LONG, one_line_error, unusable_checkpoint
 
-from mnist_mlp.cli.train import main as train_main
 from mnist_mlp_demo.command import main as demo_main
 
 
 @pytest.fixture(scope="module")
-def run(tiny_data, tmp_path_factory):
-    """The run folder of a one-epoch run."""
-    log_dir = tmp_path_factory.mktemp("runs")
-    assert train_main(["--hidden", "8", "--epochs", "1", "--device", "cpu", "--data-dir",
-                       str(tiny_data), "--validation-size", "50", "--log-dir",
-                       str(log_dir)]) == 0
-    (run_dir,) = log_dir.iterdir()
-    return run_dir
+def run(one_epoch_run):
+    return one_epoch_run
 
 
 @pytest.mark.parametrize("problem", ["too long", "locked", "fifo", "device", "locked run"])
