@@ -4,11 +4,9 @@
 | --- | --- |
 | the 784-l-10 network F(x) | ``model.MLP`` |
 | activations and their derivatives (Jacobians) | ``activations`` |
-| the losses: L2, L1 (1/(2m)), cross-entropy (35), softmax cross-entropy; ∂ℓ/∂F | ``losses`` |
-| a loss of F = ψ(z) taken from z, for autograd (float32-safe) | ``losses.network_loss`` |
-| the softmax-gradient derivation, line by line, as printed and corrected | ``softmax_gradient`` |
-| the backpropagation algorithm (Jacobians), by hand as (BP1)–(BP4) | ``backprop.gradients`` |
-| the output error (BP1), fused for softmax + (35) | ``backprop.output_error`` |
+| the losses: L2, L1, cross-entropy (35), its first term; ∂ℓ/∂F | ``losses`` |
+| the softmax-gradient derivation, as printed and corrected | ``softmax_gradient`` |
+| backpropagation by hand, (BP1)–(BP4) | ``backprop.gradients`` |
 | gradient descent θ ← θ − η ∂L/∂θ on a mini-batch | ``sgd.sgd_step`` |
 | one sigmoid neuron, its gradients (36), (37), the learning slowdown | ``neuron`` |
 | accuracy, precision, recall, specificity (and balanced accuracy) | ``metrics`` |
@@ -66,31 +64,11 @@ _HOME = {
 _MODULES = ("softmax_gradient",)
 """Public as a whole: the derivation's lines, as printed and corrected, are read side by side."""
 __all__ = [
-    "COSTS",
-    "LOSSES",
-    "MLP",
-    "NUM_CLASSES",
-    "SATURATED_START",
-    "UNSATURATED_START",
-    "ClassificationReport",
-    "NeuronRun",
-    "accuracy",
-    "binary_cross_entropy",
-    "binary_cross_entropy_grad",
-    "classification_report",
-    "confusion_matrix",
-    "cross_entropy_gradients",
-    "get_loss",
-    "gradients",
-    "log_likelihood",
-    "mae_loss",
-    "mse_loss",
-    "one_hot",
-    "quadratic_gradients",
-    "sgd_step",
-    "sigmoid",
-    "sigmoid_prime",
-    "softmax_gradient",
+    "COSTS", "LOSSES", "MLP", "NUM_CLASSES", "SATURATED_START", "UNSATURATED_START",
+    "ClassificationReport", "NeuronRun", "accuracy", "binary_cross_entropy",
+    "binary_cross_entropy_grad", "classification_report", "confusion_matrix",
+    "cross_entropy_gradients", "get_loss", "gradients", "log_likelihood", "mae_loss", "mse_loss",
+    "one_hot", "quadratic_gradients", "sgd_step", "sigmoid", "sigmoid_prime", "softmax_gradient",
     "train_neuron",
 ]
 

@@ -1,17 +1,10 @@
 """Activation functions, each with its derivative written beside it.
 
-Every activation is a small ``nn.Module``, an ``Activation``, with two methods:
-
-* ``forward(z) -> a``: the activation ``a = φ(z)`` of a layer's weighted input ``z``;
-* ``backward(a, grad_a) -> grad_z``: backpropagation through it, the vector–Jacobian product
-  ``∂ℓ/∂z = J_φ(z)ᵀ ∂ℓ/∂a``, written with the activation ``a`` that the forward pass kept.
-
-``J`` is the chapter's Jacobian ``Dg`` of a layer's activation with respect to its weighted
-input, one factor of its backpropagation algorithm (``mnist_mlp.textbook.backprop``). For the
-element-wise activations ``J`` is diagonal and the product is the Hadamard product
-``∂ℓ/∂a ⊙ φ'(z)`` of Nielsen's (BP1) and (BP2) (ch. 2); the chapter uses the sigmoid's
-``σ'(z) = σ(z)[1 − σ(z)]`` in (36). Softmax couples all outputs, so its Jacobian
-``diag(a) − a aᵀ`` is applied in full.
+Each ``Activation`` has ``forward(z) -> a``, ``a = φ(z)``, and ``backward(a, grad_a) -> grad_z``,
+the vector–Jacobian product ``∂ℓ/∂z = J_φ(z)ᵀ ∂ℓ/∂a`` (the chapter's factor ``Dg``, see
+``backprop``), written with the kept activation a. For element-wise φ, J is diagonal: the
+Hadamard product ``∂ℓ/∂a ⊙ φ'(z)`` of Nielsen's (BP1), (BP2); the chapter's (36) uses
+``σ'(z) = σ(z)[1 − σ(z)]``. Softmax couples its outputs: ``J = diag(a) − a aᵀ`` in full.
 """
 
 from __future__ import annotations
@@ -64,13 +57,9 @@ class ReLU(Activation):
 
 
 class Softmax(Activation):
-    """F_j(z) = e^(z_j) / Σ_k e^(z_k), over the last dimension.
-
-    Its Jacobian is ∂F_j/∂z_k = F_j(δ_jk − F_k), i.e. ``J = diag(F) − F Fᵀ`` (symmetric). The
-    chapter's softmax-gradient derivation needs ∂F_n/∂b_j = ∂F_n/∂z_j = F_n δ_nj − F_n F_j in its
-    second line, where it prints F_n² for the last term (an erratum:
-    ``mnist_mlp.textbook.softmax_gradient``).
-    """
+    """F_j(z) = e^(z_j) / Σ_k e^(z_k), over the last dimension, with the Jacobian
+    ∂F_j/∂z_k = F_j(δ_jk − F_k), ``J = diag(F) − F Fᵀ`` (symmetric). The chapter prints F_n² for
+    the last term F_n F_j (an erratum: ``softmax_gradient``)."""
 
     def forward(self, z: Tensor) -> Tensor:
         return torch.softmax(z, dim=-1)
@@ -83,11 +72,9 @@ class Softmax(Activation):
 def leave_one_out(values: Tensor, fill: float = -torch.inf) -> Tensor:
     """Row j holds ``values`` with entry j left out (``fill`` in its place): shape (…, n, n).
 
-    For the weighted inputs z of a softmax F = softmax(z) (fill −∞), over the last dimension of
-    row j: ``torch.logsumexp`` gives ``ln Σ_{i≠j} e^(z_i)``, and ``torch.softmax`` the softmax of
-    the other outputs, ``e^(z_k) / Σ_{i≠j} e^(z_i) = F_k / (1 − F_j)`` (0 at k = j). For the
-    outputs F (fill 0), ``sum`` gives ``Σ_{i≠j} F_i = 1 − F_j``, with no cancellation when F_j
-    is close to 1.
+    Of z (fill −∞), ``logsumexp`` gives ``ln Σ_{i≠j} e^(z_i)`` and ``softmax`` the softmax of the
+    other outputs ``F_k / (1 − F_j)``; of F (fill 0), ``sum`` gives ``Σ_{i≠j} F_i = 1 − F_j``
+    without cancellation when F_j is close to 1.
     """
     n = values.shape[-1]
     left_out = torch.eye(n, dtype=torch.bool, device=values.device)
@@ -96,8 +83,7 @@ def leave_one_out(values: Tensor, fill: float = -torch.inf) -> Tensor:
 
 def softmax_log_odds(z: Tensor) -> Tensor:
     """``d_j = z_j − ln Σ_{i≠j} e^(z_i) = ln(F_j / (1 − F_j))``, the log-odds of each output of
-    F = softmax(z), from z: ``F_j = σ(d_j)`` and ``1 − F_j = σ(−d_j)``. Every softmax output is
-    the sigmoid of its weighted input against the others'."""
+    F = softmax(z): ``F_j = σ(d_j)``, ``1 − F_j = σ(−d_j)``."""
     return z - torch.logsumexp(leave_one_out(z), dim=-1)
 
 

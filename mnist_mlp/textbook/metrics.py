@@ -1,35 +1,10 @@
-"""Evaluation: accuracy, the confusion matrix, and per-class precision, recall (sensitivity),
-specificity and balanced accuracy, one class against the rest.
+"""Evaluation: accuracy, the confusion matrix, and per class, one against the rest, precision,
+recall (sensitivity), specificity and balanced accuracy.
 
-The chapter defines accuracy as correct predictions over all predictions, and, for a binary
-classifier in terms of true and false positives and negatives, precision, recall (sensitivity)
-and specificity (all unnumbered); here each class is the positive class against the rest. It
-warns that these can mislead on very unbalanced data: one digit against the other nine is 1 : 9,
-and a classifier that never predicts the digit has about 90 % accuracy and 100 % specificity
-(measured by ``scripts/claims.py``). Balanced accuracy, the mean of recall and specificity,
-gives it 50 %: it is added here for that reason (it is not the chapter's).
-
-Pure functions on tensors: this module knows nothing of models, data or training. The inputs
-are predicted and true class indices (integer tensors of the same shape, on any device); the
-outputs are Python numbers or CPU tensors.
-
-Conventions
------------
-The confusion matrix ``C`` has **rows = true class, columns = predicted class**: ``C[i, j]`` is
-the number of samples of true class ``i`` predicted as class ``j``. For class ``k`` taken
-against the rest (``N`` = total number of samples)::
-
-    TP_k = C[k, k]
-    FP_k = sum_i C[i, k] - TP_k        (column sum minus the diagonal)
-    FN_k = sum_j C[k, j] - TP_k        (row sum minus the diagonal)
-    TN_k = N - TP_k - FP_k - FN_k
-
-    precision_k   = TP_k / (TP_k + FP_k)
-    recall_k      = TP_k / (TP_k + FN_k)      (sensitivity)
-    specificity_k = TN_k / (TN_k + FP_k)
-    balanced_k    = (recall_k + specificity_k) / 2
-
-A ratio whose denominator is zero is reported as 0, never NaN.
+Pure functions on integer tensors of class indices (any device); the results are Python numbers
+or CPU tensors. The confusion matrix has rows = true class, columns = predicted class. A ratio
+whose denominator is 0 is reported as 0, never NaN. The definitions, and why balanced accuracy
+is added: docs/textbook.md.
 """
 
 from __future__ import annotations
@@ -54,33 +29,17 @@ __all__ = [
 def _check_index_pair(predictions: Tensor, labels: Tensor) -> None:
     """Validate that ``predictions`` and ``labels`` are integer tensors of one shape."""
     if predictions.shape != labels.shape:
-        raise ValueError(
-            f"predictions and labels must have the same shape, got "
-            f"{tuple(predictions.shape)} and {tuple(labels.shape)}"
-        )
+        raise ValueError(f"predictions and labels must have the same shape, got "
+                         f"{tuple(predictions.shape)} and {tuple(labels.shape)}")
     for name, t in (("predictions", predictions), ("labels", labels)):
         if t.dtype == torch.bool or t.is_floating_point() or t.is_complex():
             raise TypeError(f"{name} must be an integer tensor of class indices, got {t.dtype}")
 
 
 def accuracy(predictions: Tensor, labels: Tensor) -> float:
-    """Fraction of samples whose predicted class equals the true class (the chapter's accuracy,
-    correct predictions over all predictions).
-
-    ``accuracy = (1/N) * sum_n [predictions_n == labels_n]``, which equals
-    ``trace(C) / sum(C)`` for the confusion matrix ``C``.
-
-    Args:
-        predictions: integer tensor of predicted class indices, any shape, any device.
-        labels: integer tensor of true class indices, same shape as ``predictions``.
-
-    Returns:
-        The accuracy in ``[0, 1]`` as a Python float.
-
-    Raises:
-        ValueError: if the inputs are empty or their shapes differ.
-        TypeError: if either input is not an integer tensor.
-    """
+    """The chapter's accuracy, correct predictions over all predictions:
+    ``(1/N) Σ_n [predictions_n = labels_n] = trace(C) / sum(C)``, a float in [0, 1].
+    Empty inputs or different shapes are a ValueError, non-integer ones a TypeError."""
     _check_index_pair(predictions, labels)
     n = labels.numel()
     if n == 0:
@@ -91,28 +50,9 @@ def accuracy(predictions: Tensor, labels: Tensor) -> float:
 
 def confusion_matrix(predictions: Tensor, labels: Tensor,
                      num_classes: int = NUM_CLASSES) -> Tensor:
-    """Confusion matrix: **rows are true classes, columns are predicted classes**.
-
-    ``C[i, j] = #{n : labels_n == i and predictions_n == j}``, computed in one vectorised
-    ``bincount`` of ``labels * num_classes + predictions``. Row ``i`` sums to the support of
-    class ``i``; column ``j`` sums to the number of samples predicted as ``j``; the whole matrix
-    sums to ``N``; the trace is the number of correct predictions.
-
-    The inputs may live on any device (CPU or GPU); the counting is done there and the result
-    is returned **on the CPU**. Inputs of any shape are flattened.
-
-    Args:
-        predictions: integer tensor of predicted class indices in ``[0, num_classes)``.
-        labels: integer tensor of true class indices in ``[0, num_classes)``, same shape.
-        num_classes: number of classes (10 for MNIST).
-
-    Returns:
-        An int64 CPU tensor of shape ``(num_classes, num_classes)``. Empty inputs give all zeros.
-
-    Raises:
-        ValueError: if ``num_classes < 1``, the shapes differ, or any index is out of range.
-        TypeError: if either input is not an integer tensor.
-    """
+    """``C[i, j] = #{n : labels_n = i and predictions_n = j}``, rows true class, columns
+    predicted: int64 (num_classes, num_classes) on the CPU, counted in one ``bincount`` where
+    the inputs lie (flattened; empty inputs give zeros). An index out of range is a ValueError."""
     if num_classes < 1:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
     _check_index_pair(predictions, labels)
@@ -144,24 +84,14 @@ def confusion_matrices(predictions: Tensor, labels: Tensor,
     return counts.view(k, num_classes, num_classes).to("cpu", torch.int64)
 
 
-@dataclass(frozen=True, eq=False)
+_PER_CLASS = ("precision", "recall", "specificity", "balanced_accuracy")
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: == on tensor fields would be elementwise
 class ClassificationReport:
-    """Per-class metrics derived from a confusion matrix, one class against the rest.
-
-    ``eq=False``: instances compare by identity, since ``==`` on tensor fields is elementwise.
-
-    Attributes:
-        confusion: int64 ``(K, K)`` confusion matrix, rows true class, columns predicted class.
-        accuracy: ``trace(C) / sum(C)``.
-        precision: float64 ``(K,)``, ``TP_k / (TP_k + FP_k)`` (0 where the class is never
-            predicted).
-        recall: float64 ``(K,)``, sensitivity ``TP_k / (TP_k + FN_k)`` (0 where the class is
-            absent from the labels).
-        specificity: float64 ``(K,)``, ``TN_k / (TN_k + FP_k)`` (0 where every sample belongs
-            to class ``k``).
-
-    ``balanced_accuracy`` (a property) is ``(recall + specificity) / 2`` per class.
-    """
+    """Per-class measures from a confusion matrix, one class against the rest
+    (``classification_report``): ``confusion`` int64 (K, K), ``accuracy`` a float, and float64
+    (K,) ``precision``, ``recall`` (sensitivity) and ``specificity``."""
 
     confusion: Tensor
     accuracy: float
@@ -176,36 +106,33 @@ class ClassificationReport:
 
     @property
     def support(self) -> Tensor:
-        """Number of samples of each true class: the row sums ``sum_j C[k, j]`` (int64)."""
+        """Number of samples of each true class: the row sums ``Σ_j C[k, j]`` (int64)."""
         return self.confusion.sum(dim=1)
 
     @property
     def total(self) -> int:
-        """Total number of samples ``N = sum_ij C[i, j]``."""
+        """Total number of samples ``N = Σ_ij C[i, j]``."""
         return int(self.confusion.sum().item())
 
     @property
     def macro_precision(self) -> float:
-        """Unweighted mean of the per-class precisions: ``(1/K) * sum_k precision_k``."""
+        """Unweighted mean of the per-class precisions: ``(1/K) Σ_k precision_k``."""
         return float(self.precision.mean().item())
 
     @property
     def macro_recall(self) -> float:
-        """Unweighted mean of the per-class recalls: ``(1/K) * sum_k recall_k``."""
+        """Unweighted mean of the per-class recalls: ``(1/K) Σ_k recall_k``."""
         return float(self.recall.mean().item())
 
     @property
     def macro_specificity(self) -> float:
-        """Unweighted mean of the per-class specificities: ``(1/K) * sum_k specificity_k``."""
+        """Unweighted mean of the per-class specificities: ``(1/K) Σ_k specificity_k``."""
         return float(self.specificity.mean().item())
 
     @property
     def balanced_accuracy(self) -> Tensor:
-        """Per class, one against the rest, ``(recall_k + specificity_k) / 2`` (float64 ``(K,)``).
-
-        Unlike accuracy and specificity it is not fooled by a rare class: a class that is never
-        predicted scores 50 %, however few its samples.
-        """
+        """``(recall_k + specificity_k) / 2`` per class (float64 (K,)): unlike accuracy and
+        specificity not fooled by a rare class, which scores 50 % if never predicted."""
         return (self.recall + self.specificity) / 2
 
     @property
@@ -214,25 +141,14 @@ class ClassificationReport:
         return float(self.balanced_accuracy.mean().item())
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-Python (JSON-serialisable) view: ints, floats and (nested) lists only.
-
-        Keys: ``num_classes``, ``total``, ``accuracy``, ``macro_precision``, ``macro_recall``,
-        ``macro_specificity``, ``macro_balanced_accuracy``, per-class lists ``precision``,
-        ``recall``, ``specificity``, ``balanced_accuracy``, ``support``, and ``confusion``
-        (nested lists, rows true class, columns predicted).
-        """
+        """Plain JSON-ready data: ``num_classes``, ``total``, ``accuracy``, the ``macro_*`` means,
+        the per-class lists, ``support`` and ``confusion`` (nested lists, rows true class)."""
         return {
             "num_classes": self.num_classes,
             "total": self.total,
             "accuracy": float(self.accuracy),
-            "macro_precision": self.macro_precision,
-            "macro_recall": self.macro_recall,
-            "macro_specificity": self.macro_specificity,
-            "macro_balanced_accuracy": self.macro_balanced_accuracy,
-            "precision": [float(v) for v in self.precision.tolist()],
-            "recall": [float(v) for v in self.recall.tolist()],
-            "specificity": [float(v) for v in self.specificity.tolist()],
-            "balanced_accuracy": [float(v) for v in self.balanced_accuracy.tolist()],
+            **{f"macro_{name}": getattr(self, f"macro_{name}") for name in _PER_CLASS},
+            **{name: [float(v) for v in getattr(self, name).tolist()] for name in _PER_CLASS},
             "support": [int(v) for v in self.support.tolist()],
             "confusion": [[int(v) for v in row] for row in self.confusion.tolist()],
         }
@@ -240,41 +156,27 @@ class ClassificationReport:
 
 def _safe_ratio(numerator: Tensor, denominator: Tensor) -> Tensor:
     """Elementwise ``numerator / denominator`` in float64, with 0 wherever the denominator is 0."""
-    num = numerator.to(torch.float64)
-    den = denominator.to(torch.float64)
-    return torch.where(den > 0, num / torch.where(den > 0, den, 1.0), torch.zeros_like(num))
+    den = denominator.to(torch.float64)  # counts: 0 or at least 1
+    return torch.where(den > 0, numerator.to(torch.float64) / den.clamp(min=1), 0.0)
 
 
 def classification_report(confusion: Tensor) -> ClassificationReport:
-    """Accuracy and per-class precision, recall and specificity from a confusion matrix: the
-    chapter's definitions, each class taken as the positive one against the rest.
-
-    ``confusion`` has rows = true class, columns = predicted class (as returned by
-    :func:`confusion_matrix`). Each class ``k`` is taken against the rest, with ``N = sum(C)``::
+    """The chapter's accuracy, precision, recall and specificity from a confusion matrix
+    (rows true class, columns predicted; any device), each class k positive against the rest::
 
         TP_k = C[k, k]
-        FP_k = (column sum k) - TP_k
-        FN_k = (row sum k) - TP_k
-        TN_k = N - TP_k - FP_k - FN_k
+        FP_k = (column sum k) − TP_k
+        FN_k = (row sum k) − TP_k
+        TN_k = N − TP_k − FP_k − FN_k             (N = sum(C))
 
         precision_k   = TP_k / (TP_k + FP_k)
         recall_k      = TP_k / (TP_k + FN_k)     (sensitivity)
         specificity_k = TN_k / (TN_k + FP_k)
         accuracy      = trace(C) / N
 
-    A zero denominator yields 0, never NaN: a class never predicted has precision 0, a class
-    absent from the labels has recall 0, and a class to which every sample belongs has
-    specificity 0.
-
-    Args:
-        confusion: non-negative integer ``(K, K)`` tensor, ``K >= 1``, any device.
-
-    Returns:
-        A :class:`ClassificationReport` holding CPU tensors (per-class metrics in float64).
-
-    Raises:
-        ValueError: if the matrix is not square, has negative entries, or counts no samples.
-        TypeError: if the matrix is not of an integer dtype.
+    A zero denominator gives 0: a class never predicted has precision 0, one absent from the
+    labels recall 0, one to which every sample belongs specificity 0. A matrix not square, not
+    of integer counts, negative or empty is a ValueError (TypeError for the dtype).
     """
     if confusion.dim() != 2 or confusion.shape[0] != confusion.shape[1] or confusion.numel() == 0:
         raise ValueError(
@@ -293,7 +195,6 @@ def classification_report(confusion: Tensor) -> ClassificationReport:
     fp = c.sum(dim=0) - tp
     fn = c.sum(dim=1) - tp
     tn = total - tp - fp - fn
-
     return ClassificationReport(
         confusion=c,
         accuracy=int(tp.sum().item()) / total,

@@ -1,18 +1,10 @@
 """One sigmoid neuron, F = σ(wx + b), trained by gradient descent: the chapter's toy example of
-the learning slowdown.
+the learning slowdown (after Nielsen, ch. 3).
 
-The chapter (and Nielsen, *Neural Networks and Deep Learning*, ch. 3, whose demonstration this
-follows) takes a single neuron with one input to show why the cost matters. Under the quadratic
-cost ``C = ½(F − y)²`` the gradients carry a factor ``σ'(z)``: for the chapter's pair
-{x, y} = {1, 0} they are ``∂C/∂w = ∂C/∂b = σ(w + b)σ'(w + b)`` (its unnumbered formula; Nielsen
-eq. 55–56), tiny when the neuron saturates (F ≈ 1), so a neuron that is *badly* wrong learns
-*slowly*. The cross-entropy (35) of one sample, ``C = −[y ln F + (1 − y) ln(1 − F)]``, has
-gradients ``x(σ(z) − y)`` and ``σ(z) − y`` — the chapter's (36) and (37) (Nielsen eq. 61–62): no
-``σ'`` factor, so the larger the error, the faster the neuron learns.
-
-``train_neuron`` runs that experiment with autograd and records these analytic gradients beside
-autograd's at every epoch. The losses are the package's own (``mse_loss``,
-``binary_cross_entropy``), on a batch of one sample with one output.
+Under the quadratic cost ``C = ½(F − y)²`` the gradients carry a factor ``σ'(z)``, tiny when the
+neuron saturates: a neuron *badly* wrong learns *slowly*. Under the cross-entropy (35) they are
+``x(σ(z) − y)`` (36) and ``σ(z) − y`` (37), no ``σ'``. ``train_neuron`` runs the experiment with
+autograd and the package's losses, recording the analytic gradients beside autograd's.
 """
 
 from __future__ import annotations
@@ -35,7 +27,7 @@ UNSATURATED_START = (0.6, 0.9)
 
 
 def sigmoid(z: float) -> float:
-    """σ(z) = 1 / (1 + e^(−z)), evaluated without overflow for large |z|."""
+    """σ(z) = 1 / (1 + e^(−z)), without overflow for large |z|."""
     if z >= 0:
         return 1.0 / (1.0 + math.exp(-z))
     e = math.exp(z)
@@ -49,11 +41,10 @@ def sigmoid_prime(z: float) -> float:
 
 
 def quadratic_gradients(w: float, b: float, x: float, y: float) -> tuple[float, float]:
-    """Gradients of the quadratic cost ``C = ½(F − y)²`` of F = σ(wx + b) (Nielsen eq. 55–56).
+    """Gradients of the quadratic cost ``C = ½(F − y)²`` of F = σ(wx + b) (Nielsen eq. 55–56):
 
-    ``∂C/∂w = (σ(z) − y) σ'(z) x`` and ``∂C/∂b = (σ(z) − y) σ'(z)``, with z = wx + b; for
-    {x, y} = {1, 0} both are the chapter's ``σ(w + b)σ'(w + b)``. The factor σ'(z) is what
-    makes a saturated neuron learn slowly.
+    ``∂C/∂w = (σ(z) − y) σ'(z) x``, ``∂C/∂b = (σ(z) − y) σ'(z)``, z = wx + b; for {x, y} = {1, 0}
+    both the chapter's ``σ(w + b)σ'(w + b)``. The factor σ'(z) slows a saturated neuron.
     """
     z = w * x + b
     delta = (sigmoid(z) - y) * sigmoid_prime(z)
@@ -61,11 +52,10 @@ def quadratic_gradients(w: float, b: float, x: float, y: float) -> tuple[float, 
 
 
 def cross_entropy_gradients(w: float, b: float, x: float, y: float) -> tuple[float, float]:
-    """Gradients of the cross-entropy ``C = −[y ln F + (1 − y) ln(1 − F)]``: the chapter's (36)
-    and (37) (Nielsen eq. 61–62).
+    """Gradients of the cross-entropy ``C = −[y ln F + (1 − y) ln(1 − F)]`` (Nielsen eq. 61–62):
 
-    ``∂C/∂w = x (σ(z) − y)`` (36) and ``∂C/∂b = σ(z) − y`` (37), with z = wx + b: σ'(z) has
-    cancelled, so the rate of learning is set by the error alone.
+    ``∂C/∂w = x (σ(z) − y)`` (36) and ``∂C/∂b = σ(z) − y`` (37), z = wx + b: σ'(z) has
+    cancelled, the rate of learning is set by the error alone.
     """
     delta = sigmoid(w * x + b) - y
     return x * delta, delta
@@ -77,12 +67,9 @@ _ANALYTIC = {"quadratic": quadratic_gradients, "cross_entropy": cross_entropy_gr
 
 @dataclass
 class NeuronRun:
-    """One training run of the neuron; every list has one entry per epoch, epoch 0 the start.
-
-    Entry ``e`` is taken *before* the e-th update, i.e. after ``e`` steps of gradient descent, so
-    a run of ``epochs`` steps has ``epochs + 1`` entries. ``grad_w``/``grad_b`` are autograd's
-    gradients, ``grad_w_analytic``/``grad_b_analytic`` the textbook's formulas, at that state.
-    """
+    """One training run of the neuron. Entry e of every list is the state after e steps, so
+    ``epochs`` steps give ``epochs + 1`` entries; ``grad_*`` are autograd's gradients,
+    ``grad_*_analytic`` the textbook's formulas."""
 
     cost: str
     lr: float
@@ -117,14 +104,9 @@ class NeuronRun:
 
 def train_neuron(cost: str, w0: float, b0: float, lr: float = 0.15, epochs: int = 300,
                  x: float = 1.0, y: float = 0.0) -> NeuronRun:
-    """Train F = σ(wx + b) on the single example (x, y) by gradient descent on ``cost``.
-
-    ``cost`` is "quadratic" (``mse_loss``, ½(F − y)²) or "cross_entropy"
-    (``binary_cross_entropy``). Each epoch computes F and the loss in float64, gets ∂C/∂w and
-    ∂C/∂b by autograd, records them beside the analytic formulas, and steps
-    ``w ← w − η ∂C/∂w``, ``b ← b − η ∂C/∂b`` (with one example, gradient descent is SGD).
-    The defaults are Nielsen's demonstration: η = 0.15, 300 epochs, x = 1, y = 0.
-    """
+    """Train F = σ(wx + b) on the one example (x, y) by ``w ← w − η ∂C/∂w``, ``b ← b − η ∂C/∂b``,
+    C "quadratic" (``mse_loss``) or "cross_entropy" (``binary_cross_entropy``), in float64,
+    gradients by autograd. The defaults are Nielsen's: η = 0.15, 300 epochs, x = 1, y = 0."""
     if cost not in _LOSS_FNS:
         raise ValueError(f"unknown cost {cost!r}; choose one of {', '.join(COSTS)}")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
