@@ -87,15 +87,8 @@ def softmax_log_odds(z: Tensor) -> Tensor:
     return z - torch.logsumexp(leave_one_out(z), dim=-1)
 
 
-HIDDEN_ACTIVATIONS: dict[str, type[Activation]] = {
-    "sigmoid": Sigmoid,
-    "tanh": Tanh,
-    "relu": ReLU,
-}
-OUTPUT_ACTIVATIONS: dict[str, type[Activation]] = {
-    "softmax": Softmax,
-    "sigmoid": Sigmoid,
-}
+HIDDEN_ACTIVATIONS: dict[str, type[Activation]] = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU}
+OUTPUT_ACTIVATIONS: dict[str, type[Activation]] = {"softmax": Softmax, "sigmoid": Sigmoid}
 
 
 def make_activation(name: str, choices: dict[str, type[Activation]], what: str) -> Activation:

@@ -58,9 +58,6 @@ def clamped_log_grad(F: Tensor) -> Tensor:
     return (F >= F_FLOOR).to(F.dtype) / F.clamp(min=F_FLOOR)
 
 
-# --- Mean square error: the chapter's L2 loss (Nielsen's quadratic cost, eq. 6) -------------
-
-
 def mse_loss(output: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """The L2 loss (mean square error, quadratic cost), per sample ``ℓ = ½‖F − y‖₂²``.
 
@@ -76,9 +73,6 @@ def mse_grad(output: Tensor, target: Tensor) -> Tensor:
     return output - one_hot(target, output)
 
 
-# --- Mean absolute error: the chapter's L1 loss -----------------------------------------------
-
-
 def mae_loss(output: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """The L1 loss (mean absolute error), per sample ``ℓ = ½‖F − y‖₁ = ½ Σ_j |F_j − y_j|``.
 
@@ -92,9 +86,6 @@ def mae_loss(output: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
 def mae_grad(output: Tensor, target: Tensor) -> Tensor:
     """``∂ℓ/∂F = ½ sign(F − y)`` (0 where F = y, as torch's ``abs``)."""
     return 0.5 * torch.sign(output - one_hot(target, output))
-
-
-# --- Cross-entropy, the chapter's eq. (35) (Nielsen eq. 57, 63) -------------------------------
 
 
 def binary_cross_entropy(output: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
@@ -120,9 +111,6 @@ def binary_cross_entropy_grad(output: Tensor, target: Tensor) -> Tensor:
     """
     y = one_hot(target, output)
     return -y * clamped_log_grad(output) + (1 - y) * clamped_log_grad(1 - output)
-
-
-# --- The first term of (35) alone: Nielsen's log-likelihood (eq. 80) ------------------------
 
 
 def log_likelihood(output: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
@@ -167,9 +155,6 @@ LOSSES: dict[str, Loss] = {
 }
 """The losses by name (``names.LOSS_NAMES``, in order); the first is the chapter's recipe for
 MNIST, the default."""
-
-
-# --- The loss of a network's output, from the output layer's weighted input z ---------------
 
 
 def binary_cross_entropy_of_softmax(z: Tensor, target: Tensor, reduction: str = "mean"

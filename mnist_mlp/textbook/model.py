@@ -2,9 +2,7 @@
 
     x ∈ [0,1)^784 ──hidden──▶ z¹ = W¹x + b¹, a¹ = φ(z¹) ──output──▶ z² = W²a¹ + b², F(x) = ψ(z²)
 
-``φ`` is the hidden activation (sigmoid by default; tanh or relu) and ``ψ`` the output activation
-(softmax by default; sigmoid as in the classic experiment). The model knows nothing of data or
-training; ``mnist_mlp.textbook.backprop`` differentiates it by hand.
+φ the hidden activation, ψ the output activation. ``backprop`` differentiates it by hand.
 """
 
 from __future__ import annotations
@@ -18,14 +16,10 @@ from torch import Tensor, nn
 from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, make_activation
 from .names import INIT_NAMES
 
-IMAGE_SIDE = 28
-"""An MNIST image is 28 × 28 grey values."""
-INPUT_SIZE = IMAGE_SIDE * IMAGE_SIDE
-"""784 input neurons, one per pixel."""
-NUM_CLASSES = 10
-"""10 output neurons, one per digit (one-hot)."""
-INITS = INIT_NAMES
-"""The initialisations ``MLP`` knows (``reset_parameters``)."""
+IMAGE_SIDE = 28  # an MNIST image is 28 × 28 grey values
+INPUT_SIZE = IMAGE_SIDE * IMAGE_SIDE  # 784 input neurons, one per pixel
+NUM_CLASSES = 10  # 10 output neurons, one per digit (one-hot)
+INITS = INIT_NAMES  # the initialisations ``MLP`` knows (``reset_parameters``)
 
 
 class Architecture(TypedDict):
@@ -38,19 +32,10 @@ class Architecture(TypedDict):
 
 
 class MLP(nn.Module):
-    """The textbook's 784-l-10 network.
-
-    Args:
-        hidden_size: ``l``, the number of hidden neurons (≥ 1).
-        activation: hidden activation φ: "sigmoid", "tanh" or "relu".
-        output_activation: output activation ψ: "softmax" or "sigmoid".
-        init: "pytorch" (``nn.Linear``'s default), "normal" (weights and biases from N(0, 1), as in
-            the classic experiment) or "scaled_normal" (weights from N(0, 1/n_in), biases N(0, 1)).
-
-    The parameters are ``hidden.weight`` (l, 784), ``hidden.bias`` (l,), ``output.weight``
-    (10, l) and ``output.bias`` (10,). Initialisation draws from torch's global generator: seed
-    it with ``torch.manual_seed`` for a reproducible network.
-    """
+    """The textbook's 784-l-10 network: ``hidden_size`` l ≥ 1, hidden ``activation`` φ
+    (sigmoid, tanh, relu), ``output_activation`` ψ (softmax, sigmoid), ``init`` one of ``INITS``
+    (docs/textbook.md), drawn from torch's global generator. Parameters ``hidden.weight``
+    (l, 784), ``hidden.bias`` (l,), ``output.weight`` (10, l), ``output.bias`` (10,)."""
 
     def __init__(self, hidden_size: int = 30, activation: str = "sigmoid",
                  output_activation: str = "softmax", init: str = "pytorch") -> None:
@@ -82,9 +67,8 @@ class MLP(nn.Module):
                 layer.bias.normal_(0.0, 1.0)
 
     def architecture(self) -> Architecture:
-        """The network's architecture — the constructor's arguments — as plain data:
-        ``MLP(**model.architecture())`` rebuilds it. (A run's settings, data and SGD's among
-        them, are its ``TrainConfig``: "config" means that one.)"""
+        """The constructor's arguments as plain data: ``MLP(**model.architecture())`` rebuilds it.
+        (A run's settings are its ``TrainConfig``: "config" means that one.)"""
         return {"hidden_size": self.hidden_size, "activation": self.activation_name,
                 "output_activation": self.output_activation_name, "init": self.init}
 
@@ -115,10 +99,9 @@ class MLP(nn.Module):
 
 
 class WeightedInput(nn.Module):
-    """A network up to its output layer's weighted input: x ↦ z² = W²a¹ + b² (``MLP.logits``),
-    with the network's own parameters. A loss computed from z (``losses.network_loss``) is
-    differentiated through it: ``sgd_step(WeightedInput(model), loss_of_z, x, y, η)`` is a step
-    of ``model``."""
+    """``model`` up to its output layer's weighted input, x ↦ z² (``MLP.logits``), its own
+    parameters: ``sgd_step(WeightedInput(model), loss_of_z, x, y, η)`` is a step of ``model``
+    on a loss taken from z (``losses.network_loss``)."""
 
     def __init__(self, model: MLP) -> None:
         super().__init__()

@@ -1,28 +1,19 @@
 """The chapter's softmax-gradient derivation, line by line: as printed, and corrected.
 
-The chapter puts a softmax on the output, ``F_j = e^(z_j) / Σ_k e^(z_k)`` with ``z = W²a¹ + b²``,
-and takes the softmax cross-entropy of one-hot labels as a sum over the m samples,
-``L = −Σᵢ ln F_{nᵢ}(xᵢ)``, nᵢ the label of sample i (``losses.log_likelihood`` with
-``reduction="sum"``). Its derivation of ``∂L/∂b_j`` has three lines:
+With ``F_j = e^(z_j) / Σ_k e^(z_k)``, ``z = W²a¹ + b²``, and the softmax cross-entropy summed over
+the samples, ``L = −Σᵢ ln F_{nᵢ}(xᵢ)`` (nᵢ the label of sample i; ``losses.log_likelihood``,
+``reduction="sum"``), the chapter derives ``∂L/∂b_j`` in three lines:
 
 1. ``−Σᵢ (1/F_{nᵢ}) ∂F_{nᵢ}/∂b_j`` — the chain rule; right.
-2. ``−Σᵢ (1/F_{nᵢ}) [F_{nᵢ} δ_{nᵢ,j} − F_{nᵢ}²]`` as printed. The softmax Jacobian
-   (``activations.Softmax``) gives ``∂F_n/∂z_j = F_n δ_nj − F_n F_j``: the last term is
-   ``F_{nᵢ} F_j``, not ``F_{nᵢ}²``.
-3. ``Σᵢ [F_{nᵢ}(xᵢ) − y_{nᵢ}]`` as printed, the same number for every j (and, since
-   ``y_{nᵢ} = 1``, never positive). From the corrected line 2 it is ``Σᵢ [F_j(xᵢ) − y_ij]``:
-   one number per output j, the error the network makes on output j. (Read with
-   ``y_{nᵢ}`` as ``δ_{nᵢ,j}``, the printed line 3 is the printed line 2, ``Σᵢ [F_{nᵢ} − δ_{nᵢ,j}]``:
-   wrong too, through the same ``F_{nᵢ}`` where ``F_j`` belongs.)
+2. ``−Σᵢ (1/F_{nᵢ}) [F_{nᵢ} δ_{nᵢ,j} − F_{nᵢ}²]`` as printed; the softmax Jacobian
+   ∂F_n/∂z_j = F_n δ_nj − F_n F_j makes the last term ``F_{nᵢ} F_j``.
+3. ``Σᵢ [F_{nᵢ}(xᵢ) − y_{nᵢ}]`` as printed, the same for every j (and never positive);
+   corrected ``Σᵢ [F_j(xᵢ) − y_ij]``, the error on output j.
 
-It then says the same holds for the weights: corrected, ``∂L/∂W²_jk = Σᵢ [F_j(xᵢ) − y_ij]
-a¹_k(xᵢ)``; the analogue of the printed line 3, ``Σᵢ [F_{nᵢ}(xᵢ) − y_{nᵢ}] a¹_k(xᵢ)``, is again
-the same for every j, and wrong. The chapter's conclusion — a gradient linear in the error, no
-slowdown — holds for the corrected lines.
-
-Every function takes the softmax outputs ``F`` (m, 10), the labels ``labels`` (m,) and, for the
-weights, the hidden activations ``a1`` (m, l), and returns ∂L/∂b² (10,) or ∂L/∂W² (10, l).
-tests/lab/test_errata.py compares each line with autograd on real MNIST digits.
+Likewise for the weights: corrected ``∂L/∂W²_jk = Σᵢ [F_j(xᵢ) − y_ij] a¹_k(xᵢ)``; the printed
+line 3 carried over is the same for every j. The conclusion, a gradient linear in the error,
+holds for the corrected lines. Each function takes F (m, 10), ``labels`` (m,) and, for the
+weights, ``a1`` (m, l); tests/lab/test_errata.py compares each with autograd on MNIST digits.
 """
 
 from __future__ import annotations
