@@ -1,18 +1,16 @@
-"""The textbook layer: the chapter's network, losses, gradients and measures, nothing else.
+"""The textbook layer: the chapter in code, and nothing else (no data, no training, no files).
 
-| the chapter | here |
-| --- | --- |
-| the 784-l-10 network F(x) | ``model.MLP`` |
-| activations and their derivatives (Jacobians) | ``activations`` |
-| the losses: L2, L1, cross-entropy (35), its first term; ∂ℓ/∂F | ``losses`` |
-| the softmax-gradient derivation, as printed and corrected | ``softmax_gradient`` |
-| backpropagation by hand, (BP1)–(BP4) | ``backprop.gradients`` |
-| gradient descent θ ← θ − η ∂L/∂θ on a mini-batch | ``sgd.sgd_step`` |
-| one sigmoid neuron, its gradients (36), (37), the learning slowdown | ``neuron`` |
-| accuracy, precision, recall, specificity (and balanced accuracy) | ``metrics`` |
-| the names of the activations, losses and initialisations (no torch) | ``names`` |
+* ``model``: the 784-l-10 network F(x), ``MLP``
+* ``activations``: the activations and their Jacobians
+* ``losses``: L2, L1, the cross-entropy (35) and its first term, each with ∂ℓ/∂F
+* ``backprop``: backpropagation by hand, (BP1)–(BP4), ``gradients``
+* ``sgd``: gradient descent θ ← θ − η ∂L/∂θ on a mini-batch, ``sgd_step``
+* ``softmax_gradient``: the softmax-gradient derivation, as printed and corrected
+* ``neuron``: one sigmoid neuron, its gradients (36), (37), the learning slowdown
+* ``metrics``: accuracy, precision, recall, specificity (and balanced accuracy)
+* ``names``: the names of the activations, losses and initialisations (no torch)
 
-It imports nothing from the rest of the package: no data, no training, no files.
+More: docs/textbook.md.
 """
 
 from __future__ import annotations

@@ -16,9 +16,6 @@ from torch import Tensor, nn
 class Activation(nn.Module):
     """What every activation has: ``forward(z) -> a`` and ``backward(a, grad_a) -> grad_z``."""
 
-    def forward(self, z: Tensor) -> Tensor:
-        raise NotImplementedError
-
     def backward(self, a: Tensor, grad_a: Tensor) -> Tensor:
         raise NotImplementedError
 
@@ -71,11 +68,8 @@ class Softmax(Activation):
 
 def leave_one_out(values: Tensor, fill: float = -torch.inf) -> Tensor:
     """Row j holds ``values`` with entry j left out (``fill`` in its place): shape (…, n, n).
-
-    Of z (fill −∞), ``logsumexp`` gives ``ln Σ_{i≠j} e^(z_i)`` and ``softmax`` the softmax of the
-    other outputs ``F_k / (1 − F_j)``; of F (fill 0), ``sum`` gives ``Σ_{i≠j} F_i = 1 − F_j``
-    without cancellation when F_j is close to 1.
-    """
+    Of z (fill −∞), ``logsumexp`` gives ``ln Σ_{i≠j} e^(z_i)``, ``softmax`` ``F_k / (1 − F_j)``;
+    of F (fill 0), ``sum`` gives ``Σ_{i≠j} F_i = 1 − F_j``, no cancellation near F_j = 1."""
     n = values.shape[-1]
     left_out = torch.eye(n, dtype=torch.bool, device=values.device)
     return values.unsqueeze(-2).expand(*values.shape[:-1], n, n).masked_fill(left_out, fill)

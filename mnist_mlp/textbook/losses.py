@@ -1,12 +1,9 @@
 """The chapter's losses, each with its gradient written beside it.
 
-``F`` (m, 10) is the network's output, ``y`` the desired output, one-hot rows or class indices
-(m,). Each loss is written per sample, ``ℓ(F, y)``, then reduced over the batch: "mean" (the
-mini-batch mean SGD descends), "sum" or "none". Which reduction is the chapter's own expression
-each docstring says. Each ``*_grad(output, target)`` is the per-sample ``∂ℓ/∂F`` (m, 10), the
-``∇L`` with which backpropagation starts; ``LOSSES`` pairs them by name. ``network_loss`` takes
-a loss from the output layer's weighted input z, finite in float32 for (35) on a softmax.
-More: docs/textbook.md.
+Each loss of the output F (m, 10) and the desired output y (rows, or class indices (m,)) is
+written per sample, ``ℓ(F, y)``, then reduced: "mean" (what SGD descends), "sum" or "none".
+Each ``*_grad`` is the per-sample ``∂ℓ/∂F``, where backpropagation starts; ``LOSSES`` pairs them
+by name; ``network_loss`` takes a loss from the weighted input z. More: docs/textbook.md.
 """
 
 from __future__ import annotations
@@ -59,11 +56,9 @@ def clamped_log_grad(F: Tensor) -> Tensor:
 
 
 def mse_loss(output: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    """The L2 loss (mean square error, quadratic cost), per sample ``ℓ = ½‖F − y‖₂²``.
-
-    ``reduction="mean"`` is the chapter's ``L = 1/(2m) Σᵢ ‖F(xᵢ) − yᵢ‖₂²`` (unnumbered; Nielsen
-    eq. 6): ``5 ×`` ``torch.nn.functional.mse_loss``, which averages over the 10 outputs, no ½.
-    """
+    """The L2 loss (mean square error, quadratic cost), per sample ``ℓ = ½‖F − y‖₂²``; "mean"
+    is the chapter's ``L = 1/(2m) Σᵢ ‖F(xᵢ) − yᵢ‖₂²`` (unnumbered; Nielsen eq. 6), ``5 ×``
+    torch's ``mse_loss`` (which averages over the 10 outputs, no ½)."""
     y = one_hot(target, output)
     return reduce(0.5 * ((output - y) ** 2).sum(dim=-1), reduction)
 
@@ -74,11 +69,9 @@ def mse_grad(output: Tensor, target: Tensor) -> Tensor:
 
 
 def mae_loss(output: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    """The L1 loss (mean absolute error), per sample ``ℓ = ½‖F − y‖₁ = ½ Σ_j |F_j − y_j|``.
-
-    ``reduction="mean"`` is the chapter's ``L = 1/(2m) Σᵢ ‖F(xᵢ) − yᵢ‖₁`` (unnumbered, the same
-    1/(2m) as its L2 loss): ``5 ×`` ``torch.nn.functional.l1_loss``.
-    """
+    """The L1 loss (mean absolute error), per sample ``ℓ = ½‖F − y‖₁ = ½ Σ_j |F_j − y_j|``;
+    "mean" is the chapter's ``L = 1/(2m) Σᵢ ‖F(xᵢ) − yᵢ‖₁`` (unnumbered, the 1/(2m) of its L2
+    loss), ``5 ×`` torch's ``l1_loss``."""
     y = one_hot(target, output)
     return reduce(0.5 * (output - y).abs().sum(dim=-1), reduction)
 

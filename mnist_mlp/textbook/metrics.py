@@ -17,13 +17,8 @@ from torch import Tensor
 
 from .model import NUM_CLASSES
 
-__all__ = [
-    "ClassificationReport",
-    "accuracy",
-    "classification_report",
-    "confusion_matrices",
-    "confusion_matrix",
-]
+__all__ = ["ClassificationReport", "accuracy", "classification_report", "confusion_matrices",
+           "confusion_matrix"]
 
 
 def _check_index_pair(predictions: Tensor, labels: Tensor) -> None:
@@ -62,9 +57,8 @@ def confusion_matrix(predictions: Tensor, labels: Tensor,
         for name, t in (("labels", labs), ("predictions", preds)):
             lo, hi = int(t.min().item()), int(t.max().item())
             if lo < 0 or hi >= num_classes:
-                raise ValueError(
-                    f"{name} must lie in [0, {num_classes}), got values in [{lo}, {hi}]"
-                )
+                raise ValueError(f"{name} must lie in [0, {num_classes}), got values in "
+                                 f"[{lo}, {hi}]")
     counts = torch.bincount(labs * num_classes + preds, minlength=num_classes * num_classes)
     return counts.reshape(num_classes, num_classes).to(device="cpu", dtype=torch.int64)
 
@@ -174,14 +168,12 @@ def classification_report(confusion: Tensor) -> ClassificationReport:
         specificity_k = TN_k / (TN_k + FP_k)
         accuracy      = trace(C) / N
 
-    A zero denominator gives 0: a class never predicted has precision 0, one absent from the
-    labels recall 0, one to which every sample belongs specificity 0. A matrix not square, not
-    of integer counts, negative or empty is a ValueError (TypeError for the dtype).
+    A zero denominator gives 0, never NaN. A matrix not square, negative or empty is a
+    ValueError, one not of integers a TypeError.
     """
     if confusion.dim() != 2 or confusion.shape[0] != confusion.shape[1] or confusion.numel() == 0:
-        raise ValueError(
-            f"confusion must be a non-empty square matrix, got shape {tuple(confusion.shape)}"
-        )
+        raise ValueError(f"confusion must be a non-empty square matrix, got shape "
+                         f"{tuple(confusion.shape)}")
     if confusion.dtype == torch.bool or confusion.is_floating_point() or confusion.is_complex():
         raise TypeError(f"confusion must be an integer tensor of counts, got {confusion.dtype}")
     c = confusion.detach().to(device="cpu", dtype=torch.int64).clone()

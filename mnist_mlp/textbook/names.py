@@ -1,9 +1,6 @@
-"""The names of the textbook's choices, without torch: the commands list them in ``--help`` and
-check a configuration before torch has loaded (a second or two).
-
-What each name means is defined in its module: ``activations.HIDDEN_ACTIVATIONS`` and
-``OUTPUT_ACTIVATIONS``, ``losses.LOSSES``, ``model.INITS``. A choice added there is added here
-too; ``tests/test_cli.py`` holds each table's names to these, in order.
+"""The names of the textbook's choices, without torch, for ``--help`` and for checking a
+configuration before torch has loaded. Each is defined in ``activations``, ``losses`` or
+``model``; ``tests/test_cli.py`` holds those tables' names to these, in order.
 """
 
 HIDDEN_ACTIVATION_NAMES = ("sigmoid", "tanh", "relu")
@@ -22,11 +19,9 @@ AMBIGUOUS = {"cross_entropy": (
     "'cross_entropy' names two losses: the chapter's cross-entropy (35) is "
     "binary_cross_entropy, its first term alone (PyTorch's cross_entropy, Nielsen's "
     "log-likelihood) is log_likelihood")}
-"""Names this package no longer takes, and why. Until version 0.2 ``cross_entropy`` was the first
-term alone; ``RENAMED`` reads it so in what such versions wrote."""
+"""Names no longer taken, and why (until version 0.2 ``cross_entropy`` was the first term)."""
 RENAMED = {"cross_entropy": "log_likelihood"}
-"""Old loss names, as found in checkpoints and results written before version 0.2, and their
-names now."""
+"""Old loss names, in checkpoints and results written before version 0.2, and their names now."""
 INIT_NAMES = ("pytorch", "normal", "scaled_normal")
 """pytorch: nn.Linear's default; normal: N(0, 1) as in the classic experiment; scaled_normal:
 N(0, 1/n_in)."""

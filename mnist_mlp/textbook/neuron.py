@@ -19,7 +19,6 @@ from .losses import binary_cross_entropy, mse_loss
 
 COSTS = ("quadratic", "cross_entropy")
 """The two costs compared: ``mse_loss`` (½(F − y)²) and ``binary_cross_entropy``."""
-
 SATURATED_START = (2.0, 2.0)
 """``(w0, b0)`` of the textbook's badly wrong start: z = 4, output σ(4) ≈ 0.98 for y = 0."""
 UNSATURATED_START = (0.6, 0.9)
@@ -127,14 +126,10 @@ def train_neuron(cost: str, w0: float, b0: float, lr: float = 0.15, epochs: int 
         F = torch.sigmoid(w * x + b).reshape(1, 1)
         loss = loss_fn(F, target, reduction="sum")
         dw, db = torch.autograd.grad(loss, (w, b))
-        w_now, b_now = w.item(), b.item()
-        dw_analytic, db_analytic = analytic(w_now, b_now, x, y)
-        run.loss.append(loss.item())
-        run.output.append(F.item())
-        run.w.append(w_now)
-        run.b.append(b_now)
-        run.grad_w.append(dw.item())
-        run.grad_b.append(db.item())
+        for series, tensor in zip((run.loss, run.output, run.w, run.b, run.grad_w, run.grad_b),
+                                 (loss, F, w, b, dw, db), strict=True):
+            series.append(tensor.item())
+        dw_analytic, db_analytic = analytic(w.item(), b.item(), x, y)
         run.grad_w_analytic.append(dw_analytic)
         run.grad_b_analytic.append(db_analytic)
         if epoch < epochs:
