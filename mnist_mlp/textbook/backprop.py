@@ -53,7 +53,7 @@ def softmax_cross_entropy_error(z: Tensor, F: Tensor, y: Tensor) -> Tensor:
 
     As ``J_ψᵀ ∇_F ℓ`` it needs 1/F_j and 1/(1 − F_j), infinite in float32 for F_j near 0 or 1.
     With the log-odds d_j = z_j − ln Σ_{i≠j} e^(z_i), F_j = σ(d_j), (35) is the cross-entropy of
-    sigmoid outputs of d, whose gradient is the chapter's (37):
+    sigmoid outputs of d, with the gradient (37):
 
         c_j = ∂ℓ/∂d_j = b_j F_j − a_j (1 − F_j)     (= F_j − y_j where no clamp acts),
 
@@ -62,8 +62,7 @@ def softmax_cross_entropy_error(z: Tensor, F: Tensor, y: Tensor) -> Tensor:
 
         P_jk = e^(z_k) / Σ_{i≠j} e^(z_i) = F_k / (1 − F_j)   (k ≠ j; P_jj = 0),
 
-    so δ_k = c_k − Σ_j c_j P_jk: no factor above 1, nothing divided by a small number. More:
-    docs/textbook.md.
+    so δ_k = c_k − Σ_j c_j P_jk: nothing divided by a small number (docs/textbook.md).
     """
     others = leave_one_out(z)
     d = z - torch.logsumexp(others, dim=-1)                       # softmax_log_odds(z)

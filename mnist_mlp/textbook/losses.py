@@ -96,11 +96,9 @@ def binary_cross_entropy(output: Tensor, target: Tensor, reduction: str = "mean"
 
 
 def binary_cross_entropy_grad(output: Tensor, target: Tensor) -> Tensor:
-    """``∂ℓ/∂F_j = −y_j/F_j + (1 − y_j)/(1 − F_j) = (F_j − y_j) / (F_j(1 − F_j))``.
-
-    The chapter's ``∂L/∂F = (F − y)/(F(1 − F))``, integrated over F to recover (35) ("backward
-    engineering"). Times the sigmoid's ``σ'(z) = F(1 − F)`` it gives ``δ = F − y``: no ``σ'``
-    factor, no learning slowdown — the chapter's (36) and (37) (Nielsen eq. 61–62).
+    """``∂ℓ/∂F_j = −y_j/F_j + (1 − y_j)/(1 − F_j) = (F_j − y_j) / (F_j(1 − F_j))``: the chapter's
+    ``∂L/∂F = (F − y)/(F(1 − F))``, integrated to recover (35) ("backward engineering"). Times
+    the sigmoid's ``σ'(z) = F(1 − F)`` it is ``δ = F − y``, the chapter's (36), (37): no slowdown.
     """
     y = one_hot(target, output)
     return -y * clamped_log_grad(output) + (1 - y) * clamped_log_grad(1 - output)
@@ -109,29 +107,23 @@ def binary_cross_entropy_grad(output: Tensor, target: Tensor) -> Tensor:
 def log_likelihood(output: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """The first term of (35) alone, per sample ``ℓ = −y · ln F = −Σ_j y_j ln F_j``.
 
-    The chapter writes it, unnumbered, for a softmax output: ``L = −Σᵢ yᵢ · ln F(xᵢ)``, for
-    one-hot labels ``−Σᵢ ln F_{nᵢ}(xᵢ)`` (nᵢ the label of sample i), a *sum*:
-    ``reduction="sum"``. Also Nielsen's log-likelihood ``−ln F_y`` (eq. 80) and PyTorch's
-    ``cross_entropy`` of the logits. *Not* (35), the chapter's MNIST recipe
-    (``binary_cross_entropy``). ln clamped at −100.
+    The chapter's, for a softmax output, is a *sum* (``reduction="sum"``): ``L = −Σᵢ yᵢ ·
+    ln F(xᵢ) = −Σᵢ ln F_{nᵢ}(xᵢ)``, nᵢ the label of sample i. Also Nielsen's log-likelihood
+    (eq. 80) and PyTorch's ``cross_entropy`` of the logits; *not* (35). ln clamped at −100.
     """
     y = one_hot(target, output)
     return reduce(-(y * clamped_log(output)).sum(dim=-1), reduction)
 
 
 def log_likelihood_grad(output: Tensor, target: Tensor) -> Tensor:
-    """``∂ℓ/∂F_j = −y_j / F_j``.
-
-    Through the softmax Jacobian ``δ = F − y`` (Nielsen eq. 81–82): ``∂L/∂b_j = Σᵢ [F_j(xᵢ) −
-    y_ij]``, where the chapter prints ``Σᵢ [F_{nᵢ}(xᵢ) − y_{nᵢ}]``, the same for every j: an
-    erratum (``softmax_gradient``).
-    """
+    """``∂ℓ/∂F_j = −y_j / F_j``; through the softmax Jacobian ``δ = F − y`` (Nielsen eq. 81–82),
+    so ``∂L/∂b_j = Σᵢ [F_j(xᵢ) − y_ij]``, where the chapter prints ``Σᵢ [F_{nᵢ}(xᵢ) − y_{nᵢ}]``,
+    the same for every j (an erratum: ``softmax_gradient``)."""
     return -one_hot(target, output) * clamped_log_grad(output)
 
 
 class Loss(NamedTuple):
-    """A loss ``fn(output, target, reduction)``, its per-sample gradient ``∂ℓ/∂F``, and what it
-    is in words (help texts, the first line of a run)."""
+    """A loss ``fn(output, target, reduction)``, its per-sample ``∂ℓ/∂F``, and it in words."""
 
     fn: Callable[..., Tensor]
     grad: Callable[[Tensor, Tensor], Tensor]
@@ -146,23 +138,18 @@ LOSSES: dict[str, Loss] = {
     "mse": Loss(mse_loss, mse_grad, LOSS_DESCRIPTIONS["mse"]),
     "mae": Loss(mae_loss, mae_grad, LOSS_DESCRIPTIONS["mae"]),
 }
-"""The losses by name (``names.LOSS_NAMES``, in order); the first is the chapter's recipe for
-MNIST, the default."""
+"""The losses by name, in the order of ``names.LOSS_NAMES`` (the first the default)."""
 
 
 def binary_cross_entropy_of_softmax(z: Tensor, target: Tensor, reduction: str = "mean"
                                     ) -> Tensor:
-    """The cross-entropy (35) of ``F = softmax(z)``, from z: the number
-    ``binary_cross_entropy(softmax(z), target, reduction)``. With the log-odds
-    ``d_j = z_j − ln Σ_{i≠j} e^(z_i)`` (``activations.softmax_log_odds``), F_j = σ(d_j) and
-    1 − F_j = σ(−d_j), so (35) is the cross-entropy of sigmoid outputs of d,
+    """``binary_cross_entropy(softmax(z), target, reduction)``, the cross-entropy (35), from z:
+    with the log-odds d = ``softmax_log_odds(z)``, F_j = σ(d_j) and 1 − F_j = σ(−d_j), so
 
         ℓ = −Σ_j [y_j ln σ(d_j) + (1 − y_j) ln σ(−d_j)],
 
-    each ln a ``logsigmoid`` clamped at −100. Its autograd gradient is
-    ``backprop.softmax_cross_entropy_error``, finite in float32; through the loss of F it is
-    1/F_j times the softmax Jacobian, infinite for F_j below 2.9·10⁻³⁹.
-    """
+    each ln a ``logsigmoid`` clamped at −100. Its gradient (autograd's) is finite in float32:
+    ``backprop.softmax_cross_entropy_error``."""
     y = one_hot(target, z)
     d = softmax_log_odds(z)
     log_F, log_one_minus_F = nn.functional.logsigmoid(d), nn.functional.logsigmoid(-d)
@@ -172,12 +159,9 @@ def binary_cross_entropy_of_softmax(z: Tensor, target: Tensor, reduction: str = 
 
 def network_loss(name: str, output_activation: nn.Module) -> Callable[..., Tensor]:
     """The loss ``name`` of ``F = ψ(z)`` (ψ ``output_activation``) as ``loss(z, target,
-    reduction="mean", F=None)`` of the output layer's weighted input z (``F``: ψ(z) if known).
-
-    Its value is ``get_loss(name).fn(ψ(z), target, reduction)``; for (35) on a softmax it is
-    ``binary_cross_entropy_of_softmax``, finite gradient in float32. Every other loss is taken
-    from ψ(z) as written (the float32 limits of the rest: docs/textbook.md).
-    """
+    reduction="mean", F=None)`` of the weighted input z (``F``: ψ(z) if known): its value
+    ``get_loss(name).fn(ψ(z), target, reduction)``, for (35) on a softmax taken from z
+    (``binary_cross_entropy_of_softmax``). Float32's limits: docs/textbook.md."""
     if name == "binary_cross_entropy" and isinstance(output_activation, Softmax):
         return lambda z, target, reduction="mean", F=None: binary_cross_entropy_of_softmax(
             z, target, reduction)

@@ -1,10 +1,8 @@
 """Evaluation: accuracy, the confusion matrix, and per class, one against the rest, precision,
 recall (sensitivity), specificity and balanced accuracy.
 
-Pure functions on integer tensors of class indices (any device); the results are Python numbers
-or CPU tensors. The confusion matrix has rows = true class, columns = predicted class. A ratio
-whose denominator is 0 is reported as 0, never NaN. The definitions, and why balanced accuracy
-is added: docs/textbook.md.
+Pure functions of integer tensors of class indices (any device), giving Python numbers or CPU
+tensors. The definitions, and why balanced accuracy is added: docs/textbook.md.
 """
 
 from __future__ import annotations
@@ -39,8 +37,7 @@ def accuracy(predictions: Tensor, labels: Tensor) -> float:
     n = labels.numel()
     if n == 0:
         raise ValueError("accuracy of an empty set of predictions is undefined")
-    correct = int((predictions == labels.to(predictions.device)).sum().item())
-    return correct / n
+    return int((predictions == labels.to(predictions.device)).sum().item()) / n
 
 
 def confusion_matrix(predictions: Tensor, labels: Tensor,

@@ -12,8 +12,7 @@ LOSS_DESCRIPTIONS = {
     "mse": "the L2 loss, mean square error (Nielsen's quadratic cost)",
     "mae": "the L1 loss, mean absolute error",
 }
-"""Each loss in words (help texts, the first line of a run); the first is the chapter's recipe
-for MNIST, the default."""
+"""Each loss in words; the first, the chapter's recipe for MNIST, is the default."""
 LOSS_NAMES = tuple(LOSS_DESCRIPTIONS)
 AMBIGUOUS = {"cross_entropy": (
     "'cross_entropy' names two losses: the chapter's cross-entropy (35) is "

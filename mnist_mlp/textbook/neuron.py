@@ -41,10 +41,8 @@ def sigmoid_prime(z: float) -> float:
 
 def quadratic_gradients(w: float, b: float, x: float, y: float) -> tuple[float, float]:
     """Gradients of the quadratic cost ``C = ½(F − y)²`` of F = σ(wx + b) (Nielsen eq. 55–56):
-
     ``∂C/∂w = (σ(z) − y) σ'(z) x``, ``∂C/∂b = (σ(z) − y) σ'(z)``, z = wx + b; for {x, y} = {1, 0}
-    both the chapter's ``σ(w + b)σ'(w + b)``. The factor σ'(z) slows a saturated neuron.
-    """
+    both the chapter's ``σ(w + b)σ'(w + b)``. The factor σ'(z) slows a saturated neuron."""
     z = w * x + b
     delta = (sigmoid(z) - y) * sigmoid_prime(z)
     return delta * x, delta
@@ -52,10 +50,8 @@ def quadratic_gradients(w: float, b: float, x: float, y: float) -> tuple[float, 
 
 def cross_entropy_gradients(w: float, b: float, x: float, y: float) -> tuple[float, float]:
     """Gradients of the cross-entropy ``C = −[y ln F + (1 − y) ln(1 − F)]`` (Nielsen eq. 61–62):
-
     ``∂C/∂w = x (σ(z) − y)`` (36) and ``∂C/∂b = σ(z) − y`` (37), z = wx + b: σ'(z) has
-    cancelled, the rate of learning is set by the error alone.
-    """
+    cancelled, the rate of learning is set by the error alone."""
     delta = sigmoid(w * x + b) - y
     return x * delta, delta
 

@@ -1,10 +1,6 @@
-"""Gradient descent on a mini-batch: the chapter's update rule (unnumbered), in plain sight,
-
-    θ_α ← θ_α − η ∂L(θ)/∂θ_α,
-
-η the learning rate, L the *mean* loss of a mini-batch of m samples, as in Nielsen's runs behind
-the chapter's MNIST figures (why the mean, where the chapter prints sums: docs/textbook.md). The
-gradient comes from autograd; ``backprop`` computes the same numbers by hand.
+"""Gradient descent on a mini-batch: the chapter's update rule (unnumbered)
+``θ_α ← θ_α − η ∂L(θ)/∂θ_α``, η the learning rate, L the *mean* loss of the mini-batch as in
+Nielsen's runs (why the mean: docs/textbook.md). Autograd's gradient; ``backprop`` does it by hand.
 """
 
 from __future__ import annotations
