@@ -1,10 +1,6 @@
-"""The options of the commands train, evaluate, predict and merge, in a module that loads
-no torch: ``cli.run`` parses the command line with these before it imports the command (and
-torch, a second or two), so that ``--help``, ``--version`` and a mistyped option answer at once.
-
-Every parser comes from ``command_parser``: errors in one line, ``--version``, and each option's
-default in its help (``DefaultsShown``).
-"""
+"""The options of the commands train, evaluate, predict and merge, in a module that loads no
+torch, so that ``--help``, ``--version`` and a mistyped option answer at once (docs/commands.md).
+Every parser comes from ``command_parser``."""
 
 from __future__ import annotations
 
@@ -22,13 +18,7 @@ from ..textbook.names import (
     OUTPUT_ACTIVATION_NAMES,
 )
 from ..training.config import TrainConfig
-from .common import (
-    OneLineParser,
-    non_negative_int,
-    positive_float,
-    positive_int,
-    shard_option,
-)
+from .common import OneLineParser, non_negative_int, positive_float, positive_int, shard_option
 
 DATA_DIR_HELP = "folder holding MNIST/raw/ (default: $MNIST_DATA, else ./data, downloading there)"
 CHECKPOINT_HELP = "a checkpoint (.pt) or a run folder (its best.pt, else last.pt)"
@@ -36,8 +26,8 @@ DEVICE_HELP = "auto, cpu, cuda, cuda:N or mps"
 
 
 class DefaultsShown(argparse.HelpFormatter):
-    """Each option's help ends with its default, "(default: 0.5)", unless the help already says
-    it; an option whose default is None (not given) says in its own words what happens then."""
+    """Each option's help ends with its default, "(default: 0.5)", unless it says it already or
+    the default is None (the help then says what happens)."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help

@@ -1,8 +1,5 @@
-"""``mnist-mlp-predict``: the digit in each image file, read by a trained network.
-
-An image that cannot be read (or shows no digit) is one ``error: …`` line on stderr, in its
-place; the other images are answered, and the exit status is then 2.
-"""
+"""``mnist-mlp-predict``: the digit in each image file, read by a trained network; an image
+that cannot be read is one ``error: …`` line in its place, and the exit status 2."""
 
 from __future__ import annotations
 
