@@ -27,9 +27,8 @@ if TYPE_CHECKING:
     from .parallel import slurm_shard
 
 __all__ = ["CountBar", "bars_wanted", "command_parser", "evaluate", "merge", "non_negative_int",
-           "one_line_errors",
-           "outputs_that_may_close", "positive_float", "positive_int", "predict", "quoted",
-           "run", "run_command", "shard_option", "slurm_shard", "train"]
+           "one_line_errors", "outputs_that_may_close", "positive_float", "positive_int",
+           "predict", "quoted", "run", "run_command", "shard_option", "slurm_shard", "train"]
 _HOME = {"CountBar": "progress", "bars_wanted": "progress",
          "command_parser": "options", "non_negative_int": "common",
          "one_line_errors": "common", "outputs_that_may_close": "common",

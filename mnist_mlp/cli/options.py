@@ -9,14 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .. import __version__
-from ..textbook.names import (
-    AMBIGUOUS,
-    HIDDEN_ACTIVATION_NAMES,
-    INIT_NAMES,
-    LOSS_DESCRIPTIONS,
-    LOSS_NAMES,
-    OUTPUT_ACTIVATION_NAMES,
-)
+from ..textbook import names
 from ..training.config import TrainConfig
 from .common import OneLineParser, non_negative_int, positive_float, positive_int, shard_option
 
@@ -40,9 +33,9 @@ class DefaultsShown(argparse.HelpFormatter):
 
 
 def loss_name(text: str) -> str:
-    """A loss name as given, refusing one that could mean two losses (``AMBIGUOUS``)."""
-    if text in AMBIGUOUS:
-        raise argparse.ArgumentTypeError(AMBIGUOUS[text])
+    """A loss name as given, refusing one that could mean two losses (``names.AMBIGUOUS``)."""
+    if text in names.AMBIGUOUS:
+        raise argparse.ArgumentTypeError(names.AMBIGUOUS[text])
     return text
 
 
@@ -60,14 +53,14 @@ def train_parser() -> argparse.ArgumentParser:
                        "Defaults are the chapter's recipe.")
     p.add_argument("--hidden", type=positive_int, default=d.hidden_size, dest="hidden_size",
                    help="hidden neurons l")
-    p.add_argument("--activation", choices=HIDDEN_ACTIVATION_NAMES, default=d.activation,
+    p.add_argument("--activation", choices=names.HIDDEN_ACTIVATION_NAMES, default=d.activation,
                    help="activation of the hidden neurons")
-    p.add_argument("--output-activation", choices=OUTPUT_ACTIVATION_NAMES,
+    p.add_argument("--output-activation", choices=names.OUTPUT_ACTIVATION_NAMES,
                    default=d.output_activation, help="activation of the ten output neurons")
-    p.add_argument("--loss", type=loss_name, choices=LOSS_NAMES, default=d.loss,
+    p.add_argument("--loss", type=loss_name, choices=names.LOSS_NAMES, default=d.loss,
                    help="loss per digit, averaged over a mini-batch: " + "; ".join(
-                       f"{name}, {words}" for name, words in LOSS_DESCRIPTIONS.items()))
-    p.add_argument("--init", choices=INIT_NAMES, default=d.init,
+                       f"{name}, {words}" for name, words in names.LOSS_DESCRIPTIONS.items()))
+    p.add_argument("--init", choices=names.INIT_NAMES, default=d.init,
                    help="normal: N(0,1) as in the classic experiment; scaled_normal: N(0,1/n_in)")
     p.add_argument("--lr", type=positive_float, nargs="+", default=[d.lr],
                    help="learning rate η; several values train a grid (with --seeds)")

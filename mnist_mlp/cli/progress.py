@@ -95,17 +95,18 @@ class ProgressBars(CountBar):
 
     def epoch(self, record: EpochRecord) -> None:
         """At the end of an epoch: close its step bar, print its line, advance the epoch bar."""
-        if self.step_bar is not None:
-            self.step_bar.close()
-            self.step_bar = None
+        self.close_step_bar()
         self.write(self.describe(record))
         self.update(1)
 
-    def close(self) -> None:
-        """Close the bars (the epoch bar's last state stays on screen)."""
+    def close_step_bar(self) -> None:
         if self.step_bar is not None:
             self.step_bar.close()
             self.step_bar = None
+
+    def close(self) -> None:
+        """Close the bars (the epoch bar's last state stays on screen)."""
+        self.close_step_bar()
         super().close()
 
 
