@@ -1,17 +1,10 @@
 """mnist-mlp: the textbook 784-l-10 network on MNIST, trained by SGD and backpropagation.
 
-The package is in layers, each calling only those below it:
-
-* ``textbook``: the chapter's network, losses, backpropagation, SGD step and measures;
-* ``data``: the MNIST files, the splits, mini-batches, image files of digits;
-* ``engine``: K networks trained at once (tensor operations, CUDA graphs, a C loop);
-* ``training``: one driver for both trainers, ``train`` and ``train_many``, checkpoints, logs;
-* ``inference``: a trained network evaluated on the test set, or reading digits in images;
-* ``cli``: the commands train, evaluate, predict and merge.
-
-Beside it, using only its public API (each subpackage's ``__all__``), are the lab that writes
-``results/`` (``mnist_mlp_lab``: the reproduction, the claims, the benchmark) and the demo page
-(``mnist_mlp_demo``).
+Layers, each calling only those below: ``textbook`` (the chapter's network, losses,
+backpropagation, SGD step, measures), ``data`` (MNIST, splits, mini-batches, images),
+``engine`` (K networks at once), ``training`` (one driver for ``train`` and ``train_many``,
+checkpoints, logs), ``inference`` (evaluate, predict), ``cli`` (the commands). Beside it, on
+its public API: the lab (``mnist_mlp_lab``) and the demo page (``mnist_mlp_demo``).
 """
 
 from __future__ import annotations
@@ -21,8 +14,7 @@ import importlib.metadata
 from typing import TYPE_CHECKING, Any
 
 try:
-    __version__ = importlib.metadata.version("mnist-mlp")
-    """The installed version: ``pyproject.toml``'s, the one source (CHANGELOG.md names it too)."""
+    __version__ = importlib.metadata.version("mnist-mlp")  # pyproject.toml's, the one source
 except importlib.metadata.PackageNotFoundError:  # a checkout used without pip install
     __version__ = "unknown (not installed: pip install -e .)"
 

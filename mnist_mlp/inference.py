@@ -1,14 +1,11 @@
-"""Using a trained network: its report on the test set, and the digit in image files.
-
-A checkpoint (``mnist_mlp.training.checkpoints``) gives the network; ``evaluate_checkpoint``
-measures it on the 10,000 test digits, ``predict_files`` reads the digit in each image, after
-preparing the image as MNIST was prepared (``mnist_mlp.data.images``).
-"""
+"""Using a trained network, loaded from a checkpoint: ``evaluate_checkpoint``, its report on the
+10,000 test digits; ``predict_files``, the digit in each image file, prepared as MNIST was
+(``mnist_mlp.data.images``)."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
@@ -26,12 +23,9 @@ __all__ = ["CheckpointEvaluation", "Prediction", "checkpoint_summary", "evaluate
 
 @dataclass(frozen=True)
 class Prediction:
-    """The network's answer for one image.
-
-    ``probabilities`` sum to 1: the softmax outputs themselves, or — for a sigmoid output layer,
-    whose ten outputs are independent numbers in (0, 1) — those outputs divided by their sum
-    (``normalised`` is then True). ``outputs`` are the raw output activations F(x).
-    """
+    """The network's answer for one image: ``probabilities`` sum to 1, the softmax outputs or,
+    for a sigmoid output layer (``normalised``), its ten outputs divided by their sum;
+    ``outputs`` are the raw output activations F(x)."""
 
     digit: int
     probabilities: list[float]
@@ -39,8 +33,7 @@ class Prediction:
     normalised: bool
 
     def to_dict(self) -> dict[str, Any]:
-        return {"digit": self.digit, "probabilities": self.probabilities,
-                "outputs": self.outputs, "normalised": self.normalised}
+        return asdict(self)
 
 
 @torch.no_grad()
@@ -56,10 +49,9 @@ def predict(model: torch.nn.Module, images: Tensor) -> list[Prediction]:
 
 def predict_files(checkpoint_path: str | os.PathLike, image_paths: list[str | os.PathLike]
                   ) -> tuple[Checkpoint, list[Prediction | ImageError]]:
-    """Load the network from a checkpoint (a run folder: best.pt, else last.pt) and predict the
-    digit in each image: for each, in order, its ``Prediction`` — or, for an image that cannot
-    be read or shows no digit, the ``ImageError`` that says why, so that one bad image among
-    many does not cost the answers for the others."""
+    """The checkpoint (a run folder: its best.pt, else last.pt) and, for each image in order,
+    its ``Prediction`` or the ``ImageError`` that says why it has none: one bad image does not
+    cost the answers for the others."""
     checkpoint = load_checkpoint(checkpoint_path, prefer=(BEST, LAST))
     model = build_model(checkpoint)
     read = [_prepared_or_error(path) for path in image_paths]
@@ -85,8 +77,8 @@ class CheckpointEvaluation:
 
 def evaluate_checkpoint(path: str | os.PathLike, data_dir: str | os.PathLike | None = None,
                         device: str = "auto") -> CheckpointEvaluation:
-    """Evaluate the network of a checkpoint (a run folder: best.pt, else last.pt) on the
-    10,000 test digits, with the loss it was trained with."""
+    """The network of a checkpoint (a run folder: best.pt, else last.pt) on the 10,000 test
+    digits, with the loss it was trained with."""
     checkpoint = load_checkpoint(path, prefer=(BEST, LAST))
     model = build_model(checkpoint)
     target = resolve_device(device)

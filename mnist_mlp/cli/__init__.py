@@ -1,17 +1,11 @@
-"""The commands: argument parsing and printing only; the work is done by the layers below.
-
-``train`` (``mnist-mlp-train``, ``scripts/train.py``), ``evaluate`` (``mnist-mlp-evaluate``),
-``predict`` (``mnist-mlp-predict``) and ``merge`` (``mnist-mlp-merge``). Each ``main`` is wrapped
-by ``common.one_line_errors``.
-
-What a command beside the library needs (the lab's, ``mnist_mlp_lab.commands``, and the demo's,
-``mnist_mlp_demo``) is public here: ``run_command``, ``command_parser`` (one-line errors, every
-default in ``--help``, ``--version``), ``one_line_errors`` and the argument types. Like the
-package, this module loads them on first use: importing it loads no torch.
-"""
+"""The commands ``train``, ``evaluate``, ``predict`` and ``merge`` (``mnist-mlp-train``… and
+``scripts/train.py``…): argument parsing and printing only. What a command beside the library
+needs (the lab's, the demo's) is public here, loaded on first use so that importing this module
+loads no torch. How the commands are built: docs/commands.md."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
 from collections.abc import Callable
@@ -33,9 +27,8 @@ if TYPE_CHECKING:
     from .parallel import slurm_shard
 
 __all__ = ["CountBar", "bars_wanted", "command_parser", "evaluate", "merge", "non_negative_int",
-           "one_line_errors",
-           "outputs_that_may_close", "positive_float", "positive_int", "predict", "quoted",
-           "run", "run_command", "shard_option", "slurm_shard", "train"]
+           "one_line_errors", "outputs_that_may_close", "positive_float", "positive_int",
+           "predict", "quoted", "run", "run_command", "shard_option", "slurm_shard", "train"]
 _HOME = {"CountBar": "progress", "bars_wanted": "progress",
          "command_parser": "options", "non_negative_int": "common",
          "one_line_errors": "common", "outputs_that_may_close": "common",
@@ -52,14 +45,9 @@ def __getattr__(name: str) -> Any:
 
 def run_command(module: str,
                 parser: Callable[[], argparse.ArgumentParser] | None = None) -> int:
-    """Parse the command line with ``parser`` (if any), then import the module ``module`` and
-    run its ``main``.
-
-    A parser that loads no torch (as those of ``options``) lets ``--help``, ``--version`` and a
-    mistyped option answer at once. Loading torch then takes a second or two; Ctrl-C meanwhile
-    ends the command with one line and status 130, not a traceback. (Without a parser the
-    command loads torch before it parses, as the lab's commands do.)
-    """
+    """Parse the command line with ``parser`` (if any: one that loads no torch answers
+    ``--help`` at once), then import ``module`` and run its ``main``; Ctrl-C while torch loads
+    is one line and status 130."""
     try:
         if parser is not None:  # help in any locale, to a closed pipe: as the command prints
             with importlib.import_module(f"{__name__}.common").outputs_that_may_close():
@@ -72,29 +60,14 @@ def run_command(module: str,
 
 
 def run(command: str) -> int:
-    """Run the library's command ``command`` (``train``, ``evaluate``, ``predict``, ``merge``),
-    its options parsed before torch loads."""
+    """Run the library's command ``command``, its options parsed before torch loads."""
     def parser() -> argparse.ArgumentParser:
         return importlib.import_module(f"{__name__}.options").PARSERS[command]()
 
     return run_command(f"{__name__}.{command}", parser)
 
 
-def train() -> int:
-    """``mnist-mlp-train``."""
-    return run("train")
-
-
-def evaluate() -> int:
-    """``mnist-mlp-evaluate``."""
-    return run("evaluate")
-
-
-def predict() -> int:
-    """``mnist-mlp-predict``."""
-    return run("predict")
-
-
-def merge() -> int:
-    """``mnist-mlp-merge``."""
-    return run("merge")
+train = functools.partial(run, "train")  # mnist-mlp-train
+evaluate = functools.partial(run, "evaluate")  # mnist-mlp-evaluate
+predict = functools.partial(run, "predict")  # mnist-mlp-predict
+merge = functools.partial(run, "merge")  # mnist-mlp-merge

@@ -1,11 +1,6 @@
-"""What every command shares: one-line errors, argument types, and parsing helpers.
-
-A problem the user can fix (``mnist_mlp.errors.UserError``) is printed as one line, ``error: …``
-saying what to do, with exit status 2 and no traceback; Ctrl-C exits with 130, SIGTERM with 143
-and SIGHUP with 129; output that goes away (``… | head``, a full disk, a hung-up terminal) is
-only lost, and text a stream cannot encode (an ASCII or Latin-1 locale) is written in plain
-ASCII. Anything else is a bug and keeps its traceback.
-"""
+"""What every command shares: one-line errors (``one_line_errors``), signals taken as Ctrl-C,
+outputs that may close (``MayClose``), the commands printed for the user to run next, and the
+argument types. What they guarantee: docs/commands.md."""
 
 from __future__ import annotations
 
@@ -41,12 +36,9 @@ class OneLineParser(argparse.ArgumentParser):
 
 def parse_noting_given(parser: argparse.ArgumentParser, argv: Sequence[str] | None,
                        names: Iterable[str]) -> tuple[argparse.Namespace, set[str]]:
-    """Parse ``argv``, and say which of the options ``names`` were given (not left at default).
-
-    Each name starts as a marker in the namespace; argparse overwrites it only when the option
-    is on the command line. The markers left are then removed and a second parse of no
-    arguments fills in the defaults (for options only: names that are none stay absent).
-    """
+    """Parse ``argv``, and say which of the options ``names`` were given (not left at default):
+    each starts as a marker that argparse overwrites only when given; a second parse of no
+    arguments then fills in the defaults of the others."""
     names = set(names)
     args = parser.parse_args(argv, argparse.Namespace(**dict.fromkeys(names, _NOT_GIVEN)))
     given = {name for name in names if getattr(args, name) is not _NOT_GIVEN}
@@ -56,13 +48,9 @@ def parse_noting_given(parser: argparse.ArgumentParser, argv: Sequence[str] | No
 
 
 def one_line_errors(main: Callable[..., int]) -> Callable[..., int]:
-    """Wrap a command's ``main`` for a person, a pipe or a scheduler.
-
-    A user error prints one ``error: …`` line and exits 2; Ctrl-C prints ``interrupted`` and exits
-    130, SIGTERM the same with 143 and SIGHUP with 129 — never a traceback; a warning is one
-    ``warning: …`` line. Output that cannot be written (a reader gone, ``… | head -1``, a full
-    disk, a hung-up terminal) is dropped, quietly: the work itself runs to its end.
-    """
+    """Wrap a command's ``main``: a user error is one ``error: …`` line and status 2; Ctrl-C,
+    SIGTERM and SIGHUP one ``interrupted`` line and 130, 143, 129; a warning one line; output
+    that cannot be written is dropped while the work runs on. A bug keeps its traceback."""
 
     @functools.wraps(main)
     def guarded(argv: Sequence[str] | None = None) -> int:
@@ -82,8 +70,7 @@ def one_line_errors(main: Callable[..., int]) -> Callable[..., int]:
 
 INTERRUPTIONS: dict[int, type[KeyboardInterrupt]] = {signal.SIGTERM: Terminated,
                  **({signal.SIGHUP: HungUp} if hasattr(signal, "SIGHUP") else {})}
-"""The signals taken as Ctrl-C is, and what each raises: a scheduler's SIGTERM, a closed
-terminal's SIGHUP."""
+"""The signals taken as Ctrl-C is, and what each raises."""
 
 
 def _raise_interruption(signum: int, frame: object) -> None:
@@ -92,9 +79,8 @@ def _raise_interruption(signum: int, frame: object) -> None:
 
 @contextmanager
 def signals_as_interrupts() -> Iterator[None]:
-    """While the block runs, SIGTERM raises ``Terminated`` and SIGHUP ``HungUp``, which are
-    handled as Ctrl-C is (the last completed epoch saved). A SIGHUP ignored from the start
-    (``nohup``) stays ignored."""
+    """While the block runs, SIGTERM raises ``Terminated`` and SIGHUP ``HungUp``, handled as
+    Ctrl-C is; a SIGHUP ignored from the start (``nohup``) stays ignored."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -117,8 +103,7 @@ PLAIN = {"±": "+/-", "–": "-", "—": "-", "−": "-", "η": "eta", "≤": "<
 
 
 def _plain(error: UnicodeError) -> tuple[str, int]:
-    """A codecs error handler: each character that cannot be encoded in its ASCII form from
-    ``PLAIN``, else ``?``."""
+    """A codecs error handler: each character in its ASCII form from ``PLAIN``, else ``?``."""
     if not isinstance(error, UnicodeEncodeError):
         raise error
     return "".join(PLAIN.get(c, "?") for c in error.object[error.start:error.end]), error.end
@@ -128,10 +113,9 @@ codecs.register_error("mnist-mlp-plain", _plain)
 
 
 class MayClose(io.TextIOBase):
-    """A text stream that drops what nobody can read any more, instead of failing: the first
-    error writing it (a broken pipe, a full disk, the EIO of a hung-up terminal, a closed file)
-    sends everything after it to the null device. Text its encoding cannot hold (``±`` on an
-    ASCII stream) is written in plain ASCII (``PLAIN``)."""
+    """A text stream that, from the first error writing it (a broken pipe, a full disk, a
+    hung-up terminal, a closed file), sends everything to the null device instead of failing;
+    text its encoding cannot hold is written in plain ASCII (``PLAIN``)."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream, self.gone = stream, False
@@ -144,7 +128,6 @@ class MayClose(io.TextIOBase):
         self._quietly(self.stream.flush)
 
     def _encodable(self, text: str) -> str:
-        """``text`` with what the stream's encoding cannot hold replaced by plain ASCII."""
         try:
             text.encode(self.encoding)
         except UnicodeEncodeError:
@@ -178,9 +161,8 @@ class MayClose(io.TextIOBase):
 
 @contextmanager
 def outputs_that_may_close() -> Iterator[None]:
-    """stdout and stderr as ``MayClose`` streams while the block runs. A stream that was closed
-    before the program started (``>&-``) becomes the null device, so that no file the program
-    opens can take its descriptor."""
+    """stdout and stderr as ``MayClose`` streams while the block runs; one closed before the
+    program started (``>&-``) becomes the null device, so no file opened takes its descriptor."""
     saved = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = (MayClose(stream if stream is not None else _null(fd))
                               for stream, fd in ((sys.stdout, 1), (sys.stderr, 2)))
@@ -202,22 +184,18 @@ def _null(fd: int) -> TextIO:
 
 
 def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
-    """Show a warning to a command's user as one line, without the source line."""
     print(f"warning: {message}", file=sys.stderr)
 
 
 def quoted(path: str | os.PathLike) -> str:
-    """A path as a command printed for the user to run takes it: shell-quoted, so that a folder
-    with a space or a quote in its name is pasted as one word (``shlex.quote``)."""
+    """A path shell-quoted, so that a printed command pastes it as one word."""
     return shlex.quote(str(path))
 
 
 def program(name: str) -> str:
-    """A program of this installation (``tensorboard``, ``mnist-mlp-evaluate``, ``python``) as
-    a command printed for the user to run next names it, so that it works when pasted in the
-    same shell: by its path in the running virtual environment where that environment is not
-    activated (its ``bin`` folder not on ``PATH``) — relative to the current folder where it
-    lies inside it, e.g. ``.venv/bin/tensorboard`` — else by its bare name."""
+    """A program of this installation as a printed command names it, to work when pasted: by
+    its path in a virtual environment that is not activated (relative where it lies below the
+    current folder, ``.venv/bin/tensorboard``), else by its bare name."""
     scripts = Path(sys.prefix, "Scripts" if os.name == "nt" else "bin")
     if sys.prefix == sys.base_prefix or _on_path(scripts):
         return name
@@ -230,8 +208,7 @@ def program(name: str) -> str:
 
 
 def command(name: str, *arguments: str | os.PathLike) -> str:
-    """A command for the user to run next, as printed: ``program(name)`` and the arguments,
-    each shell-quoted (``quoted``)."""
+    """A command for the user to run next: ``program(name)`` and the arguments, quoted."""
     return " ".join([program(name), *map(quoted, arguments)])
 
 
@@ -241,7 +218,6 @@ def python() -> str:
 
 
 def _on_path(folder: Path) -> bool:
-    """Whether ``folder`` is one of the folders of ``$PATH``."""
     for entry in os.environ.get("PATH", "").split(os.pathsep):
         with contextlib.suppress(OSError):
             if entry and os.path.samefile(entry, folder):

@@ -1,8 +1,5 @@
 """``mnist-mlp-merge FOLDER``: the summary of a train command's sweep run in shards
-(``--shard I/N``), once all N shard files are in FOLDER. A network that diverged is counted as
-the unsharded sweep counts it; a shard missing, twice, of another sweep, damaged or hostile is
-refused in one line naming it (``mnist_mlp.training.parallel``). The reproduction's shards are the
-lab's: one line says which command merges them."""
+(``--shard I/N``), once all N shard files are in FOLDER; what it refuses: docs/commands.md."""
 
 from __future__ import annotations
 

@@ -1,10 +1,6 @@
-"""The options of the commands train, evaluate, predict and merge, in a module that loads
-no torch: ``cli.run`` parses the command line with these before it imports the command (and
-torch, a second or two), so that ``--help``, ``--version`` and a mistyped option answer at once.
-
-Every parser comes from ``command_parser``: errors in one line, ``--version``, and each option's
-default in its help (``DefaultsShown``).
-"""
+"""The options of the commands train, evaluate, predict and merge, in a module that loads no
+torch, so that ``--help``, ``--version`` and a mistyped option answer at once (docs/commands.md).
+Every parser comes from ``command_parser``."""
 
 from __future__ import annotations
 
@@ -13,22 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .. import __version__
-from ..textbook.names import (
-    AMBIGUOUS,
-    HIDDEN_ACTIVATION_NAMES,
-    INIT_NAMES,
-    LOSS_DESCRIPTIONS,
-    LOSS_NAMES,
-    OUTPUT_ACTIVATION_NAMES,
-)
+from ..textbook import names
 from ..training.config import TrainConfig
-from .common import (
-    OneLineParser,
-    non_negative_int,
-    positive_float,
-    positive_int,
-    shard_option,
-)
+from .common import OneLineParser, non_negative_int, positive_float, positive_int, shard_option
 
 DATA_DIR_HELP = "folder holding MNIST/raw/ (default: $MNIST_DATA, else ./data, downloading there)"
 CHECKPOINT_HELP = "a checkpoint (.pt) or a run folder (its best.pt, else last.pt)"
@@ -36,8 +19,8 @@ DEVICE_HELP = "auto, cpu, cuda, cuda:N or mps"
 
 
 class DefaultsShown(argparse.HelpFormatter):
-    """Each option's help ends with its default, "(default: 0.5)", unless the help already says
-    it; an option whose default is None (not given) says in its own words what happens then."""
+    """Each option's help ends with its default, "(default: 0.5)", unless it says it already or
+    the default is None (the help then says what happens)."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help
@@ -50,9 +33,9 @@ class DefaultsShown(argparse.HelpFormatter):
 
 
 def loss_name(text: str) -> str:
-    """A loss name as given, refusing one that could mean two losses (``AMBIGUOUS``)."""
-    if text in AMBIGUOUS:
-        raise argparse.ArgumentTypeError(AMBIGUOUS[text])
+    """A loss name as given, refusing one that could mean two losses (``names.AMBIGUOUS``)."""
+    if text in names.AMBIGUOUS:
+        raise argparse.ArgumentTypeError(names.AMBIGUOUS[text])
     return text
 
 
@@ -70,14 +53,14 @@ def train_parser() -> argparse.ArgumentParser:
                        "Defaults are the chapter's recipe.")
     p.add_argument("--hidden", type=positive_int, default=d.hidden_size, dest="hidden_size",
                    help="hidden neurons l")
-    p.add_argument("--activation", choices=HIDDEN_ACTIVATION_NAMES, default=d.activation,
+    p.add_argument("--activation", choices=names.HIDDEN_ACTIVATION_NAMES, default=d.activation,
                    help="activation of the hidden neurons")
-    p.add_argument("--output-activation", choices=OUTPUT_ACTIVATION_NAMES,
+    p.add_argument("--output-activation", choices=names.OUTPUT_ACTIVATION_NAMES,
                    default=d.output_activation, help="activation of the ten output neurons")
-    p.add_argument("--loss", type=loss_name, choices=LOSS_NAMES, default=d.loss,
+    p.add_argument("--loss", type=loss_name, choices=names.LOSS_NAMES, default=d.loss,
                    help="loss per digit, averaged over a mini-batch: " + "; ".join(
-                       f"{name}, {words}" for name, words in LOSS_DESCRIPTIONS.items()))
-    p.add_argument("--init", choices=INIT_NAMES, default=d.init,
+                       f"{name}, {words}" for name, words in names.LOSS_DESCRIPTIONS.items()))
+    p.add_argument("--init", choices=names.INIT_NAMES, default=d.init,
                    help="normal: N(0,1) as in the classic experiment; scaled_normal: N(0,1/n_in)")
     p.add_argument("--lr", type=positive_float, nargs="+", default=[d.lr],
                    help="learning rate η; several values train a grid (with --seeds)")

@@ -1,14 +1,6 @@
 """The train command past one process: a sweep split over the ranks of torchrun or over the
-shards of ``--shard I/N`` runs, and the reference loop data-parallel under torchrun.
-
-Under torchrun every rank runs the same command; rank 0 alone prints. The fast engine's grid
-of (η, seed) is dealt out over the ranks (``Shard.take``), each rank trains its networks and
-writes their run folders, and rank 0 gathers the results and prints the one summary. With
-``--shard I/N`` (a Slurm job array, any scheduler) a process trains shard I and writes its
-results to ``LOG_DIR/shard-I-of-N.json``; ``mnist-mlp-merge LOG_DIR`` prints the summary once
-all N are there. Under a Slurm job array ``--shard`` need not be given: the array's
-``SLURM_ARRAY_TASK_*`` variables say which shard a task is.
-"""
+shards of ``--shard I/N`` runs (a Slurm job array's by default), and the reference loop
+data-parallel under torchrun. How they share the work: docs/commands.md."""
 
 from __future__ import annotations
 
@@ -72,9 +64,8 @@ def slurm_default(args: argparse.Namespace, launch: Launch) -> None:
 
 def train_shard(config: TrainConfig, args: argparse.Namespace, launch: Launch,
                 shard: Shard) -> list[TrainResult] | None:
-    """Train this shard's networks of ``config``; under torchrun return everyone's results on
-    rank 0 (None on the others), with ``--shard`` write them to the shard's file and return
-    them."""
+    """Train this shard's networks of ``config``: under torchrun, everyone's results on rank 0
+    (None on the others); with ``--shard``, its own, written to the shard's file."""
     count, mine = len(config.networks()), shard.take([config.networks()])[0]
     part = (f"rank {launch.rank} of {launch.world_size}" if launch.distributed
             else f"shard {shard}")
@@ -89,12 +80,17 @@ def train_shard(config: TrainConfig, args: argparse.Namespace, launch: Launch,
     if not launch.distributed:
         write_shard_results(Path(args.log_dir), shard, config.grid(), results)
         return results
-    gathered = gather_json([{"id": network_id(r.config.network_lr, r.config.seed)} | r.to_dict()
-                            for r in results], launch)
+    gathered = gather_json(identified(results), launch)
     if gathered is None:
         return None
     by_id = {item["id"]: item for part in gathered for item in part}
     return [TrainResult.from_dict(by_id[i]) for i in network_ids(config.grid())]
+
+
+def identified(results: list[TrainResult]) -> list[dict[str, Any]]:
+    """Each result as a shard's item: its network's id (η, seed) and its record."""
+    return [{"id": network_id(r.config.network_lr, r.config.seed)} | r.to_dict()
+            for r in results]
 
 
 def shard_line(shard: Shard) -> Callable[[int, list[EpochRecord]], str]:
@@ -105,8 +101,7 @@ def shard_line(shard: Shard) -> Callable[[int, list[EpochRecord]], str]:
 def write_shard_results(folder: Path, shard: Shard, sweep: dict[str, Any],
                         results: list[TrainResult]) -> None:
     """The shard's file of results in ``folder``, and what to do once every shard is done."""
-    items = [{"id": network_id(r.config.network_lr, r.config.seed)} | r.to_dict()
-             for r in results]
+    items = identified(results)
     path = write_shard(folder, shard, "train", sweep, items)
     print(f"\nshard {shard} of the sweep: {len(items)} networks; results in {path}; once "
           f"every shard is done: {command('mnist-mlp-merge', folder)}")

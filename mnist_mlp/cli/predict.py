@@ -1,8 +1,5 @@
-"""``mnist-mlp-predict``: the digit in each image file, read by a trained network.
-
-An image that cannot be read (or shows no digit) is one ``error: …`` line on stderr, in its
-place; the other images are answered, and the exit status is then 2.
-"""
+"""``mnist-mlp-predict``: the digit in each image file, read by a trained network; an image
+that cannot be read is one ``error: …`` line in its place, and the exit status 2."""
 
 from __future__ import annotations
 
@@ -16,6 +13,9 @@ from ..training.checkpoints import Checkpoint
 from .common import one_line_errors
 from .options import predict_parser
 
+Answers = list[tuple[str, Prediction | ImageError]]
+"""Each image's path and its prediction, or why it has none."""
+
 
 def prediction_lines(path: str, prediction: Prediction) -> str:
     """Two lines: the image and its digit, then the ten probabilities."""
@@ -24,8 +24,7 @@ def prediction_lines(path: str, prediction: Prediction) -> str:
             + "  ".join(f"{digit}: {value:.3f}" for digit, value in enumerate(p)))
 
 
-def print_answers(checkpoint: Checkpoint, answers: list[tuple[str, Prediction | ImageError]]
-                  ) -> None:
+def print_answers(checkpoint: Checkpoint, answers: Answers) -> None:
     """Each image's digit and probabilities, or its error on stderr, in the order given."""
     predictions = [answer for _, answer in answers if isinstance(answer, Prediction)]
     if predictions and predictions[0].normalised:
@@ -38,8 +37,7 @@ def print_answers(checkpoint: Checkpoint, answers: list[tuple[str, Prediction | 
             print(f"error: {answer}", file=sys.stderr, flush=True)
 
 
-def print_json(checkpoint: Checkpoint, answers: list[tuple[str, Prediction | ImageError]]
-               ) -> None:
+def print_json(checkpoint: Checkpoint, answers: Answers) -> None:
     """The checkpoint and, for each image, its prediction or ``"error"``; errors on stderr."""
     print(json.dumps({"checkpoint": checkpoint_summary(checkpoint), "predictions": [
         {"image": path} | (answer.to_dict() if isinstance(answer, Prediction)

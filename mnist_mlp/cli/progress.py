@@ -1,12 +1,6 @@
-"""Progress bars for the commands (tqdm, on stderr): for one network, one over the epochs and
-one over the current epoch's mini-batches with its running loss (``ProgressBars``); for a sweep,
-one over its network-epochs (``SweepBar``); for any count of work, ``CountBar``.
-
-The training loop knows nothing of them: ``ProgressBars.step`` and ``ProgressBars.epoch`` are
-passed to ``train`` as its ``on_step`` and ``on_epoch`` callbacks. The per-epoch line is printed
-above the bars (``tqdm.write``) without garbling them; with the bars off it is a plain print, so
-the output looks the same either way.
-"""
+"""Progress bars (tqdm, on stderr), each line of output printed above them: ``ProgressBars``
+for one network (epochs, and the epoch's mini-batches with the running loss), ``SweepBar`` for
+a sweep (network-epochs), ``CountBar`` for any count of work. How: docs/commands.md."""
 
 from __future__ import annotations
 
@@ -28,86 +22,13 @@ REFRESH_STEPS = 50
 
 def bars_wanted(quiet: bool) -> bool:
     """Bars only for a person watching: not with ``--quiet``, and only when both stdout and
-    stderr are terminals (not when output goes to a file, a pipe or a test's capture)."""
+    stderr are terminals."""
     return not quiet and sys.stdout.isatty() and sys.stderr.isatty()
 
 
-def print_above(line: str, bars: bool) -> None:
-    """Print ``line`` to stdout: above the bars (``tqdm.write``) where ``bars`` are shown, so
-    that they are not garbled; else as a plain print."""
-    if bars:
-        tqdm.write(line, file=sys.stdout)
-        sys.stdout.flush()
-    else:
-        print(line, flush=True)
-
-
-class ProgressBars:
-    """An epoch bar and a step bar with the running loss (mean of the epoch's mini-batch losses).
-
-    ``describe`` turns an epoch's history record into the line printed for it. ``enabled=False``
-    shows no bars, only those lines. ``file`` is where the bars go (stderr by default). Use as a
-    context manager, or call ``close``.
-    """
-
-    def __init__(self, epochs: int, describe: Callable[[EpochRecord], str],
-                 enabled: bool = True, file: IO[str] | None = None,
-                 refresh_steps: int = REFRESH_STEPS) -> None:
-        self.epochs, self.describe = epochs, describe
-        self.enabled, self.file = enabled, file
-        self.refresh_steps = refresh_steps
-        self.epoch_bar: tqdm | None = None
-        self.step_bar: tqdm | None = None
-        self.loss_sum: float | Tensor = 0.0
-        self.shown_steps = 0
-
-    def step(self, info: StepInfo) -> None:
-        """After each mini-batch: advance the step bar, now and then with the running loss."""
-        if not self.enabled:
-            return
-        if self.epoch_bar is None:  # the first step tells where a resumed run starts
-            self.epoch_bar = tqdm(total=self.epochs, initial=info.epoch - 1, desc="training",
-                                  unit="epoch", file=self.file, dynamic_ncols=True)
-        if self.step_bar is None:
-            self.step_bar = tqdm(total=info.steps, desc=f"epoch {info.epoch}", unit="step",
-                                 leave=False, file=self.file, dynamic_ncols=True)
-            self.loss_sum, self.shown_steps = 0.0, 0
-        self.loss_sum = self.loss_sum + info.loss  # stays on the device until shown
-        if info.step % self.refresh_steps == 0 or info.step == info.steps:
-            self.step_bar.update(info.step - self.shown_steps)
-            self.step_bar.set_postfix(loss=f"{float(self.loss_sum) / info.step:.4f}")
-            self.shown_steps = info.step
-
-    def epoch(self, record: EpochRecord) -> None:
-        """At the end of an epoch: close its step bar, print its line, advance the epoch bar."""
-        if self.step_bar is not None:
-            self.step_bar.close()
-            self.step_bar = None
-        self.write(self.describe(record))
-        if self.epoch_bar is not None:
-            self.epoch_bar.update(1)
-
-    def write(self, line: str) -> None:
-        """Print ``line`` to stdout, above the bars when they are shown."""
-        print_above(line, self.enabled and self.epoch_bar is not None)
-
-    def close(self) -> None:
-        """Close the bars (they leave the epoch bar's last state on screen)."""
-        for bar in (self.step_bar, self.epoch_bar):
-            if bar is not None:
-                bar.close()
-        self.step_bar = self.epoch_bar = None
-
-    def __enter__(self) -> ProgressBars:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-
 class CountBar:
-    """A bar over a count of work (network-epochs, say), with the rate and an ETA (tqdm, on
-    stderr), and lines printed above it; ``enabled=False`` shows only the lines."""
+    """A bar over a count of work (network-epochs, say), with the rate and an ETA, and lines
+    printed above it; ``enabled=False`` shows only the lines."""
 
     def __init__(self, total: int, desc: str, unit: str, enabled: bool = True,
                  file: IO[str] | None = None) -> None:
@@ -119,8 +40,13 @@ class CountBar:
             self.bar.update(count)
 
     def write(self, line: str) -> None:
-        """Print ``line`` to stdout, above the bar when it is shown."""
-        print_above(line, self.bar is not None)
+        """Print ``line`` to stdout: above the bar (``tqdm.write``) where it is shown, so that
+        it is not garbled; else as a plain print."""
+        if self.bar is not None:
+            tqdm.write(line, file=sys.stdout)
+            sys.stdout.flush()
+        else:
+            print(line, flush=True)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -134,9 +60,59 @@ class CountBar:
         self.close()
 
 
+class ProgressBars(CountBar):
+    """An epoch bar (``bar``) and a step bar with the running loss (mean of the epoch's
+    mini-batch losses); ``describe`` turns an epoch's record into its line. Pass ``step`` and
+    ``epoch`` to ``train`` as its ``on_step`` and ``on_epoch``."""
+
+    def __init__(self, epochs: int, describe: Callable[[EpochRecord], str],
+                 enabled: bool = True, file: IO[str] | None = None,
+                 refresh_steps: int = REFRESH_STEPS) -> None:
+        self.bar: tqdm | None = None  # the epoch bar, made at the first step
+        self.epochs, self.describe = epochs, describe
+        self.enabled, self.file = enabled, file
+        self.refresh_steps = refresh_steps
+        self.step_bar: tqdm | None = None
+        self.loss_sum: float | Tensor = 0.0
+        self.shown_steps = 0
+
+    def step(self, info: StepInfo) -> None:
+        """After each mini-batch: advance the step bar, now and then with the running loss."""
+        if not self.enabled:
+            return
+        if self.bar is None:  # the first step tells where a resumed run starts
+            self.bar = tqdm(total=self.epochs, initial=info.epoch - 1, desc="training",
+                            unit="epoch", file=self.file, dynamic_ncols=True)
+        if self.step_bar is None:
+            self.step_bar = tqdm(total=info.steps, desc=f"epoch {info.epoch}", unit="step",
+                                 leave=False, file=self.file, dynamic_ncols=True)
+            self.loss_sum, self.shown_steps = 0.0, 0
+        self.loss_sum = self.loss_sum + info.loss  # stays on the device until shown
+        if info.step % self.refresh_steps == 0 or info.step == info.steps:
+            self.step_bar.update(info.step - self.shown_steps)
+            self.step_bar.set_postfix(loss=f"{float(self.loss_sum) / info.step:.4f}")
+            self.shown_steps = info.step
+
+    def epoch(self, record: EpochRecord) -> None:
+        """At the end of an epoch: close its step bar, print its line, advance the epoch bar."""
+        self.close_step_bar()
+        self.write(self.describe(record))
+        self.update(1)
+
+    def close_step_bar(self) -> None:
+        if self.step_bar is not None:
+            self.step_bar.close()
+            self.step_bar = None
+
+    def close(self) -> None:
+        """Close the bars (the epoch bar's last state stays on screen)."""
+        self.close_step_bar()
+        super().close()
+
+
 class SweepBar(CountBar):
-    """One bar over a sweep of K networks: network-epochs done of all, the line of each epoch
-    printed above it. Pass ``epoch`` as the ``on_epoch`` callback of ``train_many``."""
+    """One bar over a sweep of K networks' epochs, each epoch's line printed above it. Pass
+    ``epoch`` as the ``on_epoch`` callback of ``train_many``."""
 
     def __init__(self, epochs: int, networks: int,
                  describe: Callable[[int, list[EpochRecord]], str], enabled: bool = True,

@@ -1,5 +1,5 @@
-"""What the commands print: the first line of a run, the test-set report (per-class metrics,
-then the confusion matrix), and the line of each epoch."""
+"""What the commands print: the first line of a run, the line of each epoch, and the test-set
+report (per-class metrics, then the confusion matrix)."""
 
 from __future__ import annotations
 
@@ -15,14 +15,13 @@ from ..training.stats import spread
 
 
 def loss_words(name: str) -> str:
-    """The loss called ``name`` (a key of ``textbook.losses.LOSSES``) in words, e.g. "the
-    cross-entropy (35), both terms" (``textbook.names.LOSS_DESCRIPTIONS``)."""
+    """The loss called ``name`` in words, e.g. "the cross-entropy (35), both terms"."""
     return LOSS_DESCRIPTIONS.get(name, name)
 
 
 def start_line(start: RunStart) -> str:
-    """A run's first line: what it trains — the network, the loss, η, the mini-batch size, the
-    epochs, the seeds — and where: the trainer, the device and why that one."""
+    """A run's first line: the network, the loss, η, the mini-batch size, the epochs, the seeds;
+    the trainer, the device and why that one."""
     first, count = start.configs[0], len(start.configs)
     networks = f"{count} networks " if count > 1 else ""
     lrs = ", ".join(f"{lr:g}" for lr in dict.fromkeys(c.lr for c in start.configs))
@@ -46,10 +45,9 @@ def start_line(start: RunStart) -> str:
 
 def start_printer(configs: Sequence[TrainConfig] | None = None, prefix: str = "",
                   device: str | None = None) -> Callable[[RunStart], None]:
-    """An ``on_start`` that prints a run's first line (``start_line``), once however many runs
-    it is given to. ``configs``: the whole sweep, where its networks train one run after
-    another; ``prefix``: the part of a sweep this process trains; ``device``: the device asked
-    for, where the run got another name for it (a rank's ``cuda:N`` for ``auto``)."""
+    """An ``on_start`` that prints ``start_line`` once, however many runs it is given to:
+    naming ``configs`` (a sweep trained one run after another), after ``prefix`` (the part of a
+    sweep this process trains), why ``device`` (the device asked for, not a rank's name)."""
     printed = False
 
     def on_start(start: RunStart) -> None:
@@ -67,13 +65,8 @@ def start_printer(configs: Sequence[TrainConfig] | None = None, prefix: str = ""
 
 
 def format_report(report: ClassificationReport) -> str:
-    """Render a report as a fixed-width plain-text table for the terminal.
-
-    One row per class (precision, recall, specificity and balanced accuracy as percentages with
-    two decimals, and the support = row sum of the confusion matrix), a macro-mean row
-    (unweighted means over classes; its support is the total), the legend, the overall
-    accuracy, then the confusion matrix with rows = true class and columns = predicted class.
-    """
+    """The report as a plain-text table: per-class metrics and their macro means, the legend,
+    the accuracy, then the confusion matrix."""
     correct = int(report.confusion.trace())
     return "\n".join([*metric_table(report), *LEGEND, "",
                       f"accuracy: {_percent(report.accuracy)} ({correct}/{report.total})", "",
@@ -91,44 +84,38 @@ def _percent(x: float) -> str:
 
 def metric_table(report: ClassificationReport) -> list[str]:
     """Precision, recall, specificity, balanced accuracy and support: one line per class, then
-    the macro means."""
+    the macro means (unweighted; their support is the total)."""
     label_w = max(len("macro avg"), len(str(report.num_classes - 1)))
     support_w = max(len("support"), len(str(report.total)))
     pct_w = len("specificity")  # widest metric header; "100.00%" fits
 
-    def row(label: str, values: list[float], n: int) -> str:
-        return (f"{label:>{label_w}}  " + "  ".join(f"{_percent(v):>{pct_w}}" for v in values)
-                + f"  {n:>{support_w}}")
+    def row(label: str, cells: list[str], support: str) -> str:
+        return (f"{label:>{label_w}}  " + "  ".join(f"{c:>{pct_w}}" for c in cells)
+                + f"  {support:>{support_w}}")
 
-    names = ("precision", "recall", "specificity", "balanced")
-    header = (f"{'class':>{label_w}}  " + "  ".join(f"{n:>{pct_w}}" for n in names)
-              + f"  {'support':>{support_w}}")
+    header = row("class", ["precision", "recall", "specificity", "balanced"], "support")
     per_class = [report.precision, report.recall, report.specificity, report.balanced_accuracy]
-    support = report.support.tolist()
-    lines = [header, "-" * len(header)]
-    for i in range(report.num_classes):
-        lines.append(row(str(i), [float(m[i]) for m in per_class], int(support[i])))
-    lines.append("-" * len(header))
-    lines.append(row("macro avg", [report.macro_precision, report.macro_recall,
-                                   report.macro_specificity, report.macro_balanced_accuracy],
-                     report.total))
-    return lines
+    macro = [report.macro_precision, report.macro_recall, report.macro_specificity,
+             report.macro_balanced_accuracy]
+    rule = "-" * len(header)
+    return [header, rule,
+            *(row(str(i), [_percent(float(m[i])) for m in per_class], str(int(n)))
+              for i, n in enumerate(report.support.tolist())),
+            rule, row("macro avg", [_percent(m) for m in macro], str(report.total))]
 
 
 def confusion_table(report: ClassificationReport) -> list[str]:
     """The confusion matrix: rows true class, columns predicted class."""
     k, corner = report.num_classes, "true \\ predicted"
     cell_w = max(3, len(str(k - 1)), len(str(int(report.confusion.max().item()))))
-    lines = ["confusion matrix (rows: true class, columns: predicted class)",
-             f"{corner} " + " ".join(f"{j:>{cell_w}}" for j in range(k))]
-    for i, row in enumerate(report.confusion.tolist()):
-        lines.append(f"{i:>{len(corner)}} " + " ".join(f"{v:>{cell_w}}" for v in row))
-    return lines
+    return ["confusion matrix (rows: true class, columns: predicted class)",
+            f"{corner} " + " ".join(f"{j:>{cell_w}}" for j in range(k)),
+            *(f"{i:>{len(corner)}} " + " ".join(f"{v:>{cell_w}}" for v in row)
+              for i, row in enumerate(report.confusion.tolist()))]
 
 
 def epoch_line(record: EpochRecord) -> str:
-    """One epoch as a line: the loss on the training set after the epoch, validation and test
-    accuracy, and the seconds of its SGD steps."""
+    """One epoch: the training loss after it, validation and test accuracy, its SGD seconds."""
     validation = (f"  validation {100 * record.validation_accuracy:6.2f}%"
                   if record.validation_accuracy is not None else "")
     return (f"epoch {record.epoch:3d}  train loss {record.train_loss:.4f}{validation}"
@@ -136,8 +123,8 @@ def epoch_line(record: EpochRecord) -> str:
 
 
 def epoch_of_many_line(epoch: int, records: list[EpochRecord]) -> str:
-    """One epoch of a sweep as a line: the spread of test accuracy over the networks that have
-    not diverged (the diverged ones counted, not averaged in), time."""
+    """One epoch of a sweep: the spread of test accuracy over the networks that did not
+    diverge (the diverged ones counted, not averaged in), time."""
     kept = [r.test_accuracy for r in records if not r.diverged]
     diverged = f", {len(records) - len(kept)} diverged" if len(kept) < len(records) else ""
     accuracy = spread(kept).percent() if kept else "—"

@@ -1,7 +1,5 @@
-"""``mnist-mlp-train``: train, print one line per epoch and the final report.
-
-Argument parsing and printing only: the work is done by ``mnist_mlp.training``.
-"""
+"""``mnist-mlp-train``: train, print one line per epoch and the final report (the work is done
+by ``mnist_mlp.training``)."""
 
 from __future__ import annotations
 
@@ -15,7 +13,6 @@ from pathlib import Path
 
 from ..errors import ConfigError, exit_status
 from ..training import (
-    EpochRecord,
     TrainConfig,
     TrainingInterrupted,
     TrainResult,
@@ -38,17 +35,13 @@ from .tables import epoch_line, epoch_of_many_line, format_report, start_printer
 CONFIG_NAMES = frozenset(f.name for f in fields(TrainConfig))
 
 
-def print_epoch(record: EpochRecord) -> None:
-    print(epoch_line(record), flush=True)
-
-
 def train_fast(config: TrainConfig, args: argparse.Namespace) -> list[TrainResult]:
     """Train the networks of ``config`` all at once with the fast engine; for several
     networks, a bar over network-epochs (on a terminal)."""
     count = len(config.networks())
     if count == 1:
         return train_many(config, manifest=True, on_start=start_printer(),
-                          on_epoch=lambda _, records: print_epoch(records[0]))
+                          on_epoch=lambda _, records: print(epoch_line(records[0]), flush=True))
     with SweepBar(config.epochs, count, epoch_of_many_line, bars_wanted(args.quiet)) as bar:
         return train_many(config, manifest=True, on_epoch=bar.epoch, on_start=start_printer())
 
@@ -200,19 +193,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 def print_results(results: list[TrainResult]) -> None:
     """The final report of one network, or the summary of a sweep; where the logs are."""
     if len(results) == 1 and results[0].metrics is not None:
-        print()
-        print(format_report(results[0].metrics))
+        print(f"\n{format_report(results[0].metrics)}")
     else:
         print_summary(results)
     run_dirs = [r.run_dir for r in results if r.run_dir is not None]
-    if run_dirs:
-        print(f"\nTensorBoard logs in {run_dirs[0].parent}  "
-              f"({command('tensorboard', '--logdir', run_dirs[0].parent)})")
+    if not run_dirs:
+        return
+    logs, best = run_dirs[0].parent, f" and {BEST}" if (run_dirs[0] / BEST).exists() else ""
+    print(f"\nTensorBoard logs in {logs}  ({command('tensorboard', '--logdir', logs)})")
     if len(run_dirs) == 1:
-        best = " and best.pt" if (run_dirs[0] / BEST).exists() else ""
         print(f"checkpoints {LAST}{best} in {run_dirs[0]}  "
               f"({command('mnist-mlp-evaluate', run_dirs[0])})")
-    elif run_dirs:
-        best = f" and {BEST}" if (run_dirs[0] / BEST).exists() else ""
+    else:
         print(f"checkpoints {LAST}{best} in each run folder  "
-              f"({command('mnist-mlp-evaluate', run_dirs[0].parent)}/<run>)")
+              f"({command('mnist-mlp-evaluate', logs)}/<run>)")
