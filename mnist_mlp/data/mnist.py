@@ -9,24 +9,21 @@ The layout, the checks and the splits: docs/data.md.
 
 from __future__ import annotations
 
-import functools
 import gzip
 import http.client
 import io
 import math
 import os
-import shlex
 import stat
 import struct
 import textwrap
 import zlib
 from pathlib import Path
-from typing import BinaryIO
 
 import torch
 
 from ..errors import ConfigError, UserError
-from ..files import FILE, FOLDER, examine, write_atomically
+from ..files import FILE, FOLDER, examine
 from ..textbook.model import IMAGE_SIDE, NUM_CLASSES
 from .digits import DigitTensors, MNISTSplits, to_digits
 
@@ -133,16 +130,21 @@ def _training_count(n_file: int, validation_size: int, train_size: int | None) -
     return available if train_size is None else train_size
 
 
+def _stored(raw: Path, name: str) -> Path | None:
+    """Where file ``name`` is in ``raw``: itself, else its original ``name.gz``; None if
+    neither is a file."""
+    return next((path for path in (raw / name, raw / f"{name}.gz") if path.is_file()), None)
+
+
 def _missing_files(root: Path, names: tuple[str, ...]) -> list[str]:
-    """The names among ``names`` (uncompressed files) that are not in ``root/MNIST/raw/``."""
-    return [name for name in names if not (_raw_folder(root) / name).is_file()]
+    """The names among ``names`` that are not in ``root/MNIST/raw/``, plain or ``.gz``."""
+    return [name for name in names if _stored(_raw_folder(root), name) is None]
 
 
 def _ensure_files(root: Path, download: bool, names: tuple[str, ...] = RAW_FILES) -> None:
-    """Make sure the files ``names`` exist under ``root``: readable, decompressed from the
-    original ``.gz`` files found beside them, or downloaded if that is allowed."""
+    """Make sure the files ``names`` are under ``root``, readable, or download them if that is
+    allowed."""
     _check_readable(root, names)
-    _decompress(_raw_folder(root), _missing_files(root, names))
     if not (missing := _missing_files(root, names)):
         return
     if not download:
@@ -168,28 +170,6 @@ def _check_readable(root: Path, names: tuple[str, ...]) -> None:
         except OSError as error:
             raise DataError(f"cannot read {path}: {error.strerror or error}; make it readable, "
                             f"or use another copy. {HOW_TO_FIX}") from None
-
-
-def _decompress(raw: Path, missing: list[str]) -> None:
-    """Decompress ``name.gz`` into ``name`` for each missing file whose original gzip file is
-    in ``raw`` (as MNIST is distributed), atomically and no further than its header promises
-    (``_copy_idx``); no network needed."""
-    for name in missing:
-        packed = raw / f"{name}.gz"
-        if not packed.is_file():
-            continue
-        try:
-            with gzip.open(packed) as source:
-                write_atomically(raw / name, functools.partial(_copy_idx, source,
-                                                               label=packed.name, raw=raw))
-        except (gzip.BadGzipFile, EOFError, zlib.error) as error:
-            raise DataError(_corrupt_message(raw, f"{packed.name} cannot be decompressed: "
-                                                  f"{_reason(error)}")) from None
-        except OSError as error:
-            raise DataError(f"found {packed} but cannot decompress it there: "
-                            f"{error.strerror or error}; decompress the files yourself "
-                            f"(gunzip -k {shlex.quote(str(raw))}/*.gz) where you can write. "
-                            f"{HOW_TO_FIX}") from None
 
 
 def _not_found_message(root: Path, missing: list[str], why: str) -> str:
@@ -266,28 +246,31 @@ def _read_split(root: Path, files: tuple[str, str]) -> tuple[torch.Tensor, torch
 def _corrupt_message(raw: Path, problem: str) -> str:
     """One line saying which file in ``raw`` is corrupt and what to do."""
     return (f"MNIST in {raw} is corrupt: {problem}. Replace the files with intact copies "
-            f"(original MNIST, uncompressed). {HOW_TO_FIX}")
+            f"(the original MNIST files). {HOW_TO_FIX}")
 
 
 def _read_idx(raw: Path, name: str) -> torch.Tensor:
-    """The uint8 tensor of IDX file ``raw/name``, its header checked against its bytes."""
-    buffer = io.BytesIO()
+    """The uint8 tensor of IDX file ``raw/name``, or of its ``.gz`` decompressed as a stream
+    (``_idx_items``: no further than its header promises)."""
+    path = _stored(raw, name) or raw / name
     try:
-        with (raw / name).open("rb") as source:
-            dims = _copy_idx(source, buffer, name, raw)
+        with gzip.open(path) if path.suffix == ".gz" else path.open("rb") as source:
+            dims, items = _idx_items(source, path.name, raw)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as error:
+        problem = f"{path.name} cannot be decompressed: {_reason(error)}"
+        raise DataError(_corrupt_message(raw, problem)) from None
     except OSError as error:
         problem = f"{name} cannot be read: {_reason(error)}"
         raise DataError(_corrupt_message(raw, problem)) from error
-    items = bytearray(buffer.getbuffer()[4 * (1 + len(dims)):])  # writable memory of its own
     if not items:
         return torch.empty(dims, dtype=torch.uint8)  # (frombuffer refuses no bytes)
     return torch.frombuffer(items, dtype=torch.uint8).view(dims)
 
 
-def _copy_idx(source: io.BufferedIOBase, target: BinaryIO, label: str, raw: Path) -> list[int]:
-    """Copy the IDX file read from ``source`` (``label``: its name, or its ``.gz``'s) to
-    ``target`` and return its dimensions: the header, then the bytes it promises, read in
-    ``CHUNK``s no further than one byte past them. ``DataError`` if any of that is wrong."""
+def _idx_items(source: io.BufferedIOBase, label: str, raw: Path) -> tuple[list[int], bytearray]:
+    """The dimensions and items of the IDX file in ``source`` (``label``: its name, or its
+    ``.gz``'s), read no further than one byte past what its header promises; ``DataError`` if
+    the header is short or another file's, or the items are fewer or more than it promises."""
     magic = LABEL_MAGIC if "labels" in label else IMAGE_MAGIC
     ndim = magic & 0xFF
     header = source.read(4 * (1 + ndim))
@@ -299,16 +282,14 @@ def _copy_idx(source: io.BufferedIOBase, target: BinaryIO, label: str, raw: Path
         problem = f"{label} holds magic number {found}, expected {magic}"
     else:
         dims = list(struct.unpack_from(f">{ndim}I", header, 4))
-        target.write(header)
-        left = math.prod(dims)
-        while left and (chunk := source.read(min(left, CHUNK))):
-            target.write(chunk)
-            left -= len(chunk)
-        if not left and not source.read(1):
-            return dims
-        if left:
+        promised, items = math.prod(dims), bytearray()
+        while len(items) < promised and (chunk := source.read(min(promised - len(items), CHUNK))):
+            items += chunk
+        if len(items) == promised and not source.read(1):
+            return dims, items
+        if len(items) < promised:
             what = "decompresses to fewer bytes" if packed else "is truncated: it holds fewer bytes"
         else:
             what = "decompresses to more bytes" if packed else "holds more"
-        problem = f"{label} {what} than its header promises ({len(header) + math.prod(dims)} bytes)"
+        problem = f"{label} {what} than its header promises ({len(header) + promised} bytes)"
     raise DataError(_corrupt_message(raw, problem))
