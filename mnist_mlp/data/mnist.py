@@ -1,14 +1,10 @@
-"""The MNIST files: where they are, downloading them, checking them, reading them into splits.
-
-* ``resolve_data_dir``: the folder (``--data-dir``, ``MNIST_DATA`` or ``./data``);
-* ``load_mnist``, ``load_test_digits``: the files checked and read into the book's splits;
-* ``DataError``: a problem with the files that the user can fix, in one line.
-
-The layout, the checks and the splits: docs/data.md.
-"""
+"""The MNIST files: found (``resolve_data_dir``), downloaded, checked and read into the book's
+splits (``load_mnist``, ``load_test_digits``); a problem the user can fix is a one-line
+``DataError``. The layout, the IDX format, the checks and the splits: docs/data.md."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import http.client
 import io
@@ -29,17 +25,16 @@ from .digits import DigitTensors, MNISTSplits, to_digits
 
 ENV_VAR = "MNIST_DATA"
 DEFAULT_DATA_DIR = "data"
+RAW = Path("MNIST", "raw")  # where torchvision keeps the files under its root
+TRAIN_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
+TEST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+RAW_FILES = TRAIN_FILES + TEST_FILES
 # An IDX header's magic number: 0x08 (unsigned bytes) << 8 | the number of dimensions.
 IMAGE_MAGIC = 2051
 LABEL_MAGIC = 2049
-CHUNK = 1 << 20
-"""Bytes read at a time: a header may promise anything, and a small .gz holds a disk's worth."""
-
-HOW_TO_FIX = (
-    f"Pass --data-dir PATH or set {ENV_VAR}=PATH to a folder holding MNIST/raw/ "
-    "(torchvision layout)."
-)
-
+CHUNK = 1 << 20  # bytes read at a time: a header may promise anything, a .gz a disk's worth
+HOW_TO_FIX = (f"Pass --data-dir PATH or set {ENV_VAR}=PATH to a folder holding MNIST/raw/ "
+              "(torchvision layout).")
 # What a failed download raises (URLError and socket errors are OSErrors; torchvision wraps
 # per-mirror failures in a RuntimeError).
 _DOWNLOAD_ERRORS = (OSError, RuntimeError, ValueError, EOFError, http.client.HTTPException)
@@ -47,16 +42,6 @@ _DOWNLOAD_ERRORS = (OSError, RuntimeError, ValueError, EOFError, http.client.HTT
 
 class DataError(UserError):
     """A problem with the MNIST files that the user can fix; the message is one line."""
-
-
-TRAIN_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
-TEST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-RAW_FILES = TRAIN_FILES + TEST_FILES
-
-
-def _raw_folder(root: Path) -> Path:
-    """The folder where torchvision looks for the files, given its ``root``."""
-    return root / "MNIST" / "raw"
 
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None) -> tuple[Path, bool]:
@@ -97,11 +82,18 @@ def load_mnist(data_dir: str | os.PathLike[str] | None = None, *, train_size: in
     _ensure_files(root, download_allowed if download is None else download)
     train_images, train_labels = _read_split(root, TRAIN_FILES)
     test = to_digits(*_read_split(root, TEST_FILES))  # a corrupt file first, then the sizes
-    n_train = _training_count(train_images.shape[0], validation_size, train_size)
-    n_fit = train_images.shape[0] - validation_size
-    validation = None
-    if validation_size > 0:
-        validation = to_digits(train_images[n_fit:], train_labels[n_fit:])
+    n_file = train_images.shape[0]
+    n_fit = n_file - validation_size  # the images before the validation split
+    if n_fit <= 0:
+        raise ConfigError(f"validation_size={validation_size} leaves no training images: the "
+                          f"training file holds {n_file} images, so validation_size must be "
+                          f"between 0 and {n_file - 1}")
+    if train_size is not None and train_size > n_fit:
+        raise ConfigError(f"train_size={train_size} is more than the {n_fit} training images "
+                          f"available ({n_file} in the file minus validation_size="
+                          f"{validation_size})")
+    n_train = n_fit if train_size is None else train_size
+    validation = to_digits(train_images[n_fit:], train_labels[n_fit:]) if validation_size else None
     return MNISTSplits(train=to_digits(train_images[:n_train], train_labels[:n_train]),
                        validation=validation, test=test)
 
@@ -114,22 +106,6 @@ def load_test_digits(data_dir: str | os.PathLike[str] | None = None, *,
     return to_digits(*_read_split(root, TEST_FILES))
 
 
-def _training_count(n_file: int, validation_size: int, train_size: int | None) -> int:
-    """How many images the training split keeps; checks the sizes against the file."""
-    available = n_file - validation_size
-    if available <= 0:
-        raise ConfigError(
-            f"validation_size={validation_size} leaves no training images: the training file "
-            f"holds {n_file} images, so validation_size must be between 0 and {n_file - 1}"
-        )
-    if train_size is not None and train_size > available:
-        raise ConfigError(
-            f"train_size={train_size} is more than the {available} training images available "
-            f"({n_file} in the file minus validation_size={validation_size})"
-        )
-    return available if train_size is None else train_size
-
-
 def _stored(raw: Path, name: str) -> Path | None:
     """Where file ``name`` is in ``raw``: itself, else its original ``name.gz``; None if
     neither is a file."""
@@ -138,7 +114,7 @@ def _stored(raw: Path, name: str) -> Path | None:
 
 def _missing_files(root: Path, names: tuple[str, ...]) -> list[str]:
     """The names among ``names`` that are not in ``root/MNIST/raw/``, plain or ``.gz``."""
-    return [name for name in names if _stored(_raw_folder(root), name) is None]
+    return [name for name in names if _stored(root / RAW, name) is None]
 
 
 def _ensure_files(root: Path, download: bool, names: tuple[str, ...] = RAW_FILES) -> None:
@@ -153,30 +129,32 @@ def _ensure_files(root: Path, download: bool, names: tuple[str, ...] = RAW_FILES
 
 
 def _check_readable(root: Path, names: tuple[str, ...]) -> None:
-    """``DataError`` for a folder or file on the way to the data that exists but cannot be read
-    (so that it is not called missing, or corrupt), or is not a folder or a file where one
+    """``DataError`` for a folder on the way to the data that exists but cannot be read (so that
+    the files are not called missing), or for a path that is not a folder or a file where one
     belongs (a FIFO in place of a data file is refused, never opened: reading it would wait)."""
-    raw = _raw_folder(root)
+    raw = root / RAW
     wanted = [(root, FOLDER), (raw.parent, FOLDER), (raw, FOLDER),
               *((raw / name, FILE) for name in names)]
     for path, want in wanted:
-        if examine(path, f"the MNIST {want}", HOW_TO_FIX, want, DataError) is None:
-            continue
+        status = examine(path, f"the MNIST {want}", HOW_TO_FIX, want, DataError)
         try:
-            if want == FOLDER:
+            if status is not None and want == FOLDER:
                 os.listdir(path)
-            else:
-                path.open("rb").close()
         except OSError as error:
-            raise DataError(f"cannot read {path}: {error.strerror or error}; make it readable, "
-                            f"or use another copy. {HOW_TO_FIX}") from None
+            raise DataError(_unreadable(path, error)) from None
+
+
+def _unreadable(path: Path, error: OSError) -> str:
+    """One line saying that ``path`` exists but cannot be read, and what to do."""
+    return (f"cannot read {path}: {error.strerror or error}; make it readable, or use another "
+            f"copy. {HOW_TO_FIX}")
 
 
 def _not_found_message(root: Path, missing: list[str], why: str) -> str:
     """One line saying which files are missing from ``root``, why, and what to do; with a hint
     when they are in the wrong folder."""
     more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
-    hint = next((f" Found MNIST files in {folder}: move them to {_raw_folder(root)}."
+    hint = next((f" Found MNIST files in {folder}: move them to {root / RAW}."
                  for folder in (root, root / "raw") if (folder / missing[0]).is_file()), "")
     return (f"MNIST not found in {root} (expected MNIST/raw/{missing[0]}{more}) and {why}."
             f"{hint} {HOW_TO_FIX}")
@@ -185,7 +163,7 @@ def _not_found_message(root: Path, missing: list[str], why: str) -> str:
 def _download(root: Path, names: tuple[str, ...]) -> None:
     """Download MNIST into ``root/MNIST/raw/`` with torchvision, or raise ``DataError``; on
     failure, what the attempt created is removed and nothing that was there before touched."""
-    raw = _raw_folder(root)
+    raw = root / RAW
     new_folders = [folder for folder in (root, raw.parent, raw) if not folder.exists()]
     old_files = set(raw.iterdir()) if raw.is_dir() else set()
     import torchvision  # here, not above: only a download needs it (it costs some 160 MB)
@@ -195,25 +173,18 @@ def _download(root: Path, names: tuple[str, ...]) -> None:
     except BaseException as error:
         if isinstance(error, Exception) and not _missing_files(root, names):
             return  # the files arrived; reading them failed, which _read_split reports
-        _remove_new(raw, old_files, new_folders)
+        with contextlib.suppress(OSError):  # best effort: a partial download left is harmless
+            for path in set(raw.iterdir()) - old_files if raw.is_dir() else ():
+                if path.is_file():
+                    path.unlink()
+            for folder in reversed(new_folders):
+                if folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()
         if isinstance(error, _DOWNLOAD_ERRORS):
             why = f"it could not be downloaded: {_reason(error)}"
             raise DataError(_not_found_message(root, _missing_files(root, names), why)
                             ) from error
         raise
-
-
-def _remove_new(raw: Path, old_files: set[Path], new_folders: list[Path]) -> None:
-    """Remove the files not in ``old_files`` from ``raw``, then the ``new_folders`` if empty."""
-    try:
-        for path in raw.iterdir() if raw.is_dir() else ():
-            if path not in old_files and path.is_file():
-                path.unlink()
-        for folder in reversed(new_folders):
-            if folder.is_dir() and not any(folder.iterdir()):
-                folder.rmdir()
-    except OSError:
-        pass  # best effort: a leftover partial download is harmless
 
 
 def _reason(error: BaseException) -> str:
@@ -225,7 +196,7 @@ def _reason(error: BaseException) -> str:
 def _read_split(root: Path, files: tuple[str, str]) -> tuple[torch.Tensor, torch.Tensor]:
     """Read the images, uint8 (N, 28, 28), and labels, int64 (N,), of the two ``files``."""
     image_file, label_file = files
-    raw = _raw_folder(root)
+    raw = root / RAW
     images, labels = _read_idx(raw, image_file), _read_idx(raw, label_file)
     problem = None
     if tuple(images.shape[1:]) != (IMAGE_SIDE, IMAGE_SIDE):
@@ -259,9 +230,8 @@ def _read_idx(raw: Path, name: str) -> torch.Tensor:
     except (gzip.BadGzipFile, EOFError, zlib.error) as error:
         problem = f"{path.name} cannot be decompressed: {_reason(error)}"
         raise DataError(_corrupt_message(raw, problem)) from None
-    except OSError as error:
-        problem = f"{name} cannot be read: {_reason(error)}"
-        raise DataError(_corrupt_message(raw, problem)) from error
+    except OSError as error:  # it is there (_check_readable) but cannot be read
+        raise DataError(_unreadable(path, error)) from None
     if not items:
         return torch.empty(dims, dtype=torch.uint8)  # (frombuffer refuses no bytes)
     return torch.frombuffer(items, dtype=torch.uint8).view(dims)
