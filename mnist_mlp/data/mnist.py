@@ -35,8 +35,7 @@ LABEL_MAGIC = 2049
 CHUNK = 1 << 20  # bytes read at a time: a header may promise anything, a .gz a disk's worth
 HOW_TO_FIX = (f"Pass --data-dir PATH or set {ENV_VAR}=PATH to a folder holding MNIST/raw/ "
               "(torchvision layout).")
-# What a failed download raises (URLError and socket errors are OSErrors; torchvision wraps
-# per-mirror failures in a RuntimeError).
+# A failed download: URLError and socket errors (OSErrors), a mirror's failure (RuntimeError)…
 _DOWNLOAD_ERRORS = (OSError, RuntimeError, ValueError, EOFError, http.client.HTTPException)
 
 
@@ -48,13 +47,9 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None) -> tuple[Path, boo
     """The torchvision root to read MNIST from (``data_dir``, else ``$MNIST_DATA``, else
     ``./data``; a path to its ``MNIST`` or ``MNIST/raw`` folder maps to it) and whether
     downloading into it is allowed (only into ``./data``)."""
-    if data_dir is not None:
-        folder, download = Path(data_dir), False
-    elif os.environ.get(ENV_VAR):
-        folder, download = Path(os.environ[ENV_VAR]), False
-    else:
-        folder, download = Path(DEFAULT_DATA_DIR), True
-    folder = Path(os.path.abspath(folder.expanduser()))
+    given = data_dir if data_dir is not None else os.environ.get(ENV_VAR) or None
+    download = given is None
+    folder = Path(os.path.abspath(Path(DEFAULT_DATA_DIR if given is None else given).expanduser()))
     if folder.name == "raw" and folder.parent.name == "MNIST":
         return folder.parent.parent, download
     if folder.name == "MNIST" and _is_folder(folder / "raw") and not _is_folder(folder / "MNIST"):
@@ -78,8 +73,7 @@ def load_mnist(data_dir: str | os.PathLike[str] | None = None, *, train_size: in
         raise ConfigError(f"validation_size must be >= 0, got {validation_size}")
     if train_size is not None and train_size <= 0:
         raise ConfigError(f"train_size must be positive (or None for all), got {train_size}")
-    root, download_allowed = resolve_data_dir(data_dir)
-    _ensure_files(root, download_allowed if download is None else download)
+    root = _ensure_files(data_dir, download, RAW_FILES)
     train_images, train_labels = _read_split(root, TRAIN_FILES)
     test = to_digits(*_read_split(root, TEST_FILES))  # a corrupt file first, then the sizes
     n_file = train_images.shape[0]
@@ -101,14 +95,11 @@ def load_mnist(data_dir: str | os.PathLike[str] | None = None, *, train_size: in
 def load_test_digits(data_dir: str | os.PathLike[str] | None = None, *,
                      download: bool | None = None) -> DigitTensors:
     """Only the 10,000 test digits (the t10k files): all that evaluating a network needs."""
-    root, download_allowed = resolve_data_dir(data_dir)
-    _ensure_files(root, download_allowed if download is None else download, TEST_FILES)
-    return to_digits(*_read_split(root, TEST_FILES))
+    return to_digits(*_read_split(_ensure_files(data_dir, download, TEST_FILES), TEST_FILES))
 
 
 def _stored(raw: Path, name: str) -> Path | None:
-    """Where file ``name`` is in ``raw``: itself, else its original ``name.gz``; None if
-    neither is a file."""
+    """``raw/name``, else its original ``raw/name.gz``; None if neither is a file."""
     return next((path for path in (raw / name, raw / f"{name}.gz") if path.is_file()), None)
 
 
@@ -117,15 +108,17 @@ def _missing_files(root: Path, names: tuple[str, ...]) -> list[str]:
     return [name for name in names if _stored(root / RAW, name) is None]
 
 
-def _ensure_files(root: Path, download: bool, names: tuple[str, ...] = RAW_FILES) -> None:
-    """Make sure the files ``names`` are under ``root``, readable, or download them if that is
-    allowed."""
+def _ensure_files(data_dir: str | os.PathLike[str] | None, download: bool | None,
+                  names: tuple[str, ...]) -> Path:
+    """The root ``data_dir`` resolves to, once the files ``names`` are there and readable, or
+    downloaded if ``download`` (by default: into ``./data`` only)."""
+    root, download_allowed = resolve_data_dir(data_dir)
     _check_readable(root, names)
-    if not (missing := _missing_files(root, names)):
-        return
-    if not download:
-        raise DataError(_not_found_message(root, missing, "downloading is off for this folder"))
-    _download(root, names)
+    if missing := _missing_files(root, names):
+        if not (download_allowed if download is None else download):
+            raise DataError(_not_found_message(root, missing, "downloading is off for this folder"))
+        _download(root, names)
+    return root
 
 
 def _check_readable(root: Path, names: tuple[str, ...]) -> None:
