@@ -42,9 +42,8 @@ class ShuffledBatches(Sampler[torch.Tensor]):
                 yield batch
 
     def __len__(self) -> int:
-        if self.drop_last:
-            return self.n // self.batch_size
-        return steps_per_epoch(self.n, self.batch_size)
+        n, m = self.n, self.batch_size
+        return n // m if self.drop_last else steps_per_epoch(n, m)
 
 
 def batches(dataset: DigitTensors, batch_size: int, *, shuffle: bool = True,

@@ -1,9 +1,6 @@
-"""An image of one digit (a file, or one held in memory) made to look like an MNIST digit.
-
-``prepare_image`` runs LeCun et al.'s preparation of MNIST, one function a step:
-``read_grayscale``, ``white_on_black``, ``crop_to_digit``, ``scale_to_box``, ``centre_by_mass``.
-The steps and their reasons: docs/data.md.
-"""
+"""An image of one digit (a file, or one held in memory) made to look like an MNIST digit by
+``prepare_image``: LeCun et al.'s preparation of MNIST, one function a step. The steps and
+their reasons: docs/data.md."""
 
 from __future__ import annotations
 

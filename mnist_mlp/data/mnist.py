@@ -193,7 +193,7 @@ def _read_split(root: Path, files: tuple[str, str]) -> tuple[torch.Tensor, torch
     images, labels = _read_idx(raw, image_file), _read_idx(raw, label_file)
     problem = None
     if tuple(images.shape[1:]) != (IMAGE_SIDE, IMAGE_SIDE):
-        shape = "x".join(str(size) for size in images.shape[1:])
+        shape = "x".join(map(str, images.shape[1:]))
         problem = f"{image_file} holds images of shape {shape}, expected 28x28"
     elif images.shape[0] != labels.shape[0]:
         problem = (f"{image_file} holds {images.shape[0]} images but {label_file} "
