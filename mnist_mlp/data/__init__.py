@@ -1,13 +1,6 @@
-"""The data layer: MNIST files, the book's splits, mini-batches, and image files of digits.
-
-* ``mnist``: finding, downloading, checking and reading the four MNIST files (``load_mnist``);
-* ``digits``: digits as tensors (``DigitTensors``) and the splits (``MNISTSplits``);
-* ``batches``: one random order per epoch (``epoch_order``), mini-batches from a ``DataLoader``,
-  and how many there are (``steps_per_epoch``);
-* ``images``: an image file of a digit, prepared as MNIST was (``prepare_image``).
-
-It knows nothing of training; of the network it knows only the input and output sizes.
-"""
+"""The data layer: the MNIST files (``mnist``), digits as tensors and the splits (``digits``),
+mini-batches (``batches``), and an image file of a digit prepared as MNIST was (``images``).
+It knows nothing of training; of the network, only the input and output sizes. docs/data.md."""
 
 from .batches import batches, epoch_order, steps_per_epoch
 from .digits import DigitTensors, MNISTSplits

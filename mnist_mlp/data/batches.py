@@ -1,10 +1,5 @@
-"""Mini-batches: one random order per epoch, cut into batches, served by a ``DataLoader``.
-
-The loader's sampler yields whole tensors of indices, so each batch is read from the tensors with
-one index operation instead of image by image. Everything that shuffles — the reference loop's
-``DataLoader`` and the fast engine — draws exactly one permutation per epoch through
-``epoch_order``, so that a network seeded alike sees the same mini-batches in either.
-"""
+"""Mini-batches: one random order per epoch (``epoch_order``), cut into batches served by a
+``DataLoader`` (``batches``), and how many there are (``steps_per_epoch``). Why: docs/data.md."""
 
 from __future__ import annotations
 
@@ -23,23 +18,14 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
 
 
 def epoch_order(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """One epoch's random order of ``n`` samples: ``torch.randperm(n, generator=generator)``.
-
-    Everything that shuffles (the reference ``DataLoader`` and the fast engine) draws exactly
-    one permutation per epoch through this function, so a network seeded alike sees the same
-    mini-batches in either.
-    """
+    """One epoch's random order of ``n`` samples. Everything that shuffles draws it here, once
+    an epoch, so that a network seeded alike sees the same mini-batches in either engine."""
     return torch.randperm(n, generator=generator)
 
 
 class ShuffledBatches(Sampler[torch.Tensor]):
-    """Index tensors of the mini-batches of one epoch, in a new order at every pass.
-
-    Each pass draws ``epoch_order`` once and cuts it into ``batch_size`` pieces (the last one
-    smaller unless ``drop_last``); with ``shuffle=False`` the order is 0, 1, …, n − 1. The
-    pieces are on ``device`` (the digits' device: on a GPU, the order is copied there once
-    per epoch rather than a batch's indices at every step).
-    """
+    """Index tensors of one epoch's mini-batches: ``epoch_order`` (or 0…n − 1 without
+    ``shuffle``) cut into ``batch_size`` pieces, made on ``device``, the digits' device."""
 
     def __init__(self, n: int, batch_size: int, *, shuffle: bool = True,
                  generator: torch.Generator | None = None, drop_last: bool = False,
@@ -56,29 +42,16 @@ class ShuffledBatches(Sampler[torch.Tensor]):
                 yield batch
 
     def __len__(self) -> int:
-        if self.drop_last:
-            return self.n // self.batch_size
-        return steps_per_epoch(self.n, self.batch_size)
+        n, m = self.n, self.batch_size
+        return n // m if self.drop_last else steps_per_epoch(n, m)
 
 
-def batches(
-    dataset: DigitTensors,
-    batch_size: int,
-    *,
-    shuffle: bool = True,
-    generator: torch.Generator | None = None,
-    drop_last: bool = False,
-    device: torch.device | str = "cpu",
-) -> DataLoader:
-    """Return a ``DataLoader`` of ``(images, labels)`` mini-batches of ``dataset``.
-
-    The sampler (``ShuffledBatches``) yields a tensor of ``batch_size`` indices at a time and
-    automatic batching is off, so each batch is read with one tensor index. With ``shuffle``
-    every pass over the loader (every epoch) visits the digits in a new random order drawn from
-    ``generator`` (the global RNG if None): a seeded generator makes the orders reproducible.
-    The last batch is smaller unless ``drop_last``. ``device``: where the indices are made
-    (the digits' device).
-    """
+def batches(dataset: DigitTensors, batch_size: int, *, shuffle: bool = True,
+            generator: torch.Generator | None = None, drop_last: bool = False,
+            device: torch.device | str = "cpu") -> DataLoader:
+    """A ``DataLoader`` of ``(images, labels)`` mini-batches of ``dataset``, each read with one
+    tensor index, in a new order every epoch drawn from ``generator`` (the global RNG if None);
+    the last one smaller unless ``drop_last``. ``device``: where the indices are made."""
     sampler = ShuffledBatches(len(dataset), batch_size, shuffle=shuffle, generator=generator,
                               drop_last=drop_last, device=device)
     # The loader draws a seed for worker processes at every pass; a private generator keeps
@@ -90,5 +63,5 @@ def batches(
 
 
 def _as_is(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Leave a batch as the dataset returned it (the default would turn the tuple to a list)."""
+    """A batch as the dataset returned it (the default would turn the tuple to a list)."""
     return batch

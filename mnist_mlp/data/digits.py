@@ -1,10 +1,6 @@
-"""MNIST digits as tensors: images as rows of 784 pixels, labels or target vectors, the splits.
-
-Each image is one row of 784 float32 pixels, row by row, scaled as ``uint8 / 256`` so that every
-value lies in [0, 1) and equals the stored byte exactly divided by 256 (the chapter's input
-layer: grey values normalised to [0, 1)). Labels are int64 digits 0..9; ``with_target_vectors``
-gives the one-hot targets y of the chapter instead.
-"""
+"""MNIST digits as tensors (``DigitTensors``): each image a row of 784 float32 pixels, the
+chapter's input, grey values in [0, 1) (``to_digits``); labels 0..9 or the chapter's target
+vectors y; and the splits (``MNISTSplits``)."""
 
 from __future__ import annotations
 
@@ -16,8 +12,8 @@ from torch.utils.data import Dataset
 
 from ..textbook.model import INPUT_SIZE, NUM_CLASSES
 
-PIXEL_SCALE = 256.0
-"""A pixel's byte is divided by this: values in [0, 1), exactly representable."""
+PIXEL_SCALE = 256.0  # a pixel's byte is divided by this: values in [0, 1), each exact
+
 
 class DigitTensors(Dataset):
     """Images (N, 784) float32 and labels (N,) int64 (or target vectors (N, 10), see
@@ -25,18 +21,15 @@ class DigitTensors(Dataset):
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
         if images.shape[0] != labels.shape[0]:
-            raise ValueError(
-                f"{images.shape[0]} images but {labels.shape[0]} labels: counts must agree"
-            )
-        self.images = images
-        self.labels = labels
+            raise ValueError(f"{images.shape[0]} images but {labels.shape[0]} labels: counts "
+                             "must agree")
+        self.images, self.labels = images, labels
 
     def __len__(self) -> int:
         return self.labels.shape[0]
 
-    def __getitem__(
-        self, index: int | slice | Sequence[int] | torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int | slice | Sequence[int] | torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Return ``(images[index], labels[index])``; a list of indices gives a batch."""
         if isinstance(index, Sequence):
             index = torch.as_tensor(index, dtype=torch.long, device=self.images.device)
@@ -71,14 +64,13 @@ class MNISTSplits:
 
     def named(self) -> dict[str, DigitTensors]:
         """The splits by name: ``train``, ``test`` and, when there is one, ``validation``."""
-        named = {"train": self.train, "test": self.test}
-        if self.validation is not None:
-            named["validation"] = self.validation
-        return named
+        named = {"train": self.train, "test": self.test, "validation": self.validation}
+        return {name: split for name, split in named.items() if split is not None}
 
 
 def to_digits(images: torch.Tensor, labels: torch.Tensor) -> DigitTensors:
-    """Flatten uint8 images (N, 28, 28) to float32 rows of 784 pixels scaled by 1/256."""
+    """Flatten uint8 images (N, 28, 28) to float32 rows of 784 pixels scaled by 1/256: each
+    value the stored byte exactly divided by 256."""
     rows = images.reshape(images.shape[0], INPUT_SIZE).to(torch.float32).div_(PIXEL_SCALE)
     return DigitTensors(rows, labels.to(torch.int64))
 
