@@ -61,7 +61,7 @@ class CudaGraphs(TensorOps):
         static_order = torch.zeros(engine.size, span, dtype=torch.long, device=engine.device)
         static_losses = torch.zeros(engine.size, GRAPH_STEPS, dtype=engine.dtype,
                                     device=engine.device)
-        parameters = (engine.W1, engine.b1, engine.W2, engine.b2)
+        parameters = engine.parameters()
         saved = [t.clone() for t in parameters]
 
         def steps() -> None:

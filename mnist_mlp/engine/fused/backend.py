@@ -11,9 +11,9 @@ import torch
 from torch import Tensor
 
 from ...data import DigitTensors, epoch_order
-from ...textbook.model import INPUT_SIZE, NUM_CLASSES
+from ...textbook.model import INPUT_SIZE
 from ..cuda_graphs import CudaGraphs
-from ..native import Functions, SparseRows, Stacked, check_tensors, each_network
+from ..native import Functions, SparseRows, Stacked, check_tensors, each_network, expected_tensors
 from ..tensor_ops import TensorOps, say_instead
 from . import source
 from .source import FLOAT, Args
@@ -62,19 +62,11 @@ def uncovered(engine: Engine) -> str | None:
 
 def check(inputs: Inputs, device: torch.device) -> None:
     """The kernel trusts its pointers: refuse what does not fit before launching it."""
-    rows, params = inputs.rows, inputs.params
+    params, f32 = inputs.params, torch.float32
     n, k, hidden = inputs.targets.shape[0], params.W1.shape[0], params.W1.shape[1]
-    f32, steps = torch.float32, inputs.batch_losses.shape[-1]
-    expected = {"row_start": (rows.row_start, torch.int64, (n + 1,)),
-                "pixel": (rows.pixel, torch.int32, rows.value.shape),
-                "value": (rows.value, f32, rows.pixel.shape),
-                "targets": (inputs.targets, f32, (n, NUM_CLASSES)),
+    expected = {**expected_tensors(inputs.rows, inputs.targets, params, k, f32),
                 "order": (inputs.order, torch.int32, (k, n)), "lrs": (inputs.lrs, f32, (k,)),
-                "W1": (params.W1, f32, (k, hidden, INPUT_SIZE)),
-                "b1": (params.b1, f32, (k, 1, hidden)),
-                "W2": (params.W2, f32, (k, NUM_CLASSES, hidden)),
-                "b2": (params.b2, f32, (k, 1, NUM_CLASSES)),
-                "batch_losses": (inputs.batch_losses, f32, (k, steps))}
+                "batch_losses": (inputs.batch_losses, f32, (k, inputs.batch_losses.shape[-1]))}
     if inputs.w1t is not None:
         expected["w1t"] = (inputs.w1t, f32, (k, INPUT_SIZE, hidden))
     check_tensors(expected, device, "the fused kernel")

@@ -110,21 +110,29 @@ def check_tensors(expected: Mapping[str, tuple[Tensor, torch.dtype, Sequence[int
                              f"{tensor.dtype} on {tensor.device}")
 
 
+def expected_tensors(rows: SparseRows, targets: Tensor, params: Stacked, k: int,
+                     real: torch.dtype) -> dict[str, tuple[Tensor, torch.dtype, tuple]]:
+    """What the loop and the kernel read of K networks, with the dtype and shape each must have
+    (``check_tensors``)."""
+    n, hidden = targets.shape[0], params.W1.shape[-2]
+    return {"row_start": (rows.row_start, torch.int64, (n + 1,)),
+            "pixel": (rows.pixel, torch.int32, tuple(rows.value.shape)),
+            "value": (rows.value, real, tuple(rows.pixel.shape)),
+            "targets": (targets, real, (n, NUM_CLASSES)),
+            "W1": (params.W1, real, (k, hidden, INPUT_SIZE)),
+            "b1": (params.b1, real, (k, 1, hidden)),
+            "W2": (params.W2, real, (k, NUM_CLASSES, hidden)),
+            "b2": (params.b2, real, (k, 1, NUM_CLASSES))}
+
+
 def _check(rows: SparseRows, targets: Tensor, params: Stacked, out: dict[str, tuple], k: int
            ) -> None:
-    """Refuse what does not fit the loop before calling it; ``out``: the output tensors."""
-    real, images = rows.value.dtype, targets.shape[0]
-    hidden = params.W1.shape[-2]
-    check_tensors({"row_start": (rows.row_start, torch.int64, (images + 1,)),
-                   "pixel": (rows.pixel, torch.int32, None),
-                   "targets": (targets, real, (images, NUM_CLASSES)),
-                   "W1": (params.W1, real, (k, hidden, INPUT_SIZE)),
-                   "b1": (params.b1, real, None),
-                   "W2": (params.W2, real, (k, NUM_CLASSES, hidden)),
-                   "b2": (params.b2, real, None), **out}, torch.device("cpu"), "the native loop")
-    if (params.b1.numel() != k * hidden or params.b2.numel() != k * NUM_CLASSES
-            or real not in REALS or rows.row_start[-1] != rows.pixel.numel()):
-        raise ValueError("the native loop got unfit biases, sparse rows or dtype")
+    """Refuse what does not fit the loop before calling it; ``out``: its output tensors."""
+    real = rows.value.dtype
+    check_tensors({**expected_tensors(rows, targets, params, k, real), **out},
+                  torch.device("cpu"), "the native loop")
+    if real not in REALS or rows.row_start[-1] != rows.pixel.numel():
+        raise ValueError("the native loop got an unfit dtype or sparse rows")
 
 
 def _at(t: Tensor, network: int) -> int:

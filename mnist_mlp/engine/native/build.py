@@ -88,26 +88,23 @@ def cached(name: str, make: Callable[[Path], object],
             return target
         except BrokenLibraryError:
             target.unlink(missing_ok=True)  # and made again below
-    fd, temporary = tempfile.mkstemp(suffix=target.suffix, dir=target.parent)
+    fd, temporary_name = tempfile.mkstemp(suffix=target.suffix, dir=target.parent)
     os.close(fd)
+    temporary = Path(temporary_name)
     try:
-        make(Path(temporary))
+        make(temporary)
         if check is not None:
-            check(Path(temporary))
+            check(temporary)
         os.replace(temporary, target)
     finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+        temporary.unlink(missing_ok=True)
     return target
 
 
 def digest(*parts: bytes | str) -> str:
     """A short digest of ``parts`` (sources, compiler, flags, …): a cached build's name."""
-    sha = hashlib.sha256()
-    for part in parts:
-        sha.update(part if isinstance(part, bytes) else part.encode())
-        sha.update(b"\0")
-    return sha.hexdigest()[:16]
+    joined = b"\0".join(part if isinstance(part, bytes) else part.encode() for part in parts)
+    return hashlib.sha256(joined).hexdigest()[:16]
 
 
 def compiler() -> str | None:
