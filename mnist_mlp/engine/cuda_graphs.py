@@ -16,8 +16,7 @@ from .tensor_ops import TensorOps
 if TYPE_CHECKING:
     from .stacked import Engine
 
-GRAPH_STEPS = 50
-"""Mini-batch steps captured in one CUDA graph."""
+GRAPH_STEPS = 50  # mini-batch steps captured in one CUDA graph
 
 
 class CudaGraphs(TensorOps):

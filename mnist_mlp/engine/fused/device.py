@@ -20,8 +20,7 @@ from ..native import build
 from . import source
 from .source import MAX_THREADS, SOURCE, Args
 
-unavailable_reason: str | None = None
-"""Why ``kernel`` returned None, or None."""
+unavailable_reason: str | None = None  # why ``kernel`` returned None
 
 
 class KernelError(RuntimeError):

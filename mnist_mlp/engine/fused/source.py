@@ -12,12 +12,9 @@ from ..native import build
 
 FOLDER = Path(__file__).parent
 SOURCE = FOLDER / "epoch.cu"
-HEADERS = ("functions.h", "phases.h")
-"""The files epoch.cu includes (NVRTC is handed them by name)."""
-MAX_THREADS = 256
-"""epoch.cu's ``MAX_THREADS``: the most threads a block is launched with."""
-FLOAT = 4
-"""Bytes of a float32: the kernel's only real type."""
+HEADERS = ("functions.h", "phases.h")  # what epoch.cu includes (handed to NVRTC by name)
+MAX_THREADS = 256  # epoch.cu's MAX_THREADS: the most threads a block is launched with
+FLOAT = 4  # bytes of a float32, the kernel's only real type
 
 
 def texts() -> dict[str, bytes]:

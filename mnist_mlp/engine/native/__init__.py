@@ -1,10 +1,7 @@
-"""The engine's CPU loop: one epoch of SGD for one network as a single call into C.
-
-``epoch.c`` (beside this file) is ``Engine.step``'s arithmetic — the forward pass, (BP1)–(BP4),
-the update — written out as loops over each image's non-zero pixels (``SparseRows``), with a
-forward-only ``evaluate``; K networks run on up to ``torch.get_num_threads()`` threads. How it is
-built and loaded: ``build``. Why and how: docs/engine.md ("The compiled CPU loop").
-"""
+"""The engine's CPU loop: one epoch of SGD for one network as a single call into C (``epoch.c``:
+the forward pass, (BP1)–(BP4) and the update as loops over each image's non-zero pixels, and a
+forward-only ``evaluate``), K networks on the CPU's threads; ``build`` builds and loads it.
+Why and how: docs/engine.md ("The compiled CPU loop")."""
 
 from __future__ import annotations
 

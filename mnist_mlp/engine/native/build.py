@@ -23,18 +23,14 @@ from pathlib import Path
 import torch
 
 SOURCE = Path(__file__).with_name("epoch.c")
-FLAG_SETS = (("-O3", "-march=native"), ("-O3",))
-"""Optimisation flags, tried in turn: for this CPU, and portable where ``-march=native`` fails."""
+FLAG_SETS = (("-O3", "-march=native"), ("-O3",))  # for this CPU, else portable
 REALS = {torch.float32: ("float", ctypes.c_float), torch.float64: ("double", ctypes.c_double)}
-ENUMS = {"hidden": "HIDDEN_NAMES", "output": "OUTPUT_NAMES", "loss": "LOSS_NAMES"}
-"""epoch.c's tables of names for its enums: a name's value is its index there."""
+ENUMS = {"hidden": "HIDDEN_NAMES", "output": "OUTPUT_NAMES", "loss": "LOSS_NAMES"}  # C tables
 C_TYPES = {"int64_t": ctypes.c_int64, "i64": ctypes.c_int64, "int32_t": ctypes.c_int32,
            "i32": ctypes.c_int32, "float": ctypes.c_float, "double": ctypes.c_double}
-"""The C types of a struct's fields, as ctypes has them (any pointer is a ``c_void_p``)."""
 
-unavailable_reason: str | None = None
-"""Why ``library`` returned None (no compiler, a failed build, turned off), or None."""
-_private: Path | None = None
+unavailable_reason: str | None = None  # why ``library`` returned None
+_private: Path | None = None  # this process's private folder, once made
 
 
 def _cache_dir() -> Path:
