@@ -8,7 +8,7 @@ from __future__ import annotations
 import ctypes
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 from torch import Tensor
@@ -147,10 +147,7 @@ def _common(lib: build.LoopLibrary, rows: SparseRows, targets: Tensor, functions
                 **{name: _at(t, network) for name, t in params._asdict().items()})
 
 
-Result = TypeVar("Result")
-
-
-def each_network(k: int, one: Callable[[int], Result]) -> list[Result]:
+def each_network(k: int, one: Callable[[int], object]) -> list[object]:
     """``one(network)`` for networks 0 … k − 1, on up to ``torch.get_num_threads()`` threads."""
     workers = min(k, torch.get_num_threads())
     if workers == 1:
