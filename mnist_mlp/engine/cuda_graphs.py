@@ -1,10 +1,6 @@
-"""The engine's CUDA backend: runs of steps captured once in a CUDA graph, then replayed.
-
-A mini-batch of 10 is about 20 small kernels, each launched from Python: launching them, not
-running them, would set the pace. Captured in a graph, ``GRAPH_STEPS`` steps are replayed with
-one call. The graph reads each step's indices from a static buffer and writes its outputs to
-another, so one capture serves every chunk of every epoch on the same images.
-"""
+"""The engine's CUDA backend: runs of ``GRAPH_STEPS`` steps captured once in a CUDA graph, then
+replayed with one call, so that launching ~20 small kernels a step does not set the pace
+(docs/engine.md, "CUDA graphs")."""
 
 from __future__ import annotations
 
@@ -20,13 +16,12 @@ from .tensor_ops import TensorOps
 if TYPE_CHECKING:
     from .stacked import Engine
 
-GRAPH_STEPS = 50
-"""Mini-batch steps captured in one CUDA graph."""
+GRAPH_STEPS = 50  # mini-batch steps captured in one CUDA graph
 
 
 class CudaGraphs(TensorOps):
-    """The epoch's full chunks of ``GRAPH_STEPS`` steps as graph replays, the rest as the tensor
-    operations' steps (eagerly); a graph is captured at the first epoch on the images."""
+    """The epoch's full chunks of ``GRAPH_STEPS`` steps as graph replays, the rest eagerly; a
+    graph is captured at the first epoch on the images."""
 
     name = "cuda-graphs"
 
@@ -65,7 +60,7 @@ class CudaGraphs(TensorOps):
         static_order = torch.zeros(engine.size, span, dtype=torch.long, device=engine.device)
         static_losses = torch.zeros(engine.size, GRAPH_STEPS, dtype=engine.dtype,
                                     device=engine.device)
-        parameters = (engine.W1, engine.b1, engine.W2, engine.b2)
+        parameters = engine.parameters()
         saved = [t.clone() for t in parameters]
 
         def steps() -> None:

@@ -1,9 +1,8 @@
-"""The K stacked networks of the engine: their parameters, the SGD step (the gradients, the
-update), evaluation; which backend runs their epochs."""
+"""The K stacked networks of the engine: their parameters, the SGD step (the gradients, then the
+update), evaluation, and which backend runs their epochs (docs/engine.md)."""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -20,14 +19,13 @@ from . import native as native_loop
 from .cuda_graphs import CudaGraphs
 from .fused import FusedKernel
 from .native import Functions, NativeLoop, Stacked
-from .tensor_ops import TensorOps
+from .tensor_ops import TensorOps, say_instead
 
 __all__ = ["Backend", "Engine"]
 
 
 class Backend(Protocol):
-    """How the engine runs an epoch and an evaluation: ``TensorOps``, ``CudaGraphs``,
-    ``NativeLoop`` or ``FusedKernel``."""
+    """How the engine runs an epoch and an evaluation (docs/engine.md, "Backends")."""
 
     name: str
 
@@ -36,22 +34,12 @@ class Backend(Protocol):
 
     def run(self, images: Tensor, targets: Tensor, generators: Sequence[torch.Generator],
             batch_size: int, batch_losses: Tensor) -> None:
-        """Every network's epoch over ``images``, network k in the order
-        ``epoch_order(N, generators[k])``, in place; the mean loss of each of its mini-batches
-        (before its step) into ``batch_losses[k]``."""
+        """Every network's epoch over ``images`` in place, network k in the order
+        ``epoch_order(N, generators[k])``; each mini-batch's mean loss (before its step) into
+        ``batch_losses[k]``."""
 
     def evaluate(self, data: DigitTensors) -> tuple[Tensor, Tensor]:
         """Every network's mean loss (K,) and confusion matrix (K, 10, 10) on ``data``."""
-
-
-def _instead(why: str, required: bool | None, slower: str, switch: str) -> None:
-    """A faster backend cannot run the engine, for the reason ``why``: an error when it was
-    ``required``, else one warning naming the ``slower`` one used instead — none when it was
-    turned off by the environment variable ``switch``."""
-    if required:
-        raise RuntimeError(why)
-    if switch not in why:
-        warnings.warn(f"{why}; the engine uses {slower} instead (slower)", stacklevel=4)
 
 
 class Engine:
@@ -62,12 +50,10 @@ class Engine:
                  device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
                  cuda_graph: bool = True, native: bool | None = None,
                  fused: bool | None = None) -> None:
-        """``cuda_graph``: on CUDA, replay captured steps (False: tensor operations, step by
-        step). ``native``: on a CPU, run epochs in the compiled loop (True: required; None: when
-        it can be built, else warn and use tensor operations; False: tensor operations).
-        ``fused``: on CUDA in float32, run epochs in the fused kernel (True: required; None:
-        unless ``cuda_graph`` is False, when it can be built, else warn and use CUDA graphs;
-        False: CUDA graphs). float64 runs on the tensor-operation backends."""
+        """``native`` (on a CPU: the compiled loop) and ``fused`` (on CUDA in float32: the fused
+        kernel): True requires it, None uses it where it can run (else warns and falls back),
+        False never. ``cuda_graph=False``: on CUDA, tensor operations step by step (and no
+        fused kernel unless ``fused=True``). float64 runs on the tensor-operation backends."""
         if not models or len(models) != len(lrs):
             raise ValueError("give one learning rate per model, and at least one model")
         if len({(m.hidden_size, m.activation_name, m.output_activation_name)
@@ -95,35 +81,32 @@ class Engine:
         self._models: list[MLP] = []
 
     def _backend(self, cuda_graph: bool, native: bool | None, fused: bool | None) -> Backend:
-        """The compiled loop on a CPU, the fused kernel on CUDA in float32, each where it can
-        be built and has this engine's activations and loss; else CUDA graphs on CUDA (unless
+        """The compiled loop on a CPU, the fused kernel on CUDA in float32, each where it can run
+        this engine (else said: ``say_instead``); else CUDA graphs on CUDA (unless
         ``cuda_graph`` is False), else tensor operations."""
-        if self.device.type != "cpu":
-            if native:
-                raise ValueError("the native loop runs on the CPU only")
-            # cuda_graph=False asks for tensor operations step by step, unless fused=True
-            fused = fused if cuda_graph else bool(fused)
-            wanted = self.device.type == "cuda" and self.dtype == torch.float32
-            if fused or (fused is None and wanted):
-                kernel = self._fused()
-                if isinstance(kernel, FusedKernel):
-                    return kernel
-                _instead(kernel, fused, "CUDA graphs", "MNIST_MLP_FUSED")
-            graphs = cuda_graph and self.device.type == "cuda"
-            return CudaGraphs(self) if graphs else TensorOps(self)
-        if fused:
-            raise ValueError("the fused kernel runs on CUDA only")
-        if native is False:
-            return TensorOps(self)
-        lib = native_loop.library(self.dtype)
-        if lib is not None:
-            why = Functions.of(self).missing(lib.enums, "the native CPU loop")
-            if why is None:
+        if self.device.type == "cpu":
+            if fused:
+                raise ValueError("the fused kernel runs on CUDA only")
+            if native is False:
+                return TensorOps(self)
+            lib = native_loop.library(self.dtype)
+            why = (native_loop.build.unavailable_reason if lib is None
+                   else Functions.of(self).missing(lib.enums, "the native CPU loop"))
+            if lib is not None and why is None:
                 return NativeLoop(self, lib)
-        else:
-            why = native_loop.build.unavailable_reason or "the native CPU loop is unavailable"
-        _instead(why, native, "tensor operations", "MNIST_MLP_NATIVE")
-        return TensorOps(self)
+            say_instead(why or "the native CPU loop is unavailable", "tensor operations", native,
+                        "MNIST_MLP_NATIVE")
+            return TensorOps(self)
+        if native:
+            raise ValueError("the native loop runs on the CPU only")
+        fused = fused if cuda_graph else bool(fused)  # no graphs: step by step, unless fused
+        if fused or (fused is None and self.device.type == "cuda"
+                     and self.dtype == torch.float32):
+            kernel = self._fused()
+            if isinstance(kernel, FusedKernel):
+                return kernel
+            say_instead(kernel, "CUDA graphs", fused, "MNIST_MLP_FUSED")
+        return CudaGraphs(self) if cuda_graph and self.device.type == "cuda" else TensorOps(self)
 
     def _fused(self) -> FusedKernel | str:
         """The fused kernel for this engine, or why there is none."""
@@ -178,13 +161,9 @@ class Engine:
 
     def epoch(self, images: Tensor, targets: Tensor, batch_size: int,
               generators: Sequence[torch.Generator]) -> Tensor:
-        """One epoch of every network; returns each one's mini-batch losses (K, steps), in the
-        order it took them (their mean over steps is the mean mini-batch loss of the epoch).
-
-        ``images`` (N, 784) and ``targets`` (N, 10) are on the engine's device; network k
-        visits them in the order ``epoch_order(N, generators[k])``, in mini-batches. Nothing of
-        size K × N is kept: the losses are summed up step by step.
-        """
+        """One epoch of every network over ``images`` (N, 784), ``targets`` (N, 10) on the
+        engine's device, network k in the order ``epoch_order(N, generators[k])``; returns each
+        one's mini-batch losses (K, steps) in the order it took them."""
         steps = steps_per_epoch(images.shape[0], batch_size)
         batch_losses = torch.empty(self.size, steps, dtype=self.dtype, device=self.device)
         self.backend.run(images, targets, generators, batch_size, batch_losses)
@@ -192,7 +171,7 @@ class Engine:
 
     def prepare(self, images: Tensor) -> None:
         """Get ready to train on ``images`` (``epoch`` does it; call it first to keep it out of
-        a timing): the compiled loop reads them as sparse rows, made once."""
+        a timing): the compiled backends read them as sparse rows, made once."""
         self.backend.prepare(images)
 
     @torch.no_grad()
@@ -218,8 +197,8 @@ class Engine:
         return (loss_sum / n).cpu(), confusions
 
     def models(self) -> list[MLP]:
-        """The K networks as ordinary ``MLP`` modules (on the engine's device and dtype), with
-        their weights now: the same modules at every call, their weights copied in."""
+        """The K networks as ``MLP`` modules on the engine's device and dtype, their weights
+        copied in now (the same modules at every call)."""
         if not self._models:
             self._models = [MLP(**self.config).to(self.device, self.dtype)
                             for _ in range(self.size)]

@@ -1,13 +1,7 @@
-"""The engine's fused GPU path: each epoch of all K networks in one kernel launch.
-
-``epoch.cu`` (with ``functions.h`` and ``phases.h``) is the kernel: thread block k trains
-network k through the whole epoch, W¹ kept on chip, the digits read as sparse rows — the
-arithmetic of the CPU's compiled loop (``native/epoch.c``), in float32. ``backend`` makes and
-checks its arguments (``FusedKernel``, the engine's backend "cuda-fused"); ``device`` compiles
-it with NVRTC and launches it through the CUDA driver (``cuda.bindings``). The tests build the
-same source for the CPU (tests/fused_host.py) and compare it with the engine's tensor
-operations.
-"""
+"""The engine's fused GPU path: each epoch of all K networks in one launch of ``epoch.cu`` (the
+CPU loop's arithmetic in float32, a thread block per network). ``source``: what Python knows of
+it; ``backend``: its arguments (``FusedKernel``); ``device``: NVRTC and the launch.
+More: docs/engine.md ("The fused CUDA kernel")."""
 
 from . import device, source
 from .backend import FusedKernel, uncovered

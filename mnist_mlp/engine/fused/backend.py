@@ -1,12 +1,9 @@
-"""The engine's fused backend: every network's epoch in one launch of epoch.cu's kernel.
-
-What the launch needs is made and checked here, the same for both builds; a *launcher* runs it:
-``device.DeviceKernel`` on a GPU, ``HostKernel`` of tests/fused_host.py on the CPU.
-"""
+"""The engine's fused backend: every network's epoch in one launch of epoch.cu's kernel, its
+arguments made and checked here for either *launcher*: ``device.DeviceKernel`` on a GPU,
+``HostKernel`` of tests/fused_host.py on the CPU."""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
@@ -14,11 +11,10 @@ import torch
 from torch import Tensor
 
 from ...data import DigitTensors, epoch_order
-from ...textbook.model import INPUT_SIZE, NUM_CLASSES
+from ...textbook.model import INPUT_SIZE
 from ..cuda_graphs import CudaGraphs
-from ..native import Functions, SparseRows, Stacked, check_tensors
-from ..native import _each_network as each_network
-from ..tensor_ops import TensorOps
+from ..native import Functions, SparseRows, Stacked, check_tensors, each_network, expected_tensors
+from ..tensor_ops import TensorOps, say_instead
 from . import source
 from .source import FLOAT, Args
 
@@ -66,19 +62,11 @@ def uncovered(engine: Engine) -> str | None:
 
 def check(inputs: Inputs, device: torch.device) -> None:
     """The kernel trusts its pointers: refuse what does not fit before launching it."""
-    rows, params = inputs.rows, inputs.params
+    params, f32 = inputs.params, torch.float32
     n, k, hidden = inputs.targets.shape[0], params.W1.shape[0], params.W1.shape[1]
-    f32, steps = torch.float32, inputs.batch_losses.shape[-1]
-    expected = {"row_start": (rows.row_start, torch.int64, (n + 1,)),
-                "pixel": (rows.pixel, torch.int32, rows.value.shape),
-                "value": (rows.value, f32, rows.pixel.shape),
-                "targets": (inputs.targets, f32, (n, NUM_CLASSES)),
+    expected = {**expected_tensors(inputs.rows, inputs.targets, params, k, f32),
                 "order": (inputs.order, torch.int32, (k, n)), "lrs": (inputs.lrs, f32, (k,)),
-                "W1": (params.W1, f32, (k, hidden, INPUT_SIZE)),
-                "b1": (params.b1, f32, (k, 1, hidden)),
-                "W2": (params.W2, f32, (k, NUM_CLASSES, hidden)),
-                "b2": (params.b2, f32, (k, 1, NUM_CLASSES)),
-                "batch_losses": (inputs.batch_losses, f32, (k, steps))}
+                "batch_losses": (inputs.batch_losses, f32, (k, inputs.batch_losses.shape[-1]))}
     if inputs.w1t is not None:
         expected["w1t"] = (inputs.w1t, f32, (k, INPUT_SIZE, hidden))
     check_tensors(expected, device, "the fused kernel")
@@ -93,9 +81,8 @@ def arguments(inputs: Inputs, f: Functions, batch_size: int) -> Args:
                 "value": inputs.rows.value, "targets": inputs.targets, "order": inputs.order,
                 "lr": inputs.lrs, "batch_losses": inputs.batch_losses, **params._asdict()}
     return Args(n=inputs.targets.shape[0], l=params.W1.shape[1], m=batch_size,
-                k=params.W1.shape[0], floor=f.floor, hidden=names["hidden"][f.hidden],
-                output=names["output"][f.output], loss=names["loss"][f.loss],
-                matched=int(f.matched),
+                k=params.W1.shape[0], floor=f.floor, matched=int(f.matched),
+                **{kind: names[kind][getattr(f, kind)] for kind in names},
                 w1t=None if inputs.w1t is None else inputs.w1t.data_ptr(),
                 **{name: t.data_ptr() for name, t in pointers.items()})
 
@@ -137,13 +124,19 @@ class FusedKernel:
 
     def run(self, images: Tensor, targets: Tensor, generators: Sequence[torch.Generator],
             batch_size: int, batch_losses: Tensor) -> None:
-        """See ``Backend.run``: one launch, the visiting orders drawn here first."""
+        """See ``Backend.run``: one launch, the visiting orders drawn here first. Where the
+        kernel cannot run (no case for a function, a mini-batch too large for a block's shared
+        memory), the engine's other backend, said once."""
         plan = self.plan(batch_size)
-        why = uncovered(self.engine) or (None if plan else (
+        why = uncovered(self.engine) or ("" if plan else (
             f"mini-batches of {batch_size} do not fit the fused kernel's shared memory "
             f"({self.launcher.max_shared_bytes} bytes a block)"))
         if why or plan is None:
-            self.fall_back(why).run(images, targets, generators, batch_size, batch_losses)
+            if self.fallback is None:
+                cuda = self.device.type == "cuda"
+                say_instead(why, "CUDA graphs" if cuda else "tensor operations")
+                self.fallback = CudaGraphs(self.engine) if cuda else TensorOps(self.engine)
+            self.fallback.run(images, targets, generators, batch_size, batch_losses)
             return
         e = self.engine
         w1t = None if plan.w1_shared else torch.empty(e.size, INPUT_SIZE, e.W1.shape[1],
@@ -156,27 +149,14 @@ class FusedKernel:
                              plan.shared_bytes)
 
     def orders(self, n: int, generators: Sequence[torch.Generator]) -> Tensor:
-        """Every network's visiting order of this epoch, ``epoch_order(n, generators[k])``, as
-        (K, n) int32 on the device: drawn on the CPU's threads (one after another, 1,000
-        permutations of 60,000 took 0.95 s on the 2-core build machine), copied from pinned
-        memory on CUDA."""
+        """Every network's visiting order this epoch as (K, n) int32 on the device: drawn on the
+        CPU's threads (one after another they would take long for many networks), copied from
+        pinned memory on CUDA."""
         cuda = self.device.type == "cuda"
         order = torch.empty(len(generators), n, dtype=torch.int32, pin_memory=cuda)
         each_network(len(generators), lambda k: order[k].copy_(epoch_order(n, generators[k])))
         return order.to(self.device, non_blocking=cuda)
 
-    def fall_back(self, why: str | None) -> Backend:
-        """Today's path where the kernel cannot run the engine, for the reason ``why`` (said
-        once): a function it has no case for, a mini-batch too large for a block's shared
-        memory."""
-        if self.fallback is None:
-            cuda = self.device.type == "cuda"
-            warnings.warn(f"{why}; the engine uses "
-                          f"{'CUDA graphs' if cuda else 'tensor operations'} instead (slower)",
-                          stacklevel=4)
-            self.fallback = CudaGraphs(self.engine) if cuda else TensorOps(self.engine)
-        return self.fallback
-
     def evaluate(self, data: DigitTensors) -> tuple[Tensor, Tensor]:
-        """See ``Backend.evaluate``: batched matrix products (on a GPU about 1 % of training)."""
+        """See ``Backend.evaluate``: batched matrix products (on a GPU a small part of training)."""
         return self.engine.dense_evaluate(data)

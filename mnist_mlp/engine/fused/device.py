@@ -1,13 +1,8 @@
-"""epoch.cu on a GPU: compiled at first use by NVRTC for the device's compute capability, kept
-in the private cache of the native loop (``native.build.cached``: only a folder and a file that
-are this user's alone), loaded and launched through the CUDA driver API on PyTorch's current
-stream, with the data pointers of PyTorch's tensors.
-
-Both come from ``cuda.bindings`` (``cuda.bindings.nvrtc``, ``cuda.bindings.driver``), which
-PyTorch's CUDA wheels install: no CUDA toolkit is needed. Where it is missing, or NVRTC cannot
-compile for the device, or the module does not load, ``kernel`` returns None and
-``unavailable_reason`` says why. ``MNIST_MLP_FUSED=0`` turns the kernel off.
-"""
+"""epoch.cu on a GPU: compiled at first use by NVRTC for the device's compute capability, kept in
+the native loop's private cache (``build.cached``), loaded and launched through the CUDA driver
+API on PyTorch's current stream — both from ``cuda.bindings``, no CUDA toolkit needed. Where
+that fails, ``kernel`` returns None and ``unavailable_reason`` says why; ``MNIST_MLP_FUSED=0``
+turns the kernel off."""
 
 from __future__ import annotations
 
@@ -16,7 +11,7 @@ import ctypes
 import functools
 import importlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -25,30 +20,29 @@ from ..native import build
 from . import source
 from .source import MAX_THREADS, SOURCE, Args
 
-unavailable_reason: str | None = None
-"""Why ``kernel`` returned None, or None."""
+unavailable_reason: str | None = None  # why ``kernel`` returned None
 
 
 class KernelError(RuntimeError):
     """A call of NVRTC or of the CUDA driver failed."""
 
 
-def _ok(result: tuple, what: str) -> Any:
-    """The value(s) a cuda.bindings call returned after its status, or a KernelError."""
-    status, *values = result
+def _call(function: Callable[..., tuple], *args: Any) -> Any:
+    """``function(*args)``, a call of cuda.bindings: the value(s) it returned after its status,
+    or a KernelError naming it."""
+    status, *values = function(*args)
     if int(status) != 0:
-        raise KernelError(f"{what} failed: {getattr(status, 'name', status)}")
+        raise KernelError(f"{function.__name__} failed: {getattr(status, 'name', status)}")
     return values[0] if len(values) == 1 else tuple(values)
 
 
 def cubin(arch: int) -> bytes:
-    """epoch.cu compiled for ``sm_{arch}`` (90 for an H100 or H200): from the cache, or by
-    NVRTC into it."""
+    """epoch.cu compiled for ``sm_{arch}`` (90 for an H100 or H200): from the cache, or by NVRTC
+    into it."""
     from cuda.bindings import nvrtc
 
-    major, minor = _ok(nvrtc.nvrtcVersion(), "nvrtcVersion")
-    known = _ok(nvrtc.nvrtcGetSupportedArchs(), "nvrtcGetSupportedArchs")
-    if arch not in known:
+    major, minor = _call(nvrtc.nvrtcVersion)
+    if arch not in _call(nvrtc.nvrtcGetSupportedArchs):
         raise KernelError(f"NVRTC {major}.{minor} cannot compile for sm_{arch}")
     options = [f"--gpu-architecture=sm_{arch}".encode()]
     name = f"fused-epoch-sm_{arch}-{source.digest(*options, f'nvrtc {major}.{minor}')}.cubin"
@@ -62,21 +56,19 @@ def _compile(options: list[bytes]) -> bytes:
 
     headers = source.texts()
     main = headers.pop(SOURCE.name)
-    program = _ok(nvrtc.nvrtcCreateProgram(main, SOURCE.name.encode(), len(headers),
-                                           list(headers.values()),
-                                           [name.encode() for name in headers]),
-                  "nvrtcCreateProgram")
+    program = _call(nvrtc.nvrtcCreateProgram, main, SOURCE.name.encode(), len(headers),
+                    list(headers.values()), [name.encode() for name in headers])
     try:
         (status,) = nvrtc.nvrtcCompileProgram(program, len(options), options)
         if int(status) != 0:
-            log = b" " * _ok(nvrtc.nvrtcGetProgramLogSize(program), "nvrtcGetProgramLogSize")
-            _ok(nvrtc.nvrtcGetProgramLog(program, log), "nvrtcGetProgramLog")
+            log = b" " * _call(nvrtc.nvrtcGetProgramLogSize, program)
+            _call(nvrtc.nvrtcGetProgramLog, program, log)
             errors = [line.strip() for line in log.decode(errors="replace").splitlines()
                       if "error" in line]  # the first, and the count at the end
             raise KernelError("NVRTC could not compile epoch.cu: "
                               + "; ".join(dict.fromkeys(errors[:1] + errors[-1:]))[:500])
-        image = b" " * _ok(nvrtc.nvrtcGetCUBINSize(program), "nvrtcGetCUBINSize")
-        _ok(nvrtc.nvrtcGetCUBIN(program, image), "nvrtcGetCUBIN")  # written in place
+        image = b" " * _call(nvrtc.nvrtcGetCUBINSize, program)
+        _call(nvrtc.nvrtcGetCUBIN, program, image)  # written in place
         return image
     finally:
         nvrtc.nvrtcDestroyProgram(program)
@@ -89,42 +81,41 @@ class DeviceKernel:
         from cuda.bindings import driver
 
         self.driver, self.index = driver, index
-        _ok(driver.cuInit(0), "cuInit")
-        device = _ok(driver.cuDeviceGet(index), "cuDeviceGet")
+        _call(driver.cuInit, 0)
+        device = _call(driver.cuDeviceGet, index)
         major, minor = torch.cuda.get_device_capability(index)
         self.arch = 10 * major + minor
         image = cubin(self.arch)
-        self.context = _ok(driver.cuDevicePrimaryCtxRetain(device), "cuDevicePrimaryCtxRetain")
+        self.context = _call(driver.cuDevicePrimaryCtxRetain, device)
         attribute, limit = driver.CUfunction_attribute, driver.CUdevice_attribute
         with self.current():
-            module = _ok(driver.cuModuleLoadData(image), "cuModuleLoadData")
-            self.function = _ok(driver.cuModuleGetFunction(module, b"train_epochs"),
-                                "cuModuleGetFunction")
-            self.layout_function = _ok(driver.cuModuleGetFunction(module, b"args_layout"),
-                                       "cuModuleGetFunction")
-            optin = _ok(driver.cuDeviceGetAttribute(
-                limit.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, device),
-                "cuDeviceGetAttribute")
-            static = _ok(driver.cuFuncGetAttribute(
-                attribute.CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, self.function), "cuFuncGetAttribute")
+            module = _call(driver.cuModuleLoadData, image)
+            self.function = _call(driver.cuModuleGetFunction, module, b"train_epochs")
+            self.layout_function = _call(driver.cuModuleGetFunction, module, b"args_layout")
+            optin = _call(driver.cuDeviceGetAttribute,
+                          limit.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, device)
+            static = _call(driver.cuFuncGetAttribute,
+                           attribute.CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, self.function)
             self.max_shared_bytes = optin - static
-            _ok(driver.cuFuncSetAttribute(
-                self.function, attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                self.max_shared_bytes), "cuFuncSetAttribute")  # the opt-in beyond 48 KB
-            self.max_threads = min(MAX_THREADS, _ok(driver.cuFuncGetAttribute(
-                attribute.CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, self.function),
-                "cuFuncGetAttribute"))
-        self._check_layout()
+            _call(driver.cuFuncSetAttribute, self.function,  # the opt-in beyond 48 KB
+                  attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, self.max_shared_bytes)
+            self.max_threads = min(MAX_THREADS, _call(
+                driver.cuFuncGetAttribute, attribute.CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK,
+                self.function))
+        out = torch.full((len(Args._fields_) + 1,), -1, dtype=torch.int64,
+                         device=torch.device("cuda", index))
+        self._run(self.layout_function, 1, 1, 0, ctypes.c_void_p(out.data_ptr()))
+        source.check_layout(out.tolist(), f"device (sm_{self.arch})")
 
     @contextlib.contextmanager
     def current(self) -> Iterator[None]:
         """The device's primary context made current for the driver calls, and the caller's
         restored after them."""
-        _ok(self.driver.cuCtxPushCurrent(self.context), "cuCtxPushCurrent")
+        _call(self.driver.cuCtxPushCurrent, self.context)
         try:
             yield
         finally:
-            _ok(self.driver.cuCtxPopCurrent(), "cuCtxPopCurrent")
+            _call(self.driver.cuCtxPopCurrent)
 
     def _run(self, function: Any, blocks: int, threads: int, shared_bytes: int,
              argument: ctypes.Structure | ctypes.c_void_p) -> None:
@@ -132,25 +123,17 @@ class DeviceKernel:
         parameters = (ctypes.c_void_p * 1)(ctypes.addressof(argument))
         stream = self.driver.CUstream(torch.cuda.current_stream(self.index).cuda_stream)
         with self.current():
-            _ok(self.driver.cuLaunchKernel(function, blocks, 1, 1, threads, 1, 1, shared_bytes,
-                                           stream, ctypes.addressof(parameters), 0),
-                "cuLaunchKernel")
+            _call(self.driver.cuLaunchKernel, function, blocks, 1, 1, threads, 1, 1,
+                  shared_bytes, stream, ctypes.addressof(parameters), 0)
 
     def launch(self, args: Args, blocks: int, threads: int, shared_bytes: int) -> None:
         """See ``Launcher.launch``."""
         self._run(self.function, blocks, threads, shared_bytes, args)
 
-    def _check_layout(self) -> None:
-        """Refuse a module whose argument struct is laid out otherwise than ``Args``."""
-        out = torch.full((len(Args._fields_) + 1,), -1, dtype=torch.int64,
-                         device=torch.device("cuda", self.index))
-        self._run(self.layout_function, 1, 1, 0, ctypes.c_void_p(out.data_ptr()))
-        source.check_layout(out.tolist(), f"device (sm_{self.arch})")
-
     def describe(self) -> str:
         from cuda.bindings import nvrtc
 
-        major, minor = _ok(nvrtc.nvrtcVersion(), "nvrtcVersion")
+        major, minor = _call(nvrtc.nvrtcVersion)
         return (f"NVRTC {major}.{minor}, sm_{self.arch}, {self.max_shared_bytes // 1024} KB "
                 f"of shared memory and up to {self.max_threads} threads a block")
 

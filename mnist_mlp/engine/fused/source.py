@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import hashlib
 from pathlib import Path
 
 from ...textbook.model import INPUT_SIZE, NUM_CLASSES
@@ -13,12 +12,9 @@ from ..native import build
 
 FOLDER = Path(__file__).parent
 SOURCE = FOLDER / "epoch.cu"
-HEADERS = ("functions.h", "phases.h")
-"""The files epoch.cu includes (NVRTC is handed them by name)."""
-MAX_THREADS = 256
-"""epoch.cu's ``MAX_THREADS``: the most threads a block is launched with."""
-FLOAT = 4
-"""Bytes of a float32: the kernel's only real type."""
+HEADERS = ("functions.h", "phases.h")  # what epoch.cu includes (handed to NVRTC by name)
+MAX_THREADS = 256  # epoch.cu's MAX_THREADS: the most threads a block is launched with
+FLOAT = 4  # bytes of a float32, the kernel's only real type
 
 
 def texts() -> dict[str, bytes]:
@@ -28,38 +24,30 @@ def texts() -> dict[str, bytes]:
 
 def digest(*parts: bytes | str) -> str:
     """A short digest of the sources and ``parts`` (compiler, flags, …): a cached build's name."""
-    h = hashlib.sha256()
-    for part in (*texts().values(), *parts):
-        h.update(part if isinstance(part, bytes) else part.encode())
-        h.update(b"\0")
-    return h.hexdigest()[:16]
+    return build.digest(*texts().values(), *parts)
 
 
 @functools.cache
 def enums() -> dict[str, dict[str, int]]:
-    """epoch.cu's enums by name (``{"loss": {"mse": 0, …}, …}``), read from its tables of names
-    (a CUDA module has no host tables; the host build's are compared with these in a test)."""
+    """epoch.cu's enums by name (``{"loss": {"mse": 0, …}, …}``), read from its tables of names:
+    a CUDA module has no host tables (a test compares the host build's with these)."""
     return build.tables(SOURCE.read_text())
 
 
 class Args(ctypes.Structure):
-    """epoch.cu's ``struct fused_args``, its fields read from epoch.cu's list ``FUSED_ARGS`` (the
-    host build and the device each report their offsets, and a mismatch is refused)."""
+    """epoch.cu's ``struct fused_args``, its fields read from its list ``FUSED_ARGS`` (each build
+    reports its offsets: ``check_layout``)."""
 
     _fields_ = build.struct_fields(SOURCE.read_text(), "FUSED_ARGS")
 
 
-def layout() -> list[int]:
-    """The offsets of ``Args``'s fields and its size, as epoch.cu's ``args_layout`` writes them."""
-    return [getattr(Args, name).offset for name, _ in Args._fields_] + [ctypes.sizeof(Args)]
-
-
 def check_layout(reported: list[int], where: str) -> None:
-    """Refuse a build whose struct is laid out otherwise than ``Args``: an argument would land in
-    the wrong field."""
-    if list(reported) != layout():
+    """Refuse a build whose struct is laid out otherwise than ``Args`` (its fields' offsets, then
+    its size): an argument would land in the wrong field."""
+    ours = [getattr(Args, name).offset for name, _ in Args._fields_] + [ctypes.sizeof(Args)]
+    if list(reported) != ours:
         raise RuntimeError(f"epoch.cu's struct fused_args on the {where} (offsets and size "
-                           f"{list(reported)}) does not match its Python caller ({layout()})")
+                           f"{list(reported)}) does not match its Python caller ({ours})")
 
 
 def shared_floats(hidden: int, batch_size: int, w1_shared: bool) -> int:

@@ -1,24 +1,14 @@
-"""The fast engine's CPU loop: one epoch of SGD for one network as a single call into C.
-
-On a CPU, the engine's step (``mnist_mlp.engine.stacked.Engine.step``) is a dozen tensor
-operations on a mini-batch of 10, and each costs a few microseconds of dispatch whatever its
-size: the loop is bound by overhead, not arithmetic. ``epoch.c`` (beside this file) is the same
-arithmetic — forward pass, (BP1)–(BP4), the SGD update — as one C function per epoch, reading
-each image as its list of non-zero pixels, and summing up each mini-batch's loss as it goes. Its
-``evaluate`` is the forward pass alone, for a split's loss and confusion matrix.
-
-Networks are independent, so K of them run on up to ``torch.get_num_threads()`` threads
-(``ctypes`` releases the GIL during the call); each network's visiting order is drawn in its
-own thread, so that no K × N array is ever held. How the library is built and loaded is
-``build``.
-"""
+"""The engine's CPU loop: one epoch of SGD for one network as a single call into C (``epoch.c``:
+the forward pass, (BP1)–(BP4) and the update as loops over each image's non-zero pixels, and a
+forward-only ``evaluate``), K networks on the CPU's threads; ``build`` builds and loads it.
+Why and how: docs/engine.md ("The compiled CPU loop")."""
 
 from __future__ import annotations
 
 import ctypes
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 from torch import Tensor
@@ -61,9 +51,8 @@ class SparseRows(NamedTuple):
 
 
 class Functions(NamedTuple):
-    """What the loop computes: the hidden and output activations and the loss (by name, as
-    ``c_loss`` gives it), whether δ² = F − y (a matched output and loss), and the floor under
-    ln's argument."""
+    """What the loop and the kernel compute, by their names: the activations, the loss (as
+    ``c_loss`` names it), whether δ² = F − y (a matched output and loss), the floor under ln."""
 
     hidden: str
     output: str
@@ -73,15 +62,14 @@ class Functions(NamedTuple):
 
     @classmethod
     def of(cls, engine: Engine) -> Functions:
-        """The engine's activations and loss, as the compiled loop and the kernel name them."""
+        """The engine's activations and loss."""
         output = engine.config["output_activation"]
         return cls(engine.config["activation"], output, c_loss(output, engine.loss_name),
                    engine.matched, F_FLOOR)
 
     def missing(self, names: Mapping[str, Collection[str]], where: str) -> str | None:
-        """Why ``where`` (the compiled loop, the kernel), whose tables of names are ``names``
-        (``{"hidden": …, "output": …, "loss": …}``), cannot compute these functions: the first
-        it has no case for (one added in Python only, say). None when it has them all."""
+        """Why ``where``, with its tables of ``names`` by kind, cannot compute these functions:
+        the first it has no case for (one added in Python only, say); None when it has all."""
         for kind, words in (("hidden", "hidden activation"), ("output", "output activation"),
                             ("loss", "loss")):
             if getattr(self, kind) not in names[kind]:
@@ -90,9 +78,9 @@ class Functions(NamedTuple):
 
 
 def c_loss(output: str, loss: str) -> str:
-    """The loss as epoch.c names it: the package's name, but for the cross-entropy (35) of a
-    softmax output, a loss of its own there (``binary_cross_entropy_of_softmax``, as the
-    textbook's function of z): its loss is taken of F alone, without the activation."""
+    """The loss as epoch.c names it: the package's name, but the cross-entropy (35) of a softmax
+    output is a loss of its own there (``binary_cross_entropy_of_softmax``, the textbook's
+    function of z), taken of F alone."""
     if (output, loss) == ("softmax", "binary_cross_entropy"):
         return "binary_cross_entropy_of_softmax"
     return loss
@@ -110,9 +98,8 @@ class Stacked(NamedTuple):
 
 def check_tensors(expected: Mapping[str, tuple[Tensor, torch.dtype, Sequence[int] | None]],
                   device: torch.device, who: str) -> None:
-    """C trusts its pointers: refuse (ValueError) any of the ``expected`` tensors, by name, that
-    is not contiguous on ``device`` with its dtype and (unless None) shape, before ``who`` sees
-    it."""
+    """C trusts its pointers: refuse (ValueError) any tensor, by name, that is not contiguous on
+    ``device`` with its dtype and (unless None) shape, before ``who`` sees it."""
     for name, (tensor, dtype, shape) in expected.items():
         if not (tensor.is_contiguous() and tensor.device == device and tensor.dtype == dtype
                 and (shape is None or tuple(tensor.shape) == tuple(shape))):
@@ -120,22 +107,29 @@ def check_tensors(expected: Mapping[str, tuple[Tensor, torch.dtype, Sequence[int
                              f"{tensor.dtype} on {tensor.device}")
 
 
+def expected_tensors(rows: SparseRows, targets: Tensor, params: Stacked, k: int,
+                     real: torch.dtype) -> dict[str, tuple[Tensor, torch.dtype, tuple]]:
+    """What the loop and the kernel read of K networks, with the dtype and shape each must have
+    (``check_tensors``)."""
+    n, hidden = targets.shape[0], params.W1.shape[-2]
+    return {"row_start": (rows.row_start, torch.int64, (n + 1,)),
+            "pixel": (rows.pixel, torch.int32, tuple(rows.value.shape)),
+            "value": (rows.value, real, tuple(rows.pixel.shape)),
+            "targets": (targets, real, (n, NUM_CLASSES)),
+            "W1": (params.W1, real, (k, hidden, INPUT_SIZE)),
+            "b1": (params.b1, real, (k, 1, hidden)),
+            "W2": (params.W2, real, (k, NUM_CLASSES, hidden)),
+            "b2": (params.b2, real, (k, 1, NUM_CLASSES))}
+
+
 def _check(rows: SparseRows, targets: Tensor, params: Stacked, out: dict[str, tuple], k: int
            ) -> None:
-    """Refuse what does not fit the loop before calling it. ``out`` names the output tensors
-    with the dtypes and shapes they must have."""
-    real, images = rows.value.dtype, targets.shape[0]
-    hidden = params.W1.shape[-2]
-    check_tensors({"row_start": (rows.row_start, torch.int64, (images + 1,)),
-                   "pixel": (rows.pixel, torch.int32, None),
-                   "targets": (targets, real, (images, NUM_CLASSES)),
-                   "W1": (params.W1, real, (k, hidden, INPUT_SIZE)),
-                   "b1": (params.b1, real, None),
-                   "W2": (params.W2, real, (k, NUM_CLASSES, hidden)),
-                   "b2": (params.b2, real, None), **out}, torch.device("cpu"), "the native loop")
-    if (params.b1.numel() != k * hidden or params.b2.numel() != k * NUM_CLASSES
-            or real not in REALS or rows.row_start[-1] != rows.pixel.numel()):
-        raise ValueError("the native loop got unfit biases, sparse rows or dtype")
+    """Refuse what does not fit the loop before calling it; ``out``: its output tensors."""
+    real = rows.value.dtype
+    check_tensors({**expected_tensors(rows, targets, params, k, real), **out},
+                  torch.device("cpu"), "the native loop")
+    if real not in REALS or rows.row_start[-1] != rows.pixel.numel():
+        raise ValueError("the native loop got an unfit dtype or sparse rows")
 
 
 def _at(t: Tensor, network: int) -> int:
@@ -153,10 +147,7 @@ def _common(lib: build.LoopLibrary, rows: SparseRows, targets: Tensor, functions
                 **{name: _at(t, network) for name, t in params._asdict().items()})
 
 
-Result = TypeVar("Result")
-
-
-def _each_network(k: int, one: Callable[[int], Result]) -> list[Result]:
+def each_network(k: int, one: Callable[[int], object]) -> list[object]:
     """``one(network)`` for networks 0 … k − 1, on up to ``torch.get_num_threads()`` threads."""
     workers = min(k, torch.get_num_threads())
     if workers == 1:
@@ -168,13 +159,9 @@ def _each_network(k: int, one: Callable[[int], Result]) -> list[Result]:
 def train_epochs(lib: build.LoopLibrary, rows: SparseRows, targets: Tensor,
                  generators: Sequence[torch.Generator], batch_size: int, lrs: list[float],
                  functions: Functions, params: Stacked, batch_losses: Tensor) -> None:
-    """One epoch of each of K networks, in place, on up to ``torch.get_num_threads()`` threads.
-
-    Network k has parameters ``params.W1[k]`` (l, 784), ``b1[k]`` (l), ``W2[k]`` (10, l),
-    ``b2[k]`` (10), all contiguous, learning rate ``lrs[k]``, visits the images in the order
-    ``epoch_order(N, generators[k])`` (drawn in its thread) and writes the mean loss of each of
-    its mini-batches into ``batch_losses[k]`` (steps,).
-    """
+    """One epoch of each of K networks in place (``params`` contiguous, ``lrs[k]``), network k in
+    the order ``epoch_order(N, generators[k])``, drawn in its thread; the mean loss of each of
+    its mini-batches into ``batch_losses[k]`` (steps,)."""
     k, n = len(lrs), targets.shape[0]
     steps = steps_per_epoch(n, batch_size)
     _check(rows, targets, params, {"batch_losses": (batch_losses, rows.value.dtype,
@@ -183,13 +170,13 @@ def train_epochs(lib: build.LoopLibrary, rows: SparseRows, targets: Tensor,
     def one(network: int) -> None:
         order = epoch_order(n, generators[network])
         args = lib.args_type(n=n, m=batch_size, order=order.data_ptr(), lr=lrs[network],
-                             matched=int(functions.matched), batch_losses=_at(batch_losses,
-                                                                              network),
+                             matched=int(functions.matched),
+                             batch_losses=_at(batch_losses, network),
                              **_common(lib, rows, targets, functions, params, network))
         if lib.train_epoch(ctypes.byref(args)) != 0:
             raise MemoryError("the native loop could not allocate its scratch memory")
 
-    _each_network(k, one)
+    each_network(k, one)
 
 
 def evaluate_networks(lib: build.LoopLibrary, rows: SparseRows, targets: Tensor, labels: Tensor,
@@ -211,23 +198,22 @@ def evaluate_networks(lib: build.LoopLibrary, rows: SparseRows, targets: Tensor,
         if lib.evaluate(ctypes.byref(args)) != 0:
             raise MemoryError("the native loop could not allocate its scratch memory")
 
-    _each_network(k, one)
+    each_network(k, one)
     return loss_sums, confusions
 
 
 class NativeLoop:
-    """The engine's CPU backend: each network's epoch, and its evaluation on a split, is one
-    call of the compiled loop."""
+    """The engine's CPU backend: each network's epoch, and its evaluation, is one call of the
+    compiled loop."""
 
     name = "native"
 
     def __init__(self, engine: Engine, lib: build.LoopLibrary) -> None:
         self.engine, self.lib = engine, lib
-        self.rows: dict[tuple[int, ...], SparseRows] = {}
+        self.rows: dict[tuple, SparseRows] = {}
 
     def sparse(self, images: Tensor) -> SparseRows:
-        """``images`` as sparse rows in the engine's dtype, made once for as long as they do
-        not change."""
+        """``images`` as sparse rows in the engine's dtype, made once while they do not change."""
         key = (images.data_ptr(), images._version, *images.shape, *images.stride(), images.dtype)
         if key not in self.rows:
             self.rows[key] = SparseRows.of(images.to(self.engine.dtype))

@@ -1,19 +1,9 @@
-"""Building and loading the compiled loop (``epoch.c``, beside this file).
-
-It is compiled on first use with the system's C compiler (``$CC``, else ``cc``) into a cache
-folder (``$MNIST_MLP_CACHE``, else ``~/.cache/mnist-mlp``), once per source, flags and CPU, and
-loaded with ``ctypes`` — only from a folder, and only a file, that belong to this user and that
-nobody else can write (``_cache_dir``). A library is checked as it is loaded (its structs
-against the Python caller's, its tables of names against epoch.c's): a cached one that fails
-is built again, once, and a new one enters the cache only once it has passed. Where no compiler
-works, or its library fails, ``library`` returns None and says why in ``unavailable_reason``.
-``MNIST_MLP_NATIVE=0`` turns the loop off.
-
-The arguments travel to C in one struct per function, declared in epoch.c from a list of its
-fields (``EPOCH_ARGS``), which Python reads too (``struct_fields``): adding a field is one line
-of C, and its use. Its layout is checked against the compiled one; the C enums are read from the
-library's tables of names.
-"""
+"""Building and loading the compiled loop (``epoch.c``, beside this file): compiled on first use
+by the system's C compiler into a private cache (``cached``), loaded with ``ctypes``, and checked
+— its argument structs and tables of names against epoch.c's as Python reads them. Where no
+library passes, ``library`` returns None and ``unavailable_reason`` says why;
+``MNIST_MLP_NATIVE=0`` turns the loop off. The rules it keeps: docs/engine.md ("Building and
+loading the loop")."""
 
 from __future__ import annotations
 
@@ -33,25 +23,22 @@ from pathlib import Path
 import torch
 
 SOURCE = Path(__file__).with_name("epoch.c")
-FLAG_SETS = (("-O3", "-march=native"), ("-O3",))
-"""Optimisation flags, tried in turn: for this CPU, and portable where ``-march=native`` fails."""
+FLAG_SETS = (("-O3", "-march=native"), ("-O3",))  # for this CPU, else portable
 REALS = {torch.float32: ("float", ctypes.c_float), torch.float64: ("double", ctypes.c_double)}
-ENUMS = {"hidden": "HIDDEN_NAMES", "output": "OUTPUT_NAMES", "loss": "LOSS_NAMES"}
-"""epoch.c's tables of names for its enums: a name's value is its index there."""
+ENUMS = {"hidden": "HIDDEN_NAMES", "output": "OUTPUT_NAMES", "loss": "LOSS_NAMES"}  # C tables
+C_TYPES = {"int64_t": ctypes.c_int64, "i64": ctypes.c_int64, "int32_t": ctypes.c_int32,
+           "i32": ctypes.c_int32, "float": ctypes.c_float, "double": ctypes.c_double}
 
-unavailable_reason: str | None = None
-"""Why ``library`` returned None (no compiler, a failed build, turned off), or None."""
+unavailable_reason: str | None = None  # why ``library`` returned None
+_private: Path | None = None  # this process's private folder, once made
 
 
 def _cache_dir() -> Path:
-    """Where built libraries are kept and loaded from: ``$MNIST_MLP_CACHE``, else
-    ``~/.cache/mnist-mlp``, made private (0700) if new — but only a folder of this user's that
-    nobody else can write: code loaded from a folder others can write could be anyone's. Any
-    other folder, or one that cannot be made, gives way to a private temporary one (said once)."""
-    if os.environ.get("MNIST_MLP_CACHE"):
-        folder = Path(os.environ["MNIST_MLP_CACHE"])
-    else:
-        folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mnist-mlp"
+    """Where compiled code is kept: ``$MNIST_MLP_CACHE``, else ``mnist-mlp`` in the user's cache
+    folder, made private (0700) if new. Code in a folder others can write could be anyone's: a
+    folder not this user's alone, or one that cannot be made, gives way to a private one."""
+    folder = Path(os.environ.get("MNIST_MLP_CACHE") or Path(
+        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mnist-mlp")
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         why = _not_private(folder)
@@ -71,9 +58,6 @@ def _not_private(path: Path) -> str | None:
     return None
 
 
-_private: Path | None = None
-
-
 def _private_folder(reason: str) -> Path:
     """A new private temporary folder for this process's builds (made and announced once)."""
     global _private
@@ -86,15 +70,11 @@ def _private_folder(reason: str) -> Path:
 
 def cached(name: str, make: Callable[[Path], object],
            check: Callable[[Path], object] | None = None) -> Path:
-    """The file ``name`` of the cache folder (``_cache_dir``), made first if it is not there:
-    ``make(path)`` writes a temporary file in that folder, which ``check(path)`` (if given)
-    accepts or refuses by raising ``BrokenLibraryError``, and which is then renamed (atomic: a
-    concurrent build finds a whole file or none). A cached file that ``check`` refuses is
-    removed and made again, once; nothing that fails its check is ever kept. A file there that
-    is not this user's alone gives way to one made in a private temporary folder. Whatever
-    ``make`` or ``check`` raise is raised, and nothing half-written is left."""
-    folder = _cache_dir()
-    target = folder / name
+    """The file ``name`` of the private cache, made if it is not there: ``make(path)`` writes a
+    temporary file, ``check(path)`` may refuse it (``BrokenLibraryError``), and only then is it
+    renamed into place (atomic). A cached file ``check`` refuses is made again, once; nothing
+    that fails, nor anything half-written, is kept."""
+    target = _cache_dir() / name
     if target.exists() and (why := _not_private(target)):
         target = _private_folder(f"the cached file {target} {why}") / name
     if target.exists():
@@ -104,31 +84,23 @@ def cached(name: str, make: Callable[[Path], object],
             return target
         except BrokenLibraryError:
             target.unlink(missing_ok=True)  # and made again below
-    fd, temporary = tempfile.mkstemp(suffix=target.suffix, dir=target.parent)
+    fd, temporary_name = tempfile.mkstemp(suffix=target.suffix, dir=target.parent)
     os.close(fd)
+    temporary = Path(temporary_name)
     try:
-        make(Path(temporary))
+        make(temporary)
         if check is not None:
-            check(Path(temporary))
+            check(temporary)
         os.replace(temporary, target)
     finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+        temporary.unlink(missing_ok=True)
     return target
 
 
-def _machine_key(compiler: str, flags: tuple[str, ...]) -> bytes:
-    """What a compiled library depends on: source, compiler, flags and (``-march=native``) the
-    CPU."""
-    cpu = ""
-    try:
-        cpu = "".join(line for line in Path("/proc/cpuinfo").read_text().splitlines(True)
-                      if line.startswith(("model name", "flags")))
-    except OSError:
-        pass
-    parts = (SOURCE.read_bytes(), " ".join(flags), compiler, platform.platform(),
-             platform.processor(), cpu)
-    return b"\0".join(p if isinstance(p, bytes) else p.encode() for p in parts)
+def digest(*parts: bytes | str) -> str:
+    """A short digest of ``parts`` (sources, compiler, flags, …): a cached build's name."""
+    joined = b"\0".join(part if isinstance(part, bytes) else part.encode() for part in parts)
+    return hashlib.sha256(joined).hexdigest()[:16]
 
 
 def compiler() -> str | None:
@@ -137,9 +109,16 @@ def compiler() -> str | None:
 
 
 def library_name(cc: str, flags: tuple[str, ...], real: str) -> str:
-    """The cached library's file name: a digest of all it depends on (``_machine_key``)."""
-    digest = hashlib.sha256(_machine_key(cc, flags) + real.encode()).hexdigest()[:16]
-    return f"epoch-{real}-{digest}.so"
+    """The cached library's file name: a digest of all it depends on — the source, compiler,
+    flags and REAL, and (for ``-march=native``) the machine and its CPU."""
+    try:
+        cpu = [line for line in Path("/proc/cpuinfo").read_text().splitlines()
+               if line.startswith(("model name", "flags"))]
+    except OSError:
+        cpu = []
+    key = digest(SOURCE.read_bytes(), cc, *flags, real, platform.platform(),
+                 platform.processor(), *cpu)
+    return f"epoch-{real}-{key}.so"
 
 
 class BrokenLibraryError(RuntimeError):
@@ -148,8 +127,8 @@ class BrokenLibraryError(RuntimeError):
 
 
 class LoopLibrary(ctypes.CDLL):
-    """The compiled loop as loaded: a ``ctypes.CDLL`` with what ``_loaded`` found out beside it
-    — the flags it was built with, its argument structs, its tables of names."""
+    """The compiled loop as loaded, with what ``_loaded`` found out: the flags it was built with,
+    its argument structs, its tables of names."""
 
     flags: tuple[str, ...]
     args_type: type[ctypes.Structure]
@@ -158,29 +137,25 @@ class LoopLibrary(ctypes.CDLL):
 
 
 def _built(real: str, c_real: type) -> LoopLibrary:
-    """The loop with REAL = ``real``, loaded and checked (``_loaded``): the cached library, else
-    ``epoch.c`` compiled for this CPU if the compiler can, else portably. A cached library that
-    fails its check is removed and built again, once; a new one is checked under a temporary
-    name and only then renamed into the cache, so that nothing broken is ever kept there."""
+    """The loop with REAL = ``real``, loaded and checked: the cached library, else ``epoch.c``
+    compiled for this CPU if the compiler can, else portably (``cached`` keeps only one that
+    passed ``_loaded``)."""
     cc = compiler()
     if cc is None:
         raise OSError("no C compiler found (install gcc, or set $CC)")
     failure, accepted = "", []
-
-    def check(path: Path, flags: tuple[str, ...]) -> None:
+    for flags in FLAG_SETS:
         # the library that passed is the one used: loaded again from its cached name, a broken
         # one loaded there before would be found instead (the loader knows it by that name)
-        accepted.append(_loaded(path, flags, c_real))
+        def check(path: Path, flags: tuple[str, ...] = flags) -> None:
+            accepted.append(_loaded(path, flags, c_real))
 
-    for flags in FLAG_SETS:
         try:
             cached(library_name(cc, flags, real), functools.partial(
-                compile_c, cc, [*flags, f"-DREAL={real}"], SOURCE),
-                functools.partial(check, flags=flags))
+                compile_c, cc, [*flags, f"-DREAL={real}"], SOURCE), check)
+            return accepted[-1]
         except OSError as error:
             failure = str(error)
-            continue
-        return accepted[-1]
     raise OSError(f"{cc} failed: {failure}")
 
 
@@ -191,8 +166,11 @@ def _loaded(path: Path, flags: tuple[str, ...], c_real: type) -> LoopLibrary:
         lib = LoopLibrary(str(path))
     except OSError as error:
         raise BrokenLibraryError(f"the library {path.name} cannot be loaded ({error})") from None
+    text = SOURCE.read_text()
     lib.flags = flags
-    lib.args_type, lib.eval_args_type = _args_types(c_real)
+    lib.args_type, lib.eval_args_type = (
+        type(name, (ctypes.Structure,), {"_fields_": struct_fields(text, macro, c_real)})
+        for name, macro in (("EpochArgs", "EPOCH_ARGS"), ("EvalArgs", "EVAL_ARGS")))
     try:
         _check_layout(lib)
         lib.enums = {kind: enum_names(lib, table) for kind, table in ENUMS.items()}
@@ -202,7 +180,8 @@ def _loaded(path: Path, flags: tuple[str, ...], c_real: type) -> LoopLibrary:
         raise BrokenLibraryError(f"the library {path.name} is not the loop's: {error}"
                                  ) from None
     lib.train_epoch.restype = lib.evaluate.restype = ctypes.c_int
-    _check_enums(lib)
+    if lib.enums != (ours := tables(text)):  # else a function called by another's number
+        raise BrokenLibraryError(f"the library's names {lib.enums} are not epoch.c's {ours}")
     return lib
 
 
@@ -240,32 +219,11 @@ def library(dtype: torch.dtype) -> LoopLibrary | None:
     if dtype not in REALS:
         unavailable_reason = f"no native loop for {dtype}"
         return None
-    real, c_real = REALS[dtype]
     try:
-        return _built(real, c_real)
+        return _built(*REALS[dtype])
     except (OSError, subprocess.SubprocessError, BrokenLibraryError) as error:
         unavailable_reason = f"the native CPU loop could not be built: {error}"
         return None
-
-
-def _args_types(c_real: type) -> tuple[type[ctypes.Structure], type[ctypes.Structure]]:
-    """epoch.c's ``struct epoch_args`` and ``struct eval_args``, for REAL = ``c_real``: their
-    fields read from its lists ``EPOCH_ARGS`` and ``EVAL_ARGS`` (``_check_layout`` compares the
-    offsets with the compiled ones)."""
-    text = SOURCE.read_text()
-
-    class EpochArgs(ctypes.Structure):
-        _fields_ = struct_fields(text, "EPOCH_ARGS", c_real)
-
-    class EvalArgs(ctypes.Structure):
-        _fields_ = struct_fields(text, "EVAL_ARGS", c_real)
-
-    return EpochArgs, EvalArgs
-
-
-C_TYPES = {"int64_t": ctypes.c_int64, "i64": ctypes.c_int64, "int32_t": ctypes.c_int32,
-           "i32": ctypes.c_int32, "float": ctypes.c_float, "double": ctypes.c_double}
-"""The C types of a struct's fields, as ctypes has them (any pointer is a ``c_void_p``)."""
 
 
 def struct_fields(text: str, macro: str, real: type = ctypes.c_float) -> list[tuple[str, type]]:
@@ -299,16 +257,9 @@ def _check_layout(lib: LoopLibrary) -> None:
                                      f"{ours})")
 
 
-def _check_enums(lib: LoopLibrary) -> None:
-    """Refuse a library whose tables of names are not those of epoch.c as it stands: a function
-    would be called by a number that means another."""
-    if lib.enums != (ours := tables(SOURCE.read_text())):
-        raise BrokenLibraryError(f"the library's names {lib.enums} are not epoch.c's {ours}")
-
-
 def tables(text: str) -> dict[str, dict[str, int]]:
-    """The C source ``text``'s tables of names (``HIDDEN_NAMES``, … of ``ENUMS``), each name
-    with its index, which is its enum value (``{"loss": {"mse": 0, …}, …}``)."""
+    """The C source ``text``'s tables of names (``ENUMS``), each name with its index, which is
+    its enum value (``{"loss": {"mse": 0, …}, …}``)."""
     found = {}
     for kind, table in ENUMS.items():
         match = re.search(rf"\b{table}\[\] = \{{([^}}]*)\}}", text)
@@ -320,7 +271,7 @@ def tables(text: str) -> dict[str, dict[str, int]]:
 
 
 def enum_names(lib: ctypes.CDLL, table: str) -> dict[str, int]:
-    """The names of one of epoch.c's enums (``HIDDEN_NAMES``, …) and their values."""
+    """The names of one of a library's enums (``HIDDEN_NAMES``, …) and their values."""
     first = ctypes.c_char_p.in_dll(lib, table)  # the table is an array of char *, 0 last
     entries = ctypes.cast(ctypes.addressof(first), ctypes.POINTER(ctypes.c_char_p))
     names: dict[str, int] = {}
