@@ -1,30 +1,8 @@
-"""Run folders and their TensorBoard logs: a readable name that is never reused, the events of
-each epoch, and the pictures of a network.
-
-One run, one folder, for example
-``runs/binary_cross_entropy_l30_lr0.5_seed0_20261125-153012/``, holding
-
-* TensorBoard event files: per-epoch scalars ``loss/{train,validation,test}`` and
-  ``accuracy/{train,validation,test}``, the mean of the epoch's mini-batch losses
-  ``loss/minibatch_mean``, the running mini-batch loss ``loss/train_running`` every few hundred
-  steps, the configuration as text, and the hyperparameters with the final
-  metrics (TensorBoard's HPARAMS tab, which leads with what differs between the runs it shows)
-  — all in the run's own folder; from the reference trainer
-  also, every epoch, histograms of each parameter (``weights/…``) and of its gradient on the
-  epoch's last mini-batch (``gradients/…``) and the hidden neurons' weights as 28×28 images
-  (``hidden/weights``), and at the end the test confusion matrix (``test/confusion_matrix``)
-  and a grid of misclassified test digits (``test/misclassified``);
-* ``config.json``: the network's configuration as plain data (a checkpoint beside the
-  ``config.json`` of its own run is resumed in place; one kept elsewhere goes on in a new run
-  folder);
-* ``last.pt`` and ``best.pt``: checkpoints (``checkpoints.py``), written by both trainers;
-  ``diverged.pt``, a diverged network's state in a sweep;
-* ``.lock``, while a process writes the folder (``checkpoints.RunLock``).
-
-Open them with ``tensorboard --logdir runs``. Here: ``run_name`` and ``create_run_dir``;
-``RunLog``, what a run writes into its folder; ``EventFile``, which writes TensorBoard's event
-files without a thread; and the pictures (``weight_images``, ``confusion_figure``,
-``misclassified_figure``).
+"""Run folders and their TensorBoard logs: ``run_name`` and ``create_run_dir`` (a readable
+name, never reused); ``RunLog``, what a run writes into its folder; ``EventFile``, TensorBoard's
+event files written without a thread; the pictures of a network (``weight_images``,
+``confusion_figure``, ``misclassified_figure``). A run folder's files and tags:
+docs/training.md#a-run-folder.
 """
 
 from __future__ import annotations
@@ -57,25 +35,20 @@ from ..textbook.model import IMAGE_SIDE, MLP
 from .checkpoints import CONFIG
 from .records import SPLITS, EpochRecord
 
-TENSORBOARD_BINS_END = 1e20
-"""``SummaryWriter``'s default histogram bins cover ±1e-12 … ±1e20."""
+TENSORBOARD_BINS_END = 1e20  # SummaryWriter's histogram bins cover ±1e-12 … ±1e20
 
 
 def run_name(config: dict[str, Any], now: datetime | None = None) -> str:
-    """``<loss>_l<hidden>_lr<η>_seed<seed>_<date-time>``: what tells the runs of a sweep apart
-    comes first, where TensorBoard's run list (which cuts long names) shows it; the date and
-    time after it order the runs of one setup."""
+    """``<loss>_l<hidden>_lr<η>_seed<seed>_<date-time>``: what tells a sweep's runs apart first,
+    where TensorBoard's run list (which cuts long names) shows it."""
     stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
     return (f"{config['loss']}_l{config['hidden_size']}_lr{config['lr']:g}"
             f"_seed{config['seed']}_{stamp}")
 
 
 def create_run_dir(log_dir: str | os.PathLike, name: str) -> Path:
-    """Create ``log_dir/name`` — or ``name-2``, ``name-3``… if taken — and return it.
-
-    An existing run folder is never reused, so no run overwrites another. A folder that cannot be
-    created or written raises ``FolderError`` before any training starts.
-    """
+    """Create ``log_dir/name`` (or ``name-2``… if taken: none is reused) and return it;
+    ``FolderError`` where it cannot be created or written."""
     parent = Path(log_dir)
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -96,8 +69,7 @@ def create_run_dir(log_dir: str | os.PathLike, name: str) -> Path:
 
 
 class RunLog:
-    """The TensorBoard log of one run folder (written by ``EventFile``, flushed after
-    each epoch), and its ``config.json``."""
+    """The TensorBoard log of one run folder (flushed after each epoch) and its config.json."""
 
     def __init__(self, run_dir: Path, config: dict[str, Any]) -> None:
         self.run_dir = run_dir
@@ -123,8 +95,7 @@ class RunLog:
             self.events.flush()
 
     def epoch(self, record: EpochRecord) -> None:
-        """The per-epoch scalars of one record: ``loss/<split>``, ``accuracy/<split>`` and the
-        mean of the epoch's mini-batch losses, ``loss/minibatch_mean``."""
+        """The scalars ``loss/<split>``, ``accuracy/<split>`` and ``loss/minibatch_mean``."""
         for split in SPLITS:
             loss, accuracy = record.loss(split), record.accuracy(split)
             if loss is not None and accuracy is not None:  # (None both: no validation set)
@@ -134,20 +105,16 @@ class RunLog:
             self.events.scalar("loss/minibatch_mean", record.minibatch_loss, record.epoch)
 
     def running_loss(self, losses: list[float], epoch: int, every: int) -> None:
-        """Every ``every``-th mini-batch loss of epoch ``epoch`` (``losses``, one per step) as
-        ``loss/train_running``, at its global step: steps ``every``, ``2 every``, … counted
-        from the start of the run."""
+        """Every ``every``-th mini-batch loss as ``loss/train_running``, at the run's global
+        steps ``every``, ``2 every``, …"""
         steps = len(losses)
         for step in range(every - (epoch - 1) * steps % every, steps + 1, every):
             self.events.scalar("loss/train_running", losses[step - 1],
                                (epoch - 1) * steps + step)
 
     def model(self, model: MLP, epoch: int) -> None:
-        """Histograms of every parameter and of its gradient, and the hidden weights as images.
-
-        The gradients are those of the epoch's last mini-batch (what ``.grad`` holds after the
-        last SGD step); parameters without a gradient get no gradient histogram.
-        """
+        """Histograms of every parameter and of its gradient of the epoch's last mini-batch
+        (where it has one), and the hidden weights as images."""
         for name, parameter in model.named_parameters():
             self._histogram(f"weights/{name}", parameter.detach(), epoch)
             if parameter.grad is not None:
@@ -155,9 +122,8 @@ class RunLog:
         self.events.images("hidden/weights", weight_images(model.hidden.weight).numpy(), epoch)
 
     def _histogram(self, tag: str, values: Tensor, epoch: int) -> None:
-        """A histogram of ``values``: in TensorBoard's fixed bins, which end at ±1e20, or — for
-        values beyond them, as after a learning rate far too large — in bins fitted to the
-        values (numpy's "auto"). Non-finite values have no histogram."""
+        """A histogram in TensorBoard's fixed bins, or for values past ±1e20 (η far too large)
+        numpy's "auto" bins; none for non-finite values."""
         values = values.detach().cpu()
         if not bool(values.isfinite().all()):
             return
@@ -174,15 +140,9 @@ class RunLog:
             self.events.figure("test/misclassified", wrong, epoch)
 
     def finish(self, metrics: dict[str, float]) -> None:
-        """Hyperparameters and final metrics for the HPARAMS tab, in this run's own folder.
-
-        ``SummaryWriter.add_hparams`` would write them to a new sub-folder (a separate run), and
-        with them a summary of the "experiment" naming the hyperparameters, whose columns
-        TensorBoard then shows in alphabetical order. Only the run's start and end are written
-        here, to its own file: without an experiment summary TensorBoard builds the table from
-        the runs it shows, and puts first the hyperparameters whose values differ between them
-        (a sweep's lr and seed), then the rest.
-        """
+        """Hyperparameters and final metrics for the HPARAMS tab, in this run's own folder and
+        without an experiment summary, so that TensorBoard leads with the columns that differ
+        (why not ``add_hparams``: docs/training.md#a-run-folder)."""
         plain = {k: v if isinstance(v, (bool, int, float, str)) else str(v)
                  for k, v in self.config.items()}
         final = {f"final/{k}": v for k, v in metrics.items()}
@@ -200,14 +160,8 @@ class RunLog:
 
 
 # ---------------------------------------------------------------------------------------------
-# Event files, written without a thread and without a file held open between writes
-#
-# ``torch.utils.tensorboard.SummaryWriter`` keeps its event file open and a thread running, per
-# run: for a sweep of a thousand networks, a thousand of each — more open files than a process is
-# allowed. An ``EventFile`` keeps what is added in memory and appends it to the run's event file
-# at ``flush`` (open, write, close), in TensorBoard's own record format, so that a sweep's logs
-# cost one short write per network and epoch. The summaries themselves are made by
-# ``torch.utils.tensorboard.summary``, as ``SummaryWriter`` makes them.
+# Event files, written without a thread and without a file held open between writes: a
+# ``SummaryWriter`` per network would hold a thousand files and threads for a sweep of a thousand
 
 
 _FILES = itertools.count()
@@ -223,7 +177,7 @@ def default_bins() -> list[float]:
 
 
 class EventFile:
-    """One run's event file (``events.out.tfevents.…`` in ``folder``)."""
+    """One run's event file: what is added, kept, then appended at ``flush``."""
 
     BINS = default_bins()
 
@@ -281,24 +235,16 @@ class EventFile:
 
 
 # ---------------------------------------------------------------------------------------------
-# Pictures of a network: its hidden neurons' weights, its confusion matrix, the test digits it
-# gets wrong. Figures are made with ``matplotlib.figure.Figure`` directly (not ``pyplot``), so no
-# window or global figure state is involved.
+# Pictures of a network, with ``matplotlib.figure.Figure`` (no pyplot: no window, no global state)
 
 
-HIDDEN_IMAGES = 64
-"""How many hidden neurons' weight rows ``weight_images`` shows at most."""
-MISCLASSIFIED_SHOWN = 36
-"""How many misclassified test digits ``misclassified_figure`` shows at most."""
+HIDDEN_IMAGES = 64  # hidden neurons shown at most
+MISCLASSIFIED_SHOWN = 36  # misclassified test digits shown at most
 
 
 def weight_images(weight: Tensor, count: int = HIDDEN_IMAGES) -> Tensor:
-    """The first ``count`` rows of W¹ (l, 784) as 28×28 images, shape (n, 1, 28, 28) in [0, 1].
-
-    Row j holds the weights from the 784 pixels into hidden neuron j, so its image shows which
-    pixels excite (light) or inhibit (dark) the neuron. Each image is scaled on its own as
-    ``0.5 + w / (2 max|w|)``: a zero weight is mid-grey.
-    """
+    """The first ``count`` rows of W¹ (l, 784) as images (n, 1, 28, 28) in [0, 1]: which pixels
+    excite (light) or inhibit (dark) hidden neuron j, each as ``0.5 + w / (2 max|w|)``."""
     rows = weight[:count].detach().to("cpu", torch.float32)
     scale = rows.abs().amax(dim=1, keepdim=True).clamp_min(1e-12)
     images = 0.5 + rows / (2 * scale)
@@ -331,11 +277,8 @@ def confusion_figure(confusion: Tensor) -> Figure:
 
 def misclassified_figure(images: Tensor, labels: Tensor, predictions: Tensor,
                          count: int = MISCLASSIFIED_SHOWN) -> Figure | None:
-    """A grid of the first ``count`` digits whose prediction is wrong, titled "predicted / true".
-
-    ``images`` are rows of 784 pixels (or 28×28), ``labels`` and ``predictions`` class indices.
-    Returns None when every digit is classified correctly.
-    """
+    """A grid of the first ``count`` misclassified digits (rows of 784 pixels), titled
+    "predicted / true"; None when every digit is right."""
     wrong = (predictions.cpu() != labels.cpu()).nonzero().flatten()[:count]
     if len(wrong) == 0:
         return None
