@@ -44,27 +44,21 @@ if TYPE_CHECKING:
         validated_epoch,
     )
 
-_HOME = {
-    # what a user who trains networks calls
-    "TrainConfig": "config", "resolve_device": "config", "resume_config": "checkpoints",
-    "DivergenceError": "driver", "TrainingInterrupted": "driver", "train": "reference",
-    "train_many": "fast", "resume_sweep": "fast",
-    "EpochRecord": "records", "StepInfo": "records", "TrainResult": "records",
-    "BEST": "checkpoints", "LAST": "checkpoints", "Checkpoint": "checkpoints",
-    "build_model": "checkpoints", "load_checkpoint": "checkpoints",
-    # statistics over seeds: final, best and validation-chosen accuracy
-    "Spread": "stats", "spread": "stats", "summarize": "stats", "diverged": "stats",
-    "final_accuracy": "stats", "best_accuracy": "stats", "validated_accuracy": "stats",
-    "validated_epoch": "stats",
-    # running past one process (torchrun, shards of a sweep)
-    "Launch": "parallel", "ONE_PROCESS": "parallel", "Shard": "parallel", "WHOLE": "parallel",
-    "first_then_others": "parallel", "gather_json": "parallel", "process_group": "parallel",
-    "Kind": "parallel", "ShardError": "parallel", "merge_shards": "parallel",
-    "write_shard": "parallel",
-    # the reference loop's epoch, step and threads (what the benchmark times)
-    "step_for": "reference", "train_epoch": "reference", "cpu_threads": "config",
-    "step_threads": "config",
+_NAMES = {  # module: the public names it holds, loaded on first use
+    "config": ("TrainConfig", "resolve_device", "cpu_threads", "step_threads"),
+    "checkpoints": ("BEST", "LAST", "Checkpoint", "build_model", "load_checkpoint",
+                    "resume_config"),
+    "driver": ("DivergenceError", "TrainingInterrupted"),
+    "reference": ("train", "train_epoch", "step_for"),
+    "fast": ("train_many", "resume_sweep"),
+    "records": ("EpochRecord", "StepInfo", "TrainResult"),
+    "stats": ("Spread", "spread", "summarize", "diverged", "final_accuracy", "best_accuracy",
+              "validated_accuracy", "validated_epoch"),
+    "parallel": ("Launch", "ONE_PROCESS", "Shard", "WHOLE", "Kind", "ShardError",
+                 "first_then_others", "gather_json", "merge_shards", "process_group",
+                 "write_shard"),
 }
+_HOME = {name: module for module, names in _NAMES.items() for name in names}
 __all__ = [
     "BEST", "LAST", "ONE_PROCESS", "WHOLE", "Checkpoint", "DivergenceError", "EpochRecord",
     "Kind", "Launch", "Shard", "ShardError", "Spread", "StepInfo", "TrainConfig", "TrainResult",

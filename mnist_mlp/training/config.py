@@ -158,12 +158,10 @@ def resolve_device(name: str) -> torch.device:
     if device is None or device.type not in ("cpu", "cuda", "mps"):
         raise ConfigError(f"unknown device {name!r} (or one this package does not run on); "
                           "use auto, cpu, cuda, cuda:N or mps")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device cuda asked for, but CUDA is not available here; "
-                          "use --device cpu")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError("device mps asked for, but MPS is not available here; "
-                          "use --device cpu")
+    backend = {"cuda": torch.cuda, "mps": torch.backends.mps}.get(device.type)
+    if backend is not None and not backend.is_available():
+        raise ConfigError(f"device {device.type} asked for, but {device.type.upper()} is not "
+                          "available here; use --device cpu")
     return device
 
 

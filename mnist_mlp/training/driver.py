@@ -177,15 +177,16 @@ def _train(networks: list[Network], trainer: Trainer, splits: dict[str, DigitTen
                 on_epoch(epoch, [n.result.history[-1] for n in networks])
             _stop_if_all_diverged(networks, epoch)
         _finish(networks, trainer, evaluations["test"], splits["test"])
-    except KeyboardInterrupt as stop:
-        _write_checkpoints(networks)
+    except (KeyboardInterrupt, DivergenceError) as stop:
+        for network in networks:  # the checkpoints not yet due
+            if network.keeper is not None:
+                network.keeper.write()
+        if isinstance(stop, DivergenceError):
+            raise
         kept = networks[0].kept
         saved = min(n.keeper.saved if n.keeper is not None else 0 for n in networks)
         raise TrainingInterrupted(kept.path, kept.epoch, epochs, len(networks),
                                   exit_status(stop), saved) from None
-    except DivergenceError:
-        _write_checkpoints(networks)
-        raise
 
 
 def _checked(configs: Sequence[TrainConfig], model: MLP | None,
@@ -331,13 +332,6 @@ def _keep(network: Network, model: MLP, finite: bool) -> None:
         network.keeper.after_epoch(capture(model, asdict(network.config), history,
                                            network.shuffle), best=is_new_best(history),
                                    final=len(history) == network.config.epochs, finite=finite)
-
-
-def _write_checkpoints(networks: list[Network]) -> None:
-    """Write the checkpoints not yet due: the run stops."""
-    for network in networks:
-        if network.keeper is not None:
-            network.keeper.write()
 
 
 def _record(epoch: int, minibatch_loss: float, seconds: float,

@@ -121,19 +121,18 @@ def resume_sweep(state: SweepState, changes: dict[str, Any] | None = None,
     Networks saved at different epochs go on in groups (``on_start`` for each)."""
     checkpoints = state.checkpoints
     configs = [replace(config_of(checkpoint), **(changes or {})) for checkpoint in checkpoints]
-    results: list[TrainResult | None] = [None] * len(configs)
+    results: dict[int, TrainResult] = {}
     try:
         for epoch in sorted({checkpoint.epoch for checkpoint in checkpoints}):
             group = [k for k, checkpoint in enumerate(checkpoints) if checkpoint.epoch == epoch]
             part = fit([configs[k] for k in group], _trainer(dtype, cuda_graph, native, fused),
                        resume=[_file(checkpoints[k]) for k in group], on_epoch=on_epoch,
                        on_start=on_start)
-            for k, result in zip(group, part, strict=True):
-                results[k] = result
+            results.update(zip(group, part, strict=True))
     except TrainingInterrupted as stop:
         stop.sweep = state.manifest.path
         raise
-    return results  # type: ignore[return-value]  # (every network's place filled by its group)
+    return [results[k] for k in range(len(configs))]
 
 
 def _file(checkpoint: Checkpoint) -> Path:

@@ -51,18 +51,9 @@ class EpochRecord:
     def __post_init__(self) -> None:
         # a record whose training loss is not finite has diverged whatever it was told: so is
         # a record read from a file written before the flag existed
-        losses = [self.train_loss] + ([] if self.minibatch_loss is None
-                                      else [self.minibatch_loss])
+        losses = (self.train_loss, self.minibatch_loss or 0.0)  # (None: not recorded)
         if not all(math.isfinite(loss) for loss in losses):
             object.__setattr__(self, "diverged", True)
-
-    def loss(self, split: str) -> float | None:
-        """The loss on ``split`` ("train", "validation" or "test")."""
-        return getattr(self, f"{split}_loss")
-
-    def accuracy(self, split: str) -> float | None:
-        """The accuracy on ``split`` ("train", "validation" or "test")."""
-        return getattr(self, f"{split}_accuracy")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (for checkpoints and JSON), without validation entries where none."""

@@ -15,7 +15,6 @@ import socket
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -77,10 +76,10 @@ class RunLog:
         with self._writing():
             self.events = EventFile(run_dir)
             write_json(run_dir / CONFIG, config)
-        table = "\n".join(f"| {k} | {v} |" for k, v in config.items())
-        self.events.text("config", "| setting | value |\n| --- | --- |\n" + table)
+        table = "".join(f"\n| {k} | {v} |" for k, v in config.items())
+        self.events.summary(summaries.text("config", "| setting | value |\n| --- | --- |" + table))
 
-    @contextmanager
+    @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
         """``FolderError`` for a log that cannot be written (a full disk, say)."""
         try:
@@ -96,11 +95,10 @@ class RunLog:
 
     def epoch(self, record: EpochRecord) -> None:
         """The scalars ``loss/<split>``, ``accuracy/<split>`` and ``loss/minibatch_mean``."""
-        for split in SPLITS:
-            loss, accuracy = record.loss(split), record.accuracy(split)
-            if loss is not None and accuracy is not None:  # (None both: no validation set)
-                self.events.scalar(f"loss/{split}", loss, record.epoch)
-                self.events.scalar(f"accuracy/{split}", accuracy, record.epoch)
+        for split, kind in itertools.product(SPLITS, ("loss", "accuracy")):
+            value = getattr(record, f"{split}_{kind}")
+            if value is not None:  # (None: no validation set)
+                self.events.scalar(f"{kind}/{split}", value, record.epoch)
         if record.minibatch_loss is not None:
             self.events.scalar("loss/minibatch_mean", record.minibatch_loss, record.epoch)
 
@@ -119,7 +117,8 @@ class RunLog:
             self._histogram(f"weights/{name}", parameter.detach(), epoch)
             if parameter.grad is not None:
                 self._histogram(f"gradients/{name}", parameter.grad, epoch)
-        self.events.images("hidden/weights", weight_images(model.hidden.weight).numpy(), epoch)
+        images = weight_images(model.hidden.weight).numpy()
+        self.events.summary(summaries.image("hidden/weights", images, dataformats="NCHW"), epoch)
 
     def _histogram(self, tag: str, values: Tensor, epoch: int) -> None:
         """A histogram in TensorBoard's fixed bins, or for values past ±1e20 (η far too large)
@@ -128,8 +127,8 @@ class RunLog:
         if not bool(values.isfinite().all()):
             return
         largest = float(values.abs().max()) if values.numel() else 0.0
-        bins = "tensorflow" if largest < TENSORBOARD_BINS_END else "auto"
-        self.events.histogram(tag, values.double().numpy(), epoch, bins=bins)
+        bins = EventFile.BINS if largest < TENSORBOARD_BINS_END else "auto"
+        self.events.summary(summaries.histogram(tag, values.double().numpy(), bins), epoch)
 
     def test_figures(self, images: Tensor, labels: Tensor, predictions: Tensor,
                      confusion: Tensor, epoch: int) -> None:
@@ -177,7 +176,7 @@ def default_bins() -> list[float]:
 
 
 class EventFile:
-    """One run's event file: what is added, kept, then appended at ``flush``."""
+    """One run's event file: the summaries added are kept, then appended at ``flush``."""
 
     BINS = default_bins()
 
@@ -190,31 +189,16 @@ class EventFile:
         self._add(event_pb2.Event(file_version="brain.Event:2"))
         self.flush()
 
-    def _add(self, event: event_pb2.Event, step: int | None = None) -> None:
+    def _add(self, event: event_pb2.Event) -> None:
         event.wall_time = time.time()
-        if step is not None:
-            event.step = int(step)
         self.pending.append(event.SerializeToString())
 
-    def summary(self, summary: summary_pb2.Summary, step: int | None = None) -> None:
+    def summary(self, summary: summary_pb2.Summary, step: int = 0) -> None:
         """Add a summary (as ``SummaryWriter.file_writer.add_summary``)."""
-        self._add(event_pb2.Event(summary=summary), step)
+        self._add(event_pb2.Event(summary=summary, step=step))
 
-    def scalar(self, tag: str, value: float, step: int | None = None) -> None:
+    def scalar(self, tag: str, value: float, step: int = 0) -> None:
         self.summary(summaries.scalar(tag, value), step)
-
-    def text(self, tag: str, text: str) -> None:
-        self.summary(summaries.text(tag, text))
-
-    def histogram(self, tag: str, values: np.ndarray, step: int, bins: str = "tensorflow"
-                  ) -> None:
-        """``bins``: "tensorflow" (TensorBoard's fixed bins) or a numpy bin rule ("auto")."""
-        self.summary(summaries.histogram(tag, values, self.BINS if bins == "tensorflow"
-                                         else bins), step)
-
-    def images(self, tag: str, images: np.ndarray, step: int) -> None:
-        """Images (N, C, H, W) with values in [0, 1], as one image summary."""
-        self.summary(summaries.image(tag, images, dataformats="NCHW"), step)
 
     def figure(self, tag: str, figure: Figure, step: int) -> None:
         """A matplotlib figure, drawn, as an image."""
@@ -260,17 +244,13 @@ def confusion_figure(confusion: Tensor) -> Figure:
     shown = axes.imshow(counts.numpy(), cmap="Blues")
     figure.colorbar(shown, ax=axes, fraction=0.046, pad=0.04)
     threshold = counts.max().item() / 2
-    for i in range(k):
-        for j in range(k):
-            value = int(counts[i, j])
-            axes.text(j, i, str(value), ha="center", va="center", fontsize=7,
-                      color="white" if value > threshold else "black")
-    axes.set_xticks(range(k))
-    axes.set_yticks(range(k))
-    axes.set_xlabel("predicted class")
-    axes.set_ylabel("true class")
+    for i, j in itertools.product(range(k), repeat=2):
+        value = int(counts[i, j])
+        axes.text(j, i, str(value), ha="center", va="center", fontsize=7,
+                  color="white" if value > threshold else "black")
     accuracy = counts.trace().item() / max(counts.sum().item(), 1)
-    axes.set_title(f"test confusion matrix (accuracy {100 * accuracy:.2f}%)")
+    axes.set(xticks=range(k), yticks=range(k), xlabel="predicted class", ylabel="true class",
+             title=f"test confusion matrix (accuracy {100 * accuracy:.2f}%)")
     figure.tight_layout()
     return figure
 
