@@ -145,8 +145,7 @@ def check_batch_size(batch_size: int, n_train: int) -> None:
 
 
 def resolve_device(name: str) -> torch.device:
-    """``"auto"`` → cuda where CUDA is available, else cpu (never MPS, untested here: only when
-    asked for); any other name must be available."""
+    """``"auto"`` → cuda if available, else cpu (MPS only asked for); other names if available."""
     import torch
 
     if name == "auto":
@@ -166,8 +165,7 @@ def resolve_device(name: str) -> torch.device:
 
 
 def why_device(name: str) -> str:
-    """Why ``resolve_device(name)`` takes its device, for a run's first line: ``"asked for"``,
-    ``"auto: a GPU is here"``, ``"auto: no GPU here"``…"""
+    """Why ``resolve_device(name)`` takes its device, in words for a run's first line."""
     if name != "auto":
         return "asked for"
     import torch
@@ -180,8 +178,7 @@ def why_device(name: str) -> str:
 
 
 def check_memory(config: TrainConfig, networks: int, device: torch.device) -> None:
-    """Refuse, before allocating, networks whose weights and gradients alone would not fit in
-    the device's memory, saying how much they need."""
+    """Refuse networks whose weights and gradients alone would not fit in the device's memory."""
     from ..textbook.model import INPUT_SIZE, NUM_CLASSES
 
     parameters = (INPUT_SIZE + 1) * config.hidden_size + (config.hidden_size + 1) * NUM_CLASSES
@@ -222,9 +219,8 @@ ONE_THREAD_BELOW = 30  # mini-batches smaller than this are trained on one CPU t
 
 
 def step_threads(batch_size: int) -> int | None:
-    """The CPU threads for SGD steps on mini-batches of ``batch_size``: 1 below
-    ``ONE_THREAD_BELOW`` (too small to share among threads), else torch's setting (None).
-    Measured: docs/speed.md#the-reference-loop."""
+    """CPU threads for SGD steps on mini-batches of ``batch_size``: 1 where they are too small to
+    share among threads (docs/speed.md#the-reference-loop), else torch's setting (None)."""
     return 1 if batch_size < ONE_THREAD_BELOW else None
 
 

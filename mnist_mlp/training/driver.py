@@ -167,8 +167,7 @@ def fit(configs: Sequence[TrainConfig], make_trainer: MakeTrainer, *, model: MLP
 def _train(networks: list[Network], trainer: Trainer, splits: dict[str, DigitTensors],
            on_epoch: Callable[[int, list[EpochRecord]], None] | None,
            on_step: Callable[[StepInfo], None] | None) -> None:
-    """The epochs still to train, then the end; a stop (a signal, a divergence) first writes
-    every checkpoint not yet written."""
+    """The epochs still to train, then the end; a stop writes the checkpoints not yet due."""
     epochs = networks[0].config.epochs
     try:
         for epoch in range(len(networks[0].result.history) + 1, epochs + 1):
@@ -192,8 +191,7 @@ def _train(networks: list[Network], trainer: Trainer, splits: dict[str, DigitTen
 def _checked(configs: Sequence[TrainConfig], model: MLP | None,
              resume: Resume | Sequence[Resume] | None
              ) -> tuple[list[TrainConfig], Sequence[Checkpoint | None]]:
-    """The networks' configurations, checked (a model brings its architecture), and the
-    checkpoint each resumes from (None: none), checked against it."""
+    """The networks' configurations, checked, and the checkpoint each resumes from (or None)."""
     for config in configs:
         config.validate()
     configs = [network for config in configs for network in config.networks()]
@@ -223,8 +221,7 @@ def _checked(configs: Sequence[TrainConfig], model: MLP | None,
 
 
 def _resumable(path: Resume, config: TrainConfig) -> Checkpoint:
-    """The checkpoint at ``path`` (a folder: its ``last.pt``, else ``best.pt``), checked to
-    continue ``config``'s run (outside its own run folder, under any ``log_dir``)."""
+    """The checkpoint at ``path`` (a folder: its last.pt, else best.pt), checked to continue."""
     checkpoint = load_checkpoint(path, prefer=(LAST, BEST))
     free = () if in_own_run_folder(checkpoint) else ("log_dir",)
     check_resumable(checkpoint, asdict(config), also_free=free)

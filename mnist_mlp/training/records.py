@@ -122,8 +122,7 @@ def evaluate(model: MLP, data: DigitTensors, loss: str, batch_size: int = 10_000
 
 @dataclass
 class TrainResult:
-    """One trained network: its model, configuration, one record per epoch, the final test
-    metrics and its run folder (None without logs)."""
+    """One trained network: model, configuration, history, test metrics, run folder (or None)."""
 
     model: MLP
     config: TrainConfig

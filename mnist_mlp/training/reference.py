@@ -168,8 +168,7 @@ class CapturedStep:
 
     def _capture(self, model: nn.Module, loss_fn: Callable[..., Tensor], x: Tensor, y: Tensor,
                  lr: float) -> None:
-        """Warm up on a side stream, capture one ``sgd_step`` on static copies of (x, y), put
-        back the weights."""
+        """Warm up on a side stream, capture one ``sgd_step`` on copies of (x, y), restore θ."""
         saved = [p.detach().clone() for p in model.parameters()]
         self.static_x, self.static_y = x.clone(), y.clone()
         try:

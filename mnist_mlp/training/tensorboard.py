@@ -103,16 +103,14 @@ class RunLog:
             self.events.scalar("loss/minibatch_mean", record.minibatch_loss, record.epoch)
 
     def running_loss(self, losses: list[float], epoch: int, every: int) -> None:
-        """Every ``every``-th mini-batch loss as ``loss/train_running``, at the run's global
-        steps ``every``, ``2 every``, …"""
+        """Every ``every``-th mini-batch loss as ``loss/train_running``, at its global step."""
         steps = len(losses)
         for step in range(every - (epoch - 1) * steps % every, steps + 1, every):
             self.events.scalar("loss/train_running", losses[step - 1],
                                (epoch - 1) * steps + step)
 
     def model(self, model: MLP, epoch: int) -> None:
-        """Histograms of every parameter and of its gradient of the epoch's last mini-batch
-        (where it has one), and the hidden weights as images."""
+        """Histograms of each parameter and its last gradient; the hidden weights as images."""
         for name, parameter in model.named_parameters():
             self._histogram(f"weights/{name}", parameter.detach(), epoch)
             if parameter.grad is not None:
