@@ -1,33 +1,11 @@
 """The training layer: one driver, two trainers, and what a run leaves behind.
 
-* ``config``: ``TrainConfig`` (a run, a grid of networks included), its checks, the device and
-  the CPU threads;
-* ``driver``: the one training driver (``fit``) — data, seeding, resume, run folders,
-  checkpoints, TensorBoard, divergence, Ctrl-C, evaluation and records — for either trainer;
-* ``reference``: the reference trainer, the SGD loop people read, and ``train``; its step on a
-  GPU (one CUDA graph) and split over the ranks of torchrun (``train_data_parallel``);
-* ``fast``: the fast trainer on the fused engine, ``train_many``, a sweep's manifest and
-  ``resume_sweep``;
-* ``records``: ``RunStart``, ``EpochRecord``, ``StepInfo``, ``Evaluation``, ``TrainResult``;
-  ``stats``: the spread of the test accuracy over seeds, read three ways (final, best,
-  validation-chosen);
-* ``checkpoints``: ``last.pt`` / ``best.pt`` / ``diverged.pt``, written atomically, read with
-  ``weights_only``; the run folder's lock;
-* ``tensorboard``: run folders and their TensorBoard logs, with the pictures of a network;
-* ``parallel``: where a process stands among several (torchrun), a sweep's shards and their
-  files, merged.
-
-The dependencies go one way: ``config`` ← ``records`` ← ``checkpoints`` ← ``tensorboard`` ←
-``driver`` ← the trainers (``parallel`` needs only ``config`` and ``records``).
-
-Names, one per concept: a *config* is a ``TrainConfig`` (as plain data: a run folder's
-``config.json``, a checkpoint's ``config``); a network's *architecture* is what
-``MLP.architecture()`` gives (l, φ, ψ, the initialisation; a checkpoint keeps it under
-``model``); a *run* trains the networks of one config — one, or a *grid* of learning rates ×
-seeds, each network with its own run folder; a *sweep* is a grid trained at once by the fast
-trainer, resumable from its *manifest* and splittable into *shards*. The two *trainers* are the
-*reference* trainer (the reference loop) and the *fast* trainer (on ``mnist_mlp.engine``),
-chosen by ``--engine reference|fast``.
+``config`` (``TrainConfig``, the device, the CPU threads) ← ``records`` ← ``checkpoints`` ←
+``tensorboard`` (run folders, logs) ← ``driver`` (``fit``: everything but the SGD epochs) ← the
+trainers ``reference`` (the SGD loop people read, ``train``) and ``fast`` (the fused engine,
+``train_many``, sweeps); ``stats`` reads accuracy over seeds; ``parallel`` (torchrun, shards)
+needs only ``config`` and ``records``. The names (config, run, grid, sweep, trainer):
+docs/training.md#the-training-layer.
 """
 
 from __future__ import annotations
@@ -66,67 +44,29 @@ if TYPE_CHECKING:
         validated_epoch,
     )
 
-_HOME = {
-    # what a user who trains networks calls
-    "TrainConfig": "config", "resolve_device": "config", "resume_config": "checkpoints",
-    "DivergenceError": "driver", "TrainingInterrupted": "driver", "train": "reference",
-    "train_many": "fast", "resume_sweep": "fast",
-    "EpochRecord": "records", "StepInfo": "records", "TrainResult": "records",
-    "BEST": "checkpoints", "LAST": "checkpoints", "Checkpoint": "checkpoints",
-    "build_model": "checkpoints", "load_checkpoint": "checkpoints",
-    # statistics over seeds: final, best and validation-chosen accuracy
-    "Spread": "stats", "spread": "stats", "summarize": "stats", "diverged": "stats",
-    "final_accuracy": "stats", "best_accuracy": "stats", "validated_accuracy": "stats",
-    "validated_epoch": "stats",
-    # running past one process (torchrun, shards of a sweep)
-    "Launch": "parallel", "ONE_PROCESS": "parallel", "Shard": "parallel", "WHOLE": "parallel",
-    "first_then_others": "parallel", "gather_json": "parallel", "process_group": "parallel",
-    "Kind": "parallel", "ShardError": "parallel", "merge_shards": "parallel",
-    "write_shard": "parallel",
-    # the reference loop's epoch, step and threads (what the benchmark times)
-    "step_for": "reference", "train_epoch": "reference", "cpu_threads": "config",
-    "step_threads": "config",
+_NAMES = {  # module: the public names it holds, loaded on first use
+    "config": ("TrainConfig", "resolve_device", "cpu_threads", "step_threads"),
+    "checkpoints": ("BEST", "LAST", "Checkpoint", "build_model", "load_checkpoint",
+                    "resume_config"),
+    "driver": ("DivergenceError", "TrainingInterrupted"),
+    "reference": ("train", "train_epoch", "step_for"),
+    "fast": ("train_many", "resume_sweep"),
+    "records": ("EpochRecord", "StepInfo", "TrainResult"),
+    "stats": ("Spread", "spread", "summarize", "diverged", "final_accuracy", "best_accuracy",
+              "validated_accuracy", "validated_epoch"),
+    "parallel": ("Launch", "ONE_PROCESS", "Shard", "WHOLE", "Kind", "ShardError",
+                 "first_then_others", "gather_json", "merge_shards", "process_group",
+                 "write_shard"),
 }
+_HOME = {name: module for module, names in _NAMES.items() for name in names}
 __all__ = [
-    "BEST",
-    "LAST",
-    "ONE_PROCESS",
-    "WHOLE",
-    "Checkpoint",
-    "DivergenceError",
-    "EpochRecord",
-    "Kind",
-    "Launch",
-    "Shard",
-    "ShardError",
-    "Spread",
-    "StepInfo",
-    "TrainConfig",
-    "TrainResult",
-    "TrainingInterrupted",
-    "best_accuracy",
-    "build_model",
-    "cpu_threads",
-    "diverged",
-    "final_accuracy",
-    "first_then_others",
-    "gather_json",
-    "load_checkpoint",
-    "merge_shards",
-    "process_group",
-    "resolve_device",
-    "resume_config",
-    "resume_sweep",
-    "spread",
-    "step_for",
-    "step_threads",
-    "summarize",
-    "train",
-    "train_epoch",
-    "train_many",
-    "validated_accuracy",
-    "validated_epoch",
-    "write_shard",
+    "BEST", "LAST", "ONE_PROCESS", "WHOLE", "Checkpoint", "DivergenceError", "EpochRecord",
+    "Kind", "Launch", "Shard", "ShardError", "Spread", "StepInfo", "TrainConfig", "TrainResult",
+    "TrainingInterrupted", "best_accuracy", "build_model", "cpu_threads", "diverged",
+    "final_accuracy", "first_then_others", "gather_json", "load_checkpoint", "merge_shards",
+    "process_group", "resolve_device", "resume_config", "resume_sweep", "spread", "step_for",
+    "step_threads", "summarize", "train", "train_epoch", "train_many", "validated_accuracy",
+    "validated_epoch", "write_shard"
 ]
 
 

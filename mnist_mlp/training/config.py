@@ -1,10 +1,6 @@
-"""What defines a run and where it runs: ``TrainConfig`` and its checks; the device
-(``resolve_device``, ``why_device``), whether the networks fit in its memory (``check_memory``),
-and the CPU threads of the SGD steps (``step_threads``, ``cpu_threads``).
-
-The module loads without torch (torch is imported by the functions that need it): the commands
-build their options from ``TrainConfig``'s defaults before torch has loaded. It depends on no
-other module of ``training``: the others depend on it.
+"""What defines a run and where it runs: ``TrainConfig`` and its checks, the device
+(``resolve_device``, ``why_device``, ``check_memory``) and the CPU threads of the SGD steps.
+It loads without torch, so that the commands build their options before torch has loaded.
 """
 
 from __future__ import annotations
@@ -30,38 +26,28 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that defines a run: the network, the data, SGD's settings and where it runs —
-    one network, or a grid of them: every learning rate of ``lr`` (a tuple of values) with each
-    of ``seeds`` seeds. The networks of a grid share every other setting; ``networks()`` gives
-    each one's own configuration (one η, one seed), which is what its run folder and checkpoints
-    keep.
-
-    The defaults are the chapter's recipe for MNIST: l = 30 sigmoid hidden neurons, a softmax
-    output and the cross-entropy (35) with both terms; with η = 0.5, mini-batches of 10 and 30
-    epochs on the first 50,000 training images, as the chapter states beside its figures (after
-    Nielsen's runs)."""
+    """A run: one network, or a grid of every η of ``lr`` (a tuple) × ``seeds`` seeds sharing
+    every other setting (``networks()``: each one's own). The defaults are the chapter's recipe
+    (after Nielsen): l = 30 sigmoid, softmax output, the cross-entropy (35) with both terms,
+    η = 0.5, mini-batches of 10, 30 epochs on the first 50,000 training images."""
 
     hidden_size: int = 30
     activation: str = "sigmoid"
     output_activation: str = "softmax"
     loss: str = "binary_cross_entropy"
     init: str = "pytorch"
-    lr: float | tuple[float, ...] = 0.5
-    """The learning rate η; a tuple of values: a network for each (with each seed)."""
+    lr: float | tuple[float, ...] = 0.5  # η; a tuple: a network for each (with each seed)
     batch_size: int = 10
     epochs: int = 30
-    seed: int = 0
-    """The seed of the (first) network: it initialises the weights and draws the mini-batches."""
-    seeds: int = 1
-    """How many networks for each learning rate, seeded ``seed``, ``seed + 1``, …"""
+    seed: int = 0  # of the (first) network: its initial weights and its mini-batches
+    seeds: int = 1  # networks for each η, seeded seed, seed + 1, …
     device: str = "auto"
     data_dir: str | None = None
     train_size: int | None = None
     validation_size: int = 10_000
     log_dir: str | None = "runs"
     log_every: int = 500
-    checkpoint_every: int = 1
-    """Write last.pt and best.pt every this many epochs (and at the last, and when stopped)."""
+    checkpoint_every: int = 1  # epochs between last.pt/best.pt (and the last, and at a stop)
 
     @property
     def lrs(self) -> tuple[float, ...]:
@@ -70,8 +56,7 @@ class TrainConfig:
 
     @property
     def network_lr(self) -> float:
-        """The learning rate of a configuration of one (as ``networks()`` gives each network
-        its own); a grid of several has none (ValueError)."""
+        """The η of a configuration of one network; ValueError for a grid."""
         (lr,) = self.lrs
         return lr
 
@@ -81,36 +66,29 @@ class TrainConfig:
         return range(self.seed, self.seed + self.seeds)
 
     def networks(self) -> list[TrainConfig]:
-        """Each network's own configuration (its η, its seed; ``seeds`` 1), learning rate by
-        learning rate, seed by seed."""
+        """Each network's own configuration (one η, one seed), η by η, seed by seed."""
         return [replace(self, lr=lr, seed=seed, seeds=1)
                 for lr in self.lrs for seed in self.seed_range]
 
     def shared(self) -> dict[str, Any]:
-        """The settings that the networks of the run share (all but ``PER_NETWORK``), as plain
-        data."""
+        """The settings the networks share (all but ``PER_NETWORK``), as plain data."""
         return {k: v for k, v in asdict(self).items() if k not in PER_NETWORK}
 
     def grid(self, lrs: Sequence[float] | None = None,
              seeds: Sequence[int] | None = None) -> dict[str, Any]:
-        """The run's networks as plain data, as a sweep's manifest and shard files record them:
-        the settings they share, the learning rates and the seeds (``lrs``, ``seeds``: these
+        """The networks as a sweep's manifest and shards record them (``lrs``, ``seeds``: these
         instead of the run's own)."""
         return {"config": self.shared(), "lrs": list(self.lrs if lrs is None else lrs),
                 "seeds": list(self.seed_range if seeds is None else seeds)}
 
     def validate(self) -> None:
-        """Raise ``ConfigError`` naming the first impossible setting (checked before any data is
-        loaded or memory allocated)."""
+        """``ConfigError`` naming the first impossible setting, before anything is loaded."""
         self._check_types()
-        for name in ("hidden_size", "batch_size", "epochs", "seeds", "log_every",
-                     "checkpoint_every"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.train_size is not None and self.train_size < 1:
-            raise ConfigError(f"train_size must be at least 1, got {self.train_size}")
-        if self.validation_size < 0:
-            raise ConfigError(f"validation_size must be 0 or more, got {self.validation_size}")
+        for name, lowest in _LOWEST.items():
+            value = getattr(self, name)
+            if value is not None and value < lowest:
+                words = "at least 1" if lowest else "0 or more"
+                raise ConfigError(f"{name} must be {words}, got {value}")
         for seed in (self.seed, self.seed_range[-1]):
             if not 0 <= seed < SEEDS:
                 raise ConfigError(f"seed must lie between 0 and 2**64 − 1, got {seed}")
@@ -131,8 +109,7 @@ class TrainConfig:
                                   f"choose one of {', '.join(choices)}")
 
     def _check_types(self) -> None:
-        """``ConfigError`` for a setting of the wrong type, e.g. ``lr="0.5"`` or
-        ``epochs=1.5``."""
+        """``ConfigError`` for a setting of the wrong type, e.g. ``lr="0.5"``, ``epochs=1.5``."""
         for f in fields(self):
             value, kinds = getattr(self, f.name), _KINDS[f.name]
             if f.name == "lr" and isinstance(value, tuple) and value:
@@ -153,30 +130,22 @@ _KINDS: dict[str, tuple[type, ...]] = {
     "seeds": (int,), "device": (str,), "data_dir": (str, type(None)),
     "train_size": (int, type(None)), "validation_size": (int,), "log_dir": (str, type(None)),
     "log_every": (int,), "checkpoint_every": (int,)}
-"""The types each setting may have (``lr``: each of its values)."""
-PER_NETWORK = ("lr", "seed", "seeds")
-"""The settings in which the networks of one run differ; they share all others."""
-SEEDS = 2**64
-"""Seeds are 0 … 2**64 − 1, the range of torch's generators."""
-LARGEST_LR = float.fromhex("0x1.fffffep+127")
-"""η must fit in float32, the precision networks are trained in by default: the largest float32,
-``torch.finfo(torch.float32).max``."""
+_LOWEST = {"hidden_size": 1, "batch_size": 1, "epochs": 1, "seeds": 1, "log_every": 1,
+           "checkpoint_every": 1, "train_size": 1, "validation_size": 0}  # (None: no check)
+PER_NETWORK = ("lr", "seed", "seeds")  # the networks of one run share all other settings
+SEEDS = 2**64  # seeds are 0 … 2**64 − 1, the range of torch's generators
+LARGEST_LR = float.fromhex("0x1.fffffep+127")  # η must fit in float32: its largest value
 
 
 def check_batch_size(batch_size: int, n_train: int) -> None:
-    """Refuse mini-batches larger than the training set: SGD would take one full batch per
-    epoch, silently."""
+    """Refuse mini-batches larger than the training set (silently one full batch per epoch)."""
     if batch_size > n_train:
         raise ConfigError(f"batch_size {batch_size} is larger than the {n_train} training "
                           "images; choose a smaller --batch-size (or more --train-size)")
 
 
 def resolve_device(name: str) -> torch.device:
-    """``"auto"`` → cuda where CUDA is available, else cpu; any other name must be available.
-
-    ``auto`` takes the GPU for both trainers, which run there as they are meant to run on one
-    (the reference loop's steps replayed from a CUDA graph, the engine's GPU backend). It never
-    takes Apple's MPS, which no test here exercises: ``mps`` runs only when asked for."""
+    """``"auto"`` → cuda if available, else cpu (MPS only asked for); other names if available."""
     import torch
 
     if name == "auto":
@@ -188,18 +157,15 @@ def resolve_device(name: str) -> torch.device:
     if device is None or device.type not in ("cpu", "cuda", "mps"):
         raise ConfigError(f"unknown device {name!r} (or one this package does not run on); "
                           "use auto, cpu, cuda, cuda:N or mps")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device cuda asked for, but CUDA is not available here; "
-                          "use --device cpu")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError("device mps asked for, but MPS is not available here; "
-                          "use --device cpu")
+    backend = {"cuda": torch.cuda, "mps": torch.backends.mps}.get(device.type)
+    if backend is not None and not backend.is_available():
+        raise ConfigError(f"device {device.type} asked for, but {device.type.upper()} is not "
+                          "available here; use --device cpu")
     return device
 
 
 def why_device(name: str) -> str:
-    """Why ``resolve_device(name)`` takes the device it takes, in words (for a run's first
-    line): ``"auto: a GPU is here"``, ``"auto: no GPU here"``, ``"asked for"``."""
+    """Why ``resolve_device(name)`` takes its device, in words for a run's first line."""
     if name != "auto":
         return "asked for"
     import torch
@@ -212,8 +178,7 @@ def why_device(name: str) -> str:
 
 
 def check_memory(config: TrainConfig, networks: int, device: torch.device) -> None:
-    """Refuse, before allocating anything, networks whose weights and gradients alone would not
-    fit in the device's memory, saying how much they would need."""
+    """Refuse networks whose weights and gradients alone would not fit in the device's memory."""
     from ..textbook.model import INPUT_SIZE, NUM_CLASSES
 
     parameters = (INPUT_SIZE + 1) * config.hidden_size + (config.hidden_size + 1) * NUM_CLASSES
@@ -226,8 +191,7 @@ def check_memory(config: TrainConfig, networks: int, device: torch.device) -> No
                           f"of memory on {device}; choose a smaller --hidden")
 
 
-BYTES_PER_PARAMETER = 3 * 4
-"""A parameter in float32, its gradient (or the engine's copy) and a temporary of its size."""
+BYTES_PER_PARAMETER = 3 * 4  # float32: the parameter, its gradient (or copy), a temporary
 
 
 def _memory(device: torch.device) -> int | None:
@@ -244,26 +208,19 @@ def _memory(device: torch.device) -> int | None:
 
 def _size(count: float) -> str:
     """Bytes in words: ``23 GB``, ``9.4 TB``."""
-    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
-        if count < 1000 or unit == "PB":
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if count < 1000:
             return f"{count:.3g} {unit}"
         count /= 1000
-    raise AssertionError("unreachable")
+    return f"{count:.3g} PB"
 
 
-ONE_THREAD_BELOW = 30
-"""Mini-batches smaller than this are trained on one CPU thread (``step_threads``)."""
+ONE_THREAD_BELOW = 30  # mini-batches smaller than this are trained on one CPU thread
 
 
 def step_threads(batch_size: int) -> int | None:
-    """The CPU threads for SGD steps on mini-batches of ``batch_size``: 1 below
-    ``ONE_THREAD_BELOW``, else torch's setting (None).
-
-    The operations of a mini-batch of 10 are too small to share among threads: waking and
-    synchronising them costs more than the arithmetic they split. On the 2-core machine of
-    README's benchmark one thread made epochs 10–12 % faster for m = 10, made no difference for
-    m = 30, and was 15–45 % slower for m = 100 and 1000.
-    """
+    """CPU threads for SGD steps on mini-batches of ``batch_size``: 1 where they are too small to
+    share among threads (docs/speed.md#the-reference-loop), else torch's setting (None)."""
     return 1 if batch_size < ONE_THREAD_BELOW else None
 
 

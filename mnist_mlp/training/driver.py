@@ -1,18 +1,12 @@
-"""The training driver: one run of K networks, whatever trains them.
+"""The training driver (``fit``): one run of K networks, whatever trains them.
 
-    check the settings ─ device ─ log folder ─ data ─ networks (seed, initialise, resume)
-    for each epoch:
-        trainer.epoch()                    SGD over the reshuffled training set, every network
-        divergence                         a NaN or infinite loss, output or weight
-        evaluate every split               loss, accuracy, confusion matrix
-        record, checkpoint, TensorBoard    for each network
-    the final test report
-    Ctrl-C: ``TrainingInterrupted``, naming the checkpoint of the last completed epoch
+    check the settings ─ device ─ run folders ─ data ─ networks (seed, initialise, resume)
+    for each epoch: trainer.epoch() (SGD) ─ divergence ─ evaluate every split ─
+                    record, checkpoint, TensorBoard for each network
+    the final test report; Ctrl-C: ``TrainingInterrupted``
 
-All of this is done here, once, for both trainers. A trainer (``Trainer``) only runs the SGD
-epochs and evaluates its networks: the reference loop (``reference.py``: one network, autograd,
-a ``DataLoader``) or the fast engine (``fast.py``: K networks, fused). Where the two differ on
-purpose, it is a named property of the trainer.
+A ``Trainer`` (the reference loop, ``reference.py``, or the fused engine, ``fast.py``) only runs
+the SGD epochs and evaluates; where the two differ on purpose, it is a named property.
 """
 
 from __future__ import annotations
@@ -62,9 +56,7 @@ from .parallel import ONE_PROCESS, Launch, first_then_others
 from .records import EpochRecord, Evaluation, RunStart, StepInfo, TrainResult
 from .tensorboard import RunLog, create_run_dir, run_name
 
-DIVERGENCE_CHECK_STEPS = 100
-"""Every this many mini-batches the reference loop's loss is checked for NaN, so that a diverged
-run stops soon."""
+DIVERGENCE_CHECK_STEPS = 100  # the reference loop's loss is checked for NaN this often
 
 
 class DivergenceError(UserError):
@@ -72,13 +64,7 @@ class DivergenceError(UserError):
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C, SIGTERM or SIGHUP during training. ``checkpoint`` is the ``last.pt`` of the last
-    completed epoch (None when no epoch was completed or there is no run folder; of the first
-    network when there are several), ``epoch`` that epoch, ``epochs`` the epochs asked for
-    (``epoch == epochs``: the run is complete), ``networks`` how many networks were training,
-    ``exit_status`` 130 for Ctrl-C, 143 for SIGTERM and 129 for SIGHUP, ``saved`` the epoch whose
-    state every network keeps in its run folder (``last.pt`` or ``diverged.pt``; 0: none), and
-    ``sweep`` the manifest of a sweep that resumes as one (``fast.py``; None: none)."""
+    """Ctrl-C, SIGTERM or SIGHUP during training; its fields: docs/training.md#interrupted."""
 
     def __init__(self, checkpoint: Path | None, epoch: int, epochs: int, networks: int = 1,
                  exit_status: int = 130, saved: int = 0, sweep: Path | None = None) -> None:
@@ -91,19 +77,12 @@ class TrainingInterrupted(KeyboardInterrupt):
 class Trainer(Protocol):
     """What trains the networks of a run: SGD epochs and evaluation, nothing else."""
 
-    name: str
-    """"reference" or "fast", as recorded in each run's configuration."""
-    description: str
-    """The trainer in words, for a run's first line: "reference loop", "fast engine (compiled
-    CPU loop)", …"""
+    name: str  # "reference" or "fast", as each run's configuration records it
+    description: str  # in words, for a run's first line: "reference loop", …
+    # True: a NaN or infinite loss or weight ends the run before its epoch is recorded; False:
+    # a diverged network is recorded as it is, the others go on until all have diverged
     stops_at_first_divergence: bool
-    """True: a NaN or infinite loss or weight ends the run at once, before its epoch is
-    recorded. False: a network that diverges is recorded as it is and the others go on; the run
-    ends when all have diverged."""
-    logs_figures: bool
-    """Whether TensorBoard gets, every epoch, weight and gradient histograms and the hidden
-    units' weights as images, and at the end the test confusion matrix and misclassified
-    digits."""
+    logs_figures: bool  # histograms and images every epoch, the test figures at the end
 
     def epoch(self, on_step: Callable[[Tensor], None]) -> Tensor:
         """One epoch of SGD of every network: its mini-batch losses (K, steps), on the CPU.
@@ -134,10 +113,8 @@ class Network:
         return self.keeper.latest if self.keeper is not None else Kept()
 
 
-Resume = str | os.PathLike
-"""A checkpoint to resume from: its file, or its run folder."""
+Resume = str | os.PathLike  # a checkpoint to resume from: its file, or its run folder
 MakeTrainer = Callable[[list[Network], DigitTensors, torch.device], Trainer]
-"""Builds a trainer for the networks, the training digits and the device."""
 
 
 def fit(configs: Sequence[TrainConfig], make_trainer: MakeTrainer, *, model: MLP | None = None,
@@ -147,22 +124,13 @@ def fit(configs: Sequence[TrainConfig], make_trainer: MakeTrainer, *, model: MLP
         write_runs: bool = True,
         on_folders: Callable[[list[TrainResult]], None] | None = None,
         on_start: Callable[[RunStart], None] | None = None) -> list[TrainResult]:
-    """Train the networks that ``configs`` describe (each one network, or a grid of them: see
-    ``TrainConfig.networks``; they may differ in ``lr`` and ``seed`` only) with the trainer that
-    ``make_trainer`` builds, and return their results in the same order.
-
-    Network s is initialised by ``torch.manual_seed(seed)`` and shuffled by its own generator
-    seeded alike, whichever the trainer. ``model``: continue this network (one configuration);
-    ``resume``: continue the run of a checkpoint or run folder (one per configuration, all at
-    the same epoch) — in its run folder if the checkpoint lies in its own run's folder, else in
-    a new one. ``on_epoch(epoch, records)`` gets the records of each epoch, ``on_step`` a
-    ``StepInfo`` after each mini-batch (the reference trainer only), ``on_folders(results)``
-    the results once every network has its run folder, ``on_start`` what the run trains and
-    where (``RunStart``), both before the first epoch. ``launch``: where
-    this process stands among several (the data is fetched by rank 0 first); ``write_runs``
-    False: no run folder (the ranks of a data-parallel run but rank 0). Each run folder is
-    locked (``checkpoints.RunLock``) while it is written.
-    """
+    """Train the networks of ``configs`` (differing in ``lr`` and ``seed`` only) with the
+    trainer ``make_trainer`` builds; their results, in order. Network s is initialised by
+    ``torch.manual_seed(s)`` and shuffled by a generator seeded alike, whichever the trainer.
+    ``model``: continue it; ``resume``: a checkpoint or run folder per network (one epoch);
+    ``on_epoch(epoch, records)``, ``on_step`` (reference only), ``on_folders(results)`` and
+    ``on_start`` (``RunStart``); ``launch``: rank 0 fetches the data first; ``write_runs`` False:
+    no run folder. The parameters in full: docs/training.md#the-training-driver."""
     configs, checkpoints = _checked(configs, model, resume)
     first = configs[0]
     device = resolve_device(first.device)
@@ -199,8 +167,7 @@ def fit(configs: Sequence[TrainConfig], make_trainer: MakeTrainer, *, model: MLP
 def _train(networks: list[Network], trainer: Trainer, splits: dict[str, DigitTensors],
            on_epoch: Callable[[int, list[EpochRecord]], None] | None,
            on_step: Callable[[StepInfo], None] | None) -> None:
-    """The epochs still to train, and the end of the run; on Ctrl-C, SIGTERM or a divergence,
-    every checkpoint not yet written is written before the run stops."""
+    """The epochs still to train, then the end; a stop writes the checkpoints not yet due."""
     epochs = networks[0].config.epochs
     try:
         for epoch in range(len(networks[0].result.history) + 1, epochs + 1):
@@ -209,22 +176,22 @@ def _train(networks: list[Network], trainer: Trainer, splits: dict[str, DigitTen
                 on_epoch(epoch, [n.result.history[-1] for n in networks])
             _stop_if_all_diverged(networks, epoch)
         _finish(networks, trainer, evaluations["test"], splits["test"])
-    except KeyboardInterrupt as stop:
-        _write_checkpoints(networks)
+    except (KeyboardInterrupt, DivergenceError) as stop:
+        for network in networks:  # the checkpoints not yet due
+            if network.keeper is not None:
+                network.keeper.write()
+        if isinstance(stop, DivergenceError):
+            raise
         kept = networks[0].kept
         saved = min(n.keeper.saved if n.keeper is not None else 0 for n in networks)
         raise TrainingInterrupted(kept.path, kept.epoch, epochs, len(networks),
                                   exit_status(stop), saved) from None
-    except DivergenceError:
-        _write_checkpoints(networks)
-        raise
 
 
 def _checked(configs: Sequence[TrainConfig], model: MLP | None,
              resume: Resume | Sequence[Resume] | None
              ) -> tuple[list[TrainConfig], Sequence[Checkpoint | None]]:
-    """The configurations, checked (a given model brings its own architecture), and the
-    checkpoint each resumes from (None: none), checked against it."""
+    """The networks' configurations, checked, and the checkpoint each resumes from (or None)."""
     for config in configs:
         config.validate()
     configs = [network for config in configs for network in config.networks()]
@@ -254,9 +221,7 @@ def _checked(configs: Sequence[TrainConfig], model: MLP | None,
 
 
 def _resumable(path: Resume, config: TrainConfig) -> Checkpoint:
-    """The checkpoint at ``path`` (a run folder: its ``last.pt``, else its ``best.pt``), checked
-    to continue ``config``'s run; outside its run folder it may go on under another
-    ``log_dir``."""
+    """The checkpoint at ``path`` (a folder: its last.pt, else best.pt), checked to continue."""
     checkpoint = load_checkpoint(path, prefer=(LAST, BEST))
     free = () if in_own_run_folder(checkpoint) else ("log_dir",)
     check_resumable(checkpoint, asdict(config), also_free=free)
@@ -266,10 +231,9 @@ def _resumable(path: Resume, config: TrainConfig) -> Checkpoint:
 def _run_folders(configs: list[TrainConfig], checkpoints: Sequence[Checkpoint | None],
                  locks: contextlib.ExitStack
                  ) -> tuple[list[Path | None], list[Checkpoint | None]]:
-    """Where each network continues — its checkpoint's run folder if that is its own run's,
-    locked, with the checkpoint read again under the lock (another writer may have gone on);
-    None: a new run folder, made once the data has loaded (so that a data error leaves no
-    empty run behind) — and the checkpoints. Every folder is checked to be writable."""
+    """Where each network continues: its own run's folder, locked, its checkpoint read again
+    under the lock (another writer may have gone on); or None, a new folder made after the data
+    loads (a data error leaves no empty run). Every folder is checked to be writable."""
     homes: list[Path | None] = []
     resumed = list(checkpoints)
     for k, (config, checkpoint) in enumerate(zip(configs, checkpoints, strict=True)):
@@ -289,8 +253,8 @@ def _run_folders(configs: list[TrainConfig], checkpoints: Sequence[Checkpoint | 
 
 
 def _network(config: TrainConfig, model: MLP | None, checkpoint: Checkpoint | None) -> Network:
-    """Network ``config.seed``: initialised from torch's generator seeded with it (or ``model``),
-    its shuffling generator seeded alike; both as the checkpoint left them, if there is one."""
+    """Network ``config.seed``: initialised from torch seeded with it (or ``model``), its
+    shuffling generator seeded alike; both as the checkpoint left them, if any."""
     torch.manual_seed(config.seed)
     if model is None:
         model = MLP(config.hidden_size, config.activation, config.output_activation, config.init)
@@ -306,8 +270,7 @@ def _network(config: TrainConfig, model: MLP | None, checkpoint: Checkpoint | No
 
 def _open_run_folders(networks: list[Network], homes: list[Path | None],
                       locks: contextlib.ExitStack, device: torch.device, engine: str) -> None:
-    """Give each network its run folder (``homes``: the resumed run's, locked; None: a new one,
-    locked here) and TensorBoard log."""
+    """Each network's run folder (``homes``; None: a new one, locked here) and log."""
     for network, home in zip(networks, homes, strict=True):
         config, result = network.config, network.result
         result.run_dir = home
@@ -329,8 +292,7 @@ def _open_run_folders(networks: list[Network], homes: list[Path | None],
 def _epoch(epoch: int, trainer: Trainer, networks: list[Network],
            splits: dict[str, DigitTensors], on_step: Callable[[StepInfo], None] | None
            ) -> dict[str, list[Evaluation]]:
-    """Train one epoch, then evaluate, record, checkpoint and log each network; returns the
-    evaluations on every split."""
+    """Train one epoch, evaluate, record, checkpoint and log each network; the evaluations."""
     steps = steps_per_epoch(len(splits["train"]), networks[0].config.batch_size)
     start = time.perf_counter()
     losses = trainer.epoch(_step_callback(networks[0], epoch, steps, on_step))
@@ -361,8 +323,7 @@ def _epoch(epoch: int, trainer: Trainer, networks: list[Network],
 
 
 def _keep(network: Network, model: MLP, finite: bool) -> None:
-    """Capture the network's state after its latest epoch, for its checkpoints (a diverged
-    network's as ``diverged.pt``)."""
+    """Capture the state after its latest epoch for its checkpoints (diverged: ``diverged.pt``)."""
     if network.keeper is not None:
         history = network.result.history
         network.keeper.after_epoch(capture(model, asdict(network.config), history,
@@ -370,17 +331,9 @@ def _keep(network: Network, model: MLP, finite: bool) -> None:
                                    final=len(history) == network.config.epochs, finite=finite)
 
 
-def _write_checkpoints(networks: list[Network]) -> None:
-    """Write every network's checkpoints not yet written: the run stops before they are due."""
-    for network in networks:
-        if network.keeper is not None:
-            network.keeper.write()
-
-
 def _record(epoch: int, minibatch_loss: float, seconds: float,
             evaluations: dict[str, Evaluation], weights_finite: bool) -> EpochRecord:
-    """The epoch's record of one network, from its evaluation on each split: diverged when a
-    weight or the loss of any split (its outputs) is NaN or infinite."""
+    """A network's record of the epoch: diverged where a weight or a split's loss is not finite."""
     measured = {f"{split}_{kind}": getattr(evaluation, kind)
                 for split, evaluation in evaluations.items() for kind in ("loss", "accuracy")}
     outputs_finite = all(math.isfinite(e.loss) for e in evaluations.values())
@@ -390,8 +343,7 @@ def _record(epoch: int, minibatch_loss: float, seconds: float,
 
 def _step_callback(network: Network, epoch: int, steps: int,
                    on_step: Callable[[StepInfo], None] | None) -> Callable[[Tensor], None]:
-    """What runs after each mini-batch of the reference loop: every ``DIVERGENCE_CHECK_STEPS``
-    steps a look for NaN, and the caller's ``on_step``."""
+    """After each reference step: a look for NaN every ``DIVERGENCE_CHECK_STEPS``, ``on_step``."""
     step = 0
 
     def after_step(loss: Tensor) -> None:
@@ -411,8 +363,7 @@ def is_finite(model: MLP, loss: float) -> bool:
 
 
 def _divergence(network: Network, loss: float, epoch: int) -> DivergenceError:
-    """The error for a network whose loss became ``loss`` in ``epoch``, naming its last good
-    checkpoint (written before the diverged epoch, which is never saved)."""
+    """The error for a loss that became ``loss``, naming the last good checkpoint."""
     kept = f"; the last good checkpoint is {network.kept.path}" if network.kept.path else ""
     return DivergenceError(f"the training loss became {loss} in epoch {epoch} (lr "
                            f"{network.config.lr:g}): gradient descent diverged; try a smaller "
@@ -439,7 +390,7 @@ def _stop_if_all_diverged(networks: list[Network], epoch: int) -> None:
 
 def _finish(networks: list[Network], trainer: Trainer, test: list[Evaluation],
             test_data: DigitTensors) -> None:
-    """Each network's final model and test report, and the end of its TensorBoard log."""
+    """Each network's final model, test report and the end of its log."""
     for network, model, evaluation in zip(networks, trainer.models(), test, strict=True):
         result = network.result
         result.model = model

@@ -1,25 +1,8 @@
-"""The fast trainer: K networks at once in the fused engine (``mnist_mlp.engine``), and the
-manifest that makes a sweep of them resume as one.
-
-``train_many`` is its public entry point: a grid of learning rates × seeds, trained together
-under the same driver as the reference loop (``driver.py``), so that each network gets what
-``train`` would give it: the same initial weights, the same mini-batch order, the same history,
-run folder and checkpoints. ``resume_sweep`` continues a sweep that was stopped, from its
-manifest, as one sweep on the engine.
-
-``train_many`` given a manifest writes ``sweep-<date-time>.json`` (``…-shard-I-of-N.json`` for
-a shard of ``--shard I/N``) into ``log_dir``, atomically, once the run folders exist and before
-the first epoch::
-
-    {"format": "mnist-mlp sweep", "version": 1,
-     "grid": {"config": {…}, "lrs": [0.1, 0.5], "seeds": [0, 1, 2]},   # the whole sweep
-     "shard": [1, 1],                                                # this process's part
-     "networks": [{"lr": 0.1, "seed": 0, "run_dir": "20261125-…_lr0.1_seed0"}, …]}
-
-Run folders are named relative to the manifest's folder. ``resume_sweep`` reads it back
-(``sweep_state``), checked as data like a shard file, and continues each network from its latest
-checkpoint: ``last.pt``, or ``diverged.pt`` for a network that diverged (restored as it was: it
-stays diverged and is not trained again from its last good epoch).
+"""The fast trainer: K networks at once in the fused engine (``mnist_mlp.engine``), under the
+same driver as the reference loop, so that each network gets what ``train`` would give it (its
+initial weights, mini-batch order, history, run folder, checkpoints). ``train_many`` trains a
+grid; ``resume_sweep`` continues a stopped sweep from its manifest, whose format is in
+docs/training.md#a-sweeps-manifest.
 """
 
 from __future__ import annotations
@@ -55,17 +38,14 @@ from .driver import MakeTrainer, Network, TrainingInterrupted, fit
 from .parallel import ONE_PROCESS, WHOLE, Launch, Shard
 from .records import EpochRecord, Evaluation, RunStart, TrainResult
 
+# the engine's backends (``Engine.backend.name``) in words, for a run's first line
 BACKEND_WORDS = {"native": "compiled CPU loop", "tensor-ops": "tensor operations",
                  "cuda-graphs": "CUDA graphs", "cuda-fused": "fused CUDA kernel"}
-"""The engine's backends (``Engine.backend.name``) in words, for a run's first line."""
 
 
 class FastTrainer:
-    """K networks of one architecture, trained by the engine.
-
-    A network that diverges is recorded as it is while the others go on. No figures are logged
-    for TensorBoard: for a sweep of K networks they would cost more than the training.
-    """
+    """K networks of one architecture, trained by the engine: a diverged network is recorded
+    as it is while the others go on; no figures (for K networks they cost more than training)."""
 
     name = "fast"
     stops_at_first_divergence = False
@@ -104,23 +84,12 @@ def train_many(config: TrainConfig, seeds: Sequence[int] | None = None,
                launch: Launch = ONE_PROCESS, fused: bool | None = None,
                manifest: bool = False, shard: Shard = WHOLE,
                on_start: Callable[[RunStart], None] | None = None) -> list[TrainResult]:
-    """Train the networks that ``config`` describes — its learning rates × its seeds — all at
-    once (``shard``: only this shard's part of them).
-
-    Network (η, s) is initialised and shuffled exactly as ``train(replace(config, lr=η,
-    seed=s, seeds=1))`` would do, and its result has the same history and metrics. Its
-    ``seconds`` is the wall time of the whole grid's epoch. A network whose loss becomes NaN or
-    infinite is kept (its history shows it); if every network diverges, ``DivergenceError`` is
-    raised. ``on_epoch(epoch, records)`` is called with the K records of each epoch. With a
-    ``log_dir``, each network gets its own run folder with TensorBoard logs and checkpoints.
-
-    ``seeds``, ``lrs``: the grid of these (any seeds) instead of the config's; ``networks``:
-    these (η, s) pairs instead (not sharded again). ``dtype``, ``cuda_graph``, ``native``,
-    ``fused``: as for ``Engine``; ``launch``: as for ``fit``. ``manifest``: with a ``log_dir``
-    (and one process), write the sweep's manifest, recording the grid of the whole sweep and
-    ``shard``, the part trained here, so that ``resume_sweep`` continues it; an interruption
-    then names it. ``on_start``: as for ``fit``.
-    """
+    """Train ``config``'s η × seeds at once (``shard``: its part), network (η, s) as
+    ``train(replace(config, lr=η, seed=s, seeds=1))`` would, its ``seconds`` the whole grid's.
+    A diverged network is kept; all diverged: ``DivergenceError``. ``seeds``, ``lrs``: this grid
+    instead; ``networks``: these (η, s) pairs (not sharded again); ``dtype`` … ``fused``: as for
+    ``Engine``; ``manifest``: write the sweep's manifest (with a ``log_dir``, one process), so
+    that ``resume_sweep`` continues it and an interruption names it."""
     grid = config.grid(lrs, seeds)
     if networks is None:
         networks = shard.take([[(lr, seed) for lr in grid["lrs"] for seed in grid["seeds"]]])[0]
@@ -146,34 +115,28 @@ def resume_sweep(state: SweepState, changes: dict[str, Any] | None = None,
                  dtype: torch.dtype = torch.float32, cuda_graph: bool = True,
                  native: bool | None = None, fused: bool | None = None,
                  on_start: Callable[[RunStart], None] | None = None) -> list[TrainResult]:
-    """Continue a sweep that was stopped (``sweep_state(manifest)``): every
-    network from the checkpoint of its last completed epoch, in its run folder, on the engine —
-    to exactly the weights and histories of the sweep had it not stopped (bitwise on the CPU's
-    compiled loop). A network that had diverged is restored as it was (``diverged.pt``) and
-    stays diverged. ``changes``: the settings a resumed run may change (``epochs``,
-    ``device``, ``data_dir``…). Returns the results in the manifest's order. Networks saved at
-    different epochs (a sweep killed while writing them) go on in groups, each from its own.
-    ``on_start``: as for ``fit`` (called for each group)."""
+    """Continue a stopped sweep (``sweep_state(manifest)``) on the engine, each network from its
+    last completed epoch in its run folder, to the sweep's weights had it not stopped (a diverged
+    one stays so); the results in the manifest's order. ``changes``: ``epochs``, ``device``…
+    Networks saved at different epochs go on in groups (``on_start`` for each)."""
     checkpoints = state.checkpoints
     configs = [replace(config_of(checkpoint), **(changes or {})) for checkpoint in checkpoints]
-    results: list[TrainResult | None] = [None] * len(configs)
+    results: dict[int, TrainResult] = {}
     try:
         for epoch in sorted({checkpoint.epoch for checkpoint in checkpoints}):
             group = [k for k, checkpoint in enumerate(checkpoints) if checkpoint.epoch == epoch]
             part = fit([configs[k] for k in group], _trainer(dtype, cuda_graph, native, fused),
                        resume=[_file(checkpoints[k]) for k in group], on_epoch=on_epoch,
                        on_start=on_start)
-            for k, result in zip(group, part, strict=True):
-                results[k] = result
+            results.update(zip(group, part, strict=True))
     except TrainingInterrupted as stop:
         stop.sweep = state.manifest.path
         raise
-    return results  # type: ignore[return-value]  # (every network's place filled by its group)
+    return [results[k] for k in range(len(configs))]
 
 
 def _file(checkpoint: Checkpoint) -> Path:
-    """The file a checkpoint of a sweep was read from."""
-    assert checkpoint.path is not None  # read from a file, not captured in memory
+    assert checkpoint.path is not None  # a sweep's checkpoints are read from files
     return checkpoint.path
 
 
@@ -187,14 +150,13 @@ def _trainer(dtype: torch.dtype, cuda_graph: bool, native: bool | None,
 
 
 FORMAT, VERSION = "mnist-mlp sweep", 1
+# sweep-<date>-<time>[-shard-I-of-N][-k].json
 NAME = re.compile(r"sweep-\d{8}-\d{6}(?:-shard-(\d+)-of-(\d+))?(?:-\d+)?\.json")
-"""A manifest's name: ``sweep-<date>-<time>[-shard-I-of-N][-k].json``."""
-MAX_BYTES = 16 << 20
-"""The largest manifest read: some hundred thousand networks."""
+MAX_BYTES = 16 << 20  # the largest manifest read: some hundred thousand networks
 
 
 class SweepError(UserError):
-    """A sweep manifest that is missing, ambiguous or damaged; the message says what to do."""
+    """A sweep manifest that is missing, ambiguous or damaged."""
 
 
 @dataclass(frozen=True)
@@ -224,8 +186,7 @@ class Manifest:
 
 def write_manifest(log_dir: str | os.PathLike, grid: dict[str, Any], shard: Shard,
                    networks: list[Member]) -> Path:
-    """Write the manifest of a sweep whose run folders (under ``log_dir``) exist; returns its
-    path, a name no other manifest has."""
+    """Write a sweep's manifest under ``log_dir``, with its run folders; its path, a new name."""
     folder = Path(log_dir)
     part = f"-shard-{shard.index + 1}-of-{shard.count}" if shard.count > 1 else ""
     stem = f"sweep-{datetime.now():%Y%m%d-%H%M%S}{part}"
@@ -250,9 +211,8 @@ def write_manifest(log_dir: str | os.PathLike, grid: dict[str, Any], shard: Shar
 
 
 def find_manifest(path: str | os.PathLike, shard: Shard | None = None) -> Path | None:
-    """The manifest ``path`` names: the file itself (``.json``), or the one manifest in the
-    folder ``path`` (of ``shard``, if given); None where ``path`` is a run folder or a
-    checkpoint. ``SweepError`` for a folder of several."""
+    """The manifest ``path`` names (a ``.json``, or the one in folder ``path``, of ``shard`` if
+    given); None for a run folder or a checkpoint; ``SweepError`` for a folder of several."""
     path = Path(path)
     try:
         if path.suffix == ".json" and not path.is_dir():
@@ -273,8 +233,7 @@ def find_manifest(path: str | os.PathLike, shard: Shard | None = None) -> Path |
 
 
 def read_manifest(path: str | os.PathLike) -> Manifest:
-    """The manifest at ``path``, checked as data (a regular file of at most ``MAX_BYTES``, its
-    layout, its counts, plain run folder names); ``SweepError`` naming what is wrong."""
+    """The manifest at ``path``, checked as data; ``SweepError`` naming what is wrong."""
     path = Path(path)
     try:
         data = read_json(path, MAX_BYTES)
@@ -311,23 +270,21 @@ def _problem(data: Any) -> str | None:
 
 
 def _plain_name(name: Any) -> bool:
-    """Whether ``name`` names an entry of the manifest's own folder (no path, no ``..``)."""
+    """Whether ``name`` is an entry of the manifest's own folder (no path, no ``..``)."""
     return (isinstance(name, str) and 0 < len(name) <= 255 and name not in (".", "..")
             and "/" not in name and "\\" not in name and "\0" not in name)
 
 
 @dataclass(frozen=True)
 class SweepState:
-    """A sweep as it was left: its manifest, and the latest checkpoint of each of its networks,
-    in the manifest's order."""
+    """A sweep as it was left: its manifest, each network's latest checkpoint (in order)."""
 
     manifest: Manifest
     checkpoints: list[Checkpoint]
 
 
 def sweep_state(path: str | os.PathLike) -> SweepState:
-    """The sweep of the manifest at ``path`` as it was left, checked: each network's latest
-    checkpoint is its own (its η and seed)."""
+    """The sweep at ``path`` as it was left, each latest checkpoint checked to be its own."""
     manifest = read_manifest(path)
     checkpoints = [latest_checkpoint(member) for member in manifest.networks]
     for member, checkpoint in zip(manifest.networks, checkpoints, strict=True):
@@ -340,12 +297,9 @@ def sweep_state(path: str | os.PathLike) -> SweepState:
 
 
 def latest_checkpoint(member: Member) -> Checkpoint:
-    """The checkpoint of the network's last completed epoch in its run folder: ``last.pt``, or
-    ``diverged.pt`` where that is later; ``CheckpointError`` where there is none."""
-    found = []
-    for name in (LAST, DIVERGED):
-        if (member.run_dir / name).exists():
-            found.append(load_checkpoint(member.run_dir / name))
+    """The later of its ``last.pt`` and ``diverged.pt``; ``CheckpointError`` for none."""
+    found = [load_checkpoint(member.run_dir / name) for name in (LAST, DIVERGED)
+             if (member.run_dir / name).exists()]
     if not found:
         raise CheckpointError(f"no checkpoint in {member.run_dir} (the network with lr "
                               f"{member.lr:g} and seed {member.seed}): it completed no epoch; "

@@ -1,18 +1,6 @@
-"""What training measures and reports: a ``RunStart`` when it begins, one ``EpochRecord`` per
-epoch, a ``StepInfo`` per mini-batch, the ``Evaluation`` of a network on a split (``evaluate``:
-its loss, predictions and confusion matrix, from which ``textbook.metrics`` gives accuracy,
-precision, recall and specificity), and the ``TrainResult`` of each network.
-
-An epoch has two training losses, and they are different numbers:
-
-* ``minibatch_loss``: the mean of the epoch's mini-batch losses, each taken as SGD saw it, just
-  before its step (the running loss of the progress bar);
-* ``train_loss``: the loss on the whole training set with the weights at the end of the epoch,
-  measured like the validation and test losses.
-
-A record also says whether its network ``diverged``: a weight, an output or a loss that is NaN or
-infinite. The driver sets it from the weights and every loss; a record read from a file written
-before the flag existed has it computed from its training losses.
+"""What training measures and reports: a ``RunStart``, one ``EpochRecord`` per epoch (its two
+training losses, and ``diverged``: docs/training.md#what-a-run-prints), a ``StepInfo`` per
+mini-batch, the ``Evaluation`` of a network on a split (``evaluate``) and each ``TrainResult``.
 """
 
 from __future__ import annotations
@@ -36,7 +24,7 @@ SPLITS = ("train", "validation", "test")
 
 @dataclass(frozen=True)
 class RunStart:
-    """What a run trains and where, once its trainer is built: for the run's first line."""
+    """What a run trains and where, for its first line."""
 
     configs: list[TrainConfig]  # one per network
     trainer: str  # the trainer in words, e.g. "reference loop"
@@ -63,29 +51,18 @@ class EpochRecord:
     def __post_init__(self) -> None:
         # a record whose training loss is not finite has diverged whatever it was told: so is
         # a record read from a file written before the flag existed
-        losses = [self.train_loss] + ([] if self.minibatch_loss is None
-                                      else [self.minibatch_loss])
+        losses = (self.train_loss, self.minibatch_loss or 0.0)  # (None: not recorded)
         if not all(math.isfinite(loss) for loss in losses):
             object.__setattr__(self, "diverged", True)
 
-    def loss(self, split: str) -> float | None:
-        """The loss on ``split`` ("train", "validation" or "test")."""
-        return getattr(self, f"{split}_loss")
-
-    def accuracy(self, split: str) -> float | None:
-        """The accuracy on ``split`` ("train", "validation" or "test")."""
-        return getattr(self, f"{split}_accuracy")
-
     def to_dict(self) -> dict[str, Any]:
-        """Plain data (for checkpoints and JSON); without validation entries when there are
-        none."""
+        """Plain data (for checkpoints and JSON), without validation entries where none."""
         return {k: v for k, v in asdict(self).items()
                 if v is not None or not k.startswith("validation")}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EpochRecord:
-        """The record written by ``to_dict``. Raises ``KeyError``, ``TypeError`` or
-        ``ValueError`` for anything else."""
+        """The record of ``to_dict``; ``KeyError``, ``TypeError`` or ``ValueError`` else."""
         if not isinstance(data, dict):
             raise TypeError(f"an epoch record is a dict, got {type(data).__name__}")
         known = {f.name for f in fields(cls)}
@@ -145,8 +122,7 @@ def evaluate(model: MLP, data: DigitTensors, loss: str, batch_size: int = 10_000
 
 @dataclass
 class TrainResult:
-    """One trained network: its model, configuration, one record per epoch, the final test
-    metrics and its run folder (None without logs)."""
+    """One trained network: model, configuration, history, test metrics, run folder (or None)."""
 
     model: MLP
     config: TrainConfig
@@ -155,16 +131,15 @@ class TrainResult:
     run_dir: Path | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The result as plain data, without its model: configuration, history, final test
-        metrics and run folder (what a shard of a sweep sends or writes)."""
+        """The result as plain data, without its model (what a shard of a sweep writes)."""
         return {"config": asdict(self.config), "history": [r.to_dict() for r in self.history],
                 "metrics": None if self.metrics is None else self.metrics.to_dict(),
                 "run_dir": None if self.run_dir is None else str(self.run_dir)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainResult:
-        """The result of ``to_dict``, without its model and metrics; ``KeyError``,
-        ``TypeError`` or ``ValueError`` (``ConfigError``) for anything else."""
+        """The result of ``to_dict``, without model and metrics; ``KeyError``, ``TypeError`` or
+        ``ValueError`` (``ConfigError``) for anything else."""
         config = TrainConfig(**data["config"])
         config.validate()
         known = {f.name for f in fields(EpochRecord)}

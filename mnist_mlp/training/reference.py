@@ -5,16 +5,11 @@
             L = (1/m) Σ ℓ(F(x), y)       (the chosen loss, mini-batch mean)
             θ ← θ − η ∂L/∂θ              (plain SGD: ``textbook.sgd.sgd_step``)
 
-ℓ(F(x), y) is computed from the output layer's weighted input z, F = ψ(z)
-(``textbook.losses.network_loss``): the same number, and for the cross-entropy (35) on a softmax
-a gradient that float32 can hold.
-
-``train_epoch`` is that loop, and nothing else: no logging, checkpoints or progress bars, which
-the driver (``driver.py``) adds around it for this trainer and the fast engine alike. ``train``
-is the public entry point: one network, trained by this loop under the driver. Here too:
-``CapturedStep``, the same step replayed from a CUDA graph on a GPU; and
-``train_data_parallel``, the same loop with each mini-batch split over the ranks of a torchrun
-launch.
+ℓ is computed from the output layer's weighted input z, F = ψ(z) (``network_loss``): the same
+number, and for the cross-entropy (35) on a softmax a gradient float32 can hold. ``train_epoch``
+is that loop and nothing else (the driver adds the rest); ``train`` runs it under the driver.
+Also here: ``CapturedStep``, the step replayed from a CUDA graph, and ``train_data_parallel``,
+each mini-batch split over torchrun's ranks (both explained in docs/training.md).
 """
 
 from __future__ import annotations
@@ -39,13 +34,12 @@ from .driver import Network, fit
 from .parallel import Launch
 from .records import EpochRecord, Evaluation, RunStart, StepInfo, TrainResult, evaluate
 
+# a step of SGD on one mini-batch, ``step(model, loss_fn, x, y, lr)`` → its loss before it
 Step = Callable[[nn.Module, Callable[..., Tensor], Tensor, Tensor, float], Tensor]
-"""A step of SGD on one mini-batch, ``step(model, loss_fn, x, y, lr)`` → its loss before it."""
 
 
 def step_for(device: torch.device, batch_size: int) -> Step:
-    """How the loop takes its steps on ``device``: ``sgd_step``, or on CUDA the same step
-    replayed from a CUDA graph for mini-batches of ``batch_size`` (``CapturedStep``)."""
+    """How the loop steps on ``device``: ``sgd_step``, on CUDA replayed (``CapturedStep``)."""
     return CapturedStep(batch_size) if device.type == "cuda" else sgd_step
 
 
@@ -53,14 +47,9 @@ def train_epoch(model: nn.Module, loss_fn: Callable[..., Tensor],
                 loader: Iterable[tuple[Tensor, Tensor]], lr: float,
                 on_step: Callable[[Tensor], None] | None = None,
                 threads: int | None = None, step: Step = sgd_step) -> Tensor:
-    """One pass over the (reshuffled) training set, one SGD step per mini-batch, L =
-    ``loss_fn(model(x), y)``; returns the mini-batch losses (steps,), each as it was before its
-    step. The trainer passes the network up to its output layer's weighted input z
-    (``WeightedInput``) and the loss computed from z (``network_loss``).
-
-    ``threads``: CPU threads for torch during the pass (None: as they are; see
-    ``step_threads``). ``step``: how a step is taken, ``sgd_step`` or, on a GPU, the same step
-    replayed from a CUDA graph (``CapturedStep``)."""
+    """One pass over the (reshuffled) training set, one SGD step θ ← θ − η ∂L/∂θ per mini-batch
+    with L = ``loss_fn(model(x), y)``; the mini-batch losses (steps,), each before its step.
+    ``threads``: torch's CPU threads meanwhile (``step_threads``); ``step``: ``step_for``."""
     model.train()
     losses = []
     with cpu_threads(threads):
@@ -72,12 +61,8 @@ def train_epoch(model: nn.Module, loss_fn: Callable[..., Tensor],
 
 
 class ReferenceTrainer:
-    """One network trained by ``train_epoch``: the trainer of ``train``.
-
-    It stops at the first NaN (there is nothing else to train) and logs figures: histograms
-    of the weights and of the last step's gradients, the hidden units' weights as images. On
-    CUDA each step is replayed from a CUDA graph (``CapturedStep``), the digits on the device.
-    """
+    """One network trained by ``train_epoch`` (the trainer of ``train``): it stops at the
+    first NaN (nothing else to train) and logs figures."""
 
     name = "reference"
     stops_at_first_divergence = True
@@ -116,18 +101,11 @@ def train(config: TrainConfig, model: MLP | None = None,
           on_step: Callable[[StepInfo], None] | None = None,
           resume: str | os.PathLike | None = None,
           on_start: Callable[[RunStart], None] | None = None) -> TrainResult:
-    """Train the network described by ``config`` (or continue ``model``) on MNIST with the
-    reference loop.
-
-    The result's history has one ``EpochRecord`` per epoch; ``on_epoch`` is called with each
-    record as it is made, ``on_step`` with a ``StepInfo`` after each mini-batch.
-
-    ``resume``: a run folder (its ``last.pt``) or checkpoint file to continue from, in the
-    checkpoint's folder, up to ``config.epochs``; ``config`` must be the run's own (see
-    ``resume_config``) except for ``epochs``, ``device``, ``data_dir``. Ctrl-C raises
-    ``TrainingInterrupted``, naming the checkpoint to resume from. ``on_start``: as for
-    ``fit``.
-    """
+    """Train the network of ``config`` (or continue ``model``) on MNIST with the reference
+    loop: one ``EpochRecord`` per epoch, each also to ``on_epoch``; ``on_step`` gets a
+    ``StepInfo`` per mini-batch. ``resume``: a run folder or checkpoint to continue, ``config``
+    the run's own (``resume_config``) but for ``epochs``, ``device``, ``data_dir``. Ctrl-C raises
+    ``TrainingInterrupted``."""
     config.validate()
     if len(config.networks()) > 1:
         raise ConfigError(f"train trains one network, and this configuration describes "
@@ -142,33 +120,17 @@ def train(config: TrainConfig, model: MLP | None = None,
 
 # ---------------------------------------------------------------------------------------------
 # The reference loop's step on a GPU: ``sgd_step``, unchanged, captured whole in a CUDA graph
-#
-# On a GPU a step of a mini-batch of 10 is a few dozen tiny kernels (forward, loss, autograd's
-# backward, the update), each launched from Python: launching them, not running them, sets the
-# pace. ``CapturedStep`` records the whole step once — ``textbook.sgd.sgd_step`` as the loop calls
-# it — in one CUDA graph, the idiom of ``torch.cuda.graphs`` ("whole network capture"), and then
-# replays it for every mini-batch: the batch is copied into the graph's static inputs, one call
-# replays every kernel. The graph runs the very kernels of the eager step, on the same numbers.
-# Only the loop's way of taking a step changes (``train_epoch`` is given this object in place of
-# ``sgd_step``); the module, the loss, autograd and the ``DataLoader`` stay the same.
+# (why and how: docs/training.md#the-reference-step-on-a-gpu)
 
 
-WARMUP_STEPS = 3
-"""Eager steps on a side stream before the capture, as ``torch.cuda.graphs`` asks (autograd and
-cuBLAS set themselves up there, not in the graph); their changes to the weights are undone."""
+WARMUP_STEPS = 3  # eager steps on a side stream before capture, as torch.cuda.graphs asks
 
 
 class CapturedStep:
-    """``sgd_step(model, loss_fn, x, y, lr)``, replayed from a CUDA graph for mini-batches of
-    ``batch_size``; a mini-batch of another size (the last, smaller one of an epoch) takes the
-    eager ``sgd_step``.
-
-    The graph is captured at the first full mini-batch, and again only if the model, loss,
-    learning rate or the batch's shape, dtype or device change. Capturing changes nothing the
-    run keeps: the weights after the warm-up steps are put back, and no random number is drawn
-    (the CPU and CUDA generators and the shuffling generator are left as they were), so that a
-    resumed run continues exactly. If capture fails, every step is eager, with one warning.
-    """
+    """``sgd_step``, replayed from a CUDA graph for mini-batches of ``batch_size`` (another
+    size takes the eager step). Captured at the first full mini-batch, again only if model,
+    loss, η or the batch's shape, dtype or device change; capture changes nothing the run keeps
+    (the warm-up's weights put back, no random number drawn). A failed capture: eager, warned."""
 
     def __init__(self, batch_size: int) -> None:
         self.batch_size = batch_size
@@ -206,8 +168,7 @@ class CapturedStep:
 
     def _capture(self, model: nn.Module, loss_fn: Callable[..., Tensor], x: Tensor, y: Tensor,
                  lr: float) -> None:
-        """Warm up on a side stream, capture one ``sgd_step`` on static copies of (x, y), and put
-        back the weights the warm-up changed."""
+        """Warm up on a side stream, capture one ``sgd_step`` on copies of (x, y), restore θ."""
         saved = [p.detach().clone() for p in model.parameters()]
         self.static_x, self.static_y = x.clone(), y.clone()
         try:
@@ -237,45 +198,28 @@ class CapturedStep:
 
 
 # ---------------------------------------------------------------------------------------------
-# The textbook's step, data-parallel: one network's mini-batches split over the ranks
-# (a sweep's networks are split otherwise, whole networks to each shard: ``parallel.py``)
-#
-# The chapter's step descends the mean loss of a mini-batch, L = (1/m) Σᵢ ℓᵢ, whose gradient is a
-# sum over the samples: W ranks can each take a slice of every mini-batch and sum their
-# gradients. Each rank draws the same permutation of the training set (the project's
-# ``epoch_order``, seeded alike), takes its slice of each mini-batch of m, and weighs its partial
-# sum by W/m; ``DistributedDataParallel`` averages the ranks' gradients (a sum over ranks, divided
-# by W), which gives exactly ∂L/∂θ of the whole mini-batch — the last, smaller one included. For a
-# network this small one process is faster (every step waits for an exchange between processes);
-# it is here to show the step split, and for larger models.
+# The textbook's step, data-parallel: one network's mini-batches split over W ranks, each
+# weighing its slice's summed loss by W/m, DDP averaging (÷ W): exactly ∂L/∂θ of the mini-batch
+# (more: docs/training.md#one-network-over-several-processes)
 
 
 def slice_of(batch: Tensor, launch: Launch) -> Tensor:
-    """This rank's part of a mini-batch's indices (contiguous; a small batch may leave some
-    ranks none)."""
+    """This rank's contiguous part of a mini-batch's indices (perhaps none)."""
     return batch.tensor_split(launch.world_size)[launch.rank]
 
 
 def data_parallel_step(model: DistributedDataParallel, loss_fn: Callable[..., Tensor], x: Tensor,
                        y: Tensor, lr: float, batch: int, world_size: int) -> Tensor:
-    """One SGD step of a mini-batch of ``batch`` samples, of which this rank holds x, y;
-    ``model`` gives the weighted input z of the output layer, ``loss_fn(z, y, reduction)`` the
-    loss (``network_loss``).
-
-    L = (1/m) Σᵢ ℓᵢ over the whole mini-batch: this rank weighs its partial sum by W/m, DDP
-    averages the ranks' gradients (÷ W), so every rank steps θ ← θ − η ∂L/∂θ with exactly the
-    mini-batch's gradient. Returns this rank's W/m-weighted partial loss (their mean over the
-    ranks is L).
-    """
+    """One SGD step θ ← θ − η ∂L/∂θ, L = (1/m) Σᵢ ℓᵢ over a mini-batch of m = ``batch`` of
+    which this rank holds x, y (``model``: up to z; ``loss_fn``: ``network_loss``); returns the
+    rank's W/m-weighted partial loss (their mean over the ranks is L)."""
     partial = loss_fn(model(x), y, reduction="sum") * (world_size / batch)
     return descend(model, partial, lr)  # θ ← θ − η ∂L/∂θ, DDP averaging the gradients
 
 
 class DataParallelTrainer(ReferenceTrainer):
-    """The reference trainer's network, its mini-batches split over the ranks of a torchrun
-    launch (``DistributedDataParallel``); its evaluation and the rest are the reference
-    trainer's. Every rank holds the same weights after each step; rank 0 alone writes the run's
-    folder."""
+    """The reference trainer, each mini-batch split over torchrun's ranks (DDP): every rank
+    holds the same weights after each step."""
 
     def __init__(self, networks: list[Network], train: DigitTensors, device: torch.device,
                  launch: Launch) -> None:
@@ -309,9 +253,8 @@ def train_data_parallel(config: TrainConfig, launch: Launch,
                         on_step: Callable[[StepInfo], None] | None = None,
                         resume: str | os.PathLike | None = None,
                         on_start: Callable[[RunStart], None] | None = None) -> TrainResult:
-    """``train``, each mini-batch split over the ranks of a torchrun ``launch`` (inside its
-    ``process_group``). Every rank returns the same result; rank 0 alone writes the run folder,
-    logs and checkpoints, and resumes from them like one process."""
+    """``train``, each mini-batch split over torchrun's ranks (inside ``process_group``); every
+    rank returns the same result, rank 0 alone writes (and resumes) the run folder."""
     if config.batch_size < launch.world_size:
         raise ConfigError(f"mini-batches of {config.batch_size} cannot be split over "
                           f"{launch.world_size} ranks (each needs a share of every mini-batch); "

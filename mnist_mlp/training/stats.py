@@ -1,13 +1,7 @@
-"""Statistics over runs: the spread of test accuracy over seeds, three honest ways to read it.
-
-A run's history has one ``EpochRecord`` per epoch (``mnist_mlp.training.records``). Its test
-accuracy can be read as
-
-* ``final``: at the last epoch — what the training procedure delivers;
-* ``best``: the best epoch on the test set — the textbook's figures are read this way, which
-  picks the epoch on the very data it reports on and so flatters the result;
-* ``validated``: at the epoch with the best *validation* accuracy (first such epoch) — the
-  honest number, chosen without looking at the test set.
+"""Statistics over runs: the spread of test accuracy over seeds, read three ways: ``final``, at
+the last epoch (what training delivers); ``best``, the best epoch on the test set (the
+textbook's reading, which flatters by choosing on the data it reports on); ``validated``, at the
+first epoch with the best validation accuracy (chosen without looking at the test set).
 """
 
 from __future__ import annotations
@@ -83,10 +77,8 @@ def validated_accuracy(history: History) -> float:
 
 
 def summarize(histories: Sequence[History]) -> dict[str, Spread | int]:
-    """Spreads of final, best and (with validation) validated test accuracy over runs.
-
-    Diverged runs are left out of the spreads and counted under ``"diverged"``.
-    """
+    """Spreads of final, best and (with validation) validated test accuracy over runs; a
+    diverged run is left out of them, counted under ``"diverged"``."""
     kept = [h for h in histories if not diverged(h)]
     summary: dict[str, Spread | int] = {"runs": len(histories),
                                         "diverged": len(histories) - len(kept)}

@@ -1,30 +1,8 @@
-"""Run folders and their TensorBoard logs: a readable name that is never reused, the events of
-each epoch, and the pictures of a network.
-
-One run, one folder, for example
-``runs/binary_cross_entropy_l30_lr0.5_seed0_20261125-153012/``, holding
-
-* TensorBoard event files: per-epoch scalars ``loss/{train,validation,test}`` and
-  ``accuracy/{train,validation,test}``, the mean of the epoch's mini-batch losses
-  ``loss/minibatch_mean``, the running mini-batch loss ``loss/train_running`` every few hundred
-  steps, the configuration as text, and the hyperparameters with the final
-  metrics (TensorBoard's HPARAMS tab, which leads with what differs between the runs it shows)
-  — all in the run's own folder; from the reference trainer
-  also, every epoch, histograms of each parameter (``weights/…``) and of its gradient on the
-  epoch's last mini-batch (``gradients/…``) and the hidden neurons' weights as 28×28 images
-  (``hidden/weights``), and at the end the test confusion matrix (``test/confusion_matrix``)
-  and a grid of misclassified test digits (``test/misclassified``);
-* ``config.json``: the network's configuration as plain data (a checkpoint beside the
-  ``config.json`` of its own run is resumed in place; one kept elsewhere goes on in a new run
-  folder);
-* ``last.pt`` and ``best.pt``: checkpoints (``checkpoints.py``), written by both trainers;
-  ``diverged.pt``, a diverged network's state in a sweep;
-* ``.lock``, while a process writes the folder (``checkpoints.RunLock``).
-
-Open them with ``tensorboard --logdir runs``. Here: ``run_name`` and ``create_run_dir``;
-``RunLog``, what a run writes into its folder; ``EventFile``, which writes TensorBoard's event
-files without a thread; and the pictures (``weight_images``, ``confusion_figure``,
-``misclassified_figure``).
+"""Run folders and their TensorBoard logs: ``run_name`` and ``create_run_dir`` (a readable
+name, never reused); ``RunLog``, what a run writes into its folder; ``EventFile``, TensorBoard's
+event files written without a thread; the pictures of a network (``weight_images``,
+``confusion_figure``, ``misclassified_figure``). A run folder's files and tags:
+docs/training.md#a-run-folder.
 """
 
 from __future__ import annotations
@@ -37,7 +15,6 @@ import socket
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -57,25 +34,20 @@ from ..textbook.model import IMAGE_SIDE, MLP
 from .checkpoints import CONFIG
 from .records import SPLITS, EpochRecord
 
-TENSORBOARD_BINS_END = 1e20
-"""``SummaryWriter``'s default histogram bins cover ±1e-12 … ±1e20."""
+TENSORBOARD_BINS_END = 1e20  # SummaryWriter's histogram bins cover ±1e-12 … ±1e20
 
 
 def run_name(config: dict[str, Any], now: datetime | None = None) -> str:
-    """``<loss>_l<hidden>_lr<η>_seed<seed>_<date-time>``: what tells the runs of a sweep apart
-    comes first, where TensorBoard's run list (which cuts long names) shows it; the date and
-    time after it order the runs of one setup."""
+    """``<loss>_l<hidden>_lr<η>_seed<seed>_<date-time>``: what tells a sweep's runs apart first,
+    where TensorBoard's run list (which cuts long names) shows it."""
     stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
     return (f"{config['loss']}_l{config['hidden_size']}_lr{config['lr']:g}"
             f"_seed{config['seed']}_{stamp}")
 
 
 def create_run_dir(log_dir: str | os.PathLike, name: str) -> Path:
-    """Create ``log_dir/name`` — or ``name-2``, ``name-3``… if taken — and return it.
-
-    An existing run folder is never reused, so no run overwrites another. A folder that cannot be
-    created or written raises ``FolderError`` before any training starts.
-    """
+    """Create ``log_dir/name`` (or ``name-2``… if taken: none is reused) and return it;
+    ``FolderError`` where it cannot be created or written."""
     parent = Path(log_dir)
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -96,8 +68,7 @@ def create_run_dir(log_dir: str | os.PathLike, name: str) -> Path:
 
 
 class RunLog:
-    """The TensorBoard log of one run folder (written by ``EventFile``, flushed after
-    each epoch), and its ``config.json``."""
+    """The TensorBoard log of one run folder (flushed after each epoch) and its config.json."""
 
     def __init__(self, run_dir: Path, config: dict[str, Any]) -> None:
         self.run_dir = run_dir
@@ -105,10 +76,10 @@ class RunLog:
         with self._writing():
             self.events = EventFile(run_dir)
             write_json(run_dir / CONFIG, config)
-        table = "\n".join(f"| {k} | {v} |" for k, v in config.items())
-        self.events.text("config", "| setting | value |\n| --- | --- |\n" + table)
+        table = "".join(f"\n| {k} | {v} |" for k, v in config.items())
+        self.events.summary(summaries.text("config", "| setting | value |\n| --- | --- |" + table))
 
-    @contextmanager
+    @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
         """``FolderError`` for a log that cannot be written (a full disk, say)."""
         try:
@@ -123,47 +94,39 @@ class RunLog:
             self.events.flush()
 
     def epoch(self, record: EpochRecord) -> None:
-        """The per-epoch scalars of one record: ``loss/<split>``, ``accuracy/<split>`` and the
-        mean of the epoch's mini-batch losses, ``loss/minibatch_mean``."""
-        for split in SPLITS:
-            loss, accuracy = record.loss(split), record.accuracy(split)
-            if loss is not None and accuracy is not None:  # (None both: no validation set)
-                self.events.scalar(f"loss/{split}", loss, record.epoch)
-                self.events.scalar(f"accuracy/{split}", accuracy, record.epoch)
+        """The scalars ``loss/<split>``, ``accuracy/<split>`` and ``loss/minibatch_mean``."""
+        for split, kind in itertools.product(SPLITS, ("loss", "accuracy")):
+            value = getattr(record, f"{split}_{kind}")
+            if value is not None:  # (None: no validation set)
+                self.events.scalar(f"{kind}/{split}", value, record.epoch)
         if record.minibatch_loss is not None:
             self.events.scalar("loss/minibatch_mean", record.minibatch_loss, record.epoch)
 
     def running_loss(self, losses: list[float], epoch: int, every: int) -> None:
-        """Every ``every``-th mini-batch loss of epoch ``epoch`` (``losses``, one per step) as
-        ``loss/train_running``, at its global step: steps ``every``, ``2 every``, … counted
-        from the start of the run."""
+        """Every ``every``-th mini-batch loss as ``loss/train_running``, at its global step."""
         steps = len(losses)
         for step in range(every - (epoch - 1) * steps % every, steps + 1, every):
             self.events.scalar("loss/train_running", losses[step - 1],
                                (epoch - 1) * steps + step)
 
     def model(self, model: MLP, epoch: int) -> None:
-        """Histograms of every parameter and of its gradient, and the hidden weights as images.
-
-        The gradients are those of the epoch's last mini-batch (what ``.grad`` holds after the
-        last SGD step); parameters without a gradient get no gradient histogram.
-        """
+        """Histograms of each parameter and its last gradient; the hidden weights as images."""
         for name, parameter in model.named_parameters():
             self._histogram(f"weights/{name}", parameter.detach(), epoch)
             if parameter.grad is not None:
                 self._histogram(f"gradients/{name}", parameter.grad, epoch)
-        self.events.images("hidden/weights", weight_images(model.hidden.weight).numpy(), epoch)
+        images = weight_images(model.hidden.weight).numpy()
+        self.events.summary(summaries.image("hidden/weights", images, dataformats="NCHW"), epoch)
 
     def _histogram(self, tag: str, values: Tensor, epoch: int) -> None:
-        """A histogram of ``values``: in TensorBoard's fixed bins, which end at ±1e20, or — for
-        values beyond them, as after a learning rate far too large — in bins fitted to the
-        values (numpy's "auto"). Non-finite values have no histogram."""
+        """A histogram in TensorBoard's fixed bins, or for values past ±1e20 (η far too large)
+        numpy's "auto" bins; none for non-finite values."""
         values = values.detach().cpu()
         if not bool(values.isfinite().all()):
             return
         largest = float(values.abs().max()) if values.numel() else 0.0
-        bins = "tensorflow" if largest < TENSORBOARD_BINS_END else "auto"
-        self.events.histogram(tag, values.double().numpy(), epoch, bins=bins)
+        bins = EventFile.BINS if largest < TENSORBOARD_BINS_END else "auto"
+        self.events.summary(summaries.histogram(tag, values.double().numpy(), bins), epoch)
 
     def test_figures(self, images: Tensor, labels: Tensor, predictions: Tensor,
                      confusion: Tensor, epoch: int) -> None:
@@ -174,15 +137,9 @@ class RunLog:
             self.events.figure("test/misclassified", wrong, epoch)
 
     def finish(self, metrics: dict[str, float]) -> None:
-        """Hyperparameters and final metrics for the HPARAMS tab, in this run's own folder.
-
-        ``SummaryWriter.add_hparams`` would write them to a new sub-folder (a separate run), and
-        with them a summary of the "experiment" naming the hyperparameters, whose columns
-        TensorBoard then shows in alphabetical order. Only the run's start and end are written
-        here, to its own file: without an experiment summary TensorBoard builds the table from
-        the runs it shows, and puts first the hyperparameters whose values differ between them
-        (a sweep's lr and seed), then the rest.
-        """
+        """Hyperparameters and final metrics for the HPARAMS tab, in this run's own folder and
+        without an experiment summary, so that TensorBoard leads with the columns that differ
+        (why not ``add_hparams``: docs/training.md#a-run-folder)."""
         plain = {k: v if isinstance(v, (bool, int, float, str)) else str(v)
                  for k, v in self.config.items()}
         final = {f"final/{k}": v for k, v in metrics.items()}
@@ -200,14 +157,8 @@ class RunLog:
 
 
 # ---------------------------------------------------------------------------------------------
-# Event files, written without a thread and without a file held open between writes
-#
-# ``torch.utils.tensorboard.SummaryWriter`` keeps its event file open and a thread running, per
-# run: for a sweep of a thousand networks, a thousand of each — more open files than a process is
-# allowed. An ``EventFile`` keeps what is added in memory and appends it to the run's event file
-# at ``flush`` (open, write, close), in TensorBoard's own record format, so that a sweep's logs
-# cost one short write per network and epoch. The summaries themselves are made by
-# ``torch.utils.tensorboard.summary``, as ``SummaryWriter`` makes them.
+# Event files, written without a thread and without a file held open between writes: a
+# ``SummaryWriter`` per network would hold a thousand files and threads for a sweep of a thousand
 
 
 _FILES = itertools.count()
@@ -223,7 +174,7 @@ def default_bins() -> list[float]:
 
 
 class EventFile:
-    """One run's event file (``events.out.tfevents.…`` in ``folder``)."""
+    """One run's event file: the summaries added are kept, then appended at ``flush``."""
 
     BINS = default_bins()
 
@@ -236,31 +187,16 @@ class EventFile:
         self._add(event_pb2.Event(file_version="brain.Event:2"))
         self.flush()
 
-    def _add(self, event: event_pb2.Event, step: int | None = None) -> None:
+    def _add(self, event: event_pb2.Event) -> None:
         event.wall_time = time.time()
-        if step is not None:
-            event.step = int(step)
         self.pending.append(event.SerializeToString())
 
-    def summary(self, summary: summary_pb2.Summary, step: int | None = None) -> None:
+    def summary(self, summary: summary_pb2.Summary, step: int = 0) -> None:
         """Add a summary (as ``SummaryWriter.file_writer.add_summary``)."""
-        self._add(event_pb2.Event(summary=summary), step)
+        self._add(event_pb2.Event(summary=summary, step=step))
 
-    def scalar(self, tag: str, value: float, step: int | None = None) -> None:
+    def scalar(self, tag: str, value: float, step: int = 0) -> None:
         self.summary(summaries.scalar(tag, value), step)
-
-    def text(self, tag: str, text: str) -> None:
-        self.summary(summaries.text(tag, text))
-
-    def histogram(self, tag: str, values: np.ndarray, step: int, bins: str = "tensorflow"
-                  ) -> None:
-        """``bins``: "tensorflow" (TensorBoard's fixed bins) or a numpy bin rule ("auto")."""
-        self.summary(summaries.histogram(tag, values, self.BINS if bins == "tensorflow"
-                                         else bins), step)
-
-    def images(self, tag: str, images: np.ndarray, step: int) -> None:
-        """Images (N, C, H, W) with values in [0, 1], as one image summary."""
-        self.summary(summaries.image(tag, images, dataformats="NCHW"), step)
 
     def figure(self, tag: str, figure: Figure, step: int) -> None:
         """A matplotlib figure, drawn, as an image."""
@@ -281,24 +217,16 @@ class EventFile:
 
 
 # ---------------------------------------------------------------------------------------------
-# Pictures of a network: its hidden neurons' weights, its confusion matrix, the test digits it
-# gets wrong. Figures are made with ``matplotlib.figure.Figure`` directly (not ``pyplot``), so no
-# window or global figure state is involved.
+# Pictures of a network, with ``matplotlib.figure.Figure`` (no pyplot: no window, no global state)
 
 
-HIDDEN_IMAGES = 64
-"""How many hidden neurons' weight rows ``weight_images`` shows at most."""
-MISCLASSIFIED_SHOWN = 36
-"""How many misclassified test digits ``misclassified_figure`` shows at most."""
+HIDDEN_IMAGES = 64  # hidden neurons shown at most
+MISCLASSIFIED_SHOWN = 36  # misclassified test digits shown at most
 
 
 def weight_images(weight: Tensor, count: int = HIDDEN_IMAGES) -> Tensor:
-    """The first ``count`` rows of W¹ (l, 784) as 28×28 images, shape (n, 1, 28, 28) in [0, 1].
-
-    Row j holds the weights from the 784 pixels into hidden neuron j, so its image shows which
-    pixels excite (light) or inhibit (dark) the neuron. Each image is scaled on its own as
-    ``0.5 + w / (2 max|w|)``: a zero weight is mid-grey.
-    """
+    """The first ``count`` rows of W¹ (l, 784) as images (n, 1, 28, 28) in [0, 1]: which pixels
+    excite (light) or inhibit (dark) hidden neuron j, each as ``0.5 + w / (2 max|w|)``."""
     rows = weight[:count].detach().to("cpu", torch.float32)
     scale = rows.abs().amax(dim=1, keepdim=True).clamp_min(1e-12)
     images = 0.5 + rows / (2 * scale)
@@ -314,28 +242,21 @@ def confusion_figure(confusion: Tensor) -> Figure:
     shown = axes.imshow(counts.numpy(), cmap="Blues")
     figure.colorbar(shown, ax=axes, fraction=0.046, pad=0.04)
     threshold = counts.max().item() / 2
-    for i in range(k):
-        for j in range(k):
-            value = int(counts[i, j])
-            axes.text(j, i, str(value), ha="center", va="center", fontsize=7,
-                      color="white" if value > threshold else "black")
-    axes.set_xticks(range(k))
-    axes.set_yticks(range(k))
-    axes.set_xlabel("predicted class")
-    axes.set_ylabel("true class")
+    for i, j in itertools.product(range(k), repeat=2):
+        value = int(counts[i, j])
+        axes.text(j, i, str(value), ha="center", va="center", fontsize=7,
+                  color="white" if value > threshold else "black")
     accuracy = counts.trace().item() / max(counts.sum().item(), 1)
-    axes.set_title(f"test confusion matrix (accuracy {100 * accuracy:.2f}%)")
+    axes.set(xticks=range(k), yticks=range(k), xlabel="predicted class", ylabel="true class",
+             title=f"test confusion matrix (accuracy {100 * accuracy:.2f}%)")
     figure.tight_layout()
     return figure
 
 
 def misclassified_figure(images: Tensor, labels: Tensor, predictions: Tensor,
                          count: int = MISCLASSIFIED_SHOWN) -> Figure | None:
-    """A grid of the first ``count`` digits whose prediction is wrong, titled "predicted / true".
-
-    ``images`` are rows of 784 pixels (or 28×28), ``labels`` and ``predictions`` class indices.
-    Returns None when every digit is classified correctly.
-    """
+    """A grid of the first ``count`` misclassified digits (rows of 784 pixels), titled
+    "predicted / true"; None when every digit is right."""
     wrong = (predictions.cpu() != labels.cpu()).nonzero().flatten()[:count]
     if len(wrong) == 0:
         return None
