@@ -46,10 +46,8 @@ def examine(path: str | os.PathLike, what: str, fix: str, want: str | None = Non
             error: type[UserError] = PathError) -> os.stat_result | None:
     """The status of ``path``, a path the user gave (``what`` names it); None if nothing is there.
 
-    ``error`` ending with ``fix`` (what to do) for one that cannot be examined (EACCES,
-    ENAMETOOLONG, a loop of links) or is not ``want``: ``FILE`` is a regular file — never a
-    folder, a FIFO or a device, whose reading could hang or never end — ``FOLDER`` a folder.
-    """
+    ``error`` ending with ``fix`` for one that cannot be examined (EACCES, ENAMETOOLONG, ELOOP) or
+    is not ``want``: ``FILE`` a regular file (never a FIFO or device that may hang), ``FOLDER``."""
     try:
         status = _status(path)
     except OSError as problem:
@@ -151,16 +149,14 @@ def write_json(path: str | os.PathLike, data: Any, strict: bool = True) -> None:
 
 
 class JSONFileError(UserError):
-    """A file that cannot be read as JSON within bounds; ``problem`` says why in a few words, for
-    a message that names what the file should be."""
+    """A file that cannot be read as JSON within bounds; ``problem``: why, in a few words."""
 
     def __init__(self, path: Path, problem: str) -> None:
         super().__init__(f"{path}: {problem}")
         self.problem = problem
 
 
-MAX_DEPTH = 32
-"""How deeply a JSON file read by ``read_json`` may nest lists and objects."""
+MAX_DEPTH = 32  # how deeply a JSON file read by read_json may nest lists and objects
 
 
 def read_json(path: str | os.PathLike, limit: int) -> Any:

@@ -47,16 +47,12 @@ from .records import EpochRecord
 
 FORMAT = "mnist-mlp checkpoint"
 VERSION = 1
-LAST = "last.pt"
-"""The checkpoint of the last completed epoch, in the run folder."""
-BEST = "best.pt"
-"""The checkpoint of the epoch with the best validation accuracy so far, in the run folder."""
-DIVERGED = "diverged.pt"
-"""A diverged network of a sweep after its last completed epoch (``last.pt``: its last good)."""
-ARCHITECTURE = ("hidden_size", "activation", "output_activation")
-"""The settings that make the network's shape and functions: fixed for a run."""
+LAST = "last.pt"  # the checkpoint of the last completed epoch, in the run folder
+BEST = "best.pt"  # the epoch with the best validation accuracy so far
+DIVERGED = "diverged.pt"  # a sweep's diverged network after its last epoch (last.pt: last good)
+ARCHITECTURE = ("hidden_size", "activation", "output_activation")  # fixed for a run
+# The settings that a resumed run may change; all others must stay as they were.
 FREE_ON_RESUME = ("epochs", "device", "data_dir", "log_every", "checkpoint_every")
-"""The settings that a resumed run may change; all others must stay as they were."""
 
 
 class CheckpointError(UserError):
@@ -105,8 +101,7 @@ class Checkpoint:
 
     @classmethod
     def from_dict(cls, data: Any, path: Path | None = None) -> Checkpoint:
-        """``data`` as a ``Checkpoint``, its layout checked; ``CheckpointError`` saying what is
-        missing or wrong."""
+        """``data`` as a ``Checkpoint``, its layout checked, or ``CheckpointError`` saying what."""
         where = path if path is not None else "the data"
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise _invalid(where, f"no {FORMAT!r} marker; give a last.pt or best.pt of a run")
@@ -131,20 +126,15 @@ class Checkpoint:
 
 
 def renamed(config: Any) -> Any:
-    """A saved training configuration with the names of today: a loss saved under an old name
-    (``RENAMED``, e.g. ``cross_entropy`` before version 0.2) gets its name now."""
+    """A saved training configuration with today's names (``RENAMED``: ``cross_entropy``…)."""
     if isinstance(config, dict) and isinstance(config.get("loss"), str):
         return config | {"loss": RENAMED.get(config["loss"], config["loss"])}
     return config
 
 
-PARAMETERS = ("hidden.weight", "hidden.bias", "output.weight", "output.bias")
-
-
 def _problem(c: Checkpoint) -> str | None:
-    """What is malformed in a checkpoint's data (None: nothing), before any of it allocates: its
-    settings known names, its weights the shapes they give, so that rebuilding allocates no more
-    than the file holds."""
+    """What is malformed (None: nothing) before anything is allocated: known settings, weights of
+    the shapes they give, so that rebuilding allocates no more than the file holds."""
     if not (isinstance(c.model_state, dict) and isinstance(c.model_config, dict)
             and isinstance(c.config, dict) and isinstance(c.history, list)):
         return "its model state, configuration or history is malformed"
@@ -163,9 +153,9 @@ def _problem(c: Checkpoint) -> str | None:
                           ("output_activation", OUTPUT_ACTIVATIONS), ("init", INITS)):
         if config.get(name) not in choices:
             return f"its {name} {config.get(name)!r} is not one of {', '.join(choices)}"
-    shapes = dict(zip(PARAMETERS, [(hidden, INPUT_SIZE), (hidden,), (NUM_CLASSES, hidden),
-                                   (NUM_CLASSES,)], strict=True))
-    if sorted(state) != sorted(PARAMETERS) or not all(
+    shapes = {"hidden.weight": (hidden, INPUT_SIZE), "hidden.bias": (hidden,),
+              "output.weight": (NUM_CLASSES, hidden), "output.bias": (NUM_CLASSES,)}
+    if sorted(state) != sorted(shapes) or not all(
             isinstance(state[n], Tensor) and state[n].is_floating_point()
             and tuple(state[n].shape) == shape for n, shape in shapes.items()):
         return (f"its weights ({describe_weights(state)}) are not those of the 784-{hidden}-10 "
@@ -188,13 +178,9 @@ def describe_weights(state: dict[str, Tensor]) -> str:
     return f"another network (parameters {names or 'none'})"
 
 
-# Making and restoring
-
-
 def capture(model: MLP, config: dict[str, Any], history: list[EpochRecord],
             shuffle: torch.Generator) -> Checkpoint:
-    """The state of a run at the end of an epoch: weights (on the CPU), RNG states, history;
-    ``config`` is the training configuration as plain data (its ``lr``: the optimizer's state)."""
+    """A run's state after an epoch: weights (a CPU copy), RNG states, history (η: ``config``'s)."""
     state = {name: value.detach().to("cpu", copy=True)
              for name, value in model.state_dict().items()}
     return Checkpoint(epoch=len(history), model_config=dict(model.architecture()),
@@ -214,8 +200,7 @@ def build_model(checkpoint: Checkpoint) -> MLP:
 
 
 def load_weights(model: MLP, checkpoint: Checkpoint) -> None:
-    """Copy the checkpoint's weights into ``model``; ``CheckpointError`` naming both networks
-    if they do not fit."""
+    """Copy the checkpoint's weights into ``model``; ``CheckpointError`` naming both if unfit."""
     expected = {name: tuple(value.shape) for name, value in model.state_dict().items()}
     found = {name: tuple(value.shape) for name, value in checkpoint.model_state.items()}
     here: Mapping[str, object] = model.architecture()
@@ -265,8 +250,7 @@ def check_resumable(checkpoint: Checkpoint, config: dict[str, Any],
 
 
 def is_new_best(history: list[EpochRecord]) -> bool:
-    """Whether the last epoch's validation accuracy beats every earlier epoch's (False without
-    a validation set)."""
+    """Whether the last epoch's validation accuracy beats every earlier one (False: none)."""
     last = history[-1].validation_accuracy if history else None
     if last is None:
         return False
@@ -275,12 +259,8 @@ def is_new_best(history: list[EpochRecord]) -> bool:
     return not earlier or last > max(earlier)
 
 
-# Files
-
-
 def save_checkpoint(checkpoint: Checkpoint, path: str | os.PathLike) -> Path:
-    """Write the checkpoint to ``path`` atomically (``write_atomically``): the file there is
-    always the old checkpoint or the whole new one."""
+    """Write the checkpoint to ``path`` atomically: the old file or the whole new one stays."""
     path = Path(path)
     try:
         write_atomically(path, lambda file: torch.save(checkpoint.to_dict(), file))
@@ -334,8 +314,7 @@ def _read(file: Path) -> Checkpoint:
 
 
 def _readable(file: Path) -> bool:
-    """Whether the bytes of ``file`` can be read at all (else torch's complaint is about the
-    file system, not the format)."""
+    """Whether ``file``'s bytes can be read (else torch's complaint is the file system's)."""
     try:
         with file.open("rb") as opened:
             while opened.read(1 << 20):
@@ -346,8 +325,7 @@ def _readable(file: Path) -> bool:
 
 
 def _intact_sibling(file: Path) -> str:
-    """For a run's ``last.pt`` that cannot be read, a pointer to its ``best.pt`` if that one is
-    intact (and the other way round); else nothing."""
+    """For a damaged ``last.pt``, a pointer to an intact ``best.pt`` (and the other way round)."""
     if file.name not in (LAST, BEST):
         return ""
     sibling = file.with_name(BEST if file.name == LAST else LAST)
@@ -358,8 +336,7 @@ def _intact_sibling(file: Path) -> str:
     return "" if epoch is None else f"; {sibling} (epoch {epoch}) is intact: give that one"
 
 
-LEGACY_MAGIC = b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19."
-"""How a file of ``torch.save``'s legacy (pre-1.6) format begins: its pickled magic number."""
+LEGACY_MAGIC = b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19."  # how torch.save's pre-1.6 files begin
 
 
 def _refusal(file: Path) -> str:
@@ -374,9 +351,6 @@ def _refusal(file: Path) -> str:
     if start == LEGACY_MAGIC:
         return f"it is in torch.save's legacy format and holds {objects}"
     return "it is not a file written by torch.save (nothing in it was loaded)"
-
-
-# The configuration of a checkpoint's run, and its run folder
 
 
 def config_of(saved: Checkpoint) -> TrainConfig:
@@ -402,8 +376,7 @@ def resume_config(path: str | os.PathLike, **changes) -> TrainConfig:
     return replace(config_of(load_checkpoint(path, prefer=(LAST, BEST))), **changes)
 
 
-CONFIG = "config.json"
-"""The run's configuration, in its run folder."""
+CONFIG = "config.json"  # the run's configuration, in its run folder
 
 
 def in_own_run_folder(checkpoint: Checkpoint) -> bool:
@@ -421,9 +394,6 @@ def in_own_run_folder(checkpoint: Checkpoint) -> bool:
         if name not in FREE_ON_RESUME)
 
 
-# Keeping the checkpoints of a run as it goes (when each is written: docs/guarantees.md)
-
-
 @dataclass(frozen=True)
 class Kept:
     """A checkpoint on disk: its path (None: none yet) and its epoch."""
@@ -433,7 +403,8 @@ class Kept:
 
 
 class Keeper:
-    """The checkpoints of one network in ``run_dir``; ``kept`` is its ``last.pt`` on disk."""
+    """The checkpoints of one network in ``run_dir``; ``kept`` is its ``last.pt`` on disk. When
+    each is written: docs/guarantees.md."""
 
     def __init__(self, run_dir: Path, every: int, kept: Kept = Kept(), saved: int = 0) -> None:
         self.run_dir, self.every, self.kept = run_dir, every, kept
@@ -493,11 +464,7 @@ def kept_in(run_dir: Path) -> str:
     return f"{run_dir} keeps {' and '.join(kept) if kept else 'no checkpoint'}"
 
 
-# One writer per run folder: the lock file ``RUN/.lock`` (its protocol: docs/guarantees.md)
-
-
-LOCK = ".lock"
-"""The lock file in a run folder."""
+LOCK = ".lock"  # the lock file in a run folder
 
 
 class RunLockedError(UserError):
@@ -505,7 +472,8 @@ class RunLockedError(UserError):
 
 
 class RunLock:
-    """The lock of one run folder, held by this process (``release`` lets it go)."""
+    """The lock of one run folder, ``RUN/.lock``, held by this process (``release`` lets it go).
+    Its protocol, stale-lock takeover included: docs/guarantees.md."""
 
     def __init__(self, run_dir: Path) -> None:
         self.path = run_dir / LOCK
@@ -549,8 +517,7 @@ class RunLock:
 
 
 def _create(path: Path, record: dict[str, Any]) -> bool:
-    """Create ``path`` holding ``record`` if it does not exist (False if it does);
-    ``FolderError`` if it cannot be written."""
+    """Create ``path`` holding ``record`` (False: it exists); ``FolderError`` if unwritable."""
     created = False
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -581,8 +548,7 @@ def _holder(path: Path) -> dict[str, Any] | None:
 
 
 def _alive(holder: dict[str, Any]) -> bool:
-    """Whether the lock's process may still run: on this host, whether it exists; on another
-    host it cannot be told, so yes."""
+    """Whether the holder may still run: on this host, if it exists; on another (unknown), yes."""
     if holder["host"] != socket.gethostname():
         return True
     try:

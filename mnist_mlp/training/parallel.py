@@ -32,8 +32,7 @@ TIMEOUT_VARIABLE = "MNIST_MLP_DIST_TIMEOUT"
 DEFAULT_TIMEOUT = 600.0
 """Seconds a rank waits for the others (to start, at an exchange) unless
 ``$MNIST_MLP_DIST_TIMEOUT`` says otherwise: at the gather, early ranks wait for the slowest."""
-LAUNCHER_VARIABLES = ("MASTER_ADDR", "MASTER_PORT")
-"""What a launcher (torchrun, or a job script for srun) sets beside RANK and WORLD_SIZE."""
+LAUNCHER_VARIABLES = ("MASTER_ADDR", "MASTER_PORT")  # set by a launcher beside RANK, WORLD_SIZE
 ONE_PROCESS_HINT = ("unset them (env -u RANK -u WORLD_SIZE …) to train in one process, or start "
                     "the command with torchrun")
 
@@ -87,8 +86,7 @@ class Shard:
         return [list(group[self.index::self.count]) for group in groups]
 
 
-WHOLE = Shard()
-"""All of a sweep: the one shard of one."""
+WHOLE = Shard()  # all of a sweep: the one shard of one
 
 
 @dataclass(frozen=True)
@@ -139,8 +137,7 @@ class Launch:
         return Shard(self.rank, self.world_size)
 
     def device(self, name: str) -> str:
-        """For "auto" in a launch, ``cuda:LOCAL_RANK`` where there are GPUs, else the CPU; any
-        other name as it is."""
+        """This rank's device: for "auto", ``cuda:LOCAL_RANK`` given GPUs, else the CPU."""
         if name == "auto" and self.distributed:
             import torch
 
@@ -152,8 +149,7 @@ class Launch:
         return max(1, (os.cpu_count() or 1) // self.local_world_size)
 
 
-ONE_PROCESS = Launch()
-"""A process on its own."""
+ONE_PROCESS = Launch()  # a process on its own
 
 
 class NoAnswerError(UserError):
@@ -161,8 +157,7 @@ class NoAnswerError(UserError):
 
 
 def timeout() -> timedelta:
-    """How long a rank waits for the others: ``$MNIST_MLP_DIST_TIMEOUT`` seconds, else
-    ``DEFAULT_TIMEOUT``; ``ConfigError`` for a value that is not a positive number."""
+    """``$MNIST_MLP_DIST_TIMEOUT`` seconds, else ``DEFAULT_TIMEOUT``; ``ConfigError`` if not > 0."""
     text = os.environ.get(TIMEOUT_VARIABLE, "").strip()
     try:
         seconds = float(text) if text else DEFAULT_TIMEOUT
@@ -232,19 +227,13 @@ def first_then_others(launch: Launch, work: Callable[[], Item]) -> Item:
     return result
 
 
-# The files of a sweep run in shards, and merging them
-
-
 FORMAT, VERSION = "mnist-mlp shard", 1
 NAME = re.compile(r"shard-(\d+)-of-(\d+)\.json")
-MAX_BYTES = 64 << 20
-"""The largest shard file read: some thousand networks of a hundred epochs each."""
-MAX_SHARDS = 100_000
-"""The most shards a sweep may be split in (a job array's tasks)."""
-MAX_ID = 200
-"""The longest id of a network."""
+MAX_BYTES = 64 << 20  # the largest shard file read: ~1000 networks of 100 epochs each
+MAX_SHARDS = 100_000  # the most shards a sweep may be split in (a job array's tasks)
+MAX_ID = 200  # the longest id of a network
+# Settings that shards of one sweep may differ in: where and how often they write.
 RESUMABLE = ("data_dir", "log_dir", "log_every", "checkpoint_every")
-"""Settings that shards of one sweep may differ in: where and how often they write."""
 
 
 class ShardError(UserError):
@@ -253,11 +242,9 @@ class ShardError(UserError):
 
 @dataclass(frozen=True)
 class Kind:
-    """What the shards of one kind of sweep ("train", "reproduction") hold: how many networks
-    a grid asks for (``size``, without listing them), their ids in the order of the results
-    (``ids``), a check of one item against the grid (``check_item``) and what of a grid every
-    shard shares (``same``). Each raises ``KeyError``, ``TypeError`` or ``ValueError`` for
-    malformed data."""
+    """What the shards of one kind of sweep ("train", "reproduction") hold: a grid's network count
+    (``size``, not listing them), its ids in result order, a check of one item against the grid,
+    what every shard shares (``same``); each raises ``KeyError``/``TypeError``/``ValueError``."""
 
     name: str
     size: Callable[[dict[str, Any]], int]
@@ -268,8 +255,7 @@ class Kind:
 
 def write_shard(folder: Path, shard: Shard, kind: str, grid: dict[str, Any],
                 items: Sequence[dict[str, Any]], extra: Any = None) -> Path:
-    """Write this shard's file (``extra``: anything more the shard has to say), NaN and
-    infinities kept; returns its path."""
+    """Write this shard's file (``extra``: anything more to say), NaN kept; returns its path."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"shard-{shard.index + 1}-of-{shard.count}.json"
     write_json(path, {"format": FORMAT, "version": VERSION, "kind": kind,
@@ -404,9 +390,6 @@ def _check_ids(found: list[str], expected: Sequence[str], folder: Path) -> None:
                              f"{RERUN_ALL}")
 
 
-# The shards of a train command's sweep (``--engine fast --shard I/N``)
-
-
 def network_id(lr: float, seed: int) -> str:
     """The id of network (η, seed) of a sweep."""
     return f"lr={lr!r},seed={seed}"
@@ -453,5 +436,4 @@ def _train_same(grid: dict[str, Any]) -> dict[str, Any]:
     return grid | {"config": {k: v for k, v in grid["config"].items() if k not in RESUMABLE}}
 
 
-TRAIN = Kind("train", _train_size, network_ids, _check_train_item, _train_same)
-"""The shards of ``mnist-mlp-train --engine fast --shard I/N``."""
+TRAIN = Kind("train", _train_size, network_ids, _check_train_item, _train_same)  # --shard I/N
