@@ -435,8 +435,6 @@ class Keeper:
 
     def write(self) -> None:
         """Write what is captured and not written yet: ``best.pt``, ``last.pt``, ``diverged.pt``."""
-        if self.last is None and self.best is None and self.lost is None:
-            return
         with signals_held():
             try:
                 if self.best is not None:

@@ -1,13 +1,13 @@
 """Training past one process (docs/scaling.md, also for the shard files' format).
 
-* ``Launch``: this process's rank among those torchrun started (one process: rank 0 of 1), the
-  process group (``process_group``) and what the ranks exchange (``gather_json``,
-  ``first_then_others``), each wait bounded by ``timeout()``;
+* ``Launch``: this process's rank among those torchrun started, the process group and what the
+  ranks exchange (``gather_json``, ``first_then_others``), each wait bounded by ``timeout()``;
 * ``Shard``: which part of a sweep this process trains (``--shard I/N``, a Slurm job array's task,
   or a torchrun rank); each network goes to exactly one shard, trained as one process would;
-* shard files: ``write_shard`` writes ``shard-I-of-N.json``, ``merge_shards`` reads all N back as
-  one sweep, each checked as data first. (One network's mini-batches split over the ranks:
-  ``reference.train_data_parallel``.) Loads without torch: ``--shard`` is parsed before torch.
+* ``write_shard`` writes ``shard-I-of-N.json``; ``merge_shards`` checks all N and merges them.
+
+Loads without torch (``--shard`` is parsed before torch loads). One network's mini-batches split
+over the ranks: ``reference.train_data_parallel``.
 """
 
 from __future__ import annotations
@@ -29,9 +29,7 @@ from ..files import JSONFileError, read_json, write_json
 from .config import TrainConfig, cpu_threads
 
 TIMEOUT_VARIABLE = "MNIST_MLP_DIST_TIMEOUT"
-DEFAULT_TIMEOUT = 600.0
-"""Seconds a rank waits for the others (to start, at an exchange) unless
-``$MNIST_MLP_DIST_TIMEOUT`` says otherwise: at the gather, early ranks wait for the slowest."""
+DEFAULT_TIMEOUT = 600.0  # seconds: at the gather, the ranks done first wait for the slowest
 LAUNCHER_VARIABLES = ("MASTER_ADDR", "MASTER_PORT")  # set by a launcher beside RANK, WORLD_SIZE
 ONE_PROCESS_HINT = ("unset them (env -u RANK -u WORLD_SIZE …) to train in one process, or start "
                     "the command with torchrun")
