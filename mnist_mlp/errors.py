@@ -1,15 +1,6 @@
-"""The one kind of error a user can fix.
-
-Every problem that comes from the user's input — missing or corrupt data, an impossible setting,
-a checkpoint that does not fit, an unwritable folder, a diverged run — raises a ``UserError``
-(or a subclass), whose message is one line that says what to do. The commands print it as
-``error: …`` and exit with status 2, without a traceback. Anything else is a bug and keeps its
-traceback: a ``ValueError`` raised by a mistake in the code is not caught as a user's error.
-
-Ctrl-C is a ``KeyboardInterrupt`` (exit status 130); SIGTERM, what a scheduler sends to preempt a
-job, is taken the same way as ``Terminated`` (exit status 143), and SIGHUP, what a closed terminal
-sends, as ``HungUp`` (exit status 129), once a command has asked for it.
-"""
+"""The one kind of error a user can fix (``UserError``, printed as one line, exit status 2), and
+the interruptions: Ctrl-C (130), SIGTERM (``Terminated``, 143), SIGHUP (``HungUp``, 129).
+Anything else is a bug and keeps its traceback. The guarantees: docs/guarantees.md."""
 
 from __future__ import annotations
 
@@ -34,13 +25,11 @@ class Terminated(KeyboardInterrupt):
 
 
 class HungUp(KeyboardInterrupt):
-    """SIGHUP (a closed terminal, a dropped ssh session), taken exactly like Ctrl-C: the last
-    completed epoch is kept, exit status 129."""
+    """SIGHUP (a closed terminal), taken exactly like Ctrl-C: exit status 129."""
 
     exit_status = 129
 
 
 def exit_status(interrupt: KeyboardInterrupt) -> int:
-    """The exit status for an interruption: 130 for Ctrl-C (128 + SIGINT), 143 for SIGTERM, 129
-    for SIGHUP."""
+    """The exit status for an interruption: 130 for Ctrl-C (128 + SIGINT), else its own."""
     return getattr(interrupt, "exit_status", 130)

@@ -1,6 +1,6 @@
 """Files: the paths a user gives, examined before they are opened; folders checked before work
-starts; and files written so that neither a crash nor a signal ever leaves half of one (a
-temporary file, then a rename, with Ctrl-C, SIGTERM and SIGHUP held until the file is whole)."""
+starts; files written atomically (a temporary file, then a rename, with Ctrl-C, SIGTERM and
+SIGHUP held until the file is whole); JSON read within bounds. Why: docs/guarantees.md."""
 
 from __future__ import annotations
 
@@ -24,8 +24,7 @@ __all__ = ["FILE", "FOLDER", "FolderError", "JSONFileError", "PathError", "check
 
 
 class PathError(UserError):
-    """A path the user gave that cannot be examined or is not what it should be; the message
-    names it and says what to do."""
+    """A path the user gave that cannot be examined or is not what it should be."""
 
 
 class FolderError(PathError):
@@ -45,46 +44,32 @@ def kind_of(status: os.stat_result) -> str:
 
 def examine(path: str | os.PathLike, what: str, fix: str, want: str | None = None,
             error: type[UserError] = PathError) -> os.stat_result | None:
-    """The status of ``path``, a path the user gave (``what`` names it in messages, e.g. "the
-    checkpoint"); None if nothing is there (nor a folder on the way to it).
+    """The status of ``path``, a path the user gave (``what`` names it); None if nothing is there.
 
-    Every path a command is given is examined here before it is opened: one that cannot be
-    examined (permission denied, a name longer than the file system allows, a loop of links)
-    raises ``error`` (a ``UserError``: ``PathError``, or the caller's own kind, such as
-    ``DataError``) naming it and ending with ``fix``, what the user should do; so does one that
-    is not what is wanted (``want``): ``FILE`` is a regular file — never a folder, nor a FIFO or
-    a device, whose reading could wait forever or never end — and ``FOLDER`` a folder.
-    """
+    ``error`` ending with ``fix`` for one that cannot be examined (EACCES, ENAMETOOLONG, ELOOP) or
+    is not ``want``: ``FILE`` a regular file (never a FIFO or device that may hang), ``FOLDER``."""
     try:
         status = _status(path)
     except OSError as problem:
         raise error(f"cannot examine {what} {path}: {problem.strerror or problem}; {fix}"
                     ) from None
-    if status is None:
-        return None
-    wanted = None if want is None else {FILE: stat.S_ISREG, FOLDER: stat.S_ISDIR}.get(want)
-    if wanted is not None and not wanted(status.st_mode):
+    wanted = {FILE: stat.S_ISREG, FOLDER: stat.S_ISDIR}.get(want or "")
+    if status is not None and wanted is not None and not wanted(status.st_mode):
         raise error(f"{what} {path} is {kind_of(status)}, not a {want}; {fix}")
     return status
 
 
 def check_writable(folder: str | os.PathLike, what: str, fix: str) -> Path:
-    """Make sure ``what`` (e.g. "logs and checkpoints") can be written in ``folder``, else
-    ``FolderError`` ending with ``fix``, what the user should do.
-
-    Called before any data is loaded, so that a run that could not save its results fails at
-    once instead of at the end. A folder that does not exist yet is not created here (a run that
-    fails later, say on missing data, leaves nothing behind): its nearest existing parent must
-    be a writable folder.
-    """
+    """``folder``, once ``what`` (e.g. "logs and checkpoints") is known to be writable in it, else
+    ``FolderError`` ending with ``fix``. Checked before data loads, so that a run fails at once; a
+    missing folder is not created (its nearest existing parent must be a writable folder)."""
     path = existing = Path(folder)
     try:
         while (status := _status(existing)) is None and existing != existing.parent:
             existing = existing.parent
         if status is None or not stat.S_ISDIR(status.st_mode):
             raise NotADirectoryError(errno.ENOTDIR, f"{existing} is not a folder")
-        probe = tempfile.NamedTemporaryFile(dir=existing)  # raises if not writable
-        probe.close()
+        tempfile.NamedTemporaryFile(dir=existing).close()  # raises if not writable
     except OSError as error:
         raise FolderError(f"cannot write {what} under {path}: {error.strerror or error}; {fix}"
                           ) from None
@@ -92,18 +77,11 @@ def check_writable(folder: str | os.PathLike, what: str, fix: str) -> Path:
 
 
 def _status(path: str | os.PathLike) -> os.stat_result | None:
-    """``os.stat(path)``, None where nothing is; other errors (permission denied, a name too
-    long) raise ``OSError`` for the caller to put in words."""
+    """``os.stat(path)``, None where nothing is; other ``OSError`` for the caller to word."""
     try:
         return os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
         return None
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 STOPPING = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
@@ -113,12 +91,8 @@ STOPPING = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP
 
 @contextmanager
 def signals_held(signals: tuple[int, ...] = STOPPING) -> Iterator[None]:
-    """Hold Ctrl-C, SIGTERM and SIGHUP while the block runs, then act on them as they would have
-    acted.
-
-    Only the main thread receives signals; elsewhere, and for a signal whose handler was not set
-    from Python, nothing is held.
-    """
+    """Hold Ctrl-C, SIGTERM and SIGHUP while the block runs, then act on them. Only in the main
+    thread (the one that receives signals), and only for handlers set from Python."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -135,12 +109,8 @@ def signals_held(signals: tuple[int, ...] = STOPPING) -> Iterator[None]:
 
 
 def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> None:
-    """Call ``write(file)`` on a temporary file beside ``path``, then rename it into place.
-
-    The file at ``path`` is always either the old one or the complete new one: the temporary
-    file is removed if anything fails, and Ctrl-C, SIGTERM or SIGHUP take effect only once the
-    write is done (``signals_held``).
-    """
+    """``write(file)`` on a temporary file beside ``path``, renamed into place: ``path`` is
+    always the old file or the whole new one, signals held meanwhile (``signals_held``)."""
     path = Path(path)
     with signals_held():
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.",
@@ -150,7 +120,9 @@ def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object
                 write(file)
                 file.flush()
                 os.fsync(file.fileno())
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600: a normal file's mode
+            umask = os.umask(0)  # read it (and put it back): mkstemp makes the file 0600
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -169,55 +141,47 @@ def strict_json(value: Any) -> Any:
 
 
 def write_json(path: str | os.PathLike, data: Any, strict: bool = True) -> None:
-    """Write ``data`` as indented JSON, atomically. ``strict``: NaN and infinities as null
-    (strict JSON has neither); else as the tokens ``NaN``, ``Infinity`` and ``-Infinity``,
-    which ``read_json`` (and Python's ``json``) reads back as the same floats."""
+    """``data`` as indented JSON, atomically; NaN and infinities as null if ``strict``, else as
+    the tokens ``NaN`` and ``Infinity``, which ``read_json`` reads back as the same floats."""
     data = strict_json(data) if strict else data
     text = json.dumps(data, indent=1, allow_nan=not strict, ensure_ascii=False) + "\n"
     write_atomically(path, lambda file: file.write(text.encode()))
 
 
 class JSONFileError(UserError):
-    """A file that cannot be read as JSON within bounds; ``problem`` says why, in a few words
-    (e.g. "it is a FIFO, not a file"), for a message that names what the file should be."""
+    """A file that cannot be read as JSON within bounds; ``problem``: why, in a few words."""
 
     def __init__(self, path: Path, problem: str) -> None:
         super().__init__(f"{path}: {problem}")
         self.problem = problem
 
 
-MAX_DEPTH = 32
-"""How deeply a JSON file read by ``read_json`` may nest lists and objects."""
+MAX_DEPTH = 32  # how deeply a JSON file read by read_json may nest lists and objects
 
 
 def read_json(path: str | os.PathLike, limit: int) -> Any:
-    """The JSON value in the regular file ``path`` of at most ``limit`` bytes, nested at most
-    ``MAX_DEPTH`` deep; ``JSONFileError`` for anything else, in time and memory bounded by
-    ``limit``: a FIFO or a device is refused without reading (and without waiting for a
-    writer), a folder, a file too large, bytes that are not UTF-8 JSON. ``NaN`` and
-    ``Infinity`` are read as floats."""
+    """The JSON value (``NaN``, ``Infinity`` as floats) in the regular file ``path`` of at most
+    ``limit`` bytes, nested at most ``MAX_DEPTH`` deep; else ``JSONFileError``, in time and memory
+    bounded by ``limit`` (a FIFO or a device is refused unread, without waiting for a writer)."""
     path = Path(path)
+    too_large = f"it is larger than {limit >> 20} MiB"
+    too_deep = f"it nests lists or objects more than {MAX_DEPTH} deep"
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise JSONFileError(path, f"it is {kind_of(info)}, not a file")
+            if info.st_size > limit:
+                raise JSONFileError(path, too_large)
+            with os.fdopen(os.dup(fd), "rb") as file:
+                data = file.read(limit + 1)
+        finally:
+            os.close(fd)
     except OSError as error:
         raise JSONFileError(path, f"it cannot be read ({error.strerror or error})") from None
-    try:
-        info = os.fstat(fd)
-        kind, size = info.st_mode, info.st_size
-        if not stat.S_ISREG(kind):
-            what = ("a folder" if stat.S_ISDIR(kind) else "a FIFO" if stat.S_ISFIFO(kind)
-                    else "a device or socket")
-            raise JSONFileError(path, f"it is {what}, not a file")
-        if size > limit:
-            raise JSONFileError(path, f"it is larger than {limit >> 20} MiB")
-        with os.fdopen(os.dup(fd), "rb") as file:
-            data = file.read(limit + 1)
-    except OSError as error:
-        raise JSONFileError(path, f"it cannot be read ({error.strerror or error})") from None
-    finally:
-        os.close(fd)
     if len(data) > limit:
-        raise JSONFileError(path, f"it is larger than {limit >> 20} MiB")
+        raise JSONFileError(path, too_large)
     try:
         value = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
@@ -226,19 +190,16 @@ def read_json(path: str | os.PathLike, limit: int) -> Any:
         raise JSONFileError(path, f"it is not JSON ({error.msg} at line {error.lineno}, "
                                   f"column {error.colno})") from None
     except RecursionError:  # the decoder's own limit, for lists nested thousands deep
-        raise JSONFileError(path, f"it nests lists or objects more than {MAX_DEPTH} deep"
-                            ) from None
+        raise JSONFileError(path, too_deep) from None
     except ValueError:  # an integer of more digits than Python converts (4300)
-        raise JSONFileError(path, "it holds a number of more digits than can be read"
-                            ) from None
+        raise JSONFileError(path, "it holds a number of more digits than can be read") from None
     if depth(value) > MAX_DEPTH:
-        raise JSONFileError(path, f"it nests lists or objects more than {MAX_DEPTH} deep")
+        raise JSONFileError(path, too_deep)
     return value
 
 
 def depth(value: Any) -> int:
-    """How deeply ``value`` nests lists and dicts (0 for a number or a string), counted without
-    recursion."""
+    """How deeply ``value`` nests lists and dicts (0: a number or a string), without recursion."""
     deepest, stack = 0, [(value, 0)]
     while stack:
         item, level = stack.pop()

@@ -1,5 +1,4 @@
-"""What a run keeps in its run folder to continue exactly where it stopped: its checkpoints,
-and the lock that lets one process at a time write the folder.
+"""What a run keeps in its run folder to continue exactly where it stopped:
 
 * ``Checkpoint``, ``save_checkpoint``, ``load_checkpoint``: a checkpoint file, written atomically,
   read with ``weights_only`` and checked before anything is allocated from it;
@@ -8,24 +7,7 @@ and the lock that lets one process at a time write the folder.
 * ``Keeper``: ``last.pt``, ``best.pt`` and ``diverged.pt`` of one network as its run goes;
 * ``RunLock``: one writer per run folder, the file ``RUN/.lock``.
 
-A checkpoint file (``.pt``) holds one dict of tensors and plain Python values only, so that
-``torch.load(path, weights_only=True)`` reads it without unpickling any object — and that is the
-only way this package loads one::
-
-    {"format": "mnist-mlp checkpoint", "version": 1,
-     "epoch": 4,                                    # epochs completed
-     "model": {"config": {"hidden_size": 30, …},    # MLP(**config) rebuilds the network
-               "state": {"hidden.weight": Tensor, …}},
-     "optimizer": {"lr": 0.5},                      # plain SGD keeps no state but η
-     "rng": {"torch": Tensor,                       # torch's global generator (uint8 state)
-             "shuffle": Tensor},                    # the generator that shuffles each epoch
-     "history": [{"epoch": 1, "train_loss": …}, …],
-     "config": {"hidden_size": 30, "lr": 0.5, …}}   # the network's TrainConfig as a dict
-
-Each write is atomic (a temporary file in the same folder, then ``os.replace``), so a crash or
-Ctrl-C never leaves a half-written checkpoint. With the RNG states restored, a resumed run ends
-with exactly the weights of an uninterrupted one (on the same device). Problems a user can fix
-raise ``CheckpointError`` (or ``RunLockedError``) with a one-line message.
+The file format, when checkpoints are written, and the lock's protocol: docs/guarantees.md.
 """
 
 from __future__ import annotations
@@ -65,21 +47,21 @@ from .records import EpochRecord
 
 FORMAT = "mnist-mlp checkpoint"
 VERSION = 1
-LAST = "last.pt"
-"""The checkpoint of the last completed epoch, in the run folder."""
-BEST = "best.pt"
-"""The checkpoint of the epoch with the best validation accuracy so far, in the run folder."""
-DIVERGED = "diverged.pt"
-"""A network of a sweep that diverged: its state after its last completed epoch, weights not
-finite (``last.pt`` keeps its last good epoch), so that a resumed sweep restores it as it was."""
-ARCHITECTURE = ("hidden_size", "activation", "output_activation")
-"""The settings that make the network's shape and functions: fixed for a run."""
+LAST = "last.pt"  # the checkpoint of the last completed epoch, in the run folder
+BEST = "best.pt"  # the epoch with the best validation accuracy so far
+DIVERGED = "diverged.pt"  # a sweep's diverged network after its last epoch (last.pt: last good)
+ARCHITECTURE = ("hidden_size", "activation", "output_activation")  # fixed for a run
+# The settings that a resumed run may change; all others must stay as they were.
 FREE_ON_RESUME = ("epochs", "device", "data_dir", "log_every", "checkpoint_every")
-"""The settings that a resumed run may change; all others must stay as they were."""
 
 
 class CheckpointError(UserError):
     """A checkpoint that is missing, unreadable, invalid or does not fit; one-line message."""
+
+
+def _invalid(where: object, problem: str) -> CheckpointError:
+    """The error for a file (or data) that is not a valid checkpoint, and why."""
+    return CheckpointError(f"{where} is not a valid mnist-mlp checkpoint: {problem}")
 
 
 @dataclass
@@ -103,8 +85,7 @@ class Checkpoint:
                 raise ValueError("its epochs are not 1, 2, …")
             return records
         except (KeyError, TypeError, ValueError) as error:
-            raise CheckpointError(f"{self.path} is not a valid mnist-mlp checkpoint: its history "
-                                  f"is malformed ({error})") from None
+            raise _invalid(self.path, f"its history is malformed ({error})") from None
 
     @property
     def architecture(self) -> str:
@@ -112,7 +93,7 @@ class Checkpoint:
         return describe_architecture(self.model_config)
 
     def to_dict(self) -> dict[str, Any]:
-        """The checkpoint as the plain dict written to disk (see the module docstring)."""
+        """The checkpoint as the plain dict written to disk (docs/guarantees.md)."""
         return {"format": FORMAT, "version": VERSION, "epoch": self.epoch,
                 "model": {"config": self.model_config, "state": self.model_state},
                 "optimizer": {"lr": self.lr}, "rng": self.rng, "history": self.history,
@@ -120,14 +101,10 @@ class Checkpoint:
 
     @classmethod
     def from_dict(cls, data: Any, path: Path | None = None) -> Checkpoint:
-        """Check that ``data`` has the layout of a checkpoint and return it as a ``Checkpoint``.
-
-        Raises ``CheckpointError`` saying what is missing or wrong.
-        """
+        """``data`` as a ``Checkpoint``, its layout checked, or ``CheckpointError`` saying what."""
         where = path if path is not None else "the data"
         if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise CheckpointError(f"{where} is not a valid mnist-mlp checkpoint (no "
-                                  f"{FORMAT!r} marker); give a last.pt or best.pt of a run")
+            raise _invalid(where, f"no {FORMAT!r} marker; give a last.pt or best.pt of a run")
         if data.get("version") != VERSION:
             raise CheckpointError(f"{where} is a checkpoint of format version "
                                   f"{data.get('version')!r}; this mnist-mlp reads version "
@@ -140,29 +117,24 @@ class Checkpoint:
                              history=data["history"], config=renamed(data["config"]),
                              path=path)
         except (KeyError, TypeError) as error:
-            raise CheckpointError(f"{where} is not a valid mnist-mlp checkpoint: its entry "
-                                  f"{error} is missing or malformed") from None
-        problem = _structure_problem(checkpoint) or _model_problem(checkpoint)
+            raise _invalid(where, f"its entry {error} is missing or malformed") from None
+        problem = _problem(checkpoint)
         if problem:
-            raise CheckpointError(f"{where} is not a valid mnist-mlp checkpoint: {problem}")
+            raise _invalid(where, problem)
         checkpoint.records()  # the history, checked
         return checkpoint
 
 
 def renamed(config: Any) -> Any:
-    """A saved training configuration with the names of today: a loss saved under an old name
-    (``RENAMED``, e.g. ``cross_entropy`` before version 0.2) gets its name now."""
+    """A saved training configuration with today's names (``RENAMED``: ``cross_entropy``…)."""
     if isinstance(config, dict) and isinstance(config.get("loss"), str):
         return config | {"loss": RENAMED.get(config["loss"], config["loss"])}
     return config
 
 
-PARAMETERS = ("hidden.weight", "hidden.bias", "output.weight", "output.bias")
-
-
-def _structure_problem(c: Checkpoint) -> str | None:
-    """What is malformed in a checkpoint's plain data (None: nothing), before any of it is used
-    to allocate memory."""
+def _problem(c: Checkpoint) -> str | None:
+    """What is malformed (None: nothing) before anything is allocated: known settings, weights of
+    the shapes they give, so that rebuilding allocates no more than the file holds."""
     if not (isinstance(c.model_state, dict) and isinstance(c.model_config, dict)
             and isinstance(c.config, dict) and isinstance(c.history, list)):
         return "its model state, configuration or history is malformed"
@@ -173,13 +145,6 @@ def _structure_problem(c: Checkpoint) -> str | None:
         return f"its epoch {c.epoch!r} does not match its history of {len(c.history)} epochs"
     if isinstance(c.lr, bool) or not isinstance(c.lr, (int, float)) or not 0 < c.lr < math.inf:
         return f"its learning rate {c.lr!r} is not a positive number"
-    return None
-
-
-def _model_problem(c: Checkpoint) -> str | None:
-    """What does not fit in a checkpoint's network (None: nothing): its settings must be known
-    names and its weights the shapes those settings give, so that rebuilding it allocates no
-    more than the file holds."""
     config, state = c.model_config, c.model_state
     hidden = config.get("hidden_size")
     if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
@@ -188,9 +153,9 @@ def _model_problem(c: Checkpoint) -> str | None:
                           ("output_activation", OUTPUT_ACTIVATIONS), ("init", INITS)):
         if config.get(name) not in choices:
             return f"its {name} {config.get(name)!r} is not one of {', '.join(choices)}"
-    shapes = dict(zip(PARAMETERS, [(hidden, INPUT_SIZE), (hidden,), (NUM_CLASSES, hidden),
-                                   (NUM_CLASSES,)], strict=True))
-    if sorted(state) != sorted(PARAMETERS) or not all(
+    shapes = {"hidden.weight": (hidden, INPUT_SIZE), "hidden.bias": (hidden,),
+              "output.weight": (NUM_CLASSES, hidden), "output.bias": (NUM_CLASSES,)}
+    if sorted(state) != sorted(shapes) or not all(
             isinstance(state[n], Tensor) and state[n].is_floating_point()
             and tuple(state[n].shape) == shape for n, shape in shapes.items()):
         return (f"its weights ({describe_weights(state)}) are not those of the 784-{hidden}-10 "
@@ -213,16 +178,9 @@ def describe_weights(state: dict[str, Tensor]) -> str:
     return f"another network (parameters {names or 'none'})"
 
 
-# ---------------------------------------------------------------------------------------------
-# Making and restoring
-
-
 def capture(model: MLP, config: dict[str, Any], history: list[EpochRecord],
             shuffle: torch.Generator) -> Checkpoint:
-    """The state of a run at the end of an epoch: weights (on the CPU), RNG states, history.
-
-    ``config`` is the training configuration as plain data; its ``lr`` is the optimizer state.
-    """
+    """A run's state after an epoch: weights (a CPU copy), RNG states, history (η: ``config``'s)."""
     state = {name: value.detach().to("cpu", copy=True)
              for name, value in model.state_dict().items()}
     return Checkpoint(epoch=len(history), model_config=dict(model.architecture()),
@@ -236,25 +194,22 @@ def build_model(checkpoint: Checkpoint) -> MLP:
     try:
         model = MLP(**checkpoint.model_config)
     except (TypeError, ValueError) as error:
-        raise CheckpointError(f"{checkpoint.path} is not a valid mnist-mlp checkpoint: its "
-                              f"network cannot be built ({error})") from None
+        raise _invalid(checkpoint.path, f"its network cannot be built ({error})") from None
     load_weights(model, checkpoint)
     return model
 
 
 def load_weights(model: MLP, checkpoint: Checkpoint) -> None:
-    """Copy the checkpoint's weights into ``model``; ``CheckpointError`` naming both networks
-    if they do not fit."""
+    """Copy the checkpoint's weights into ``model``; ``CheckpointError`` naming both if unfit."""
     expected = {name: tuple(value.shape) for name, value in model.state_dict().items()}
     found = {name: tuple(value.shape) for name, value in checkpoint.model_state.items()}
     here: Mapping[str, object] = model.architecture()
     saved = checkpoint.model_config
     if expected != found or any(here[name] != saved.get(name) for name in ARCHITECTURE):
-        held = describe_weights(checkpoint.model_state)
-        if found == expected:
-            held = describe_architecture(checkpoint.model_config)
+        held = (describe_architecture(saved) if found == expected
+                else describe_weights(checkpoint.model_state))
         raise CheckpointError(f"{checkpoint.path} holds the weights of a {held} network, but "
-                              f"the network here is {describe_architecture(model.architecture())}; "
+                              f"the network here is {describe_architecture(here)}; "
                               "use a checkpoint of this architecture")
     model.load_state_dict(checkpoint.model_state)
 
@@ -266,18 +221,13 @@ def restore(checkpoint: Checkpoint, model: MLP, shuffle: torch.Generator) -> Non
         torch.set_rng_state(checkpoint.rng["torch"])
         shuffle.set_state(checkpoint.rng["shuffle"])
     except (RuntimeError, TypeError) as error:
-        raise CheckpointError(f"{checkpoint.path} is not a valid mnist-mlp checkpoint: its RNG "
-                              f"states cannot be restored ({error})") from None
+        raise _invalid(checkpoint.path, f"its RNG states cannot be restored ({error})") from None
 
 
 def check_resumable(checkpoint: Checkpoint, config: dict[str, Any],
                     also_free: tuple[str, ...] = ()) -> None:
-    """Refuse to resume with a configuration that would not continue the same run.
-
-    The architecture and every training setting but those in ``FREE_ON_RESUME`` (and
-    ``also_free``) must equal the saved ones, and ``epochs`` must be more than the epochs
-    already trained.
-    """
+    """Refuse a configuration that would not continue the same run: the architecture and every
+    setting but ``FREE_ON_RESUME`` (and ``also_free``) as saved, more ``epochs`` than trained."""
     saved = checkpoint.config
     if any(config.get(name) != saved.get(name) for name in ARCHITECTURE):
         raise CheckpointError(f"{checkpoint.path} holds a {describe_architecture(saved)} "
@@ -300,8 +250,7 @@ def check_resumable(checkpoint: Checkpoint, config: dict[str, Any],
 
 
 def is_new_best(history: list[EpochRecord]) -> bool:
-    """Whether the last epoch's validation accuracy beats every earlier epoch's (False without
-    a validation set)."""
+    """Whether the last epoch's validation accuracy beats every earlier one (False: none)."""
     last = history[-1].validation_accuracy if history else None
     if last is None:
         return False
@@ -310,13 +259,8 @@ def is_new_best(history: list[EpochRecord]) -> bool:
     return not earlier or last > max(earlier)
 
 
-# ---------------------------------------------------------------------------------------------
-# Files
-
-
 def save_checkpoint(checkpoint: Checkpoint, path: str | os.PathLike) -> Path:
-    """Write the checkpoint to ``path`` atomically: a temporary file in the same folder, then
-    ``os.replace``. The file at ``path`` is always either the old checkpoint or the new one."""
+    """Write the checkpoint to ``path`` atomically: the old file or the whole new one stays."""
     path = Path(path)
     try:
         write_atomically(path, lambda file: torch.save(checkpoint.to_dict(), file))
@@ -346,13 +290,9 @@ def find_checkpoint(path: str | os.PathLike, prefer: tuple[str, ...] = (BEST, LA
 
 def load_checkpoint(path: str | os.PathLike, prefer: tuple[str, ...] = (BEST, LAST)
                     ) -> Checkpoint:
-    """Read the checkpoint at ``path`` (a file, or a run folder: the first of ``prefer`` in it).
-
-    Loads with ``torch.load(weights_only=True)``: a file holding anything but tensors and plain
-    data is refused before any of its objects is built, and what is loaded is checked before
-    anything is allocated from it. Every problem raises ``CheckpointError``; when the file is
-    damaged and the run's other checkpoint is intact, the message names that one.
-    """
+    """The checkpoint at ``path`` (a file, or a run folder: the first of ``prefer`` in it), read
+    with ``weights_only=True`` and checked; ``CheckpointError`` for every problem, naming the
+    run's other checkpoint if the file is damaged and that one intact."""
     file = find_checkpoint(path, prefer)
     try:
         return _read(file)
@@ -369,14 +309,12 @@ def _read(file: Path) -> Checkpoint:
         if isinstance(error, OSError) and not _readable(file):
             raise CheckpointError(f"cannot read checkpoint {file}: {error.strerror or error}"
                                   ) from None
-        raise CheckpointError(f"{file} is not a valid mnist-mlp checkpoint: {_refusal(file)}; "
-                              "give a last.pt or best.pt of a run") from None
+        raise _invalid(file, f"{_refusal(file)}; give a last.pt or best.pt of a run") from None
     return Checkpoint.from_dict(data, file)
 
 
 def _readable(file: Path) -> bool:
-    """Whether the bytes of ``file`` can be read at all (else torch's complaint is about the
-    file system, not the format)."""
+    """Whether ``file``'s bytes can be read (else torch's complaint is the file system's)."""
     try:
         with file.open("rb") as opened:
             while opened.read(1 << 20):
@@ -387,8 +325,7 @@ def _readable(file: Path) -> bool:
 
 
 def _intact_sibling(file: Path) -> str:
-    """For a run's ``last.pt`` that cannot be read, a pointer to its ``best.pt`` if that one is
-    intact (and the other way round); else nothing."""
+    """For a damaged ``last.pt``, a pointer to an intact ``best.pt`` (and the other way round)."""
     if file.name not in (LAST, BEST):
         return ""
     sibling = file.with_name(BEST if file.name == LAST else LAST)
@@ -399,8 +336,7 @@ def _intact_sibling(file: Path) -> str:
     return "" if epoch is None else f"; {sibling} (epoch {epoch}) is intact: give that one"
 
 
-LEGACY_MAGIC = b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19."
-"""How a file of ``torch.save``'s legacy (pre-1.6) format begins: its pickled magic number."""
+LEGACY_MAGIC = b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19."  # how torch.save's pre-1.6 files begin
 
 
 def _refusal(file: Path) -> str:
@@ -415,10 +351,6 @@ def _refusal(file: Path) -> str:
     if start == LEGACY_MAGIC:
         return f"it is in torch.save's legacy format and holds {objects}"
     return "it is not a file written by torch.save (nothing in it was loaded)"
-
-
-# ---------------------------------------------------------------------------------------------
-# The configuration of a checkpoint's run, and its run folder
 
 
 def config_of(saved: Checkpoint) -> TrainConfig:
@@ -444,14 +376,12 @@ def resume_config(path: str | os.PathLike, **changes) -> TrainConfig:
     return replace(config_of(load_checkpoint(path, prefer=(LAST, BEST))), **changes)
 
 
-CONFIG = "config.json"
-"""The run's configuration, in its run folder."""
+CONFIG = "config.json"  # the run's configuration, in its run folder
 
 
 def in_own_run_folder(checkpoint: Checkpoint) -> bool:
-    """Whether ``checkpoint`` lies in the folder of its own run: one whose ``config.json``
-    holds the checkpoint's settings (but those a resumed run may change). A checkpoint copied
-    elsewhere — a ``best.pt`` handed out, kept in Downloads — does not."""
+    """Whether ``checkpoint`` lies in its own run's folder, whose ``config.json`` holds its
+    settings (but those a resume may change); not a copy, say a ``best.pt`` in Downloads."""
     if checkpoint.path is None:
         return False
     try:
@@ -464,19 +394,6 @@ def in_own_run_folder(checkpoint: Checkpoint) -> bool:
         if name not in FREE_ON_RESUME)
 
 
-# ---------------------------------------------------------------------------------------------
-# Keeping the checkpoints of a run as it goes
-#
-# The state of every completed epoch is captured in memory (weights, RNG states, history: a copy
-# on the CPU, cheap); it is written to disk every ``checkpoint_every`` epochs, at the last epoch,
-# and whenever the run stops early (Ctrl-C, SIGTERM, a divergence) — so that for a sweep of many
-# networks the files cost little, and yet ``last.pt`` always ends as the last completed epoch and
-# ``best.pt`` as the epoch with the best validation accuracy. A network of a sweep that diverged
-# keeps ``last.pt`` at its last good epoch; its state after each later epoch is kept on the same
-# schedule as ``diverged.pt``, so that every network's last completed epoch is on disk. A write
-# is never cut in half by a signal: Ctrl-C and SIGTERM wait until it is done.
-
-
 @dataclass(frozen=True)
 class Kept:
     """A checkpoint on disk: its path (None: none yet) and its epoch."""
@@ -486,7 +403,8 @@ class Kept:
 
 
 class Keeper:
-    """The checkpoints of one network in ``run_dir``; ``kept`` is its ``last.pt`` on disk."""
+    """The checkpoints of one network in ``run_dir``; ``kept`` is its ``last.pt`` on disk. When
+    each is written: docs/guarantees.md."""
 
     def __init__(self, run_dir: Path, every: int, kept: Kept = Kept(), saved: int = 0) -> None:
         self.run_dir, self.every, self.kept = run_dir, every, kept
@@ -497,9 +415,8 @@ class Keeper:
 
     def after_epoch(self, checkpoint: Checkpoint, best: bool, final: bool,
                     finite: bool = True) -> None:
-        """Take the checkpoint of a completed epoch (``best``: the best so far by validation
-        accuracy; ``finite`` False: its weights are not, as ``diverged.pt``); write it if it is
-        due (``final``: the run's last epoch)."""
+        """Take a completed epoch's checkpoint (``best`` by validation accuracy; ``finite``
+        False: as ``diverged.pt``); write it if due (``final``: the run's last epoch)."""
         if not finite:
             self.lost = checkpoint
         else:
@@ -517,10 +434,7 @@ class Keeper:
         return self.kept
 
     def write(self) -> None:
-        """Write what is captured and not written yet: ``best.pt``, ``last.pt``, then
-        ``diverged.pt``."""
-        if self.last is None and self.best is None and self.lost is None:
-            return
+        """Write what is captured and not written yet: ``best.pt``, ``last.pt``, ``diverged.pt``."""
         with signals_held():
             try:
                 if self.best is not None:
@@ -543,32 +457,12 @@ def kept_in(run_dir: Path) -> str:
     """What a run folder keeps, in words (after a checkpoint could not be written)."""
     kept = []
     for name in (LAST, BEST):
-        try:
+        with contextlib.suppress(CheckpointError):
             kept.append(f"{name} (epoch {load_checkpoint(run_dir / name).epoch})")
-        except CheckpointError:
-            pass
     return f"{run_dir} keeps {' and '.join(kept) if kept else 'no checkpoint'}"
 
 
-# ---------------------------------------------------------------------------------------------
-# One writer per run folder: the lock file ``RUN/.lock``
-#
-# A run that writes a run folder — a new run, a resumed one, each network of a sweep — first
-# creates ``.lock`` in it with ``O_CREAT | O_EXCL`` (which only one process can do), recording its
-# process id and host, and removes it when it stops, however it stops (the end, Ctrl-C, SIGTERM,
-# a divergence, an error). A second writer finds the file and stops with one line naming the
-# holder. A process killed outright (SIGKILL, a lost node) leaves its lock behind: when its
-# process is gone — same host, ``os.kill(pid, 0)`` finds no such process — the next writer takes
-# the lock over and says so once. A lock held on another host cannot be checked from here, nor
-# one that cannot be read: they are never taken over, and the message says how to remove them.
-#
-# No file is held open (a sweep of a thousand networks holds a thousand locks), and a take-over
-# is itself exclusive (``.lock.takeover``), so that two writers finding the same stale lock never
-# both take it.
-
-
-LOCK = ".lock"
-"""The lock file in a run folder."""
+LOCK = ".lock"  # the lock file in a run folder
 
 
 class RunLockedError(UserError):
@@ -576,7 +470,8 @@ class RunLockedError(UserError):
 
 
 class RunLock:
-    """The lock of one run folder, held by this process (``release`` lets it go)."""
+    """The lock of one run folder, ``RUN/.lock``, held by this process (``release`` lets it go).
+    Its protocol, stale-lock takeover included: docs/guarantees.md."""
 
     def __init__(self, run_dir: Path) -> None:
         self.path = run_dir / LOCK
@@ -620,22 +515,21 @@ class RunLock:
 
 
 def _create(path: Path, record: dict[str, Any]) -> bool:
-    """Create ``path`` holding ``record`` if it does not exist (False if it does);
-    ``FolderError`` if it cannot be written."""
+    """Create ``path`` holding ``record`` (False: it exists); ``FolderError`` if unwritable."""
+    created = False
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        created = True
+        with os.fdopen(fd, "w") as file:
+            json.dump(record, file)
     except FileExistsError:
         return False
     except OSError as error:
+        if created:  # a full disk: no empty lock left behind
+            path.unlink(missing_ok=True)
+        fix = "free some space" if created else "make it writable"
         raise FolderError(f"cannot lock the run folder {path.parent}: "
-                          f"{error.strerror or error}; make it writable") from None
-    try:
-        with os.fdopen(fd, "w") as file:
-            json.dump(record, file)
-    except OSError as error:  # a full disk: no empty lock left behind
-        path.unlink(missing_ok=True)
-        raise FolderError(f"cannot lock the run folder {path.parent}: "
-                          f"{error.strerror or error}; free some space") from None
+                          f"{error.strerror or error}; {fix}") from None
     return True
 
 
@@ -652,18 +546,15 @@ def _holder(path: Path) -> dict[str, Any] | None:
 
 
 def _alive(holder: dict[str, Any]) -> bool:
-    """Whether the lock's process may still run: on this host, whether it exists; on another
-    host it cannot be told, so yes."""
+    """Whether the holder may still run: on this host, if it exists; on another (unknown), yes."""
     if holder["host"] != socket.gethostname():
         return True
     try:
         os.kill(holder["pid"], 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError, ValueError):  # gone, or no process id at all
         return False
     except PermissionError:  # it exists, as another user's
         return True
-    except (OverflowError, ValueError):  # not a process id at all
-        return False
     return True
 
 

@@ -1,32 +1,13 @@
-"""Training past one process: where a process stands among several, and a sweep split into
-shards whose files are merged back into one.
+"""Training past one process (docs/scaling.md, also for the shard files' format).
 
-* ``Launch``: this process's rank among those torchrun started (one process: rank 0 of 1), the
-  process group (``process_group``) and what the ranks exchange (``gather_json``,
-  ``first_then_others``), each wait bounded by ``timeout()``;
+* ``Launch``: this process's rank among those torchrun started, the process group and what the
+  ranks exchange (``gather_json``, ``first_then_others``), each wait bounded by ``timeout()``;
 * ``Shard``: which part of a sweep this process trains (``--shard I/N``, a Slurm job array's task,
-  or a torchrun rank). A sweep's networks are independent — each initialised from its own seed
-  and shuffled by its own generator — so a grid of networks is dealt out over N shards, each
-  network to exactly one, each architecture spread evenly; a shard trains its networks exactly
-  as one process would;
-* the shard files: each shard writes ``shard-I-of-N.json`` (``write_shard``) and
-  ``merge_shards`` reads the N files of a folder back as one sweep (format below).
+  or a torchrun rank); each network goes to exactly one shard, trained as one process would;
+* ``write_shard`` writes ``shard-I-of-N.json``; ``merge_shards`` checks all N and merges them.
 
-(One network's mini-batches split over the ranks is the reference trainer's:
-``reference.train_data_parallel``.)
-
-Each shard file holds what the whole sweep is (``grid``: the same in every shard), and the
-results of its own networks (``items``, each with an ``id`` naming its network). A network that
-diverged keeps its NaN and infinite losses as the JSON tokens ``NaN`` and ``Infinity`` (as
-Python's ``json`` writes and reads them), so that the merged sweep counts it as the unsharded
-sweep does. ``merge_shards`` refuses a missing shard, a shard twice, shards of different
-sweeps, and a network found twice or never. Each file is checked as data before anything is
-built from it (``read_json``: a regular file of at most ``MAX_BYTES``; then its layout, its shard
-numbers, its counts and every item), so that a damaged or hostile file is one line naming it
-and what is wrong.
-
-The module loads without torch (``--shard`` is parsed before torch loads); the functions that
-exchange import ``torch.distributed`` when called.
+Loads without torch (``--shard`` is parsed before torch loads). One network's mini-batches split
+over the ranks: ``reference.train_data_parallel``.
 """
 
 from __future__ import annotations
@@ -48,13 +29,10 @@ from ..files import JSONFileError, read_json, write_json
 from .config import TrainConfig, cpu_threads
 
 TIMEOUT_VARIABLE = "MNIST_MLP_DIST_TIMEOUT"
-DEFAULT_TIMEOUT = 600.0
-"""How long, in seconds, a rank waits for the others — to start, at an exchange — before it
-stops with one line, unless ``$MNIST_MLP_DIST_TIMEOUT`` says otherwise. Ten minutes: at the
-gather, the ranks that finish their shard first wait for the others to finish theirs."""
-LAUNCHER_VARIABLES = ("MASTER_ADDR", "MASTER_PORT")
-"""What a launcher (torchrun, or a job script for srun) sets beside RANK and WORLD_SIZE: where
-the ranks meet."""
+DEFAULT_TIMEOUT = 600.0  # seconds: at the gather, the ranks done first wait for the slowest
+LAUNCHER_VARIABLES = ("MASTER_ADDR", "MASTER_PORT")  # set by a launcher beside RANK, WORLD_SIZE
+ONE_PROCESS_HINT = ("unset them (env -u RANK -u WORLD_SIZE …) to train in one process, or start "
+                    "the command with torchrun")
 
 Item = TypeVar("Item")
 
@@ -79,14 +57,12 @@ class Shard:
 
     @classmethod
     def from_slurm(cls, env: Mapping[str, str] = os.environ) -> Shard | None:
-        """This task's shard of a Slurm job array (None outside one): the array's tasks,
-        numbered from ``SLURM_ARRAY_TASK_MIN`` (0 or 1, as the array was declared) in steps of
-        ``SLURM_ARRAY_TASK_STEP``, are shards 1 … ``SLURM_ARRAY_TASK_COUNT`` in order."""
+        """This task's shard of a Slurm job array (None outside one): the tasks from
+        ``SLURM_ARRAY_TASK_MIN`` in steps of ``SLURM_ARRAY_TASK_STEP`` are shards 1, 2, …"""
         if "SLURM_ARRAY_TASK_ID" not in env or "SLURM_ARRAY_TASK_COUNT" not in env:
             return None
         try:
-            task = int(env["SLURM_ARRAY_TASK_ID"])
-            count = int(env["SLURM_ARRAY_TASK_COUNT"])
+            task, count = int(env["SLURM_ARRAY_TASK_ID"]), int(env["SLURM_ARRAY_TASK_COUNT"])
             first = int(env.get("SLURM_ARRAY_TASK_MIN", 0))
             step = int(env.get("SLURM_ARRAY_TASK_STEP", 1))
         except ValueError:
@@ -103,14 +79,12 @@ class Shard:
         return f"{self.index + 1}/{self.count}"
 
     def take(self, groups: Sequence[Sequence[Item]]) -> list[list[Item]]:
-        """This shard's part of each group (e.g. the seeds of each architecture): item j of a
-        group goes to shard j mod N, so that every shard gets its share of every group and
-        all shards together take each item exactly once."""
+        """This shard's part of each group (e.g. the seeds of each architecture): item j goes to
+        shard j mod N, so every shard shares every group and each item is taken exactly once."""
         return [list(group[self.index::self.count]) for group in groups]
 
 
-WHOLE = Shard()
-"""All of a sweep: the one shard of one."""
+WHOLE = Shard()  # all of a sweep: the one shard of one
 
 
 @dataclass(frozen=True)
@@ -124,9 +98,8 @@ class Launch:
 
     @classmethod
     def from_environment(cls) -> Launch:
-        """The ranks torchrun (or srun with its variables) set; one process without them.
-        ``ConfigError`` for ranks that make no sense, or that no launcher set (a ``RANK`` and
-        ``WORLD_SIZE`` left in the environment, without ``MASTER_ADDR`` and ``MASTER_PORT``)."""
+        """The ranks torchrun (or srun) set; one process without them. ``ConfigError`` for ranks
+        that make no sense, or that no launcher set (no ``MASTER_ADDR``, ``MASTER_PORT``)."""
         env = os.environ
         if "RANK" not in env or "WORLD_SIZE" not in env:
             return cls()
@@ -140,14 +113,12 @@ class Launch:
         if launch is None or not (0 <= launch.rank < launch.world_size
                                   and 0 <= launch.local_rank < launch.local_world_size):
             raise ConfigError(f"the environment sets {given}, which are no ranks of a launch; "
-                              "unset them (env -u RANK -u WORLD_SIZE …) to train in one "
-                              "process, or start the command with torchrun")
+                              f"{ONE_PROCESS_HINT}")
         missing = [name for name in LAUNCHER_VARIABLES if not env.get(name)]
         if launch.distributed and missing:
             raise ConfigError(f"the environment sets {given} as a launcher would, but not "
-                              f"{' or '.join(missing)}: no launcher started this process; unset "
-                              "them (env -u RANK -u WORLD_SIZE …) to train in one process, or "
-                              "start the command with torchrun")
+                              f"{' or '.join(missing)}: no launcher started this process; "
+                              f"{ONE_PROCESS_HINT}")
         return launch
 
     @property
@@ -164,8 +135,7 @@ class Launch:
         return Shard(self.rank, self.world_size)
 
     def device(self, name: str) -> str:
-        """This rank's device: ``cuda:LOCAL_RANK`` where there are GPUs, else the CPU (for
-        ``name`` "auto"); any other name as it is."""
+        """This rank's device: for "auto", ``cuda:LOCAL_RANK`` given GPUs, else the CPU."""
         if name == "auto" and self.distributed:
             import torch
 
@@ -177,8 +147,7 @@ class Launch:
         return max(1, (os.cpu_count() or 1) // self.local_world_size)
 
 
-ONE_PROCESS = Launch()
-"""A process on its own."""
+ONE_PROCESS = Launch()  # a process on its own
 
 
 class NoAnswerError(UserError):
@@ -186,8 +155,7 @@ class NoAnswerError(UserError):
 
 
 def timeout() -> timedelta:
-    """How long a rank waits for the others: ``$MNIST_MLP_DIST_TIMEOUT`` seconds, else
-    ``DEFAULT_TIMEOUT``; ``ConfigError`` for a value that is not a positive number."""
+    """``$MNIST_MLP_DIST_TIMEOUT`` seconds, else ``DEFAULT_TIMEOUT``; ``ConfigError`` if not > 0."""
     text = os.environ.get(TIMEOUT_VARIABLE, "").strip()
     try:
         seconds = float(text) if text else DEFAULT_TIMEOUT
@@ -201,19 +169,16 @@ def timeout() -> timedelta:
 
 @contextmanager
 def process_group(launch: Launch, device: str) -> Iterator[None]:
-    """The process group of a torchrun launch (gloo on the CPU, nccl on GPUs), for the block;
-    nothing for one process. On the CPU each rank keeps its share of the threads. A rank that
-    waits longer than ``timeout()`` for the others — to start, at an exchange — stops with one
-    line (``NoAnswerError``)."""
+    """The process group of a torchrun launch (gloo on the CPU, nccl on GPUs) for the block, each
+    rank with its share of the threads; nothing for one process. Waits bounded by ``timeout()``."""
     if not launch.distributed:
         yield
         return
     import torch.distributed as dist
 
-    backend = "nccl" if device.startswith("cuda") else "gloo"
     wait = timeout()
     with answered(launch, wait):
-        dist.init_process_group(backend, timeout=wait)
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo", timeout=wait)
         try:
             with cpu_threads(launch.threads()):
                 yield
@@ -223,18 +188,17 @@ def process_group(launch: Launch, device: str) -> Iterator[None]:
 
 @contextmanager
 def answered(launch: Launch, wait: timedelta) -> Iterator[None]:
-    """``NoAnswerError`` for torch.distributed's timeout in the block. Its backends say so only in
-    words (gloo raises a plain ``RuntimeError``: "Timed out waiting …ms"), so that is what is
-    looked for; any other error keeps its traceback."""
+    """``NoAnswerError`` for torch.distributed's timeout in the block, told by its words (gloo
+    raises a plain ``RuntimeError``: "Timed out waiting …"); other errors keep their traceback."""
     try:
         yield
     except RuntimeError as error:
         if not any(words in str(error).lower() for words in ("timed out", "timeout")):
             raise
         raise NoAnswerError(f"rank {launch.rank} of {launch.world_size} waited "
-                       f"{wait.total_seconds():g} s for the others: a rank stopped answering "
-                       "(crashed, hung, or far behind: its own output says which); if it is "
-                       f"only slow, set {TIMEOUT_VARIABLE} to more seconds") from None
+                            f"{wait.total_seconds():g} s for the others: a rank stopped answering "
+                            "(crashed, hung, or far behind: its own output says which); if it is "
+                            f"only slow, set {TIMEOUT_VARIABLE} to more seconds") from None
 
 
 def gather_json(value: object, launch: Launch) -> list[Any] | None:
@@ -261,21 +225,13 @@ def first_then_others(launch: Launch, work: Callable[[], Item]) -> Item:
     return result
 
 
-# ---------------------------------------------------------------------------------------------
-# The files of a sweep run in shards, and merging them
-
-
 FORMAT, VERSION = "mnist-mlp shard", 1
 NAME = re.compile(r"shard-(\d+)-of-(\d+)\.json")
-MAX_BYTES = 64 << 20
-"""The largest shard file read: some thousand networks of a hundred epochs each."""
-MAX_SHARDS = 100_000
-"""The most shards a sweep may be split in (a job array's tasks)."""
-MAX_ID = 200
-"""The longest id of a network."""
+MAX_BYTES = 64 << 20  # the largest shard file read: ~1000 networks of 100 epochs each
+MAX_SHARDS = 100_000  # the most shards a sweep may be split in (a job array's tasks)
+MAX_ID = 200  # the longest id of a network
+# Settings that shards of one sweep may differ in: where and how often they write.
 RESUMABLE = ("data_dir", "log_dir", "log_every", "checkpoint_every")
-"""Settings that shards of one sweep may differ in: where and how often they write, not what
-they train (e.g. a shard resumed with another ``--data-dir``)."""
 
 
 class ShardError(UserError):
@@ -284,33 +240,22 @@ class ShardError(UserError):
 
 @dataclass(frozen=True)
 class Kind:
-    """What the shards of one kind of sweep ("train", "reproduction") hold, for
-    ``merge_shards``.
-
-    Each function reads plain data from a file and raises ``KeyError``, ``TypeError`` or
-    ``ValueError`` (``ConfigError`` included) for anything malformed."""
+    """What the shards of one kind of sweep ("train", "reproduction") hold: a grid's network count
+    (``size``, not listing them), its ids in result order, a check of one item against the grid,
+    what every shard shares (``same``); each raises ``KeyError``/``TypeError``/``ValueError``."""
 
     name: str
     size: Callable[[dict[str, Any]], int]
-    """How many networks a grid asks for, without listing them."""
     ids: Callable[[dict[str, Any]], list[str]]
-    """The id of each network of a grid, in the order of the sweep's results."""
     check_item: Callable[[dict[str, Any], dict[str, Any]], None]
-    """Check one item of a shard against the grid."""
     same: Callable[[dict[str, Any]], dict[str, Any]] = lambda grid: grid
-    """What of a grid must be the same in every shard."""
-
-
-def shard_path(folder: Path, shard: Shard) -> Path:
-    return folder / f"shard-{shard.index + 1}-of-{shard.count}.json"
 
 
 def write_shard(folder: Path, shard: Shard, kind: str, grid: dict[str, Any],
                 items: Sequence[dict[str, Any]], extra: Any = None) -> Path:
-    """Write this shard's file (``extra``: anything more the shard has to say); returns its
-    path. NaN and infinities are kept (``write_json(strict=False)``)."""
+    """Write this shard's file (``extra``: anything more to say), NaN kept; returns its path."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = shard_path(folder, shard)
+    path = folder / f"shard-{shard.index + 1}-of-{shard.count}.json"
     write_json(path, {"format": FORMAT, "version": VERSION, "kind": kind,
                       "shard": [shard.index + 1, shard.count], "grid": grid,
                       "items": list(items), "extra": extra}, strict=False)
@@ -320,10 +265,9 @@ def write_shard(folder: Path, shard: Shard, kind: str, grid: dict[str, Any],
 def merge_shards(folder: Path, kinds: dict[str, Kind],
                  elsewhere: Mapping[str, str] | None = None
                  ) -> tuple[Kind, dict[str, Any], list[dict[str, Any]], list[Any]]:
-    """The kind, the grid, the items and the extras (in shard order) of the N shards of a sweep
-    in ``folder``, checked: all N shards, each once, of one sweep of one of ``kinds``, whose
-    items together are those the grid asks for, each exactly once. Shards of a kind in
-    ``elsewhere`` are merged by another command, which ``elsewhere`` names: the error says so."""
+    """The kind, grid, items and extras (in shard order) of the N shards of a sweep in
+    ``folder``, checked: each shard once, of one sweep, holding each network it asks for once.
+    A kind in ``elsewhere`` is merged by the command it names: the error says so."""
     files = sorted(p for p in folder.glob("shard-*-of-*.json") if NAME.fullmatch(p.name))
     if not files:
         raise ShardError(f"no readable shard files (shard-I-of-N.json) in {folder}; give the "
@@ -339,8 +283,7 @@ def merge_shards(folder: Path, kinds: dict[str, Kind],
         raise ShardError(f"the shard files in {folder} are of different kinds of sweep; "
                          "merge one sweep's shards at a time")
     _check_whole(folder, [data["shard"] for _, data in shards])
-    grids = {json.dumps(kind.same(data["grid"]), sort_keys=True) for _, data in shards}
-    if len(grids) != 1:
+    if len({json.dumps(kind.same(data["grid"]), sort_keys=True) for _, data in shards}) != 1:
         raise ShardError(f"the shard files in {folder} belong to different sweeps (their "
                          "settings differ); merge one sweep's shards at a time")
     shards.sort(key=lambda shard: shard[1]["shard"][0])
@@ -349,7 +292,7 @@ def merge_shards(folder: Path, kinds: dict[str, Kind],
     size = _checked(first, "its grid", lambda: kind.size(grid))
     if size > len(items):  # before the ids are listed: a grid may claim 10¹² networks
         raise ShardError(f"the sweep in {folder} has {size} networks, but its shards hold "
-                         f"{len(items)}; rerun the sweep's shards with the same settings")
+                         f"{len(items)}; {RERUN_ALL}")
     _check_ids([item["id"] for item in items], _checked(first, "its grid",
                                                         lambda: kind.ids(grid)), folder)
     for path, data in shards:
@@ -358,17 +301,24 @@ def merge_shards(folder: Path, kinds: dict[str, Kind],
     return kind, grid, items, [data.get("extra") for _, data in shards]
 
 
+RERUN_ALL = "rerun the sweep's shards with the same settings"
+
+
+def _broken(path: Path, problem: str, whole: bool = True) -> ShardError:
+    """The one-line error for the shard file at ``path`` and what is wrong with it."""
+    return ShardError(f"{path} is not a {'whole ' if whole else ''}shard file of mnist-mlp: "
+                      f"{problem}; rerun its shard")
+
+
 def _read(path: Path, kinds: Sequence[str]) -> dict[str, Any]:
     """The data of one shard file, its layout checked (not yet its items)."""
     try:
         data = read_json(path, MAX_BYTES)
     except JSONFileError as error:
-        raise ShardError(f"{path} is not a shard file of mnist-mlp: {error.problem}; rerun "
-                         "its shard") from None
+        raise _broken(path, error.problem, whole=False) from None
     problem = _layout_problem(data, kinds)
     if problem:
-        raise ShardError(f"{path} is not a whole shard file of mnist-mlp: {problem}; rerun "
-                         "its shard")
+        raise _broken(path, problem)
     named = match.groups() if (match := NAME.fullmatch(path.name)) else None
     if named != tuple(str(n) for n in data["shard"]):
         raise ShardError(f"{path} holds shard {data['shard'][0]}/{data['shard'][1]}, not the "
@@ -380,12 +330,12 @@ def _layout_problem(data: Any, kinds: Sequence[str]) -> str | None:
     """What is wrong with the layout of a shard file's data (None: nothing)."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         return f"it has no {FORMAT!r} marker"
-    if not _is_int(data.get("version")) or data["version"] != VERSION:
+    if type(data.get("version")) is not int or data["version"] != VERSION:
         return f"it is not of format version {VERSION}"
     if not isinstance(data.get("kind"), str) or data["kind"] not in kinds:
         return f"its kind is not one of {', '.join(kinds)}"
     shard = data.get("shard")
-    if not (isinstance(shard, list) and len(shard) == 2 and all(map(_is_int, shard))
+    if not (isinstance(shard, list) and len(shard) == 2 and all(type(n) is int for n in shard)
             and 1 <= shard[0] <= shard[1] <= MAX_SHARDS):
         return f"its shard is not I/N with 1 <= I <= N <= {MAX_SHARDS}"
     if not isinstance(data.get("grid"), dict) or not isinstance(data.get("items"), list):
@@ -405,10 +355,7 @@ def _check_whole(folder: Path, shards: list[list[int]]) -> None:
                          f"shards ({', '.join(map(str, counts))}); keep one sweep's")
     (count,) = counts
     found = {number for number, _ in shards}
-    missing = []
-    for number in range(1, count + 1):  # at most MAX_SHARDS
-        if number not in found:
-            missing.append(number)
+    missing = [number for number in range(1, count + 1) if number not in found]  # ≤ MAX_SHARDS
     if missing:
         listed = ", ".join(f"{i}/{count}" for i in missing[:3])
         more = f" (and {len(missing) - 3} more)" if len(missing) > 3 else ""
@@ -420,14 +367,14 @@ def _checked(path: Path, what: str, check: Callable[[], Any]) -> Any:
     """``check()``, with what it raises for malformed data as one line naming the file."""
     try:
         return check()
-    except (KeyError, TypeError, ValueError) as error:  # ConfigError too
-        problem = (f"{what} lacks the entry {str(error)[:100]}" if isinstance(error, KeyError)
-                   else f"{what} is malformed ({str(error)[:200]})")
-        raise ShardError(f"{path} is not a whole shard file of mnist-mlp: {problem}; rerun its "
-                         "shard") from None
+    except KeyError as error:
+        raise _broken(path, f"{what} lacks the entry {str(error)[:100]}") from None
+    except (TypeError, ValueError) as error:  # ConfigError too
+        raise _broken(path, f"{what} is malformed ({str(error)[:200]})") from None
 
 
 def _check_ids(found: list[str], expected: Sequence[str], folder: Path) -> None:
+    """Each network the grid asks for found exactly once, and no other."""
     seen: set[str] = set()
     twice: set[str] = set()
     for item in found:
@@ -436,17 +383,9 @@ def _check_ids(found: list[str], expected: Sequence[str], folder: Path) -> None:
     extra = sorted(seen - set(expected))
     for what, ids in (("twice", sorted(twice)), ("never", never), ("unasked for", extra)):
         if ids:
-            raise ShardError(f"the shards in {folder} hold network {ids[0]} {what}"
-                             f"{f' (and {len(ids) - 1} more)' if len(ids) > 1 else ''}; "
-                             "rerun the sweep's shards with the same settings")
-
-
-def _is_int(value: Any) -> bool:
-    return type(value) is int
-
-
-# ---------------------------------------------------------------------------------------------
-# The shards of a train command's sweep (``--engine fast --shard I/N``)
+            more = f" (and {len(ids) - 1} more)" if len(ids) > 1 else ""
+            raise ShardError(f"the shards in {folder} hold network {ids[0]} {what}{more}; "
+                             f"{RERUN_ALL}")
 
 
 def network_id(lr: float, seed: int) -> str:
@@ -460,8 +399,7 @@ def network_ids(sweep: dict[str, Any]) -> list[str]:
 
 
 def _train_size(grid: dict[str, Any]) -> int:
-    """How many networks a train sweep's grid asks for, its shared settings checked (each
-    network's own η and seed are checked with its item)."""
+    """How many networks a train sweep's grid asks for, its shared settings checked."""
     lrs, seeds = grid["lrs"], grid["seeds"]
     if not (isinstance(lrs, list) and isinstance(seeds, list) and lrs and seeds):
         raise TypeError("its learning rates and seeds are not lists of numbers")
@@ -472,8 +410,8 @@ def _train_size(grid: dict[str, Any]) -> int:
 
 
 def _check_train_item(item: dict[str, Any], grid: dict[str, Any]) -> None:
-    """A network of a train sweep: its settings the grid's with its own η and seed, its history
-    one record per epoch."""
+    """A network of a train sweep: the grid's settings with its own η and seed, one record of
+    history per epoch."""
     from .records import TrainResult  # here: the module loads without torch
 
     result = TrainResult.from_dict(item)
@@ -496,5 +434,4 @@ def _train_same(grid: dict[str, Any]) -> dict[str, Any]:
     return grid | {"config": {k: v for k, v in grid["config"].items() if k not in RESUMABLE}}
 
 
-TRAIN = Kind("train", _train_size, network_ids, _check_train_item, _train_same)
-"""The shards of ``mnist-mlp-train --engine fast --shard I/N``."""
+TRAIN = Kind("train", _train_size, network_ids, _check_train_item, _train_same)  # --shard I/N
