@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -522,3 +523,14 @@ def test_reading_mnist_does_not_import_torchvision(tmp_path):
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_a_header_that_promises_more_than_mnist_is_refused_before_reading(tiny, tmp_path):
+    """A .gz of a few bytes may decompress to gigabytes: a header promising more items than any
+    MNIST file holds is refused before anything is read into memory."""
+    raw = tiny.raw_folder
+    gzip_all(raw)
+    with gzip.open(raw / f"{TRAIN_IMAGES}.gz", "wb") as packed:
+        packed.write(struct.pack(">IIII", 2051, 10_000_000, 28, 28))
+    with pytest.raises(DataError, match=r"header promises 7,840,000,000 bytes, more than MNIST"):
+        load_mnist(tmp_path)

@@ -33,6 +33,7 @@ RAW_FILES = TRAIN_FILES + TEST_FILES
 IMAGE_MAGIC = 2051
 LABEL_MAGIC = 2049
 CHUNK = 1 << 20  # bytes read at a time: a header may promise anything, a .gz a disk's worth
+MAX_ITEMS = 100_000 * IMAGE_SIDE * IMAGE_SIDE  # more than any MNIST file holds (60,000 images)
 HOW_TO_FIX = (f"Pass --data-dir PATH or set {ENV_VAR}=PATH to a folder holding MNIST/raw/ "
               "(torchvision layout).")
 # A failed download: URLError and socket errors (OSErrors), a mirror's failure (RuntimeError)…
@@ -246,6 +247,9 @@ def _idx_items(source: io.BufferedIOBase, label: str, raw: Path) -> tuple[list[i
     else:
         dims = list(struct.unpack_from(f">{ndim}I", header, 4))
         promised, items = math.prod(dims), bytearray()
+        if promised > MAX_ITEMS:  # a .gz could hold that much: never read it into memory
+            problem = f"{label}'s header promises {promised:,} bytes, more than MNIST holds"
+            raise DataError(_corrupt_message(raw, problem))
         while len(items) < promised and (chunk := source.read(min(promised - len(items), CHUNK))):
             items += chunk
         if len(items) == promised and not source.read(1):
