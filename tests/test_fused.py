@@ -110,6 +110,21 @@ def test_the_fused_kernel_is_for_cuda_and_float32():
     assert uncovered(Engine([MLP(3)], [0.1], "mse")) is None
 
 
+def test_the_header_both_builds_include_is_in_their_cached_names(tmp_path, monkeypatch):
+    """native/per_sample.h, one sample's functions for the CPU loop and the kernel, is part of
+    the digest each is cached under: a changed header is built again, never an old build
+    loaded; and the kernel hands it to NVRTC under the name epoch.cu includes."""
+    assert '#include "per_sample.h"' in source.SOURCE.read_text()
+    assert source.texts()["per_sample.h"] == native.build.HEADER.read_bytes()
+    before = native.library_name("cc", ("-O3",), "float"), source.digest("nvrtc")
+    header = tmp_path / "per_sample.h"
+    header.write_bytes(native.build.HEADER.read_bytes() + b"/* changed */\n")
+    monkeypatch.setattr(native.build, "HEADER", header)
+    monkeypatch.setattr(source, "HEADERS", (*source.HEADERS[:-1], header))
+    after = native.library_name("cc", ("-O3",), "float"), source.digest("nvrtc")
+    assert before[0] != after[0] and before[1] != after[1]
+
+
 def test_the_kernel_tables_name_every_activation_and_loss(monkeypatch):
     """The enums the Python caller reads from epoch.cu's text are the host build's, and cover
     the package's names (its losses: as ``c_loss`` names them, epoch.c's); a name the kernel
@@ -122,7 +137,7 @@ def test_the_kernel_tables_name_every_activation_and_loss(monkeypatch):
     if native.compiler():
         assert host.library().enums == names
     assert f"#define MAX_THREADS {source.MAX_THREADS}\n" in source.SOURCE.read_text()
-    assert f"#define LOG_FLOOR ({LOG_FLOOR}f)\n" in (source.FOLDER / "functions.h").read_text()
+    assert f"#define LOG_FLOOR ({LOG_FLOOR}f)\n" in source.SOURCE.read_text()
     monkeypatch.setattr(source, "enums", lambda: {**names, "loss": {"mse": 0}})
     assert uncovered(Engine([MLP(3)], [0.1], "mae")) == "the fused kernel has no loss 'mae'"
 

@@ -153,7 +153,20 @@ DEVICE struct net carve(float *shared, int l, int m, float *w1t_global) {
     return s;
 }
 
-#include "functions.h"
+/* The activations, losses and (BP1) of one sample: ../native/per_sample.h, epoch.c's, in float
+ * (NVRTC gets it by name from the Python caller; the host build, from the include path). ln is
+ * clamped at −100 in log space by the cross-entropy of a softmax output:
+ * mnist_mlp.textbook.losses.LOG_FLOOR. */
+#define REAL float
+#define EXP expf
+#define LOG logf
+#define TANH tanhf
+#define FABS fabsf
+#define LOG_FLOOR (-100.0f)
+#ifdef __CUDACC__
+#define INFINITY __int_as_float(0x7f800000)  /* <math.h>'s, which NVRTC has not */
+#endif
+#include "per_sample.h"
 #include "phases.h"
 
 /* The kernel: block k trains network k for the epoch (its signature and shared memory are the

@@ -12,14 +12,14 @@ from ..native import build
 
 FOLDER = Path(__file__).parent
 SOURCE = FOLDER / "epoch.cu"
-HEADERS = ("functions.h", "phases.h")  # what epoch.cu includes (handed to NVRTC by name)
+HEADERS = (FOLDER / "phases.h", build.HEADER)  # what epoch.cu includes (NVRTC: by name)
 MAX_THREADS = 256  # epoch.cu's MAX_THREADS: the most threads a block is launched with
 FLOAT = 4  # bytes of a float32, the kernel's only real type
 
 
 def texts() -> dict[str, bytes]:
     """epoch.cu and its headers, by name."""
-    return {name: (FOLDER / name).read_bytes() for name in (SOURCE.name, *HEADERS)}
+    return {path.name: path.read_bytes() for path in (SOURCE, *HEADERS)}
 
 
 def digest(*parts: bytes | str) -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 SOURCE = Path(__file__).with_name("epoch.c")
+HEADER = SOURCE.with_name("per_sample.h")  # one sample's functions: epoch.c's and epoch.cu's
 FLAG_SETS = (("-O3", "-march=native"), ("-O3",))  # for this CPU, else portable
 REALS = {torch.float32: ("float", ctypes.c_float), torch.float64: ("double", ctypes.c_double)}
 ENUMS = {"hidden": "HIDDEN_NAMES", "output": "OUTPUT_NAMES", "loss": "LOSS_NAMES"}  # C tables
@@ -109,15 +110,15 @@ def compiler() -> str | None:
 
 
 def library_name(cc: str, flags: tuple[str, ...], real: str) -> str:
-    """The cached library's file name: a digest of all it depends on — the source, compiler,
-    flags and REAL, and (for ``-march=native``) the machine and its CPU."""
+    """The cached library's file name: a digest of all it depends on — the source and its
+    header, compiler, flags and REAL, and (for ``-march=native``) the machine and its CPU."""
     try:
         cpu = [line for line in Path("/proc/cpuinfo").read_text().splitlines()
                if line.startswith(("model name", "flags"))]
     except OSError:
         cpu = []
-    key = digest(SOURCE.read_bytes(), cc, *flags, real, platform.platform(),
-                 platform.processor(), *cpu)
+    key = digest(SOURCE.read_bytes(), HEADER.read_bytes(), cc, *flags, real,
+                 platform.platform(), platform.processor(), *cpu)
     return f"epoch-{real}-{key}.so"
 
 
@@ -186,10 +187,12 @@ def _loaded(path: Path, flags: tuple[str, ...], c_real: type) -> LoopLibrary:
 
 
 def compile_c(cc: str, flags: list[str], source: Path, target: Path) -> None:
-    """``source`` compiled by ``cc`` with ``flags`` into the shared library ``target``; an
-    OSError with the compiler's last words if it fails."""
-    done = subprocess.run([cc, *flags, "-shared", "-fPIC", "-o", str(target), str(source),
-                           "-lm"], capture_output=True, text=True, timeout=300)
+    """``source`` compiled by ``cc`` with ``flags`` into the shared library ``target``, HEADER's
+    folder on its include path (wherever ``source`` is); an OSError with the compiler's last
+    words if it fails."""
+    done = subprocess.run([cc, *flags, f"-I{HEADER.parent}", "-shared", "-fPIC", "-o",
+                           str(target), str(source), "-lm"], capture_output=True, text=True,
+                          timeout=300)
     if done.returncode != 0:
         raise OSError(done.stderr.strip()[-500:] or f"exit status {done.returncode}")
 

@@ -1,0 +1,154 @@
+/* The activations and losses of one sample and its output error (BP1), written once for the
+ * engine's CPU loop (epoch.c, REAL float or double) and its CUDA kernel (../fused/epoch.cu,
+ * float): the numbers of mnist_mlp/textbook (activations.py, losses.py, backprop.py).
+ *
+ * The file that includes it defines first: REAL; DEVICE, what goes before each function
+ * (static in epoch.c; static __device__ in epoch.cu, static inline in its host build); the
+ * math functions EXP, LOG, TANH, FABS for REAL (exp, log, … of <tgmath.h> in epoch.c; expf,
+ * logf, … in epoch.cu); INFINITY; CLASSES; LOG_FLOOR, the clamp of ln in log space of the
+ * cross-entropy of a softmax output (mnist_mlp.textbook.losses.LOG_FLOOR); and the enums
+ * hidden_activation, output_activation and loss (beside their tables of names, which its
+ * Python caller reads from that file).
+ */
+
+/* φ(z), and φ'(z) written with a = φ(z): as mnist_mlp/textbook/activations.py. */
+DEVICE REAL hidden_forward(int kind, REAL z) {
+    switch (kind) {
+    case HIDDEN_SIGMOID: return 1 / (1 + EXP(-z));
+    case HIDDEN_TANH: return TANH(z);
+    default: return z > 0 ? z : 0;
+    }
+}
+
+DEVICE REAL hidden_derivative(int kind, REAL a) {
+    switch (kind) {
+    case HIDDEN_SIGMOID: return a * (1 - a);
+    case HIDDEN_TANH: return 1 - a * a;
+    default: return a > 0;
+    }
+}
+
+/* F = ψ(z²) over the 10 outputs: sigmoid, or softmax (shifted by max z for safety). */
+DEVICE void output_forward(int kind, const REAL *z, REAL *F) {
+    if (kind == OUTPUT_SIGMOID) {
+        for (int c = 0; c < CLASSES; c++) F[c] = 1 / (1 + EXP(-z[c]));
+        return;
+    }
+    REAL top = z[0], total = 0;
+    for (int c = 1; c < CLASSES; c++) top = z[c] > top ? z[c] : top;
+    for (int c = 0; c < CLASSES; c++) total += F[c] = EXP(z[c] - top);
+    for (int c = 0; c < CLASSES; c++) F[c] /= total;
+}
+
+/* d ln F / dF with ln clamped at F_floor (mnist_mlp/textbook/losses.py: clamped_log_grad). */
+DEVICE REAL clamped_log_grad(REAL F, REAL floor) { return F >= floor ? 1 / F : 0; }
+
+/* ln max(F, F_floor): mnist_mlp.textbook.losses.clamped_log. A NaN F stays NaN (as torch's
+ * clamp keeps it), so that a diverged network's loss says so. */
+DEVICE REAL clamped_log(REAL F, REAL floor) { return LOG(F < floor ? floor : F); }
+
+/* max(ln x, −100): the clamp in log space of mnist_mlp.textbook.losses
+ * (binary_cross_entropy_of_softmax). ln 0 = −∞ becomes −100; a NaN stays NaN. */
+DEVICE REAL log_clamped(REAL x) {
+    const REAL l = LOG(x);
+    return l < LOG_FLOOR ? (REAL)LOG_FLOOR : l;
+}
+
+/* Σ_{i≠j} F_i: 1 − F_j of a softmax output, without the cancellation of 1 − F_j at F_j ≈ 1. */
+DEVICE REAL others_sum(const REAL *F, int j) {
+    REAL sum = 0;
+    for (int i = 0; i < CLASSES; i++) sum += i == j ? 0 : F[i];
+    return sum;
+}
+
+/* ℓ(F, y) of one sample: as the losses of mnist_mlp/textbook/losses.py. A term whose weight
+ * y_c or 1 − y_c is 0 adds nothing and is not computed (one logarithm per sample for the
+ * cross-entropy of one-hot targets, not ten). The cross-entropy of a softmax output is
+ * binary_cross_entropy_of_softmax there, which takes the logarithms from z: from F they are the
+ * same numbers but where an output is a subnormal float (below about e^(−87)), whose digits
+ * are fewer. */
+DEVICE REAL sample_loss(int kind, const REAL *F, const REAL *y, REAL floor) {
+    REAL sum = 0;
+    for (int c = 0; c < CLASSES; c++) {
+        const REAL d = F[c] - y[c];
+        switch (kind) {
+        case LOSS_MSE: sum += d * d; break;
+        case LOSS_MAE: sum += FABS(d); break;
+        case LOSS_BINARY_CROSS_ENTROPY:
+            if (y[c] != 0) sum -= y[c] * clamped_log(F[c], floor);
+            if (y[c] != 1) sum -= (1 - y[c]) * clamped_log(1 - F[c], floor);
+            break;
+        case LOSS_BINARY_CROSS_ENTROPY_OF_SOFTMAX:
+            if (y[c] != 0) sum -= y[c] * log_clamped(F[c]);
+            if (y[c] != 1) sum -= (1 - y[c]) * log_clamped(others_sum(F, c));
+            break;
+        default:
+            if (y[c] != 0) sum -= y[c] * clamped_log(F[c], floor);
+        }
+    }
+    return kind == LOSS_MSE || kind == LOSS_MAE ? (REAL)0.5 * sum : sum;
+}
+
+/* ∂ℓ/∂F_c for one output: as the *_grad functions of mnist_mlp/textbook/losses.py (the
+ * cross-entropy of a softmax output never needs it: see softmax_cross_entropy_error). */
+DEVICE REAL loss_grad(int kind, REAL F, REAL y, REAL floor) {
+    switch (kind) {
+    case LOSS_MSE: return F - y;
+    case LOSS_MAE: return (REAL)0.5 * ((F > y) - (F < y));
+    case LOSS_BINARY_CROSS_ENTROPY:
+        return -y * clamped_log_grad(F, floor) + (1 - y) * clamped_log_grad(1 - F, floor);
+    default: return -y * clamped_log_grad(F, floor);
+    }
+}
+
+/* (BP1) for a softmax output and the cross-entropy (35): the fused form of
+ * mnist_mlp/textbook/backprop.py (softmax_cross_entropy_error), which derives it,
+ *
+ *     δ_k = c_k − Σ_j c_j P_jk,   c_j = b_j F_j − a_j (1 − F_j)   (F_j − y_j, unclamped),
+ *
+ * a_j = y_j [ln F_j ≥ −100], b_j = (1 − y_j) [ln(1 − F_j) ≥ −100], 1 − F_j = Σ_{i≠j} F_i, and
+ * P_jk = F_k / (1 − F_j) (k ≠ j; P_jj = 0), the softmax of the outputs other than j. For every j
+ * but the largest output t, 1 − F_j ≥ F_t ≥ 1/10: its row is taken of F and needs no bracket b.
+ * Row t is taken of z, as e^(z_k − s) / Σ_{i≠t} e^(z_i − s) with s the second largest z, since
+ * there 1 − F_t may be a subnormal float or 0. */
+DEVICE void softmax_cross_entropy_error(const REAL *z, const REAL *F, const REAL *y,
+                                        REAL *delta) {
+    int t = 0;
+    for (int k = 1; k < CLASSES; k++) t = z[k] > z[t] ? k : t;
+    REAL second = -INFINITY, row_t_sum = 0, row_t[CLASSES], c[CLASSES];
+    for (int k = 0; k < CLASSES; k++) second = k != t && z[k] > second ? z[k] : second;
+    for (int k = 0; k < CLASSES; k++) row_t_sum += row_t[k] = k == t ? 0 : EXP(z[k] - second);
+    const REAL lse = z[t] - LOG(F[t]);             /* ln Σ_i e^(z_i), as F_t = e^(z_t − lse) */
+    for (int k = 0; k < CLASSES; k++) delta[k] = 0;                 /* Σ_j c_j P_jk, first */
+    for (int j = 0; j < CLASSES; j++) {
+        const REAL one_minus_F = others_sum(F, j);
+        const REAL a = z[j] - lse >= LOG_FLOOR ? y[j] : 0;
+        const REAL b = j != t || second + LOG(row_t_sum) - lse >= LOG_FLOOR ? 1 - y[j] : 0;
+        c[j] = b * F[j] - a * one_minus_F;                          /* ∂ℓ/∂d_j */
+        const REAL *row = j == t ? row_t : F, scale = 1 / (j == t ? row_t_sum : one_minus_F);
+        for (int k = 0; k < CLASSES; k++) delta[k] += k == j ? 0 : c[j] * (row[k] * scale);
+    }
+    for (int k = 0; k < CLASSES; k++) delta[k] = c[k] - delta[k];
+}
+
+/* (BP1) δ² = J_ψ(z²)ᵀ ∂ℓ/∂F: mnist_mlp/textbook/backprop.py (output_error); F − y when output
+ * and loss are a matched pair, the fused form for a softmax and the cross-entropy (35). */
+DEVICE void output_error(int output, int loss, int matched, REAL floor, const REAL *z,
+                         const REAL *F, const REAL *y, REAL *delta) {
+    if (matched) {
+        for (int c = 0; c < CLASSES; c++) delta[c] = F[c] - y[c];
+        return;
+    }
+    if (loss == LOSS_BINARY_CROSS_ENTROPY_OF_SOFTMAX) {
+        softmax_cross_entropy_error(z, F, y, delta);
+        return;
+    }
+    REAL g[CLASSES], dot = 0;
+    for (int c = 0; c < CLASSES; c++) g[c] = loss_grad(loss, F[c], y[c], floor);
+    if (output == OUTPUT_SIGMOID) {
+        for (int c = 0; c < CLASSES; c++) delta[c] = g[c] * F[c] * (1 - F[c]);
+        return;
+    }
+    for (int c = 0; c < CLASSES; c++) dot += g[c] * F[c];
+    for (int c = 0; c < CLASSES; c++) delta[c] = F[c] * (g[c] - dot);
+}
