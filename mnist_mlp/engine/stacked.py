@@ -60,7 +60,7 @@ class Engine:
                 for m in models}) != 1:
             raise ValueError("all models of an Engine must have the same architecture")
         first = models[0]
-        self.config = first.config()
+        self.architecture = first.architecture()
         self.activation = type(first.activation)()
         self.output_activation = type(first.output_activation)()
         self.loss_name = loss
@@ -200,7 +200,7 @@ class Engine:
         """The K networks as ``MLP`` modules on the engine's device and dtype, their weights
         copied in now (the same modules at every call)."""
         if not self._models:
-            self._models = [MLP(**self.config).to(self.device, self.dtype)
+            self._models = [MLP(**self.architecture).to(self.device, self.dtype)
                             for _ in range(self.size)]
         with torch.no_grad():
             for k, model in enumerate(self._models):

@@ -72,8 +72,6 @@ class MLP(nn.Module):
         return {"hidden_size": self.hidden_size, "activation": self.activation_name,
                 "output_activation": self.output_activation_name, "init": self.init}
 
-    config = architecture  # the former name, which engine/stacked.py still calls
-
     @staticmethod
     def flatten(x: Tensor) -> Tensor:
         """Images of shape (N, 784), (N, 28, 28) or (N, 1, 28, 28) as rows of shape (N, 784)."""

@@ -63,8 +63,8 @@ class Functions(NamedTuple):
     @classmethod
     def of(cls, engine: Engine) -> Functions:
         """The engine's activations and loss."""
-        output = engine.config["output_activation"]
-        return cls(engine.config["activation"], output, c_loss(output, engine.loss_name),
+        output = engine.architecture["output_activation"]
+        return cls(engine.architecture["activation"], output, c_loss(output, engine.loss_name),
                    engine.matched, F_FLOOR)
 
     def missing(self, names: Mapping[str, Collection[str]], where: str) -> str | None:
