@@ -147,6 +147,13 @@ def _common(lib: build.LoopLibrary, rows: SparseRows, targets: Tensor, functions
                 **{name: _at(t, network) for name, t in params._asdict().items()})
 
 
+def _call(function: Callable[[object], int], args: ctypes.Structure) -> None:
+    """``function(&args)`` of epoch.c, which answers non-zero when it cannot allocate its scratch
+    memory."""
+    if function(ctypes.byref(args)) != 0:
+        raise MemoryError("the native loop could not allocate its scratch memory")
+
+
 def each_network(k: int, one: Callable[[int], object]) -> list[object]:
     """``one(network)`` for networks 0 … k − 1, on up to ``torch.get_num_threads()`` threads."""
     workers = min(k, torch.get_num_threads())
@@ -169,12 +176,10 @@ def train_epochs(lib: build.LoopLibrary, rows: SparseRows, targets: Tensor,
 
     def one(network: int) -> None:
         order = epoch_order(n, generators[network])
-        args = lib.args_type(n=n, m=batch_size, order=order.data_ptr(), lr=lrs[network],
-                             matched=int(functions.matched),
-                             batch_losses=_at(batch_losses, network),
-                             **_common(lib, rows, targets, functions, params, network))
-        if lib.train_epoch(ctypes.byref(args)) != 0:
-            raise MemoryError("the native loop could not allocate its scratch memory")
+        _call(lib.train_epoch, lib.args_type(
+            n=n, m=batch_size, order=order.data_ptr(), lr=lrs[network],
+            matched=int(functions.matched), batch_losses=_at(batch_losses, network),
+            **_common(lib, rows, targets, functions, params, network)))
 
     each_network(k, one)
 
@@ -191,12 +196,10 @@ def evaluate_networks(lib: build.LoopLibrary, rows: SparseRows, targets: Tensor,
         raise ValueError("the native loop got labels outside 0…9")
 
     def one(network: int) -> None:
-        args = lib.eval_args_type(n=targets.shape[0], labels=labels.data_ptr(),
-                                  loss_sum=_at(loss_sums, network),
-                                  confusion=_at(confusions, network),
-                                  **_common(lib, rows, targets, functions, params, network))
-        if lib.evaluate(ctypes.byref(args)) != 0:
-            raise MemoryError("the native loop could not allocate its scratch memory")
+        _call(lib.evaluate, lib.eval_args_type(
+            n=targets.shape[0], labels=labels.data_ptr(), loss_sum=_at(loss_sums, network),
+            confusion=_at(confusions, network),
+            **_common(lib, rows, targets, functions, params, network)))
 
     each_network(k, one)
     return loss_sums, confusions
