@@ -44,6 +44,13 @@ READINGS = {"final": "final epoch", "best": "best epoch (textbook's reading)",
             "validated": "epoch chosen by validation"}
 
 
+def reading(summary: dict[str, Spread | int], key: str) -> Spread | None:
+    """The spread of the reading ``key`` (one of ``READINGS``) in a ``summarize`` of runs; None
+    where it was not measured (no run kept, or no validation set)."""
+    value = summary.get(key)
+    return value if isinstance(value, Spread) else None
+
+
 
 @dataclass
 class Run:
@@ -123,8 +130,8 @@ class ConfigurationResult:
     def within(self, runs: Sequence[Run] | None = None) -> dict[str, bool | None]:
         """For each reading, whether the textbook figure lies within our [min, max]."""
         textbook, summary = self.configuration.textbook, self.summary(runs)
-        return {key: None if textbook is None or key not in summary
-                else summary[key].contains(textbook) for key in READINGS}
+        return {key: None if textbook is None or (spread := reading(summary, key)) is None
+                else spread.contains(textbook) for key in READINGS}
 
     def evidence(self) -> dict[str, GroupEvidence | None]:
         """The stall evidence averaged over the healthy and over the stalled runs."""
