@@ -15,7 +15,8 @@ from mnist_mlp.files import write_atomically, write_json
 
 from . import claims_rows as v
 from . import claims_rules as rule
-from .claims import BASE, Claims
+from .claim_settings import BASE
+from .claims import Claims
 from .claims_plots import FIGURES
 from .claims_rows import TESTED
 from .errata import errata_markdown
