@@ -17,7 +17,6 @@ and biases from N(0, 1), η = 0.5, mini-batches of 10, 30 epochs, the first 50,0
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from typing import Any
 
 from mnist_mlp.data import load_mnist
 from mnist_mlp.errors import UserError
+from mnist_mlp.files import examine
 from mnist_mlp.training import (
     EpochRecord,
     best_accuracy,
@@ -39,7 +39,7 @@ from .claim_settings import ClaimSettings
 from .errata import DerivationCheck, OneIn, chapter_one_in, softmax_derivation_check
 from .loss_claims import Integral, LineFit, Regression, backward_engineering, l1_l2_fits
 from .machine import machine
-from .results import ConfigurationResult
+from .results import ConfigurationResult, read_results
 from .results import load as load_reproduction
 from .sweeps import (
     BatchSweep,
@@ -114,8 +114,8 @@ class ClaimsFileError(UserError, ValueError):
 
 def load(path: str | Path) -> Claims:
     """The ``Claims`` saved in ``claims.json`` at ``path`` (to render the report again)."""
+    d = read_results(path, "give a claims.json that scripts/claims.py wrote", ClaimsFileError)
     try:
-        d = json.loads(Path(path).read_text())
         settings = ClaimSettings(**{k: _tuple(v) for k, v in d["settings"].items()})
         batch = d["batch_size"]
         regression = d["regression"] | {"fits": {k: LineFit(**v) for k, v in
@@ -157,8 +157,9 @@ def _points(items: list[dict[str, Any]]) -> list[Point]:
 
 def reproduction_link(path: str | Path, stalls: str = "l100-quadratic"
                       ) -> ReproductionLink | None:
-    """What the reproduction at ``path`` says (None: no such file, or no ``stalls`` in it)."""
-    if not Path(path).exists():
+    """What the reproduction at ``path`` says (None: no such file, or no ``stalls`` in it); a
+    path that cannot be examined or read is one line (``UserError``)."""
+    if examine(path, "the reproduction", "give --reproduction a reproduction.json") is None:
         return None
     results = load_reproduction(path).results
     stalled = next((r for r in results if r.configuration.name == stalls), None)
@@ -188,6 +189,7 @@ def run_claims(settings: ClaimSettings, say: Say | None = None, command: str = "
     started = datetime.now().astimezone().isoformat(timespec="seconds")
     start = time.perf_counter()
     data = load_mnist(settings.data_dir, validation_size=settings.validation_size)  # fails fast
+    link = reproduction_link(settings.reproduction)  # and --reproduction's file
     base, seeds = settings.base(), list(range(settings.seeds))
     say(f"claims: {settings.seeds} seeds, {settings.epochs} epochs, "
         f"{settings.train_images():,} training images")
@@ -202,7 +204,7 @@ def run_claims(settings: ClaimSettings, say: Say | None = None, command: str = "
         output_sweep(base, settings.outputs, seeds, say, known), l1_l2_fits(),
         backward_engineering(), unbalanced(data.test.labels),
         softmax_derivation_check(data.train.images, data.train.labels), chapter_one_in(),
-        reproduction_link(settings.reproduction), machine(resolve_device(settings.device)),
+        link, machine(resolve_device(settings.device)),
         command, 0.0, started)
     claims.wall_seconds = time.perf_counter() - start
     return claims

@@ -10,7 +10,6 @@ the reference loop (load, forward, loss, backward, update).
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, fields
@@ -36,6 +35,7 @@ from ..benchmark import (
 from ..configurations import Settings
 from ..costs import EvaluationCost, evaluation_cost, peak_memory, reproduction_cost, sweep_hours
 from ..machine import machine
+from ..results import read_results
 from .options import bench_parser as parser
 
 
@@ -99,11 +99,7 @@ def report(result: dict) -> str:
 
 def load_json(path: Path) -> dict:
     """An earlier run's JSON, or a one-line error."""
-    try:
-        result = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise ConfigError(f"cannot read {path}: {getattr(error, 'strerror', None) or error}; "
-                          "give the JSON file scripts/bench.py --json wrote") from error
+    result = read_results(path, "give the JSON file scripts/bench.py --json wrote", ConfigError)
     names = {f.name for f in fields(Timing)}
     if not (isinstance(result, dict) and {"machine", "native_loop", "timings"} <= set(result)
             and isinstance(result["machine"], dict) and isinstance(result["timings"], list)

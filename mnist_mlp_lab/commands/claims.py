@@ -31,10 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         **given, data_dir=args.data_dir, device=args.device, reproduction=args.reproduction)
     check_writable(args.out, "the claims", "choose another folder with --out")
     if args.from_json:
-        try:
-            claims = load(args.from_json)  # a malformed file: ValueError, one line
-        except OSError as e:
-            return cannot(f"read {args.from_json}", e)
+        claims = load(args.from_json)  # a bad file (missing, a FIFO, malformed): one line
     else:
         claims = run_claims(settings, lambda line: print(line, flush=True), command_line(argv))
     try:

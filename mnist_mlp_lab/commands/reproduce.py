@@ -31,7 +31,7 @@ from mnist_mlp.cli import (
     slurm_shard,
 )
 from mnist_mlp.errors import ConfigError
-from mnist_mlp.files import FOLDER, FolderError, check_writable, examine
+from mnist_mlp.files import FOLDER, check_writable, examine
 from mnist_mlp.training import (
     ONE_PROCESS,
     WHOLE,
@@ -103,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with process_group(launch, settings.device), \
             contextlib.redirect_stdout(sys.stdout if launch.primary else io.StringIO()):
         if args.from_json:
-            return render(args, load_or_say(args.from_json))
+            return render(args, load(args.from_json))  # a bad file: one line
         reproduction = run(settings, args, launch, command_line(argv, launch))
         if reproduction is None:  # a rank of torchrun other than 0: rank 0 reports
             return 0
@@ -125,13 +125,6 @@ def run(settings: Settings, args: argparse.Namespace, launch: Launch,
                   bars_wanted(args.quiet) and launch.primary) as bar:
         return reproduce(settings, report=bar.write, command=command, shard=shard,
                          launch=launch, progress=bar.update)
-
-
-def load_or_say(path: Path) -> Reproduction:
-    try:
-        return load(path)  # a malformed file: one line
-    except OSError as error:
-        raise FolderError(f"cannot read {path}: {error.strerror or error}") from None
 
 
 def render(args: argparse.Namespace, reproduction: Reproduction) -> int:
