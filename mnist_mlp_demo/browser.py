@@ -53,7 +53,7 @@ def headless_chromium(width: int = 1100, height: int = 900) -> Iterator[Any]:
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
-    options.binary_location = next(shutil.which(n) for n in BROWSERS if shutil.which(n))
+    options.binary_location = next(p for p in map(shutil.which, BROWSERS) if p is not None)
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
                      "--disable-gpu", f"--window-size={width},{height}"):
         options.add_argument(argument)

@@ -98,8 +98,14 @@ class DemoServer(ThreadingHTTPServer):
         super().__init__(address, DemoHandler)
 
     @property
+    def host(self) -> str:
+        """The address listened on, as bound (``server_address``, which its stub also allows to
+        be bytes: an AF_UNIX path)."""
+        return self.socket.getsockname()[0]
+
+    @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
+        host, port = self.host, self.server_address[1]
         return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -147,7 +153,7 @@ class DemoHandler(BaseHTTPRequestHandler):
             host = urlsplit("//" + self.headers.get("Host", "")).hostname
         except ValueError:  # a malformed Host, such as "[::1", names no machine
             host = ""
-        if host is None or not is_loopback(self.server.server_address[0]) or is_loopback(host):
+        if host is None or not is_loopback(self.server.host) or is_loopback(host):
             return True
         self.close_connection = True
         self.send_json(HTTPStatus.FORBIDDEN, {"error": f"this page answers as {self.server.url}"
@@ -198,23 +204,12 @@ class DemoHandler(BaseHTTPRequestHandler):
         """The request's body; None (the error already answered) if its length is missing,
         malformed or over ``MAX_UPLOAD``, in which case nothing of it is read and the connection
         closes."""
-        length = self.headers.get("Content-Length")
-        problem = None
-        if length is None:
-            problem = HTTPStatus.LENGTH_REQUIRED, "send the image with a Content-Length"
-        elif not (length.isascii() and length.isdigit()):  # "²".isdigit(), yet int("²") fails
-            problem = HTTPStatus.BAD_REQUEST, (f"Content-Length {length[:20]!r} is not a number "
-                                               "of bytes")
-        elif len(length) > 12 or int(length) > MAX_UPLOAD:  # 12 digits: no huge int parsed
-            size = f"{int(length) / 2**20:.1f} MB" if len(length) <= 12 else "over a terabyte"
-            problem = HTTPStatus.REQUEST_ENTITY_TOO_LARGE, (
-                f"the image is {size}; the page reads images up to {MAX_UPLOAD / 2**20:.0f} MB: "
-                "give a smaller one")
-        if problem is not None:
-            self.close_connection = True
-            self.send_json(problem[0], {"error": problem[1]})
-            return None
-        return self.rfile.read(int(length))
+        length = content_length(self.headers.get("Content-Length"))
+        if isinstance(length, int):
+            return self.rfile.read(length)
+        self.close_connection = True
+        self.send_json(length[0], {"error": length[1]})
+        return None
 
     def send_json(self, status: HTTPStatus, data: dict[str, Any]) -> None:
         self.send_body(status, json.dumps(data).encode(), "application/json")
@@ -232,6 +227,21 @@ class DemoHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: no line per request (a bug in a handler still prints its traceback)."""
+
+
+def content_length(header: str | None) -> int | tuple[HTTPStatus, str]:
+    """The length in bytes of a request's body, as its ``Content-Length`` ``header`` gives it;
+    else the status and the message that refuse it (missing, malformed, over ``MAX_UPLOAD``)."""
+    if header is None:
+        return HTTPStatus.LENGTH_REQUIRED, "send the image with a Content-Length"
+    if not (header.isascii() and header.isdigit()):  # "²".isdigit(), yet int("²") fails
+        return HTTPStatus.BAD_REQUEST, f"Content-Length {header[:20]!r} is not a number of bytes"
+    if len(header) > 12 or int(header) > MAX_UPLOAD:  # 12 digits: no huge int parsed
+        size = f"{int(header) / 2**20:.1f} MB" if len(header) <= 12 else "over a terabyte"
+        return HTTPStatus.REQUEST_ENTITY_TOO_LARGE, (
+            f"the image is {size}; the page reads images up to {MAX_UPLOAD / 2**20:.0f} MB: "
+            "give a smaller one")
+    return int(header)
 
 
 def is_loopback(host: str) -> bool:

@@ -31,7 +31,7 @@ from mnist_mlp.training import TrainConfig, cpu_threads, step_for, step_threads,
 
 from .machine import machine
 
-LR, BATCH_SIZE = TrainConfig.lr, TrainConfig.batch_size
+LR, BATCH_SIZE = TrainConfig().network_lr, TrainConfig().batch_size
 """The reference setup's η = 0.5 and mini-batches of 10."""
 
 
@@ -237,7 +237,8 @@ def reference_phases(data: DigitTensors, hidden_size: int, steps: int = 3000) ->
             t4 = clock()
             with torch.no_grad():
                 for theta in model.parameters():
-                    theta.add_(theta.grad, alpha=-LR)
+                    if theta.grad is not None:  # each has one after backward (as SGD checks)
+                        theta.add_(theta.grad, alpha=-LR)
             t5 = clock()
             for phase, start, end in zip(PHASES, (t0, t1, t2, t3, t4), (t1, t2, t3, t4, t5),
                                          strict=True):

@@ -17,7 +17,6 @@ and biases from N(0, 1), η = 0.5, mini-batches of 10, 30 epochs, the first 50,0
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
@@ -27,20 +26,20 @@ from pathlib import Path
 from typing import Any
 
 from mnist_mlp.data import load_mnist
-from mnist_mlp.errors import ConfigError, UserError
+from mnist_mlp.errors import UserError
+from mnist_mlp.files import examine
 from mnist_mlp.training import (
     EpochRecord,
-    TrainConfig,
     best_accuracy,
     final_accuracy,
     resolve_device,
 )
 
-from .configurations import Settings, configuration
+from .claim_settings import ClaimSettings
 from .errata import DerivationCheck, OneIn, chapter_one_in, softmax_derivation_check
 from .loss_claims import Integral, LineFit, Regression, backward_engineering, l1_l2_fits
 from .machine import machine
-from .results import ConfigurationResult
+from .results import ConfigurationResult, read_results
 from .results import load as load_reproduction
 from .sweeps import (
     BatchSweep,
@@ -53,59 +52,6 @@ from .sweeps import (
     output_sweep,
 )
 from .unbalanced import OneAgainstNine, unbalanced
-
-BASE = "l30-softmax_eq35"
-"""The reproduction's configuration whose protocol every sweep starts from: the recipe."""
-QUICK = {"seeds": 2, "epochs": 3, "train_size": 5_000, "updates": 100}
-"""``--quick``: 2 seeds, 3 epochs on the first 5,000 training images, 100 updates for the
-fixed-update batch sweep (every sweep value kept)."""
-
-
-@dataclass(frozen=True)
-class ClaimSettings:
-    """What the claims are measured with. The defaults are the full run."""
-
-    seeds: int = 5
-    epochs: int = 30
-    train_size: int | None = None  # the first N training images (None: all 50,000)
-    validation_size: int = 10_000  # the last training images, held out as in the reproduction
-    lrs: tuple[float, ...] = (0.001, 0.01, 0.1, 0.5, 1.0, 10.0, 100.0)
-    hidden_sizes: tuple[int, ...] = (10, 30, 100, 300)
-    batch_sizes: tuple[int, ...] = (1, 10, 100, 1000)
-    activations: tuple[str, ...] = ("sigmoid", "tanh", "relu")  # of the hidden layer
-    outputs: tuple[tuple[str, str], ...] = (  # output layer and loss
-        ("softmax", "binary_cross_entropy"), ("sigmoid", "binary_cross_entropy"),
-        ("softmax", "log_likelihood"), ("sigmoid", "log_likelihood"))
-    updates: int = 2_500  # SGD steps of the fixed-update batch sweep: m = 10 sees 25,000 images
-    data_dir: str | None = None
-    device: str = "auto"
-    reproduction: str = "results/reproduction.json"  # where the stalled runs are read
-    quick: bool = False
-
-    def validate(self) -> None:
-        for name in ("seeds", "epochs", "updates"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.train_size is not None and self.train_size < max(self.batch_sizes):
-            raise ConfigError(f"train_size {self.train_size} is smaller than the largest "
-                              f"mini-batch, {max(self.batch_sizes)}")
-
-    def base(self) -> TrainConfig:
-        """The sweeps' starting point: ``BASE`` under these settings, without logs."""
-        settings = Settings(epochs=self.epochs, train_size=self.train_size,
-                            validation_size=self.validation_size, data_dir=self.data_dir,
-                            device=self.device, log_dir=None)
-        config = configuration(BASE).train_config(settings)
-        return replace(config, train_size=self.train_images())
-
-    def train_images(self) -> int:
-        """How many training images the sweeps use."""
-        available = 60_000 - self.validation_size
-        return available if self.train_size is None else min(self.train_size, available)
-
-
-def quick_settings(**overrides: Any) -> ClaimSettings:
-    return ClaimSettings(**(QUICK | {"quick": True} | overrides))
 
 
 @dataclass
@@ -168,8 +114,8 @@ class ClaimsFileError(UserError, ValueError):
 
 def load(path: str | Path) -> Claims:
     """The ``Claims`` saved in ``claims.json`` at ``path`` (to render the report again)."""
+    d = read_results(path, "give a claims.json that scripts/claims.py wrote", ClaimsFileError)
     try:
-        d = json.loads(Path(path).read_text())
         settings = ClaimSettings(**{k: _tuple(v) for k, v in d["settings"].items()})
         batch = d["batch_size"]
         regression = d["regression"] | {"fits": {k: LineFit(**v) for k, v in
@@ -211,8 +157,9 @@ def _points(items: list[dict[str, Any]]) -> list[Point]:
 
 def reproduction_link(path: str | Path, stalls: str = "l100-quadratic"
                       ) -> ReproductionLink | None:
-    """What the reproduction at ``path`` says (None: no such file, or no ``stalls`` in it)."""
-    if not Path(path).exists():
+    """What the reproduction at ``path`` says (None: no such file, or no ``stalls`` in it); a
+    path that cannot be examined or read is one line (``UserError``)."""
+    if examine(path, "the reproduction", "give --reproduction a reproduction.json") is None:
         return None
     results = load_reproduction(path).results
     stalled = next((r for r in results if r.configuration.name == stalls), None)
@@ -242,6 +189,7 @@ def run_claims(settings: ClaimSettings, say: Say | None = None, command: str = "
     started = datetime.now().astimezone().isoformat(timespec="seconds")
     start = time.perf_counter()
     data = load_mnist(settings.data_dir, validation_size=settings.validation_size)  # fails fast
+    link = reproduction_link(settings.reproduction)  # and --reproduction's file
     base, seeds = settings.base(), list(range(settings.seeds))
     say(f"claims: {settings.seeds} seeds, {settings.epochs} epochs, "
         f"{settings.train_images():,} training images")
@@ -256,7 +204,7 @@ def run_claims(settings: ClaimSettings, say: Say | None = None, command: str = "
         output_sweep(base, settings.outputs, seeds, say, known), l1_l2_fits(),
         backward_engineering(), unbalanced(data.test.labels),
         softmax_derivation_check(data.train.images, data.train.labels), chapter_one_in(),
-        reproduction_link(settings.reproduction), machine(resolve_device(settings.device)),
+        link, machine(resolve_device(settings.device)),
         command, 0.0, started)
     claims.wall_seconds = time.perf_counter() - start
     return claims

@@ -3,6 +3,7 @@ each, then the sweeps' numbers; ``save`` writes it with ``claims.json`` and the 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -14,7 +15,8 @@ from mnist_mlp.files import write_atomically, write_json
 
 from . import claims_rows as v
 from . import claims_rules as rule
-from .claims import BASE, Claims
+from .claim_settings import BASE
+from .claims import Claims
 from .claims_plots import FIGURES
 from .claims_rows import TESTED
 from .errata import errata_markdown
@@ -353,7 +355,7 @@ def save(c: Claims, out: Path) -> dict[str, Path]:
         fig = draw(c)
         paths[name] = out / f"{stem}_{name}.png"
         try:
-            write_atomically(paths[name], lambda f, fig=fig: fig.savefig(f, format="png", dpi=100))
+            write_atomically(paths[name], functools.partial(fig.savefig, format="png", dpi=100))
         finally:
             plt.close(fig)
     paths["json"] = out / f"{stem}.json"

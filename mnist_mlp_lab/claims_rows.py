@@ -42,7 +42,8 @@ def _missing(*names: str) -> str:
 def _find(c: Claims, *names: str) -> list[Reproduced] | None:
     """The reproduction's configurations called ``names``; None if one is missing."""
     found = [c.reproduction.find(n) if c.reproduction else None for n in names]
-    return None if any(f is None for f in found) else found  # type: ignore[return-value]
+    kept = [f for f in found if f is not None]
+    return kept if len(kept) == len(names) else None
 
 
 # --- the losses -----------------------------------------------------------------------------------
@@ -211,7 +212,8 @@ def batches_cost(c: Claims) -> str:
     if len(points) < 2:
         return f"{rule.UNMEASURED}: every network diverged."
     first, last = points[0], points[-1]
-    per_update = tuple(p.seconds_per_epoch / p.updates_per_epoch for p in (first, last))
+    per_update = (first.seconds_per_epoch / first.updates_per_epoch,
+                  last.seconds_per_epoch / last.updates_per_epoch)
     word = rule.batch_cost(per_update, (first.seconds_per_epoch, last.seconds_per_epoch))
     ratio = last.seconds_per_epoch / first.seconds_per_epoch
     epoch = f"{1 / ratio:.1f}× cheaper" if ratio < 1 else f"{ratio:.1f}× dearer"

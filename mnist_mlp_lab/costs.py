@@ -129,6 +129,8 @@ def reproduction_cost(settings: Settings) -> ReproductionCost:
     checkpoints in a temporary folder, and sum the seconds of its epochs' SGD steps."""
     with tempfile.TemporaryDirectory(prefix="mnist-mlp-costs-") as folder:
         result = reproduce(replace(settings, log_dir=folder))
+    if result is None:  # one process: only a rank of torchrun other than 0 gets None
+        raise RuntimeError("the reproduction returned nothing in one process")
     # the networks of a configuration train together: each record holds the grid's epoch time
     training = sum(record.seconds for configuration in result.results
                    for record in configuration.runs[0].history)

@@ -182,17 +182,18 @@ def _mean(values: Tensor) -> float | None:
 
 def group_evidence(runs: Sequence[Run]) -> GroupEvidence | None:
     """``saturation_evidence`` of several networks, summed up (None for no networks)."""
-    runs = [r for r in runs if r.evidence is not None]
-    if not runs:
+    measured = [(r, r.evidence) for r in runs if r.evidence is not None]
+    if not measured:
         return None
-    evidence = [r.evidence for r in runs]
+    runs, evidence = [r for r, _ in measured], [e for _, e in measured]
 
     def pooled(group: str) -> float | None:
-        pairs = sum(e["wrong_delta"][group]["pairs"] for e in evidence)
+        """The mean |δ| over the wrong pairs of ``group`` of every network (None: no pair)."""
+        groups = [e["wrong_delta"][group] for e in evidence]
+        pairs = sum(g["pairs"] for g in groups)
         if not pairs:
-            return None
-        return sum(e["wrong_delta"][group]["pairs"] * e["wrong_delta"][group]["mean_abs_delta"]
-                   for e in evidence if e["wrong_delta"][group]["pairs"]) / pairs
+            return None  # a group without pairs has no mean (None), and weighs nothing
+        return sum(g["pairs"] * (g["mean_abs_delta"] or 0.0) for g in groups) / pairs
 
     stuck_units = [u for e in evidence for u in e["stuck_outputs"]]
     errors = [u["mean_abs_error"] for u in stuck_units if u["mean_abs_error"] is not None]
@@ -211,8 +212,7 @@ def group_evidence(runs: Sequence[Run]) -> GroupEvidence | None:
         lost_digits_per_network=statistics.fmean(len(r.lost_digits) for r in runs),
         lost_digits=sorted({d for r in runs for d in r.lost_digits}),
         stuck_outputs_are_the_lost_digits=sum(
-            {u["unit"] for u in r.evidence["stuck_outputs"]} == set(r.lost_digits)
-            for r in runs),
+            {u["unit"] for u in e["stuck_outputs"]} == set(r.lost_digits) for r, e in measured),
         stuck_outputs_range=[min(per_network), max(per_network)],
         stuck_never_predicted=kinds.count("never predicted"),
         stuck_lost_but_predicted=kinds.count("lost"),

@@ -28,7 +28,7 @@ from .configurations import (
 )
 from .evidence import LOST_RECALL, SATURATION, STUCK_FRACTION, GroupEvidence
 from .reproduction_plot import plot
-from .results import READINGS, ConfigurationResult, Reproduction, Run, stall_rule
+from .results import READINGS, ConfigurationResult, Reproduction, Run, reading, stall_rule
 
 __all__ = ["markdown", "plot", "save", "table"]
 
@@ -71,7 +71,7 @@ def table(reproduction: Reproduction) -> str:
         lines.append(
             f"| `{c.name}` | {c.cost} | {c.lr:g} | "
             f"{'—' if c.textbook is None else f'{100 * c.textbook:.2f}'} | "
-            + " | ".join(_cell(summary.get(key)) for key in READINGS)  # type: ignore[arg-type]
+            + " | ".join(_cell(reading(summary, key)) for key in READINGS)
             + f" | {' / '.join(_yes(within[key]) for key in READINGS)} | {stalled} |")
     return "\n".join(lines)
 
@@ -204,8 +204,9 @@ def _stall_evidence_sentence(r: ConfigurationResult) -> str:
             sentence += ". "
     if r.healthy:
         healthy, within = r.summary(r.healthy), r.within(r.healthy)
-        sentence += (f"Without its stalled runs `{name}` reads {_cell(healthy['best'])} % at "
-                     f"the best epoch and {_cell(healthy['final'])} % at the final one")
+        sentence += (f"Without its stalled runs `{name}` reads {_cell(reading(healthy, 'best'))}"
+                     f" % at the best epoch and {_cell(reading(healthy, 'final'))} % at the "
+                     "final one")
         if r.configuration.textbook is not None:
             sentence += (f" (textbook {100 * r.configuration.textbook:.2f} % within [min, max]: "
                          f"{' / '.join(_yes(within[key]) for key in READINGS)})")
@@ -221,14 +222,13 @@ def summary(reproduction: Reproduction) -> str:
     text = ["**In short.**"]
     if quoted:
         within = sum(bool(r.within()["best"]) for r in quoted)
-        gaps = [_gap(r, "best", r.healthy) for r in quoted if r.healthy]
+        gaps = _known([_gap(r, "best", r.healthy) for r in quoted if r.healthy])
         text.append(f"{'Every' if within == len(quoted) else f'{within} of {len(quoted)}'} "
                     f"figure{'s' * (within != len(quoted))} of the chapter "
                     f"lie{'s' * (within == len(quoted))} within our [min, max] at the best "
                     f"epoch (the chapter's reading), at most {max(map(abs, gaps)):.2f} points "
                     f"from our mean (stalled runs left out).")
-        clean = [_gap(r, "validated", r.runs) for r in quoted if not r.stalled
-                 and "validated" in r.summary()]
+        clean = _known([_gap(r, "validated", r.runs) for r in quoted if not r.stalled])
         if clean:
             text.append(f"Read at the epoch chosen by validation, the configurations without "
                         f"stalls score {_points(clean)} the chapter's figures.")
@@ -246,8 +246,8 @@ def _stated_eta_summary(results: list[ConfigurationResult]) -> str:
     if not stated:
         return ""
     readings = "; ".join(
-        f"`{r.configuration.name}` {_cell(r.summary().get('final'))} % at the final epoch, "
-        f"{_cell(r.summary().get('best'))} % at the best ({len(r.stalled)} of {len(r.runs)} "
+        f"`{r.configuration.name}` {_cell(reading(r.summary(), 'final'))} % at the final epoch, "
+        f"{_cell(reading(r.summary(), 'best'))} % at the best ({len(r.stalled)} of {len(r.runs)} "
         f"stalled{_diverged(r)})" for r in stated)
     return (f"At the η the chapter states for both costs, {stated[0].configuration.lr:g}, the "
             f"quadratic cost scores {readings}; the chapter's quadratic figures were measured at "
@@ -259,9 +259,15 @@ def _diverged(r: ConfigurationResult) -> str:
     return f", {n} diverged" if n else ""
 
 
-def _gap(r: ConfigurationResult, reading: str, runs: Sequence[Run]) -> float:
-    """Our mean ``reading`` over ``runs`` minus the textbook figure, in points."""
-    return 100 * (r.summary(runs)[reading].mean - r.configuration.textbook)  # type: ignore
+def _gap(r: ConfigurationResult, key: str, runs: Sequence[Run]) -> float | None:
+    """Our mean reading ``key`` over ``runs`` minus the textbook figure, in points (None where
+    either is missing)."""
+    spread, figure = reading(r.summary(runs), key), r.configuration.textbook
+    return None if spread is None or figure is None else 100 * (spread.mean - figure)
+
+
+def _known(gaps: list[float | None]) -> list[float]:
+    return [gap for gap in gaps if gap is not None]
 
 
 def _points(gaps: list[float]) -> str:
@@ -285,8 +291,9 @@ def _stall_summary(r: ConfigurationResult) -> str:
             text += " — the quadratic cost's learning slowdown, in a whole network"
     text += "."
     if r.healthy:
-        text += (f" Without them `{name}` reads {_cell(r.summary(r.healthy)['best'])} % at the "
-                 f"best epoch ({_count(len(r.healthy), 'run')}).")
+        best = _cell(reading(r.summary(r.healthy), "best"))
+        text += (f" Without them `{name}` reads {best} % at the best epoch "
+                 f"({_count(len(r.healthy), 'run')}).")
     return text
 
 
@@ -295,8 +302,8 @@ def _recipe_summary(results: list[ConfigurationResult]) -> str:
     if not recipe:
         return ""
     readings = "; ".join(
-        f"`{r.configuration.name}` {_cell(r.summary().get('final'))} % at the final epoch, "
-        f"{_cell(r.summary().get('best'))} % at the best" for r in recipe)
+        f"`{r.configuration.name}` {_cell(reading(r.summary(), 'final'))} % at the final epoch, "
+        f"{_cell(reading(r.summary(), 'best'))} % at the best" for r in recipe)
     return (f"The chapter's own recipe, a softmax output with the cross-entropy (35), η = "
             f"{recipe[0].configuration.lr:g}, scores {readings}. The chapter quotes no figure "
             f"for it: the four it quotes come from sigmoid outputs, the rows that hold them.")

@@ -130,10 +130,10 @@ def reproduce(settings: Settings, report: Report | None = None, command: str = "
     results, trained_softmax = [], None
     configurations = settings.configurations()
     seeds = shard.take([range(settings.seeds)] * len(configurations))
-    for conf, mine in zip(configurations, seeds, strict=True):
-        result, models = run_configuration(conf, settings, test, say, mine, progress)
+    for conf, own_seeds in zip(configurations, seeds, strict=True):
+        result, models = run_configuration(conf, settings, test, say, own_seeds, progress)
         results.append(result)
-        if conf.name == "l30-softmax" and mine[:1] == [0] and not result.runs[0].diverged:
+        if conf.name == "l30-softmax" and own_seeds[:1] == [0] and not result.runs[0].diverged:
             trained_softmax = models[0]
         finals = [final_accuracy(r.history) for r in result.runs if not r.diverged]
         say(f"{conf.name}: final {summarize_line(finals)}, {len(result.stalled)} stalled, "

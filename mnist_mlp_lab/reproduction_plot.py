@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib
 
@@ -105,8 +106,8 @@ def _plot_typical(ax: Axes, result: ConfigurationResult, margin: float, highs: l
         highs.append(100 * c.textbook)
 
 
-STALLED_STYLE = {"linewidth": 2.2, "linestyle": ":"}
-LATE_STYLE = {"linewidth": 1.4, "linestyle": "--"}
+STALLED_STYLE: dict[str, Any] = {"linewidth": 2.2, "linestyle": ":"}  # keywords of Axes.plot
+LATE_STYLE: dict[str, Any] = {"linewidth": 1.4, "linestyle": "--"}
 
 
 def _plot_every_run(ax: Axes, result: ConfigurationResult, margin: float) -> None:

@@ -4,15 +4,14 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 from mnist_mlp.errors import UserError
+from mnist_mlp.files import JSONFileError, read_json
 from mnist_mlp.training import (
     EpochRecord,
     Spread,
@@ -40,8 +39,29 @@ class ReproductionFileError(UserError, ValueError):
     """A file read back as a ``reproduction.json`` that is not one."""
 
 
+MAX_JSON_BYTES = 256 << 20
+"""The largest results file read back (the full reproduction's JSON is about 1.6 MB)."""
+
+
+def read_results(path: str | os.PathLike[str], fix: str, error: type[UserError]) -> Any:
+    """The JSON value in ``path``, a results file the user gave, read within bounds by the
+    library's ``read_json``; else ``error`` ending with ``fix``, one line: a path missing,
+    unreadable, too long, a folder, a FIFO (refused unread, never waited on), or not JSON."""
+    try:
+        return read_json(path, MAX_JSON_BYTES)
+    except JSONFileError as problem:
+        raise error(f"cannot read {path}: {problem.problem}; {fix}") from None
+
+
 READINGS = {"final": "final epoch", "best": "best epoch (textbook's reading)",
             "validated": "epoch chosen by validation"}
+
+
+def reading(summary: dict[str, Spread | int], key: str) -> Spread | None:
+    """The spread of the reading ``key`` (one of ``READINGS``) in a ``summarize`` of runs; None
+    where it was not measured (no run kept, or no validation set)."""
+    value = summary.get(key)
+    return value if isinstance(value, Spread) else None
 
 
 
@@ -123,8 +143,8 @@ class ConfigurationResult:
     def within(self, runs: Sequence[Run] | None = None) -> dict[str, bool | None]:
         """For each reading, whether the textbook figure lies within our [min, max]."""
         textbook, summary = self.configuration.textbook, self.summary(runs)
-        return {key: None if textbook is None or key not in summary
-                else summary[key].contains(textbook) for key in READINGS}
+        return {key: None if textbook is None or (spread := reading(summary, key)) is None
+                else spread.contains(textbook) for key in READINGS}
 
     def evidence(self) -> dict[str, GroupEvidence | None]:
         """The stall evidence averaged over the healthy and over the stalled runs."""
@@ -182,8 +202,10 @@ class Reproduction:
 
 def load(path: str | os.PathLike[str]) -> Reproduction:
     """A ``Reproduction`` read back from its ``reproduction.json`` (to render it again)."""
+    data = read_results(path, "give a reproduction.json that scripts/reproduce.py wrote",
+                        ReproductionFileError)
     try:
-        return from_dict(json.loads(Path(path).read_text()))
+        return from_dict(data)
     except (KeyError, TypeError, ValueError) as error:
         raise ReproductionFileError(f"{path} is not a reproduction.json: {error!r}") from None
 

@@ -70,7 +70,7 @@ class Point:
 def train_point(config: TrainConfig, seeds: Sequence[int], value: float,
                 lrs: Sequence[float] | None = None) -> list[Point]:
     """Train ``config`` over ``seeds`` (and ``lrs``, one ``Point`` each; default: its own η)."""
-    lrs = [config.lr] if lrs is None else list(lrs)
+    lrs = list(config.lrs if lrs is None else lrs)
     try:
         results = train_many(config, seeds, lrs=lrs)
     except DivergenceError:  # every network of the grid diverged
@@ -101,7 +101,7 @@ def learning_rate_sweep(base: TrainConfig, lrs: Sequence[float], seeds: Sequence
                         say: Say) -> list[Point]:
     """Final test accuracy against η: one grid of ``lrs × seeds``, trained at once."""
     start = time.perf_counter()
-    points = train_point(base, seeds, base.lr, lrs)
+    points = train_point(base, seeds, base.network_lr, lrs)
     say(f"learning rate: {len(lrs)} values × {len(seeds)} seeds "
         f"({time.perf_counter() - start:.0f} s)")
     return points

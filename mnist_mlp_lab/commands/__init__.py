@@ -5,13 +5,21 @@ wrapped by ``mnist_mlp.cli.one_line_errors``: a user error is one line, exit sta
 
 from __future__ import annotations
 
+import argparse
+import importlib
+
 from mnist_mlp.cli import run_command
 
 COMMANDS = ("bench", "claims", "compare_engines", "reproduce", "slowdown")
 
 
 def run(command: str) -> int:
-    """Run the lab's command ``command`` (one of ``COMMANDS``): it loads torch, then parses."""
+    """Run the lab's command ``command`` (one of ``COMMANDS``), its options parsed before torch
+    loads (``options``)."""
     if command not in COMMANDS:
         raise ValueError(f"no lab command {command!r}; the commands are {', '.join(COMMANDS)}")
-    return run_command(f"{__name__}.{command}")
+
+    def parser() -> argparse.ArgumentParser:
+        return importlib.import_module(f"{__name__}.options").PARSERS[command]()
+
+    return run_command(f"{__name__}.{command}", parser)

@@ -10,8 +10,6 @@ the reference loop (load, forward, loss, backward, update).
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, fields
@@ -19,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from mnist_mlp.cli import command_parser, one_line_errors, positive_int
+from mnist_mlp.cli import one_line_errors
 from mnist_mlp.engine import describe_fused_kernel, describe_native_loop
 from mnist_mlp.errors import ConfigError
 from mnist_mlp.files import write_atomically, write_json
@@ -37,33 +35,8 @@ from ..benchmark import (
 from ..configurations import Settings
 from ..costs import EvaluationCost, evaluation_cost, peak_memory, reproduction_cost, sweep_hours
 from ..machine import machine
-
-
-def parser() -> argparse.ArgumentParser:
-    p = command_parser("Time one training epoch of the naive user loop, the reference "
-                       "trainer and the fused engine.")
-    p.add_argument("--data-dir", help="folder holding MNIST/raw/ (default: $MNIST_DATA)")
-    p.add_argument("--hidden", type=positive_int, nargs="+", default=[30, 100],
-                   help="hidden sizes l to time")
-    p.add_argument("--networks", type=positive_int, nargs="+", default=[1, 10, 100],
-                   help="K values for the engine")
-    p.add_argument("--device", nargs="+", default=None,
-                   help="devices to time (default: cpu, and cuda when present)")
-    p.add_argument("--warmup", type=positive_int, default=2000,
-                   help="images in the untimed warm-up epoch")
-    p.add_argument("--repeat", type=positive_int, default=3,
-                   help="epochs timed in a row for each measurement; the fastest counts")
-    p.add_argument("--json", type=Path, help="also write the timings here, and the report as "
-                                             "Markdown beside it (.md)")
-    p.add_argument("--from-json", type=Path, metavar="PATH",
-                   help="measure nothing: print the report of an earlier --json run (and "
-                        "write its .md beside it)")
-    p.add_argument("--costs", action="store_true",
-                   help="also measure what a sweep costs besides training: evaluation per "
-                        "network, peak memory for K = 1, 100 and 1000 networks (l = 30), and "
-                        "the reproduction's wall time against its training time (it runs the "
-                        "whole reproduction); on the first device of --device")
-    return p
+from ..results import read_results
+from .options import bench_parser as parser
 
 
 @one_line_errors
@@ -126,11 +99,7 @@ def report(result: dict) -> str:
 
 def load_json(path: Path) -> dict:
     """An earlier run's JSON, or a one-line error."""
-    try:
-        result = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise ConfigError(f"cannot read {path}: {getattr(error, 'strerror', None) or error}; "
-                          "give the JSON file scripts/bench.py --json wrote") from error
+    result = read_results(path, "give the JSON file scripts/bench.py --json wrote", ConfigError)
     names = {f.name for f in fields(Timing)}
     if not (isinstance(result, dict) and {"machine", "native_loop", "timings"} <= set(result)
             and isinstance(result["machine"], dict) and isinstance(result["timings"], list)

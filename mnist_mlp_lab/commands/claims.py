@@ -9,47 +9,17 @@ figure; ``--quick`` writes ``OUT/claims-quick.*`` instead. The work is done by
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from mnist_mlp.cli import command_parser, one_line_errors, positive_int
+from mnist_mlp.cli import one_line_errors
 from mnist_mlp.files import check_writable
 
-from ..claims import QUICK, ClaimSettings, load, quick_settings, run_claims
+from ..claim_settings import ClaimSettings, quick_settings
+from ..claims import load, run_claims
 from ..claims_report import save
+from .options import claims_parser as parser
 from .reproduce import cannot, command_line
-
-
-def parser() -> argparse.ArgumentParser:
-    d = ClaimSettings()
-    p = command_parser(
-        "The chapter, claim by claim: every statement it makes, measured or tested, each "
-        "verdict computed by a stated rule — sweeps of the learning rate, the hidden layer, the "
-        "mini-batch size and the recipe's choices, L1 against L2, the backward-engineered "
-        "cross-entropy, unbalanced data, what the reproduction says, and the chapter's errata.")
-    p.add_argument("--seeds", type=positive_int, default=None,
-                   help=f"networks per swept value (default: {d.seeds}; {QUICK['seeds']} with "
-                        "--quick)")
-    p.add_argument("--epochs", type=positive_int, default=None,
-                   help=f"epochs (default: {d.epochs}; {QUICK['epochs']} with --quick)")
-    p.add_argument("--quick", action="store_true",
-                   help=f"a small version for CI: {QUICK['seeds']} seeds, {QUICK['epochs']} "
-                        f"epochs, the first {QUICK['train_size']:,} training images, "
-                        f"{QUICK['updates']} updates; writes claims-quick.*")
-    p.add_argument("--data-dir", default=None,
-                   help="folder holding MNIST/raw/ (default: $MNIST_DATA, else ./data)")
-    p.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("--reproduction", default=d.reproduction,
-                   help=f"the reproduction whose stalled runs show the slowdown in a network "
-                        f"(default: {d.reproduction})")
-    p.add_argument("--out", type=Path, default=Path("results"),
-                   help="folder for claims.md, .json and the figures (default: results)")
-    p.add_argument("--from-json", type=Path, metavar="PATH",
-                   help="measure nothing: render the .md, .json and figures again from an "
-                        "earlier claims.json (into --out)")
-    return p
 
 
 @one_line_errors  # user errors: one line, exit 2; Ctrl-C: exit 130
@@ -61,10 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         **given, data_dir=args.data_dir, device=args.device, reproduction=args.reproduction)
     check_writable(args.out, "the claims", "choose another folder with --out")
     if args.from_json:
-        try:
-            claims = load(args.from_json)  # a malformed file: ValueError, one line
-        except OSError as e:
-            return cannot(f"read {args.from_json}", e)
+        claims = load(args.from_json)  # a bad file (missing, a FIFO, malformed): one line
     else:
         claims = run_claims(settings, lambda line: print(line, flush=True), command_line(argv))
     try:

@@ -13,34 +13,21 @@ their paired differences, seed by seed. The work is done by
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from mnist_mlp.cli import command_parser, one_line_errors
+from mnist_mlp.cli import one_line_errors
 from mnist_mlp.files import write_atomically
 
 from ..agreement import compare, markdown
 from ..results import load
-
-
-def parser() -> argparse.ArgumentParser:
-    p = command_parser(__doc__.split("\n")[0])
-    p.add_argument("fast", type=Path, help="reproduction.json of the fast engine")
-    p.add_argument("reference", type=Path, help="reproduction.json of the reference loop")
-    p.add_argument("--out", type=Path, help="also write the table (Markdown) here")
-    return p
+from .options import compare_engines_parser as parser
 
 
 @one_line_errors  # user errors: one line, exit 2
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    try:
-        comparisons = compare(load(args.fast), load(args.reference))
-    except OSError as error:
-        print(f"error: cannot read {error.filename}: {error.strerror}", file=sys.stderr)
-        return 2
+    comparisons = compare(load(args.fast), load(args.reference))  # a bad file: one line
     if not comparisons:
         print("error: the two reproductions have no configuration in common", file=sys.stderr)
         return 2

@@ -26,15 +26,12 @@ from pathlib import Path
 from mnist_mlp.cli import (
     CountBar,
     bars_wanted,
-    command_parser,
     one_line_errors,
-    positive_int,
     quoted,
-    shard_option,
     slurm_shard,
 )
 from mnist_mlp.errors import ConfigError
-from mnist_mlp.files import FOLDER, FolderError, check_writable, examine
+from mnist_mlp.files import FOLDER, check_writable, examine
 from mnist_mlp.training import (
     ONE_PROCESS,
     WHOLE,
@@ -47,58 +44,11 @@ from mnist_mlp.training import (
     write_shard,
 )
 
-from ..configurations import ENGINES, NAMES, QUICK, Settings, quick_settings
+from ..configurations import Settings, quick_settings
 from ..report import save, table
 from ..reproduce import reproduce
 from ..results import Reproduction, combine, from_dict, load
-
-
-def parser() -> argparse.ArgumentParser:
-    d = Settings()
-    p = command_parser("Reproduce the textbook's MNIST figures over seeds: final, best and "
-                       "validation-chosen test accuracy, stalled runs and why they stall.")
-    p.add_argument("--seeds", type=positive_int, default=None,
-                   help=f"networks per configuration, seeds 0…N−1 (default: {d.seeds}; "
-                        f"{QUICK['seeds']} with --quick)")
-    p.add_argument("--epochs", type=positive_int, default=None,
-                   help=f"epochs (default: {d.epochs}; {QUICK['epochs']} with --quick)")
-    p.add_argument("--train-size", type=positive_int, default=None,
-                   help="train on the first N training images only (default: all 50,000)")
-    p.add_argument("--validation-size", type=positive_int, default=None,
-                   help=f"the last N training images held out (default: {d.validation_size:,})")
-    p.add_argument("--only", nargs="+", choices=NAMES, metavar="NAME",
-                   help=f"run only these configurations: {', '.join(NAMES)} (default: all)")
-    p.add_argument("--quick", action="store_true",
-                   help=f"a small version, a smoke test: {QUICK['seeds']} "
-                        f"seeds, {QUICK['epochs']} epochs, the first {QUICK['train_size']:,} "
-                        "training images; writes reproduction-quick.*")
-    p.add_argument("--engine", choices=ENGINES, default=d.engine,
-                   help="fast: all seeds of a configuration at once (train_many); "
-                        "reference: the readable loop, one network at a time")
-    p.add_argument("--data-dir", default=None,
-                   help="folder holding MNIST/raw/ (default: $MNIST_DATA, else ./data)")
-    p.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("--out", type=Path, default=Path("results"),
-                   help="folder for reproduction.md, .json and .png (default: results)")
-    p.add_argument("--log-dir", default=d.log_dir,
-                   help=f"TensorBoard runs, one folder per configuration (default: {d.log_dir}; "
-                        "'' for none)")
-    p.add_argument("--shard", type=shard_option, metavar="I/N",
-                   help="train only shard I of N (a share of every configuration's seeds; e.g. "
-                        "one task of a job array) and write it to OUT/shard-I-of-N.json; "
-                        "--merge OUT then writes the report (default: under a Slurm job "
-                        "array, the task's shard; else all of it)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    train_nothing = p.add_mutually_exclusive_group()
-    train_nothing.add_argument(
-        "--from-json", type=Path, metavar="PATH",
-        help="train nothing: render the .md, .json and .png again from an earlier "
-             "reproduction.json (into --out)")
-    train_nothing.add_argument(
-        "--merge", type=Path, metavar="FOLDER",
-        help="train nothing: merge the shard files of a reproduction run in shards (--shard "
-             "I/N, all N of them in FOLDER) into the one report, written into FOLDER")
-    return p
+from .options import reproduce_parser as parser
 
 
 def python() -> str:
@@ -153,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with process_group(launch, settings.device), \
             contextlib.redirect_stdout(sys.stdout if launch.primary else io.StringIO()):
         if args.from_json:
-            return render(args, load_or_say(args.from_json))
+            return render(args, load(args.from_json))  # a bad file: one line
         reproduction = run(settings, args, launch, command_line(argv, launch))
         if reproduction is None:  # a rank of torchrun other than 0: rank 0 reports
             return 0
@@ -175,13 +125,6 @@ def run(settings: Settings, args: argparse.Namespace, launch: Launch,
                   bars_wanted(args.quiet) and launch.primary) as bar:
         return reproduce(settings, report=bar.write, command=command, shard=shard,
                          launch=launch, progress=bar.update)
-
-
-def load_or_say(path: Path) -> Reproduction:
-    try:
-        return load(path)  # a malformed file: one line
-    except OSError as error:
-        raise FolderError(f"cannot read {path}: {error.strerror or error}") from None
 
 
 def render(args: argparse.Namespace, reproduction: Reproduction) -> int:

@@ -16,14 +16,8 @@ from mnist_mlp.textbook.losses import log_likelihood, mae_loss, mse_loss
 from mnist_mlp.training import DivergenceError
 from mnist_mlp_lab import claims_rows, sweeps
 from mnist_mlp_lab import claims_rules as rule
-from mnist_mlp_lab.claims import (
-    ClaimSettings,
-    Reproduced,
-    ReproductionLink,
-    load,
-    quick_settings,
-    run_claims,
-)
+from mnist_mlp_lab.claim_settings import ClaimSettings, quick_settings
+from mnist_mlp_lab.claims import Reproduced, ReproductionLink, load, run_claims
 from mnist_mlp_lab.claims_plots import FIGURES
 from mnist_mlp_lab.claims_report import markdown, rows, save
 from mnist_mlp_lab.errata import ERRATA

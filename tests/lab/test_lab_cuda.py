@@ -10,7 +10,8 @@ import torch
 from helpers import needs_cuda
 
 from mnist_mlp.engine.fused import device as fused_device
-from mnist_mlp_lab.claims import ClaimSettings, run_claims
+from mnist_mlp_lab.claim_settings import ClaimSettings
+from mnist_mlp_lab.claims import run_claims
 from mnist_mlp_lab.commands.bench import main as bench_main
 from mnist_mlp_lab.configurations import Settings
 from mnist_mlp_lab.costs import evaluation_cost, peak_memory

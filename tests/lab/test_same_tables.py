@@ -36,7 +36,8 @@ def normalized(markdown: str) -> list[str]:
 def tiny_tables(data_dir: Path, out: Path) -> list[str]:
     """A reproduction of three l = 30 configurations and the claims measured with it: 2 seeds,
     2 epochs, 200–250 training digits, on the CPU."""
-    from mnist_mlp_lab.claims import ClaimSettings, run_claims
+    from mnist_mlp_lab.claim_settings import ClaimSettings
+    from mnist_mlp_lab.claims import run_claims
     from mnist_mlp_lab.claims_report import markdown as claims_markdown
     from mnist_mlp_lab.configurations import Settings
     from mnist_mlp_lab.report import markdown as reproduction_markdown
