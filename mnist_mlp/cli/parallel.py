@@ -99,8 +99,8 @@ def gather_share(results: list[TrainResult], epochs: int, launch: Launch) -> lis
     try:
         return gather_json(identified(results), launch, done)
     except KeyboardInterrupt as stop:
-        kept = results[0].run_dir / LAST if results and results[0].run_dir else None
-        raise TrainingInterrupted(kept, epochs, epochs, len(results), exit_status(stop)) from None
+        last = results[0].run_dir / LAST if results and results[0].run_dir else None
+        raise TrainingInterrupted(last, epochs, epochs, len(results), exit_status(stop)) from None
 
 
 def identified(results: list[TrainResult]) -> list[dict[str, Any]]:
