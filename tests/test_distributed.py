@@ -200,10 +200,20 @@ def test_what_cannot_be_split_is_one_line(argv, words, capsys):
 
 
 def torchrun(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess:
+    """Two ranks of scripts/train.py: rank 0's stdout; on stderr torchrun's report, then each
+    rank's own (its last words, which torchrun's table of exit codes does not hold)."""
     env = os.environ | {"OMP_NUM_THREADS": "1", "MNIST_MLP_DIST_TIMEOUT": "60"}
-    return subprocess.run([TORCHRUN, "--standalone", "--nproc-per-node", "2",
-                           str(ROOT / "scripts" / "train.py"), *argv], capture_output=True,
-                          text=True, cwd=tmp_path, env=env, timeout=300, check=False)
+    logs = tmp_path / "torchrun-logs"
+    done = subprocess.run([TORCHRUN, "--standalone", "--nproc-per-node", "2", "--log-dir",
+                           str(logs), "--redirects", "3", str(ROOT / "scripts" / "train.py"),
+                           *argv], capture_output=True, text=True, cwd=tmp_path, env=env,
+                          timeout=300, check=False)
+    said = {name: "".join(f"\n--- rank {path.parent.name}'s {name}:\n{path.read_text()}"
+                          for path in sorted(logs.glob(f"*/attempt_*/*/{name}.log")))
+            for name in ("stdout", "stderr")}
+    rank_0 = next(logs.glob("*/attempt_0/0/stdout.log"), None)
+    return subprocess.CompletedProcess(done.args, done.returncode, rank_0.read_text() if rank_0
+                                       else said["stdout"], done.stderr + said["stderr"])
 
 
 def weights_by_seed(log_dir: Path) -> dict[tuple[str, int], dict[str, torch.Tensor]]:
