@@ -200,10 +200,20 @@ def test_what_cannot_be_split_is_one_line(argv, words, capsys):
 
 
 def torchrun(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess:
+    """Two ranks of scripts/train.py: rank 0's stdout; on stderr torchrun's report, then each
+    rank's own (its last words, which torchrun's table of exit codes does not hold)."""
     env = os.environ | {"OMP_NUM_THREADS": "1", "MNIST_MLP_DIST_TIMEOUT": "60"}
-    return subprocess.run([TORCHRUN, "--standalone", "--nproc-per-node", "2",
-                           str(ROOT / "scripts" / "train.py"), *argv], capture_output=True,
-                          text=True, cwd=tmp_path, env=env, timeout=300, check=False)
+    logs = tmp_path / "torchrun-logs"
+    done = subprocess.run([TORCHRUN, "--standalone", "--nproc-per-node", "2", "--log-dir",
+                           str(logs), "--redirects", "3", str(ROOT / "scripts" / "train.py"),
+                           *argv], capture_output=True, text=True, cwd=tmp_path, env=env,
+                          timeout=300, check=False)
+    said = {name: "".join(f"\n--- rank {path.parent.name}'s {name}:\n{path.read_text()}"
+                          for path in sorted(logs.glob(f"*/attempt_*/*/{name}.log")))
+            for name in ("stdout", "stderr")}
+    rank_0 = next(logs.glob("*/attempt_0/0/stdout.log"), None)
+    return subprocess.CompletedProcess(done.args, done.returncode, rank_0.read_text() if rank_0
+                                       else said["stdout"], done.stderr + said["stderr"])
 
 
 def weights_by_seed(log_dir: Path) -> dict[tuple[str, int], dict[str, torch.Tensor]]:
@@ -284,9 +294,61 @@ def test_a_rank_that_stops_answering_ends_the_others_in_one_line(tiny_data, tmp_
     assert done.returncode != 0
     (rank_0,) = (tmp_path / "logs").glob("*/attempt_0/0/stderr.log")
     assert rank_0.read_text() == (
-        "error: rank 0 of 2 waited 3 s for the others: a rank stopped answering (crashed, hung, "
-        "or far behind: its own output says which); if it is only slow, set "
+        "error: rank 0 of 2 trained its 1 networks to the last epoch (2), not kept (no "
+        "--log-dir), but at the gather waited 3 s for the others: a rank stopped answering "
+        "(crashed, hung, or far behind: its own output says which); if it is only slow, set "
         "MNIST_MLP_DIST_TIMEOUT to more seconds\n")
+
+
+KILLED_AT_THE_GATHER = """\
+# Rank 0 marks that it has reached the gather; rank 1, at the gather too, then gets $SIGNAL.
+import os, signal, time
+from pathlib import Path
+import torch.distributed as dist
+gather_object, mark = dist.gather_object, Path(os.environ["MARK"])
+def gather(*args, **kwargs):
+    if os.environ["RANK"] == "0":
+        mark.touch()
+    else:
+        while not mark.exists():
+            time.sleep(0.05)
+        os.kill(os.getpid(), getattr(signal, os.environ["SIGNAL"]))
+        time.sleep(60)
+    return gather_object(*args, **kwargs)
+dist.gather_object = gather
+"""
+
+
+@needs_torchrun
+@pytest.mark.parametrize("signal", ["SIGTERM", "SIGKILL"])
+def test_a_rank_killed_at_the_gather_leaves_every_rank_a_true_last_line(tiny_data, tmp_path,
+                                                                        signal):
+    """Both ranks trained their 2 networks; rank 1 is stopped at the gather. Each rank that
+    lives to say so says what it finished and kept: rank 0 that rank 1 stopped answering (or,
+    once torchrun stops it too, that it was interrupted after the last epoch), never that it
+    was interrupted before the first."""
+    (tmp_path / "hook").mkdir()
+    (tmp_path / "hook" / "sitecustomize.py").write_text(KILLED_AT_THE_GATHER)
+    env = os.environ | {"OMP_NUM_THREADS": "1", "MNIST_MLP_DIST_TIMEOUT": "60",
+                        "SIGNAL": signal, "MARK": str(tmp_path / "mark"),
+                        "PYTHONPATH": os.pathsep.join([str(tmp_path / "hook"), str(ROOT)])}
+    runs = tmp_path / "runs"
+    done = subprocess.run([TORCHRUN, "--standalone", "--nproc-per-node", "2", "--log-dir",
+                           str(tmp_path / "logs"), "--redirects", "3",
+                           str(ROOT / "scripts" / "train.py"), *sweep_argv(tiny_data, runs,
+                           "--seeds", "2", "--lr", "0.5", "1")], capture_output=True, text=True,
+                          cwd=tmp_path, env=env, timeout=200, check=False)
+    assert done.returncode != 0
+    assert len([run for run in runs.iterdir() if (run / LAST).exists()]) == 4
+    last = {rank: next((tmp_path / "logs").glob(f"*/attempt_0/{rank}/stderr.log"))
+            .read_text().splitlines()[-1:] for rank in (0, 1)}
+    complete = (f"interrupted after the last epoch (2): its 2 networks are complete and saved "
+                f"in their run folders in {runs}")
+    assert last[1] == ([f"rank 1 of 2: {complete}"] if signal == "SIGTERM" else [])
+    assert last[0] in ([f"rank 0 of 2: {complete}"], [
+        f"error: rank 0 of 2 trained its 2 networks to the last epoch (2), kept in their run "
+        f"folders in {runs}, but at the gather lost its connection to the others: a rank "
+        "stopped answering (it crashed or was stopped: its own output says which)"])
 
 
 @pytest.mark.parametrize("value", ["0", "-5", "soon", "inf"])

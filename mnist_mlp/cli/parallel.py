@@ -11,8 +11,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from ..training import EpochRecord, TrainConfig, TrainResult, train_many
+from ..errors import ConfigError, exit_status
+from ..training import EpochRecord, TrainConfig, TrainingInterrupted, TrainResult, train_many
+from ..training.checkpoints import LAST
 from ..training.parallel import Launch, Shard, gather_json, network_id, network_ids, write_shard
 from ..training.reference import train_data_parallel
 from .common import command
@@ -80,11 +81,26 @@ def train_shard(config: TrainConfig, args: argparse.Namespace, launch: Launch,
     if not launch.distributed:
         write_shard_results(Path(args.log_dir), shard, config.grid(), results)
         return results
-    gathered = gather_json(identified(results), launch)
+    gathered = gather_share(results, config.epochs, launch)
     if gathered is None:
         return None
     by_id = {item["id"]: item for part in gathered for item in part}
     return [TrainResult.from_dict(by_id[i]) for i in network_ids(config.grid())]
+
+
+def gather_share(results: list[TrainResult], epochs: int, launch: Launch) -> list[Any] | None:
+    """Every rank's results on rank 0 (None on the others). A signal or a rank that stops
+    answering meanwhile ends this rank in one line that says its networks are complete."""
+    folders = sorted({str(r.run_dir.parent) for r in results if r.run_dir is not None})
+    kept = (f"kept in their run folders in {', '.join(folders)}" if folders
+            else "not kept (no --log-dir)")
+    done = (f"trained its {len(results)} networks to the last epoch ({epochs}), {kept}, but at "
+            "the gather " if results else "had none of the sweep's networks; at the gather it ")
+    try:
+        return gather_json(identified(results), launch, done)
+    except KeyboardInterrupt as stop:
+        last = results[0].run_dir / LAST if results and results[0].run_dir else None
+        raise TrainingInterrupted(last, epochs, epochs, len(results), exit_status(stop)) from None
 
 
 def identified(results: list[TrainResult]) -> list[dict[str, Any]]:

@@ -123,6 +123,9 @@ def interrupted_message(stop: TrainingInterrupted) -> str:
                 f"{quoted(stop.sweep)}")
     if stop.checkpoint is None:
         return "interrupted before any epoch was saved; nothing to resume"
+    if stop.epoch >= stop.epochs and stop.networks > 1:
+        return (f"interrupted after the last epoch ({stop.epoch}): its {stop.networks} networks "
+                f"are complete and saved in their run folders in {stop.checkpoint.parent.parent}")
     if stop.epoch >= stop.epochs:
         return (f"interrupted after the last epoch ({stop.epoch}): the run is complete and "
                 f"saved in {stop.checkpoint.parent}")
@@ -178,11 +181,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 results = train_fast(train_config(args, given), args)
             else:
                 results = train_reference(train_config(args, given), args)
-        except TrainingInterrupted as stop:
-            print(interrupted_message(stop), file=sys.stderr)
-            return stop.exit_status
         except KeyboardInterrupt as stop:
-            print("interrupted before the first epoch began; nothing new was saved",
+            rank = f"rank {launch.rank} of {launch.world_size}: " if launch.distributed else ""
+            print(rank + (interrupted_message(stop) if isinstance(stop, TrainingInterrupted) else
+                          "interrupted before the first epoch began; nothing new was saved"),
                   file=sys.stderr)
             return exit_status(stop)
         if results:

@@ -187,28 +187,35 @@ def process_group(launch: Launch, device: str) -> Iterator[None]:
 
 
 @contextmanager
-def answered(launch: Launch, wait: timedelta) -> Iterator[None]:
-    """``NoAnswerError`` for torch.distributed's timeout in the block, told by its words (gloo
-    raises a plain ``RuntimeError``: "Timed out waiting …"); other errors keep their traceback."""
+def answered(launch: Launch, wait: timedelta, done: str = "") -> Iterator[None]:
+    """``NoAnswerError`` for torch.distributed's timeout or a lost connection in the block, told
+    by their words (gloo raises a plain ``RuntimeError``: "Timed out waiting …", "Connection
+    closed by peer …"), ``done`` what this rank finished before; others keep their traceback."""
     try:
         yield
     except RuntimeError as error:
-        if not any(words in str(error).lower() for words in ("timed out", "timeout")):
+        text = str(error).lower()
+        lost = any(words in text for words in ("by peer", "broken pipe", "remote worker"))
+        if not (lost or "timed out" in text or "timeout" in text):
             raise
-        raise NoAnswerError(f"rank {launch.rank} of {launch.world_size} waited "
-                            f"{wait.total_seconds():g} s for the others: a rank stopped answering "
-                            "(crashed, hung, or far behind: its own output says which); if it is "
-                            f"only slow, set {TIMEOUT_VARIABLE} to more seconds") from None
+        how = ("lost its connection to the others: a rank stopped answering (it crashed or was "
+               "stopped: its own output says which)" if lost else
+               f"waited {wait.total_seconds():g} s for the others: a rank stopped answering "
+               "(crashed, hung, or far behind: its own output says which); if it is only slow, "
+               f"set {TIMEOUT_VARIABLE} to more seconds")
+        raise NoAnswerError(f"rank {launch.rank} of {launch.world_size} {done}{how}") from None
 
 
-def gather_json(value: object, launch: Launch) -> list[Any] | None:
-    """Every rank's ``value`` (plain data) on rank 0, in rank order; None on the others."""
+def gather_json(value: object, launch: Launch, done: str = "") -> list[Any] | None:
+    """Every rank's ``value`` (plain data) on rank 0, in rank order; None on the others. A rank
+    that stops answering: ``NoAnswerError``, saying ``done`` (``answered``)."""
     if not launch.distributed:
         return [value]
     import torch.distributed as dist
 
     gathered: list[str] | None = [""] * launch.world_size if launch.primary else None
-    dist.gather_object(json.dumps(value), gathered, dst=0)
+    with answered(launch, timeout(), done):
+        dist.gather_object(json.dumps(value), gathered, dst=0)
     return None if gathered is None else [json.loads(text) for text in gathered]
 
 
