@@ -7,6 +7,7 @@ import ctypes
 import os
 import re
 import subprocess
+import weakref
 from pathlib import Path
 
 import pytest
@@ -233,6 +234,25 @@ def test_native_evaluation_equals_the_dense_one(dtype, loss, hidden, scale):
 
 MOVED = 2
 """The digits out of 203 whose predicted class the native evaluation may change by rounding."""
+
+
+@needs_compiler
+def test_sparse_rows_are_never_those_of_images_freed_before():
+    """The loop keeps each set of images' sparse rows by its address: the images are held with
+    them, so no new tensor can be made at that address and be read as the old digits; only the
+    ``KEPT`` latest sets are kept, the oldest let go."""
+    engine = Engine([MLP(8)], [0.1], "binary_cross_entropy", dtype=torch.float32)
+    assert engine.backend.name == "native"
+    first = random_digits(50, torch.float32).images
+    rows = engine.backend.sparse(first)
+    held = weakref.ref(first)
+    del first
+    assert held() is not None  # its memory cannot be taken by another tensor
+    assert engine.backend.sparse(held()) is rows
+    others = [random_digits(50 + k, torch.float32).images for k in range(native.KEPT)]
+    for images in others:
+        engine.backend.sparse(images)
+    assert held() is None and len(engine.backend.rows) == native.KEPT
 
 
 @needs_compiler

@@ -95,7 +95,7 @@ class FusedKernel:
     def __init__(self, engine: Engine, launcher: Launcher) -> None:
         self.engine, self.launcher = engine, launcher
         self.device = engine.W1.device
-        self.rows: tuple[tuple, SparseRows] | None = None
+        self.rows: tuple[tuple, Tensor, SparseRows] | None = None
         self.fallback: Backend | None = None
 
     def plan(self, batch_size: int) -> Plan | None:
@@ -111,12 +111,12 @@ class FusedKernel:
 
     def sparse(self, images: Tensor) -> SparseRows:
         """``images`` as sparse rows on the device, made once for as long as they do not change
-        (only the latest are kept)."""
+        (only the latest are kept, with the images: no other tensor is made at their address)."""
         key = (images.data_ptr(), images._version, *images.shape, *images.stride(), images.dtype)
         if self.rows is None or self.rows[0] != key:
             rows = SparseRows.of(images.detach().to("cpu", torch.float32))
-            self.rows = key, SparseRows(*(t.to(self.device) for t in rows))
-        return self.rows[1]
+            self.rows = key, images, SparseRows(*(t.to(self.device) for t in rows))
+        return self.rows[2]
 
     def prepare(self, images: Tensor) -> None:
         """Read ``images`` as sparse rows now (out of any timing)."""

@@ -205,6 +205,9 @@ def evaluate_networks(lib: build.LoopLibrary, rows: SparseRows, targets: Tensor,
     return loss_sums, confusions
 
 
+KEPT = 4  # sets of images whose sparse rows the CPU loop keeps
+
+
 class NativeLoop:
     """The engine's CPU backend: each network's epoch, and its evaluation, is one call of the
     compiled loop."""
@@ -213,14 +216,18 @@ class NativeLoop:
 
     def __init__(self, engine: Engine, lib: build.LoopLibrary) -> None:
         self.engine, self.lib = engine, lib
-        self.rows: dict[tuple, SparseRows] = {}
+        self.rows: dict[tuple, tuple[Tensor, SparseRows]] = {}
 
     def sparse(self, images: Tensor) -> SparseRows:
-        """``images`` as sparse rows in the engine's dtype, made once while they do not change."""
+        """``images`` as sparse rows in the engine's dtype, made once while they do not change.
+        The images are held with their rows, so that no other tensor can be made at their
+        address and find their rows; the ``KEPT`` latest sets are kept (a run's three splits)."""
         key = (images.data_ptr(), images._version, *images.shape, *images.stride(), images.dtype)
         if key not in self.rows:
-            self.rows[key] = SparseRows.of(images.to(self.engine.dtype))
-        return self.rows[key]
+            while len(self.rows) >= KEPT:
+                del self.rows[next(iter(self.rows))]  # the oldest
+            self.rows[key] = images, SparseRows.of(images.to(self.engine.dtype))
+        return self.rows[key][1]
 
     def prepare(self, images: Tensor) -> None:
         """Read ``images`` as sparse rows now (out of any timing)."""
