@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from mnist_mlp.data import DigitTensors, load_mnist
 from mnist_mlp.textbook import MLP
@@ -99,6 +100,23 @@ def summarize_line(values: Sequence[float]) -> str:
             f"({100 * min(finite):.2f}–{100 * max(finite):.2f})")
 
 
+def softmax_checks(train: DigitTensors, trained: MLP | None,
+                   say: Callable[[str], None]) -> list[dict[str, Any]]:
+    """The softmax bias gradient checked on real digits, for a fresh l = 30 softmax network and,
+    if given, the trained one (seed 0); each said in a line."""
+    checks = [{"network": "freshly initialised l = 30 softmax, seed 0"}
+              | softmax_bias_gradient_check(train.images, train.labels)]
+    if trained is not None:
+        checks.append({"network": "trained l30-softmax, seed 0"}
+                      | softmax_bias_gradient_check(train.images, train.labels, trained))
+    for check in checks:
+        say(f"softmax bias gradient check ({check['network']}, {check['batches']} mini-batches "
+            f"of {check['batch_size']} real training images, float64): "
+            f"max |autograd − Σ(F − y)| = {check['max_abs_difference']:.2e} "
+            f"(gradients up to {check['max_abs_gradient']:.2f})")
+    return checks
+
+
 def reproduce(settings: Settings, report: Report | None = None, command: str = "",
               shard: Shard = WHOLE, launch: Launch = ONE_PROCESS,
               progress: Callable[[int], None] | None = None) -> Reproduction | None:
@@ -139,17 +157,7 @@ def reproduce(settings: Settings, report: Report | None = None, command: str = "
         say(f"{conf.name}: final {summarize_line(finals)}, {len(result.stalled)} stalled, "
             f"{len(result.runs) - len(finals)} diverged  ({result.seconds:.0f} s)")
 
-    checks = [{"network": "freshly initialised l = 30 softmax, seed 0"}
-              | softmax_bias_gradient_check(data.train.images, data.train.labels)]
-    if trained_softmax is not None:
-        checks.append({"network": "trained l30-softmax, seed 0"}
-                      | softmax_bias_gradient_check(data.train.images, data.train.labels,
-                                                    trained_softmax))
-    for check in checks:
-        say(f"softmax bias gradient check ({check['network']}, {check['batches']} mini-batches "
-            f"of {check['batch_size']} real training images, float64): "
-            f"max |autograd − Σ(F − y)| = {check['max_abs_difference']:.2e} "
-            f"(gradients up to {check['max_abs_gradient']:.2f})")
+    checks = softmax_checks(data.train, trained_softmax, say)
     mine = Reproduction(settings, results, checks, machine(device), command,
                         time.perf_counter() - start, started)
     if not launch.distributed:
