@@ -15,6 +15,7 @@ import torch
 from helpers import job_array, wreck_in_engine
 
 from mnist_mlp import TrainConfig, train, train_many
+from mnist_mlp.cli.common import quoted
 from mnist_mlp.cli.merge import main as merge_main
 from mnist_mlp.cli.train import main as train_main
 from mnist_mlp.errors import ConfigError
@@ -233,6 +234,7 @@ def test_a_sweep_under_torchrun_equals_one_process(tiny_data, tmp_path, capsys):
     assert done.stdout.startswith("rank 0 of 2, its share of a sweep of 6: training 3 networks "
                                   "784-8-10 ")
     assert done.stdout.count("\nlr 0.5, seeds 0…2: 3 runs") == 1
+    assert not list((tmp_path / "ranks").glob("shard-*"))  # gathered: no shard file is left
     assert train_main(sweep_argv(tiny_data, tmp_path / "one")) == 0
     assert summary_of(done.stdout) == summary_of(capsys.readouterr().out)
     ranks, one = weights_by_seed(tmp_path / "ranks"), weights_by_seed(tmp_path / "one")
@@ -340,15 +342,21 @@ def test_a_rank_killed_at_the_gather_leaves_every_rank_a_true_last_line(tiny_dat
                           cwd=tmp_path, env=env, timeout=200, check=False)
     assert done.returncode != 0
     assert len([run for run in runs.iterdir() if (run / LAST).exists()]) == 4
+    # each rank wrote its shard file before the gather: the sweep merges without it
+    assert {p.name for p in runs.glob("shard-*")} == {"shard-1-of-2.json", "shard-2-of-2.json"}
+    assert merge_main([str(runs)]) == 0
     last = {rank: next((tmp_path / "logs").glob(f"*/attempt_0/{rank}/stderr.log"))
             .read_text().splitlines()[-1:] for rank in (0, 1)}
     complete = (f"interrupted after the last epoch (2): its 2 networks are complete and saved "
                 f"in their run folders in {runs}")
     assert last[1] == ([f"rank 1 of 2: {complete}"] if signal == "SIGTERM" else [])
-    assert last[0] in ([f"rank 0 of 2: {complete}"], [
-        f"error: rank 0 of 2 trained its 2 networks to the last epoch (2), kept in their run "
-        f"folders in {runs}, but at the gather lost its connection to the others: a rank "
-        "stopped answering (it crashed or was stopped: its own output says which)"])
+    lost = (f"error: rank 0 of 2 trained its 2 networks to the last epoch (2), kept in their "
+            f"run folders in {runs}, but at the gather lost its connection to the others: a rank "
+            "stopped answering (it crashed or was stopped: its own output says which); its "
+            f"results are in {runs / 'shard-1-of-2.json'}: once every rank's shard file is in "
+            f"{runs} (a rank that wrote none: train its share with --shard I/N), merge them: ")
+    assert last[0] == [f"rank 0 of 2: {complete}"] or (
+        last[0][0].startswith(lost) and last[0][0].endswith(f"mnist-mlp-merge {quoted(runs)}"))
 
 
 @pytest.mark.parametrize("value", ["0", "-5", "soon", "inf"])

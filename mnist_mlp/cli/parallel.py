@@ -14,7 +14,15 @@ from typing import Any
 from ..errors import ConfigError, exit_status
 from ..training import EpochRecord, TrainConfig, TrainingInterrupted, TrainResult, train_many
 from ..training.checkpoints import LAST
-from ..training.parallel import Launch, Shard, gather_json, network_id, network_ids, write_shard
+from ..training.parallel import (
+    Launch,
+    NoAnswerError,
+    Shard,
+    gather_json,
+    network_id,
+    network_ids,
+    write_shard,
+)
 from ..training.reference import train_data_parallel
 from .common import command
 from .progress import ProgressBars, SweepBar, bars_wanted
@@ -81,16 +89,23 @@ def train_shard(config: TrainConfig, args: argparse.Namespace, launch: Launch,
     if not launch.distributed:
         write_shard_results(Path(args.log_dir), shard, config.grid(), results)
         return results
-    gathered = gather_share(results, config.epochs, launch)
+    # each rank's results on disk before the gather, so that a rank lost there loses no result
+    saved = (write_shard(Path(args.log_dir), shard, "train", config.grid(), identified(results))
+             if args.log_dir else None)
+    gathered = gather_share(results, config.epochs, launch, saved)
+    if saved is not None:
+        saved.unlink(missing_ok=True)  # gathered: rank 0 prints the whole sweep
     if gathered is None:
         return None
     by_id = {item["id"]: item for part in gathered for item in part}
     return [TrainResult.from_dict(by_id[i]) for i in network_ids(config.grid())]
 
 
-def gather_share(results: list[TrainResult], epochs: int, launch: Launch) -> list[Any] | None:
+def gather_share(results: list[TrainResult], epochs: int, launch: Launch,
+                 saved: Path | None) -> list[Any] | None:
     """Every rank's results on rank 0 (None on the others). A signal or a rank that stops
-    answering meanwhile ends this rank in one line that says its networks are complete."""
+    answering meanwhile ends this rank in one line that says its networks are complete, and
+    how to merge the ranks' shard files (``saved``: this rank's)."""
     folders = sorted({str(r.run_dir.parent) for r in results if r.run_dir is not None})
     kept = (f"kept in their run folders in {', '.join(folders)}" if folders
             else "not kept (no --log-dir)")
@@ -98,6 +113,13 @@ def gather_share(results: list[TrainResult], epochs: int, launch: Launch) -> lis
             "the gather " if results else "had none of the sweep's networks; at the gather it ")
     try:
         return gather_json(identified(results), launch, done)
+    except NoAnswerError as error:
+        if saved is None:
+            raise
+        raise NoAnswerError(f"{error}; its results are in {saved}: once every rank's shard file "
+                            f"is in {saved.parent} (a rank that wrote none: train its share with "
+                            f"--shard I/N), merge them: {command('mnist-mlp-merge', saved.parent)}"
+                            ) from None
     except KeyboardInterrupt as stop:
         last = results[0].run_dir / LAST if results and results[0].run_dir else None
         raise TrainingInterrupted(last, epochs, epochs, len(results), exit_status(stop)) from None
