@@ -92,8 +92,8 @@ STATEMENTS: tuple[Statement, ...] = (
     _s("epoch", AS_WRITTEN, "An epoch runs through one random partition into mini-batches; the "
        "next epoch draws a new one."),
     # MNIST
-    _s("drosophila", BEYOND, "Recognising handwritten digits is the \"Drosophila\" of machine "
-       "learning with neural networks."),
+    _s("drosophila", BEYOND, "Handwritten-digit recognition is the field's \"Drosophila\": the "
+       "standard first problem for neural networks."),
     _s("hardcoding", BEYOND, "Handwriting varies so much from person to person that rules "
        "written by hand to tell the digits apart would be very hard to get right."),
     _s("mnist-data", AS_WRITTEN, "MNIST: tens of thousands of labelled 28 × 28 grey images of "
