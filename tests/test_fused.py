@@ -110,17 +110,22 @@ def test_the_fused_kernel_is_for_cuda_and_float32():
     assert uncovered(Engine([MLP(3)], [0.1], "mse")) is None
 
 
-def test_the_header_both_builds_include_is_in_their_cached_names(tmp_path, monkeypatch):
-    """native/per_sample.h, one sample's functions for the CPU loop and the kernel, is part of
-    the digest each is cached under: a changed header is built again, never an old build
-    loaded; and the kernel hands it to NVRTC under the name epoch.cu includes."""
-    assert '#include "per_sample.h"' in source.SOURCE.read_text()
-    assert source.texts()["per_sample.h"] == native.build.HEADER.read_bytes()
+@pytest.mark.parametrize("shared", native.build.HEADERS, ids=lambda path: path.name)
+def test_the_headers_both_builds_include_are_in_their_cached_names(tmp_path, monkeypatch,
+                                                                    shared):
+    """native/kinds.h and native/per_sample.h, the enums and one sample's functions for the CPU
+    loop and the kernel, are part of the digest each is cached under: a changed header is built
+    again, never an old build loaded; and the kernel hands it to NVRTC under the name epoch.cu
+    includes."""
+    assert f'#include "{shared.name}"' in source.SOURCE.read_text()
+    assert source.texts()[shared.name] == shared.read_bytes()
     before = native.library_name("cc", ("-O3",), "float"), source.digest("nvrtc")
-    header = tmp_path / "per_sample.h"
-    header.write_bytes(native.build.HEADER.read_bytes() + b"/* changed */\n")
-    monkeypatch.setattr(native.build, "HEADER", header)
-    monkeypatch.setattr(source, "HEADERS", (*source.HEADERS[:-1], header))
+    header = tmp_path / shared.name
+    header.write_bytes(shared.read_bytes() + b"/* changed */\n")
+    swap = {shared: header}
+    monkeypatch.setattr(native.build, "HEADERS", tuple(swap.get(h, h) for h in
+                                                       native.build.HEADERS))
+    monkeypatch.setattr(source, "HEADERS", tuple(swap.get(h, h) for h in source.HEADERS))
     after = native.library_name("cc", ("-O3",), "float"), source.digest("nvrtc")
     assert before[0] != after[0] and before[1] != after[1]
 

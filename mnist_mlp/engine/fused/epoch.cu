@@ -67,21 +67,11 @@ typedef int i32;
 #define CLASSES 10
 #define PIXELS 784
 
-enum hidden_activation { HIDDEN_SIGMOID, HIDDEN_TANH, HIDDEN_RELU };
-enum output_activation { OUTPUT_SIGMOID, OUTPUT_SOFTMAX };
-/* The last loss is the cross-entropy (35) of a softmax output: one of its own, as in epoch.c. */
-enum loss { LOSS_MSE, LOSS_MAE, LOSS_BINARY_CROSS_ENTROPY, LOSS_LOG_LIKELIHOOD,
-            LOSS_BINARY_CROSS_ENTROPY_OF_SOFTMAX };
-
-/* The enums' values by name, in order, each list ending with 0. The Python caller reads these
- * three lines from this file (a CUDA module has no host tables); the host build exports them,
- * and a test checks that both agree and name every activation and loss of the package. */
-#ifndef __CUDACC__
-const char *const HIDDEN_NAMES[] = {"sigmoid", "tanh", "relu", 0};
-const char *const OUTPUT_NAMES[] = {"sigmoid", "softmax", 0};
-const char *const LOSS_NAMES[] = {"mse", "mae", "binary_cross_entropy", "log_likelihood",
-                                  "binary_cross_entropy_of_softmax", 0};
-#endif
+/* The enums of the activations and losses: ../native/kinds.h, epoch.c's. Their tables of names
+ * are the host build's only (a CUDA module has no host tables): the Python caller reads them
+ * from that file, and a test checks that the host build's agree and name every activation and
+ * loss of the package. */
+#include "kinds.h"
 
 /* Everything an epoch of K networks needs, one FIELD(type, name) a line; network k's slices
  * start at k times their size. The struct is declared from this list, and the Python caller

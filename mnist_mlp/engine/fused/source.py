@@ -12,7 +12,7 @@ from ..native import build
 
 FOLDER = Path(__file__).parent
 SOURCE = FOLDER / "epoch.cu"
-HEADERS = (FOLDER / "phases.h", build.HEADER)  # what epoch.cu includes (NVRTC: by name)
+HEADERS = (FOLDER / "phases.h", *build.HEADERS)  # what epoch.cu includes (NVRTC: by name)
 MAX_THREADS = 256  # epoch.cu's MAX_THREADS: the most threads a block is launched with
 FLOAT = 4  # bytes of a float32, the kernel's only real type
 
@@ -29,9 +29,10 @@ def digest(*parts: bytes | str) -> str:
 
 @functools.cache
 def enums() -> dict[str, dict[str, int]]:
-    """epoch.cu's enums by name (``{"loss": {"mse": 0, …}, …}``), read from its tables of names:
-    a CUDA module has no host tables (a test compares the host build's with these)."""
-    return build.tables(SOURCE.read_text())
+    """epoch.cu's enums by name (``{"loss": {"mse": 0, …}, …}``), read from the tables of names
+    of kinds.h, which it includes: a CUDA module has no host tables (a test compares the host
+    build's with these)."""
+    return build.tables(build.KINDS.read_text())
 
 
 class Args(ctypes.Structure):

@@ -1,8 +1,8 @@
 """Building and loading the compiled loop (``epoch.c``, beside this file): compiled on first use
 by the system's C compiler into a private cache (``cached``), loaded with ``ctypes``, and checked
-— its argument structs and tables of names against epoch.c's as Python reads them. Where no
-library passes, ``library`` returns None and ``unavailable_reason`` says why;
-``MNIST_MLP_NATIVE=0`` turns the loop off. The rules it keeps: docs/engine.md ("Building and
+— its argument structs against epoch.c's and its tables of names against kinds.h's, as Python
+reads them. Where no library passes, ``library`` returns None and ``unavailable_reason`` says
+why; ``MNIST_MLP_NATIVE=0`` turns the loop off. The rules it keeps: docs/engine.md ("Building and
 loading the loop")."""
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ from pathlib import Path
 import torch
 
 SOURCE = Path(__file__).with_name("epoch.c")
+KINDS = SOURCE.with_name("kinds.h")  # the enums and their tables of names: epoch.c's and .cu's
 HEADER = SOURCE.with_name("per_sample.h")  # one sample's functions: epoch.c's and epoch.cu's
+HEADERS = (KINDS, HEADER)  # what epoch.c and epoch.cu include from this folder
 FLAG_SETS = (("-O3", "-march=native"), ("-O3",))  # for this CPU, else portable
 REALS = {torch.float32: ("float", ctypes.c_float), torch.float64: ("double", ctypes.c_double)}
 ENUMS = {"hidden": "HIDDEN_NAMES", "output": "OUTPUT_NAMES", "loss": "LOSS_NAMES"}  # C tables
@@ -111,13 +113,13 @@ def compiler() -> str | None:
 
 def library_name(cc: str, flags: tuple[str, ...], real: str) -> str:
     """The cached library's file name: a digest of all it depends on — the source and its
-    header, compiler, flags and REAL, and (for ``-march=native``) the machine and its CPU."""
+    headers, compiler, flags and REAL, and (for ``-march=native``) the machine and its CPU."""
     try:
         cpu = [line for line in Path("/proc/cpuinfo").read_text().splitlines()
                if line.startswith(("model name", "flags"))]
     except OSError:
         cpu = []
-    key = digest(SOURCE.read_bytes(), HEADER.read_bytes(), cc, *flags, real,
+    key = digest(SOURCE.read_bytes(), *(h.read_bytes() for h in HEADERS), cc, *flags, real,
                  platform.platform(), platform.processor(), *cpu)
     return f"epoch-{real}-{key}.so"
 
@@ -181,13 +183,13 @@ def _loaded(path: Path, flags: tuple[str, ...], c_real: type) -> LoopLibrary:
         raise BrokenLibraryError(f"the library {path.name} is not the loop's: {error}"
                                  ) from None
     lib.train_epoch.restype = lib.evaluate.restype = ctypes.c_int
-    if lib.enums != (ours := tables(text)):  # else a function called by another's number
-        raise BrokenLibraryError(f"the library's names {lib.enums} are not epoch.c's {ours}")
+    if lib.enums != (ours := tables(KINDS.read_text())):  # else called by another's number
+        raise BrokenLibraryError(f"the library's names {lib.enums} are not kinds.h's {ours}")
     return lib
 
 
 def compile_c(cc: str, flags: list[str], source: Path, target: Path) -> None:
-    """``source`` compiled by ``cc`` with ``flags`` into the shared library ``target``, HEADER's
+    """``source`` compiled by ``cc`` with ``flags`` into the shared library ``target``, HEADERS'
     folder on its include path (wherever ``source`` is); an OSError with the compiler's last
     words if it fails."""
     done = subprocess.run([cc, *flags, f"-I{HEADER.parent}", "-shared", "-fPIC", "-o",
@@ -261,8 +263,8 @@ def _check_layout(lib: LoopLibrary) -> None:
 
 
 def tables(text: str) -> dict[str, dict[str, int]]:
-    """The C source ``text``'s tables of names (``ENUMS``), each name with its index, which is
-    its enum value (``{"loss": {"mse": 0, …}, …}``)."""
+    """The tables of names (``ENUMS``) in the C ``text`` (kinds.h's), each name with its index,
+    which is its enum value (``{"loss": {"mse": 0, …}, …}``)."""
     found = {}
     for kind, table in ENUMS.items():
         match = re.search(rf"\b{table}\[\] = \{{([^}}]*)\}}", text)

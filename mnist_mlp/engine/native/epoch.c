@@ -41,21 +41,9 @@
 #define PIXELS 784
 #define BLOCK (64 / (int)sizeof(REAL))  /* hidden units summed at once: 16 floats, 8 doubles */
 
-enum hidden_activation { HIDDEN_SIGMOID, HIDDEN_TANH, HIDDEN_RELU };
-enum output_activation { OUTPUT_SIGMOID, OUTPUT_SOFTMAX };
-/* The last loss is the cross-entropy (35) of a softmax output: a loss of its own here, since
- * sample_loss sees F and not the activation (it takes ln(1 − F_j) of Σ_{i≠j} F_i), and its
- * (BP1) is the fused form of softmax_cross_entropy_error. */
-enum loss { LOSS_MSE, LOSS_MAE, LOSS_BINARY_CROSS_ENTROPY, LOSS_LOG_LIKELIHOOD,
-            LOSS_BINARY_CROSS_ENTROPY_OF_SOFTMAX };
-
-/* The enums' values by name, in order, each list ending with 0: the Python caller maps the
- * package's names (mnist_mlp/textbook: activations, losses) to these indices, and a test checks
- * that every name is here. */
-const char *const HIDDEN_NAMES[] = {"sigmoid", "tanh", "relu", 0};
-const char *const OUTPUT_NAMES[] = {"sigmoid", "softmax", 0};
-const char *const LOSS_NAMES[] = {"mse", "mae", "binary_cross_entropy", "log_likelihood",
-                                  "binary_cross_entropy_of_softmax", 0};
+/* The enums of the activations and losses, and their tables of names, which the Python caller
+ * reads from this library: kinds.h, shared with the CUDA kernel. */
+#include "kinds.h"
 
 /* ln is clamped at −100 in log space by the cross-entropy of a softmax output:
  * mnist_mlp.textbook.losses.LOG_FLOOR (a test reads it here). */

@@ -6,9 +6,8 @@
  * (static in epoch.c; static __device__ in epoch.cu, static inline in its host build); the
  * math functions EXP, LOG, TANH, FABS for REAL (exp, log, … of <tgmath.h> in epoch.c; expf,
  * logf, … in epoch.cu); INFINITY; CLASSES; LOG_FLOOR, the clamp of ln in log space of the
- * cross-entropy of a softmax output (mnist_mlp.textbook.losses.LOG_FLOOR); and the enums
- * hidden_activation, output_activation and loss (beside their tables of names, which its
- * Python caller reads from that file).
+ * cross-entropy of a softmax output (mnist_mlp.textbook.losses.LOG_FLOOR); and it includes
+ * kinds.h, the enums hidden_activation, output_activation and loss these functions switch on.
  */
 
 /* φ(z), and φ'(z) written with a = φ(z): as mnist_mlp/textbook/activations.py. */
