@@ -141,3 +141,15 @@ def one_epoch_run(tiny_data, tmp_path_factory):
                        str(log_dir)]) == 0
     (run_dir,) = log_dir.iterdir()
     return run_dir
+
+
+@pytest.fixture
+def image(tmp_path):
+    """A PNG of one dark bar on white, 40 × 30: a digit one to predict."""
+    import numpy as np
+    from PIL import Image
+
+    digit = np.full((40, 30), 255, dtype=np.uint8)
+    digit[5:35, 12:18] = 0
+    Image.fromarray(digit).save(tmp_path / "one.png")
+    return tmp_path / "one.png"

@@ -6,11 +6,9 @@ import pickle
 import re
 from dataclasses import replace
 
-import numpy as np
 import pytest
 import torch
 from idx import FILE_NAMES, write_idx, write_idx_mnist
-from PIL import Image
 
 from mnist_mlp import TrainConfig, train
 from mnist_mlp.cli.evaluate import main as evaluate_main
@@ -51,14 +49,6 @@ def run(tiny_data, tmp_path_factory):
     """A finished two-epoch run with a validation set: last.pt and best.pt."""
     return train(TrainConfig(hidden_size=16, epochs=2, device="cpu", data_dir=str(tiny_data),
                              validation_size=20, log_dir=str(tmp_path_factory.mktemp("runs"))))
-
-
-@pytest.fixture
-def image(tmp_path):
-    digit = np.full((40, 30), 255, dtype=np.uint8)
-    digit[5:35, 12:18] = 0
-    Image.fromarray(digit).save(tmp_path / "one.png")
-    return tmp_path / "one.png"
 
 
 # ---------------------------------------------------------------------------------------------

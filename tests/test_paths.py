@@ -7,11 +7,9 @@ import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
 import pytest
 from helpers import TOO_LONG, fifo_at, one_line_error, unusable_checkpoint
 from idx import FILE_NAMES
-from PIL import Image
 
 from mnist_mlp.cli.evaluate import main as evaluate_main
 from mnist_mlp.cli.merge import main as merge_main
@@ -23,14 +21,6 @@ from mnist_mlp.files import FILE, FOLDER, PathError, examine
 @pytest.fixture(scope="module")
 def run(one_epoch_run):
     return one_epoch_run
-
-
-@pytest.fixture
-def image(tmp_path):
-    digit = np.full((40, 30), 255, dtype=np.uint8)
-    digit[5:35, 12:18] = 0
-    Image.fromarray(digit).save(tmp_path / "one.png")
-    return tmp_path / "one.png"
 
 
 # --- the helper -------------------------------------------------------------------------------
