@@ -14,15 +14,7 @@ from typing import Any
 from ..errors import ConfigError, exit_status
 from ..training import EpochRecord, TrainConfig, TrainingInterrupted, TrainResult, train_many
 from ..training.checkpoints import LAST
-from ..training.parallel import (
-    Launch,
-    NoAnswerError,
-    Shard,
-    gather_json,
-    network_id,
-    network_ids,
-    write_shard,
-)
+from ..training.parallel import Launch, Shard, gather_json, network_id, network_ids, write_shard
 from ..training.reference import train_data_parallel
 from .common import command
 from .progress import ProgressBars, SweepBar, bars_wanted
@@ -111,15 +103,11 @@ def gather_share(results: list[TrainResult], epochs: int, launch: Launch,
             else "not kept (no --log-dir)")
     done = (f"trained its {len(results)} networks to the last epoch ({epochs}), {kept}, but at "
             "the gather " if results else "had none of the sweep's networks; at the gather it ")
+    merge = ("" if saved is None else f"; its results are in {saved}: once every rank's shard "
+             f"file is in {saved.parent} (a rank that wrote none: train its share with --shard "
+             f"I/N), merge them: {command('mnist-mlp-merge', saved.parent)}")
     try:
-        return gather_json(identified(results), launch, done)
-    except NoAnswerError as error:
-        if saved is None:
-            raise
-        raise NoAnswerError(f"{error}; its results are in {saved}: once every rank's shard file "
-                            f"is in {saved.parent} (a rank that wrote none: train its share with "
-                            f"--shard I/N), merge them: {command('mnist-mlp-merge', saved.parent)}"
-                            ) from None
+        return gather_json(identified(results), launch, done, merge)
     except KeyboardInterrupt as stop:
         last = results[0].run_dir / LAST if results and results[0].run_dir else None
         raise TrainingInterrupted(last, epochs, epochs, len(results), exit_status(stop)) from None

@@ -187,10 +187,11 @@ def process_group(launch: Launch, device: str) -> Iterator[None]:
 
 
 @contextmanager
-def answered(launch: Launch, wait: timedelta, done: str = "") -> Iterator[None]:
+def answered(launch: Launch, wait: timedelta, done: str = "", after: str = "") -> Iterator[None]:
     """``NoAnswerError`` for torch.distributed's timeout or a lost connection in the block, told
     by their words (gloo raises a plain ``RuntimeError``: "Timed out waiting …", "Connection
-    closed by peer …"), ``done`` what this rank finished before; others keep their traceback."""
+    closed by peer …"), ``done`` what this rank finished before, ``after`` what to do then;
+    others keep their traceback."""
     try:
         yield
     except RuntimeError as error:
@@ -203,18 +204,20 @@ def answered(launch: Launch, wait: timedelta, done: str = "") -> Iterator[None]:
                f"waited {wait.total_seconds():g} s for the others: a rank stopped answering "
                "(crashed, hung, or far behind: its own output says which); if it is only slow, "
                f"set {TIMEOUT_VARIABLE} to more seconds")
-        raise NoAnswerError(f"rank {launch.rank} of {launch.world_size} {done}{how}") from None
+        raise NoAnswerError(f"rank {launch.rank} of {launch.world_size} {done}{how}{after}"
+                            ) from None
 
 
-def gather_json(value: object, launch: Launch, done: str = "") -> list[Any] | None:
+def gather_json(value: object, launch: Launch, done: str = "",
+                after: str = "") -> list[Any] | None:
     """Every rank's ``value`` (plain data) on rank 0, in rank order; None on the others. A rank
-    that stops answering: ``NoAnswerError``, saying ``done`` (``answered``)."""
+    that stops answering: ``NoAnswerError``, saying ``done`` and ``after`` (``answered``)."""
     if not launch.distributed:
         return [value]
     import torch.distributed as dist
 
     gathered: list[str] | None = [""] * launch.world_size if launch.primary else None
-    with answered(launch, timeout(), done):
+    with answered(launch, timeout(), done, after):
         dist.gather_object(json.dumps(value), gathered, dst=0)
     return None if gathered is None else [json.loads(text) for text in gathered]
 
