@@ -252,7 +252,7 @@ def test_sparse_rows_are_never_those_of_images_freed_before():
     others = [random_digits(50 + k, torch.float32).images for k in range(native.KEPT)]
     for images in others:
         engine.backend.sparse(images)
-    assert held() is None and len(engine.backend.rows) == native.KEPT
+    assert held() is None and len(engine.backend.sparse.rows) == native.KEPT
 
 
 @needs_compiler

@@ -13,7 +13,15 @@ from torch import Tensor
 from ...data import DigitTensors, epoch_order
 from ...textbook.model import INPUT_SIZE
 from ..cuda_graphs import CudaGraphs
-from ..native import Functions, SparseRows, Stacked, check_tensors, each_network, expected_tensors
+from ..native import (
+    Functions,
+    RowsKept,
+    SparseRows,
+    Stacked,
+    check_tensors,
+    each_network,
+    expected_tensors,
+)
 from ..tensor_ops import TensorOps, say_instead
 from . import source
 from .source import FLOAT, Args
@@ -95,7 +103,7 @@ class FusedKernel:
     def __init__(self, engine: Engine, launcher: Launcher) -> None:
         self.engine, self.launcher = engine, launcher
         self.device = engine.W1.device
-        self.rows: tuple[tuple, Tensor, SparseRows] | None = None
+        self.sparse = RowsKept(1, self._on_device)  # the latest images only
         self.fallback: Backend | None = None
 
     def plan(self, batch_size: int) -> Plan | None:
@@ -109,14 +117,10 @@ class FusedKernel:
                 return Plan(w1_shared, size, threads)
         return None
 
-    def sparse(self, images: Tensor) -> SparseRows:
-        """``images`` as sparse rows on the device, made once for as long as they do not change
-        (only the latest are kept, with the images: no other tensor is made at their address)."""
-        key = (images.data_ptr(), images._version, *images.shape, *images.stride(), images.dtype)
-        if self.rows is None or self.rows[0] != key:
-            rows = SparseRows.of(images.detach().to("cpu", torch.float32))
-            self.rows = key, images, SparseRows(*(t.to(self.device) for t in rows))
-        return self.rows[2]
+    def _on_device(self, images: Tensor) -> SparseRows:
+        """``images`` as float32 sparse rows on the device."""
+        rows = SparseRows.of(images.detach().to("cpu", torch.float32))
+        return SparseRows(*(t.to(self.device) for t in rows))
 
     def prepare(self, images: Tensor) -> None:
         """Read ``images`` as sparse rows now (out of any timing)."""

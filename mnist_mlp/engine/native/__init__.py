@@ -50,6 +50,24 @@ class SparseRows(NamedTuple):
         return cls(row_start, torch.cat(pixels), torch.cat(values))
 
 
+class RowsKept:
+    """The sparse rows of the ``kept`` latest sets of images, each made by ``make`` once while its
+    images do not change, and held with the images, so that no other tensor can be made at their
+    address and find their rows."""
+
+    def __init__(self, kept: int, make: Callable[[Tensor], SparseRows]) -> None:
+        self.kept, self.make = kept, make
+        self.rows: dict[tuple, tuple[Tensor, SparseRows]] = {}
+
+    def __call__(self, images: Tensor) -> SparseRows:
+        key = (images.data_ptr(), images._version, *images.shape, *images.stride(), images.dtype)
+        if key not in self.rows:
+            while len(self.rows) >= self.kept:
+                del self.rows[next(iter(self.rows))]  # the oldest
+            self.rows[key] = images, self.make(images)
+        return self.rows[key][1]
+
+
 class Functions(NamedTuple):
     """What the loop and the kernel compute, by their names: the activations, the loss (as
     ``c_loss`` names it), whether δ² = F − y (a matched output and loss), the floor under ln."""
@@ -216,18 +234,8 @@ class NativeLoop:
 
     def __init__(self, engine: Engine, lib: build.LoopLibrary) -> None:
         self.engine, self.lib = engine, lib
-        self.rows: dict[tuple, tuple[Tensor, SparseRows]] = {}
-
-    def sparse(self, images: Tensor) -> SparseRows:
-        """``images`` as sparse rows in the engine's dtype, made once while they do not change.
-        The images are held with their rows, so that no other tensor can be made at their
-        address and find their rows; the ``KEPT`` latest sets are kept (a run's three splits)."""
-        key = (images.data_ptr(), images._version, *images.shape, *images.stride(), images.dtype)
-        if key not in self.rows:
-            while len(self.rows) >= KEPT:
-                del self.rows[next(iter(self.rows))]  # the oldest
-            self.rows[key] = images, SparseRows.of(images.to(self.engine.dtype))
-        return self.rows[key][1]
+        # a run's three splits, and one more
+        self.sparse = RowsKept(KEPT, lambda images: SparseRows.of(images.to(engine.dtype)))
 
     def prepare(self, images: Tensor) -> None:
         """Read ``images`` as sparse rows now (out of any timing)."""
