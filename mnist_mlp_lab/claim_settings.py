@@ -48,12 +48,13 @@ class ClaimSettings:
                               f"mini-batch, {max(self.batch_sizes)}")
 
     def base(self) -> TrainConfig:
-        """The sweeps' starting point: ``BASE`` under these settings, without logs."""
+        """The sweeps' starting point: ``BASE`` under these settings, without logs, the
+        training set evaluated every epoch (the learning-rate claims read its loss)."""
         settings = Settings(epochs=self.epochs, train_size=self.train_size,
                             validation_size=self.validation_size, data_dir=self.data_dir,
                             device=self.device, log_dir=None)
         config = configuration(BASE).train_config(settings)
-        return replace(config, train_size=self.train_images())
+        return replace(config, train_size=self.train_images(), evaluate_train_every=1)
 
     def train_images(self) -> int:
         """How many training images the sweeps use."""

@@ -91,7 +91,8 @@ def _point(value: float, results: list[TrainResult], config: TrainConfig, networ
         value=value,
         final=[math.nan if any(r.diverged for r in res.history) else final_accuracy(res.history)
                for res in results],
-        losses=[[r.train_loss for r in res.history] for res in results],
+        losses=[[math.nan if r.train_loss is None else r.train_loss for r in res.history]
+                for res in results],
         epochs=len(history), train_images=n,
         seconds_per_epoch=statistics.median(r.seconds for r in history) / networks,
         updates_per_epoch=math.ceil(n / config.batch_size) if n else 0)

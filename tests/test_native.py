@@ -186,7 +186,7 @@ def test_unfit_tensors_are_refused_before_c_sees_them():
     def evaluate(**changes):
         a = args | changes
         params = native.Stacked(a["W1"], a["b1"], a["W2"], a["b2"])
-        native.evaluate_networks(lib, a["rows"], a["targets"], a["labels"], functions, params)
+        native.evaluate_networks(lib, a["rows"], a["labels"], functions, params)
 
     train()  # fits
     evaluate()

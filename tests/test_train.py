@@ -1,5 +1,6 @@
 """End to end: SGD on tiny generated IDX files, TensorBoard logs, determinism, the CLI."""
 
+import json
 import os
 import re
 from dataclasses import replace
@@ -10,7 +11,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mnist_mlp import MLP, TrainConfig, train, train_many
-from mnist_mlp.cli.tables import loss_words, start_line
+from mnist_mlp.cli.tables import epoch_line, loss_words, start_line
 from mnist_mlp.cli.train import main as train_main
 from mnist_mlp.engine import Engine
 from mnist_mlp.errors import ConfigError
@@ -19,6 +20,7 @@ from mnist_mlp.training import resolve_device
 from mnist_mlp.training.checkpoints import load_checkpoint
 from mnist_mlp.training.config import why_device
 from mnist_mlp.training.fast import BACKEND_WORDS
+from mnist_mlp.training.records import EpochRecord
 
 
 def test_sgd_step_is_theta_minus_lr_grad():
@@ -440,3 +442,29 @@ def test_the_reference_loop_on_a_cpu_takes_the_plain_step(config):
     data = load_mnist(config.data_dir, validation_size=50)
     trainer = ReferenceTrainer([_network(config, None, None)], data.train, torch.device("cpu"))
     assert trainer.step is sgd_step and trainer.description == "reference loop"
+
+
+@pytest.mark.parametrize("engine", ["reference", "fast"])
+def test_the_training_set_is_evaluated_every_n_epochs_and_after_the_last(config, engine,
+                                                                          capsys):
+    """``evaluate_train_every=3`` over 4 epochs: the whole training set after epochs 3 and 4
+    only; the other records hold the mean mini-batch loss alone, say so in their line, are
+    not counted as diverged, and read back from their JSON as they were."""
+    config = replace(config, evaluate_train_every=3)
+    result = train(config) if engine == "reference" else train_many(config)[0]
+    assert [r.train_loss is not None for r in result.history] == [False, False, True, True]
+    assert [r.train_accuracy is not None for r in result.history] == [False, False, True, True]
+    assert not any(r.diverged for r in result.history)
+    assert all(r.minibatch_loss is not None for r in result.history)
+    assert result.history[0].training_loss == result.history[0].minibatch_loss
+    assert result.history[3].training_loss == result.history[3].train_loss
+    assert [EpochRecord.from_dict(json.loads(json.dumps(r.to_dict())))
+            for r in result.history] == result.history
+    lines = [epoch_line(r) for r in result.history]
+    assert "mini-batch loss" in lines[0] and "train loss" not in lines[0]
+    assert "train loss" in lines[2] and "mini-batch" not in lines[2]
+    code = train_main(["--epochs", "2", "--evaluate-train-every", "5", "--hidden", "8",
+                       "--device", "cpu", "--data-dir", config.data_dir, "--validation-size",
+                       "50", "--log-dir", ""])
+    out = capsys.readouterr().out
+    assert code == 0 and "epoch   1  mini-batch loss" in out and "epoch   2  train loss" in out

@@ -86,6 +86,10 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-every", type=positive_int, default=d.checkpoint_every,
                    metavar="N", help="write last.pt and best.pt every N epochs (and after the "
                                      "last one, and when stopped early)")
+    p.add_argument("--evaluate-train-every", type=positive_int, default=d.evaluate_train_every,
+                   metavar="N", help="evaluate the whole training set every N epochs (and after "
+                                     "the last one); the other epochs show the mean mini-batch "
+                                     "loss instead, and a sweep saves a forward pass per image")
     p.add_argument("--resume", metavar="PATH",
                    help="continue the run of a run folder (its last.pt) or .pt file, in its "
                         "run folder (a checkpoint kept elsewhere: in a new run folder under "

@@ -115,10 +115,12 @@ def confusion_table(report: ClassificationReport) -> list[str]:
 
 
 def epoch_line(record: EpochRecord) -> str:
-    """One epoch: the training loss after it, validation and test accuracy, its SGD seconds."""
+    """One epoch: the training loss after it (where the training set was not evaluated, the mean
+    of the mini-batch losses), validation and test accuracy, its SGD seconds."""
     validation = (f"  validation {100 * record.validation_accuracy:6.2f}%"
                   if record.validation_accuracy is not None else "")
-    return (f"epoch {record.epoch:3d}  train loss {record.train_loss:.4f}{validation}"
+    loss = "train loss" if record.train_loss is not None else "mini-batch loss"
+    return (f"epoch {record.epoch:3d}  {loss} {record.training_loss:.4f}{validation}"
             f"  test {100 * record.test_accuracy:6.2f}%  ({record.seconds:.1f} s)")
 
 

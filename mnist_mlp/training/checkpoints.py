@@ -52,7 +52,8 @@ BEST = "best.pt"  # the epoch with the best validation accuracy so far
 DIVERGED = "diverged.pt"  # a sweep's diverged network after its last epoch (last.pt: last good)
 ARCHITECTURE = ("hidden_size", "activation", "output_activation")  # fixed for a run
 # The settings that a resumed run may change; all others must stay as they were.
-FREE_ON_RESUME = ("epochs", "device", "data_dir", "log_every", "checkpoint_every")
+FREE_ON_RESUME = ("epochs", "device", "data_dir", "log_every", "checkpoint_every",
+                  "evaluate_train_every")
 
 
 class CheckpointError(UserError):

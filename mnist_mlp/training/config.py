@@ -48,6 +48,8 @@ class TrainConfig:
     log_dir: str | None = "runs"
     log_every: int = 500
     checkpoint_every: int = 1  # epochs between last.pt/best.pt (and the last, and at a stop)
+    evaluate_train_every: int = 1  # epochs between evaluations of the whole training set (and
+    # the last; the others record only the mean mini-batch loss): a sweep saves a forward pass
 
     @property
     def lrs(self) -> tuple[float, ...]:
@@ -129,9 +131,10 @@ _KINDS: dict[str, tuple[type, ...]] = {
     "init": (str,), "lr": (int, float), "batch_size": (int,), "epochs": (int,), "seed": (int,),
     "seeds": (int,), "device": (str,), "data_dir": (str, type(None)),
     "train_size": (int, type(None)), "validation_size": (int,), "log_dir": (str, type(None)),
-    "log_every": (int,), "checkpoint_every": (int,)}
+    "log_every": (int,), "checkpoint_every": (int,), "evaluate_train_every": (int,)}
 _LOWEST = {"hidden_size": 1, "batch_size": 1, "epochs": 1, "seeds": 1, "log_every": 1,
-           "checkpoint_every": 1, "train_size": 1, "validation_size": 0}  # (None: no check)
+           "checkpoint_every": 1, "evaluate_train_every": 1, "train_size": 1,
+           "validation_size": 0}  # (None: no check)
 PER_NETWORK = ("lr", "seed", "seeds")  # the networks of one run share all other settings
 SEEDS = 2**64  # seeds are 0 … 2**64 − 1, the range of torch's generators
 LARGEST_LR = float.fromhex("0x1.fffffep+127")  # η must fit in float32: its largest value

@@ -303,7 +303,10 @@ def _epoch(epoch: int, trainer: Trainer, networks: list[Network],
     if trainer.stops_at_first_divergence and not all(finite):
         network = networks[finite.index(False)]
         raise _divergence(network, minibatch_losses[finite.index(False)], epoch)
-    evaluations = {split: trainer.evaluate(data) for split, data in splits.items()}
+    config = networks[0].config
+    train_due = epoch % config.evaluate_train_every == 0 or epoch == config.epochs
+    evaluations = {split: trainer.evaluate(data) for split, data in splits.items()
+                   if split != "train" or train_due}
     with signals_held():  # the epoch is recorded and kept for every network, or for none
         for k, (network, model) in enumerate(zip(networks, models, strict=True)):
             record = _record(epoch, minibatch_losses[k], seconds,
@@ -333,9 +336,11 @@ def _keep(network: Network, model: MLP, finite: bool) -> None:
 
 def _record(epoch: int, minibatch_loss: float, seconds: float,
             evaluations: dict[str, Evaluation], weights_finite: bool) -> EpochRecord:
-    """A network's record of the epoch: diverged where a weight or a split's loss is not finite."""
-    measured = {f"{split}_{kind}": getattr(evaluation, kind)
-                for split, evaluation in evaluations.items() for kind in ("loss", "accuracy")}
+    """A network's record of the epoch: diverged where a weight or a split's loss is not finite
+    (a split not evaluated this epoch, the training set, recorded as None)."""
+    measured = {"train_loss": None, "train_accuracy": None} | {
+        f"{split}_{kind}": getattr(evaluation, kind)
+        for split, evaluation in evaluations.items() for kind in ("loss", "accuracy")}
     outputs_finite = all(math.isfinite(e.loss) for e in evaluations.values())
     return EpochRecord(epoch, minibatch_loss, seconds, **measured,
                        diverged=not (weights_finite and outputs_finite))
@@ -376,7 +381,7 @@ def _warn_diverged(network: Network, record: EpochRecord, weights_finite: bool) 
             f"({network.kept.path})" if network.kept.path else "it has no checkpoint")
     weights = "" if weights_finite else ", weights NaN or infinite"
     warnings.warn(f"the network with lr {network.config.lr:g} and seed {network.config.seed} "
-                  f"diverged in epoch {record.epoch} (training loss {record.train_loss}"
+                  f"diverged in epoch {record.epoch} (training loss {record.training_loss}"
                   f"{weights}); {kept}", stacklevel=2)
 
 

@@ -240,8 +240,8 @@ NAME = re.compile(r"shard-(\d+)-of-(\d+)\.json")
 MAX_BYTES = 64 << 20  # the largest shard file read: ~1000 networks of 100 epochs each
 MAX_SHARDS = 100_000  # the most shards a sweep may be split in (a job array's tasks)
 MAX_ID = 200  # the longest id of a network
-# Settings that shards of one sweep may differ in: where and how often they write.
-RESUMABLE = ("data_dir", "log_dir", "log_every", "checkpoint_every")
+# Settings that shards of one sweep may differ in: where and how often they write and measure.
+RESUMABLE = ("data_dir", "log_dir", "log_every", "checkpoint_every", "evaluate_train_every")
 
 
 class ShardError(UserError):

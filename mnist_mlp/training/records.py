@@ -40,8 +40,8 @@ class EpochRecord:
     epoch: int
     minibatch_loss: float | None  # mean of the epoch's mini-batch losses (None: not recorded)
     seconds: float  # the epoch's SGD steps, without evaluation
-    train_loss: float  # on the whole training set, after the epoch
-    train_accuracy: float
+    train_loss: float | None  # on the whole training set, after the epoch (None: not evaluated
+    train_accuracy: float | None  # this epoch, TrainConfig.evaluate_train_every)
     test_loss: float
     test_accuracy: float
     validation_loss: float | None = None  # None: no validation set
@@ -51,14 +51,20 @@ class EpochRecord:
     def __post_init__(self) -> None:
         # a record whose training loss is not finite has diverged whatever it was told: so is
         # a record read from a file written before the flag existed
-        losses = (self.train_loss, self.minibatch_loss or 0.0)  # (None: not recorded)
-        if not all(math.isfinite(loss) for loss in losses):
+        losses = (self.train_loss, self.minibatch_loss)  # (None: not recorded)
+        if not all(math.isfinite(loss) for loss in losses if loss is not None):
             object.__setattr__(self, "diverged", True)
 
+    @property
+    def training_loss(self) -> float | None:
+        """The training set's loss after the epoch, else (not evaluated) the mini-batch mean."""
+        return self.minibatch_loss if self.train_loss is None else self.train_loss
+
     def to_dict(self) -> dict[str, Any]:
-        """Plain data (for checkpoints and JSON), without validation entries where none."""
+        """Plain data (for checkpoints and JSON), without the entries of a split not evaluated
+        (no validation set; the training set not this epoch): strict JSON writes NaN as null."""
         return {k: v for k, v in asdict(self).items()
-                if v is not None or not k.startswith("validation")}
+                if v is not None or not k.startswith(("validation", "train_"))}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EpochRecord:
@@ -67,7 +73,7 @@ class EpochRecord:
             raise TypeError(f"an epoch record is a dict, got {type(data).__name__}")
         known = {f.name for f in fields(cls)}
         values = {k: data[k] for k in known if k in data} | {
-            "minibatch_loss": data.get("minibatch_loss")}
+            k: data.get(k) for k in ("minibatch_loss", "train_loss", "train_accuracy")}
         record = cls(**values)
         if not isinstance(record.diverged, bool):
             raise TypeError(f"epoch record entry diverged is {record.diverged!r}, not true or "

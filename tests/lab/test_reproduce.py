@@ -268,8 +268,11 @@ def test_json_has_everything(saved, tiny_settings):
         assert c["stalled"] == sum(run["stalled"] for run in c["runs"])
         for run in c["runs"]:
             assert len(run["history"]) == tiny_settings.epochs
-            assert set(run["history"][0]) >= {"epoch", "train_loss", "validation_accuracy",
-                                              "test_accuracy", "seconds"}
+            first, last = run["history"][0], run["history"][-1]
+            assert set(first) >= {"epoch", "minibatch_loss", "validation_accuracy",
+                                  "test_accuracy", "seconds"}
+            # the training set is evaluated after the last epoch only: nothing reads it before
+            assert "train_loss" not in first and {"train_loss", "train_accuracy"} <= set(last)
             assert run["best_accuracy"] >= run["final_accuracy"]
             assert run["best_accuracy"] >= run["validated_accuracy"]
             assert len(run["metrics"]["recall"]) == 10

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from ...data import DigitTensors, epoch_order
-from ...textbook.model import INPUT_SIZE
+from ...textbook.model import INPUT_SIZE, NUM_CLASSES
 from ..cuda_graphs import CudaGraphs
 from ..native import (
     Functions,
@@ -72,7 +72,8 @@ def check(inputs: Inputs, device: torch.device) -> None:
     """The kernel trusts its pointers: refuse what does not fit before launching it."""
     params, f32 = inputs.params, torch.float32
     n, k, hidden = inputs.targets.shape[0], params.W1.shape[0], params.W1.shape[1]
-    expected = {**expected_tensors(inputs.rows, inputs.targets, params, k, f32),
+    expected = {**expected_tensors(inputs.rows, n, params, k, f32),
+                "targets": (inputs.targets, f32, (n, NUM_CLASSES)),
                 "order": (inputs.order, torch.int32, (k, n)), "lrs": (inputs.lrs, f32, (k,)),
                 "batch_losses": (inputs.batch_losses, f32, (k, inputs.batch_losses.shape[-1]))}
     if inputs.w1t is not None:

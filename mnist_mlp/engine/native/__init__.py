@@ -6,8 +6,10 @@ Why and how: docs/engine.md ("The compiled CPU loop")."""
 from __future__ import annotations
 
 import ctypes
+import functools
+import os
 from collections.abc import Callable, Collection, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, NamedTuple
 
 import torch
@@ -125,26 +127,24 @@ def check_tensors(expected: Mapping[str, tuple[Tensor, torch.dtype, Sequence[int
                              f"{tensor.dtype} on {tensor.device}")
 
 
-def expected_tensors(rows: SparseRows, targets: Tensor, params: Stacked, k: int,
+def expected_tensors(rows: SparseRows, n: int, params: Stacked, k: int,
                      real: torch.dtype) -> dict[str, tuple[Tensor, torch.dtype, tuple]]:
-    """What the loop and the kernel read of K networks, with the dtype and shape each must have
-    (``check_tensors``)."""
-    n, hidden = targets.shape[0], params.W1.shape[-2]
+    """The n images and K networks the loop and the kernel read, with the dtype and shape each
+    must have (``check_tensors``)."""
+    hidden = params.W1.shape[-2]
     return {"row_start": (rows.row_start, torch.int64, (n + 1,)),
             "pixel": (rows.pixel, torch.int32, tuple(rows.value.shape)),
             "value": (rows.value, real, tuple(rows.pixel.shape)),
-            "targets": (targets, real, (n, NUM_CLASSES)),
             "W1": (params.W1, real, (k, hidden, INPUT_SIZE)),
             "b1": (params.b1, real, (k, 1, hidden)),
             "W2": (params.W2, real, (k, NUM_CLASSES, hidden)),
             "b2": (params.b2, real, (k, 1, NUM_CLASSES))}
 
 
-def _check(rows: SparseRows, targets: Tensor, params: Stacked, out: dict[str, tuple], k: int
-           ) -> None:
-    """Refuse what does not fit the loop before calling it; ``out``: its output tensors."""
+def _check(rows: SparseRows, n: int, params: Stacked, more: dict[str, tuple], k: int) -> None:
+    """Refuse what does not fit the loop before calling it; ``more``: its other tensors."""
     real = rows.value.dtype
-    check_tensors({**expected_tensors(rows, targets, params, k, real), **out},
+    check_tensors({**expected_tensors(rows, n, params, k, real), **more},
                   torch.device("cpu"), "the native loop")
     if real not in REALS or rows.row_start[-1] != rows.pixel.numel():
         raise ValueError("the native loop got an unfit dtype or sparse rows")
@@ -155,12 +155,11 @@ def _at(t: Tensor, network: int) -> int:
     return t.data_ptr() + network * t.stride(0) * t.element_size()
 
 
-def _common(lib: build.LoopLibrary, rows: SparseRows, targets: Tensor, functions: Functions,
-            params: Stacked, network: int) -> dict[str, object]:
+def _common(lib: build.LoopLibrary, rows: SparseRows, functions: Functions, params: Stacked,
+            network: int) -> dict[str, object]:
     """The fields both of epoch.c's structs share, for one network."""
     return dict(l=params.W1.shape[-2], row_start=rows.row_start.data_ptr(),
-                pixel=rows.pixel.data_ptr(), value=rows.value.data_ptr(),
-                targets=targets.data_ptr(), floor=functions.floor,
+                pixel=rows.pixel.data_ptr(), value=rows.value.data_ptr(), floor=functions.floor,
                 **{kind: lib.enums[kind][getattr(functions, kind)] for kind in ENUMS},
                 **{name: _at(t, network) for name, t in params._asdict().items()})
 
@@ -173,12 +172,22 @@ def _call(function: Callable[[object], int], args: ctypes.Structure) -> None:
 
 
 def each_network(k: int, one: Callable[[int], object]) -> list[object]:
-    """``one(network)`` for networks 0 … k − 1, on up to ``torch.get_num_threads()`` threads."""
+    """``one(network)`` for networks 0 … k − 1, on up to ``torch.get_num_threads()`` threads;
+    every call finished before it returns or raises (C cannot be stopped midway)."""
     workers = min(k, torch.get_num_threads())
     if workers == 1:
         return [one(network) for network in range(k)]
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(one, range(k)))
+    futures = [_pool(workers, os.getpid()).submit(one, network) for network in range(k)]
+    try:
+        return [future.result() for future in futures]
+    finally:
+        wait(futures)
+
+
+@functools.cache
+def _pool(workers: int, process: int) -> ThreadPoolExecutor:
+    """The threads of ``each_network``, started once per ``process`` (a forked child has none)."""
+    return ThreadPoolExecutor(workers, thread_name_prefix="mnist-mlp-loop")
 
 
 def train_epochs(lib: build.LoopLibrary, rows: SparseRows, targets: Tensor,
@@ -189,35 +198,37 @@ def train_epochs(lib: build.LoopLibrary, rows: SparseRows, targets: Tensor,
     its mini-batches into ``batch_losses[k]`` (steps,)."""
     k, n = len(lrs), targets.shape[0]
     steps = steps_per_epoch(n, batch_size)
-    _check(rows, targets, params, {"batch_losses": (batch_losses, rows.value.dtype,
-                                                    (k, steps))}, k)
+    real = rows.value.dtype
+    _check(rows, n, params, {"targets": (targets, real, (n, NUM_CLASSES)),
+                             "batch_losses": (batch_losses, real, (k, steps))}, k)
 
     def one(network: int) -> None:
         order = epoch_order(n, generators[network])
         _call(lib.train_epoch, lib.args_type(
             n=n, m=batch_size, order=order.data_ptr(), lr=lrs[network],
             matched=int(functions.matched), batch_losses=_at(batch_losses, network),
-            **_common(lib, rows, targets, functions, params, network)))
+            targets=targets.data_ptr(), **_common(lib, rows, functions, params, network)))
 
     each_network(k, one)
 
 
-def evaluate_networks(lib: build.LoopLibrary, rows: SparseRows, targets: Tensor, labels: Tensor,
+def evaluate_networks(lib: build.LoopLibrary, rows: SparseRows, labels: Tensor,
                       functions: Functions, params: Stacked) -> tuple[Tensor, Tensor]:
     """The loss summed over the images (K,) float64 and the confusion matrix (K, 10, 10) of each
-    of K networks on the images of ``rows``, with ``targets`` (N, 10) and ``labels`` (N,)."""
+    of K networks on the images of ``rows``, whose digits are ``labels`` (N,) (and targets their
+    one-hot vectors)."""
     k = params.W1.shape[0]
     loss_sums = torch.zeros(k, dtype=torch.float64)
     confusions = torch.zeros(k, NUM_CLASSES, NUM_CLASSES, dtype=torch.int64)
-    _check(rows, targets, params, {"labels": (labels, torch.int64, (targets.shape[0],))}, k)
+    _check(rows, labels.shape[0], params, {"labels": (labels, torch.int64, (labels.shape[0],))}, k)
     if labels.numel() and not 0 <= int(labels.min()) <= int(labels.max()) < NUM_CLASSES:
         raise ValueError("the native loop got labels outside 0…9")
 
     def one(network: int) -> None:
         _call(lib.evaluate, lib.eval_args_type(
-            n=targets.shape[0], labels=labels.data_ptr(), loss_sum=_at(loss_sums, network),
+            n=labels.shape[0], labels=labels.data_ptr(), loss_sum=_at(loss_sums, network),
             confusion=_at(confusions, network),
-            **_common(lib, rows, targets, functions, params, network)))
+            **_common(lib, rows, functions, params, network)))
 
     each_network(k, one)
     return loss_sums, confusions
@@ -250,8 +261,7 @@ class NativeLoop:
 
     def evaluate(self, data: DigitTensors) -> tuple[Tensor, Tensor]:
         """See ``Backend.evaluate``."""
-        targets = torch.nn.functional.one_hot(data.labels, NUM_CLASSES).to(self.engine.dtype)
         loss_sums, confusions = evaluate_networks(
-            self.lib, self.sparse(data.images), targets, data.labels.contiguous(),
+            self.lib, self.sparse(data.images), data.labels.contiguous(),
             Functions.of(self.engine), self.engine.parameters())
         return loss_sums / len(data), confusions

@@ -83,7 +83,6 @@ const double LOG_FLOOR = -100;
     FIELD(const int64_t *, row_start) /* the images as sparse rows, as in struct epoch_args */\
     FIELD(const int32_t *, pixel)                                                            \
     FIELD(const REAL *, value)                                                               \
-    FIELD(const REAL *, targets)      /* (n, 10) */                                          \
     FIELD(int32_t, hidden)            /* the enums above */                                  \
     FIELD(int32_t, output)                                                                   \
     FIELD(int32_t, loss)                                                                     \
@@ -92,7 +91,7 @@ const double LOG_FLOOR = -100;
     FIELD(const REAL *, b1)                                                                  \
     FIELD(const REAL *, W2)                                                                  \
     FIELD(const REAL *, b2)                                                                  \
-    FIELD(const int64_t *, labels)    /* (n): each image's digit */                          \
+    FIELD(const int64_t *, labels)    /* (n): each image's digit; its target y is one-hot */ \
     FIELD(double *, loss_sum)         /* out: the loss summed over the n images */           \
     FIELD(int64_t *, confusion)       /* out (10, 10): rows the digit, columns the prediction */
 
@@ -402,11 +401,12 @@ int evaluate(const struct eval_args *a) {
     double total = 0;
     for (int k = 0; k < CLASSES * CLASSES; k++) a->confusion[k] = 0;
     for (int64_t i = 0; i < a->n; i++) {
-        REAL z2[CLASSES], F[CLASSES];
+        REAL z2[CLASSES], F[CLASSES], y[CLASSES] = {0};
+        y[a->labels[i]] = 1;
         eval_hidden(&u, a->hidden, a->row_start, a->pixel, a->value, i, h);
         eval_output_input(w2t, h, a->l, a->b2, z2);
         output_forward(a->output, z2, F);
-        total += sample_loss(a->loss, F, a->targets + i * CLASSES, a->floor);
+        total += sample_loss(a->loss, F, y, a->floor);
         int best = 0;
         for (int c = 1; c < CLASSES; c++) best = F[c] > F[best] ? c : best;
         a->confusion[a->labels[i] * CLASSES + best] += 1;
