@@ -237,6 +237,29 @@ MOVED = 2
 
 
 @needs_compiler
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("hidden", sorted(HIDDEN_ACTIVATIONS))
+@pytest.mark.parametrize(("output", "loss"), [(o, loss) for o in sorted(OUTPUT_ACTIVATIONS)
+                                              for loss in sorted(LOSSES)])
+def test_every_output_and_hidden_activation_evaluates_as_the_dense_one(dtype, hidden, output,
+                                                                       loss):
+    """Every hidden activation (the sigmoid by its vectorised exp, the others by the training's
+    functions) and every output and loss (softmax and the cross-entropy (35) among them): the
+    loss and the confusion matrix of the dense evaluation, to the tolerances above."""
+    data = random_digits(101, dtype, zeros=0.8)
+    torch.manual_seed(1)
+    models = [MLP(19, hidden, output, init="normal").to(dtype) for _ in range(2)]
+    engine = Engine(models, [0.1] * 2, loss, dtype=dtype)
+    assert engine.backend.name == "native"
+    (losses, confusions), (dense_losses, dense_confusions) = (engine.evaluate(data),
+                                                              engine.dense_evaluate(data))
+    torch.testing.assert_close(losses, dense_losses, rtol=1e-12 if dtype == torch.float64
+                               else 1e-5, atol=0)
+    assert torch.equal(confusions.sum(dim=2), dense_confusions.sum(dim=2))
+    assert ((confusions - dense_confusions).abs().sum(dim=(1, 2)) // 2).max() <= MOVED
+
+
+@needs_compiler
 def test_sparse_rows_are_never_those_of_images_freed_before():
     """The loop keeps each set of images' sparse rows by its address: the images are held with
     them, so no new tensor can be made at that address and be read as the old digits; only the

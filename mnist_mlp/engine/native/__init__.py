@@ -6,10 +6,8 @@ Why and how: docs/engine.md ("The compiled CPU loop")."""
 from __future__ import annotations
 
 import ctypes
-import functools
-import os
 from collections.abc import Callable, Collection, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, NamedTuple
 
 import torch
@@ -172,22 +170,14 @@ def _call(function: Callable[[object], int], args: ctypes.Structure) -> None:
 
 
 def each_network(k: int, one: Callable[[int], object]) -> list[object]:
-    """``one(network)`` for networks 0 … k − 1, on up to ``torch.get_num_threads()`` threads;
-    every call finished before it returns or raises (C cannot be stopped midway)."""
+    """``one(network)`` for networks 0 … k − 1, on up to ``torch.get_num_threads()`` threads,
+    started for this call: threads kept between calls would keep what torch made for them
+    (``one`` draws its epoch's order), which was measured to slow torch's later operations."""
     workers = min(k, torch.get_num_threads())
     if workers == 1:
         return [one(network) for network in range(k)]
-    futures = [_pool(workers, os.getpid()).submit(one, network) for network in range(k)]
-    try:
-        return [future.result() for future in futures]
-    finally:
-        wait(futures)
-
-
-@functools.cache
-def _pool(workers: int, process: int) -> ThreadPoolExecutor:
-    """The threads of ``each_network``, started once per ``process`` (a forked child has none)."""
-    return ThreadPoolExecutor(workers, thread_name_prefix="mnist-mlp-loop")
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(one, range(k)))
 
 
 def train_epochs(lib: build.LoopLibrary, rows: SparseRows, targets: Tensor,
