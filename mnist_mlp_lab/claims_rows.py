@@ -216,10 +216,11 @@ def batches_cost(c: Claims) -> str:
                   last.seconds_per_epoch / last.updates_per_epoch)
     word = rule.batch_cost(per_update, (first.seconds_per_epoch, last.seconds_per_epoch))
     ratio = last.seconds_per_epoch / first.seconds_per_epoch
-    epoch = f"{1 / ratio:.1f}× cheaper" if ratio < 1 else f"{ratio:.1f}× dearer"
+    epoch = (f"as costly (within {rule.EPOCH_SAME:.0%}) as" if abs(ratio - 1) <= rule.EPOCH_SAME
+             else f"{1 / ratio:.1f}× cheaper than" if ratio < 1 else f"{ratio:.1f}× dearer than")
     return (f"{word}: an update of m = {last.value:g} costs {per_update[1] / per_update[0]:.0f}× "
             f"one of m = {first.value:g}; an epoch of m = {last.value:g} "
-            f"({last.updates_per_epoch:,} updates) is {epoch} than one of m = {first.value:g} "
+            f"({last.updates_per_epoch:,} updates) is {epoch} one of m = {first.value:g} "
             f"({first.updates_per_epoch:,} updates): {last.seconds_per_epoch:.3f} s against "
             f"{first.seconds_per_epoch:.3f} s per network (engine on this machine, SGD only).")
 

@@ -375,6 +375,9 @@ def test_rule_batch_middle():
 def test_rule_batch_cost():
     assert rule.batch_cost((1e-5, 1e-3), (0.2, 0.3)) == rule.HOLDS
     assert rule.batch_cost((1e-5, 1e-3), (0.2, 0.1)) == rule.PARTLY  # dearer updates, cheaper epoch
+    # epochs within EPOCH_SAME of each other cost the same: timing noise decides nothing
+    assert rule.batch_cost((1e-5, 1e-3), (0.200, 0.185)) == rule.HOLDS
+    assert rule.batch_cost((1e-5, 1e-3), (0.200, 0.175)) == rule.PARTLY
     assert rule.batch_cost((1e-5, 1.5e-5), (0.2, 0.1)) == rule.FAILS
     assert rule.batch_cost((NAN, 1e-3), (0.2, 0.1)) == rule.UNMEASURED
 
@@ -388,6 +391,10 @@ def test_rule_batch_rows_read_the_sweeps(claims):
     assert claims_rows.batches_better(c).startswith("Holds: after 20 updates, m = 1 60.00 %")
     assert claims_rows.batch_middle(c).startswith("Holds")
     assert claims_rows.batches_cost(c).startswith("Partly: an update of m = 100 costs 50×")
+    assert "is 2.0× cheaper than one of m = 1 " in claims_rows.batches_cost(c)
+    batch = replace(batch, epochs=[*batch.epochs[:2], point(100, POOR, seconds=0.19, updates=1)])
+    same = claims_rows.batches_cost(replace(claims, batch_size=batch))
+    assert same.startswith("Holds") and "is as costly (within 10%) as one of m = 1 " in same
 
 
 def test_rule_hidden_10():
