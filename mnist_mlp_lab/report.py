@@ -318,7 +318,7 @@ def markdown(reproduction: Reproduction, png_name: str = "reproduction.png") -> 
                   f"{s.seeds} seeds, {s.epochs} epochs, {train_images(s):,} training images.",
                   ""]
     lines += [
-        _protocol(s), "",
+        _protocol(s, _training_set_every_epoch(reproduction)), "",
         table(reproduction), "",
         summary(reproduction), "",
         stall_paragraph(reproduction), "",
@@ -338,13 +338,24 @@ def markdown(reproduction: Reproduction, png_name: str = "reproduction.png") -> 
     return "\n".join(lines)
 
 
-def _protocol(s: Settings) -> str:
+def _training_set_every_epoch(reproduction: Reproduction) -> bool:
+    """Whether the runs' records hold the training set's loss after every epoch (runs made
+    before ``TrainConfig.evaluate_train_every`` did), not after the last one only."""
+    return all(record.train_loss is not None for result in reproduction.results
+               for run in result.runs for record in run.history)
+
+
+def _protocol(s: Settings, training_set_every_epoch: bool) -> str:
     n_seeds = f"seeds 0–{s.seeds - 1}" if s.seeds > 1 else "seed 0"
+    evaluated = ("every split evaluated after every epoch" if training_set_every_epoch else
+                 "validation and test sets evaluated after every epoch, the training set after "
+                 "the last one")
     return (
         f"784-l-10 network, sigmoid hidden layer, weights and biases from N(0, 1), mini-batches "
         f"of {s.batch_size}, {s.epochs} epochs of plain SGD, trained on the first "
         f"{train_images(s):,} training images, validated on the last {s.validation_size:,}, "
-        f"tested on the 10,000 test images; {s.seeds} runs per configuration ({n_seeds}; seed "
+        f"tested on the 10,000 test images ({evaluated}); {s.seeds} runs per configuration "
+        f"({n_seeds}; seed "
         f"s gives the same initial weights and mini-batch order in every configuration of one "
         f"l). Test accuracy in %, mean ± std (min–max) over all runs, stalled runs included. "
         f"*Best epoch* is the best of the {s.epochs} epochs on the test set itself — how the "

@@ -499,3 +499,15 @@ def test_the_quadratic_cost_at_the_stated_eta_is_set_beside_its_figures():
     alone = markdown(Reproduction(Settings(seeds=1, epochs=2, only=(nielsen.name,)), both[:1],
                                   machine={"cpu": "test"}))
     assert "the chapter states for both costs" not in alone
+
+
+def test_the_report_says_which_splits_were_evaluated_after_every_epoch(reproduction):
+    """The protocol line is read off the records: this reproduction's hold the training set's
+    loss after the last epoch only; records with it after every epoch (an older run's) say so."""
+    assert "the training set after the last one" in markdown(reproduction)
+    every = replace(reproduction, results=[replace(result, runs=[
+        replace(run, history=[replace(r, train_loss=0.5, train_accuracy=0.9)
+                              for r in run.history]) for run in result.runs])
+        for result in reproduction.results])
+    text = markdown(every)
+    assert "every split evaluated after every epoch" in text and "after the last one" not in text
