@@ -393,3 +393,56 @@ def test_a_world_of_one_is_one_process(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "1")
     monkeypatch.delenv("MASTER_ADDR", raising=False)
     assert Launch.from_environment() == Launch()
+
+
+INTERRUPTED_AFTER_EPOCH_1 = """\
+# Each rank gets Ctrl-C as its second epoch begins: the first is trained and saved.
+import os, signal
+from mnist_mlp.training.fast import FastTrainer
+epoch, calls = FastTrainer.epoch, []
+def interrupted(self, *args, **kwargs):
+    calls.append(1)
+    if len(calls) == 2:
+        os.kill(os.getpid(), signal.SIGINT)
+    return epoch(self, *args, **kwargs)
+FastTrainer.epoch = interrupted
+"""
+
+
+@needs_torchrun
+def test_a_sweep_interrupted_under_torchrun_resumes_rank_by_rank_and_merges(tiny_data,
+                                                                            tmp_path, capsys):
+    """Ctrl-C in epoch 2 of 3 on both ranks: each rank names its share's manifest; each share
+    resumed in one process, and merged, gives the summary and the weights (bitwise) of the
+    sweep trained in one process without a stop."""
+    (tmp_path / "hook").mkdir()
+    (tmp_path / "hook" / "sitecustomize.py").write_text(INTERRUPTED_AFTER_EPOCH_1)
+    runs, logs = tmp_path / "runs", tmp_path / "logs"
+    env = os.environ | {"OMP_NUM_THREADS": "1", "MNIST_MLP_DIST_TIMEOUT": "60",
+                        "PYTHONPATH": os.pathsep.join([str(tmp_path / "hook"), str(ROOT)])}
+    done = subprocess.run([TORCHRUN, "--standalone", "--nproc-per-node", "2", "--log-dir",
+                           str(logs), "--redirects", "3", str(ROOT / "scripts" / "train.py"),
+                           *sweep_argv(tiny_data, runs, "--epochs", "3")], capture_output=True,
+                          text=True, cwd=tmp_path, env=env, timeout=200, check=False)
+    assert done.returncode != 0
+    manifests = []
+    for rank in (0, 1):
+        last = next(logs.glob(f"*/attempt_0/{rank}/stderr.log")).read_text().splitlines()[-1]
+        assert last.startswith(f"rank {rank} of 2: interrupted: every network of this rank's "
+                               "share keeps its epoch 1"), last
+        assert "mnist-mlp-merge" in last
+        manifests.append(runs / f"{last.split(' --resume ')[1].split(',')[0].strip(chr(39))}")
+    assert [m.name.endswith(f"-shard-{i}-of-2.json") for i, m in enumerate(manifests, 1)] == [
+        True, True]
+    for manifest in manifests:
+        assert train_main(["--resume", str(manifest), "--quiet"]) == 0
+    capsys.readouterr()
+    assert merge_main([str(runs)]) == 0
+    merged = summary_of(capsys.readouterr().out)
+    assert train_main(sweep_argv(tiny_data, tmp_path / "one", "--epochs", "3")) == 0
+    assert merged == summary_of(capsys.readouterr().out)
+    ranks, one = weights_by_seed(runs), weights_by_seed(tmp_path / "one")
+    assert ranks.keys() == one.keys() and len(one) == 6
+    for key, state in one.items():
+        for name, value in state.items():
+            assert torch.equal(ranks[key][name], value), (key, name)

@@ -114,9 +114,14 @@ def command_name() -> str:
     return program("mnist-mlp-train")
 
 
-def interrupted_message(stop: TrainingInterrupted) -> str:
+def interrupted_message(stop: TrainingInterrupted, rank: bool = False) -> str:
     """One line after Ctrl-C, SIGTERM or SIGHUP: what was saved, and the command that resumes
-    from it."""
+    from it (a ``rank`` of torchrun: its share, in one process, then the merge)."""
+    if stop.sweep is not None and 0 < stop.saved < stop.epochs and rank:
+        return (f"interrupted: every network of this rank's share keeps its epoch {stop.saved} "
+                f"in its run folder; resume the share in one process with: {command_name()} "
+                f"--resume {quoted(stop.sweep)}, and once every rank's share is done, merge "
+                f"them: {command('mnist-mlp-merge', stop.sweep.parent)}")
     if stop.sweep is not None and 0 < stop.saved < stop.epochs:
         return (f"interrupted: every network of the sweep keeps its epoch {stop.saved} in its "
                 f"run folder; resume the sweep with: {command_name()} --resume "
@@ -183,7 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 results = train_reference(train_config(args, given), args)
         except KeyboardInterrupt as stop:
             rank = f"rank {launch.rank} of {launch.world_size}: " if launch.distributed else ""
-            print(rank + (interrupted_message(stop) if isinstance(stop, TrainingInterrupted) else
+            print(rank + (interrupted_message(stop, launch.distributed)
+                          if isinstance(stop, TrainingInterrupted) else
                           "interrupted before the first epoch began; nothing new was saved"),
                   file=sys.stderr)
             return exit_status(stop)

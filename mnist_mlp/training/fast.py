@@ -88,8 +88,8 @@ def train_many(config: TrainConfig, seeds: Sequence[int] | None = None,
     ``train(replace(config, lr=η, seed=s, seeds=1))`` would, its ``seconds`` the whole grid's.
     A diverged network is kept; all diverged: ``DivergenceError``. ``seeds``, ``lrs``: this grid
     instead; ``networks``: these (η, s) pairs (not sharded again); ``dtype`` … ``fused``: as for
-    ``Engine``; ``manifest``: write the sweep's manifest (with a ``log_dir``, one process), so
-    that ``resume_sweep`` continues it and an interruption names it."""
+    ``Engine``; ``manifest``: write the sweep's manifest (with a ``log_dir``; under torchrun,
+    each rank its share's), so that ``resume_sweep`` continues it and an interruption names it."""
     grid = config.grid(lrs, seeds)
     if networks is None:
         networks = shard.take([[(lr, seed) for lr in grid["lrs"] for seed in grid["seeds"]]])[0]
@@ -101,7 +101,7 @@ def train_many(config: TrainConfig, seeds: Sequence[int] | None = None,
         written.append(write_manifest(config.log_dir, grid, shard,
                                       [Member.of(r) for r in results]))
 
-    resumable = manifest and bool(config.log_dir) and not launch.distributed
+    resumable = manifest and bool(config.log_dir)
     try:
         return fit(configs, _trainer(dtype, cuda_graph, native, fused), on_epoch=on_epoch,
                    launch=launch, on_folders=write if resumable else None, on_start=on_start)
