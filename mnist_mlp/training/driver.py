@@ -1,7 +1,8 @@
 """The training driver (``fit``): one run of K networks, whatever trains them.
 
     check the settings ─ device ─ run folders ─ data ─ networks (seed, initialise, resume)
-    for each epoch: trainer.epoch() (SGD) ─ divergence ─ evaluate every split ─
+    for each epoch: trainer.epoch() (SGD) ─ divergence ─ evaluate the splits (the training
+                    set every ``evaluate_train_every`` epochs and the last) ─
                     record, checkpoint, TensorBoard for each network
     the final test report; Ctrl-C: ``TrainingInterrupted``
 
