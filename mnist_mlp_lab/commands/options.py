@@ -16,15 +16,27 @@ from ..claim_settings import ClaimSettings
 from ..configurations import ENGINES, NAMES, QUICK, Settings
 
 
+def _runs(p: argparse.ArgumentParser, networks: str, seeds: int, epochs: int,
+          quick: dict[str, int]) -> None:
+    """``--seeds`` (``networks``: what N counts) and ``--epochs``: defaults of their own, and
+    ``quick``'s with ``--quick``."""
+    p.add_argument("--seeds", type=positive_int, default=None,
+                   help=f"{networks} (default: {seeds}; {quick['seeds']} with --quick)")
+    p.add_argument("--epochs", type=positive_int, default=None,
+                   help=f"epochs (default: {epochs}; {quick['epochs']} with --quick)")
+
+
+def _data_and_device(p: argparse.ArgumentParser, device: str) -> None:
+    p.add_argument("--data-dir", default=None,
+                   help="folder holding MNIST/raw/ (default: $MNIST_DATA, else ./data)")
+    p.add_argument("--device", default=device, help="auto, cpu, cuda, cuda:N or mps")
+
+
 def reproduce_parser() -> argparse.ArgumentParser:
     d = Settings()
     p = command_parser("Reproduce the textbook's MNIST figures over seeds: final, best and "
                        "validation-chosen test accuracy, stalled runs and why they stall.")
-    p.add_argument("--seeds", type=positive_int, default=None,
-                   help=f"networks per configuration, seeds 0…N−1 (default: {d.seeds}; "
-                        f"{QUICK['seeds']} with --quick)")
-    p.add_argument("--epochs", type=positive_int, default=None,
-                   help=f"epochs (default: {d.epochs}; {QUICK['epochs']} with --quick)")
+    _runs(p, "networks per configuration, seeds 0…N−1", d.seeds, d.epochs, QUICK)
     p.add_argument("--train-size", type=positive_int, default=None,
                    help="train on the first N training images only (default: all 50,000)")
     p.add_argument("--validation-size", type=positive_int, default=None,
@@ -38,9 +50,7 @@ def reproduce_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=ENGINES, default=d.engine,
                    help="fast: all seeds of a configuration at once (train_many); "
                         "reference: the readable loop, one network at a time")
-    p.add_argument("--data-dir", default=None,
-                   help="folder holding MNIST/raw/ (default: $MNIST_DATA, else ./data)")
-    p.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:N or mps")
+    _data_and_device(p, d.device)
     p.add_argument("--out", type=Path, default=Path("results"),
                    help="folder for reproduction.md, .json and .png (default: results)")
     p.add_argument("--log-dir", default=d.log_dir,
@@ -71,19 +81,13 @@ def claims_parser() -> argparse.ArgumentParser:
         "verdict computed by a stated rule — sweeps of the learning rate, the hidden layer, the "
         "mini-batch size and the recipe's choices, L1 against L2, the backward-engineered "
         "cross-entropy, unbalanced data, what the reproduction says, and the chapter's errata.")
-    p.add_argument("--seeds", type=positive_int, default=None,
-                   help=f"networks per swept value (default: {d.seeds}; "
-                        f"{CLAIMS_QUICK['seeds']} with --quick)")
-    p.add_argument("--epochs", type=positive_int, default=None,
-                   help=f"epochs (default: {d.epochs}; {CLAIMS_QUICK['epochs']} with --quick)")
+    _runs(p, "networks per swept value", d.seeds, d.epochs, CLAIMS_QUICK)
     p.add_argument("--quick", action="store_true",
                    help=f"a small version for CI: {CLAIMS_QUICK['seeds']} seeds, "
                         f"{CLAIMS_QUICK['epochs']} epochs, the first "
                         f"{CLAIMS_QUICK['train_size']:,} training images, "
                         f"{CLAIMS_QUICK['updates']} updates; writes claims-quick.*")
-    p.add_argument("--data-dir", default=None,
-                   help="folder holding MNIST/raw/ (default: $MNIST_DATA, else ./data)")
-    p.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:N or mps")
+    _data_and_device(p, d.device)
     p.add_argument("--reproduction", default=d.reproduction,
                    help=f"the reproduction whose stalled runs show the slowdown in a network "
                         f"(default: {d.reproduction})")
