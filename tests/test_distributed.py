@@ -200,15 +200,22 @@ def test_what_cannot_be_split_is_one_line(argv, words, capsys):
     assert words in one_line(capsys)
 
 
-def torchrun(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess:
+def torchrun(tmp_path: Path, *argv: str, hook: str | None = None, timeout: int = 300,
+             **more_env: str) -> subprocess.CompletedProcess:
     """Two ranks of scripts/train.py: rank 0's stdout; on stderr torchrun's report, then each
-    rank's own (its last words, which torchrun's table of exit codes does not hold)."""
-    env = os.environ | {"OMP_NUM_THREADS": "1", "MNIST_MLP_DIST_TIMEOUT": "60"}
+    rank's own (its last words, which torchrun's table of exit codes does not hold). ``hook``:
+    a sitecustomize.py every rank runs first; ``more_env``: more of the ranks' environment.
+    Each rank's own logs stay in tmp_path/torchrun-logs."""
+    env = os.environ | {"OMP_NUM_THREADS": "1", "MNIST_MLP_DIST_TIMEOUT": "60"} | more_env
+    if hook is not None:
+        (tmp_path / "hook").mkdir()
+        (tmp_path / "hook" / "sitecustomize.py").write_text(hook)
+        env["PYTHONPATH"] = os.pathsep.join([str(tmp_path / "hook"), str(ROOT)])
     logs = tmp_path / "torchrun-logs"
     done = subprocess.run([TORCHRUN, "--standalone", "--nproc-per-node", "2", "--log-dir",
                            str(logs), "--redirects", "3", str(ROOT / "scripts" / "train.py"),
                            *argv], capture_output=True, text=True, cwd=tmp_path, env=env,
-                          timeout=300, check=False)
+                          timeout=timeout, check=False)
     said = {name: "".join(f"\n--- rank {path.parent.name}'s {name}:\n{path.read_text()}"
                           for path in sorted(logs.glob(f"*/attempt_*/*/{name}.log")))
             for name in ("stdout", "stderr")}
@@ -283,18 +290,10 @@ if os.environ.get("RANK") == "1":
 def test_a_rank_that_stops_answering_ends_the_others_in_one_line(tiny_data, tmp_path):
     """With MNIST_MLP_DIST_TIMEOUT=3, rank 0 waits 3 s at the gather for a rank that hangs, then
     stops with one line and exit status 2 (torchrun then stops the hung rank)."""
-    (tmp_path / "hook").mkdir()
-    (tmp_path / "hook" / "sitecustomize.py").write_text(HANG_AT_THE_GATHER)
-    env = os.environ | {"OMP_NUM_THREADS": "1", "MNIST_MLP_DIST_TIMEOUT": "3",
-                        "PYTHONPATH": os.pathsep.join([str(tmp_path / "hook"), str(ROOT)])}
-    done = subprocess.run([TORCHRUN, "--standalone", "--nproc-per-node", "2", "--log-dir",
-                           str(tmp_path / "logs"), "--redirects", "3",
-                           str(ROOT / "scripts" / "train.py"),
-                           *sweep_argv(tiny_data, "", "--seeds", "2", "--lr", "0.5")],
-                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=200,
-                          check=False)
+    done = torchrun(tmp_path, *sweep_argv(tiny_data, "", "--seeds", "2", "--lr", "0.5"),
+                    hook=HANG_AT_THE_GATHER, timeout=200, MNIST_MLP_DIST_TIMEOUT="3")
     assert done.returncode != 0
-    (rank_0,) = (tmp_path / "logs").glob("*/attempt_0/0/stderr.log")
+    (rank_0,) = (tmp_path / "torchrun-logs").glob("*/attempt_0/0/stderr.log")
     assert rank_0.read_text() == (
         "error: rank 0 of 2 trained its 1 networks to the last epoch (2), not kept (no "
         "--log-dir), but at the gather waited 3 s for the others: a rank stopped answering "
@@ -329,23 +328,16 @@ def test_a_rank_killed_at_the_gather_leaves_every_rank_a_true_last_line(tiny_dat
     lives to say so says what it finished and kept: rank 0 that rank 1 stopped answering (or,
     once torchrun stops it too, that it was interrupted after the last epoch), never that it
     was interrupted before the first."""
-    (tmp_path / "hook").mkdir()
-    (tmp_path / "hook" / "sitecustomize.py").write_text(KILLED_AT_THE_GATHER)
-    env = os.environ | {"OMP_NUM_THREADS": "1", "MNIST_MLP_DIST_TIMEOUT": "60",
-                        "SIGNAL": signal, "MARK": str(tmp_path / "mark"),
-                        "PYTHONPATH": os.pathsep.join([str(tmp_path / "hook"), str(ROOT)])}
     runs = tmp_path / "runs"
-    done = subprocess.run([TORCHRUN, "--standalone", "--nproc-per-node", "2", "--log-dir",
-                           str(tmp_path / "logs"), "--redirects", "3",
-                           str(ROOT / "scripts" / "train.py"), *sweep_argv(tiny_data, runs,
-                           "--seeds", "2", "--lr", "0.5", "1")], capture_output=True, text=True,
-                          cwd=tmp_path, env=env, timeout=200, check=False)
+    done = torchrun(tmp_path, *sweep_argv(tiny_data, runs, "--seeds", "2", "--lr", "0.5", "1"),
+                    hook=KILLED_AT_THE_GATHER, timeout=200, SIGNAL=signal,
+                    MARK=str(tmp_path / "mark"))
     assert done.returncode != 0
     assert len([run for run in runs.iterdir() if (run / LAST).exists()]) == 4
     # each rank wrote its shard file before the gather: the sweep merges without it
     assert {p.name for p in runs.glob("shard-*")} == {"shard-1-of-2.json", "shard-2-of-2.json"}
     assert merge_main([str(runs)]) == 0
-    last = {rank: next((tmp_path / "logs").glob(f"*/attempt_0/{rank}/stderr.log"))
+    last = {rank: next((tmp_path / "torchrun-logs").glob(f"*/attempt_0/{rank}/stderr.log"))
             .read_text().splitlines()[-1:] for rank in (0, 1)}
     complete = (f"interrupted after the last epoch (2): its 2 networks are complete and saved "
                 f"in their run folders in {runs}")
@@ -415,15 +407,9 @@ def test_a_sweep_interrupted_under_torchrun_resumes_rank_by_rank_and_merges(tiny
     """Ctrl-C in epoch 2 of 3 on both ranks: each rank names its share's manifest; each share
     resumed in one process, and merged, gives the summary and the weights (bitwise) of the
     sweep trained in one process without a stop."""
-    (tmp_path / "hook").mkdir()
-    (tmp_path / "hook" / "sitecustomize.py").write_text(INTERRUPTED_AFTER_EPOCH_1)
-    runs, logs = tmp_path / "runs", tmp_path / "logs"
-    env = os.environ | {"OMP_NUM_THREADS": "1", "MNIST_MLP_DIST_TIMEOUT": "60",
-                        "PYTHONPATH": os.pathsep.join([str(tmp_path / "hook"), str(ROOT)])}
-    done = subprocess.run([TORCHRUN, "--standalone", "--nproc-per-node", "2", "--log-dir",
-                           str(logs), "--redirects", "3", str(ROOT / "scripts" / "train.py"),
-                           *sweep_argv(tiny_data, runs, "--epochs", "3")], capture_output=True,
-                          text=True, cwd=tmp_path, env=env, timeout=200, check=False)
+    runs, logs = tmp_path / "runs", tmp_path / "torchrun-logs"
+    done = torchrun(tmp_path, *sweep_argv(tiny_data, runs, "--epochs", "3"),
+                    hook=INTERRUPTED_AFTER_EPOCH_1, timeout=200)
     assert done.returncode != 0
     manifests = []
     for rank in (0, 1):
