@@ -206,3 +206,33 @@ def test_the_cross_entropy_of_a_softmax_from_z_is_right_where_one_minus_f_is_not
         value = losses.binary_cross_entropy_of_softmax(z, y, "none")
         torch.testing.assert_close(value, torch.tensor([80.0, 200.0], dtype=dtype))
         assert losses.binary_cross_entropy(torch.softmax(z, -1), y, "none")[0] > 139
+
+
+# A saturated float32 output of a matched pair: z (one sample, 10 outputs), its label, the
+# saturated output j, and what autograd through F = ψ(z) makes of ∂ℓ/∂z_j: "inf" (1/F_j
+# overflows: 2.9·10⁻³⁹ > F_j > e^(−100)) or "stall" (0: F_j or 1 − F_j rounded to 0, the clamp
+# flattened it; torch's σ(z) is 0 from z ≈ −88.8, where e^(−z) overflows).
+SATURATED = [
+    ("sigmoid", "binary_cross_entropy", [20.0] + [0.0] * 9, 1, 0, "stall"),     # F_0 rounds to 1
+    ("sigmoid", "binary_cross_entropy", [0.0, -89.0] + [0.0] * 8, 1, 1, "stall"),  # F_1 → 0
+    ("softmax", "log_likelihood", [0.0, -95.0] + [0.0] * 8, 1, 1, "inf"),        # ln F_1 ≈ −97
+]
+
+
+@pytest.mark.parametrize("output, name, z, label, j, through_F", SATURATED)
+def test_a_loss_from_z_trains_on_where_through_f_it_would_not(output, name, z, label, j,
+                                                              through_F):
+    """For a matched pair the loop's loss is taken from z in log space: in float32, where
+    autograd through F = ψ(z) gets an infinite gradient (false divergence) or none (a stall),
+    from z it gets the chapter's δ = F − y (36), (37), as the engine's (BP1) does."""
+    activation = make_activation(output, OUTPUT_ACTIVATIONS, "output")
+    z = torch.tensor([z], requires_grad=True)
+    y = torch.tensor([label])
+    losses.network_loss(name, activation)(z, y, "sum").backward()
+    F = activation(z.detach())
+    torch.testing.assert_close(z.grad, F - tf.one_hot(y, 10).float(), rtol=0, atol=1e-6)
+    assert z.grad[0, j].abs() > 0.99
+    z_through_F = z.detach().clone().requires_grad_()
+    get_loss(name).fn(activation(z_through_F), y, "sum").backward()
+    through = z_through_F.grad[0, j]
+    assert (not through.isfinite()) if through_F == "inf" else through == 0

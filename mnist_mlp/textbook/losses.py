@@ -15,7 +15,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from .activations import Softmax, softmax_log_odds
+from .activations import Sigmoid, Softmax, softmax_log_odds
 from .names import AMBIGUOUS, LOSS_DESCRIPTIONS
 
 LOG_FLOOR = -100.0
@@ -141,6 +141,23 @@ LOSSES: dict[str, Loss] = {
 """The losses by name, in the order of ``names.LOSS_NAMES`` (the first the default)."""
 
 
+def cross_entropy_of_logs(log_F: Tensor, log_one_minus_F: Tensor, target: Tensor,
+                          reduction: str = "mean") -> Tensor:
+    """(35) from the logarithms themselves, per sample ``ℓ = −Σ_j [y_j ln F_j + (1 − y_j)
+    ln(1 − F_j)]``, each ln clamped at −100 in log space."""
+    y = one_hot(target, log_F)
+    per_output = y * log_F.clamp(min=LOG_FLOOR) + (1 - y) * log_one_minus_F.clamp(min=LOG_FLOOR)
+    return reduce(-per_output.sum(dim=-1), reduction)
+
+
+def binary_cross_entropy_of_sigmoid(z: Tensor, target: Tensor, reduction: str = "mean"
+                                    ) -> Tensor:
+    """``binary_cross_entropy(σ(z), target, reduction)`` from z: ln F_j = ln σ(z_j) and
+    ln(1 − F_j) = ln σ(−z_j), each a ``logsigmoid``, right where F_j rounds to 0 or 1."""
+    logsigmoid = nn.functional.logsigmoid
+    return cross_entropy_of_logs(logsigmoid(z), logsigmoid(-z), target, reduction)
+
+
 def binary_cross_entropy_of_softmax(z: Tensor, target: Tensor, reduction: str = "mean"
                                     ) -> Tensor:
     """``binary_cross_entropy(softmax(z), target, reduction)``, the cross-entropy (35), from z:
@@ -150,21 +167,35 @@ def binary_cross_entropy_of_softmax(z: Tensor, target: Tensor, reduction: str = 
 
     each ln a ``logsigmoid`` clamped at −100. Its gradient (autograd's) is finite in float32:
     ``backprop.softmax_cross_entropy_error``."""
-    y = one_hot(target, z)
     d = softmax_log_odds(z)
-    log_F, log_one_minus_F = nn.functional.logsigmoid(d), nn.functional.logsigmoid(-d)
-    per_output = y * log_F.clamp(min=LOG_FLOOR) + (1 - y) * log_one_minus_F.clamp(min=LOG_FLOOR)
-    return reduce(-per_output.sum(dim=-1), reduction)
+    logsigmoid = nn.functional.logsigmoid
+    return cross_entropy_of_logs(logsigmoid(d), logsigmoid(-d), target, reduction)
+
+
+def log_likelihood_of_softmax(z: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """``log_likelihood(softmax(z), target, reduction)`` from z: ln F = ``log_softmax(z)``,
+    clamped at −100, right where F_{nᵢ} is a subnormal float or 0."""
+    log_F = nn.functional.log_softmax(z, dim=-1).clamp(min=LOG_FLOOR)
+    return reduce(-(one_hot(target, z) * log_F).sum(dim=-1), reduction)
+
+
+OF_Z: dict[tuple[type, str], Callable[..., Tensor]] = {
+    (Softmax, "binary_cross_entropy"): binary_cross_entropy_of_softmax,
+    (Sigmoid, "binary_cross_entropy"): binary_cross_entropy_of_sigmoid,
+    (Softmax, "log_likelihood"): log_likelihood_of_softmax}
+"""The losses taken from z in log space, by output activation and name: where (BP1) does not
+form ∂ℓ/∂F (δ = F − y, or the softmax's (35) rewritten), so that autograd does not either."""
 
 
 def network_loss(name: str, output_activation: nn.Module) -> Callable[..., Tensor]:
     """The loss ``name`` of ``F = ψ(z)`` (ψ ``output_activation``) as ``loss(z, target,
     reduction="mean", F=None)`` of the weighted input z (``F``: ψ(z) if known): its value
-    ``get_loss(name).fn(ψ(z), target, reduction)``, for (35) on a softmax taken from z
-    (``binary_cross_entropy_of_softmax``). Float32's limits: docs/textbook.md."""
-    if name == "binary_cross_entropy" and isinstance(output_activation, Softmax):
-        return lambda z, target, reduction="mean", F=None: binary_cross_entropy_of_softmax(
-            z, target, reduction)
+    ``get_loss(name).fn(ψ(z), target, reduction)``, for the pairs of ``OF_Z`` taken from z in
+    log space, where float32's 1/F would be infinite (F_j below about 2.9·10⁻³⁹) or 1 − F_j
+    0, and autograd's gradient through F infinite or 0 (docs/textbook.md)."""
+    of_z = OF_Z.get((type(output_activation), name))
+    if of_z is not None:
+        return lambda z, target, reduction="mean", F=None: of_z(z, target, reduction)
     fn = get_loss(name).fn
 
     def loss_of_output(z: Tensor, target: Tensor, reduction: str = "mean",

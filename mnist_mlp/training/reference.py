@@ -6,7 +6,7 @@
             θ ← θ − η ∂L/∂θ              (plain SGD: ``textbook.sgd.sgd_step``)
 
 ℓ is computed from the output layer's weighted input z, F = ψ(z) (``network_loss``): the same
-number, and for the cross-entropy (35) on a softmax a gradient float32 can hold. ``train_epoch``
+number, and for (35) and the log-likelihood a gradient float32 can hold, δ = F − y. ``train_epoch``
 is that loop and nothing else (the driver adds the rest); ``train`` runs it under the driver.
 Also here: ``CapturedStep``, the step replayed from a CUDA graph, and ``train_data_parallel``,
 each mini-batch split over torchrun's ranks (both explained in docs/training.md).

@@ -96,11 +96,11 @@ class Functions(NamedTuple):
 
 
 def c_loss(output: str, loss: str) -> str:
-    """The loss as epoch.c names it: the package's name, but the cross-entropy (35) of a softmax
-    output is a loss of its own there (``binary_cross_entropy_of_softmax``, the textbook's
-    function of z), taken of F alone."""
-    if (output, loss) == ("softmax", "binary_cross_entropy"):
-        return "binary_cross_entropy_of_softmax"
+    """The loss as epoch.c names it: the package's name, but (35) and the log-likelihood of a
+    softmax output are losses of their own there (``*_of_softmax``, as the textbook's functions
+    of z), taken in log space."""
+    if output == "softmax" and loss in ("binary_cross_entropy", "log_likelihood"):
+        return f"{loss}_of_softmax"
     return loss
 
 

@@ -284,7 +284,7 @@ int train_epoch(const struct epoch_args *a) {
             REAL *h = a1 + b * ld, *d2 = delta2 + b * CLASSES, z2[CLASSES], F[CLASSES];
             forward_layers(&u, a->hidden, a->output, a->b2, a->row_start, a->pixel, a->value, i,
                            h, z2, F);
-            loss += sample_loss(a->loss, F, y, a->floor);
+            loss += sample_loss(a->loss, z2, F, y, a->floor);
             output_error(a->output, a->loss, a->matched, a->floor, z2, F, y, d2);  /* (BP1) */
             for (int c = 0; c < CLASSES; c++) d2[c] *= step;
             hidden_error(&u, a->hidden, h, d2, delta1 + b * ld);                    /* (BP2) */
@@ -406,7 +406,7 @@ int evaluate(const struct eval_args *a) {
         eval_hidden(&u, a->hidden, a->row_start, a->pixel, a->value, i, h);
         eval_output_input(w2t, h, a->l, a->b2, z2);
         output_forward(a->output, z2, F);
-        total += sample_loss(a->loss, F, y, a->floor);
+        total += sample_loss(a->loss, z2, F, y, a->floor);
         int best = 0;
         for (int c = 1; c < CLASSES; c++) best = F[c] > F[best] ? c : best;
         a->confusion[a->labels[i] * CLASSES + best] += 1;

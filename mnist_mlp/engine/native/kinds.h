@@ -11,15 +11,16 @@
 
 enum hidden_activation { HIDDEN_SIGMOID, HIDDEN_TANH, HIDDEN_RELU };
 enum output_activation { OUTPUT_SIGMOID, OUTPUT_SOFTMAX };
-/* The last loss is the cross-entropy (35) of a softmax output: a loss of its own here, since
- * sample_loss sees F and not the activation (it takes ln(1 − F_j) of Σ_{i≠j} F_i), and its
- * (BP1) is the fused form of softmax_cross_entropy_error. */
+/* The last two losses are those of a softmax output taken in log space: losses of their own
+ * here, since sample_loss sees z and F and not the activation; the cross-entropy (35) takes
+ * ln(1 − F_j) of Σ_{i≠j} F_i, and its (BP1) is the fused form of softmax_cross_entropy_error. */
 enum loss { LOSS_MSE, LOSS_MAE, LOSS_BINARY_CROSS_ENTROPY, LOSS_LOG_LIKELIHOOD,
-            LOSS_BINARY_CROSS_ENTROPY_OF_SOFTMAX };
+            LOSS_BINARY_CROSS_ENTROPY_OF_SOFTMAX, LOSS_LOG_LIKELIHOOD_OF_SOFTMAX };
 
 #ifndef __CUDACC__
 const char *const HIDDEN_NAMES[] = {"sigmoid", "tanh", "relu", 0};
 const char *const OUTPUT_NAMES[] = {"sigmoid", "softmax", 0};
 const char *const LOSS_NAMES[] = {"mse", "mae", "binary_cross_entropy", "log_likelihood",
-                                  "binary_cross_entropy_of_softmax", 0};
+                                  "binary_cross_entropy_of_softmax", "log_likelihood_of_softmax",
+                                  0};
 #endif

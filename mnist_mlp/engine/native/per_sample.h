@@ -46,11 +46,25 @@ DEVICE REAL clamped_log_grad(REAL F, REAL floor) { return F >= floor ? 1 / F : 0
  * clamp keeps it), so that a diverged network's loss says so. */
 DEVICE REAL clamped_log(REAL F, REAL floor) { return LOG(F < floor ? floor : F); }
 
-/* max(ln x, −100): the clamp in log space of mnist_mlp.textbook.losses
- * (binary_cross_entropy_of_softmax). ln 0 = −∞ becomes −100; a NaN stays NaN. */
-DEVICE REAL log_clamped(REAL x) {
-    const REAL l = LOG(x);
-    return l < LOG_FLOOR ? (REAL)LOG_FLOOR : l;
+/* max(l, −100): the clamp in log space of mnist_mlp.textbook.losses (cross_entropy_of_logs).
+ * −∞ becomes −100; a NaN stays NaN. */
+DEVICE REAL floored(REAL l) { return l < LOG_FLOOR ? (REAL)LOG_FLOOR : l; }
+
+/* max(ln x, −100). */
+DEVICE REAL log_clamped(REAL x) { return floored(LOG(x)); }
+
+/* ln F_j of a softmax F = softmax(z): z_j − z_t + ln F_t with t the largest output (F_t ≥ 1/10),
+ * so one logarithm, right where F_j is a subnormal float or 0 (log_softmax of the textbook). */
+DEVICE REAL log_softmax(const REAL *z, const REAL *F, int j) {
+    int t = 0;
+    for (int k = 1; k < CLASSES; k++) t = z[k] > z[t] ? k : t;
+    return j == t ? LOG(F[t]) : z[j] - z[t] + LOG(F[t]);
+}
+
+/* ln σ(z), given F = σ(z) and 1 − F: z + ln(1 − F) for z < 0, where F may have rounded to 0
+ * (ln σ(z) = z + ln σ(−z)); else ln F. One logarithm, right where F or 1 − F rounds away. */
+DEVICE REAL log_sigmoid(REAL z, REAL F, REAL one_minus_F) {
+    return z < 0 ? z + LOG(one_minus_F) : LOG(F);
 }
 
 /* Σ_{i≠j} F_i: 1 − F_j of a softmax output, without the cancellation of 1 − F_j at F_j ≈ 1. */
@@ -60,13 +74,15 @@ DEVICE REAL others_sum(const REAL *F, int j) {
     return sum;
 }
 
-/* ℓ(F, y) of one sample: as the losses of mnist_mlp/textbook/losses.py. A term whose weight
- * y_c or 1 − y_c is 0 adds nothing and is not computed (one logarithm per sample for the
- * cross-entropy of one-hot targets, not ten). The cross-entropy of a softmax output is
- * binary_cross_entropy_of_softmax there, which takes the logarithms from z: from F they are the
- * same numbers but where an output is a subnormal float (below about e^(−87)), whose digits
- * are fewer. */
-DEVICE REAL sample_loss(int kind, const REAL *F, const REAL *y, REAL floor) {
+/* ℓ(F, y) of one sample, F = ψ(z): as the losses of mnist_mlp/textbook/losses.py (network_loss).
+ * A term whose weight y_c or 1 − y_c is 0 adds nothing and is not computed (one logarithm per
+ * sample for the cross-entropy of one-hot targets, not ten). The cross-entropy (35) here has a
+ * sigmoid output (of a softmax it is a loss of its own) and is taken in log space, as
+ * binary_cross_entropy_of_sigmoid. Those of a softmax are binary_cross_entropy_of_softmax and
+ * log_likelihood_of_softmax there, which take the logarithms from z: from F they are the same
+ * numbers but where an output is a subnormal float (below about e^(−87)), whose digits are
+ * fewer. */
+DEVICE REAL sample_loss(int kind, const REAL *z, const REAL *F, const REAL *y, REAL floor) {
     REAL sum = 0;
     for (int c = 0; c < CLASSES; c++) {
         const REAL d = F[c] - y[c];
@@ -74,12 +90,15 @@ DEVICE REAL sample_loss(int kind, const REAL *F, const REAL *y, REAL floor) {
         case LOSS_MSE: sum += d * d; break;
         case LOSS_MAE: sum += FABS(d); break;
         case LOSS_BINARY_CROSS_ENTROPY:
-            if (y[c] != 0) sum -= y[c] * clamped_log(F[c], floor);
-            if (y[c] != 1) sum -= (1 - y[c]) * clamped_log(1 - F[c], floor);
+            if (y[c] != 0) sum -= y[c] * floored(log_sigmoid(z[c], F[c], 1 - F[c]));
+            if (y[c] != 1) sum -= (1 - y[c]) * floored(log_sigmoid(-z[c], 1 - F[c], F[c]));
             break;
         case LOSS_BINARY_CROSS_ENTROPY_OF_SOFTMAX:
             if (y[c] != 0) sum -= y[c] * log_clamped(F[c]);
             if (y[c] != 1) sum -= (1 - y[c]) * log_clamped(others_sum(F, c));
+            break;
+        case LOSS_LOG_LIKELIHOOD_OF_SOFTMAX:
+            if (y[c] != 0) sum -= y[c] * floored(log_softmax(z, F, c));
             break;
         default:
             if (y[c] != 0) sum -= y[c] * clamped_log(F[c], floor);
