@@ -11,6 +11,7 @@ import torch.nn.functional as tf
 
 from mnist_mlp.textbook import losses
 from mnist_mlp.textbook.activations import OUTPUT_ACTIVATIONS, make_activation
+from mnist_mlp.textbook.backprop import MATCHED_PAIRS, output_error
 from mnist_mlp.textbook.losses import LOSSES, get_loss
 
 
@@ -216,21 +217,25 @@ SATURATED = [
     ("sigmoid", "binary_cross_entropy", [20.0] + [0.0] * 9, 1, 0, "stall"),     # F_0 rounds to 1
     ("sigmoid", "binary_cross_entropy", [0.0, -89.0] + [0.0] * 8, 1, 1, "stall"),  # F_1 → 0
     ("softmax", "log_likelihood", [0.0, -95.0] + [0.0] * 8, 1, 1, "inf"),        # ln F_1 ≈ −97
+    ("sigmoid", "log_likelihood", [0.0, -89.0] + [0.0] * 8, 1, 1, "stall"),       # F_1 → 0
 ]
 
 
 @pytest.mark.parametrize("output, name, z, label, j, through_F", SATURATED)
 def test_a_loss_from_z_trains_on_where_through_f_it_would_not(output, name, z, label, j,
                                                               through_F):
-    """For a matched pair the loop's loss is taken from z in log space: in float32, where
-    autograd through F = ψ(z) gets an infinite gradient (false divergence) or none (a stall),
-    from z it gets the chapter's δ = F − y (36), (37), as the engine's (BP1) does."""
+    """A loss with a logarithm is taken from z in log space: in float32, where autograd through
+    F = ψ(z) gets an infinite gradient (false divergence) or none (a stall), from z it gets the
+    engine's (BP1), for a matched pair the chapter's δ = F − y (36), (37)."""
     activation = make_activation(output, OUTPUT_ACTIVATIONS, "output")
     z = torch.tensor([z], requires_grad=True)
     y = torch.tensor([label])
     losses.network_loss(name, activation)(z, y, "sum").backward()
     F = activation(z.detach())
-    torch.testing.assert_close(z.grad, F - tf.one_hot(y, 10).float(), rtol=0, atol=1e-6)
+    torch.testing.assert_close(z.grad, output_error(activation, name, z.detach(), F, y),
+                               rtol=0, atol=1e-6)
+    if (type(activation), name) in MATCHED_PAIRS:
+        torch.testing.assert_close(z.grad, F - tf.one_hot(y, 10).float(), rtol=0, atol=1e-6)
     assert z.grad[0, j].abs() > 0.99
     z_through_F = z.detach().clone().requires_grad_()
     get_loss(name).fn(activation(z_through_F), y, "sum").backward()

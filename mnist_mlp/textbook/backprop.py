@@ -38,13 +38,16 @@ def output_error(output_activation: Activation, loss: str, z: Tensor, F: Tensor,
                  target: Tensor) -> Tensor:
     """(BP1), the output error δ = ∂ℓ/∂z = J_ψ(z)ᵀ ∇_F ℓ of every sample (rows), from the output
     layer's weighted input z and F = ψ(z): δ = F − y for ``MATCHED_PAIRS``; for the softmax with
-    (35) ``softmax_cross_entropy_error``, rewritten for float32; else the product as it stands.
+    (35) ``softmax_cross_entropy_error``, rewritten for float32; for the sigmoid with the
+    log-likelihood −y(1 − F) where ln F ≥ −100 (no 1/F formed); else the product as it stands.
     """
     y = one_hot(target, F)
     if (type(output_activation), loss) in MATCHED_PAIRS:
         return F - y
     if isinstance(output_activation, Softmax) and loss == "binary_cross_entropy":
         return softmax_cross_entropy_error(z, F, y)
+    if isinstance(output_activation, Sigmoid) and loss == "log_likelihood":
+        return -y * (1 - F) * (nn.functional.logsigmoid(z) >= LOG_FLOOR)
     return output_activation.backward(F, get_loss(loss).grad(F, y))
 
 

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
+from torch.nn.functional import log_softmax, logsigmoid
 
 from .activations import Sigmoid, Softmax, softmax_log_odds
 from .names import AMBIGUOUS, LOSS_DESCRIPTIONS
@@ -154,7 +155,6 @@ def binary_cross_entropy_of_sigmoid(z: Tensor, target: Tensor, reduction: str = 
                                     ) -> Tensor:
     """``binary_cross_entropy(σ(z), target, reduction)`` from z: ln F_j = ln σ(z_j) and
     ln(1 − F_j) = ln σ(−z_j), each a ``logsigmoid``, right where F_j rounds to 0 or 1."""
-    logsigmoid = nn.functional.logsigmoid
     return cross_entropy_of_logs(logsigmoid(z), logsigmoid(-z), target, reduction)
 
 
@@ -168,31 +168,38 @@ def binary_cross_entropy_of_softmax(z: Tensor, target: Tensor, reduction: str = 
     each ln a ``logsigmoid`` clamped at −100. Its gradient (autograd's) is finite in float32:
     ``backprop.softmax_cross_entropy_error``."""
     d = softmax_log_odds(z)
-    logsigmoid = nn.functional.logsigmoid
     return cross_entropy_of_logs(logsigmoid(d), logsigmoid(-d), target, reduction)
 
 
 def log_likelihood_of_softmax(z: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """``log_likelihood(softmax(z), target, reduction)`` from z: ln F = ``log_softmax(z)``,
     clamped at −100, right where F_{nᵢ} is a subnormal float or 0."""
-    log_F = nn.functional.log_softmax(z, dim=-1).clamp(min=LOG_FLOOR)
+    log_F = log_softmax(z, dim=-1).clamp(min=LOG_FLOOR)
+    return reduce(-(one_hot(target, z) * log_F).sum(dim=-1), reduction)
+
+
+def log_likelihood_of_sigmoid(z: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """``log_likelihood(σ(z), target, reduction)`` from z: ln F = ``logsigmoid(z)``, clamped at
+    −100, right where F_{nᵢ} rounds to 0."""
+    log_F = logsigmoid(z).clamp(min=LOG_FLOOR)
     return reduce(-(one_hot(target, z) * log_F).sum(dim=-1), reduction)
 
 
 OF_Z: dict[tuple[type, str], Callable[..., Tensor]] = {
     (Softmax, "binary_cross_entropy"): binary_cross_entropy_of_softmax,
     (Sigmoid, "binary_cross_entropy"): binary_cross_entropy_of_sigmoid,
-    (Softmax, "log_likelihood"): log_likelihood_of_softmax}
-"""The losses taken from z in log space, by output activation and name: where (BP1) does not
-form ∂ℓ/∂F (δ = F − y, or the softmax's (35) rewritten), so that autograd does not either."""
+    (Softmax, "log_likelihood"): log_likelihood_of_softmax,
+    (Sigmoid, "log_likelihood"): log_likelihood_of_sigmoid}
+"""The losses that take a logarithm, taken from z in log space, by output activation and name:
+their (BP1) never forms ∂ℓ/∂F (``backprop.output_error``), so that autograd does not either."""
 
 
 def network_loss(name: str, output_activation: nn.Module) -> Callable[..., Tensor]:
     """The loss ``name`` of ``F = ψ(z)`` (ψ ``output_activation``) as ``loss(z, target,
     reduction="mean", F=None)`` of the weighted input z (``F``: ψ(z) if known): its value
-    ``get_loss(name).fn(ψ(z), target, reduction)``, for the pairs of ``OF_Z`` taken from z in
-    log space, where float32's 1/F would be infinite (F_j below about 2.9·10⁻³⁹) or 1 − F_j
-    0, and autograd's gradient through F infinite or 0 (docs/textbook.md)."""
+    ``get_loss(name).fn(ψ(z), target, reduction)``; a loss with a logarithm (``OF_Z``) is taken
+    from z in log space, where through F float32 makes 1/F infinite (F below about 2.9·10⁻³⁹)
+    or 1 − F zero, and autograd's gradient infinite or 0 (docs/textbook.md)."""
     of_z = OF_Z.get((type(output_activation), name))
     if of_z is not None:
         return lambda z, target, reduction="mean", F=None: of_z(z, target, reduction)

@@ -90,7 +90,7 @@ def arguments(inputs: Inputs, f: Functions, batch_size: int) -> Args:
                 "value": inputs.rows.value, "targets": inputs.targets, "order": inputs.order,
                 "lr": inputs.lrs, "batch_losses": inputs.batch_losses, **params._asdict()}
     return Args(n=inputs.targets.shape[0], l=params.W1.shape[1], m=batch_size,
-                k=params.W1.shape[0], floor=f.floor, matched=int(f.matched),
+                k=params.W1.shape[0], matched=int(f.matched),
                 **{kind: names[kind][getattr(f, kind)] for kind in names},
                 w1t=None if inputs.w1t is None else inputs.w1t.data_ptr(),
                 **{name: t.data_ptr() for name, t in pointers.items()})

@@ -94,7 +94,6 @@ typedef int i32;
     FIELD(float *, b2)            /*   (K, 10) */                                            \
     FIELD(float *, w1t)           /* (K, 784, l): W¹ pixel-major in global memory, or 0 */   \
     FIELD(float *, batch_losses)  /* (K, ⌈n / m⌉): each mini-batch's mean loss (before it) */ \
-    FIELD(float, floor)           /* ln is clamped at ln(floor) */                           \
     FIELD(i32, hidden)            /* the enums above */                                      \
     FIELD(i32, output)                                                                       \
     FIELD(i32, loss)                                                                         \

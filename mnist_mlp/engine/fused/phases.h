@@ -71,8 +71,8 @@ DEVICE void output_error_phase(const struct net *s, const struct fused_args *a,
         const float *y = a->targets + (i64)batch[b] * CLASSES;
         for (int c = 0; c < CLASSES; c++) z[c] = F[c];
         output_forward(a->output, z, F);
-        s->loss[b] = sample_loss(a->loss, z, F, y, a->floor);
-        output_error(a->output, a->loss, a->matched, a->floor, z, F, y, d2);
+        s->loss[b] = sample_loss(a->loss, z, F, y);
+        output_error(a->output, a->loss, a->matched, z, F, y, d2);
         for (int c = 0; c < CLASSES; c++) d2[c] *= step;
     }
 }

@@ -14,7 +14,6 @@ import torch
 from torch import Tensor
 
 from ...data import DigitTensors, epoch_order, steps_per_epoch
-from ...textbook.losses import F_FLOOR
 from ...textbook.model import INPUT_SIZE, NUM_CLASSES
 from . import build
 from .build import ENUMS, FLAG_SETS, REALS, compiler, describe, library, library_name
@@ -70,20 +69,19 @@ class RowsKept:
 
 class Functions(NamedTuple):
     """What the loop and the kernel compute, by their names: the activations, the loss (as
-    ``c_loss`` names it), whether δ² = F − y (a matched output and loss), the floor under ln."""
+    ``c_loss`` names it), whether δ² = F − y (a matched output and loss)."""
 
     hidden: str
     output: str
     loss: str
     matched: bool
-    floor: float
 
     @classmethod
     def of(cls, engine: Engine) -> Functions:
         """The engine's activations and loss."""
         output = engine.architecture["output_activation"]
         return cls(engine.architecture["activation"], output, c_loss(output, engine.loss_name),
-                   engine.matched, F_FLOOR)
+                   engine.matched)
 
     def missing(self, names: Mapping[str, Collection[str]], where: str) -> str | None:
         """Why ``where``, with its tables of ``names`` by kind, cannot compute these functions:
@@ -157,7 +155,7 @@ def _common(lib: build.LoopLibrary, rows: SparseRows, functions: Functions, para
             network: int) -> dict[str, object]:
     """The fields both of epoch.c's structs share, for one network."""
     return dict(l=params.W1.shape[-2], row_start=rows.row_start.data_ptr(),
-                pixel=rows.pixel.data_ptr(), value=rows.value.data_ptr(), floor=functions.floor,
+                pixel=rows.pixel.data_ptr(), value=rows.value.data_ptr(),
                 **{kind: lib.enums[kind][getattr(functions, kind)] for kind in ENUMS},
                 **{name: _at(t, network) for name, t in params._asdict().items()})
 

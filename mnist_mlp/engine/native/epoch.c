@@ -69,7 +69,6 @@ const double LOG_FLOOR = -100;
     FIELD(int32_t, output)                                                                   \
     FIELD(int32_t, loss)                                                                     \
     FIELD(int32_t, matched)           /* δ² = F − y (a matched output and loss) */           \
-    FIELD(REAL, floor)                /* ln is clamped at ln(floor) */                       \
     FIELD(REAL *, W1)                 /* (l, 784), updated in place, as are… */              \
     FIELD(REAL *, b1)                 /*   (l) */                                            \
     FIELD(REAL *, W2)                 /*   (10, l) */                                        \
@@ -86,7 +85,6 @@ const double LOG_FLOOR = -100;
     FIELD(int32_t, hidden)            /* the enums above */                                  \
     FIELD(int32_t, output)                                                                   \
     FIELD(int32_t, loss)                                                                     \
-    FIELD(REAL, floor)                /* ln is clamped at ln(floor) */                       \
     FIELD(const REAL *, W1)                                                                  \
     FIELD(const REAL *, b1)                                                                  \
     FIELD(const REAL *, W2)                                                                  \
@@ -284,8 +282,8 @@ int train_epoch(const struct epoch_args *a) {
             REAL *h = a1 + b * ld, *d2 = delta2 + b * CLASSES, z2[CLASSES], F[CLASSES];
             forward_layers(&u, a->hidden, a->output, a->b2, a->row_start, a->pixel, a->value, i,
                            h, z2, F);
-            loss += sample_loss(a->loss, z2, F, y, a->floor);
-            output_error(a->output, a->loss, a->matched, a->floor, z2, F, y, d2);  /* (BP1) */
+            loss += sample_loss(a->loss, z2, F, y);
+            output_error(a->output, a->loss, a->matched, z2, F, y, d2);  /* (BP1) */
             for (int c = 0; c < CLASSES; c++) d2[c] *= step;
             hidden_error(&u, a->hidden, h, d2, delta1 + b * ld);                    /* (BP2) */
         }
@@ -406,7 +404,7 @@ int evaluate(const struct eval_args *a) {
         eval_hidden(&u, a->hidden, a->row_start, a->pixel, a->value, i, h);
         eval_output_input(w2t, h, a->l, a->b2, z2);
         output_forward(a->output, z2, F);
-        total += sample_loss(a->loss, z2, F, y, a->floor);
+        total += sample_loss(a->loss, z2, F, y);
         int best = 0;
         for (int c = 1; c < CLASSES; c++) best = F[c] > F[best] ? c : best;
         a->confusion[a->labels[i] * CLASSES + best] += 1;

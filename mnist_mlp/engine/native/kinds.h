@@ -12,8 +12,9 @@
 enum hidden_activation { HIDDEN_SIGMOID, HIDDEN_TANH, HIDDEN_RELU };
 enum output_activation { OUTPUT_SIGMOID, OUTPUT_SOFTMAX };
 /* The last two losses are those of a softmax output taken in log space: losses of their own
- * here, since sample_loss sees z and F and not the activation; the cross-entropy (35) takes
- * ln(1 − F_j) of Σ_{i≠j} F_i, and its (BP1) is the fused form of softmax_cross_entropy_error. */
+ * here, since sample_loss sees z and F and not the activation (the two before them are then of
+ * a sigmoid output); the cross-entropy (35) takes ln(1 − F_j) of Σ_{i≠j} F_i, and its (BP1) is
+ * the fused form of softmax_cross_entropy_error. */
 enum loss { LOSS_MSE, LOSS_MAE, LOSS_BINARY_CROSS_ENTROPY, LOSS_LOG_LIKELIHOOD,
             LOSS_BINARY_CROSS_ENTROPY_OF_SOFTMAX, LOSS_LOG_LIKELIHOOD_OF_SOFTMAX };
 

@@ -5,8 +5,8 @@
  * The file that includes it defines first: REAL; DEVICE, what goes before each function
  * (static in epoch.c; static __device__ in epoch.cu, static inline in its host build); the
  * math functions EXP, LOG, TANH, FABS for REAL (exp, log, … of <tgmath.h> in epoch.c; expf,
- * logf, … in epoch.cu); INFINITY; CLASSES; LOG_FLOOR, the clamp of ln in log space of the
- * cross-entropy of a softmax output (mnist_mlp.textbook.losses.LOG_FLOOR); and it includes
+ * logf, … in epoch.cu); INFINITY; CLASSES; LOG_FLOOR, the clamp of every logarithm, taken in
+ * log space (mnist_mlp.textbook.losses.LOG_FLOOR); and it includes
  * kinds.h, the enums hidden_activation, output_activation and loss these functions switch on.
  */
 
@@ -39,15 +39,8 @@ DEVICE void output_forward(int kind, const REAL *z, REAL *F) {
     for (int c = 0; c < CLASSES; c++) F[c] /= total;
 }
 
-/* d ln F / dF with ln clamped at F_floor (mnist_mlp/textbook/losses.py: clamped_log_grad). */
-DEVICE REAL clamped_log_grad(REAL F, REAL floor) { return F >= floor ? 1 / F : 0; }
-
-/* ln max(F, F_floor): mnist_mlp.textbook.losses.clamped_log. A NaN F stays NaN (as torch's
- * clamp keeps it), so that a diverged network's loss says so. */
-DEVICE REAL clamped_log(REAL F, REAL floor) { return LOG(F < floor ? floor : F); }
-
-/* max(l, −100): the clamp in log space of mnist_mlp.textbook.losses (cross_entropy_of_logs).
- * −∞ becomes −100; a NaN stays NaN. */
+/* max(l, −100): the clamp in log space of mnist_mlp.textbook.losses (OF_Z). −∞ becomes −100;
+ * a NaN stays NaN (as torch's clamp keeps it), so that a diverged network's loss says so. */
 DEVICE REAL floored(REAL l) { return l < LOG_FLOOR ? (REAL)LOG_FLOOR : l; }
 
 /* max(ln x, −100). */
@@ -76,13 +69,12 @@ DEVICE REAL others_sum(const REAL *F, int j) {
 
 /* ℓ(F, y) of one sample, F = ψ(z): as the losses of mnist_mlp/textbook/losses.py (network_loss).
  * A term whose weight y_c or 1 − y_c is 0 adds nothing and is not computed (one logarithm per
- * sample for the cross-entropy of one-hot targets, not ten). The cross-entropy (35) here has a
- * sigmoid output (of a softmax it is a loss of its own) and is taken in log space, as
- * binary_cross_entropy_of_sigmoid. Those of a softmax are binary_cross_entropy_of_softmax and
- * log_likelihood_of_softmax there, which take the logarithms from z: from F they are the same
- * numbers but where an output is a subnormal float (below about e^(−87)), whose digits are
- * fewer. */
-DEVICE REAL sample_loss(int kind, const REAL *z, const REAL *F, const REAL *y, REAL floor) {
+ * sample for the cross-entropy of one-hot targets, not ten). Every logarithm is taken in log
+ * space, as the textbook's functions of z in OF_Z: the plain cross-entropy (35) and
+ * log-likelihood here have a sigmoid output (of a softmax they are losses of their own). From
+ * F alone, those of a softmax are the same numbers but where an output is a subnormal float
+ * (below about e^(−87)), whose digits are fewer. */
+DEVICE REAL sample_loss(int kind, const REAL *z, const REAL *F, const REAL *y) {
     REAL sum = 0;
     for (int c = 0; c < CLASSES; c++) {
         const REAL d = F[c] - y[c];
@@ -101,22 +93,16 @@ DEVICE REAL sample_loss(int kind, const REAL *z, const REAL *F, const REAL *y, R
             if (y[c] != 0) sum -= y[c] * floored(log_softmax(z, F, c));
             break;
         default:
-            if (y[c] != 0) sum -= y[c] * clamped_log(F[c], floor);
+            if (y[c] != 0) sum -= y[c] * floored(log_sigmoid(z[c], F[c], 1 - F[c]));
         }
     }
     return kind == LOSS_MSE || kind == LOSS_MAE ? (REAL)0.5 * sum : sum;
 }
 
-/* ∂ℓ/∂F_c for one output: as the *_grad functions of mnist_mlp/textbook/losses.py (the
- * cross-entropy of a softmax output never needs it: see softmax_cross_entropy_error). */
-DEVICE REAL loss_grad(int kind, REAL F, REAL y, REAL floor) {
-    switch (kind) {
-    case LOSS_MSE: return F - y;
-    case LOSS_MAE: return (REAL)0.5 * ((F > y) - (F < y));
-    case LOSS_BINARY_CROSS_ENTROPY:
-        return -y * clamped_log_grad(F, floor) + (1 - y) * clamped_log_grad(1 - F, floor);
-    default: return -y * clamped_log_grad(F, floor);
-    }
+/* ∂ℓ/∂F_c for one output, of the losses without a logarithm (those with one never form it: see
+ * output_error): as mse_grad and mae_grad of mnist_mlp/textbook/losses.py. */
+DEVICE REAL loss_grad(int kind, REAL F, REAL y) {
+    return kind == LOSS_MSE ? F - y : (REAL)0.5 * ((F > y) - (F < y));
 }
 
 /* (BP1) for a softmax output and the cross-entropy (35): the fused form of
@@ -150,9 +136,10 @@ DEVICE void softmax_cross_entropy_error(const REAL *z, const REAL *F, const REAL
 }
 
 /* (BP1) δ² = J_ψ(z²)ᵀ ∂ℓ/∂F: mnist_mlp/textbook/backprop.py (output_error); F − y when output
- * and loss are a matched pair, the fused form for a softmax and the cross-entropy (35). */
-DEVICE void output_error(int output, int loss, int matched, REAL floor, const REAL *z,
-                         const REAL *F, const REAL *y, REAL *delta) {
+ * and loss are a matched pair, the fused form for a softmax and the cross-entropy (35),
+ * −y(1 − F) where ln F ≥ −100 for a sigmoid and the log-likelihood. */
+DEVICE void output_error(int output, int loss, int matched, const REAL *z, const REAL *F,
+                         const REAL *y, REAL *delta) {
     if (matched) {
         for (int c = 0; c < CLASSES; c++) delta[c] = F[c] - y[c];
         return;
@@ -161,8 +148,14 @@ DEVICE void output_error(int output, int loss, int matched, REAL floor, const RE
         softmax_cross_entropy_error(z, F, y, delta);
         return;
     }
+    if (loss == LOSS_LOG_LIKELIHOOD) {  /* of a sigmoid output: of a softmax it is matched */
+        for (int c = 0; c < CLASSES; c++)  /* a product, so that a NaN F spreads as in Python */
+            delta[c] = -y[c] * (1 - F[c])
+                * (y[c] == 0 || log_sigmoid(z[c], F[c], 1 - F[c]) >= LOG_FLOOR);
+        return;
+    }
     REAL g[CLASSES], dot = 0;
-    for (int c = 0; c < CLASSES; c++) g[c] = loss_grad(loss, F[c], y[c], floor);
+    for (int c = 0; c < CLASSES; c++) g[c] = loss_grad(loss, F[c], y[c]);
     if (output == OUTPUT_SIGMOID) {
         for (int c = 0; c < CLASSES; c++) delta[c] = g[c] * F[c] * (1 - F[c]);
         return;
