@@ -414,3 +414,29 @@ def test_a_run_whose_only_checkpoint_is_best_pt_resumes_from_it(tiny_data, tmp_p
     monkeypatch.undo()
     assert train_main(["--resume", str(run_dir)]) == 0
     assert load_checkpoint(run_dir / LAST).epoch == 3
+
+
+@pytest.mark.parametrize(("outcome", "status", "line"), [
+    ("raise UserError('no data here')", 2, "error: no data here"),
+    ("raise KeyboardInterrupt", 130, "interrupted"),
+    ("return 0", 0, None)])
+def test_a_signal_once_the_outcome_is_said_changes_nothing(monkeypatch, capsys, outcome, status,
+                                                          line):
+    """torchrun stops a rank that has said its last line: SIGTERM arrives on the way out of the
+    command, after its outcome. The outcome stands, its one line (if any) alone, no traceback."""
+    from contextlib import contextmanager
+
+    from mnist_mlp.cli import common
+    from mnist_mlp.errors import UserError
+
+    @contextmanager
+    def stopped_on_the_way_out():
+        yield
+        os.kill(os.getpid(), signal.SIGTERM)  # the handler raises Terminated here
+
+    monkeypatch.setattr(common, "outputs_that_may_close", stopped_on_the_way_out)
+    namespace = {"UserError": UserError}
+    exec(f"def main(argv):\n    {outcome}\n", namespace)
+    assert common.one_line_errors(namespace["main"])([]) == status
+    err = capsys.readouterr().err
+    assert err.splitlines() == ([line] if line else [])

@@ -54,16 +54,24 @@ def one_line_errors(main: Callable[..., int]) -> Callable[..., int]:
 
     @functools.wraps(main)
     def guarded(argv: Sequence[str] | None = None) -> int:
-        with warnings.catch_warnings(), signals_as_interrupts(), outputs_that_may_close():
-            warnings.showwarning = _warning_line
-            try:
-                return main(argv)
-            except KeyboardInterrupt as stop:
+        status: int | None = None  # once decided, a signal on the way out (torchrun stopping
+        try:                       # a rank that has said its last line) changes nothing
+            with warnings.catch_warnings(), signals_as_interrupts(), outputs_that_may_close():
+                warnings.showwarning = _warning_line
+                try:
+                    status = main(argv)
+                except KeyboardInterrupt as stop:
+                    status = exit_status(stop)
+                    print("interrupted", file=sys.stderr)
+                except UserError as error:
+                    status = 2
+                    print(f"error: {error}", file=sys.stderr)
+        except KeyboardInterrupt as stop:
+            if status is None:
                 print("interrupted", file=sys.stderr)
-                return exit_status(stop)
-            except UserError as error:
-                print(f"error: {error}", file=sys.stderr)
-                return 2
+            return exit_status(stop) if status is None else status
+        assert status is not None
+        return status
 
     return guarded
 
