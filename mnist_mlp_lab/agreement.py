@@ -41,6 +41,12 @@ class EngineComparison:
         return self.difference.std / math.sqrt(self.difference.n)
 
     @property
+    def t(self) -> float:
+        """The mean paired difference in standard errors (∞ where they are all equal, not 0)."""
+        mean, se = self.difference.mean, self.standard_error
+        return mean / se if se > 0 else (0.0 if mean == 0 else math.copysign(math.inf, mean))
+
+    @property
     def agree(self) -> bool:
         """Whether the mean difference lies within ``AGREEMENT_SE`` standard errors of 0."""
         return abs(self.difference.mean) <= AGREEMENT_SE * self.standard_error
@@ -70,14 +76,15 @@ def _compare(fast: ConfigurationResult, reference: ConfigurationResult) -> Engin
 def markdown(comparisons: list[EngineComparison]) -> str:
     """A table: the final test accuracy under each engine, and their paired differences."""
     lines = ["| configuration | seeds | fast engine, final test accuracy | reference loop, final "
-             "test accuracy | fast − reference, seed by seed: mean ± s.e. (min to max) | "
+             "test accuracy | fast − reference, seed by seed: mean ± s.e., t = mean/s.e. (min "
+             "to max) | "
              "largest \\|difference\\| at epoch 1 | agree (within 2 s.e.) |",
              "|---|---:|---:|---:|---:|---:|:---:|"]
     for c in comparisons:
         d = c.difference
         lines.append(f"| `{c.name}` | {d.n} | {c.fast.percent()} | {c.reference.percent()} "
-                     f"| {100 * d.mean:+.2f} ± {100 * c.standard_error:.2f} points "
-                     f"({100 * d.min:+.2f} to {100 * d.max:+.2f}) "
+                     f"| {100 * d.mean:+.2f} ± {100 * c.standard_error:.2f} points, "
+                     f"t = {c.t:+.2f} ({100 * d.min:+.2f} to {100 * d.max:+.2f}) "
                      f"| {100 * c.first_epoch_difference:.2f} points "
                      f"| {'yes' if c.agree else 'no'} |")
     return "\n".join(lines)

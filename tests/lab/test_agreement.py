@@ -42,7 +42,18 @@ def test_a_systematic_difference_does_not_agree():
     assert not c.agree and c.first_epoch_difference == pytest.approx(0.1)
     row = markdown([c]).splitlines()[2]
     assert row.startswith("| `l30-cross_entropy` | 4 |") and row.endswith("| no |")
-    assert "+1.75 ± 0.14 points (+1.50 to +2.00)" in row  # s.e. = std 0.29 / √4
+    # s.e. = std 0.29 / √4, t = 1.75 / 0.144
+    assert "+1.75 ± 0.14 points, t = +12.12 (+1.50 to +2.00)" in row
+    assert c.t == pytest.approx(c.difference.mean / c.standard_error)
+
+
+def test_t_where_every_seed_differs_alike():
+    """No spread: t is 0 when the engines give the same accuracies, else ±∞ (and no agreement)."""
+    same = compare(reproduction({0: 0.95, 1: 0.96}), reproduction({0: 0.95, 1: 0.96}))[0]
+    assert same.t == 0 and same.agree
+    shifted = compare(reproduction({0: 0.95, 1: 0.96}), reproduction({0: 0.94, 1: 0.95}))[0]
+    assert shifted.t == float("inf") and not shifted.agree
+    assert ", t = +inf (" in markdown([shifted])
 
 
 def test_only_configurations_run_by_both_are_compared():
