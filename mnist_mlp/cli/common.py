@@ -69,7 +69,7 @@ def one_line_errors(main: Callable[..., int]) -> Callable[..., int]:
         except KeyboardInterrupt as stop:
             if status is None:
                 print("interrupted", file=sys.stderr)
-            return exit_status(stop) if status is None else status
+                status = exit_status(stop)
         assert status is not None
         return status
 

@@ -171,18 +171,22 @@ def binary_cross_entropy_of_softmax(z: Tensor, target: Tensor, reduction: str = 
     return cross_entropy_of_logs(logsigmoid(d), logsigmoid(-d), target, reduction)
 
 
+def log_likelihood_of_logs(log_F: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """The log-likelihood from the logarithms themselves, per sample ``ℓ = −Σ_j y_j ln F_j``,
+    ln clamped at −100 in log space."""
+    return reduce(-(one_hot(target, log_F) * log_F.clamp(min=LOG_FLOOR)).sum(dim=-1), reduction)
+
+
 def log_likelihood_of_softmax(z: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """``log_likelihood(softmax(z), target, reduction)`` from z: ln F = ``log_softmax(z)``,
-    clamped at −100, right where F_{nᵢ} is a subnormal float or 0."""
-    log_F = log_softmax(z, dim=-1).clamp(min=LOG_FLOOR)
-    return reduce(-(one_hot(target, z) * log_F).sum(dim=-1), reduction)
+    right where F_{nᵢ} is a subnormal float or 0."""
+    return log_likelihood_of_logs(log_softmax(z, dim=-1), target, reduction)
 
 
 def log_likelihood_of_sigmoid(z: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    """``log_likelihood(σ(z), target, reduction)`` from z: ln F = ``logsigmoid(z)``, clamped at
-    −100, right where F_{nᵢ} rounds to 0."""
-    log_F = logsigmoid(z).clamp(min=LOG_FLOOR)
-    return reduce(-(one_hot(target, z) * log_F).sum(dim=-1), reduction)
+    """``log_likelihood(σ(z), target, reduction)`` from z: ln F = ``logsigmoid(z)``, right
+    where F_{nᵢ} rounds to 0."""
+    return log_likelihood_of_logs(logsigmoid(z), target, reduction)
 
 
 OF_Z: dict[tuple[type, str], Callable[..., Tensor]] = {
