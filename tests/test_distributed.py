@@ -251,14 +251,36 @@ def test_a_sweep_under_torchrun_equals_one_process(tiny_data, tmp_path, capsys):
             assert torch.equal(ranks[key][name], value), (key, name)
 
 
+THREADS_LEFT_BY_THE_GROUP = """\
+# Each rank says how many threads its process group left running once destroyed (Linux).
+import os, sys
+import torch.distributed as dist
+init, destroy = dist.init_process_group, dist.destroy_process_group
+def threads():
+    return len(os.listdir("/proc/self/task"))
+def counted_init(*args, **kwargs):
+    global before
+    before = threads()
+    init(*args, **kwargs)
+def counted_destroy(*args, **kwargs):
+    destroy(*args, **kwargs)
+    print(f"threads the group left: {threads() - before}", file=sys.stderr)
+if os.path.isdir("/proc/self/task"):
+    dist.init_process_group, dist.destroy_process_group = counted_init, counted_destroy
+"""
+
+
 @needs_torchrun
 def test_the_reference_loop_data_parallel_equals_one_process(tiny_data, tmp_path):
     """Each mini-batch of 10 split over two ranks (the last, of 5, too): the weights are those
-    of one process, to float32 rounding; rank 0 alone writes the run folder."""
+    of one process, to float32 rounding; rank 0 alone writes the run folder. Destroying the
+    process group ends its threads (one left running could abort a rank at its exit)."""
     argv = ["--hidden", "8", "--epochs", "2", "--device", "cpu", "--data-dir", str(tiny_data),
             "--validation-size", "45", "--log-dir"]  # 255 training images: a last batch of 5
-    done = torchrun(tmp_path, *argv, str(tmp_path / "ddp"))
+    done = torchrun(tmp_path, *argv, str(tmp_path / "ddp"), hook=THREADS_LEFT_BY_THE_GROUP)
     assert done.returncode == 0, done.stderr[-2000:]
+    if sys.platform == "linux":  # threads counted in /proc
+        assert done.stderr.count("threads the group left: 0\n") == 2, done.stderr[-2000:]
     assert done.stdout.splitlines()[0].endswith(
         " | reference loop, data-parallel over 2 ranks | device cpu (asked for)")
     assert done.stdout.count("epoch   2") == 1

@@ -176,6 +176,10 @@ def process_group(launch: Launch, device: str) -> Iterator[None]:
         return
     import torch.distributed as dist
 
+    # Before the group exists: imported later (by DDP), its defaults (group=group.WORLD) would
+    # keep the group's threads alive into the interpreter's exit, where they can abort the rank.
+    import torch.distributed.nn  # noqa: F401
+
     wait = timeout()
     with answered(launch, wait):
         dist.init_process_group("nccl" if device.startswith("cuda") else "gloo", timeout=wait)
