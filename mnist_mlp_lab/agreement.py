@@ -19,10 +19,7 @@ from mnist_mlp.errors import UserError
 from mnist_mlp.training import Spread, final_accuracy, spread
 
 from .results import ConfigurationResult, Reproduction
-
-AGREEMENT_SE = 2.0
-"""The engines agree on a configuration when the mean paired difference of final accuracy lies
-within this many standard errors of 0."""
+from .significance import t_bound
 
 
 @dataclass(frozen=True)
@@ -47,9 +44,16 @@ class EngineComparison:
         return mean / se if se > 0 else (0.0 if mean == 0 else math.copysign(math.inf, mean))
 
     @property
+    def bound(self) -> float:
+        """Student's t at ``LEVEL`` (two-sided) for the n − 1 degrees of freedom of n paired
+        differences: the paired t-test's bound (NaN for a single seed)."""
+        return t_bound(self.difference.n - 1) if self.difference.n > 1 else math.nan
+
+    @property
     def agree(self) -> bool:
-        """Whether the mean difference lies within ``AGREEMENT_SE`` standard errors of 0."""
-        return abs(self.difference.mean) <= AGREEMENT_SE * self.standard_error
+        """Whether the mean difference lies within ``bound`` standard errors of 0: the paired
+        t-test finds no difference (one seed agrees only where the two accuracies are equal)."""
+        return self.t == 0 or abs(self.t) <= self.bound
 
 
 def compare(fast: Reproduction, reference: Reproduction) -> list[EngineComparison]:
@@ -76,15 +80,16 @@ def _compare(fast: ConfigurationResult, reference: ConfigurationResult) -> Engin
 def markdown(comparisons: list[EngineComparison]) -> str:
     """A table: the final test accuracy under each engine, and their paired differences."""
     lines = ["| configuration | seeds | fast engine, final test accuracy | reference loop, final "
-             "test accuracy | fast − reference, seed by seed: mean ± s.e., t = mean/s.e. (min "
-             "to max) | "
-             "largest \\|difference\\| at epoch 1 | agree (within 2 s.e.) |",
+             "test accuracy | fast − reference, seed by seed: mean ± s.e., t = mean/s.e., "
+             "the paired t-test's 95 % bound on \\|t\\| (min to max) | "
+             "largest \\|difference\\| at epoch 1 | agree (\\|t\\| within the bound) |",
              "|---|---:|---:|---:|---:|---:|:---:|"]
     for c in comparisons:
         d = c.difference
         lines.append(f"| `{c.name}` | {d.n} | {c.fast.percent()} | {c.reference.percent()} "
                      f"| {100 * d.mean:+.2f} ± {100 * c.standard_error:.2f} points, "
-                     f"t = {c.t:+.2f} ({100 * d.min:+.2f} to {100 * d.max:+.2f}) "
+                     f"t = {c.t:+.2f}, bound {c.bound:.2f} ({100 * d.min:+.2f} to "
+                     f"{100 * d.max:+.2f}) "
                      f"| {100 * c.first_epoch_difference:.2f} points "
                      f"| {'yes' if c.agree else 'no'} |")
     return "\n".join(lines)

@@ -20,6 +20,7 @@ from .claims import Claims
 from .claims_plots import FIGURES
 from .claims_rows import TESTED
 from .errata import errata_markdown
+from .significance import t_bound, t_tail, welch_dof
 from .statements import AS_WRITTEN, ERRATUM, IDS, KINDS, STATEMENTS
 from .sweeps import Point
 
@@ -251,11 +252,24 @@ def kinds_line(table: list[Row]) -> str:
             f"{counts}.")
 
 
-def legend(table: list[Row]) -> str:
-    """How each verdict is computed: the rule of every row that has one (``RULES``)."""
+def _bound(seeds: int) -> str:
+    """What t is at the sweeps' number of seeds a side."""
+    if seeds < 2:
+        return "with one seed a side there is no spread to judge by, so no difference counts"
+    equal, one_flat = welch_dof(1, seeds, 1, seeds), welch_dof(1, seeds, 0, seeds)
+    return (f"with the sweeps' {seeds} seeds a side, t = {t_bound(equal):.2f} where their "
+            f"spreads are equal, {t_bound(one_flat):.2f} where one side has none (at 2 "
+            f"standard errors the confidence would be {100 * (1 - t_tail(2, equal)):.0f} %)")
+
+
+def legend(table: list[Row], seeds: int) -> str:
+    """How each verdict is computed: the rule of every row that has one (``RULES``), and the
+    bound of a difference at ``seeds`` seeds a side."""
     lines = ["## How each verdict is computed", "",
-             f"A difference between two settings counts when it exceeds {rule.Z:g} standard "
-             "errors of the difference of their means over the seeds; diverged networks are "
+             f"A difference between two settings counts when it exceeds {rule.T} standard "
+             "errors of the difference of their means over the seeds, t being Student's at 95 % "
+             f"(two-sided) for Welch's degrees of freedom (Welch's t-test): {_bound(seeds)}. "
+             "Diverged networks are "
              "counted apart, never averaged in; stalled ones stay in the mean. *As written "
              "(tested)*: the named test checks the code against the statement. *Beyond a "
              "test*: said so in the row. The thresholds are named in "
@@ -307,7 +321,7 @@ def markdown(c: Claims, stem: str = "claims") -> str:
         f"figures named in the table are in the folder of this file.", "",
         kinds_line(table), "",
         row_table(table), "",
-        legend(table), "",
+        legend(table, s.seeds), "",
         *_sweep_sections(c, stem), "",
         f"## Errata\n\n{errata_markdown()}", "",
         _how_it_was_run(c), ""])

@@ -5,8 +5,8 @@ A rule returns one of the words below; the row (``claims_rows``) sets the number
 ``RULES`` holds each rule in one line of words, by statement id, for the report's legend: the
 text and the function sit together, so that what the report says is what the code does.
 Differences between two settings are judged over seeds (``difference``): a difference of means
-counts when it exceeds ``Z`` standard errors; diverged networks never enter a mean and are
-counted apart, stalled ones stay in it.
+counts when it exceeds ``T`` standard errors, Welch's t-test at 95 % (``significance``);
+diverged networks never enter a mean and are counted apart, stalled ones stay in it.
 """
 
 from __future__ import annotations
@@ -17,11 +17,14 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .significance import t_bound, welch_dof
+
 HOLDS, FAILS, PARTLY, UNSEEN, UNMEASURED, ERRATUM = (
     "Holds", "Does not hold", "Partly", "Not seen here", "Not measured", "Erratum")
 
-Z = 2.0
-"""A difference of means counts when it exceeds this many standard errors (about 95 %)."""
+T = "t"
+"""How the rules name the bound: a difference of means counts when it exceeds t standard
+errors, t being Student's at 95 % (two-sided) for Welch's degrees of freedom."""
 WORKS = 0.90
 """A setting trains when its networks' mean final test accuracy reaches this."""
 BELOW = 0.05
@@ -67,14 +70,17 @@ def finite(values: Sequence[float]) -> list[float]:
 
 @dataclass(frozen=True)
 class Difference:
-    """mean(a) − mean(b) of two groups of final test accuracies, and its standard error."""
+    """mean(a) − mean(b) of two groups of final test accuracies, its standard error and its
+    degrees of freedom (Welch–Satterthwaite)."""
 
     value: float
     se: float
+    dof: float = math.nan
 
     @property
     def measurable(self) -> bool:
-        return math.isfinite(self.se) and abs(self.value) > Z * self.se
+        """Whether the difference exceeds Student's 95 % bound: |value| > t(dof) × se."""
+        return math.isfinite(self.se) and abs(self.value) > t_bound(self.dof) * self.se
 
     def points(self) -> str:
         """``+0.15 ± 0.11 points`` (no standard error where a group has a single run)."""
@@ -85,17 +91,21 @@ class Difference:
 
 def difference(a: Sequence[float], b: Sequence[float]) -> Difference:
     """mean(a) − mean(b) over the finite values, with the standard error of a difference of
-    means, √(s_a²/n_a + s_b²/n_b) (NaN where a group has fewer than two)."""
+    means, √(s_a²/n_a + s_b²/n_b), and Welch's degrees of freedom (NaN where a group has fewer
+    than two)."""
     a, b = finite(a), finite(b)
     if not a or not b:
         return Difference(math.nan, math.nan)
-    se = (math.sqrt(statistics.variance(a) / len(a) + statistics.variance(b) / len(b))
-          if len(a) > 1 and len(b) > 1 else math.nan)
-    return Difference(statistics.fmean(a) - statistics.fmean(b), se)
+    value = statistics.fmean(a) - statistics.fmean(b)
+    if len(a) < 2 or len(b) < 2:
+        return Difference(value, math.nan)
+    var_a, var_b = statistics.variance(a), statistics.variance(b)
+    return Difference(value, math.sqrt(var_a / len(a) + var_b / len(b)),
+                      welch_dof(var_a, len(a), var_b, len(b)))
 
 
 def above(a: Sequence[float], b: Sequence[float]) -> bool:
-    """Whether mean(a) exceeds mean(b) by more than ``Z`` standard errors."""
+    """Whether mean(a) exceeds mean(b) by more than ``T`` standard errors."""
     d = difference(a, b)
     return d.measurable and d.value > 0
 
@@ -139,7 +149,7 @@ def preferable(a: Sequence[float], b: Sequence[float]) -> str:
 
 
 _PREFERABLE = (f"{HOLDS} when the mean final test accuracy of {{a}} exceeds that of {{b}} by more "
-               f"than {Z:g} standard errors of the difference; {FAILS} when it falls short by "
+               f"than {T} standard errors of the difference; {FAILS} when it falls short by "
                f"as much; {UNSEEN} between.")
 RULES["eq35-sigmoid-output"] = _PREFERABLE.format(a="sigmoid + (35)", b="softmax + (35)")
 RULES["softmax-first-term"] = _PREFERABLE.format(a="softmax + first term",
@@ -157,7 +167,7 @@ def loss_choice(differences: Sequence[Difference]) -> str:
 RULES["loss-choice"] = (
     f"{HOLDS} when, at one l, the cross-entropy's and the quadratic cost's mean final test "
     f"accuracies (sigmoid outputs, the reproduction) differ by more than {_pct(SLIGHT)} and "
-    f"{Z:g} standard errors; else {UNSEEN}.")
+    f"{T} standard errors; else {UNSEEN}.")
 
 
 def slowdown_network(stalled: int, stuck_delta: float | None,
@@ -251,7 +261,7 @@ def batch_better(finals: Sequence[Sequence[float]]) -> str:
 
 RULES["batch-better"] = (
     f"After the same number of updates: {HOLDS} when the largest m's mean final test accuracy "
-    f"exceeds the smallest m's by more than {Z:g} standard errors and no larger m falls that far "
+    f"exceeds the smallest m's by more than {T} standard errors and no larger m falls that far "
     f"below the next smaller one; {PARTLY} when it rises only up to some m; {FAILS} when the "
     f"largest m is that far below the smallest; {UNSEEN} else.")
 
@@ -272,7 +282,7 @@ def batch_middle(finals: Sequence[Sequence[float]]) -> str:
 
 RULES["batch-middle"] = (
     f"After the same number of epochs: {HOLDS} when the best m strictly between the smallest and "
-    f"the largest beats the better of the two by more than {Z:g} standard errors; {FAILS} when "
+    f"the largest beats the better of the two by more than {T} standard errors; {FAILS} when "
     f"an end beats every middle m so; {UNSEEN} between.")
 
 
@@ -341,7 +351,7 @@ def sigmoid_hidden(sigmoid: Sequence[float], others: Sequence[Sequence[float]]) 
 
 RULES["sigmoid-hidden"] = (
     f"Each half on its own. Recommended: no other activation's mean final test accuracy exceeds "
-    f"the sigmoid's by more than {Z:g} standard errors. Others usable: each trains (mean at least "
+    f"the sigmoid's by more than {T} standard errors. Others usable: each trains (mean at least "
     f"{100 * WORKS:g} %). {HOLDS}: both; {PARTLY}: one; {FAILS}: neither.")
 
 
@@ -381,7 +391,7 @@ def slightly_worse(better: Sequence[float], worse: Sequence[float]) -> str:
 
 RULES["slightly-worse"] = (
     f"Over the seeds, stalled runs in the mean: {HOLDS} when the quadratic cost's mean final test "
-    f"accuracy is below the cross-entropy's by more than {Z:g} standard errors and by at most "
+    f"accuracy is below the cross-entropy's by more than {T} standard errors and by at most "
     f"{_pct(SLIGHT)}; {FAILS} when it is further below, or above, by that many standard errors; "
     f"{UNSEEN} when the difference is within them.")
 
@@ -399,7 +409,7 @@ def considerable(better: Sequence[float], worse: Sequence[float]) -> str:
 
 RULES["considerable"] = (
     f"Over the seeds, stalled runs in the mean: {HOLDS} when the cross-entropy's mean final test "
-    f"accuracy exceeds the quadratic cost's by more than {Z:g} standard errors and removes at "
+    f"accuracy exceeds the quadratic cost's by more than {T} standard errors and removes at "
     f"least {100 * CONSIDERABLE:g} % of its errors; {FAILS} when the gain is smaller or the "
     f"other way, by that many standard errors; {UNSEEN} within them.")
 

@@ -43,8 +43,28 @@ def test_a_systematic_difference_does_not_agree():
     row = markdown([c]).splitlines()[2]
     assert row.startswith("| `l30-cross_entropy` | 4 |") and row.endswith("| no |")
     # s.e. = std 0.29 / √4, t = 1.75 / 0.144
-    assert "+1.75 ± 0.14 points, t = +12.12 (+1.50 to +2.00)" in row
+    assert "+1.75 ± 0.14 points, t = +12.12, bound 3.18 (+1.50 to +2.00)" in row
     assert c.t == pytest.approx(c.difference.mean / c.standard_error)
+
+
+def differences(values: list[float], seeds: int) -> tuple[Reproduction, Reproduction]:
+    """Reproductions of ``seeds`` seeds whose paired differences (fast − reference) cycle
+    through ``values``."""
+    fast = {seed: 0.95 + values[seed % len(values)] for seed in range(seeds)}
+    return reproduction(fast), reproduction(dict.fromkeys(range(seeds), 0.95))
+
+
+@pytest.mark.parametrize(("seeds", "agree"), [(10, True), (30, False)])
+def test_the_bound_is_students_t_for_the_seeds(seeds, agree):
+    """t = 2.10 lies within Student's 95 % bound for 10 seeds (2.26) but beyond it for 30
+    (2.05): a fixed 2 would have called both a disagreement."""
+    values = [0.001, 0.003]  # mean 0.002, std ≈ 0.001: t = 0.002 / (std / √n)
+    shrink = compare(*differences(values, seeds))[0].t / 2.10  # t grows as the spread shrinks
+    (c,) = compare(*differences([0.002 + (v - 0.002) * shrink for v in values], seeds))
+    assert c.t == pytest.approx(2.10, abs=1e-6)
+    assert c.bound == pytest.approx({10: 2.2622, 30: 2.0452}[seeds], abs=1e-4)
+    assert c.agree is agree
+    assert markdown([c]).endswith(f"| {'yes' if agree else 'no'} |")
 
 
 def test_t_where_every_seed_differs_alike():
@@ -53,7 +73,7 @@ def test_t_where_every_seed_differs_alike():
     assert same.t == 0 and same.agree
     shifted = compare(reproduction({0: 0.95, 1: 0.96}), reproduction({0: 0.94, 1: 0.95}))[0]
     assert shifted.t == float("inf") and not shifted.agree
-    assert ", t = +inf (" in markdown([shifted])
+    assert ", t = +inf, bound 12.71 (" in markdown([shifted])
 
 
 def test_only_configurations_run_by_both_are_compared():

@@ -283,13 +283,28 @@ GOOD, FINE, POOR = [0.95, 0.951, 0.949], [0.93, 0.931, 0.929], [0.60, 0.61, 0.59
 NAN = math.nan
 
 
-def test_rule_difference_counts_only_beyond_two_standard_errors():
+def test_rule_difference_counts_only_beyond_students_bound():
     d = rule.difference([0.95, 0.96], [0.90, 0.91])
     assert d.value == pytest.approx(0.05) and d.se == pytest.approx(0.005 * math.sqrt(2))
+    assert d.dof == pytest.approx(2)  # Welch: equal spreads, n_a + n_b − 2
     assert d.measurable and d.points() == "+5.00 ± 0.71 points"
     assert not rule.difference([0.95, 0.85], [0.90, 0.91]).measurable
     assert not rule.difference([0.95], [0.90, 0.91]).measurable  # one seed: no spread
     assert rule.difference([NAN, 0.9, 0.9], [0.8, 0.8]).value == pytest.approx(0.1)  # diverged out
+
+
+@pytest.mark.parametrize(("seeds", "counts"), [(3, False), (6, True)])
+def test_a_difference_of_2_5_standard_errors_counts_from_enough_seeds(seeds, counts):
+    """t = 2.5: beyond Student's bound at 10 degrees of freedom (2.23), within it at 4 (2.78);
+    a fixed 2 would count both."""
+    a = [0.95 + 0.01 * (-1) ** i for i in range(seeds)]
+    b = [0.94 + 0.01 * (-1) ** i for i in range(seeds)]
+    d = rule.difference(a, b)
+    shrink = d.value / d.se / 2.5  # scale the spread so that t is exactly 2.5
+    d = rule.difference([0.95 + (x - 0.95) * shrink for x in a],
+                        [0.94 + (x - 0.94) * shrink for x in b])
+    assert d.value / d.se == pytest.approx(2.5) and d.dof == pytest.approx(2 * seeds - 2)
+    assert d.measurable is counts
 
 
 def test_rule_outliers():
@@ -493,7 +508,10 @@ def test_the_costs_are_compared_at_both_etas_stalls_counted(claims):
                                "92.00 %, +3.00 ± 0.08 points")
     assert "at η = 3 (Nielsen's), Holds: 95.00 % against 94.70 %, +0.30 ± 0.08" in slightly
     considerable = claims_rows.considerable(c)
-    assert "at η = 3 (Nielsen's), Holds" in considerable
+    # +7.57 ± 3.74 points: t = 2.02, beyond 2 but within Student's bound at Welch's 2.0
+    # degrees of freedom (4.30): the two stalled runs' spread leaves the gain unproven
+    assert "at η = 3 (Nielsen's), Not seen here: 96.80 % against 89.23 %, +7.57 ± 3.74" in \
+        considerable
     assert "2 of 3 quadratic runs stalled (without them +0.10 points, one run against" in \
         considerable
     figures = claims_rows.quadratic_figures(c)
