@@ -55,25 +55,31 @@ class CudaGraphs(TensorOps):
     def _capture(self, images: Tensor, targets: Tensor,
                  batch_size: int) -> tuple[torch.cuda.CUDAGraph, Tensor, Tensor]:
         """Capture GRAPH_STEPS steps reading their indices from a static (K, steps·m) buffer
-        and writing their mini-batch losses to a static (K, steps) one."""
-        engine, span = self.engine, GRAPH_STEPS * batch_size
-        static_order = torch.zeros(engine.size, span, dtype=torch.long, device=engine.device)
-        static_losses = torch.zeros(engine.size, GRAPH_STEPS, dtype=engine.dtype,
-                                    device=engine.device)
+        and writing their mini-batch losses to a static (K, steps) one; the weights as before,
+        even where capture fails."""
+        engine, span, device = self.engine, GRAPH_STEPS * batch_size, self.engine.device
+        static_order = torch.zeros(engine.size, span, dtype=torch.long, device=device)
+        static_losses = torch.zeros(engine.size, GRAPH_STEPS, dtype=engine.dtype, device=device)
         parameters = engine.parameters()
         saved = [t.clone() for t in parameters]
 
         def steps() -> None:
             self.steps(images, targets, static_order, batch_size, static_losses)
 
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
-            steps()  # warm-up, as torch.cuda.graphs asks
-        torch.cuda.current_stream().wait_stream(side)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            steps()
-        for parameter, value in zip(parameters, saved, strict=True):
-            parameter.copy_(value)  # undo the warm-up's steps
+        # on the engine's device, which need not be the current one (cuda:1, say): a stream of
+        # another device would capture nothing, and every replay would skip its steps
+        with torch.cuda.device(device):
+            try:
+                side = torch.cuda.Stream()
+                side.wait_stream(torch.cuda.current_stream())
+                with torch.cuda.stream(side):
+                    steps()  # warm-up, as torch.cuda.graphs asks
+                torch.cuda.current_stream().wait_stream(side)
+                graph = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(graph):
+                    steps()
+            finally:
+                torch.cuda.synchronize()  # the warm-up's steps are done, even after a failure
+                for parameter, value in zip(parameters, saved, strict=True):
+                    parameter.copy_(value)  # undo the warm-up's steps
         return graph, static_order, static_losses

@@ -145,7 +145,7 @@ class FusedKernel:
             return
         e = self.engine
         w1t = None if plan.w1_shared else torch.empty(e.size, INPUT_SIZE, e.W1.shape[1],
-                                                      device=self.device)
+                                                      dtype=e.W1.dtype, device=self.device)
         inputs = Inputs(self.sparse(images), targets.contiguous(),
                         self.orders(images.shape[0], generators), e.lrs.view(-1),
                         e.parameters(), w1t, batch_losses)
