@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -158,3 +159,19 @@ def test_the_gpu_check_without_a_gpu_is_one_line(tmp_path):
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr == "error: no CUDA device here; run this script on a machine with a GPU\n"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_what_the_gpu_check_runs_exists_here():
+    """The script runs where no CI reaches: every file it names exists, and every option it
+    gives a script is one that script's --help offers (so that a renamed test file or flag does
+    not first show on a lent GPU)."""
+    script = (ROOT / "scripts" / "gpu_check.sh").read_text().replace("\\\n", " ")
+    named = set(re.findall(r"\b((?:tests|scripts)/[\w/]+\.py)\b", script))
+    assert {"tests/test_cuda.py", "scripts/bench.py", "scripts/train.py"} <= named
+    assert [path for path in sorted(named) if not (ROOT / path).is_file()] == []
+    for command in re.findall(r'"\$python" (scripts/\w+\.py)([^\n]*)', script):
+        path, rest = command
+        offered = subprocess.run([sys.executable, str(ROOT / path), "--help"], capture_output=True,
+                                 text=True, check=True).stdout
+        for option in re.findall(r"(--[\w-]+)", rest):
+            assert option in offered, f"{path} has no {option}"
