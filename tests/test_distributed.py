@@ -20,7 +20,7 @@ from mnist_mlp.cli.merge import main as merge_main
 from mnist_mlp.cli.train import main as train_main
 from mnist_mlp.errors import ConfigError
 from mnist_mlp.training.checkpoints import LAST, load_checkpoint
-from mnist_mlp.training.parallel import Launch, Shard, timeout
+from mnist_mlp.training.parallel import Launch, Shard, process_group, timeout
 
 ROOT = Path(__file__).resolve().parents[1]
 TORCHRUN = shutil.which("torchrun", path=str(Path(sys.executable).parent))
@@ -41,6 +41,51 @@ def test_shard_numbers_on_the_command_line():
     for bad in ("0/3", "4/3", "two", "1/2/3"):
         with pytest.raises(ValueError, match="--shard"):
             Shard.parse(bad)
+
+
+@pytest.fixture
+def gpus(monkeypatch):
+    """``gpus(n)``: from now on torch sees n CUDA devices (none of them real)."""
+    def install(count: int) -> None:
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: count > 0)
+        monkeypatch.setattr(torch.cuda, "device_count", lambda: count)
+    return install
+
+
+@pytest.mark.parametrize(("count", "auto", "cuda"), [
+    (0, "cpu", "cuda:0"), (1, "cuda:0", "cuda:0"), (2, "cuda:1", "cuda:1"),
+    (4, "cuda:1", "cuda:1")])
+def test_each_rank_takes_a_gpu_of_its_own_where_there_are_enough(gpus, count, auto, cuda):
+    """Local rank 1 of 2: its own GPU given two or more, the one shared given one; "cuda" without
+    a GPU stays a GPU, for the driver to refuse in one line."""
+    gpus(count)
+    launch = Launch(rank=3, world_size=4, local_rank=1, local_world_size=2)
+    assert (launch.device("auto"), launch.device("cuda")) == (auto, cuda)
+    assert launch.device("cuda:0") == "cuda:0" and launch.device("cpu") == "cpu"
+    assert Launch().device("auto") == "auto"  # one process: the driver chooses
+
+
+@pytest.mark.parametrize(("count", "device", "backend", "current"), [
+    (2, "cuda:1", "nccl", "cuda:1"), (1, "cuda:0", "gloo", "cuda:0"), (0, "cpu", "gloo", None)])
+def test_the_group_is_nccl_only_where_each_rank_has_its_gpu(gpus, monkeypatch, count, device,
+                                                             backend, current):
+    """NCCL refuses two ranks on one GPU, and finds a rank's GPU as the current one: so the
+    rank's GPU is made current, and ranks that share a GPU talk through gloo."""
+    import torch.distributed as dist
+
+    gpus(count)
+    calls = []
+    monkeypatch.setattr(torch.cuda, "set_device", lambda gpu: calls.append(("set", str(gpu))))
+    def init(backend, timeout, device_id):
+        calls.append(("init", backend, None if device_id is None else str(device_id)))
+
+    monkeypatch.setattr(dist, "init_process_group", init)
+    monkeypatch.setattr(dist, "destroy_process_group", lambda: calls.append(("destroy",)))
+    with process_group(Launch(rank=1, world_size=2, local_rank=1, local_world_size=2), device):
+        calls.append(("block",))
+    assert calls == [*([("set", current)] if current else []),
+                     ("init", backend, current if backend == "nccl" else None), ("block",),
+                     ("destroy",)]
 
 
 @pytest.fixture(scope="module")

@@ -135,12 +135,15 @@ class Launch:
         return Shard(self.rank, self.world_size)
 
     def device(self, name: str) -> str:
-        """This rank's device: for "auto", ``cuda:LOCAL_RANK`` given GPUs, else the CPU."""
-        if name == "auto" and self.distributed:
-            import torch
+        """This rank's device: for "auto" (given GPUs) and "cuda", a GPU of this machine's
+        own, ``cuda:LOCAL_RANK``, shared round the GPUs where ranks outnumber them."""
+        import torch
 
-            return f"cuda:{self.local_rank}" if torch.cuda.is_available() else "cpu"
-        return name
+        if not self.distributed or name not in ("auto", "cuda"):
+            return name
+        if name == "auto" and not torch.cuda.is_available():
+            return "cpu"
+        return f"cuda:{self.local_rank % max(1, torch.cuda.device_count())}"
 
     def threads(self) -> int:
         """This rank's share of the machine's CPU threads."""
@@ -169,20 +172,28 @@ def timeout() -> timedelta:
 
 @contextmanager
 def process_group(launch: Launch, device: str) -> Iterator[None]:
-    """The process group of a torchrun launch (gloo on the CPU, nccl on GPUs) for the block, each
-    rank with its share of the threads; nothing for one process. Waits bounded by ``timeout()``."""
+    """The process group of a torchrun launch for the block (nccl where each rank has a GPU of its
+    own, else gloo), each rank with its share of the threads, a GPU's rank with its GPU current;
+    nothing for one process. Waits bounded by ``timeout()``."""
     if not launch.distributed:
         yield
         return
+    import torch
     import torch.distributed as dist
 
     # Before the group exists: imported later (by DDP), its defaults (group=group.WORLD) would
     # keep the group's threads alive into the interpreter's exit, where they can abort the rank.
-    import torch.distributed.nn  # noqa: F401
+    import torch.distributed.nn
 
     wait = timeout()
+    gpu = torch.device(device) if device.startswith("cuda") and torch.cuda.is_available() else None
+    if gpu is not None:  # "cuda" is then this rank's GPU, and NCCL finds it for each rank
+        torch.cuda.set_device(gpu)
+    # NCCL asks each rank for a GPU of its own; gloo may share one
+    nccl = gpu is not None and torch.cuda.device_count() >= launch.local_world_size
     with answered(launch, wait):
-        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo", timeout=wait)
+        dist.init_process_group("nccl" if nccl else "gloo", timeout=wait,
+                                device_id=gpu if nccl else None)
         try:
             with cpu_threads(launch.threads()):
                 yield
