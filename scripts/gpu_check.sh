@@ -3,10 +3,10 @@
 # kernel and its CUDA graphs against the tensor operations, the captured reference step against
 # the eager one, and every --device cuda command), the benchmark on CUDA (CUDA graphs and the
 # fused kernel, K = 1, 10, 100, 1000, l = 30 and 100), the default 30-epoch run with the engine
-# and with the reference loop, then the lab's CUDA tests. The results/gpu/ figures that README
-# quotes come from this script (and what a sweep costs there from `scripts/bench.py --device
-# cuda --networks 1 --repeat 2 --costs --json results/gpu/costs.json`, which runs the whole
-# reproduction and is left out here for time).
+# and with the reference loop, then the lab's CUDA tests and torchrun on the GPU. The
+# results/gpu/ figures that README quotes come from this script (and what a sweep costs there
+# from `scripts/bench.py --device cuda --networks 1 --repeat 2 --costs --json
+# results/gpu/costs.json`, which runs the whole reproduction and is left out here for time).
 #
 #     MNIST_DATA=../shared/data bash scripts/gpu_check.sh [OUT]     (OUT: default results/gpu)
 #
@@ -15,7 +15,7 @@
 # uncompressed: the benchmark's naive loop reads the raw files) and run with MNIST_DATA=data.
 #
 # Without an installed package it runs the checkout itself (PYTHONPATH), with the machine's own
-# PyTorch. Each step is bounded in time (the bounds add up to 355 s), so that what finished is
+# PyTorch. Each step is bounded in time (the bounds add up to 365 s), so that what finished is
 # kept when a later step runs out of time; OUT/steps.txt says how each step ended (124: cut at
 # its bound, its log holds what it did until then; pytest, cut, still prints its summary).
 set -u
@@ -64,5 +64,6 @@ step train-fast 30 "$out/train-fast.txt" "$python" scripts/train.py --engine fas
     --device cuda --log-dir ''
 step train-reference 45 "$out/train-reference.txt" "$python" scripts/train.py \
     --device cuda --log-dir ''
-step more-tests 50 "$out/more-tests.log" "${pytest[@]}" tests/lab/test_lab_cuda.py \
-    tests/test_engine.py tests/test_metrics.py tests/test_fused.py -k "cuda"
+step more-tests 60 "$out/more-tests.log" "${pytest[@]}" tests/lab/test_lab_cuda.py \
+    tests/test_engine.py tests/test_metrics.py tests/test_fused.py tests/test_distributed.py \
+    -k "cuda"

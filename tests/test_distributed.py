@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import job_array, wreck_in_engine
+from helpers import job_array, needs_cuda, wreck_in_engine
 
 from mnist_mlp import TrainConfig, train, train_many
 from mnist_mlp.cli.common import quoted
@@ -313,6 +313,27 @@ def counted_destroy(*args, **kwargs):
 if os.path.isdir("/proc/self/task"):
     dist.init_process_group, dist.destroy_process_group = counted_init, counted_destroy
 """
+
+
+@needs_torchrun
+@needs_cuda
+@pytest.mark.parametrize("engine", [[], ["--engine", "reference", "--seeds", "1", "--lr", "0.5"]],
+                         ids=["sweep", "data-parallel"])
+def test_torchrun_on_cuda_trains_as_one_process(tiny_data, tmp_path, engine):
+    """Two ranks, each on a GPU of this machine's (sharing one where there is one): the networks
+    of one process on the GPU, to float32 rounding."""
+    def argv(log_dir):
+        return [*(("cuda" if a == "cpu" else a) for a in sweep_argv(tiny_data, log_dir)), *engine]
+
+    done = torchrun(tmp_path, *argv(tmp_path / "ranks"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert " | device cuda" in done.stdout.splitlines()[0]
+    assert train_main(argv(tmp_path / "one")) == 0
+    ranks, one = weights_by_seed(tmp_path / "ranks"), weights_by_seed(tmp_path / "one")
+    assert ranks.keys() == one.keys() and one
+    for key, state in one.items():
+        for name, value in state.items():
+            torch.testing.assert_close(ranks[key][name], value, rtol=1e-4, atol=1e-5)
 
 
 @needs_torchrun
