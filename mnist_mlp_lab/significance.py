@@ -51,8 +51,11 @@ def t_tail(t: float, dof: float) -> float:
 
 
 def t_bound(dof: float, level: float = LEVEL) -> float:
-    """The t beyond which a two-sided difference counts at ``level`` (``dof`` > 0): 12.71 for
-    1 degree of freedom, 2.26 for 9, → 1.96 as they grow. Bisection on ``t_tail``."""
+    """The t beyond which a two-sided difference counts at ``level``: 12.71 for 1 degree of
+    freedom, 2.26 for 9, → 1.96 as they grow; NaN (nothing counts) for no positive ``dof``.
+    Bisection on ``t_tail``."""
+    if not dof > 0:
+        return math.nan
     low, high = 0.0, 1e3
     for _ in range(100):
         middle = (low + high) / 2

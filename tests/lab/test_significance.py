@@ -5,6 +5,7 @@ import math
 
 import pytest
 
+from mnist_mlp_lab.claims_rules import Difference
 from mnist_mlp_lab.significance import t_bound, t_tail, welch_dof
 
 # The 97.5th percentiles of Student's t (any printed table; 1e-3 as printed).
@@ -34,3 +35,11 @@ def test_welch_degrees_of_freedom():
     assert welch_dof(0.3, 5, 0.0, 7) == pytest.approx(4)  # one side flat: its other's n − 1
     assert welch_dof(0.0, 5, 0.0, 7) == 10
     assert 4 < welch_dof(1.0, 5, 0.2, 5) < 8  # between the two
+
+
+def test_no_degrees_of_freedom_let_nothing_count():
+    """A bound without degrees of freedom is NaN, so that a difference made without them does
+    not count, however large."""
+    for dof in (math.nan, 0.0, -1.0):
+        assert math.isnan(t_bound(dof))
+    assert not Difference(0.05, 0.001).measurable
