@@ -20,7 +20,7 @@ import torch
 from mnist_mlp.cli import one_line_errors
 from mnist_mlp.engine import describe_fused_kernel, describe_native_loop
 from mnist_mlp.errors import ConfigError
-from mnist_mlp.files import write_atomically, write_json
+from mnist_mlp.files import FolderError, check_writable, write_atomically, write_json
 
 from ..benchmark import (
     Timing,
@@ -47,31 +47,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(report(result))
         return save_report(args.from_json.with_suffix(".md"), report(result))
     devices = args.device or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    if args.json:  # before timing anything, so that a bad path costs no run
+        check_writable(args.json.parent, "the benchmark's JSON", "choose another --json")
+        args.json.parent.mkdir(parents=True, exist_ok=True)
     print("machine:", ", ".join(f"{k} {v}" for k, v in machine().items()), flush=True)
     print("native loop:", describe_native_loop(), flush=True)
     fused = fused_kernel_line(devices)
     if fused:
         print("fused kernel:", fused, flush=True)
-    timings = run_benchmark(args.data_dir, args.hidden, args.networks, devices, args.warmup,
-                            report=lambda t: print(f"  {t.device} l={t.hidden_size} "
-                                                   f"{t.method} K={t.networks}: "
-                                                   f"{t.seconds:.3f} s", flush=True),
-                            repeats=args.repeat)
+    extra = {"repeats": args.repeat} | ({"fused_kernel": fused} if fused else {})
+    timings: list[Timing] = []
+
+    def timed(t: Timing) -> None:
+        print(f"  {t.device} l={t.hidden_size} {t.method} K={t.networks}: {t.seconds:.3f} s",
+              flush=True)
+        timings.append(t)
+        if args.json:  # each row kept as it comes: a run cut short keeps what it measured
+            write_result(args.json, as_json(timings) | extra | {"partial": True})
+
+    run_benchmark(args.data_dir, args.hidden, args.networks, devices, args.warmup,
+                  report=timed, repeats=args.repeat)
     phases = run_phases(args.data_dir, args.hidden)
     costs = (measure_costs(args.data_dir, args.hidden, args.repeat, devices[0])
              if args.costs else None)
-    result = as_json(timings, phases) | {"repeats": args.repeat} | (
-        {"fused_kernel": fused} if fused else {}) | ({"costs": costs} if costs else {})
+    result = as_json(timings, phases) | extra | ({"costs": costs} if costs else {})
     print("\n" + report(result))
     if args.json:
-        try:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            write_json(args.json, result)
-        except OSError as error:
-            print(f"error: cannot write {args.json}: {error.strerror or error}", file=sys.stderr)
-            return 2
+        write_result(args.json, result)
         return save_report(args.json.with_suffix(".md"), report(result))
     return 0
+
+
+def write_result(path: Path, result: dict) -> None:
+    """``result`` as JSON at ``path``, or one line (``FolderError``) where it cannot be."""
+    try:
+        write_json(path, result)
+    except OSError as error:
+        raise FolderError(f"cannot write {path}: {error.strerror or error}; free some space or "
+                          "choose another --json") from None
 
 
 def fused_kernel_line(devices: list[str]) -> str | None:
@@ -89,8 +102,10 @@ def report(result: dict) -> str:
     machine_line = ", ".join(f"{k} {v}" for k, v in result["machine"].items())
     repeats = result.get("repeats", 1)
     fused = f"; fused kernel: {result['fused_kernel']}" if "fused_kernel" in result else ""
-    text = (f"Machine: {machine_line}; native loop: {result['native_loop']}{fused}. Each time is "
-            f"the fastest of {repeats} epoch{'s' * (repeats > 1)} in a row.\n\n"
+    cut = ("**Cut short**: the rows timed before the run stopped, no more.\n\n"
+           if result.get("partial") else "")
+    text = (f"{cut}Machine: {machine_line}; native loop: {result['native_loop']}{fused}. "
+            f"Each time is the fastest of {repeats} epoch{'s' * (repeats > 1)} in a row.\n\n"
             f"{table(timings)}\n\n{target_lines(timings)}\n\n"
             f"Where a step of the reference loop spends its time "
             f"(µs per mini-batch, CPU):\n\n{phase_table(phases)}\n")

@@ -21,6 +21,7 @@ from mnist_mlp_lab.benchmark import (
     table,
     target_lines,
 )
+from mnist_mlp_lab.commands import bench as bench_command
 from mnist_mlp_lab.commands.bench import costs_text
 from mnist_mlp_lab.configurations import Settings
 from mnist_mlp_lab.costs import (
@@ -87,12 +88,41 @@ def test_bench_script_writes_json(tmp_path):
     assert data["reference_phases_us"]["4"].keys() == set(PHASES)
     assert "Where a step of the reference loop spends its time" in result.stdout
     # the report beside the JSON, and the same report again from the JSON alone
+    assert "partial" not in data  # whole: the rows written as they came are replaced
     report = out.with_suffix(".md").read_text()
     assert "| cpu | 4 | engine | 2 |" in report and report in result.stdout
     out.with_suffix(".md").unlink()
     again = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench.py"), "--from-json",
                             str(out)], capture_output=True, text=True, check=False)
     assert again.returncode == 0 and out.with_suffix(".md").read_text() == report
+
+
+def test_a_bench_cut_short_keeps_the_rows_it_timed(tmp_path, monkeypatch, capsys):
+    """Ctrl-C after the epochs were timed (here: as the reference loop's phases start): the
+    JSON holds every row, marked partial, and the run ends in one line."""
+    write_idx_mnist(tmp_path, n_train=40, n_test=20)
+    out = tmp_path / "bench.json"
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bench_command, "run_phases", interrupted)
+    code = bench_command.main(["--data-dir", str(tmp_path), "--hidden", "4", "--networks", "2",
+                               "--device", "cpu", "--warmup", "10", "--json", str(out)])
+    assert code == 130 and "Traceback" not in capsys.readouterr().err
+    data = json.loads(out.read_text())
+    assert data["partial"] is True and len(data["timings"]) == 3 + OPS
+    assert [t["method"] for t in data["timings"]][:3] == ["naive", "reference", "engine"]
+    assert bench_command.report(data).startswith("**Cut short**")
+
+
+def test_a_bench_whose_json_cannot_be_written_stops_before_timing(tmp_path, capsys):
+    (tmp_path / "a file").write_text("")
+    code = bench_command.main(["--data-dir", str(tmp_path), "--json",
+                               str(tmp_path / "a file" / "bench.json")])
+    said = capsys.readouterr()
+    assert code == 2 and said.out == "" and said.err.startswith("error: cannot write")
+    assert len(said.err.splitlines()) == 1
 
 
 @pytest.mark.parametrize("content", ["", "[1]", '{"machine": {}, "native_loop": "", '
