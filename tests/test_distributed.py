@@ -88,6 +88,14 @@ def test_the_group_is_nccl_only_where_each_rank_has_its_gpu(gpus, monkeypatch, c
                      ("destroy",)]
 
 
+def test_a_rank_asking_for_a_gpu_that_is_not_there_stops_in_one_line(gpus):
+    gpus(1)
+    with pytest.raises(ConfigError, match="has 1 GPU"), \
+            process_group(Launch(rank=1, world_size=2, local_rank=1, local_world_size=2),
+                          "cuda:1"):
+        pass
+
+
 @pytest.fixture(scope="module")
 def config(tiny_data):
     return TrainConfig(hidden_size=8, epochs=2, device="cpu", data_dir=str(tiny_data),

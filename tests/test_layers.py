@@ -164,7 +164,7 @@ def test_every_public_name_is_there(module):
     assert [name for name in sorted(names) if not hasattr(loaded, name)] == []
 
 
-LIBRARY_LINES = 7_420
+LIBRARY_LINES = 7_425
 """The most lines of Python the library may hold (C and CUDA apart): what a student reads. It
 was 8,729 before the docstrings' long prose moved to docs/, then 7,290; the aim is 6,000.
 Raising this number is a decision, not a side effect (7,300 → 7,350: a torchrun sweep's ranks
@@ -174,7 +174,8 @@ stalls where float32 rounds an output to 0 or 1; → 7,400: a signal after a com
 as torchrun stops a rank that has said its last line, leaves no traceback; → 7,405: destroying
 a process group ends its threads, which otherwise could abort a rank at its exit; → 7,410: the
 engine's CUDA graphs captured on the engine's own device, its weights restored when capture
-fails; → 7,420: under torchrun each rank's GPU made current, nccl only where no GPU is shared)."""
+fails; → 7,420: under torchrun each rank's GPU made current, nccl only where no GPU is shared;
+→ 7,425: a GPU that is not there, cuda:N past the last, refused in one line)."""
 
 
 def python_lines(package: str) -> int:

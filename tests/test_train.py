@@ -374,6 +374,14 @@ def test_auto_takes_cuda_where_there_is_one_and_never_mps(monkeypatch, cuda, mps
             resolve_device("cuda")
 
 
+def test_a_gpu_that_is_not_there_is_refused_in_one_line(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert resolve_device("cuda:1") == torch.device("cuda:1")
+    with pytest.raises(ConfigError, match=r"has 2 GPU\(s\), cuda:0 to cuda:1; use one of them"):
+        resolve_device("cuda:2")
+
+
 def first_line_of(argv, tiny_data, capsys) -> str:
     code = train_main([*argv, "--epochs", "2", "--data-dir", str(tiny_data),
                        "--validation-size", "50", "--log-dir", "", "--quiet"])

@@ -164,6 +164,9 @@ def resolve_device(name: str) -> torch.device:
     if backend is not None and not backend.is_available():
         raise ConfigError(f"device {device.type} asked for, but {device.type.upper()} is not "
                           "available here; use --device cpu")
+    if device.type == "cuda" and (device.index or 0) >= (count := torch.cuda.device_count()):
+        raise ConfigError(f"device {name} asked for, but this machine has {count} GPU(s), "
+                          f"cuda:0 to cuda:{count - 1}; use one of them, or --device cuda")
     return device
 
 

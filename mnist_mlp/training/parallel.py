@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from ..errors import ConfigError, UserError
 from ..files import JSONFileError, read_json, write_json
-from .config import TrainConfig, cpu_threads
+from .config import TrainConfig, cpu_threads, resolve_device
 
 TIMEOUT_VARIABLE = "MNIST_MLP_DIST_TIMEOUT"
 DEFAULT_TIMEOUT = 600.0  # seconds: at the gather, the ranks done first wait for the slowest
@@ -186,7 +186,7 @@ def process_group(launch: Launch, device: str) -> Iterator[None]:
     import torch.distributed.nn
 
     wait = timeout()
-    gpu = torch.device(device) if device.startswith("cuda") and torch.cuda.is_available() else None
+    gpu = resolve_device(device) if torch.cuda.is_available() and "cuda" in device else None
     if gpu is not None:  # "cuda" is then this rank's GPU, and NCCL finds it for each rank
         torch.cuda.set_device(gpu)
     # NCCL asks each rank for a GPU of its own; gloo may share one
