@@ -88,8 +88,13 @@ def markdown(comparisons: list[EngineComparison]) -> str:
         d = c.difference
         lines.append(f"| `{c.name}` | {d.n} | {c.fast.percent()} | {c.reference.percent()} "
                      f"| {100 * d.mean:+.2f} ± {100 * c.standard_error:.2f} points, "
-                     f"t = {c.t:+.2f}, bound {c.bound:.2f} ({100 * d.min:+.2f} to "
+                     f"t = {c.t:+.2f}, bound {_number(c.bound)} ({100 * d.min:+.2f} to "
                      f"{100 * d.max:+.2f}) "
                      f"| {100 * c.first_epoch_difference:.2f} points "
                      f"| {'yes' if c.agree else 'no'} |")
     return "\n".join(lines)
+
+
+def _number(value: float) -> str:
+    """``2.26``, or ``—`` where there is none (one seed: no bound)."""
+    return f"{value:.2f}" if math.isfinite(value) else "—"

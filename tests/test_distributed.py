@@ -66,11 +66,13 @@ def test_each_rank_takes_a_gpu_of_its_own_where_there_are_enough(gpus, count, au
 
 
 @pytest.mark.parametrize(("count", "device", "backend", "current"), [
-    (2, "cuda:1", "nccl", "cuda:1"), (1, "cuda:0", "gloo", "cuda:0"), (0, "cpu", "gloo", None)])
+    (2, "auto", "nccl", "cuda:1"), (2, "cuda", "nccl", "cuda:1"), (2, "cuda:0", "gloo", "cuda:0"),
+    (1, "auto", "gloo", "cuda:0"), (0, "auto", "gloo", None), (2, "cpu", "gloo", None)])
 def test_the_group_is_nccl_only_where_each_rank_has_its_gpu(gpus, monkeypatch, count, device,
                                                              backend, current):
     """NCCL refuses two ranks on one GPU, and finds a rank's GPU as the current one: so the
-    rank's GPU is made current, and ranks that share a GPU talk through gloo."""
+    rank's GPU is made current, and ranks that share a GPU (one GPU, or one named by number
+    for all) talk through gloo; every rank decides alike."""
     import torch.distributed as dist
 
     gpus(count)

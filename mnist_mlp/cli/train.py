@@ -166,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     launch = Launch.from_environment()
     parallel.slurm_default(args, launch)
     shard = parallel.check(args, launch)
-    with process_group(launch, launch.device(args.device)), \
+    with process_group(launch, args.device), \
             contextlib.redirect_stdout(sys.stdout if launch.primary else io.StringIO()):
         results: list[TrainResult] | None
         try:

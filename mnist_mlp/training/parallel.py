@@ -172,9 +172,10 @@ def timeout() -> timedelta:
 
 @contextmanager
 def process_group(launch: Launch, device: str) -> Iterator[None]:
-    """The process group of a torchrun launch for the block (nccl where each rank has a GPU of its
-    own, else gloo), each rank with its share of the threads, a GPU's rank with its GPU current;
-    nothing for one process. Waits bounded by ``timeout()``."""
+    """The process group of a torchrun launch for the block, each rank on ``launch.device
+    (device)`` with its share of the threads and its GPU current: nccl where ``auto`` or
+    ``cuda`` gave each rank a GPU of its own, else gloo (a GPU named by number is shared by
+    every rank); nothing for one process. Waits bounded by ``timeout()``."""
     if not launch.distributed:
         yield
         return
@@ -186,11 +187,13 @@ def process_group(launch: Launch, device: str) -> Iterator[None]:
     import torch.distributed.nn
 
     wait = timeout()
-    gpu = resolve_device(device) if torch.cuda.is_available() and "cuda" in device else None
+    mine = launch.device(device)
+    gpu = resolve_device(mine) if torch.cuda.is_available() and "cuda" in mine else None
     if gpu is not None:  # "cuda" is then this rank's GPU, and NCCL finds it for each rank
         torch.cuda.set_device(gpu)
-    # NCCL asks each rank for a GPU of its own; gloo may share one
-    nccl = gpu is not None and torch.cuda.device_count() >= launch.local_world_size
+    # NCCL asks each rank for a GPU of its own; gloo may share one. Decided alike on every rank
+    nccl = (gpu is not None and device in ("auto", "cuda")
+            and torch.cuda.device_count() >= launch.local_world_size)
     with answered(launch, wait):
         dist.init_process_group("nccl" if nccl else "gloo", timeout=wait,
                                 device_id=gpu if nccl else None)

@@ -10,6 +10,7 @@ the reference loop (load, forward, loss, backward, update).
 
 from __future__ import annotations
 
+import errno
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, fields
@@ -48,6 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return save_report(args.from_json.with_suffix(".md"), report(result))
     devices = args.device or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     if args.json:  # before timing anything, so that a bad path costs no run
+        if args.json.is_dir():
+            raise ConfigError(f"--json {args.json} is a folder; give a file in it, e.g. "
+                              f"{args.json / 'bench.json'}")
         check_writable(args.json.parent, "the benchmark's JSON", "choose another --json")
         args.json.parent.mkdir(parents=True, exist_ok=True)
     print("machine:", ", ".join(f"{k} {v}" for k, v in machine().items()), flush=True)
@@ -83,8 +87,8 @@ def write_result(path: Path, result: dict) -> None:
     try:
         write_json(path, result)
     except OSError as error:
-        raise FolderError(f"cannot write {path}: {error.strerror or error}; free some space or "
-                          "choose another --json") from None
+        fix = "free some space" if error.errno == errno.ENOSPC else "choose another --json"
+        raise FolderError(f"cannot write {path}: {error.strerror or error}; {fix}") from None
 
 
 def fused_kernel_line(devices: list[str]) -> str | None:

@@ -100,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         device=launch.device(args.device), log_dir=args.log_dir or None, engine=args.engine,
         only=tuple(args.only) if args.only else None)
     check_writable(args.out, "the report", "choose another folder with --out")
-    with process_group(launch, settings.device), \
+    with process_group(launch, args.device), \
             contextlib.redirect_stdout(sys.stdout if launch.primary else io.StringIO()):
         if args.from_json:
             return render(args, load(args.from_json))  # a bad file: one line

@@ -76,6 +76,14 @@ def test_t_where_every_seed_differs_alike():
     assert ", t = +inf, bound 12.71 (" in markdown([shifted])
 
 
+def test_one_seed_has_no_bound():
+    """One seed agrees only where the two accuracies are equal; the table shows no bound."""
+    (equal,) = compare(reproduction({0: 0.95}), reproduction({0: 0.95}))
+    (other,) = compare(reproduction({0: 0.95}), reproduction({0: 0.94}))
+    assert equal.agree and not other.agree
+    assert ", bound — (" in markdown([other])
+
+
 def test_only_configurations_run_by_both_are_compared():
     fast = reproduction({0: 0.95}, name="l30-softmax")
     assert compare(fast, reproduction({0: 0.95})) == []

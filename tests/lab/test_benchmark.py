@@ -116,13 +116,14 @@ def test_a_bench_cut_short_keeps_the_rows_it_timed(tmp_path, monkeypatch, capsys
     assert bench_command.report(data).startswith("**Cut short**")
 
 
-def test_a_bench_whose_json_cannot_be_written_stops_before_timing(tmp_path, capsys):
+@pytest.mark.parametrize(("where", "said"), [("a file/bench.json", "error: cannot write"),
+                                             ("a folder", "error: --json ")])
+def test_a_bench_whose_json_cannot_be_written_stops_before_timing(tmp_path, capsys, where, said):
     (tmp_path / "a file").write_text("")
-    code = bench_command.main(["--data-dir", str(tmp_path), "--json",
-                               str(tmp_path / "a file" / "bench.json")])
-    said = capsys.readouterr()
-    assert code == 2 and said.out == "" and said.err.startswith("error: cannot write")
-    assert len(said.err.splitlines()) == 1
+    (tmp_path / "a folder").mkdir()
+    code = bench_command.main(["--data-dir", str(tmp_path), "--json", str(tmp_path / where)])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and err.startswith(said) and len(err.splitlines()) == 1
 
 
 @pytest.mark.parametrize("content", ["", "[1]", '{"machine": {}, "native_loop": "", '
@@ -198,10 +199,12 @@ def test_what_the_gpu_check_runs_exists_here():
     script = (ROOT / "scripts" / "gpu_check.sh").read_text().replace("\\\n", " ")
     named = set(re.findall(r"\b((?:tests|scripts)/[\w/]+\.py)\b", script))
     assert {"tests/test_cuda.py", "scripts/bench.py", "scripts/train.py"} <= named
+    bounds = sum(int(s) for s in re.findall(r"^step [\w-]+ (\d+) ", script, re.MULTILINE))
+    assert f"the bounds add up to {bounds} s" in script and bounds < 6 * 60  # "under 6 minutes"
     assert [path for path in sorted(named) if not (ROOT / path).is_file()] == []
     for command in re.findall(r'"\$python" (scripts/\w+\.py)([^\n]*)', script):
         path, rest = command
         offered = subprocess.run([sys.executable, str(ROOT / path), "--help"], capture_output=True,
                                  text=True, check=True).stdout
         for option in re.findall(r"(--[\w-]+)", rest):
-            assert option in offered, f"{path} has no {option}"
+            assert re.search(re.escape(option) + r"(?![\w-])", offered), f"{path} has no {option}"

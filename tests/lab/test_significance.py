@@ -43,3 +43,13 @@ def test_no_degrees_of_freedom_let_nothing_count():
     for dof in (math.nan, 0.0, -1.0):
         assert math.isnan(t_bound(dof))
     assert not Difference(0.05, 0.001).measurable
+
+
+def test_the_edges_tiny_t_and_endless_degrees_of_freedom():
+    """t² far below dof (x rounds to 1): the tail is 1 − O(t), not a log of 0; from 10⁷ degrees
+    of freedom on, and for infinitely many, the normal distribution's bound."""
+    assert t_tail(1e-8, 5) == pytest.approx(1, abs=1e-7) and t_tail(1e-5, 1e7) < 1
+    assert t_tail(1e-4, 1e6) == pytest.approx(math.erfc(1e-4 / math.sqrt(2)), rel=1e-7)
+    for dof in (1e7, 1e12, 1e300, math.inf):
+        assert t_bound(dof) == pytest.approx(1.959963985, abs=1e-9)
+    assert t_bound(1e7 - 1) == pytest.approx(1.959963985, abs=1e-6)
