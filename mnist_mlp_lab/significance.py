@@ -63,8 +63,7 @@ def t_tail(t: float, dof: float) -> float:
 def t_bound(dof: float, level: float = LEVEL) -> float:
     """The t beyond which a two-sided difference counts at ``level``: 12.71 for 1 degree of
     freedom, 2.26 for 9, → 1.96 as they grow (the normal's from ``NORMAL_FROM`` on); NaN
-    (nothing counts) for no positive ``dof``.
-    Bisection on ``t_tail``."""
+    (nothing counts) for no positive ``dof``. Bisection on ``t_tail``."""
     if not dof > 0:
         return math.nan
     if dof >= NORMAL_FROM:

@@ -137,10 +137,10 @@ class Launch:
     def device(self, name: str) -> str:
         """This rank's device: for "auto" (given GPUs) and "cuda", a GPU of this machine's
         own, ``cuda:LOCAL_RANK``, shared round the GPUs where ranks outnumber them."""
-        import torch
-
         if not self.distributed or name not in ("auto", "cuda"):
             return name
+        import torch
+
         if name == "auto" and not torch.cuda.is_available():
             return "cpu"
         return f"cuda:{self.local_rank % max(1, torch.cuda.device_count())}"

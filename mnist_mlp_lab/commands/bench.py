@@ -11,8 +11,8 @@ the reference loop (load, forward, loss, backward, update).
 from __future__ import annotations
 
 import errno
-import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -82,13 +82,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def write_result(path: Path, result: dict) -> None:
-    """``result`` as JSON at ``path``, or one line (``FolderError``) where it cannot be."""
+@contextmanager
+def writing(path: Path, fix: str = "") -> Iterator[None]:
+    """The block writes ``path``: an ``OSError`` there becomes one line (``FolderError``), with
+    ``fix`` (free space where the disk is full)."""
     try:
-        write_json(path, result)
+        yield
     except OSError as error:
-        fix = "free some space" if error.errno == errno.ENOSPC else "choose another --json"
-        raise FolderError(f"cannot write {path}: {error.strerror or error}; {fix}") from None
+        fix = "free some space" if error.errno == errno.ENOSPC else fix
+        raise FolderError(f"cannot write {path}: {error.strerror or error}"
+                          + (f"; {fix}" if fix else "")) from None
+
+
+def write_result(path: Path, result: dict) -> None:
+    """``result`` as JSON at ``path``, or one line where it cannot be (``writing``)."""
+    with writing(path, "choose another --json"):
+        write_json(path, result)
 
 
 def fused_kernel_line(devices: list[str]) -> str | None:
@@ -129,12 +138,10 @@ def load_json(path: Path) -> dict:
 
 
 def save_report(path: Path, text: str) -> int:
-    """Write the Markdown report (atomically); 0, or 2 with one line when it cannot be."""
-    try:
+    """Write the Markdown report (atomically); 0, or one line where it cannot be
+    (``writing``)."""
+    with writing(path):
         write_atomically(path, lambda file: file.write(text.encode()))
-    except OSError as error:
-        print(f"error: cannot write {path}: {error.strerror or error}", file=sys.stderr)
-        return 2
     print(f"\nreport: {path}")
     return 0
 
