@@ -1,11 +1,6 @@
-"""mnist-mlp: the textbook 784-l-10 network on MNIST, trained by SGD and backpropagation.
-
-Layers, each calling only those below: ``textbook`` (the chapter's network, losses,
-backpropagation, SGD step, measures), ``data`` (MNIST, splits, mini-batches, images),
-``engine`` (K networks at once), ``training`` (one driver for ``train`` and ``train_many``,
-checkpoints, logs), ``inference`` (evaluate, predict), ``cli`` (the commands). Beside it, on
-its public API: the lab (``mnist_mlp_lab``) and the demo page (``mnist_mlp_demo``).
-"""
+"""mnist-mlp: the textbook 784-l-10 network on MNIST, trained by SGD and backpropagation. Its
+layers, each calling only those before it: ``textbook``, ``data``, ``engine``, ``training``,
+``inference``, ``cli`` (what each holds: docs/layout.md)."""
 
 from __future__ import annotations
 

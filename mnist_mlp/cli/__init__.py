@@ -61,10 +61,8 @@ def run_command(module: str,
 
 def run(command: str) -> int:
     """Run the library's command ``command``, its options parsed before torch loads."""
-    def parser() -> argparse.ArgumentParser:
-        return importlib.import_module(f"{__name__}.options").PARSERS[command]()
-
-    return run_command(f"{__name__}.{command}", parser)
+    return run_command(f"{__name__}.{command}",
+                       lambda: importlib.import_module(f"{__name__}.options").PARSERS[command]())
 
 
 train = functools.partial(run, "train")  # mnist-mlp-train

@@ -136,12 +136,8 @@ class MayClose(io.TextIOBase):
         self._quietly(self.stream.flush)
 
     def _encodable(self, text: str) -> str:
-        try:
-            text.encode(self.encoding)
-        except UnicodeEncodeError:
+        with contextlib.suppress(LookupError):  # an unknown encoding: the stream will say so
             return text.encode(self.encoding, "mnist-mlp-plain").decode(self.encoding)
-        except LookupError:  # an encoding Python does not know: the stream will say so
-            pass
         return text
 
     def _quietly(self, act: Callable[[], object]) -> None:

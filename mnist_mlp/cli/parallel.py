@@ -56,13 +56,6 @@ def slurm_shard(given: Shard | None, launch: Launch) -> Shard | None:
     return shard
 
 
-def slurm_default(args: argparse.Namespace, launch: Launch) -> None:
-    """With no ``--shard``, under a Slurm job array: the array task's shard of a sweep that
-    ``--shard`` can split (the fast engine's, of more than one network, not resumed)."""
-    if args.engine == "fast" and args.resume is None and args.seeds * len(args.lr) > 1:
-        args.shard = slurm_shard(args.shard, launch)
-
-
 def train_shard(config: TrainConfig, args: argparse.Namespace, launch: Launch,
                 shard: Shard) -> list[TrainResult] | None:
     """Train this shard's networks of ``config``: under torchrun, everyone's results on rank 0

@@ -66,12 +66,10 @@ class ProgressBars(CountBar):
     ``epoch`` to ``train`` as its ``on_step`` and ``on_epoch``."""
 
     def __init__(self, epochs: int, describe: Callable[[EpochRecord], str],
-                 enabled: bool = True, file: IO[str] | None = None,
-                 refresh_steps: int = REFRESH_STEPS) -> None:
+                 enabled: bool = True, file: IO[str] | None = None) -> None:
         self.bar: tqdm | None = None  # the epoch bar, made at the first step
         self.epochs, self.describe = epochs, describe
         self.enabled, self.file = enabled, file
-        self.refresh_steps = refresh_steps
         self.step_bar: tqdm | None = None
         self.loss_sum: float | Tensor = 0.0
         self.shown_steps = 0
@@ -88,7 +86,7 @@ class ProgressBars(CountBar):
                                  leave=False, file=self.file, dynamic_ncols=True)
             self.loss_sum, self.shown_steps = 0.0, 0
         self.loss_sum = self.loss_sum + info.loss  # stays on the device until shown
-        if info.step % self.refresh_steps == 0 or info.step == info.steps:
+        if info.step % REFRESH_STEPS == 0 or info.step == info.steps:
             self.step_bar.update(info.step - self.shown_steps)
             self.step_bar.set_postfix(loss=f"{float(self.loss_sum) / info.step:.4f}")
             self.shown_steps = info.step

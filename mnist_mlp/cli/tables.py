@@ -4,11 +4,11 @@ report (per-class metrics, then the confusion matrix)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 from ..textbook.metrics import ClassificationReport
-from ..textbook.model import INPUT_SIZE, NUM_CLASSES
 from ..textbook.names import LOSS_DESCRIPTIONS
+from ..training.checkpoints import describe_architecture
 from ..training.config import TrainConfig, why_device
 from ..training.records import EpochRecord, RunStart
 from ..training.stats import spread
@@ -36,8 +36,7 @@ def start_line(start: RunStart) -> str:
     if start.first_epoch > 1:
         epochs = (f"epochs {start.first_epoch}…{first.epochs} (resumed)"
                   if start.first_epoch <= first.epochs else f"{epochs}, all done")
-    return (f"training {networks}{INPUT_SIZE}-{first.hidden_size}-{NUM_CLASSES} "
-            f"({first.activation} hidden, {first.output_activation} output), "
+    return (f"training {networks}{describe_architecture(asdict(first))}, "
             f"{loss_words(first.loss)}, "
             f"η {lrs}, mini-batches of {first.batch_size}, {epochs}, {seed} | {start.trainer} | "
             f"device {start.device} ({start.device_reason})")

@@ -164,7 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``mnist-mlp-train``: train, print one line per epoch and the final metrics."""
     args, given = parse_noting_given(train_parser(), argv, CONFIG_NAMES | {"engine"})
     launch = Launch.from_environment()
-    parallel.slurm_default(args, launch)
+    if args.engine == "fast" and args.resume is None and args.seeds * len(args.lr) > 1:
+        args.shard = parallel.slurm_shard(args.shard, launch)  # a sweep --shard can split
     shard = parallel.check(args, launch)
     with process_group(launch, args.device), \
             contextlib.redirect_stdout(sys.stdout if launch.primary else io.StringIO()):

@@ -35,12 +35,10 @@ def describe(source: str | os.PathLike | IO[bytes]) -> str:
     return f"image {source}" if isinstance(source, (str, os.PathLike)) else "the image"
 
 
-def read_grayscale(source: str | os.PathLike | IO[bytes], name: str | None = None
-                   ) -> np.ndarray:
+def read_grayscale(source: str | os.PathLike | IO[bytes], name: str) -> np.ndarray:
     """The image in ``source`` (a path or an open binary file) as float64 gray levels 0…255,
     transparent parts as paper (``_on_paper``). ``ImageError``, naming it ``name``, if it is
     missing, not an image, or larger than ``_pixel_limit()`` (from its header, undecoded)."""
-    name = name or describe(source)
     if isinstance(source, (str, os.PathLike)):  # a file, not a FIFO: opening one would wait
         examine(source, "image", GIVE_A_DIGIT, FILE, ImageError)
     try:

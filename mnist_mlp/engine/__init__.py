@@ -1,10 +1,6 @@
-"""The fast engine: K networks of one architecture trained at once by mini-batch SGD, their
-parameters stacked, each step the chapter's gradients (BP1)–(BP4) then the update (``Engine``),
-an epoch run by a backend: ``TensorOps``, ``CudaGraphs``, ``NativeLoop`` (``native/``, C on the
-CPU) or ``FusedKernel`` (``fused/``, one CUDA launch). The benchmark asks whether each compiled
-backend can run here (``native_library(dtype)``, ``fused_kernel(cuda_index)``: None where not)
-and how it is built (``describe_native_loop()``, ``describe_fused_kernel(cuda_index)``).
-The design: docs/engine.md."""
+"""The fast engine: K networks of one architecture trained at once by mini-batch SGD
+(``Engine``), an epoch run by one of four backends (docs/engine.md). For the benchmark: each
+compiled backend, None where it cannot run here, and how it is built."""
 
 from .fused.device import describe as describe_fused_kernel
 from .fused.device import kernel as fused_kernel

@@ -102,22 +102,14 @@ class Engine:
         fused = fused if cuda_graph else bool(fused)  # no graphs: step by step, unless fused
         if fused or (fused is None and self.device.type == "cuda"
                      and self.dtype == torch.float32):
-            kernel = self._fused()
-            if isinstance(kernel, FusedKernel):
-                return kernel
-            say_instead(kernel, "CUDA graphs", fused, "MNIST_MLP_FUSED")
-        return CudaGraphs(self) if cuda_graph and self.device.type == "cuda" else TensorOps(self)
-
-    def _fused(self) -> FusedKernel | str:
-        """The fused kernel for this engine, or why there is none."""
-        why = ("the fused kernel runs on CUDA only" if self.device.type != "cuda"
-               else fused_kernel.uncovered(self))
-        if why is None:
-            launcher = fused_kernel.device.kernel(self.W1.device.index or 0)
+            why = ("the fused kernel runs on CUDA only" if self.device.type != "cuda"
+                   else fused_kernel.uncovered(self))
+            launcher = None if why else fused_kernel.device.kernel(self.W1.device.index or 0)
             if launcher is not None:
                 return FusedKernel(self, launcher)
-            why = fused_kernel.device.unavailable_reason or "the fused kernel is unavailable"
-        return why
+            say_instead(why or fused_kernel.device.unavailable_reason or "the fused kernel is "
+                        "unavailable", "CUDA graphs", fused, "MNIST_MLP_FUSED")
+        return CudaGraphs(self) if cuda_graph and self.device.type == "cuda" else TensorOps(self)
 
     @property
     def size(self) -> int:

@@ -131,14 +131,10 @@ class Loss(NamedTuple):
     description: str
 
 
-LOSSES: dict[str, Loss] = {
-    "binary_cross_entropy": Loss(binary_cross_entropy, binary_cross_entropy_grad,
-                                 LOSS_DESCRIPTIONS["binary_cross_entropy"]),
-    "log_likelihood": Loss(log_likelihood, log_likelihood_grad,
-                           LOSS_DESCRIPTIONS["log_likelihood"]),
-    "mse": Loss(mse_loss, mse_grad, LOSS_DESCRIPTIONS["mse"]),
-    "mae": Loss(mae_loss, mae_grad, LOSS_DESCRIPTIONS["mae"]),
-}
+LOSSES: dict[str, Loss] = {name: Loss(fn, grad, LOSS_DESCRIPTIONS[name]) for name, fn, grad in (
+    ("binary_cross_entropy", binary_cross_entropy, binary_cross_entropy_grad),
+    ("log_likelihood", log_likelihood, log_likelihood_grad),
+    ("mse", mse_loss, mse_grad), ("mae", mae_loss, mae_grad))}
 """The losses by name, in the order of ``names.LOSS_NAMES`` (the first the default)."""
 
 
@@ -208,12 +204,8 @@ def network_loss(name: str, output_activation: nn.Module) -> Callable[..., Tenso
     if of_z is not None:
         return lambda z, target, reduction="mean", F=None: of_z(z, target, reduction)
     fn = get_loss(name).fn
-
-    def loss_of_output(z: Tensor, target: Tensor, reduction: str = "mean",
-                       F: Tensor | None = None) -> Tensor:
-        return fn(output_activation(z) if F is None else F, target, reduction)
-
-    return loss_of_output
+    return lambda z, target, reduction="mean", F=None: fn(
+        output_activation(z) if F is None else F, target, reduction)
 
 
 def get_loss(name: str) -> Loss:

@@ -21,15 +21,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .losses import one_hot  # δ_{nᵢ,j} = y_ij: one-hot rows of the labels, (m, 10)
+
 
 def _label_entries(F: Tensor, labels: Tensor) -> Tensor:
     """``F_{nᵢ}(xᵢ)``: each sample's output at its label, shape (m,)."""
     return F.gather(1, labels.view(-1, 1)).squeeze(1)
-
-
-def _kronecker(F: Tensor, labels: Tensor) -> Tensor:
-    """``δ_{nᵢ,j}``: one-hot rows of the labels, shape (m, 10) — the same as ``y_ij``."""
-    return torch.nn.functional.one_hot(labels, F.shape[1]).to(F.dtype)
 
 
 def softmax_jacobian(F: Tensor) -> Tensor:
@@ -46,13 +43,13 @@ def bias_gradient_line1(F: Tensor, labels: Tensor) -> Tensor:
 def bias_gradient_line2_printed(F: Tensor, labels: Tensor) -> Tensor:
     """Line 2 as printed: ``−Σᵢ (1/F_{nᵢ}) [F_{nᵢ} δ_{nᵢ,j} − F_{nᵢ}²]``."""
     Fn = _label_entries(F, labels).unsqueeze(1)
-    return -((Fn * _kronecker(F, labels) - Fn**2) / Fn).sum(dim=0)
+    return -((Fn * one_hot(labels, F) - Fn**2) / Fn).sum(dim=0)
 
 
 def bias_gradient_line2(F: Tensor, labels: Tensor) -> Tensor:
     """Line 2 corrected: ``−Σᵢ (1/F_{nᵢ}) [F_{nᵢ} δ_{nᵢ,j} − F_{nᵢ} F_j]``."""
     Fn = _label_entries(F, labels).unsqueeze(1)
-    return -((Fn * _kronecker(F, labels) - Fn * F) / Fn).sum(dim=0)
+    return -((Fn * one_hot(labels, F) - Fn * F) / Fn).sum(dim=0)
 
 
 def bias_gradient_printed(F: Tensor, labels: Tensor) -> Tensor:
@@ -63,7 +60,7 @@ def bias_gradient_printed(F: Tensor, labels: Tensor) -> Tensor:
 
 def bias_gradient(F: Tensor, labels: Tensor) -> Tensor:
     """Line 3 corrected: ``∂L/∂b_j = Σᵢ [F_j(xᵢ) − y_ij]``."""
-    return (F - _kronecker(F, labels)).sum(dim=0)
+    return (F - one_hot(labels, F)).sum(dim=0)
 
 
 def weight_gradient_printed(F: Tensor, labels: Tensor, a1: Tensor) -> Tensor:
@@ -75,4 +72,4 @@ def weight_gradient_printed(F: Tensor, labels: Tensor, a1: Tensor) -> Tensor:
 
 def weight_gradient(F: Tensor, labels: Tensor, a1: Tensor) -> Tensor:
     """Corrected: ``∂L/∂W²_jk = Σᵢ [F_j(xᵢ) − y_ij] a¹_k(xᵢ)``."""
-    return (F - _kronecker(F, labels)).T @ a1
+    return (F - one_hot(labels, F)).T @ a1

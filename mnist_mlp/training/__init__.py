@@ -71,8 +71,8 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """``train``, ``TrainConfig``… on first use: ``config``, ``records`` and ``parallel`` load
-    without torch, so that the commands parse their options (``--help``, ``--version``) before
+    """``train``, ``TrainConfig``… on first use: ``config`` and ``parallel`` load without
+    torch, so that the commands parse their options (``--help``, ``--version``) before
     torch loads."""
     if name not in _HOME:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

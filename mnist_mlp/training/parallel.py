@@ -17,6 +17,7 @@ import json
 import math
 import os
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -403,13 +404,11 @@ def _checked(path: Path, what: str, check: Callable[[], Any]) -> Any:
 
 def _check_ids(found: list[str], expected: Sequence[str], folder: Path) -> None:
     """Each network the grid asks for found exactly once, and no other."""
-    seen: set[str] = set()
-    twice: set[str] = set()
-    for item in found:
-        (twice if item in seen else seen).add(item)
-    never = [item for item in expected if item not in seen]
-    extra = sorted(seen - set(expected))
-    for what, ids in (("twice", sorted(twice)), ("never", never), ("unasked for", extra)):
+    counts = Counter(found)
+    twice = sorted(item for item, count in counts.items() if count > 1)
+    never = [item for item in expected if item not in counts]
+    extra = sorted(counts.keys() - set(expected))
+    for what, ids in (("twice", twice), ("never", never), ("unasked for", extra)):
         if ids:
             more = f" (and {len(ids) - 1} more)" if len(ids) > 1 else ""
             raise ShardError(f"the shards in {folder} hold network {ids[0]} {what}{more}; "

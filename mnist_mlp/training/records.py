@@ -78,12 +78,10 @@ class EpochRecord:
         if not isinstance(record.diverged, bool):
             raise TypeError(f"epoch record entry diverged is {record.diverged!r}, not true or "
                             "false")
-        for f in fields(cls):
-            value = getattr(record, f.name)
-            if value is None or f.name == "diverged":
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(f"epoch record entry {f.name} is {value!r}, not a number")
+        for name, value in asdict(record).items():
+            if name != "diverged" and value is not None and (
+                    isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise TypeError(f"epoch record entry {name} is {value!r}, not a number")
         return record
 
 

@@ -203,11 +203,6 @@ class CapturedStep:
 # (more: docs/training.md#one-network-over-several-processes)
 
 
-def slice_of(batch: Tensor, launch: Launch) -> Tensor:
-    """This rank's contiguous part of a mini-batch's indices (perhaps none)."""
-    return batch.tensor_split(launch.world_size)[launch.rank]
-
-
 def data_parallel_step(model: DistributedDataParallel, loss_fn: Callable[..., Tensor], x: Tensor,
                        y: Tensor, lr: float, batch: int, world_size: int) -> Tensor:
     """One SGD step θ ← θ − η ∂L/∂θ, L = (1/m) Σᵢ ℓᵢ over a mini-batch of m = ``batch`` of
@@ -238,7 +233,7 @@ class DataParallelTrainer(ReferenceTrainer):
         order = epoch_order(len(self.train), self.shuffle)
         with cpu_threads(step_threads(m)):
             for batch in order.split(m):
-                x, y = self.train[slice_of(batch, self.launch)]
+                x, y = self.train[batch.tensor_split(self.launch.world_size)[self.launch.rank]]
                 losses.append(data_parallel_step(self.parallel, self.loss_fn, x, y,
                                                  self.config.network_lr, len(batch),
                                                  self.launch.world_size))

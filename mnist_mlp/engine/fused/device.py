@@ -1,8 +1,6 @@
-"""epoch.cu on a GPU: compiled at first use by NVRTC for the device's compute capability, kept in
-the native loop's private cache (``build.cached``), loaded and launched through the CUDA driver
-API on PyTorch's current stream — both from ``cuda.bindings``, no CUDA toolkit needed. Where
-that fails, ``kernel`` returns None and ``unavailable_reason`` says why; ``MNIST_MLP_FUSED=0``
-turns the kernel off."""
+"""epoch.cu on a GPU, compiled by NVRTC into the loop's private cache and launched through the
+CUDA driver API (``cuda.bindings``); else ``kernel`` returns None and ``unavailable_reason`` says
+why. docs/engine.md ("The fused CUDA kernel")."""
 
 from __future__ import annotations
 

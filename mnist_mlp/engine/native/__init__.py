@@ -1,7 +1,6 @@
-"""The engine's CPU loop: one epoch of SGD for one network as a single call into C (``epoch.c``:
-the forward pass, (BP1)–(BP4) and the update as loops over each image's non-zero pixels, and a
-forward-only ``evaluate``), K networks on the CPU's threads; ``build`` builds and loads it.
-Why and how: docs/engine.md ("The compiled CPU loop")."""
+"""The engine's CPU loop: each network's epoch, or evaluation, one call into C (``epoch.c``), K
+networks on the CPU's threads; ``build`` builds and loads it. docs/engine.md ("The compiled CPU
+loop")."""
 
 from __future__ import annotations
 

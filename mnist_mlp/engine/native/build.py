@@ -1,9 +1,6 @@
-"""Building and loading the compiled loop (``epoch.c``, beside this file): compiled on first use
-by the system's C compiler into a private cache (``cached``), loaded with ``ctypes``, and checked
-— its argument structs against epoch.c's and its tables of names against kinds.h's, as Python
-reads them. Where no library passes, ``library`` returns None and ``unavailable_reason`` says
-why; ``MNIST_MLP_NATIVE=0`` turns the loop off. The rules it keeps: docs/engine.md ("Building and
-loading the loop")."""
+"""The compiled loop (``epoch.c``) built on first use into a private cache (``cached``), loaded
+with ``ctypes`` and checked against epoch.c and kinds.h; else ``library`` returns None and
+``unavailable_reason`` says why. The rules: docs/engine.md ("Building and loading the loop")."""
 
 from __future__ import annotations
 
@@ -73,10 +70,9 @@ def _private_folder(reason: str) -> Path:
 
 def cached(name: str, make: Callable[[Path], object],
            check: Callable[[Path], object] | None = None) -> Path:
-    """The file ``name`` of the private cache, made if it is not there: ``make(path)`` writes a
-    temporary file, ``check(path)`` may refuse it (``BrokenLibraryError``), and only then is it
-    renamed into place (atomic). A cached file ``check`` refuses is made again, once; nothing
-    that fails, nor anything half-written, is kept."""
+    """The file ``name`` of the private cache, made if it is not there by ``make(path)`` on a
+    temporary file, renamed into place once ``check(path)`` passes it; a cached file ``check``
+    refuses (``BrokenLibraryError``) is made again, once."""
     target = _cache_dir() / name
     if target.exists() and (why := _not_private(target)):
         target = _private_folder(f"the cached file {target} {why}") / name
