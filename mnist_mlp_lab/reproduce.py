@@ -41,12 +41,14 @@ from mnist_mlp.training import (
     train_many,
 )
 
-from .configurations import Configuration, Settings
+from .configurations import NAMES, Configuration, Settings
 from .evidence import saturation_evidence, softmax_bias_gradient_check
 from .machine import machine
 from .results import ConfigurationResult, Reproduction, Run, combine, from_dict, mark_stalls
 
 Report = Callable[[str], None]
+
+WIDTH = max(map(len, NAMES))  # of a configuration's name, in the progress lines
 
 
 def run_configuration(conf: Configuration, settings: Settings, test: DigitTensors,
@@ -63,7 +65,7 @@ def run_configuration(conf: Configuration, settings: Settings, test: DigitTensor
     if settings.engine == "fast":
         def on_epoch(epoch: int, records: list[EpochRecord]) -> None:
             accuracy = summarize_line([r.test_accuracy for r in records if not r.diverged])
-            say(f"{conf.name:18s} epoch {epoch:3d}/{settings.epochs}  test {accuracy}"
+            say(f"{conf.name:{WIDTH}s} epoch {epoch:3d}/{settings.epochs}  test {accuracy}"
                 f"  ({records[0].seconds:.1f} s)")
             if progress is not None:
                 progress(len(records))
@@ -73,7 +75,7 @@ def run_configuration(conf: Configuration, settings: Settings, test: DigitTensor
         results = []
         for seed in seeds:
             results.append(train(replace(config, seed=seed)))
-            say(f"{conf.name:18s} seed {seed}  final test "
+            say(f"{conf.name:{WIDTH}s} seed {seed}  final test "
                 f"{100 * final_accuracy(results[-1].history):.2f} %")
     seconds = time.perf_counter() - start
     runs = []

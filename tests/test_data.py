@@ -150,6 +150,7 @@ def test_missing_folder_names_it_and_says_what_to_do(tmp_path, no_download):
     message = assert_one_line(caught.value)
     assert str(folder) in message
     assert "--data-dir" in message and ENV_VAR in message
+    assert "downloaded only into ./data" in message  # why nothing was fetched
     assert no_download == []  # an explicit folder is never downloaded into
     assert not folder.exists()
 

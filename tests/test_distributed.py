@@ -179,7 +179,7 @@ def test_merge_refuses_a_missing_a_doubled_or_a_foreign_shard(tiny_data, tmp_pat
     folder = tmp_path / "shards"
     assert train_main(sweep_argv(tiny_data, folder, "--shard", "1/2")) == 0
     assert merge_main([str(folder)]) == 2
-    assert "shard 2/2 missing" in one_line(capsys)
+    assert "shard 2/2 missing" in (said := one_line(capsys)) and "(--shard 2/2)" in said
     assert train_main(sweep_argv(tiny_data, folder, "--shard", "2/2", "--epochs", "1")) == 0
     assert merge_main([str(folder)]) == 2
     assert "belong to different sweeps" in one_line(capsys)

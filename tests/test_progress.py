@@ -7,7 +7,7 @@ import torch
 from helpers import record
 
 from mnist_mlp.cli.progress import ProgressBars, SweepBar, bars_wanted
-from mnist_mlp.cli.tables import epoch_line
+from mnist_mlp.cli.tables import epoch_line, epoch_of_many_line
 from mnist_mlp.training import StepInfo
 
 RECORD = record(2, 0.9, loss=0.5)
@@ -26,7 +26,7 @@ def test_bars_show_epochs_steps_and_running_loss(capsys):
     run_epochs(ProgressBars(5, epoch_line, enabled=True, file=screen), first_epoch=3, epochs=3)
     bars = screen.getvalue()
     assert "training" in bars and "5/5" in bars  # a resumed run starts at epoch 3 of 5
-    assert "epoch 3" in bars and "120/120" in bars and "loss=0.2500" in bars
+    assert "epoch 3" in bars and "120/120" in bars and "mini-batch loss 0.2500" in bars
     out = capsys.readouterr().out
     assert out.splitlines() == [epoch_line(replace(RECORD, epoch=epoch)) for epoch in (3, 4, 5)]
 
@@ -57,3 +57,14 @@ def test_a_sweep_without_a_terminal_prints_only_its_lines(capsys):
     with SweepBar(2, 3, lambda epoch, records: f"epoch {epoch}", enabled=False) as bar:
         bar.epoch(1, [RECORD] * 3)
     assert capsys.readouterr() == ("epoch 1\n", "")
+
+
+def test_a_sweep_of_several_learning_rates_shows_one_spread_for_each():
+    """Mixed together, the networks of η 0.5 and η 3 would show one wide spread that belongs to
+    neither; each η gets its own (and a diverged network is counted, not averaged in)."""
+    records = [record(1, test=a) for a in (0.95, 0.93, 0.60, 0.62)]
+    records[3] = replace(records[3], diverged=True)
+    line = epoch_of_many_line(1, records, lrs=[0.5, 0.5, 3.0, 3.0])
+    assert "4 networks, 1 diverged" in line
+    assert "test η 0.5 94.00 ± 1.41 % (93.00–95.00, n = 2), η 3 60.00 % (n = 1)" in line
+    assert "test 94.00 ± 1.41 %" in epoch_of_many_line(1, records[:2], lrs=[0.5, 0.5])

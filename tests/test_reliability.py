@@ -190,7 +190,7 @@ def test_ctrl_c_while_torch_is_still_loading_is_one_line(tmp_path):
 
 def printed_command(out: str, start: str) -> list[str]:
     """The words of the command in ``out`` that begins with ``start`` and ends the line (or at
-    the closing parenthesis around it), as a shell would split them."""
+    a closing parenthesis), as a shell would split them."""
     line = next(line for line in out.splitlines() if start in line)
     return shlex.split(line[line.index(start):].removesuffix(")"))
 
@@ -217,6 +217,24 @@ def test_printed_commands_are_shell_quoted(tiny_data, tmp_path, capsys, on_sgd_s
         "mnist-mlp-merge", str(log_dir)]
 
 
+def test_the_checkpoints_line_names_real_folders_and_epochs(tiny_data, tmp_path, capsys):
+    """After one network, the line names the epochs of last.pt and best.pt as saved; after a
+    sweep, a run folder of its own (no placeholder) that the evaluate command reads."""
+    assert train_main(argv(tiny_data, tmp_path / "one", 3)) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines()
+                if line.startswith("checkpoints"))
+    run_dir = only_run(tmp_path / "one")
+    last, best = (load_checkpoint(run_dir / name).epoch for name in (LAST, BEST))
+    assert f"{LAST} (epoch {last}) and {BEST} (epoch {best}," in line and last == 3
+    assert train_main(argv(tiny_data, tmp_path / "sweep", 1, "--engine", "fast", "--seeds",
+                           "2")) == 0
+    out = capsys.readouterr().out
+    assert "<" not in out.split("TensorBoard logs in", 1)[1]
+    words = printed_command(out, "mnist-mlp-evaluate")
+    assert (Path(words[1]) / LAST).is_file() and Path(words[1]).parent == tmp_path / "sweep"
+    assert "each of the 2 run folders" in out
+
+
 def test_a_printed_command_works_when_pasted_outside_the_venv(tiny_data, tmp_path, capsys,
                                                               monkeypatch):
     """Run from a virtual environment that is not activated (its bin folder off PATH), training
@@ -230,7 +248,7 @@ def test_a_printed_command_works_when_pasted_outside_the_venv(tiny_data, tmp_pat
         if folder and not (os.path.isdir(folder) and os.path.samefile(folder, scripts))))
     assert train_main(argv(tiny_data, tmp_path / "runs", 1)) == 0
     line = next(line for line in capsys.readouterr().out.splitlines() if "mnist-mlp-eval" in line)
-    pasted = line.split("  (", 1)[1].removesuffix(")")
+    pasted = line.split(" with: ", 1)[1]
     assert shlex.split(pasted)[0] != "mnist-mlp-evaluate"
     done = subprocess.run(["bash", "-c", pasted], capture_output=True, text=True, check=False,
                           env=os.environ | {"MNIST_DATA": str(tiny_data), "OMP_NUM_THREADS": "1"})

@@ -31,6 +31,7 @@ def test_spread_by_hand():
     assert s.std == pytest.approx(0.02)  # sample standard deviation
     assert (s.min, s.max, s.n) == (0.9, 0.94, 3)
     assert s.percent() == "92.00 ± 2.00 % (90.00–94.00, n = 3)"
+    assert spread([0.944]).percent() == "94.40 % (n = 1)"  # one value: no spread to show
     assert s.contains(0.91) and not s.contains(0.95)
     assert spread([0.5]).std == 0.0
     with pytest.raises(ValueError):

@@ -11,7 +11,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mnist_mlp import MLP, TrainConfig, train, train_many
-from mnist_mlp.cli.tables import epoch_line, loss_words, start_line
+from mnist_mlp.cli.tables import data_words, epoch_line, loss_words, start_line
 from mnist_mlp.cli.train import main as train_main
 from mnist_mlp.engine import Engine
 from mnist_mlp.errors import ConfigError
@@ -400,15 +400,17 @@ def test_the_first_line_names_what_trains_and_where(monkeypatch, tiny_data, caps
     engine = ["--engine", engine]
     line = first_line_of([*engine, "--hidden", "8"], tiny_data, capsys)
     assert line == ("training 784-8-10 (sigmoid hidden, softmax output), the cross-entropy (35), "
-                    f"both terms, η 0.5, mini-batches of 10, 2 epochs, seed 0 | {trainer} | "
-                    "device cpu (auto: no GPU here)")
+                    f"both terms, η 0.5, mini-batches of 10, 2 epochs, seed 0, 50 validation "
+                    f"images | {trainer} | device cpu (auto: no GPU here)")
     line = first_line_of([*engine, "--hidden", "5", "--loss", "mse",
                           "--output-activation", "sigmoid", "--activation", "tanh", "--lr",
-                          "0.25", "--batch-size", "7", "--seed", "3", "--device", "cpu"],
-                         tiny_data, capsys)
+                          "0.25", "--batch-size", "7", "--seed", "3", "--device", "cpu",
+                          "--train-size", "200"], tiny_data, capsys)
     assert line == (f"training 784-5-10 (tanh hidden, sigmoid output), {loss_words('mse')}, "
-                    f"η 0.25, mini-batches of 7, 2 epochs, seed 3 | {trainer} | device cpu "
-                    "(asked for)")
+                    f"η 0.25, mini-batches of 7, 2 epochs, seed 3, 200 training images, 50 "
+                    f"validation images | {trainer} | device cpu (asked for)")
+    assert data_words(TrainConfig(validation_size=0)) == ", no validation"
+    assert data_words(TrainConfig()) == ""  # the book's 50,000 and 10,000: nothing to say
 
 
 def test_the_first_line_of_a_sweep_names_all_its_networks(tiny_data, capsys):
@@ -419,7 +421,8 @@ def test_the_first_line_of_a_sweep_names_all_its_networks(tiny_data, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert code == 0
     assert lines[0].startswith("training 4 networks 784-4-10 ")
-    assert "η 0.5, 2," in lines[0] and "seeds 0…1 | reference loop |" in lines[0]
+    assert "η 0.5, 2," in lines[0]
+    assert "seeds 0…1, 50 validation images | reference loop |" in lines[0]
     assert lines[1] == "--- lr 0.5, seed 0"
     assert sum(line.startswith("training ") for line in lines) == 1
 

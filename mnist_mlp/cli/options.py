@@ -52,7 +52,7 @@ def train_parser() -> argparse.ArgumentParser:
     p = command_parser("Train the textbook 784-l-10 network on MNIST by mini-batch SGD. "
                        "Defaults are the chapter's recipe.")
     p.add_argument("--hidden", type=positive_int, default=d.hidden_size, dest="hidden_size",
-                   help="hidden neurons l")
+                   metavar="L", help="hidden neurons l")
     p.add_argument("--activation", choices=names.HIDDEN_ACTIVATION_NAMES, default=d.activation,
                    help="activation of the hidden neurons")
     p.add_argument("--output-activation", choices=names.OUTPUT_ACTIVATION_NAMES,
@@ -61,7 +61,8 @@ def train_parser() -> argparse.ArgumentParser:
                    help="loss per digit, averaged over a mini-batch: " + "; ".join(
                        f"{name}, {words}" for name, words in names.LOSS_DESCRIPTIONS.items()))
     p.add_argument("--init", choices=names.INIT_NAMES, default=d.init,
-                   help="normal: N(0,1) as in the classic experiment; scaled_normal: N(0,1/n_in)")
+                   help="pytorch: nn.Linear's own, U(±1/√n_in); normal: N(0,1) as in the "
+                        "classic experiment; scaled_normal: N(0,1/n_in)")
     p.add_argument("--lr", type=positive_float, nargs="+", default=[d.lr],
                    help="learning rate η; several values train a grid (with --seeds)")
     p.add_argument("--batch-size", type=positive_int, default=d.batch_size,
@@ -69,8 +70,8 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=positive_int, default=d.epochs,
                    help="passes over the training images")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of the first network")
-    p.add_argument("--seeds", type=positive_int, default=d.seeds,
-                   help="train N networks, seeds SEED … SEED+N−1, and report mean ± std")
+    p.add_argument("--seeds", type=positive_int, default=d.seeds, metavar="N",
+                   help="a count: train N networks, seeds SEED … SEED+N−1, and report mean ± std")
     p.add_argument("--engine", choices=["reference", "fast"], default="reference",
                    help="reference: the readable autograd loop, one network at a time; "
                         "fast: the fused engine, all networks at once")

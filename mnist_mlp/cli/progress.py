@@ -88,7 +88,8 @@ class ProgressBars(CountBar):
         self.loss_sum = self.loss_sum + info.loss  # stays on the device until shown
         if info.step % REFRESH_STEPS == 0 or info.step == info.steps:
             self.step_bar.update(info.step - self.shown_steps)
-            self.step_bar.set_postfix(loss=f"{float(self.loss_sum) / info.step:.4f}")
+            self.step_bar.set_postfix_str(  # the mean so far, as the epoch line's mini-batch loss
+                f"mini-batch loss {float(self.loss_sum) / info.step:.4f}")
             self.shown_steps = info.step
 
     def epoch(self, record: EpochRecord) -> None:

@@ -38,8 +38,20 @@ def start_line(start: RunStart) -> str:
                   if start.first_epoch <= first.epochs else f"{epochs}, all done")
     return (f"training {networks}{describe_architecture(asdict(first))}, "
             f"{loss_words(first.loss)}, "
-            f"η {lrs}, mini-batches of {first.batch_size}, {epochs}, {seed} | {start.trainer} | "
-            f"device {start.device} ({start.device_reason})")
+            f"η {lrs}, mini-batches of {first.batch_size}, {epochs}, {seed}{data_words(first)} | "
+            f"{start.trainer} | device {start.device} ({start.device_reason})")
+
+
+def data_words(config: TrainConfig) -> str:
+    """The digits a run trains and validates on where they are not the book's 50,000 and
+    10,000: e.g. ", 2,000 training images, no validation"."""
+    default = TrainConfig()
+    words = ([f"{config.train_size:,} training images"]
+             if config.train_size != default.train_size else [])
+    if config.validation_size != default.validation_size:
+        words.append(f"{config.validation_size:,} validation images"
+                     if config.validation_size else "no validation")
+    return "".join(f", {w}" for w in words)
 
 
 def start_printer(configs: Sequence[TrainConfig] | None = None, prefix: str = "",
@@ -123,11 +135,23 @@ def epoch_line(record: EpochRecord) -> str:
             f"  test {100 * record.test_accuracy:6.2f}%  ({record.seconds:.1f} s)")
 
 
-def epoch_of_many_line(epoch: int, records: list[EpochRecord]) -> str:
+def epoch_of_many_line(epoch: int, records: list[EpochRecord],
+                       lrs: Sequence[float] = ()) -> str:
     """One epoch of a sweep: the spread of test accuracy over the networks that did not
-    diverge (the diverged ones counted, not averaged in), time."""
-    kept = [r.test_accuracy for r in records if not r.diverged]
-    diverged = f", {len(records) - len(kept)} diverged" if len(kept) < len(records) else ""
-    accuracy = spread(kept).percent() if kept else "—"
-    return (f"epoch {epoch:3d}  {len(records)} networks{diverged}  test {accuracy}"
+    diverge (the diverged ones counted, not averaged in), time; where ``lrs`` (each network's
+    η, in order) holds several, one spread for each η."""
+    if len(set(lrs)) > 1:
+        parts = [f"η {lr:g} " + _test_spread([r for r, at in zip(records, lrs, strict=True)
+                                              if at == lr]) for lr in dict.fromkeys(lrs)]
+    else:
+        parts = [_test_spread(records)]
+    diverged = sum(r.diverged for r in records)
+    counted = f", {diverged} diverged" if diverged else ""
+    return (f"epoch {epoch:3d}  {len(records)} networks{counted}  test {', '.join(parts)}"
             f"  ({records[0].seconds:.1f} s)")
+
+
+def _test_spread(records: list[EpochRecord]) -> str:
+    """The spread of the test accuracy of the networks that did not diverge ("—": none)."""
+    kept = [r.test_accuracy for r in records if not r.diverged]
+    return spread(kept).percent() if kept else "—"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import sys
 from collections.abc import Sequence
@@ -25,7 +26,7 @@ from ..training.checkpoints import BEST, LAST, config_of
 from ..training.fast import find_manifest, sweep_state
 from ..training.parallel import Launch, process_group
 from ..training.records import RunStart
-from ..training.stats import Spread, summarize
+from ..training.stats import Spread, summarize, validated_epoch
 from . import parallel
 from .common import command, one_line_errors, parse_noting_given, program, python, quoted
 from .options import train_parser
@@ -42,7 +43,8 @@ def train_fast(config: TrainConfig, args: argparse.Namespace) -> list[TrainResul
     if count == 1:
         return train_many(config, manifest=True, on_start=start_printer(),
                           on_epoch=lambda _, records: print(epoch_line(records[0]), flush=True))
-    with SweepBar(config.epochs, count, epoch_of_many_line, bars_wanted(args.quiet)) as bar:
+    describe = functools.partial(epoch_of_many_line, lrs=[c.network_lr for c in config.networks()])
+    with SweepBar(config.epochs, count, describe, bars_wanted(args.quiet)) as bar:
         return train_many(config, manifest=True, on_epoch=bar.epoch, on_start=start_printer())
 
 
@@ -63,7 +65,8 @@ def resume_fast(path: Path, args: argparse.Namespace, given: set[str]) -> list[T
     changes = {name: getattr(args, name) for name in given & CONFIG_NAMES}
     config = replace(config_of(state.checkpoints[0]), **changes)
     done = min(checkpoint.epoch for checkpoint in state.checkpoints)
-    describe = parallel.shard_line(shard) if shard.count > 1 else epoch_of_many_line
+    describe = (parallel.shard_line(shard) if shard.count > 1 else functools.partial(
+        epoch_of_many_line, lrs=[c.config["lr"] for c in state.checkpoints]))
     with SweepBar(max(config.epochs - done, 0), len(state.checkpoints), describe,
                   bars_wanted(args.quiet)) as bar:
         results = resume_sweep(state, changes, on_epoch=bar.epoch, on_start=start_printer())
@@ -200,19 +203,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def print_results(results: list[TrainResult]) -> None:
-    """The final report of one network, or the summary of a sweep; where the logs are."""
+    """The final report of one network, or the summary of a sweep; where the logs and the
+    checkpoints are, each with a command that works when pasted."""
     if len(results) == 1 and results[0].metrics is not None:
-        print(f"\n{format_report(results[0].metrics)}")
+        print(f"\nthe test set after the last epoch ({len(results[0].history)}):\n"
+              f"{format_report(results[0].metrics)}")
     else:
         print_summary(results)
     run_dirs = [r.run_dir for r in results if r.run_dir is not None]
     if not run_dirs:
         return
-    logs, best = run_dirs[0].parent, f" and {BEST}" if (run_dirs[0] / BEST).exists() else ""
-    print(f"\nTensorBoard logs in {logs}  ({command('tensorboard', '--logdir', logs)})")
-    if len(run_dirs) == 1:
-        print(f"checkpoints {LAST}{best} in {run_dirs[0]}  "
-              f"({command('mnist-mlp-evaluate', run_dirs[0])})")
+    logs, best = run_dirs[0].parent, (run_dirs[0] / BEST).exists()
+    tensorboard = command("tensorboard", "--logdir", logs)
+    print(f"\nTensorBoard logs in {logs}; see them with: {tensorboard}")
+    evaluate = command("mnist-mlp-evaluate", run_dirs[0])
+    if len(run_dirs) > 1:
+        print(f"checkpoints {LAST}{f' and {BEST}' if best else ''} in each of the "
+              f"{len(run_dirs)} run folders in {logs}; evaluate one with: {evaluate}")
+    elif best:
+        chosen = validated_epoch(results[0].history).epoch
+        print(f"checkpoints {LAST} (epoch {len(results[0].history)}) and {BEST} (epoch "
+              f"{chosen}, the best validation accuracy) in {run_dirs[0]}; evaluate "
+              f"{BEST} with: {evaluate}")
     else:
-        print(f"checkpoints {LAST}{best} in each run folder  "
-              f"({command('mnist-mlp-evaluate', logs)}/<run>)")
+        print(f"checkpoint {LAST} in {run_dirs[0]}; evaluate it with: {evaluate}")

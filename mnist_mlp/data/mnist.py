@@ -117,7 +117,9 @@ def _ensure_files(data_dir: str | os.PathLike[str] | None, download: bool | None
     _check_readable(root, names)
     if missing := _missing_files(root, names):
         if not (download_allowed if download is None else download):
-            raise DataError(_not_found_message(root, missing, "downloading is off for this folder"))
+            why = ("downloading is off" if download is False else "MNIST is downloaded only "
+                   "into ./data, when no folder is named, never into a folder you name")
+            raise DataError(_not_found_message(root, missing, why))
         _download(root, names)
     return root
 

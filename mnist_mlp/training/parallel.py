@@ -389,7 +389,8 @@ def _check_whole(folder: Path, shards: list[list[int]]) -> None:
         listed = ", ".join(f"{i}/{count}" for i in missing[:3])
         more = f" (and {len(missing) - 3} more)" if len(missing) > 3 else ""
         raise ShardError(f"shard {listed}{more} missing in {folder}; run it (--shard "
-                         f"I/{count}) before merging")
+                         f"{missing[0]}/{count}{', …' if len(missing) > 1 else ''}) before "
+                         "merging")
 
 
 def _checked(path: Path, what: str, check: Callable[[], Any]) -> Any:

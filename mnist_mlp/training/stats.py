@@ -26,7 +26,10 @@ class Spread:
     n: int
 
     def percent(self) -> str:
-        """``95.49 ± 0.21 % (95.10–95.80, n = 10)`` for fractions in [0, 1]."""
+        """``95.49 ± 0.21 % (95.10–95.80, n = 10)`` for fractions in [0, 1]; ``94.40 % (n = 1)``
+        for one value, which has no spread."""
+        if self.n == 1:
+            return f"{100 * self.mean:.2f} % (n = 1)"
         return (f"{100 * self.mean:.2f} ± {100 * self.std:.2f} % "
                 f"({100 * self.min:.2f}–{100 * self.max:.2f}, n = {self.n})")
 
