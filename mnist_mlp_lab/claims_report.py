@@ -93,7 +93,7 @@ def _loss_rows(c: Claims, png: dict[str, str]) -> dict[str, Where]:
                  TESTED + ": reduction \"sum\""),
         "eq35-nll": (f"`{X}/errata.py` likelihood_check", _t(
             "tests/lab/test_errata.py::test_eq35_is_a_negative_log_likelihood_only_for_independent_"
-            "sigmoids", R + "erratum"), "—", v.eq35_nll(c)),
+            "sigmoids", R + "within_rounding"), "—", v.eq35_nll(c)),
         "eq35-sigmoid-output": (f"`{X}/sweeps.py` output_sweep", _t(R + "preferable"),
                                 png["choices"], v.eq35_sigmoid_output(c)),
     }
@@ -134,7 +134,8 @@ def _slowdown_rows(c: Claims, png: dict[str, str]) -> dict[str, Where]:
             "tests/lab/test_errata.py::test_printed_result_differs_from_autograd_and_corrected_"
             "equals_it", R + "erratum"), "—", v.derivation(c, "bias")),
         "softmax-weight-gradient": (derivation, _t(
-            "tests/lab/test_errata.py::test_the_weights_claim_holds_only_corrected", R + "erratum"),
+            "tests/lab/test_errata.py::test_the_weights_claim_holds_only_corrected",
+            R + "within_rounding"),
             "—", v.derivation(c, "weight")),
     }
 

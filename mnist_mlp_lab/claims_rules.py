@@ -214,7 +214,7 @@ def eta(finals: Sequence[Sequence[float]], losses: Sequence[Sequence[Sequence[fl
         return EtaReading(UNMEASURED, "diverged", "diverged")
     small, large = _small_eta(finals[0], losses[0], best), _large_eta(finals[-1], best)
     halves = (small == "stuck") + (large != "not below the best")
-    return EtaReading((FAILS, PARTLY, HOLDS)[halves], small, large)
+    return EtaReading((UNSEEN, PARTLY, HOLDS)[halves], small, large)  # each half a "might"
 
 
 def _small_eta(final: Sequence[float], losses: Sequence[Sequence[float]], best: float) -> str:
@@ -240,7 +240,8 @@ RULES["eta"] = (
     f"fell by less than {100 * PLATEAU_FALL:g} % over the last {PLATEAU_EPOCHS} epochs (a "
     f"plateau); below the best but still falling is slow, not stuck. Too large: the largest η "
     f"finds no minimum when most of its networks diverge or its mean is more than "
-    f"{_pct(BELOW)} below the best η's. {HOLDS}: both halves; {PARTLY}: one; {FAILS}: neither.")
+    f"{_pct(BELOW)} below the best η's. Each half says \"might\": what a sweep does not show is "
+    f"not seen here, never refuted. {HOLDS}: both halves seen; {PARTLY}: one; {UNSEEN}: neither.")
 
 
 # --- mini-batches ---------------------------------------------------------------------------------
@@ -441,13 +442,22 @@ def erratum(shown: bool) -> str:
 RIGHT, WRONG = 1e-12, 1e-2
 """float64: a line equals autograd within ``RIGHT``; it differs when off by more than ``WRONG``."""
 
+
+def within_rounding(error: float) -> str:
+    """``HOLDS`` where a float64 check of a formula agrees within ``RIGHT``, else ``FAILS``."""
+    return HOLDS if error < RIGHT else FAILS
+
+
 RULES |= {
-    "eq35-nll": f"{ERRATUM} when, for softmax outputs, (35) exceeds −ln F_y or e^(−(35)) summed "
-                f"over the labels falls short of 1 by more than {WRONG:g}, while for independent "
-                f"sigmoid outputs (35) is −ln of their likelihood within {RIGHT:g}.",
+    "eq35-nll": f"{HOLDS} when, for independent sigmoid outputs (the outputs between 0 and 1 "
+                f"that (35) is written for), (35) is −ln of the likelihood of the targets and "
+                f"that likelihood sums to 1 over the 2¹⁰ target vectors, both within {RIGHT:g}; "
+                f"else {FAILS}. On a softmax output it is no likelihood: the row says by how "
+                "much.",
     "softmax-bias-gradient": f"{ERRATUM} when the printed lines differ from autograd by more than "
                              f"{WRONG:g} and the corrected ones agree within {RIGHT:g}.",
-    "softmax-weight-gradient": "The same, for the weights.",
+    "softmax-weight-gradient": f"{HOLDS} when ∂L/∂W²_jk = Σᵢ [F_j(xᵢ) − y_ij] a¹_k(xᵢ), linear in "
+                               f"the error, equals autograd within {RIGHT:g}; else {FAILS}.",
     "extremum": f"{ERRATUM} when gradient descent converges (|∇f| < {RIGHT:g}) to a point whose "
                 "Hessian has eigenvalues of both signs.",
     "backprop-box": f"{ERRATUM} when the box's loop makes more Jacobian products than "

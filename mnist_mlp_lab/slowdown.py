@@ -25,8 +25,8 @@ STARTS: dict[str, tuple[float, float]] = {
 }
 COST_LABELS = {"quadratic": "quadratic ½(F−y)²", "cross_entropy": "cross-entropy"}
 COST_COLORS = {"quadratic": "tab:red", "cross_entropy": "tab:blue"}
-COST_EQUATIONS = {"quadratic": "eq. 55", "cross_entropy": "eq. 61"}
-"""Where Nielsen writes each cost's ∂C/∂w."""
+COST_EQUATIONS = {"quadratic": "Nielsen's eq. 55", "cross_entropy": "(36)"}
+"""Where each cost's ∂C/∂w is written: the chapter's (36); the quadratic one, unnumbered there."""
 MARKER_EVERY = 10
 
 Runs = dict[str, dict[str, NeuronRun]]

@@ -46,7 +46,8 @@ STATEMENTS: tuple[Statement, ...] = (
        "continuous output."),
     _s("eq35", AS_WRITTEN, "For classification, the cross-entropy (35): "
        "−Σᵢ [yᵢ·ln F(xᵢ) + (1 − yᵢ)·ln(1 − F(xᵢ))]."),
-    _s("eq35-nll", ERRATUM, "(35) is also called the negative log-likelihood."),
+    _s("eq35-nll", MEASURED, "(35), written for outputs between 0 and 1 as a sigmoid output "
+       "layer gives, is also called the negative log-likelihood."),
     _s("eq35-sigmoid-output", MEASURED, "(35) goes preferably with a sigmoid output layer."),
     # The learning slowdown
     _s("speed-of-learning", AS_WRITTEN, "Losses differ in the speed of learning, which the "
@@ -68,15 +69,16 @@ STATEMENTS: tuple[Statement, ...] = (
        "smallest as F_nᵢ(xᵢ) approaches 1, the label's value."),
     _s("softmax-bias-gradient", ERRATUM, "Its bias gradient is ∂L/∂b_j = Σᵢ [F_nᵢ(xᵢ) − y_nᵢ] "
        "(the derivation's lines)."),
-    _s("softmax-weight-gradient", ERRATUM, "The same holds for the weights."),
+    _s("softmax-weight-gradient", MEASURED, "The gradients for the weights are linear in the "
+       "network's error too."),
     # Minimising: gradient descent, backpropagation, mini-batches
     _s("good-minimum", BEYOND, "The loss has many nearly degenerate minima; its absolute "
        "minimum is out of reach, and a good one is the goal."),
     _s("unseen-data", MEASURED, "With good weights and biases found, the network can be applied "
        "to data it has not seen."),
     _s("gradient-descent", AS_WRITTEN, "Gradient descent: θ ← θ − η ∂L/∂θ."),
-    _s("eta", MEASURED, "η too small: stuck early in a local minimum; η too large: no minimum "
-       "is found."),
+    _s("eta", MEASURED, "η too small: training might get stuck early in a local minimum; η "
+       "too large: it might never find a minimum."),
     _s("extremum", ERRATUM, "An extremum is where every derivative vanishes, and that is where "
        "gradient descent converges."),
     _s("backprop", AS_WRITTEN, "Backpropagation: ∂L/∂θ⁽ᵏ⁾ = (∇L)ᵀ Df⁽ⁿ⁾ ⋯ Df⁽ᵏ⁺¹⁾ Dg⁽ᵏ⁾ "

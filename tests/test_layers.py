@@ -164,7 +164,7 @@ def test_every_public_name_is_there(module):
     assert [name for name in sorted(names) if not hasattr(loaded, name)] == []
 
 
-LIBRARY_LINES = 7_407
+LIBRARY_LINES = 7_411
 """The most lines of Python the library may hold (C and CUDA apart): what a student reads. It
 was 8,729 before the docstrings' long prose moved to docs/, then 7,290; the aim is 6,000.
 Raising this number is a decision, not a side effect (7,300 → 7,350: a torchrun sweep's ranks
@@ -179,7 +179,8 @@ fails; → 7,420: under torchrun each rank's GPU made current, nccl only where n
 line-by-line audits' simplifications, each function kept whole: what is left is code that
 checks, says or does something a user needs; → 7,407: what a newcomer missed: the first line
 names a run's data where it is not the book's, a sweep's epoch line one spread per η, the end
-names the epochs of last.pt and best.pt and a real run folder instead of a placeholder)."""
+names the epochs of last.pt and best.pt and a real run folder instead of a placeholder; → 7,411:
+a teacher's review of the textbook layer's citations: whose starts and η, which likelihood)."""
 
 
 def python_lines(package: str) -> int:

@@ -6,12 +6,12 @@ layer f, ``q⁽ᵏ⁾ = W⁽ᵏ⁾z⁽ᵏ⁻¹⁾ + b⁽ᵏ⁾``) multiplies Jac
 
     ∂L/∂θ⁽ᵏ⁾ = (∇L)ᵀ Df⁽ⁿ⁾ ⋯ Df⁽ᵏ⁺¹⁾ Dg⁽ᵏ⁾ ∂q⁽ᵏ⁾/∂θ⁽ᵏ⁾,   Df⁽ˡ⁾ = Dg⁽ˡ⁾ W⁽ˡ⁾.
 
-Evaluated from the left, the running product is δˡ = ∂L/∂zˡ, and that is Nielsen's four
-equations (ch. 2):
+Evaluated from the left, the running product is δˡ = ∂L/∂zˡ (z here the weighted input, the
+chapter's q), and that is Nielsen's four equations (ch. 2):
 
 * (BP1) output error:         δ² = J_ψ(z²)ᵀ ∇_F L       — (∇L)ᵀ Dg⁽ⁿ⁾
   (= ∇_F L ⊙ ψ'(z²) for sigmoid)
-* (BP2) error one layer down: δ¹ = J_φ(z¹)ᵀ (W²)ᵀ δ²   — one more factor Df⁽ᵏ⁺¹⁾ = Dg W
+* (BP2) error one layer down: δ¹ = J_φ(z¹)ᵀ (W²)ᵀ δ²   — times W⁽ᵏ⁺¹⁾ Dg⁽ᵏ⁾ (δ² holds Dg⁽ᵏ⁺¹⁾)
   (= ((W²)ᵀδ²) ⊙ φ'(z¹))
 * (BP3) bias gradients:       ∂L/∂bˡ = δˡ               — ∂q/∂b = 1
 * (BP4) weight gradients:     ∂L/∂Wˡ = δˡ (aˡ⁻¹)ᵀ       — ∂q_i/∂W_ij = z_j⁽ᵏ⁻¹⁾
@@ -31,7 +31,7 @@ from .model import MLP
 
 MATCHED_PAIRS = {(Sigmoid, "binary_cross_entropy"), (Softmax, "log_likelihood")}
 """Output activation and loss whose output error simplifies to δ = F − y: the chapter's (37)
-and its softmax gradient (corrected), Nielsen ch. 3, eq. 61 and 81."""
+and its softmax gradient (corrected), Nielsen ch. 3, eq. 62 and 81."""
 
 
 def output_error(output_activation: Activation, loss: str, z: Tensor, F: Tensor,

@@ -110,7 +110,9 @@ def log_likelihood(output: Tensor, target: Tensor, reduction: str = "mean") -> T
 
     The chapter's, for a softmax output, is a *sum* (``reduction="sum"``): ``L = −Σᵢ yᵢ ·
     ln F(xᵢ) = −Σᵢ ln F_{nᵢ}(xᵢ)``, nᵢ the label of sample i. Also Nielsen's log-likelihood
-    (eq. 80) and PyTorch's ``cross_entropy`` of the logits; *not* (35). ln clamped at −100.
+    (eq. 80) and PyTorch's ``cross_entropy`` of the logits; *not* (35), which the chapter calls
+    the negative log-likelihood too: it is that of independent sigmoid outputs, this that of a
+    softmax output. ln clamped at −100.
     """
     y = one_hot(target, output)
     return reduce(-(y * clamped_log(output)).sum(dim=-1), reduction)

@@ -20,9 +20,9 @@ from .losses import binary_cross_entropy, mse_loss
 COSTS = ("quadratic", "cross_entropy")
 """The two costs compared: ``mse_loss`` (½(F − y)²) and ``binary_cross_entropy``."""
 SATURATED_START = (2.0, 2.0)
-"""``(w0, b0)`` of the textbook's badly wrong start: z = 4, output σ(4) ≈ 0.98 for y = 0."""
+"""``(w0, b0)`` of Nielsen's badly wrong start (ch. 3): z = 4, output σ(4) ≈ 0.98 for y = 0."""
 UNSATURATED_START = (0.6, 0.9)
-"""``(w0, b0)`` of the textbook's milder start: z = 1.5, output σ(1.5) ≈ 0.82 for y = 0."""
+"""``(w0, b0)`` of Nielsen's milder start (ch. 3): z = 1.5, output σ(1.5) ≈ 0.82 for y = 0."""
 
 
 def sigmoid(z: float) -> float:
@@ -101,7 +101,8 @@ def train_neuron(cost: str, w0: float, b0: float, lr: float = 0.15, epochs: int 
                  x: float = 1.0, y: float = 0.0) -> NeuronRun:
     """Train F = σ(wx + b) on the one example (x, y) by ``w ← w − η ∂C/∂w``, ``b ← b − η ∂C/∂b``,
     C "quadratic" (``mse_loss``) or "cross_entropy" (``binary_cross_entropy``), in float64,
-    gradients by autograd. The defaults are Nielsen's: η = 0.15, 300 epochs, x = 1, y = 0."""
+    gradients by autograd. The defaults are Nielsen's for the quadratic cost: η = 0.15, 300
+    epochs, x = 1, y = 0 (his cross-entropy demos take η = 0.005; one η here compares the two)."""
     if cost not in _LOSS_FNS:
         raise ValueError(f"unknown cost {cost!r}; choose one of {', '.join(COSTS)}")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:

@@ -10,10 +10,11 @@ the samples, ``L = −Σᵢ ln F_{nᵢ}(xᵢ)`` (nᵢ the label of sample i; ``l
 3. ``Σᵢ [F_{nᵢ}(xᵢ) − y_{nᵢ}]`` as printed, the same for every j (and never positive);
    corrected ``Σᵢ [F_j(xᵢ) − y_ij]``, the error on output j.
 
-Likewise for the weights: corrected ``∂L/∂W²_jk = Σᵢ [F_j(xᵢ) − y_ij] a¹_k(xᵢ)``; the printed
-line 3 carried over is the same for every j. The conclusion, a gradient linear in the error,
-holds for the corrected lines. Each function takes F (m, 10), ``labels`` (m,) and, for the
-weights, ``a1`` (m, l); tests/lab/test_errata.py compares each with autograd on MNIST digits.
+For the weights the chapter prints no line, only that they too are linear in the error: so
+they are, ``∂L/∂W²_jk = Σᵢ [F_j(xᵢ) − y_ij] a¹_k(xᵢ)``; the printed line 3 carried over (ours,
+for contrast) is the same for every j. The conclusion holds for the corrected lines. Each
+function takes F (m, 10), ``labels`` (m,) and, for the weights, ``a1`` (m, l);
+tests/lab/test_errata.py compares each with autograd on MNIST digits.
 """
 
 from __future__ import annotations
@@ -64,8 +65,8 @@ def bias_gradient(F: Tensor, labels: Tensor) -> Tensor:
 
 
 def weight_gradient_printed(F: Tensor, labels: Tensor, a1: Tensor) -> Tensor:
-    """The printed line 3 carried to the weights: ``Σᵢ [F_{nᵢ}(xᵢ) − y_{nᵢ}] a¹_k(xᵢ)``, the same
-    row for every j."""
+    """The printed line 3 carried to the weights (the chapter prints no weight line):
+    ``Σᵢ [F_{nᵢ}(xᵢ) − y_{nᵢ}] a¹_k(xᵢ)``, the same row for every j."""
     row = ((_label_entries(F, labels) - 1).unsqueeze(1) * a1).sum(dim=0)
     return row.expand(F.shape[1], -1).clone()
 

@@ -355,7 +355,7 @@ def test_rule_eta():
     slow = rule.eta([POOR, GOOD, [NAN] * 3], [falling, falling, []])
     assert (slow.verdict, slow.small, slow.large) == (rule.PARTLY, "slow", "diverged")
     neither = rule.eta([FINE, GOOD, FINE], [falling, falling, falling])
-    assert neither.verdict == rule.FAILS
+    assert neither.verdict == rule.UNSEEN  # each half a "might": not seen, not refuted
     assert neither.small == neither.large == "not below the best"
     assert rule.plateaued([1.0, 0.5]) is False and rule.plateaued([1.0]) is None
 
@@ -369,8 +369,8 @@ def test_rule_eta_reads_the_sweep(claims):
     assert "stuck (its training loss on a plateau)" in verdict and "diverged (3 of 3)" in verdict
     slow = [point(0.001, POOR), point(0.5, GOOD), point(100, FINE)]
     verdict = claims_rows.learning_rate(replace(claims, learning_rate=slow))
-    assert verdict.startswith("Does not hold (too small η: does not hold; too large η: does "
-                              "not hold)") and "slow, not stuck" in verdict
+    assert verdict.startswith("Not seen here (too small η: not seen here; too large η: not "
+                              "seen here)") and "slow, not stuck" in verdict
 
 
 def test_rule_batch_better():
@@ -477,6 +477,11 @@ def test_rule_unbalanced():
 
 def test_rule_erratum():
     assert rule.erratum(True) == rule.ERRATUM and rule.erratum(False) == rule.HOLDS
+
+
+def test_rule_within_rounding():
+    assert rule.within_rounding(2e-15) == rule.HOLDS
+    assert rule.within_rounding(3e-4) == rule.FAILS and rule.within_rounding(math.nan) == rule.FAILS
 
 
 # --- the rows read from the reproduction ---------------------------------------------------
