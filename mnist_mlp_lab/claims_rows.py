@@ -329,9 +329,10 @@ def _costs(c: Claims, size: int, verdict: Callable[..., str]) -> str:
         text = (f"at η = {quad.lr:g} ({whose}), {verdict(ce.final, quad.final)}: "
                 f"{_pct(rule.mean(ce.final))} against {_pct(rule.mean(quad.final))}, "
                 f"{d.points()}, {sum(quad.stalled)} of {len(quad.stalled)} quadratic runs stalled")
-        if any(quad.stalled):
-            healthy = [f for f, s in zip(quad.final, quad.stalled, strict=True) if not s]
-            text += f" (without them {rule.difference(ce.final, healthy).points()})"
+        healthy = [f for f, s in zip(quad.final, quad.stalled, strict=True) if not s]
+        if healthy and len(healthy) < len(quad.final):  # does the verdict rest on the stalls?
+            text += (f" (without them {rule.difference(ce.final, healthy).points()}: "
+                     f"{verdict(ce.final, healthy)})")
         parts.append(text)
     return "; ".join(parts) + "."
 

@@ -1,12 +1,13 @@
 """Why a run stalls, measured: stalled runs, stuck units, lost digits, the output error δ;
 and the softmax gradient check.
 
-A run *stalls* when its final-epoch test accuracy is more than ``STALL_MARGIN`` (5 percentage
-points) below the best final-epoch test accuracy of its configuration: healthy runs of one
-configuration lie within about a point of each other, while an output neuron stuck at 0 costs
-the ~10 % of test images of its digit. ``saturation_evidence`` measures why a network stalls
-(stuck output and hidden units, per-class recall, the output error δ that would have to move
-them); ``group_evidence`` sums that up over several networks.
+A run *stalls* when it has lost a digit (``LOST_RECALL``), or when its final-epoch test accuracy
+is more than ``STALL_MARGIN`` (5 percentage points) below the best final-epoch test accuracy of
+its configuration (``stalled_flags``): healthy runs of one configuration lie within about a point
+of each other, while an output neuron stuck at 0 costs the ~10 % of test images of its digit.
+``saturation_evidence`` measures why a network stalls (stuck output and hidden units, per-class
+recall, the output error δ that would have to move them); ``group_evidence`` sums that up over
+several networks.
 """
 
 from __future__ import annotations

@@ -115,8 +115,9 @@ def stall_paragraph(reproduction: Reproduction) -> str:
     count = sum(len(r.stalled) for r in stalled)
     text = [f"**Stalled runs.** Rule: {stall_rule(margin)} (healthy runs of one configuration "
             f"lie within about a point of each other; an output neuron stuck at 0 costs the "
-            f"~10 % of test images of its digit). Stalled runs are included in the table above "
-            f"and drawn apart from the bands of the plot. "]
+            f"~10 % of test images of its digit; the lost digit tells a configuration whose "
+            f"every run lost one, which no margin can). Stalled runs are included in the table "
+            f"above and drawn apart from the bands of the plot. "]
     if not stalled:
         text.append(f"None of the {total} runs stalled. ")
     else:
@@ -223,11 +224,12 @@ def summary(reproduction: Reproduction) -> str:
     if quoted:
         within = sum(bool(r.within()["best"]) for r in quoted)
         gaps = _known([_gap(r, "best", r.healthy) for r in quoted if r.healthy])
+        far = (f"at most {max(map(abs, gaps)):.2f} points from our mean (stalled runs left "
+               "out)" if gaps else "where every run of theirs stalled")
         text.append(f"{'Every' if within == len(quoted) else f'{within} of {len(quoted)}'} "
                     f"figure{'s' * (within != len(quoted))} of the chapter "
                     f"lie{'s' * (within == len(quoted))} within our [min, max] at the best "
-                    f"epoch (the chapter's reading), at most {max(map(abs, gaps)):.2f} points "
-                    f"from our mean (stalled runs left out).")
+                    f"epoch (the chapter's reading), {far}.")
         clean = _known([_gap(r, "validated", r.runs) for r in quoted if not r.stalled])
         if clean:
             text.append(f"Read at the epoch chosen by validation, the configurations without "

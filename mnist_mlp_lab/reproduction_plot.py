@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .configurations import Configuration, train_images
+from .evidence import LOST_RECALL
 from .results import ConfigurationResult, Reproduction, Run
 
 COLORS = {"cross_entropy": "tab:blue", "quadratic": "tab:red", "quadratic_eta0.5": "tab:orange",
@@ -74,8 +75,9 @@ def plot(reproduction: Reproduction) -> Figure:
              f"over {s.seeds} seeds ({train_images(s):,} training images)")
     if s.quick:
         title += " — quick run"
-    fig.suptitle(title + f"\nstalled: final accuracy > {100 * s.stall_margin:g} points below "
-                 f"the configuration's best; late escape: below that line until epoch "
+    fig.suptitle(title + f"\nstalled: a digit lost (recall < {100 * LOST_RECALL:g} %) or final "
+                 f"accuracy > {100 * s.stall_margin:g} points below the configuration's best; "
+                 f"late escape: below that line until epoch "
                  f"{max(2, s.epochs // 4)} or later, healthy at the end", fontsize=11)
     return fig
 

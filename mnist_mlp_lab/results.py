@@ -225,6 +225,7 @@ def from_dict(data: dict[str, Any]) -> Reproduction:
                 for r in c["runs"]]
         results.append(ConfigurationResult(Configuration(**c["configuration"]), runs,
                                            c["seconds"]))
+        mark_stalls(results[-1], settings.stall_margin)  # by today's rule, not the file's
     return Reproduction(settings, results, data["softmax_bias_gradient_check"],
                         data["machine"], data["command"], data["wall_seconds"],
                         data["started"])
@@ -249,10 +250,11 @@ def combine(parts: Sequence[Reproduction], wall_seconds: float) -> Reproduction:
 
 
 def mark_stalls(result: ConfigurationResult, margin: float) -> None:
-    """Mark the stalled runs of a configuration (``stalled_flags`` over all its runs)."""
-    for run, stalled in zip(result.runs, stalled_flags([r.history for r in result.runs],
-                                                       margin), strict=True):
-        run.stalled = stalled
+    """Mark the stalled runs of a configuration: far below its best run (``stalled_flags`` over
+    all its runs), or with a digit lost — which no margin tells where every run lost one."""
+    for run, far_below in zip(result.runs, stalled_flags([r.history for r in result.runs],
+                                                         margin), strict=True):
+        run.stalled = far_below or bool(run.lost_digits)
 
 
 def _nan_for_none(record: dict[str, Any]) -> dict[str, Any]:
@@ -261,6 +263,7 @@ def _nan_for_none(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def stall_rule(margin: float = STALL_MARGIN) -> str:
-    return (f"a run is stalled when its final-epoch test accuracy is more than "
+    return (f"a run is stalled when it has lost a digit (test recall below "
+            f"{100 * LOST_RECALL:g} %), or when its final-epoch test accuracy is more than "
             f"{100 * margin:g} percentage points below the best final-epoch test accuracy "
             f"among the runs of its configuration")

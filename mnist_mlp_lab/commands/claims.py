@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 
 from mnist_mlp.cli import one_line_errors
 from mnist_mlp.files import check_writable
 
 from ..claim_settings import ClaimSettings, quick_settings
-from ..claims import load, run_claims
+from ..claims import load, reproduction_link, run_claims
 from ..claims_report import save
 from .options import claims_parser as parser
 from .reproduce import cannot, command_line
@@ -28,10 +29,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     given = {k: v for k, v in (("seeds", args.seeds), ("epochs", args.epochs)) if v is not None}
     settings = (quick_settings if args.quick else ClaimSettings)(
-        **given, data_dir=args.data_dir, device=args.device, reproduction=args.reproduction)
+        **given, data_dir=args.data_dir, device=args.device,
+        **({} if args.reproduction is None else {"reproduction": args.reproduction}))
     check_writable(args.out, "the claims", "choose another folder with --out")
     if args.from_json:
         claims = load(args.from_json)  # a bad file (missing, a FIFO, malformed): one line
+        if args.reproduction is not None:  # its stalls judged again, by today's rule
+            claims = replace(claims, reproduction=reproduction_link(args.reproduction))
     else:
         claims = run_claims(settings, lambda line: print(line, flush=True), command_line(argv))
     try:

@@ -88,9 +88,10 @@ def claims_parser() -> argparse.ArgumentParser:
                         f"{CLAIMS_QUICK['train_size']:,} training images, "
                         f"{CLAIMS_QUICK['updates']} updates; writes claims-quick.*")
     _data_and_device(p, d.device)
-    p.add_argument("--reproduction", default=d.reproduction,
+    p.add_argument("--reproduction",
                    help=f"the reproduction whose stalled runs show the slowdown in a network "
-                        f"(default: {d.reproduction})")
+                        f"(default: {d.reproduction}; with --from-json: the one saved in it, "
+                        "unless given)")
     p.add_argument("--out", type=Path, default=Path("results"),
                    help="folder for claims.md, .json and the figures (default: results)")
     p.add_argument("--from-json", type=Path, metavar="PATH",

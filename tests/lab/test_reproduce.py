@@ -30,7 +30,7 @@ from mnist_mlp_lab.evidence import (
 )
 from mnist_mlp_lab.report import markdown, plot, save
 from mnist_mlp_lab.reproduce import reproduce
-from mnist_mlp_lab.results import ConfigurationResult, Reproduction, Run, load
+from mnist_mlp_lab.results import ConfigurationResult, Reproduction, Run, load, mark_stalls
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TEXTBOOK = {"l30-cross_entropy": "95.49", "l30-quadratic": "95.42",
@@ -147,6 +147,25 @@ def test_stall_rule_ignores_diverged_runs_and_holds_with_most_runs_stalled():
     # a median rule would call none of these stalled; the best run is the reference
     many = [history([f]) for f in (0.87, 0.86, 0.88, 0.96, 0.87)]
     assert stalled_flags(many) == [True, True, True, False, True]
+
+
+def test_a_lost_digit_stalls_a_run_even_where_every_run_lost_one():
+    """No margin tells a configuration whose every run lost a digit: the lost digit does, and a
+    run read back from a file is judged by today's rule, not by the flag the file holds."""
+    recall = [0.9] * 10
+
+    def run(seed, final, lost):
+        evidence = {"recall": [0.0 if d == lost else r for d, r in enumerate(recall)]}
+        return Run(seed, history([0.5, final]), evidence=evidence, stalled=False)
+
+    result = ConfigurationResult(configuration("l100-quadratic_eta0.5"),
+                                 [run(0, 0.86, 4), run(1, 0.865, 8), run(2, 0.75, 1)], 1.0)
+    assert stalled_flags([r.history for r in result.runs]) == [False, False, True]
+    mark_stalls(result, 0.05)
+    assert [r.stalled for r in result.runs] == [True, True, True] and not result.healthy
+    result.runs[0].evidence = {"recall": recall}  # no digit lost, and near the best
+    mark_stalls(result, 0.05)
+    assert [r.stalled for r in result.runs] == [False, True, True]
 
 
 # --- the evidence -----------------------------------------------------------------------------
