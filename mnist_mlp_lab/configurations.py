@@ -80,8 +80,9 @@ l = 30 and 100, η = 0.5), ch. 1 (quadratic cost, η = 3.0); these rows stay at 
 ``softmax`` is the softmax output with the log-likelihood cost that his ch. 3 recommends,
 without a figure. ``softmax_eq35`` is the chapter's own MNIST recipe: a softmax output with the
 cross-entropy of eq. (35), both terms kept (``binary_cross_entropy`` on a softmax output); the
-chapter quotes no figure measured with it. Its η = 0.5 is the one the chapter states beside its
-figures (the claims' learning-rate sweep, on this recipe, shows where it lies)."""
+figures the chapter quotes beside it were not measured with it. Its η = 0.5 is the one the
+chapter states beside its figures (the claims' learning-rate sweep, on this recipe, shows where
+it lies)."""
 NAMES = tuple(c.name for c in CONFIGURATIONS)
 
 

@@ -307,8 +307,9 @@ def _recipe_summary(results: list[ConfigurationResult]) -> str:
         f"`{r.configuration.name}` {_cell(reading(r.summary(), 'final'))} % at the final epoch, "
         f"{_cell(reading(r.summary(), 'best'))} % at the best" for r in recipe)
     return (f"The chapter's own recipe, a softmax output with the cross-entropy (35), η = "
-            f"{recipe[0].configuration.lr:g}, scores {readings}. The chapter quotes no figure "
-            f"for it: the four it quotes come from sigmoid outputs, the rows that hold them.")
+            f"{recipe[0].configuration.lr:g}, scores {readings}. The four figures the chapter "
+            f"quotes beside it were made with sigmoid outputs (Nielsen's runs), the rows that "
+            f"hold them.")
 
 
 def markdown(reproduction: Reproduction, png_name: str = "reproduction.png") -> str:

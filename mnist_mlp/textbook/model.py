@@ -1,4 +1,4 @@
-"""The 784-l-10 network: one fully connected hidden layer of ``l`` neurons.
+"""The 784-l-10 network, the chapter's (34): one fully connected hidden layer of ``l`` neurons.
 
     x ∈ [0,1)^784 ──hidden──▶ z¹ = W¹x + b¹, a¹ = φ(z¹) ──output──▶ z² = W²a¹ + b², F(x) = ψ(z²)
 

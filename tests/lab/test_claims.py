@@ -534,6 +534,7 @@ def test_the_costs_are_compared_at_both_etas_stalls_counted(claims):
                               "91.90 %–92.10 %")
     assert "at Nielsen's η = 3.0, where they were measured, 2 of 2 within" in figures
     assert claims_rows.figures(c).startswith("Holds: 2 of 2 lie within")
+    assert claims_rows.figures(c).endswith("the recipe's own, softmax with (35): 0 of 2.")
     assert claims_rows.loss_choice(c).startswith("Holds")
     missing = replace(claims, reproduction=replace(LINK, configurations=LINK.configurations[:2]))
     assert "Not measured: the reproduction has no `l30-quadratic_eta0.5`" in \
