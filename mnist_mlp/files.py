@@ -110,8 +110,11 @@ def signals_held(signals: tuple[int, ...] = STOPPING) -> Iterator[None]:
 
 def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> None:
     """``write(file)`` on a temporary file beside ``path``, renamed into place: ``path`` is
-    always the old file or the whole new one, signals held meanwhile (``signals_held``)."""
+    always the old file or the whole new one, signals held meanwhile (``signals_held``). Never
+    in place of what is not a file (a device such as /dev/null, a FIFO): ``OSError`` instead."""
     path = Path(path)
+    if path.exists() and not path.is_file():  # (a link to a file is a file: the link is replaced)
+        raise OSError(errno.EEXIST, "it exists and is not a file; name a file to write")
     with signals_held():
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.",
                                    suffix=f"{path.suffix}.tmp")

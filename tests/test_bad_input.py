@@ -141,6 +141,9 @@ def test_impossible_values_and_unknown_names_are_one_line(argv, capsys):
      "seed must lie between 0 and 2**64 − 1"),
     (["--hidden", "1000000000"], "hidden_size 1000000000 needs about 9.54 TB"),
     (["--hidden", "10000000", "--engine", "fast", "--seeds", "100"], "of 100 networks"),
+    (["--lr", "0.5", "0.5"], "lr lists a learning rate twice"),  # two networks, one and the same
+    (["--seeds", "100000000", "--engine", "fast"], "100,000,000 networks (1 η × 100,000,000 "
+     "seeds) are more than one sweep holds"),  # refused before 10⁸ configurations are listed
 ])
 def test_impossible_combinations_are_one_line(tiny_data, tmp_path, capsys, more, words):
     assert train_main(tiny_args(tiny_data, tmp_path / "runs", *more)) == 2
@@ -285,13 +288,19 @@ def edited_checkpoint(run, path, edit):
     (lambda d: d["rng"].update(torch=torch.zeros(3)), "RNG states are not byte tensors"),
     (lambda d: d["config"].update(lr="0.5"), "holds an impossible setting: lr must be"),
     (lambda d: d["config"].update(seeds=3), "holds the settings of 3 networks, not of the one"),
+    (lambda d: d["config"].update(loss="nonsense"), "its loss 'nonsense' is not one of"),
+    (lambda d: d["config"].update(loss=None), "its loss None is not one of"),
+    (lambda d: d["model"]["state"].update({"hidden.weight": d["model"]["state"][
+        "hidden.weight"].to_sparse()}), "are not those of the 784-16-10 network it claims"),
+    (lambda d: d["model"]["state"].update({"output.bias": d["model"]["state"][
+        "output.bias"].to("meta")}), "are not those of the 784-16-10 network it claims"),
 ])
 def test_an_edited_checkpoint_is_refused_before_anything_is_built(run, tmp_path, capsys, image,
                                                                  edit, words):
     path = edited_checkpoint(run, tmp_path / "last.pt", edit)
     commands = [(train_main, ["--resume", str(path)])]
     if not words.startswith("holds"):  # the training settings matter only to resume
-        commands.append((predict_main, [str(path), str(image)]))
+        commands += [(predict_main, [str(path), str(image)]), (evaluate_main, [str(path)])]
     for main, argv in commands:
         assert main(argv) == 2
         assert words in one_line_error(capsys)

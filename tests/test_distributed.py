@@ -38,7 +38,7 @@ def test_shards_take_every_network_exactly_once_each_architecture_spread(count):
 
 def test_shard_numbers_on_the_command_line():
     assert Shard.parse("2/5") == Shard(1, 5) and str(Shard(1, 5)) == "2/5"
-    for bad in ("0/3", "4/3", "two", "1/2/3"):
+    for bad in ("0/3", "4/3", "two", "1/2/3", "1/100001"):  # more than merge would take
         with pytest.raises(ValueError, match="--shard"):
             Shard.parse(bad)
 
@@ -214,9 +214,11 @@ def test_outside_a_job_array_there_is_no_slurm_shard(monkeypatch):
     {"SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "2", "SLURM_ARRAY_TASK_MIN": "0",
      "SLURM_ARRAY_TASK_STEP": "2"},
     {"SLURM_ARRAY_TASK_ID": "x", "SLURM_ARRAY_TASK_COUNT": "2"},
+    {"SLURM_ARRAY_TASK_ID": "0", "SLURM_ARRAY_TASK_COUNT": "99999999999999999999"},
 ])
 def test_a_task_that_is_no_shard_is_refused(env):
-    """Uneven ids (--array=1,3,7), a task off the step, a variable that is no number."""
+    """Uneven ids (--array=1,3,7), a task off the step, a variable that is no number, more tasks
+    than a merge takes."""
     with pytest.raises(ValueError, match="--shard I/N"):
         Shard.from_slurm(env)
 
@@ -449,7 +451,7 @@ def test_a_rank_killed_at_the_gather_leaves_every_rank_a_true_last_line(tiny_dat
         last[0][0].startswith(lost) and last[0][0].endswith(f"mnist-mlp-merge {quoted(runs)}"))
 
 
-@pytest.mark.parametrize("value", ["0", "-5", "soon", "inf"])
+@pytest.mark.parametrize("value", ["0", "-5", "soon", "inf", "1e15"])  # 1e15: overflows torch
 def test_a_timeout_that_is_no_number_of_seconds_is_one_line(monkeypatch, value):
     monkeypatch.setenv("MNIST_MLP_DIST_TIMEOUT", value)
     with pytest.raises(ConfigError, match=r"MNIST_MLP_DIST_TIMEOUT=.* is not a number of seconds"):

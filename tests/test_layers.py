@@ -164,7 +164,7 @@ def test_every_public_name_is_there(module):
     assert [name for name in sorted(names) if not hasattr(loaded, name)] == []
 
 
-LIBRARY_LINES = 7_411
+LIBRARY_LINES = 7_465
 """The most lines of Python the library may hold (C and CUDA apart): what a student reads. It
 was 8,729 before the docstrings' long prose moved to docs/, then 7,290; the aim is 6,000.
 Raising this number is a decision, not a side effect (7,300 → 7,350: a torchrun sweep's ranks
@@ -180,7 +180,11 @@ line-by-line audits' simplifications, each function kept whole: what is left is 
 checks, says or does something a user needs; → 7,407: what a newcomer missed: the first line
 names a run's data where it is not the book's, a sweep's epoch line one spread per η, the end
 names the epochs of last.pt and best.pt and a real run folder instead of a placeholder; → 7,411:
-a teacher's review of the textbook layer's citations: whose starts and η, which likelihood)."""
+a teacher's review of the textbook layer's citations: whose starts and η, which likelihood;
+→ 7,465: a hostile tester's findings: compiled code never loaded below a folder others can
+write, no write in place of a device or FIFO, a full disk inside torch.save one line, every
+damaged image one line, sparse or meta tensors and unknown losses refused in checkpoints,
+grids of 10⁸ networks, shard counts and timeouts past what the rest can take refused)."""
 
 
 def python_lines(package: str) -> int:

@@ -488,6 +488,25 @@ def test_a_library_planted_in_the_cache_is_never_loaded(fresh_library, tmp_path,
 
 
 @needs_compiler
+@pytest.mark.parametrize("sticky", [False, True])
+def test_a_cache_below_a_folder_others_can_write_is_used_only_if_sticky(fresh_library, tmp_path,
+                                                                       monkeypatch, sticky):
+    """Whoever can write a folder above the cache could swap the cache for a folder of their own
+    between the check and the load; in a sticky folder, as /tmp, they cannot."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777 if sticky else 0o777)
+    monkeypatch.setenv("MNIST_MLP_CACHE", str(shared / "cache"))
+    if sticky:
+        assert native.library(torch.float64) is not None
+        assert [p.suffix for p in (shared / "cache").iterdir()] == [".so"]
+        return
+    with pytest.warns(UserWarning, match=r"lies in .*shared, which other users can write"):
+        assert native.library(torch.float64) is not None
+    assert list((shared / "cache").iterdir()) == []  # built in a private folder instead
+
+
+@needs_compiler
 def test_a_private_cache_of_ours_is_used_as_it_is(fresh_library, tmp_path, recwarn):
     native.library(torch.float64)
     assert [p.suffix for p in fresh_library.iterdir()] == [".so"]

@@ -1,7 +1,9 @@
 """Using a checkpoint: evaluate on the test set, and read digits from image files like MNIST's."""
 
+import io
 import json
 import os
+import struct
 
 import numpy as np
 import pytest
@@ -121,6 +123,33 @@ def test_unreadable_and_blank_images_raise(tmp_path):
         prepare_image(tmp_path / "missing.png")
     with pytest.raises(ImageError, match="blank"):
         prepare_image(_save(tmp_path / "blank.png", np.full((30, 30), 255, np.uint8)))
+
+
+def damaged_files(folder):
+    """Images damaged as a hostile file would be, each making Pillow raise something other than
+    OSError or ValueError: a PNG chunk of the wrong length (SyntaxError), a JPEG whose EXIF
+    field has the wrong type (struct.error)."""
+    image = Image.fromarray(a_seven())
+    png = io.BytesIO()
+    image.save(png, "PNG")
+    data = bytearray(png.getvalue())
+    at = data.index(b"IDAT") - 4
+    data[at:at + 4] = struct.pack(">I", struct.unpack(">I", data[at:at + 4])[0] - 8)
+    (folder / "chunk.png").write_bytes(bytes(data))
+    exif = image.getexif()
+    exif[0x0112], exif[0x010E] = 6, "description"
+    jpeg = io.BytesIO()
+    image.save(jpeg, "JPEG", exif=exif)
+    data = bytearray(jpeg.getvalue())
+    data[data.index(b"\x01\x0e\x00\x02") + 1] = 0x1C  # the field's type: one that is none
+    (folder / "exif.jpg").write_bytes(bytes(data))
+    return [folder / "chunk.png", folder / "exif.jpg"]
+
+
+def test_a_damaged_image_is_an_image_error_whatever_pillow_raises(tmp_path):
+    for path in damaged_files(tmp_path):
+        with pytest.raises(ImageError, match=f"cannot read image {path}"):
+            prepare_image(path)
 
 
 def test_sigmoid_outputs_are_normalised():

@@ -68,5 +68,9 @@ def test_a_record_carries_its_divergence_and_reads_old_records():
     assert record(loss=math.inf).diverged
     with pytest.raises(TypeError, match="diverged"):
         EpochRecord.from_dict(record().to_dict() | {"diverged": "no"})
+    with pytest.raises(TypeError, match="test_accuracy is missing"):  # as a shard file may say
+        EpochRecord.from_dict(record().to_dict() | {"test_accuracy": None})
+    with pytest.raises(ValueError, match=r"test_accuracy is 1000000000…, not in \[0, 1\]"):
+        EpochRecord.from_dict(record().to_dict() | {"test_accuracy": 10**400})
     runs = [history([0.9]), [flagged]]
     assert summarize(runs)["diverged"] == 1 and summarize(runs)["final"].n == 1

@@ -205,6 +205,8 @@ MISTAKES = {
     "a network not its own": ([], damaged(lambda data: data["networks"][0].update(seed=7)),
                               "is not the checkpoint of the network with lr 0.5 and seed 7"),
     "no networks": ([], damaged(lambda data: data.update(networks=[])), "networks are missing"),
+    "an η no float holds": ([], damaged(lambda data: data["networks"][0].update(lr=10**400)),
+                            "is not a learning rate, a seed and the name of a run folder"),
 }
 
 

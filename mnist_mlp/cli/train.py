@@ -95,8 +95,10 @@ def train_config(args: argparse.Namespace, given: set[str]) -> TrainConfig:
     """The run asked for, all its networks in one ``TrainConfig``; with ``--resume``, the run's
     own configuration with the options given."""
     if args.resume is None:
-        return TrainConfig(**{k: v for k, v in vars(args).items() if k in CONFIG_NAMES} | {
+        config = TrainConfig(**{k: v for k, v in vars(args).items() if k in CONFIG_NAMES} | {
             "lr": args.lr[0] if len(args.lr) == 1 else tuple(args.lr)})
+        config.validate()  # the grid as a whole: an η given twice, say
+        return config
     if args.engine == "fast" or args.seeds > 1 or len(args.lr) > 1:
         raise ConfigError("--resume continues one run with the reference loop (a run of either "
                          "engine); drop --engine fast, --seeds and extra --lr values (a sweep "

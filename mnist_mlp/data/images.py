@@ -5,6 +5,7 @@ their reasons: docs/data.md."""
 from __future__ import annotations
 
 import os
+import struct
 import warnings
 from typing import IO
 
@@ -35,6 +36,12 @@ def describe(source: str | os.PathLike | IO[bytes]) -> str:
     return f"image {source}" if isinstance(source, (str, os.PathLike)) else "the image"
 
 
+DAMAGED = (OSError, ValueError, SyntaxError, NotImplementedError, EOFError, IndexError,
+           struct.error)
+"""What Pillow raises on a damaged or hostile file (a broken PNG chunk: SyntaxError, an EXIF
+field of the wrong type: struct.error, an unknown pixel format: NotImplementedError…)."""
+
+
 def read_grayscale(source: str | os.PathLike | IO[bytes], name: str) -> np.ndarray:
     """The image in ``source`` (a path or an open binary file) as float64 gray levels 0…255,
     transparent parts as paper (``_on_paper``). ``ImageError``, naming it ``name``, if it is
@@ -58,7 +65,7 @@ def read_grayscale(source: str | os.PathLike | IO[bytes], name: str) -> np.ndarr
         raise _too_large(name) from None
     except UnidentifiedImageError:  # Pillow's message names the file object, not the image
         reason = "it is not an image file Pillow knows"
-    except (OSError, ValueError) as error:
+    except DAMAGED as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
     raise ImageError(f"cannot read {name}: {reason}; {GIVE_A_DIGIT}")
 

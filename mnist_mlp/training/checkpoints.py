@@ -13,6 +13,7 @@ The file format, when checkpoints are written, and the lock's protocol: docs/gua
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
@@ -41,7 +42,7 @@ from ..files import (
 )
 from ..textbook.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from ..textbook.model import INITS, INPUT_SIZE, MLP, NUM_CLASSES
-from ..textbook.names import RENAMED
+from ..textbook.names import LOSS_NAMES, RENAMED
 from .config import TrainConfig
 from .records import EpochRecord
 
@@ -139,9 +140,10 @@ def _problem(c: Checkpoint) -> str | None:
     if not (isinstance(c.model_state, dict) and isinstance(c.model_config, dict)
             and isinstance(c.config, dict) and isinstance(c.history, list)):
         return "its model state, configuration or history is malformed"
-    if not (all(isinstance(v, Tensor) and v.dtype == torch.uint8 and v.dim() == 1
-                for v in c.rng.values())):
+    if not (all(_plain(v) and v.dtype == torch.uint8 and v.dim() == 1 for v in c.rng.values())):
         return "its RNG states are not byte tensors"
+    if "loss" in c.config and c.config["loss"] not in LOSS_NAMES:
+        return f"its loss {c.config['loss']!r} is not one of {', '.join(LOSS_NAMES)}"
     if isinstance(c.epoch, bool) or not isinstance(c.epoch, int) or c.epoch != len(c.history):
         return f"its epoch {c.epoch!r} does not match its history of {len(c.history)} epochs"
     if isinstance(c.lr, bool) or not isinstance(c.lr, (int, float)) or not 0 < c.lr < math.inf:
@@ -157,11 +159,18 @@ def _problem(c: Checkpoint) -> str | None:
     shapes = {"hidden.weight": (hidden, INPUT_SIZE), "hidden.bias": (hidden,),
               "output.weight": (NUM_CLASSES, hidden), "output.bias": (NUM_CLASSES,)}
     if sorted(state) != sorted(shapes) or not all(
-            isinstance(state[n], Tensor) and state[n].is_floating_point()
+            _plain(state[n]) and state[n].is_floating_point()
             and tuple(state[n].shape) == shape for n, shape in shapes.items()):
         return (f"its weights ({describe_weights(state)}) are not those of the 784-{hidden}-10 "
                 "network it claims")
     return None
+
+
+def _plain(value: object) -> bool:
+    """Whether ``value`` is an ordinary tensor: dense, its numbers in memory (not sparse, not a
+    shape on the meta device), which is all a checkpoint holds."""
+    return (isinstance(value, Tensor) and value.layout == torch.strided
+            and value.device.type == "cpu")
 
 
 def describe_architecture(config: Mapping[str, Any]) -> str:
@@ -264,12 +273,20 @@ def save_checkpoint(checkpoint: Checkpoint, path: str | os.PathLike) -> Path:
     """Write the checkpoint to ``path`` atomically: the old file or the whole new one stays."""
     path = Path(path)
     try:
-        write_atomically(path, lambda file: torch.save(checkpoint.to_dict(), file))
+        write_atomically(path, lambda file: _save(checkpoint.to_dict(), file))
     except OSError as error:
         raise CheckpointError(f"cannot write checkpoint {path}: {error.strerror or error}"
                               ) from None
     checkpoint.path = path
     return path
+
+
+def _save(data: dict[str, Any], file: Any) -> None:
+    """``torch.save``, whose zip writer turns a failed write (a full disk) into a RuntimeError."""
+    try:
+        torch.save(data, file)
+    except RuntimeError:
+        raise OSError(errno.EIO, "the write failed midway (is the disk full?)") from None
 
 
 def find_checkpoint(path: str | os.PathLike, prefer: tuple[str, ...] = (BEST, LAST)) -> Path:

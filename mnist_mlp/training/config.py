@@ -101,6 +101,10 @@ class TrainConfig:
         if len(set(self.lrs)) < len(self.lrs):
             raise ConfigError(f"lr lists a learning rate twice ({', '.join(map(str, self.lrs))})"
                               "; give each once")
+        if (count := len(self.lrs) * self.seeds) > MAX_NETWORKS:  # before any is listed
+            raise ConfigError(f"{count:,} networks ({len(self.lrs)} η × {self.seeds:,} seeds) "
+                              f"are more than one sweep holds, {MAX_NETWORKS:,}; sweep fewer "
+                              "seeds or learning rates")
         if self.train_size is not None:
             check_batch_size(self.batch_size, self.train_size)
         for name, choices in (("activation", HIDDEN_ACTIVATION_NAMES),
@@ -138,6 +142,7 @@ _LOWEST = {"hidden_size": 1, "batch_size": 1, "epochs": 1, "seeds": 1, "log_ever
 PER_NETWORK = ("lr", "seed", "seeds")  # the networks of one run share all other settings
 SEEDS = 2**64  # seeds are 0 … 2**64 − 1, the range of torch's generators
 LARGEST_LR = float.fromhex("0x1.fffffep+127")  # η must fit in float32: its largest value
+MAX_NETWORKS = 1_000_000  # in one sweep (its grid is listed): 100,000 shards of 10
 
 
 def check_batch_size(batch_size: int, n_train: int) -> None:
@@ -192,9 +197,10 @@ def check_memory(config: TrainConfig, networks: int, device: torch.device) -> No
     available = _memory(device)
     if available is not None and needed > available:
         count = f"{networks} networks" if networks > 1 else "the network"
+        fewer = "fewer networks (--seeds, --lr, --shard) or " if networks > 1 else ""
         raise ConfigError(f"hidden_size {config.hidden_size} needs about {_size(needed)} for the "
                           f"weights and gradients of {count}, more than the {_size(available)} "
-                          f"of memory on {device}; choose a smaller --hidden")
+                          f"of memory on {device}; choose {fewer}a smaller --hidden")
 
 
 BYTES_PER_PARAMETER = 3 * 4  # float32: the parameter, its gradient (or copy), a temporary

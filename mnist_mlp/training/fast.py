@@ -33,7 +33,7 @@ from .checkpoints import (
     config_of,
     load_checkpoint,
 )
-from .config import TrainConfig
+from .config import LARGEST_LR, TrainConfig
 from .driver import MakeTrainer, Network, TrainingInterrupted, fit
 from .parallel import ONE_PROCESS, WHOLE, Launch, Shard
 from .records import EpochRecord, Evaluation, RunStart, TrainResult
@@ -263,7 +263,8 @@ def _problem(data: Any) -> str | None:
         return "its grid or its networks are missing"
     for k, network in enumerate(networks, start=1):
         if not (isinstance(network, dict) and type(network.get("lr")) in (int, float)
-                and type(network.get("seed")) is int and _plain_name(network.get("run_dir"))):
+                and 0 < network["lr"] <= LARGEST_LR and type(network.get("seed")) is int
+                and _plain_name(network.get("run_dir"))):
             return (f"its network {k} is not a learning rate, a seed and the name of a run "
                     "folder beside the manifest")
     return None

@@ -31,6 +31,7 @@ from .config import TrainConfig, cpu_threads, resolve_device
 
 TIMEOUT_VARIABLE = "MNIST_MLP_DIST_TIMEOUT"
 DEFAULT_TIMEOUT = 600.0  # seconds: at the gather, the ranks done first wait for the slowest
+MAX_TIMEOUT = 1e8  # seconds (three years); far larger ones overflow inside torch.distributed
 LAUNCHER_VARIABLES = ("MASTER_ADDR", "MASTER_PORT")  # set by a launcher beside RANK, WORLD_SIZE
 ONE_PROCESS_HINT = ("unset them (env -u RANK -u WORLD_SIZE …) to train in one process, or start "
                     "the command with torchrun")
@@ -52,8 +53,8 @@ class Shard:
             number, count = (int(part) for part in text.split("/"))
         except ValueError:
             raise ConfigError(f"--shard takes I/N, e.g. 1/4, got {text!r}") from None
-        if not 1 <= number <= count:
-            raise ConfigError(f"--shard I/N needs 1 <= I <= N, got {text!r}")
+        if not 1 <= number <= count <= MAX_SHARDS:
+            raise ConfigError(f"--shard I/N needs 1 <= I <= N <= {MAX_SHARDS:,}, got {text!r}")
         return cls(number - 1, count)
 
     @classmethod
@@ -70,7 +71,7 @@ class Shard:
             raise ConfigError("the SLURM_ARRAY_TASK_* variables are not whole numbers; give "
                               "the shard with --shard I/N") from None
         index, off = divmod(task - first, step) if step > 0 else (-1, 0)
-        if off or not 0 <= index < count:
+        if off or not 0 <= index < count <= MAX_SHARDS:
             raise ConfigError(f"cannot tell the shard of task {task} of this Slurm job array "
                               f"({count} tasks from {first} in steps of {step}); give it with "
                               "--shard I/N")
@@ -165,9 +166,10 @@ def timeout() -> timedelta:
         seconds = float(text) if text else DEFAULT_TIMEOUT
     except ValueError:
         seconds = math.nan
-    if not (math.isfinite(seconds) and seconds > 0):
-        raise ConfigError(f"{TIMEOUT_VARIABLE}={text} is not a number of seconds; set it to "
-                          "how long a rank may wait for the others, e.g. 600")
+    if not (math.isfinite(seconds) and 0 < seconds <= MAX_TIMEOUT):
+        raise ConfigError(f"{TIMEOUT_VARIABLE}={text} is not a number of seconds up to "
+                          f"{MAX_TIMEOUT:g}; set it to how long a rank may wait for the others, "
+                          "e.g. 600")
     return timedelta(seconds=seconds)
 
 

@@ -79,9 +79,15 @@ class EpochRecord:
             raise TypeError(f"epoch record entry diverged is {record.diverged!r}, not true or "
                             "false")
         for name, value in asdict(record).items():
+            if value is None and name in ("epoch", "seconds", "test_loss", "test_accuracy"):
+                raise TypeError(f"epoch record entry {name} is missing (null)")
             if name != "diverged" and value is not None and (
                     isinstance(value, bool) or not isinstance(value, (int, float))):
                 raise TypeError(f"epoch record entry {name} is {value!r}, not a number")
+            if name.endswith("accuracy") and value is not None and value == value and not (
+                    0 <= value <= 1):  # (NaN: not measured, as a reproduction's file says)
+                text = str(value) if len(str(value)) < 12 else f"{str(value)[:10]}…"
+                raise ValueError(f"epoch record entry {name} is {text}, not in [0, 1]")
         return record
 
 

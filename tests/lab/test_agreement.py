@@ -1,6 +1,7 @@
 """The engines compared over seeds: paired differences, and whether they agree."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -100,6 +101,14 @@ def test_script_writes_the_table(tmp_path):
     assert done.returncode == 0, done.stderr
     assert out.read_text().strip() == done.stdout.strip()
     assert "| `l30-cross_entropy` | 2 |" in done.stdout
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # what is not a file — a FIFO, a device such as /dev/null — is never replaced
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "compare_engines.py"),
+                           str(tmp_path / "fast" / "reproduction.json"),
+                           str(tmp_path / "reference" / "reproduction.json"), "--out", str(fifo)],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode != 0 and "not a file" in done.stderr and fifo.is_fifo()
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
 
 
 def test_script_says_what_is_wrong_in_one_line(tmp_path):

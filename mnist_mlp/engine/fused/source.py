@@ -32,14 +32,14 @@ def enums() -> dict[str, dict[str, int]]:
     """epoch.cu's enums by name (``{"loss": {"mse": 0, …}, …}``), read from the tables of names
     of kinds.h, which it includes: a CUDA module has no host tables (a test compares the host
     build's with these)."""
-    return build.tables(build.KINDS.read_text())
+    return build.tables(build.KINDS.read_text(encoding="utf-8"))
 
 
 class Args(ctypes.Structure):
     """epoch.cu's ``struct fused_args``, its fields read from its list ``FUSED_ARGS`` (each build
     reports its offsets: ``check_layout``)."""
 
-    _fields_ = build.struct_fields(SOURCE.read_text(), "FUSED_ARGS")
+    _fields_ = build.struct_fields(SOURCE.read_text(encoding="utf-8"), "FUSED_ARGS")
 
 
 def check_layout(reported: list[int], where: str) -> None:

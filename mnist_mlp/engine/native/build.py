@@ -11,6 +11,7 @@ import os
 import platform
 import re
 import shutil
+import stat
 import subprocess
 import tempfile
 import warnings
@@ -48,13 +49,21 @@ def _cache_dir() -> Path:
 
 
 def _not_private(path: Path) -> str | None:
-    """Why code in ``path`` (a folder or a file) could be someone else's: it belongs to another
-    user, or others can write it. None when it is this user's alone."""
+    """Why code in ``path`` (a folder or a file) could be someone else's: it, or a folder above
+    it, belongs to another user or can be written by others (who could swap what lies below; a
+    sticky folder such as /tmp cannot be so used). None when it is this user's alone."""
+    me = os.getuid() if hasattr(os, "getuid") else None
     status = path.stat()  # follows links: what counts is what is loaded
-    if hasattr(os, "getuid") and status.st_uid != os.getuid():
+    if me is not None and status.st_uid != me:
         return f"belongs to another user (uid {status.st_uid})"
     if status.st_mode & 0o022:
         return "can be written by other users"
+    for folder in path.resolve().parents:
+        above = folder.stat()
+        if me is not None and above.st_uid not in (0, me):
+            return f"lies in {folder}, which belongs to another user (uid {above.st_uid})"
+        if above.st_mode & 0o022 and not above.st_mode & stat.S_ISVTX:
+            return f"lies in {folder}, which other users can write"
     return None
 
 
@@ -111,7 +120,7 @@ def library_name(cc: str, flags: tuple[str, ...], real: str) -> str:
     """The cached library's file name: a digest of all it depends on — the source and its
     headers, compiler, flags and REAL, and (for ``-march=native``) the machine and its CPU."""
     try:
-        cpu = [line for line in Path("/proc/cpuinfo").read_text().splitlines()
+        cpu = [line for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines()
                if line.startswith(("model name", "flags"))]
     except OSError:
         cpu = []
@@ -165,7 +174,7 @@ def _loaded(path: Path, flags: tuple[str, ...], c_real: type) -> LoopLibrary:
         lib = LoopLibrary(str(path))
     except OSError as error:
         raise BrokenLibraryError(f"the library {path.name} cannot be loaded ({error})") from None
-    text = SOURCE.read_text()
+    text = SOURCE.read_text(encoding="utf-8")
     lib.flags = flags
     lib.args_type, lib.eval_args_type = (
         type(name, (ctypes.Structure,), {"_fields_": struct_fields(text, macro, c_real)})
@@ -179,7 +188,8 @@ def _loaded(path: Path, flags: tuple[str, ...], c_real: type) -> LoopLibrary:
         raise BrokenLibraryError(f"the library {path.name} is not the loop's: {error}"
                                  ) from None
     lib.train_epoch.restype = lib.evaluate.restype = ctypes.c_int
-    if lib.enums != (ours := tables(KINDS.read_text())):  # else called by another's number
+    # else called by another's number
+    if lib.enums != (ours := tables(KINDS.read_text(encoding="utf-8"))):
         raise BrokenLibraryError(f"the library's names {lib.enums} are not kinds.h's {ours}")
     return lib
 
