@@ -22,6 +22,7 @@ from mnist_mlp.cli import one_line_errors
 from mnist_mlp.engine import describe_fused_kernel, describe_native_loop
 from mnist_mlp.errors import ConfigError
 from mnist_mlp.files import FolderError, check_writable, write_atomically, write_json
+from mnist_mlp.training import resolve_device
 
 from ..benchmark import (
     Timing,
@@ -48,6 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(report(result))
         return save_report(args.from_json.with_suffix(".md"), report(result))
     devices = args.device or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    for device in devices:  # a GPU that is not there, a device that computes nothing (meta)
+        resolve_device(device)
     if args.json:  # before timing anything, so that a bad path costs no run
         if args.json.is_dir():
             raise ConfigError(f"--json {args.json} is a folder; give a file in it, e.g. "

@@ -126,6 +126,14 @@ def test_a_bench_whose_json_cannot_be_written_stops_before_timing(tmp_path, caps
     assert code == 2 and out == "" and err.startswith(said) and len(err.splitlines()) == 1
 
 
+@pytest.mark.parametrize("device", ["meta", "cuda:7"])
+def test_a_bench_on_a_device_it_cannot_time_stops_before_timing(tmp_path, capsys, device):
+    """A device that computes nothing (meta), a GPU that is not there: one line, nothing timed."""
+    code = bench_command.main(["--data-dir", str(tmp_path), "--device", device])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and err.startswith("error: ") and len(err.splitlines()) == 1
+
+
 @pytest.mark.parametrize("content", ["", "[1]", '{"machine": {}, "native_loop": "", '
                                      '"timings": [{"method": "naive"}]}'])
 def test_bench_from_a_bad_json_says_so_in_one_line(tmp_path, content):
