@@ -278,6 +278,21 @@ def test_training_outlives_a_closed_output(tiny_data, tmp_path, output):
         assert done.stdout.startswith("training 784-") and done.stdout.count("\n") == 1
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+def test_a_result_lost_to_a_full_disk_is_an_error_not_a_silent_success(tiny_data, tmp_path):
+    """evaluate's output is its result: on a full disk, one line and status 2 (training's
+    results are in its run folder, so it goes on: the test above). A reader gone is no loss."""
+    assert train_main(argv(tiny_data, tmp_path / "runs", 1)) == 0
+    evaluate = shlex.join([sys.executable, str(ROOT / "scripts" / "evaluate.py"),
+                           str(only_run(tmp_path / "runs")), "--json", "--data-dir",
+                           str(tiny_data)])
+    done = shell(f"{evaluate} > /dev/full", tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith("error: the result could not be written (No space left")
+    done = shell(f"set -o pipefail; {evaluate} | head -1", tmp_path)
+    assert done.returncode == 0 and done.stdout == "{\n" and done.stderr == ""
+
+
 def test_training_outlives_a_hung_up_terminal(tiny_data, tmp_path):
     """stdout on a terminal that went away (a pty whose other end is closed: every write fails
     with EIO, as after a dropped ssh session with SIGHUP ignored): the run ends, saved, status 0."""

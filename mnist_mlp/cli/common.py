@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import codecs
 import contextlib
+import errno
 import functools
 import io
 import math
@@ -50,13 +51,16 @@ def parse_noting_given(parser: argparse.ArgumentParser, argv: Sequence[str] | No
 def one_line_errors(main: Callable[..., int]) -> Callable[..., int]:
     """Wrap a command's ``main``: a user error is one ``error: …`` line and status 2; Ctrl-C,
     SIGTERM and SIGHUP one ``interrupted`` line and 130, 143, 129; a warning one line; output
-    that cannot be written is dropped while the work runs on. A bug keeps its traceback."""
+    that cannot be written is dropped while the work runs on — but where the output is the
+    result (``RESULTS``), one lost to a full disk is an error. A bug keeps its traceback."""
 
     @functools.wraps(main)
     def guarded(argv: Sequence[str] | None = None) -> int:
         status: int | None = None  # once decided, a signal on the way out (torchrun stopping
-        try:                       # a rank that has said its last line) changes nothing
+        out: object = None         # a rank that has said its last line) changes nothing
+        try:
             with warnings.catch_warnings(), signals_as_interrupts(), outputs_that_may_close():
+                out = sys.stdout
                 warnings.showwarning = _warning_line
                 try:
                     status = main(argv)
@@ -71,9 +75,19 @@ def one_line_errors(main: Callable[..., int]) -> Callable[..., int]:
                 print("interrupted", file=sys.stderr)
                 status = exit_status(stop)
         assert status is not None
+        lost = getattr(out, "lost", None)
+        if status == 0 and lost is not None and main.__module__ in RESULTS:
+            with contextlib.suppress(OSError):
+                print(f"error: the result could not be written ({lost.strerror or lost}); free "
+                      "some space or send it elsewhere", file=sys.stderr)
+            status = 2
         return status
 
     return guarded
+
+
+RESULTS = ("mnist_mlp.cli.evaluate", "mnist_mlp.cli.predict", "mnist_mlp.cli.merge")
+"""The commands whose standard output is their result: lost, it is lost (a run's is in files)."""
 
 
 INTERRUPTIONS: dict[int, type[KeyboardInterrupt]] = {signal.SIGTERM: Terminated,
@@ -127,6 +141,7 @@ class MayClose(io.TextIOBase):
 
     def __init__(self, stream: TextIO) -> None:
         self.stream, self.gone = stream, False
+        self.lost: OSError | None = None  # the error that lost the output, not a reader gone
 
     def write(self, text: str) -> int:
         self._quietly(lambda: self.stream.write(self._encodable(text)))
@@ -149,6 +164,9 @@ class MayClose(io.TextIOBase):
             if isinstance(error, ValueError) and not getattr(self.stream, "closed", False):
                 raise  # not a closed file: a bug
             self.gone = True
+            if isinstance(error, OSError) and error.errno not in (errno.EPIPE, errno.EIO,
+                                                                     errno.EBADF):
+                self.lost = error  # a full disk, say: not a pipe closed, a terminal hung up
             with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
                 os.dup2(os.open(os.devnull, os.O_WRONLY), self.stream.fileno())
 
