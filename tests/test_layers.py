@@ -164,7 +164,7 @@ def test_every_public_name_is_there(module):
     assert [name for name in sorted(names) if not hasattr(loaded, name)] == []
 
 
-LIBRARY_LINES = 7_483
+LIBRARY_LINES = 7_486
 """The most lines of Python the library may hold (C and CUDA apart): what a student reads. It
 was 8,729 before the docstrings' long prose moved to docs/, then 7,290; the aim is 6,000.
 Raising this number is a decision, not a side effect (7,300 → 7,350: a torchrun sweep's ranks
@@ -185,7 +185,8 @@ a teacher's review of the textbook layer's citations: whose starts and η, which
 write, no write in place of a device or FIFO, a full disk inside torch.save one line, every
 damaged image one line, sparse or meta tensors and unknown losses refused in checkpoints,
 grids of 10⁸ networks, shard counts and timeouts past what the rest can take refused; → 7,483:
-a result lost to a full disk under evaluate, predict or merge is an error, not a success)."""
+a result lost to a full disk under evaluate, predict or merge is an error, not a success; →
+7,486: the private build folder, used where the cache is refused, removed at exit)."""
 
 
 def python_lines(package: str) -> int:

@@ -7,6 +7,7 @@ import ctypes
 import os
 import re
 import subprocess
+import sys
 import weakref
 from pathlib import Path
 
@@ -504,6 +505,23 @@ def test_a_cache_below_a_folder_others_can_write_is_used_only_if_sticky(fresh_li
     with pytest.warns(UserWarning, match=r"lies in .*shared, which other users can write"):
         assert native.library(torch.float64) is not None
     assert list((shared / "cache").iterdir()) == []  # built in a private folder instead
+
+
+@needs_compiler
+def test_the_private_folder_used_instead_is_removed_when_the_process_ends(tmp_path):
+    """Built in a private folder (the cache refused), a process leaves no folder behind."""
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)
+    program = ("import torch, warnings; from mnist_mlp.engine import native\n"
+               "warnings.simplefilter('ignore')\n"
+               "assert native.library(torch.float64) is not None\n"
+               "print(native.build._private)")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                          check=True, env=os.environ | {"MNIST_MLP_CACHE": str(shared / "c"),
+                                                        "OMP_NUM_THREADS": "1"})
+    private = Path(done.stdout.strip())
+    assert private.name.startswith("mnist-mlp-") and not private.exists()
 
 
 @needs_compiler

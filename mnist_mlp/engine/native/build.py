@@ -4,6 +4,7 @@ with ``ctypes`` and checked against epoch.c and kinds.h; else ``library`` return
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import functools
 import hashlib
@@ -68,10 +69,12 @@ def _not_private(path: Path) -> str | None:
 
 
 def _private_folder(reason: str) -> Path:
-    """A new private temporary folder for this process's builds (made and announced once)."""
+    """A new private temporary folder for this process's builds (made and announced once,
+    removed when the process ends: a library loaded from it stays mapped until then)."""
     global _private
     if _private is None:
         _private = Path(tempfile.mkdtemp(prefix="mnist-mlp-"))
+        atexit.register(shutil.rmtree, _private, ignore_errors=True)
         warnings.warn(f"{reason}: compiled code is built in the private folder {_private} "
                       "instead", stacklevel=2)
     return _private
