@@ -132,11 +132,11 @@ def _slowdown_rows(c: Claims, png: dict[str, str]) -> dict[str, Where]:
             "—", TESTED + ": −ln F_nᵢ ≥ 0, falling to 0 as F_nᵢ → 1."),
         "softmax-bias-gradient": (derivation, _t(
             "tests/lab/test_errata.py::test_printed_result_differs_from_autograd_and_corrected_"
-            "equals_it", R + "erratum"), "—", v.derivation(c, "bias")),
+            "equals_it", R + "erratum"), "—", v.derivation(c)),
         "softmax-weight-gradient": (derivation, _t(
             "tests/lab/test_errata.py::test_the_weights_claim_holds_only_corrected",
             R + "within_rounding"),
-            "—", v.derivation(c, "weight")),
+            "—", v.weight_linearity(c)),
     }
 
 

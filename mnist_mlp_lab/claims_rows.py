@@ -134,21 +134,28 @@ def backward(c: Claims) -> str:
             f"Errata.")
 
 
-def derivation(c: Claims, kind: str) -> str:
+def _largest(lines: dict[str, float], which: str) -> float:
+    """The largest gap to autograd of the derivation's lines ``which`` ("printed", "corrected")."""
+    return max(v for k, v in lines.items() if which in k)
+
+
+def derivation(c: Claims) -> str:
+    """The bias gradient's lines: as printed against corrected."""
     check = c.derivation
-    lines = check.bias if kind == "bias" else check.weight
-    printed = max(v for k, v in lines.items() if "printed" in k)
-    right = max(v for k, v in lines.items() if "corrected" in k)
-    scale = check.bias_scale if kind == "bias" else check.weight_scale
-    if kind == "weight":  # the chapter states the weights' gradient linear in the error only
-        return (f"{rule.within_rounding(right)}: on {check.batch_size} real training digits "
-                f"({check.network}, float64) Σᵢ[F_j(xᵢ) − y_ij] a¹_k(xᵢ), linear in the error, "
-                f"equals autograd to {right:.0e}.")
+    printed, right = _largest(check.bias, "printed"), _largest(check.bias, "corrected")
     word = rule.erratum(printed > rule.WRONG and right < rule.RIGHT)
     return (f"{word}: on {check.batch_size} real training digits ({check.network}, float64) "
-            f"the printed form is off by up to {printed:.2f} (entries up to {scale:.2f}); "
-            f"Σᵢ[F_j(xᵢ) − y_ij] equals autograd to "
-            f"{right:.0e}.")
+            f"the printed form is off by up to {printed:.2f} (entries up to "
+            f"{check.bias_scale:.2f}); Σᵢ[F_j(xᵢ) − y_ij] equals autograd to {right:.0e}.")
+
+
+def weight_linearity(c: Claims) -> str:
+    """The weights' gradient, which the chapter says only is linear in the error too."""
+    check = c.derivation
+    right = _largest(check.weight, "corrected")
+    return (f"{rule.within_rounding(right)}: on {check.batch_size} real training digits "
+            f"({check.network}, float64) Σᵢ[F_j(xᵢ) − y_ij] a¹_k(xᵢ), linear in the error, "
+            f"equals autograd to {right:.0e}.")
 
 
 # --- training -------------------------------------------------------------------------------------
@@ -288,11 +295,11 @@ def figures(c: Claims) -> str:
     if found is None:
         return _missing("l30-cross_entropy", "l100-cross_entropy")
     inside = [rule.within(r.textbook or math.nan, r.best) for r in found]
-    recipe = _find(c, "l30-softmax_eq35", "l100-softmax_eq35")
-    also = "" if recipe is None else (
-        "; within the recipe's own, softmax with (35): " + str(sum(
-            bool(rule.within(made.textbook or math.nan, own.best))
-            for made, own in zip(found, recipe, strict=True))) + f" of {len(recipe)}")
+    also, recipe = "", _find(c, "l30-softmax_eq35", "l100-softmax_eq35")
+    if recipe is not None:  # the same figures against the recipe's own runs
+        reached = sum(bool(rule.within(made.textbook or math.nan, own.best))
+                      for made, own in zip(found, recipe, strict=True))
+        also = f"; within the recipe's own, softmax with (35): {reached} of {len(recipe)}"
     return (f"{rule.figures(inside)}: {sum(map(bool, inside))} of {len(inside)} lie within our "
             f"[min, max] over {len(found[0].best)} seeds at the best epoch (the chapter's "
             f"reading) of the sigmoid-output runs that made them (Errata){also}.")

@@ -2,6 +2,7 @@
 checkpoint write, while starting, after the last epoch), a reader that goes away, a full disk."""
 
 import errno
+import importlib
 import io
 import os
 import shlex
@@ -291,6 +292,9 @@ def test_a_result_lost_to_a_full_disk_is_an_error_not_a_silent_success(tiny_data
     assert done.stderr.startswith("error: the result could not be written (No space left")
     done = shell(f"set -o pipefail; {evaluate} | head -1", tmp_path)
     assert done.returncode == 0 and done.stdout == "{\n" and done.stderr == ""
+    from mnist_mlp.cli.common import RESULTS  # named by module: each one a wrapped command
+
+    assert all(importlib.import_module(name).main.__wrapped__ for name in RESULTS)
 
 
 def test_training_outlives_a_hung_up_terminal(tiny_data, tmp_path):

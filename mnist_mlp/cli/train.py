@@ -39,11 +39,11 @@ CONFIG_NAMES = frozenset(f.name for f in fields(TrainConfig))
 def train_fast(config: TrainConfig, args: argparse.Namespace) -> list[TrainResult]:
     """Train the networks of ``config`` all at once with the fast engine; for several
     networks, a bar over network-epochs (on a terminal)."""
-    count = len(config.networks())
+    count = len(networks := config.networks())  # (listed once: a sweep may hold many)
     if count == 1:
         return train_many(config, manifest=True, on_start=start_printer(),
                           on_epoch=lambda _, records: print(epoch_line(records[0]), flush=True))
-    describe = functools.partial(epoch_of_many_line, lrs=[c.network_lr for c in config.networks()])
+    describe = functools.partial(epoch_of_many_line, lrs=[c.network_lr for c in networks])
     with SweepBar(config.epochs, count, describe, bars_wanted(args.quiet)) as bar:
         return train_many(config, manifest=True, on_epoch=bar.epoch, on_start=start_printer())
 
